@@ -1,0 +1,224 @@
+//! The change log's vocabulary. Every local mutation is one or more `Change`s, written to
+//! the `changelog` table in the same transaction as the mutation and published on the
+//! change stream after commit, in commit order. IMAP IDLE, POP3 and the mirror all consume
+//! the same stream; the mirror also reads the table to ship changes to the twin.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{BlobHash, Flags, Guid, Role};
+
+/// One mutation, identified by GUIDs so that it means the same thing on both twins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// A local domain was added.
+    DomainAdded {
+        /// The domain, lower-case.
+        domain: String,
+    },
+    /// A local domain was removed.
+    DomainDeleted {
+        /// The domain, lower-case.
+        domain: String,
+    },
+    /// An alias (or a catch-all `@domain`) now also delivers to `target`.
+    AliasAdded {
+        /// The aliased address, or `@domain` for a catch-all.
+        address: String,
+        /// The account that receives its mail.
+        target: String,
+    },
+    /// An alias no longer delivers to `target`.
+    AliasDeleted {
+        /// The aliased address, or `@domain` for a catch-all.
+        address: String,
+        /// The account that received its mail.
+        target: String,
+    },
+    /// An account was created (its folders follow as `MailboxCreated`).
+    AccountCreated {
+        /// The account's GUID.
+        account: Guid,
+        /// Its login name.
+        name: String,
+        /// Its argon2id PHC string (a hash, never the password).
+        password_hash: String,
+    },
+    /// An account's password changed.
+    PasswordChanged {
+        /// The account's GUID.
+        account: Guid,
+        /// The new argon2id PHC string.
+        password_hash: String,
+    },
+    /// An account was disabled or enabled.
+    AccountDisabled {
+        /// The account's GUID.
+        account: Guid,
+        /// True when it can no longer log in or receive mail.
+        disabled: bool,
+    },
+    /// An account and everything in it was deleted.
+    AccountDeleted {
+        /// The account's GUID.
+        account: Guid,
+        /// Its login name, for logs.
+        name: String,
+    },
+    /// A mailbox was created.
+    MailboxCreated {
+        /// The owning account.
+        account: Guid,
+        /// The new mailbox's GUID.
+        mailbox: Guid,
+        /// Its full name.
+        name: String,
+        /// Its special-use role.
+        role: Option<Role>,
+        /// Its UIDVALIDITY, chosen once, here.
+        uidvalidity: u32,
+        /// Whether it starts subscribed.
+        subscribed: bool,
+    },
+    /// A mailbox was renamed (children are renamed by their own entries).
+    MailboxRenamed {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox.
+        mailbox: Guid,
+        /// The name before.
+        from: String,
+        /// The name after.
+        to: String,
+    },
+    /// A mailbox and its messages were deleted.
+    MailboxDeleted {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox.
+        mailbox: Guid,
+        /// Its name when deleted.
+        name: String,
+    },
+    /// A mailbox was subscribed or unsubscribed.
+    MailboxSubscribed {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox.
+        mailbox: Guid,
+        /// The new state.
+        subscribed: bool,
+    },
+    /// A message was added to a mailbox (delivery, APPEND, COPY or MOVE).
+    MessageAdded {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox.
+        mailbox: Guid,
+        /// The message's GUID.
+        message: Guid,
+        /// Its UID in that mailbox.
+        uid: u32,
+        /// Its MODSEQ.
+        modseq: u64,
+        /// Its bytes' address.
+        blob: BlobHash,
+        /// Its size in bytes.
+        size: u64,
+        /// Its INTERNALDATE (Unix seconds).
+        internal_date: i64,
+        /// Its flags at arrival.
+        flags: Flags,
+    },
+    /// Flags of some messages in one mailbox changed, all at one MODSEQ.
+    FlagsChanged {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox.
+        mailbox: Guid,
+        /// The MODSEQ the changed messages now carry.
+        modseq: u64,
+        /// Each changed message with its whole new flag set.
+        messages: Vec<FlagUpdate>,
+    },
+    /// Messages were expunged from one mailbox, at one MODSEQ.
+    MessagesExpunged {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox.
+        mailbox: Guid,
+        /// The MODSEQ of the expunge (QRESYNC VANISHED (EARLIER) reports by it).
+        modseq: u64,
+        /// The expunged messages, ascending by UID.
+        messages: Vec<Expunged>,
+    },
+}
+
+/// One message's new flags within a [`Change::FlagsChanged`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagUpdate {
+    /// The message's GUID.
+    pub message: Guid,
+    /// Its UID.
+    pub uid: u32,
+    /// Its whole flag set after the change.
+    pub flags: Flags,
+}
+
+/// One message within a [`Change::MessagesExpunged`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expunged {
+    /// The message's GUID.
+    pub message: Guid,
+    /// Its UID.
+    pub uid: u32,
+}
+
+impl Change {
+    /// The short name stored in the log's `kind` column and used in counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::DomainAdded { .. } => "domain_added",
+            Change::DomainDeleted { .. } => "domain_deleted",
+            Change::AliasAdded { .. } => "alias_added",
+            Change::AliasDeleted { .. } => "alias_deleted",
+            Change::AccountCreated { .. } => "account_created",
+            Change::PasswordChanged { .. } => "password_changed",
+            Change::AccountDisabled { .. } => "account_disabled",
+            Change::AccountDeleted { .. } => "account_deleted",
+            Change::MailboxCreated { .. } => "mailbox_created",
+            Change::MailboxRenamed { .. } => "mailbox_renamed",
+            Change::MailboxDeleted { .. } => "mailbox_deleted",
+            Change::MailboxSubscribed { .. } => "mailbox_subscribed",
+            Change::MessageAdded { .. } => "message_added",
+            Change::FlagsChanged { .. } => "flags_changed",
+            Change::MessagesExpunged { .. } => "messages_expunged",
+        }
+    }
+
+    /// The mailbox this change is about, if it is about one: what an IMAP session that has
+    /// that mailbox selected filters the stream by.
+    pub fn mailbox(&self) -> Option<Guid> {
+        match self {
+            Change::MailboxCreated { mailbox, .. }
+            | Change::MailboxRenamed { mailbox, .. }
+            | Change::MailboxDeleted { mailbox, .. }
+            | Change::MailboxSubscribed { mailbox, .. }
+            | Change::MessageAdded { mailbox, .. }
+            | Change::FlagsChanged { mailbox, .. }
+            | Change::MessagesExpunged { mailbox, .. } => Some(*mailbox),
+            _ => None,
+        }
+    }
+}
+
+/// A committed change as the stream publishes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeEvent {
+    /// The node that made the change (this twin's id for local changes).
+    pub origin: String,
+    /// Its sequence number in the origin's log.
+    pub seq: i64,
+    /// What changed.
+    pub change: Change,
+}

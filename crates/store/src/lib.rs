@@ -1,0 +1,32 @@
+//! twinmail's mailbox store: accounts, domains and aliases, mailboxes, messages, flags,
+//! content-addressed blobs, and the change log that the mirror ships to the twin.
+//!
+//! The store is the only code that touches the database. Every mutation runs on one
+//! writer that batches concurrent callers into one transaction (group commit: one fsync
+//! for many deliveries), appends a change-log entry in the same transaction, and publishes
+//! the change on a stream after commit, in commit order.
+#![forbid(unsafe_code)]
+
+mod change;
+mod error;
+pub mod names;
+mod ops;
+mod password;
+mod rows;
+mod store;
+mod types;
+mod uidset;
+mod writer;
+
+pub use change::{Change, ChangeEvent, Expunged, FlagUpdate};
+pub use error::StoreError;
+pub use ops::{
+    message::{Copied, FlagsStored},
+    remote::Applied,
+};
+pub use password::HashCost;
+pub use store::{Delivery, Store, StoreOptions};
+pub use types::{
+    Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Role, now_unix,
+};
+pub use uidset::UidSet;

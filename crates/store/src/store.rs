@@ -1,0 +1,650 @@
+//! The [`Store`]: the only door to the database. Reads go to a pool of connections;
+//! every write goes through the single writer (see `writer.rs`), is logged in the same
+//! transaction, and is published on the change stream after commit.
+
+use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
+
+use sqlx::{
+    Connection, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use tokio::sync::broadcast;
+
+use crate::{
+    Change, ChangeEvent, StoreError,
+    names,
+    ops::{
+        account::{CreateAccount, DeleteAccount, SetDisabled, SetPassword},
+        domain::{AddAlias, AddDomain, DeleteAlias, DeleteDomain},
+        mailbox::{CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed},
+        message::{AddMessage, Body, Copied, CopyMessages, Expunge, FlagsStored, StoreFlags},
+        remote::{Applied, ApplyRemote},
+    },
+    password::{HashCost, Hasher},
+    rows::{self, MessageRow},
+    types::{Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Role, now_unix},
+    uidset::UidSet,
+    writer::Writer,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// The SQLite database file; created with its schema on first start.
+    pub path: PathBuf,
+    /// This node's id: the origin of every change logged here. A database remembers the
+    /// node it belongs to and refuses to open under another id.
+    pub node: String,
+    /// argon2id parameters for new password hashes.
+    pub hash_cost: HashCost,
+    /// Most password hashes computed at once.
+    pub max_concurrent_hashes: usize,
+    /// Connections in the read pool.
+    pub read_connections: u32,
+}
+
+impl StoreOptions {
+    /// Options with production defaults for a database at `path` owned by `node`.
+    pub fn new(path: impl Into<PathBuf>, node: impl Into<String>) -> StoreOptions {
+        StoreOptions {
+            path: path.into(),
+            node: node.into(),
+            hash_cost: HashCost::default(),
+            max_concurrent_hashes: 4,
+            read_connections: 8,
+        }
+    }
+}
+
+/// A handle to the store; cheap to clone, shared by every session.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// This node's id.
+    node: Arc<str>,
+    /// Connections for readers.
+    read: SqlitePool,
+    /// The single writer.
+    writer: Writer,
+    /// The change stream, published after each commit.
+    stream: broadcast::Sender<Arc<ChangeEvent>>,
+    /// Password hashing with its concurrency cap.
+    hasher: Hasher,
+}
+
+/// Changes buffered per slow subscriber before it lags and must resynchronise.
+const STREAM_CAPACITY: usize = 8192;
+
+impl Store {
+    /// Opens (creating on first start) the store, runs migrations, starts the writer.
+    pub async fn open(opts: StoreOptions) -> Result<Store, StoreError> {
+        if opts.node.is_empty() || opts.node.len() > 64 {
+            return Err(StoreError::Invalid("node id must be 1 to 64 characters".into()));
+        }
+        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let connect = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(&opts.path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: the WAL is fsynced at every commit, so a commit is on disk before the
+            // caller hears OK (250 / APPEND OK). NORMAL would lose the last commits on power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let mut conn = sqlx::SqliteConnection::connect_with(&connect).await?;
+        MIGRATOR.run(&mut conn).await?;
+        claim_node(&mut conn, &opts.node).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(opts.read_connections.max(1))
+            .connect_with(connect)
+            .await?;
+        let node: Arc<str> = Arc::from(opts.node.as_str());
+        let (stream, _) = broadcast::channel(STREAM_CAPACITY);
+        let writer = Writer::start(conn, node.clone(), stream.clone());
+        let hasher = Hasher::new(opts.hash_cost, opts.max_concurrent_hashes).await?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                node,
+                read,
+                writer,
+                stream,
+                hasher,
+            }),
+        })
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// Subscribes to the change stream: every committed change, local or applied from the
+    /// twin, in commit order. A receiver that falls behind gets `Lagged` and must re-read.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
+        self.inner.stream.subscribe()
+    }
+
+    fn db(&self) -> &SqlitePool {
+        &self.inner.read
+    }
+
+    // ----- domains and aliases -----
+
+    /// Makes a domain local.
+    pub async fn add_domain(&self, domain: &str) -> Result<(), StoreError> {
+        let domain = names::domain(domain)?;
+        self.inner.writer.submit(AddDomain { domain }).await
+    }
+
+    /// Removes a local domain (refused while it has accounts or aliases).
+    pub async fn delete_domain(&self, domain: &str) -> Result<(), StoreError> {
+        let domain = names::domain(domain)?;
+        self.inner.writer.submit(DeleteDomain { domain }).await
+    }
+
+    /// The local domains, sorted.
+    pub async fn domains(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT name FROM domains ORDER BY name")
+            .fetch_all(self.db())
+            .await?)
+    }
+
+    /// True when mail for `domain` is ours.
+    pub async fn is_local_domain(&self, domain: &str) -> Result<bool, StoreError> {
+        let Ok(domain) = names::domain(domain) else {
+            return Ok(false);
+        };
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM domains WHERE name = $1)")
+            .bind(domain)
+            .fetch_one(self.db())
+            .await?)
+    }
+
+    /// Adds an alias (`user@domain`, or `@domain` for a catch-all) delivering to `target`.
+    pub async fn add_alias(&self, address: &str, target: &str) -> Result<(), StoreError> {
+        let address = names::alias(address)?;
+        let target = names::address(target)?;
+        self.inner.writer.submit(AddAlias { address, target }).await
+    }
+
+    /// Removes one target of an alias.
+    pub async fn delete_alias(&self, address: &str, target: &str) -> Result<(), StoreError> {
+        let address = names::alias(address)?;
+        let target = names::address(target)?;
+        self.inner.writer.submit(DeleteAlias { address, target }).await
+    }
+
+    /// Every alias as (address, target), sorted.
+    pub async fn aliases(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT address, target FROM aliases ORDER BY address, target")
+            .fetch_all(self.db())
+            .await?)
+    }
+
+    // ----- accounts -----
+
+    /// Creates an account with the default folders.
+    pub async fn create_account(&self, name: &str, password: &str) -> Result<Account, StoreError> {
+        let name = names::address(name)?;
+        check_password(password)?;
+        let password_hash = self.inner.hasher.hash(password).await?;
+        self.inner.writer.submit(CreateAccount { name, password_hash }).await
+    }
+
+    /// Sets a new password.
+    pub async fn set_password(&self, name: &str, password: &str) -> Result<(), StoreError> {
+        let name = names::address(name)?;
+        check_password(password)?;
+        let password_hash = self.inner.hasher.hash(password).await?;
+        self.inner.writer.submit(SetPassword { name, password_hash }).await
+    }
+
+    /// Disables (or re-enables) an account: no login, no delivery; its mail stays.
+    pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        let name = names::address(name)?;
+        self.inner.writer.submit(SetDisabled { name, disabled }).await
+    }
+
+    /// Deletes an account with all its mail.
+    pub async fn delete_account(&self, name: &str) -> Result<(), StoreError> {
+        let name = names::address(name)?;
+        self.inner.writer.submit(DeleteAccount { name }).await
+    }
+
+    /// Every account, sorted by name.
+    pub async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let rows: Vec<rows::AccountRow> =
+            sqlx::query_as("SELECT id, guid, name, disabled FROM accounts ORDER BY name")
+                .fetch_all(self.db())
+                .await?;
+        rows::collect(rows)
+    }
+
+    /// An account by login name.
+    pub async fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        let Ok(name) = names::address(name) else {
+            return Ok(None);
+        };
+        rows::account_by_name(self.db(), &name).await
+    }
+
+    /// Checks a login. `None` for a wrong password, an unknown or a disabled account,
+    /// all taking the same time (an unknown name is checked against a decoy hash).
+    pub async fn authenticate(&self, name: &str, password: &str) -> Result<Option<Account>, StoreError> {
+        let row: Option<(i64, Vec<u8>, String, bool, String)> = match names::address(name) {
+            Ok(name) => sqlx::query_as(
+                "SELECT id, guid, name, disabled, password_hash FROM accounts WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(self.db())
+            .await?,
+            Err(_) => None,
+        };
+        let ok = self
+            .inner
+            .hasher
+            .verify(password, row.as_ref().map(|r| r.4.as_str()))
+            .await;
+        match row {
+            Some((id, guid, name, false, _)) if ok => Ok(Some(Account {
+                id,
+                guid: Guid::from_slice(&guid)?,
+                name,
+                disabled: false,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// The accounts mail to `address` goes to: the account itself, else the alias's
+    /// targets, else the same without a `+tag`, else the domain's catch-all. Empty when
+    /// nobody here takes it. Disabled accounts take nothing.
+    pub async fn resolve_recipient(&self, address: &str) -> Result<Vec<Account>, StoreError> {
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return Ok(Vec::new());
+        };
+        let Ok(domain) = names::domain(domain) else {
+            return Ok(Vec::new());
+        };
+        let local = local.to_ascii_lowercase();
+        let mut candidates = vec![format!("{local}@{domain}")];
+        if let Some((base, _tag)) = local.split_once('+') {
+            candidates.push(format!("{base}@{domain}"));
+        }
+        candidates.push(format!("@{domain}"));
+        for c in candidates {
+            let rows: Vec<rows::AccountRow> = sqlx::query_as(
+                "SELECT id, guid, name, disabled FROM accounts WHERE name = $1 AND disabled = 0 \
+                 UNION SELECT a.id, a.guid, a.name, a.disabled FROM aliases l JOIN accounts a ON a.name = l.target \
+                 WHERE l.address = $1 AND a.disabled = 0 ORDER BY 3",
+            )
+            .bind(&c)
+            .fetch_all(self.db())
+            .await?;
+            if !rows.is_empty() {
+                return rows::collect(rows);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Starts an SMTP delivery: recipients are checked as they come (RCPT), and nothing is
+    /// written until [`Delivery::commit`]. Dropping it aborts.
+    pub fn delivery(&self) -> Delivery {
+        Delivery {
+            store: self.clone(),
+            accounts: Vec::new(),
+        }
+    }
+
+    // ----- mailboxes -----
+
+    /// An account's mailboxes, sorted by name.
+    pub async fn mailboxes(&self, account_id: i64) -> Result<Vec<Mailbox>, StoreError> {
+        rows::mailboxes_of(self.db(), account_id).await
+    }
+
+    /// A mailbox by name (any case of INBOX); `None` for a name that cannot exist.
+    pub async fn mailbox(&self, account_id: i64, name: &str) -> Result<Option<Mailbox>, StoreError> {
+        let Ok(name) = names::mailbox(name) else {
+            return Ok(None);
+        };
+        rows::mailbox_by_name(self.db(), account_id, &name).await
+    }
+
+    /// A mailbox by GUID.
+    pub async fn mailbox_by_guid(&self, guid: &Guid) -> Result<Option<Mailbox>, StoreError> {
+        rows::mailbox_by_guid(self.db(), guid).await
+    }
+
+    /// A mailbox by local id (current UIDNEXT, HIGHESTMODSEQ).
+    pub async fn mailbox_by_id(&self, id: i64) -> Result<Option<Mailbox>, StoreError> {
+        rows::mailbox_by_id(self.db(), id).await
+    }
+
+    /// An account's mailbox with a special-use role.
+    pub async fn mailbox_by_role(&self, account_id: i64, role: Role) -> Result<Option<Mailbox>, StoreError> {
+        Ok(self
+            .mailboxes(account_id)
+            .await?
+            .into_iter()
+            .find(|m| m.role == Some(role)))
+    }
+
+    /// CREATE (with missing parents).
+    pub async fn create_mailbox(&self, account_id: i64, name: &str) -> Result<Mailbox, StoreError> {
+        let name = name.to_string();
+        self.inner.writer.submit(CreateMailbox { account_id, name }).await
+    }
+
+    /// RENAME (with children; INBOX moves its messages out).
+    pub async fn rename_mailbox(&self, account_id: i64, from: &str, to: &str) -> Result<(), StoreError> {
+        let (from, to) = (from.to_string(), to.to_string());
+        self.inner.writer.submit(RenameMailbox { account_id, from, to }).await
+    }
+
+    /// DELETE.
+    pub async fn delete_mailbox(&self, account_id: i64, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.inner.writer.submit(DeleteMailbox { account_id, name }).await
+    }
+
+    /// SUBSCRIBE / UNSUBSCRIBE.
+    pub async fn set_subscribed(&self, account_id: i64, name: &str, subscribed: bool) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.inner
+            .writer
+            .submit(SetSubscribed { account_id, name, subscribed })
+            .await
+    }
+
+    /// Message count, unseen count and total size.
+    pub async fn counts(&self, mailbox_id: i64) -> Result<MailboxCounts, StoreError> {
+        let (messages, unseen, size): (i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(instr(flags, '\\Seen') = 0), 0), coalesce(sum(size), 0) \
+             FROM messages WHERE mailbox_id = $1",
+        )
+        .bind(mailbox_id)
+        .fetch_one(self.db())
+        .await?;
+        Ok(MailboxCounts {
+            messages: messages as u64,
+            unseen: unseen as u64,
+            size: size as u64,
+        })
+    }
+
+    // ----- messages -----
+
+    /// Every message of a mailbox, ascending by UID.
+    pub async fn messages(&self, mailbox_id: i64) -> Result<Vec<Message>, StoreError> {
+        rows::messages_in(self.db(), mailbox_id, 1, u32::MAX).await
+    }
+
+    /// Messages changed (added or flagged) after `modseq` (CONDSTORE CHANGEDSINCE).
+    pub async fn changed_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<Message>, StoreError> {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT uid, guid, blob, size, internal_date, flags, modseq FROM messages \
+             WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+        )
+        .bind(mailbox_id)
+        .bind(modseq as i64)
+        .fetch_all(self.db())
+        .await?;
+        rows::collect(rows)
+    }
+
+    /// UIDs expunged after `modseq`, ascending (QRESYNC VANISHED (EARLIER)).
+    pub async fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>, StoreError> {
+        let uids: Vec<i64> = sqlx::query_scalar(
+            "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+        )
+        .bind(mailbox_id)
+        .bind(modseq as i64)
+        .fetch_all(self.db())
+        .await?;
+        Ok(uids.into_iter().map(|u| u as u32).collect())
+    }
+
+    /// A message's bytes.
+    pub async fn blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT data FROM blobs WHERE hash = $1")
+            .bind(&hash.0[..])
+            .fetch_optional(self.db())
+            .await?)
+    }
+
+    /// APPEND: stores a message durably in a mailbox.
+    pub async fn append(
+        &self,
+        mailbox_id: i64,
+        bytes: Vec<u8>,
+        flags: Flags,
+        internal_date: Option<i64>,
+    ) -> Result<Placed, StoreError> {
+        let mut placed = self
+            .inner
+            .writer
+            .submit(AddMessage {
+                mailboxes: vec![mailbox_id],
+                body: body(bytes),
+                flags,
+                internal_date: internal_date.unwrap_or_else(now_unix),
+            })
+            .await?;
+        placed
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
+    }
+
+    /// STORE: changes flags of the messages in `uids`.
+    pub async fn store_flags(
+        &self,
+        mailbox_id: i64,
+        uids: UidSet,
+        mode: FlagMode,
+        flags: Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsStored, StoreError> {
+        self.inner
+            .writer
+            .submit(StoreFlags {
+                mailbox_id,
+                uids,
+                mode,
+                flags,
+                unchanged_since,
+            })
+            .await
+    }
+
+    /// EXPUNGE (only `\Deleted` messages, optionally restricted to `uids`); returns the
+    /// expunged UIDs.
+    pub async fn expunge(&self, mailbox_id: i64, uids: Option<UidSet>) -> Result<Vec<u32>, StoreError> {
+        self.inner
+            .writer
+            .submit(Expunge {
+                mailbox_id,
+                uids,
+                only_deleted: true,
+            })
+            .await
+    }
+
+    /// Removes exactly these messages, flagged or not (POP3 UPDATE state).
+    pub async fn remove(&self, mailbox_id: i64, uids: UidSet) -> Result<Vec<u32>, StoreError> {
+        self.inner
+            .writer
+            .submit(Expunge {
+                mailbox_id,
+                uids: Some(uids),
+                only_deleted: false,
+            })
+            .await
+    }
+
+    /// COPY (or MOVE with `remove`) within one account.
+    pub async fn copy(&self, from: i64, uids: UidSet, to: i64, remove: bool) -> Result<Copied, StoreError> {
+        self.inner
+            .writer
+            .submit(CopyMessages { from, uids, to, remove })
+            .await
+    }
+
+    // ----- the change log, for the mirror -----
+
+    /// Applies one change from the twin, exactly once and in order per origin.
+    pub async fn apply_remote(
+        &self,
+        origin: &str,
+        seq: i64,
+        change: Change,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<Applied, StoreError> {
+        self.inner
+            .writer
+            .submit(ApplyRemote {
+                origin: origin.to_string(),
+                seq,
+                change,
+                body: bytes.map(body),
+            })
+            .await
+    }
+
+    /// Local changes with sequence numbers above `after`, at most `limit`, in order.
+    pub async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT seq, origin, payload FROM changelog WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(self.db())
+        .await?;
+        rows.into_iter()
+            .map(|(seq, origin, payload)| {
+                let change = serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Corrupt(format!("change {seq}: {e}")))?;
+                Ok(ChangeEvent { origin, seq, change })
+            })
+            .collect()
+    }
+
+    /// The highest sequence number applied from `origin`.
+    pub async fn applied_seq(&self, origin: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT seq FROM applied WHERE origin = $1")
+            .bind(origin)
+            .fetch_optional(self.db())
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// SQLite's own consistency check: `ok` when the database is sound.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(self.db())
+            .await?;
+        Ok(rows.join("\n"))
+    }
+
+    /// Waits for in-flight writes, then closes every connection.
+    pub async fn close(&self) {
+        self.inner.read.close().await;
+    }
+}
+
+fn body(bytes: Vec<u8>) -> Body {
+    Body {
+        hash: BlobHash::of(&bytes),
+        bytes: Arc::new(bytes),
+    }
+}
+
+fn check_password(password: &str) -> Result<(), StoreError> {
+    if password.is_empty() || password.len() > 1024 {
+        return Err(StoreError::Invalid("a password must be 1 to 1024 bytes".into()));
+    }
+    Ok(())
+}
+
+/// Records the node id in a new database, or checks it in an existing one.
+async fn claim_node(conn: &mut sqlx::SqliteConnection, node: &str) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO node (key, value) VALUES ('node_id', $1) ON CONFLICT (key) DO NOTHING")
+        .bind(node)
+        .execute(&mut *conn)
+        .await?;
+    let stored: String = sqlx::query_scalar("SELECT value FROM node WHERE key = 'node_id'")
+        .fetch_one(&mut *conn)
+        .await?;
+    if stored != node {
+        return Err(StoreError::NotAllowed(format!(
+            "this database belongs to node {stored:?}, not {node:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// One SMTP delivery in progress: recipients are resolved as RCPT commands arrive;
+/// nothing is written until [`commit`](Delivery::commit). Dropping it aborts.
+pub struct Delivery {
+    /// The store it delivers into.
+    store: Store,
+    /// The accounts collected so far, each once.
+    accounts: Vec<Account>,
+}
+
+impl Delivery {
+    /// Adds a recipient address; `NotFound` when nobody here takes it.
+    pub async fn add_recipient(&mut self, address: &str) -> Result<(), StoreError> {
+        let found = self.store.resolve_recipient(address).await?;
+        if found.is_empty() {
+            return Err(StoreError::NotFound(format!("recipient {address}")));
+        }
+        for a in found {
+            if !self.accounts.iter().any(|b| b.id == a.id) {
+                self.accounts.push(a);
+            }
+        }
+        Ok(())
+    }
+
+    /// The accounts the message will be delivered to.
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    /// Stores the message once in every recipient's INBOX, durably, in one transaction.
+    pub async fn commit(self, bytes: Vec<u8>) -> Result<Vec<Placed>, StoreError> {
+        if self.accounts.is_empty() {
+            return Err(StoreError::Invalid("no recipients".into()));
+        }
+        let ids: Vec<i64> = self.accounts.iter().map(|a| a.id).collect();
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT id FROM mailboxes WHERE role = 'inbox' AND account_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in &ids {
+            sep.push_bind(*id);
+        }
+        q.push(") ORDER BY account_id");
+        let inboxes: Vec<i64> = q.build_query_scalar().fetch_all(self.store.db()).await?;
+        self.store
+            .inner
+            .writer
+            .submit(AddMessage {
+                mailboxes: inboxes,
+                body: body(bytes),
+                flags: Flags::default(),
+                internal_date: now_unix(),
+            })
+            .await
+    }
+}

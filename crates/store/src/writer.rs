@@ -1,0 +1,217 @@
+//! The single writer and its group commit.
+//!
+//! Rules of the house:
+//! - Every mutation runs here, on one connection, so UIDs and MODSEQs are handed out in
+//!   one order with no lock juggling.
+//! - Whatever jobs are waiting when the writer comes round share one transaction and so
+//!   one fsync (group commit). Each job runs inside its own SAVEPOINT: a job that fails is
+//!   rolled back alone, and its queued change events are dropped with it.
+//! - Change events are published only after COMMIT succeeded, in commit order.
+//! - A job's caller hears back only after COMMIT: an OK means durable.
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::{Change, ChangeEvent, StoreError, types::now_unix};
+
+/// A boxed future borrowing the writer's context.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Most jobs one transaction takes; more wait for the next commit.
+const MAX_BATCH: usize = 256;
+
+/// One store mutation: runs inside the writer's transaction and returns what the caller
+/// gets once the transaction has committed.
+pub(crate) trait Op: Send + 'static {
+    /// What the caller gets back.
+    type Output: Send + 'static;
+    /// Does the work; changes it makes are logged through `ctx`.
+    fn apply(self, ctx: &mut WriteCtx) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
+}
+
+/// What the writer holds while running jobs.
+pub(crate) struct WriteCtx {
+    /// The one write connection.
+    pub conn: SqliteConnection,
+    /// This node's id, the origin of every change logged here.
+    pub node: Arc<str>,
+    /// Events of the current transaction, published after commit.
+    events: Vec<ChangeEvent>,
+}
+
+impl WriteCtx {
+    /// Appends a local change to the log (same transaction) and queues its event.
+    pub async fn log(&mut self, change: Change) -> Result<i64, StoreError> {
+        let payload = serde_json::to_string(&change)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode change: {e}")))?;
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO changelog (origin, kind, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING seq",
+        )
+        .bind(&*self.node)
+        .bind(change.kind())
+        .bind(payload)
+        .bind(now_unix())
+        .fetch_one(&mut self.conn)
+        .await?;
+        self.events.push(ChangeEvent {
+            origin: self.node.to_string(),
+            seq,
+            change,
+        });
+        Ok(seq)
+    }
+
+    /// Queues the event of a change applied from the twin: published to local watchers
+    /// (IDLE sessions see it) but never written to the log, so it is never sent back.
+    pub fn publish_remote(&mut self, origin: &str, seq: i64, change: Change) {
+        self.events.push(ChangeEvent {
+            origin: origin.to_string(),
+            seq,
+            change,
+        });
+    }
+}
+
+/// A type-erased job in the writer's queue.
+trait Job: Send {
+    fn run<'a>(self: Box<Self>, ctx: &'a mut WriteCtx) -> BoxFuture<'a, Box<dyn Finish>>;
+}
+
+/// A job that ran and waits for the commit's outcome to answer its caller.
+trait Finish: Send {
+    fn succeeded(&self) -> bool;
+    fn finish(self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>);
+}
+
+struct Pending<O: Op> {
+    op: O,
+    reply: oneshot::Sender<Result<O::Output, StoreError>>,
+}
+
+struct Done<T> {
+    result: Result<T, StoreError>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<O: Op> Job for Pending<O> {
+    fn run<'a>(self: Box<Self>, ctx: &'a mut WriteCtx) -> BoxFuture<'a, Box<dyn Finish>> {
+        Box::pin(async move {
+            let Pending { op, reply } = *self;
+            let result = op.apply(ctx).await;
+            Box::new(Done { result, reply }) as Box<dyn Finish>
+        })
+    }
+}
+
+impl<T: Send> Finish for Done<T> {
+    fn succeeded(&self) -> bool {
+        self.result.is_ok()
+    }
+    fn finish(self: Box<Self>, commit: Result<(), Arc<sqlx::Error>>) {
+        let outcome = match commit {
+            Ok(()) => self.result,
+            Err(e) => Err(StoreError::Commit(e)),
+        };
+        // The caller may have gone away (client disconnected): the change stands anyway.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// The handle callers submit jobs through.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    queue: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Starts the writer task on `conn`.
+    pub fn start(
+        conn: SqliteConnection,
+        node: Arc<str>,
+        stream: broadcast::Sender<Arc<ChangeEvent>>,
+    ) -> Writer {
+        let (queue, rx) = mpsc::channel(4096);
+        let ctx = WriteCtx {
+            conn,
+            node,
+            events: Vec::new(),
+        };
+        tokio::spawn(run(ctx, rx, stream));
+        Writer { queue }
+    }
+
+    /// Runs `op` in the next transaction and returns its output once committed.
+    pub async fn submit<O: Op>(&self, op: O) -> Result<O::Output, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.queue
+            .send(Box::new(Pending { op, reply }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+async fn run(
+    mut ctx: WriteCtx,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    stream: broadcast::Sender<Arc<ChangeEvent>>,
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(batch.len());
+        let commit = run_batch(&mut ctx, &mut batch, &mut done).await;
+        let events = std::mem::take(&mut ctx.events);
+        let commit = match commit {
+            Ok(()) => {
+                for event in events {
+                    // No receiver is fine: nobody is watching yet.
+                    let _ = stream.send(Arc::new(event));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = done.len(), "store transaction failed");
+                Err(Arc::new(e))
+            }
+        };
+        for d in done {
+            d.finish(commit.clone());
+        }
+    }
+    let _ = ctx.conn.close().await;
+}
+
+/// Runs one batch in one transaction. Errors here are the transaction's own (BEGIN,
+/// SAVEPOINT, COMMIT): they fail every job of the batch.
+async fn run_batch(
+    ctx: &mut WriteCtx,
+    batch: &mut Vec<Box<dyn Job>>,
+    done: &mut Vec<Box<dyn Finish>>,
+) -> Result<(), sqlx::Error> {
+    let result = async {
+        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut ctx.conn).await?;
+        for job in batch.drain(..) {
+            let mark = ctx.events.len();
+            sqlx::raw_sql("SAVEPOINT job").execute(&mut ctx.conn).await?;
+            let d = job.run(ctx).await;
+            if !d.succeeded() {
+                ctx.events.truncate(mark);
+                sqlx::raw_sql("ROLLBACK TO job").execute(&mut ctx.conn).await?;
+            }
+            sqlx::raw_sql("RELEASE job").execute(&mut ctx.conn).await?;
+            done.push(d);
+        }
+        sqlx::raw_sql("COMMIT").execute(&mut ctx.conn).await?;
+        Ok(())
+    }
+    .await;
+    if result.is_err() {
+        batch.clear();
+        ctx.events.clear();
+        // Leave no transaction open for the next batch; failure here means none was.
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut ctx.conn).await;
+    }
+    result
+}
