@@ -557,6 +557,7 @@ impl Store {
 
     /// Waits for in-flight writes, then closes every connection.
     pub async fn close(&self) {
+        let _ = self.inner.writer.submit(crate::writer::Barrier).await;
         self.inner.read.close().await;
     }
 }

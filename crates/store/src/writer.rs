@@ -31,6 +31,16 @@ pub(crate) trait Op: Send + 'static {
     fn apply(self, ctx: &mut WriteCtx) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
 }
 
+/// Does nothing: once it answers, every job queued before it has committed.
+pub(crate) struct Barrier;
+
+impl Op for Barrier {
+    type Output = ();
+    async fn apply(self, _ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// What the writer holds while running jobs.
 pub(crate) struct WriteCtx {
     /// The one write connection.

@@ -40,8 +40,8 @@ pub(crate) async fn check_local_domain(ctx: &mut WriteCtx, address: &str) -> Res
         .fetch_one(&mut ctx.conn)
         .await?;
     if !local {
-        return Err(StoreError::NotFound(format!(
-            "local domain {domain} (add it first: twinmail domain add {domain})"
+        return Err(StoreError::NotAllowed(format!(
+            "{domain} is not a local domain (add it first: twinmail domain add {domain})"
         )));
     }
     Ok(())

@@ -1,0 +1,175 @@
+//! The admin subcommands: users, domains and aliases, through the store (so they are
+//! logged and will mirror like any other change).
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use twinmail_store::Store;
+
+/// `twinmail user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create an account (its password is read from standard input).
+    Add {
+        /// The login name, a full address in a local domain.
+        name: String,
+    },
+    /// Set a new password (read from standard input).
+    Passwd {
+        /// The login name.
+        name: String,
+    },
+    /// Disable an account: no login, no delivery; its mail is kept.
+    Disable {
+        /// The login name.
+        name: String,
+    },
+    /// Re-enable a disabled account.
+    Enable {
+        /// The login name.
+        name: String,
+    },
+    /// Delete an account and all its mail.
+    Del {
+        /// The login name.
+        name: String,
+    },
+    /// List accounts.
+    List,
+}
+
+/// `twinmail domain ...`
+#[derive(Debug, Subcommand)]
+pub enum DomainCmd {
+    /// Accept mail for a domain.
+    Add {
+        /// The domain.
+        name: String,
+    },
+    /// Stop accepting mail for a domain (it must have no accounts or aliases left).
+    Del {
+        /// The domain.
+        name: String,
+    },
+    /// List local domains.
+    List,
+}
+
+/// `twinmail alias ...`
+#[derive(Debug, Subcommand)]
+pub enum AliasCmd {
+    /// Deliver mail for ADDRESS (or, for `@domain`, any unknown user there) to TARGET.
+    Add {
+        /// `user@domain`, or `@domain` for a catch-all.
+        address: String,
+        /// The receiving account.
+        target: String,
+    },
+    /// Remove one target of an alias.
+    Del {
+        /// `user@domain` or `@domain`.
+        address: String,
+        /// The receiving account.
+        target: String,
+    },
+    /// List aliases.
+    List,
+}
+
+/// Reads a password: from a prompt on a terminal (typed twice), else one line of stdin.
+fn read_password(name: &str) -> Result<String> {
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    if stdin.is_terminal() {
+        eprint!("Password for {name}: ");
+        std::io::stderr().flush()?;
+        stdin.lock().read_line(&mut line)?;
+        let mut again = String::new();
+        eprint!("Again: ");
+        std::io::stderr().flush()?;
+        stdin.lock().read_line(&mut again)?;
+        if line != again {
+            bail!("the two passwords differ");
+        }
+    } else {
+        stdin.lock().read_line(&mut line).context("reading the password from stdin")?;
+    }
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password given on standard input");
+    }
+    Ok(password)
+}
+
+pub async fn user(store: &Store, cmd: UserCmd) -> Result<()> {
+    match cmd {
+        UserCmd::Add { name } => {
+            let password = read_password(&name)?;
+            let a = store.create_account(&name, &password).await?;
+            println!("created {} ({})", a.name, a.guid);
+        }
+        UserCmd::Passwd { name } => {
+            let password = read_password(&name)?;
+            store.set_password(&name, &password).await?;
+            println!("password changed for {name}");
+        }
+        UserCmd::Disable { name } => {
+            store.set_disabled(&name, true).await?;
+            println!("disabled {name}");
+        }
+        UserCmd::Enable { name } => {
+            store.set_disabled(&name, false).await?;
+            println!("enabled {name}");
+        }
+        UserCmd::Del { name } => {
+            store.delete_account(&name).await?;
+            println!("deleted {name}");
+        }
+        UserCmd::List => {
+            for a in store.accounts().await? {
+                let state = if a.disabled { " (disabled)" } else { "" };
+                println!("{}{state}", a.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn domain(store: &Store, cmd: DomainCmd) -> Result<()> {
+    match cmd {
+        DomainCmd::Add { name } => {
+            store.add_domain(&name).await?;
+            println!("added domain {name}");
+        }
+        DomainCmd::Del { name } => {
+            store.delete_domain(&name).await?;
+            println!("deleted domain {name}");
+        }
+        DomainCmd::List => {
+            for d in store.domains().await? {
+                println!("{d}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn alias(store: &Store, cmd: AliasCmd) -> Result<()> {
+    match cmd {
+        AliasCmd::Add { address, target } => {
+            store.add_alias(&address, &target).await?;
+            println!("{address} -> {target}");
+        }
+        AliasCmd::Del { address, target } => {
+            store.delete_alias(&address, &target).await?;
+            println!("removed {address} -> {target}");
+        }
+        AliasCmd::List => {
+            for (a, t) in store.aliases().await? {
+                println!("{a} -> {t}");
+            }
+        }
+    }
+    Ok(())
+}

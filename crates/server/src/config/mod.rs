@@ -1,0 +1,313 @@
+//! The config file: TOML, every key documented, unknown keys refused. `load` reports every
+//! problem it finds at once, each naming the file and the key.
+
+pub(crate) mod macros;
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use macros::{Documented, section};
+use serde::{Deserialize, Serialize};
+
+section! {
+    /// This twin: its identity and where it keeps its data.
+    pub struct NodeConfig {
+        /// This node's id, written into every change it logs: 1-32 of a-z, 0-9, '-'.
+        /// The two twins of a pair must have different ids.
+        pub id: String = "a".to_string(),
+        /// Directory for the database, generated certificates and other state.
+        /// A relative path is taken from the config file's directory.
+        pub data_dir: PathBuf = PathBuf::from("twinmail-data"),
+        /// The name this server announces (SMTP greeting, Received headers, certificate).
+        pub hostname: String = "localhost".to_string(),
+    }
+}
+
+section! {
+    /// The mailbox store (SQLite, embedded).
+    pub struct StoreConfig {
+        /// The SQLite database file; relative paths are taken from data_dir.
+        pub path: PathBuf = PathBuf::from("twinmail.db"),
+        /// Connections kept open for readers.
+        pub read_connections: u32 = 8,
+        /// Most password hashes computed at once (each costs password_memory_kib).
+        pub max_concurrent_hashes: usize = 4,
+        /// argon2id memory per new password hash, in KiB.
+        pub password_memory_kib: u32 = 19456,
+        /// argon2id passes per new password hash.
+        pub password_passes: u32 = 2,
+    }
+}
+
+section! {
+    /// TLS for every listener. With no certificate configured, a self-signed one for
+    /// node.hostname is generated on first start and kept in data_dir/tls/.
+    pub struct TlsConfig {
+        /// PEM file with the certificate chain, leaf first.
+        pub cert: Option<PathBuf> = None,
+        /// PEM file with the private key of that certificate.
+        pub key: Option<PathBuf> = None,
+    }
+}
+
+section! {
+    /// Logging (to standard error).
+    pub struct LogConfig {
+        /// "pretty" for people or "json" for log collectors.
+        pub format: String = "pretty".to_string(),
+        /// A tracing filter such as "info" or "twinmail_store=debug,info"; RUST_LOG overrides it.
+        pub level: String = "info".to_string(),
+    }
+}
+
+/// The whole config file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// See [`NodeConfig`].
+    pub node: NodeConfig,
+    /// See [`StoreConfig`].
+    pub store: StoreConfig,
+    /// See [`TlsConfig`].
+    pub tls: TlsConfig,
+    /// See [`LogConfig`].
+    pub log: LogConfig,
+    /// The directory relative paths are resolved from (the config file's); not in the file.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Each section: its key, doc comment and fields.
+type SectionInfo = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+const SECTIONS: &[SectionInfo] = &[
+    ("node", NodeConfig::DOC, NodeConfig::FIELDS),
+    ("store", StoreConfig::DOC, StoreConfig::FIELDS),
+    ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
+    ("log", LogConfig::DOC, LogConfig::FIELDS),
+];
+
+/// One thing wrong with a config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub file: String,
+    /// The key (`section.key`), or empty for the file as a whole.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.key, self.message)
+        }
+    }
+}
+
+impl Config {
+    /// The built-in defaults, with relative paths taken from the current directory.
+    pub fn embedded() -> Config {
+        Config {
+            base_dir: PathBuf::from("."),
+            ..Config::default()
+        }
+    }
+
+    /// Reads, checks and returns a config file, or every problem found in it.
+    pub fn load(path: &Path) -> Result<Config, Vec<Problem>> {
+        let file = path.display().to_string();
+        let problem = |key: &str, message: String| Problem {
+            file: file.clone(),
+            key: key.to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![problem("", format!("cannot read: {e}"))])?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| vec![problem("", e.to_string().trim_end().to_string())])?;
+        let mut problems = Vec::new();
+        // Unknown sections and keys: every one reported, then removed so that the known
+        // keys can still be checked.
+        table.retain(|section, value| {
+            let Some((_, _, fields)) = SECTIONS.iter().find(|s| s.0 == section) else {
+                problems.push(problem(section, "unknown section".into()));
+                return false;
+            };
+            let Some(t) = value.as_table_mut() else {
+                problems.push(problem(section, "must be a table ([section])".into()));
+                return false;
+            };
+            t.retain(|key, _| {
+                let known = fields.iter().any(|f| f.0 == key);
+                if !known {
+                    problems.push(problem(&format!("{section}.{key}"), "unknown key".into()));
+                }
+                known
+            });
+            true
+        });
+        let mut config = Config {
+            base_dir: path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+            ..Config::default()
+        };
+        // Each section on its own, so a type error in one does not hide the others.
+        fn section<T: serde::de::DeserializeOwned + Default>(
+            table: &toml::Table,
+            name: &str,
+            problems: &mut Vec<Problem>,
+            problem: &dyn Fn(&str, String) -> Problem,
+        ) -> T {
+            let Some(value) = table.get(name) else {
+                return T::default();
+            };
+            match value.clone().try_into() {
+                Ok(v) => v,
+                Err(e) => {
+                    let e: toml::de::Error = e;
+                    problems.push(problem(name, e.message().to_string()));
+                    T::default()
+                }
+            }
+        }
+        config.node = section(&table, "node", &mut problems, &problem);
+        config.store = section(&table, "store", &mut problems, &problem);
+        config.tls = section(&table, "tls", &mut problems, &problem);
+        config.log = section(&table, "log", &mut problems, &problem);
+        for (key, message) in config.check() {
+            problems.push(problem(&key, message));
+        }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Checks values that parse but make no sense; each problem is (key, message).
+    pub fn check(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut bad = |key: &str, msg: String| out.push((key.to_string(), msg));
+        let id = &self.node.id;
+        if id.is_empty()
+            || id.len() > 32
+            || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            bad("node.id", format!("{id:?} is not 1-32 of a-z, 0-9, '-'"));
+        }
+        if twinmail_store::names::domain(&self.node.hostname).is_err() {
+            bad("node.hostname", format!("{:?} is not a host name", self.node.hostname));
+        }
+        if self.store.read_connections == 0 {
+            bad("store.read_connections", "must be at least 1".into());
+        }
+        if self.store.max_concurrent_hashes == 0 {
+            bad("store.max_concurrent_hashes", "must be at least 1".into());
+        }
+        if self.store.password_memory_kib < 8 {
+            bad("store.password_memory_kib", "must be at least 8".into());
+        }
+        if self.store.password_passes == 0 {
+            bad("store.password_passes", "must be at least 1".into());
+        }
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(_), None) => bad("tls.key", "tls.cert is set, so tls.key must be too".into()),
+            (None, Some(_)) => bad("tls.cert", "tls.key is set, so tls.cert must be too".into()),
+            _ => {}
+        }
+        for (key, path) in [("tls.cert", &self.tls.cert), ("tls.key", &self.tls.key)] {
+            if let Some(p) = path {
+                let p = self.resolve(p);
+                if let Err(e) = std::fs::File::open(&p) {
+                    bad(key, format!("cannot read {}: {e}", p.display()));
+                }
+            }
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            bad("log.format", format!("{:?} is neither \"pretty\" nor \"json\"", self.log.format));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
+            bad("log.level", format!("{:?}: {e}", self.log.level));
+        }
+        out
+    }
+
+    /// A path from the config, made absolute against the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.resolve(&self.node.data_dir)
+    }
+
+    /// The database file.
+    pub fn database(&self) -> PathBuf {
+        let p = &self.store.path;
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            self.data_dir().join(p)
+        }
+    }
+
+    /// Store options from this config.
+    pub fn store_options(&self) -> twinmail_store::StoreOptions {
+        let mut o = twinmail_store::StoreOptions::new(self.database(), self.node.id.clone());
+        o.read_connections = self.store.read_connections;
+        o.max_concurrent_hashes = self.store.max_concurrent_hashes;
+        o.hash_cost = twinmail_store::HashCost {
+            m_cost_kib: self.store.password_memory_kib,
+            t_cost: self.store.password_passes,
+            p_cost: 1,
+        };
+        o
+    }
+}
+
+/// The commented default config, generated from the section declarations.
+pub fn example() -> String {
+    let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
+    let mut out = String::from(
+        "# twinmail configuration. Every key is optional; shown here with its default.\n\
+         # Generated by `twinmail config example`.\n",
+    );
+    for (name, doc, fields) in SECTIONS {
+        out.push('\n');
+        push_comment(&mut out, doc);
+        out.push_str(&format!("[{name}]\n"));
+        let values = defaults.get(*name).and_then(|v| v.as_table());
+        for (field, doc) in fields.iter() {
+            push_comment(&mut out, doc);
+            match values.and_then(|t| t.get(*field)) {
+                Some(v) => out.push_str(&format!("{field} = {v}\n")),
+                None => out.push_str(&format!("# {field} =\n")),
+            }
+        }
+    }
+    out
+}
+
+fn push_comment(out: &mut String, doc: &str) {
+    for line in doc.lines() {
+        let line = line.strip_prefix(' ').unwrap_or(line);
+        out.push_str(if line.is_empty() { "#" } else { "# " });
+        out.push_str(line);
+        out.push('\n');
+    }
+}
