@@ -60,7 +60,7 @@ listen = "x"
     for expected in [
         format!("{file}: node.colour: unknown key"),
         format!("{file}: smtpp: unknown section"),
-        format!("{file}: store: invalid type"),
+        format!("{file}: store.read_connections: invalid type: string \"many\", expected u32"),
         format!("{file}: node.id: \"Bad Id\" is not"),
         format!("{file}: tls.cert: cannot read /nonexistent/cert.pem"),
         format!("{file}: tls.key: cannot read /nonexistent/key.pem"),

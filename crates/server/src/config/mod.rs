@@ -171,14 +171,17 @@ impl Config {
             let Some(value) = table.get(name) else {
                 return T::default();
             };
-            match value.clone().try_into() {
-                Ok(v) => v,
-                Err(e) => {
-                    let e: toml::de::Error = e;
-                    problems.push(problem(name, e.message().to_string()));
-                    T::default()
+            if let Ok(v) = value.clone().try_into() {
+                return v;
+            }
+            // Find the culprits: each key tried alone against the section's type.
+            for (key, v) in value.as_table().into_iter().flatten() {
+                let alone = toml::Table::from_iter([(key.clone(), v.clone())]);
+                if let Err(e) = toml::Value::Table(alone).try_into::<T>() {
+                    problems.push(problem(&format!("{name}.{key}"), e.message().to_string()));
                 }
             }
+            T::default()
         }
         config.node = section(&table, "node", &mut problems, &problem);
         config.store = section(&table, "store", &mut problems, &problem);
