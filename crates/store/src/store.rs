@@ -264,6 +264,22 @@ impl Store {
         }
     }
 
+    /// True when `account` may send as `address`: its own name, or an alias (not a
+    /// catch-all) that delivers to it.
+    pub async fn owns_address(&self, account: &Account, address: &str) -> Result<bool, StoreError> {
+        let Ok(address) = names::address(address) else {
+            return Ok(false);
+        };
+        if address == account.name {
+            return Ok(true);
+        }
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM aliases WHERE address = $1 AND target = $2)")
+            .bind(address)
+            .bind(&account.name)
+            .fetch_one(self.db())
+            .await?)
+    }
+
     /// The accounts mail to `address` goes to: the account itself, else the alias's
     /// targets, else the same without a `+tag`, else the domain's catch-all. Empty when
     /// nobody here takes it. Disabled accounts take nothing.

@@ -5,7 +5,9 @@ pub(crate) mod macros;
 
 use std::{
     fmt,
+    net::SocketAddr,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use macros::{Documented, section};
@@ -42,6 +44,37 @@ section! {
 }
 
 section! {
+    /// SMTP: inbound mail (MX) and submission for the users' mail clients.
+    pub struct SmtpConfig {
+        /// Addresses for inbound mail from other servers (port 25 in production).
+        /// An empty list disables the service.
+        pub listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2525))],
+        /// Addresses for submission with STARTTLS (port 587 in production).
+        pub submission_listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2587))],
+        /// Addresses for submission over implicit TLS (port 465 in production).
+        pub submissions_listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2465))],
+        /// Largest message accepted, in bytes.
+        pub max_message_size: usize = 50 * 1024 * 1024,
+        /// Most recipients per message.
+        pub max_recipients: usize = 100,
+        /// Errors a session may make before it is disconnected.
+        pub max_errors: u32 = 10,
+        /// Extra delay per error beyond the second, in milliseconds.
+        pub error_delay_ms: u64 = 1000,
+        /// Seconds to wait for a command.
+        pub command_timeout_secs: u64 = 300,
+        /// Seconds to wait for each piece of message data.
+        pub data_timeout_secs: u64 = 600,
+        /// Most simultaneous sessions per listener.
+        pub max_connections: usize = 1000,
+        /// Most simultaneous sessions from one IP address.
+        pub max_connections_per_ip: usize = 20,
+        /// Delay in milliseconds per recent failed login from the same IP (grows, capped at 10x).
+        pub auth_failure_delay_ms: u64 = 1000,
+    }
+}
+
+section! {
     /// TLS for every listener. With no certificate configured, a self-signed one for
     /// node.hostname is generated on first start and kept in data_dir/tls/.
     pub struct TlsConfig {
@@ -70,6 +103,8 @@ pub struct Config {
     pub node: NodeConfig,
     /// See [`StoreConfig`].
     pub store: StoreConfig,
+    /// See [`SmtpConfig`].
+    pub smtp: SmtpConfig,
     /// See [`TlsConfig`].
     pub tls: TlsConfig,
     /// See [`LogConfig`].
@@ -85,6 +120,7 @@ type SectionInfo = (&'static str, &'static str, &'static [(&'static str, &'stati
 const SECTIONS: &[SectionInfo] = &[
     ("node", NodeConfig::DOC, NodeConfig::FIELDS),
     ("store", StoreConfig::DOC, StoreConfig::FIELDS),
+    ("smtp", SmtpConfig::DOC, SmtpConfig::FIELDS),
     ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
     ("log", LogConfig::DOC, LogConfig::FIELDS),
 ];
@@ -185,6 +221,7 @@ impl Config {
         }
         config.node = section(&table, "node", &mut problems, &problem);
         config.store = section(&table, "store", &mut problems, &problem);
+        config.smtp = section(&table, "smtp", &mut problems, &problem);
         config.tls = section(&table, "tls", &mut problems, &problem);
         config.log = section(&table, "log", &mut problems, &problem);
         for (key, message) in config.check() {
@@ -236,6 +273,16 @@ impl Config {
                 }
             }
         }
+        for (key, v) in [
+            ("smtp.max_message_size", self.smtp.max_message_size),
+            ("smtp.max_recipients", self.smtp.max_recipients),
+            ("smtp.max_connections", self.smtp.max_connections),
+            ("smtp.max_connections_per_ip", self.smtp.max_connections_per_ip),
+        ] {
+            if v == 0 {
+                bad(key, "must be at least 1".into());
+            }
+        }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             bad("log.format", format!("{:?} is neither \"pretty\" nor \"json\"", self.log.format));
         }
@@ -280,6 +327,23 @@ impl Config {
             p_cost: 1,
         };
         o
+    }
+}
+
+impl SmtpConfig {
+    /// The SMTP crate's settings from this section.
+    pub fn settings(&self, hostname: &str) -> twinmail_smtp::SmtpSettings {
+        let mut s = twinmail_smtp::SmtpSettings::new(hostname);
+        s.max_message_size = self.max_message_size;
+        s.max_recipients = self.max_recipients;
+        s.max_errors = self.max_errors.max(1);
+        s.error_delay = Duration::from_millis(self.error_delay_ms);
+        s.command_timeout = Duration::from_secs(self.command_timeout_secs.max(1));
+        s.data_timeout = Duration::from_secs(self.data_timeout_secs.max(1));
+        s.max_connections = self.max_connections;
+        s.max_connections_per_ip = self.max_connections_per_ip;
+        s.auth_failure_delay = Duration::from_millis(self.auth_failure_delay_ms);
+        s
     }
 }
 

@@ -1,0 +1,64 @@
+//! BDAT (RFC 3030 CHUNKING). The chunk's bytes are always read, whatever the reply, and
+//! never parsed: BDAT content is opaque, so no command can hide inside it.
+
+use smtp_proto::request::receiver::{BdatReceiver, DummyDataReceiver};
+
+use crate::{
+    command::data::finish,
+    conn::Stop,
+    session::{Flow, Session, State, Stream},
+};
+
+pub async fn bdat<S: Stream>(s: &mut Session<S>, chunk_size: usize, is_last: bool) -> Result<Flow, Stop> {
+    let max = s.smtp.settings.max_message_size;
+    let refusal = match &s.state {
+        State::Mail { tx, .. } if tx.recipients.is_empty() => Some("554 5.5.1 No valid recipients"),
+        State::Mail { tx, .. } if tx.chunks.len().saturating_add(chunk_size) > max => {
+            Some("552 5.3.4 Message size exceeds fixed maximum message size")
+        }
+        State::Mail { .. } => None,
+        _ => Some("503 5.5.1 Need MAIL before BDAT"),
+    };
+    let timeout = s.smtp.settings.data_timeout;
+    if let Some(reply) = refusal {
+        let mut sink = DummyDataReceiver::new_bdat(chunk_size);
+        loop {
+            let input = s.conn.input();
+            let mut it = input.iter();
+            let done = sink.ingest(&mut it);
+            let used = input.len() - it.as_slice().len();
+            s.conn.consume(used);
+            if done {
+                break;
+            }
+            s.conn.fill(timeout).await?;
+        }
+        s.state.reset();
+        s.fail(reply).await;
+        return Ok(Flow::Continue);
+    }
+    let mut receiver = BdatReceiver::new(chunk_size, is_last);
+    loop {
+        let State::Mail { tx, .. } = &mut s.state else {
+            return Ok(Flow::Continue);
+        };
+        let input = s.conn.input();
+        let mut it = input.iter();
+        let done = chunk_size == 0 || receiver.ingest(&mut it, &mut tx.chunks);
+        let used = input.len() - it.as_slice().len();
+        s.conn.consume(used);
+        if done {
+            break;
+        }
+        s.conn.fill(timeout).await?;
+    }
+    if !is_last {
+        s.conn.reply(&format!("250 2.0.0 {chunk_size} octets received"));
+        return Ok(Flow::Continue);
+    }
+    let State::Mail { tx, .. } = &mut s.state else {
+        return Ok(Flow::Continue);
+    };
+    let body = std::mem::take(&mut tx.chunks);
+    finish(s, body).await
+}

@@ -1,0 +1,160 @@
+//! DATA (RFC 5321 §4.1.1.4) and the end of every transaction (shared with BDAT LAST):
+//! trace headers, the pipeline, and a 250 only once the message is durable.
+//!
+//! Only CRLF.CRLF ends DATA (smtp-proto's receiver); a message that still contains a bare
+//! CR or LF is refused rather than normalised, so that no other reading of where it ends
+//! can exist downstream (SMTP smuggling, HOSTILE.md SMUG).
+
+use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
+use twinmail_store::{Guid, now_unix};
+
+use crate::{
+    Envelope,
+    conn::Stop,
+    date,
+    pipeline::Refused,
+    session::{Flow, Session, State, Stream},
+};
+
+pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
+    if let State::Mail { tx, .. } = &s.state
+        && tx.recipients.is_empty()
+    {
+        s.fail("554 5.5.1 No valid recipients").await;
+        return Ok(Flow::Continue);
+    }
+    s.conn.reply("354 End data with <CR><LF>.<CR><LF>");
+    let max = s.smtp.settings.max_message_size;
+    let mut receiver = DataReceiver::new();
+    let mut body = Vec::new();
+    // The DATA line ended with CRLF: tell the receiver, so that a "." first line ends an
+    // empty message and a ".." first line is unstuffed.
+    receiver.ingest(&mut b"\r\n".iter(), &mut body);
+    body.clear();
+    let mut discard: Option<DummyDataReceiver> = None;
+    loop {
+        let input = s.conn.input();
+        let mut it = input.iter();
+        let done = match &mut discard {
+            Some(d) => d.ingest(&mut it),
+            None => receiver.ingest(&mut it, &mut body),
+        };
+        let used = input.len() - it.as_slice().len();
+        s.conn.consume(used);
+        if discard.is_none() && body.len() > max {
+            // Keep reading to the end of the data, but hold none of it.
+            discard = Some(DummyDataReceiver::new_data(&receiver));
+            body = Vec::new();
+        }
+        if done {
+            break;
+        }
+        let timeout = s.smtp.settings.data_timeout;
+        s.conn.fill(timeout).await?;
+    }
+    if discard.is_some() {
+        s.state.reset();
+        s.fail("552 5.3.4 Message size exceeds fixed maximum message size").await;
+        return Ok(Flow::Continue);
+    }
+    if has_bare_cr_or_lf(&body) {
+        s.state.reset();
+        s.fail("550 5.5.2 Message contains a bare CR or LF; lines must end with CRLF").await;
+        return Ok(Flow::Continue);
+    }
+    finish(s, body).await
+}
+
+/// True when a CR not followed by LF, or an LF not preceded by CR, occurs.
+fn has_bare_cr_or_lf(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(i, &c)| match c {
+        b'\r' => b.get(i + 1) != Some(&b'\n'),
+        b'\n' => i == 0 || b[i - 1] != b'\r',
+        _ => false,
+    })
+}
+
+/// Ends the transaction: adds Return-Path and Received, runs the pipeline, replies.
+pub async fn finish<S: Stream>(s: &mut Session<S>, body: Vec<u8>) -> Result<Flow, Stop> {
+    let State::Mail { helo, esmtp, tx } = std::mem::replace(&mut s.state, State::Fresh) else {
+        s.conn.reply("503 5.5.1 Bad sequence of commands");
+        return Ok(Flow::Continue);
+    };
+    s.state = State::Greeted {
+        helo: helo.clone(),
+        esmtp,
+    };
+    let id = Guid::random().to_hex()[..16].to_uppercase();
+    let mut message = trace_headers(s, &helo, esmtp, &tx.from, &tx.recipients, &id).into_bytes();
+    message.extend_from_slice(&body);
+    drop(body);
+    let envelope = Envelope {
+        from: tx.from,
+        recipients: tx.recipients,
+        peer: s.peer.ip(),
+        helo,
+        user: s.user.as_ref().map(|u| u.name.clone()),
+    };
+    let size = message.len();
+    match s.smtp.pipeline.deliver(&envelope, tx.delivery, message).await {
+        Ok(placed) => {
+            tracing::info!(id = %id, size, mailboxes = placed.len(), from = %envelope.from, "delivered");
+            s.conn.reply(&format!("250 2.0.0 Ok: queued as {id}"));
+        }
+        Err(Refused::Filter(reply)) => {
+            tracing::info!(id = %id, reply = %reply, "refused by filter");
+            s.fail(&reply).await;
+        }
+        Err(Refused::Store(e)) if e.is_disk_full() => {
+            tracing::error!(id = %id, error = %e, "disk full");
+            s.conn.reply("452 4.3.1 Insufficient system storage");
+        }
+        Err(Refused::Store(e)) => {
+            tracing::error!(id = %id, error = %e, "delivery failed");
+            s.conn.reply("451 4.3.0 Local error in processing");
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+fn trace_headers<S>(s: &Session<S>, helo: &str, esmtp: bool, from: &str, rcpts: &[String], id: &str) -> String {
+    // RFC 3848 protocol names.
+    let with = match (esmtp, s.tls.is_some(), s.user.is_some()) {
+        (false, _, _) => "SMTP",
+        (true, false, false) => "ESMTP",
+        (true, false, true) => "ESMTPA",
+        (true, true, false) => "ESMTPS",
+        (true, true, true) => "ESMTPSA",
+    };
+    let tls = s
+        .tls
+        .as_ref()
+        .map(|t| format!("\r\n\t(using {} with cipher {})", t.version, t.cipher))
+        .unwrap_or_default();
+    // Name the recipient only when there is one, so one copy does not disclose the others.
+    let rcpt = match rcpts {
+        [one] => format!("\r\n\tfor <{one}>"),
+        _ => String::new(),
+    };
+    let from: String = from.chars().filter(|c| !c.is_control()).collect();
+    format!(
+        "Return-Path: <{from}>\r\nReceived: from {helo} ([{ip}])\r\n\tby {host} (twinmail) with {with}{tls}\r\n\tid {id}{rcpt}; {date}\r\n",
+        ip = s.peer.ip(),
+        host = s.smtp.settings.hostname,
+        date = date::rfc5322(now_unix()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bare_line_ends_are_found() {
+        use super::has_bare_cr_or_lf as bare;
+        assert!(!bare(b"a\r\nb\r\n"));
+        assert!(bare(b"a\nb\r\n"));
+        assert!(bare(b"a\rb\r\n"));
+        assert!(bare(b"\n"));
+        assert!(bare(b"a\r"));
+        assert!(!bare(b""));
+    }
+}

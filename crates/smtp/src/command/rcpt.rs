@@ -1,0 +1,65 @@
+//! RCPT TO (RFC 5321 §4.1.1.3): local recipients only. Foreign domains are refused
+//! (no open relay), and so are address tricks that route elsewhere: the percent hack,
+//! bang paths, source routes and quoted local parts (HOSTILE.md RELAY).
+
+use smtp_proto::RcptTo;
+use twinmail_store::StoreError;
+
+use crate::{
+    conn::Stop,
+    session::{Flow, Session, State, Stream},
+};
+
+pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<Flow, Stop> {
+    let max = s.smtp.settings.max_recipients;
+    let State::Mail { tx, .. } = &s.state else {
+        s.conn.reply("503 5.5.1 Need MAIL before RCPT");
+        return Ok(Flow::Continue);
+    };
+    if tx.recipients.len() >= max {
+        s.conn.reply("452 4.5.3 Too many recipients");
+        return Ok(Flow::Continue);
+    }
+    let address = to.address;
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        s.fail("553 5.1.3 Recipient address must be user@domain").await;
+        return Ok(Flow::Continue);
+    };
+    if local.is_empty() || local.contains(['%', '!', '@', '"', ':', ',']) || address.starts_with('@') {
+        s.fail("553 5.1.3 Address syntax not accepted here").await;
+        return Ok(Flow::Continue);
+    }
+    let local_domain = match s.smtp.store.is_local_domain(domain).await {
+        Ok(l) => l,
+        Err(e) => return lookup_failed(s, e),
+    };
+    if !local_domain {
+        let reply = if s.user.is_some() {
+            "554 5.7.1 Delivery to other domains is not available on this server yet"
+        } else {
+            "554 5.7.1 Relay access denied"
+        };
+        s.fail(reply).await;
+        return Ok(Flow::Continue);
+    }
+    let State::Mail { tx, .. } = &mut s.state else {
+        return Ok(Flow::Continue);
+    };
+    match tx.delivery.add_recipient(&address).await {
+        Ok(()) => {
+            tx.recipients.push(address);
+            s.conn.reply("250 2.1.5 Ok");
+        }
+        Err(StoreError::NotFound(_)) => {
+            s.fail("550 5.1.1 Recipient address rejected: user unknown").await;
+        }
+        Err(e) => return lookup_failed(s, e),
+    }
+    Ok(Flow::Continue)
+}
+
+fn lookup_failed<S: Stream>(s: &mut Session<S>, e: StoreError) -> Result<Flow, Stop> {
+    tracing::error!(error = %e, "recipient lookup failed");
+    s.conn.reply("451 4.3.0 Temporary lookup failure");
+    Ok(Flow::Continue)
+}

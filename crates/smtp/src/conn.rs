@@ -1,0 +1,154 @@
+//! A buffered connection: unread input, pending output, reads with a timeout that also
+//! end on server shutdown. Output is flushed before every blocking read, which is what
+//! PIPELINING needs (RFC 2920: reply to a batch of commands when the client waits).
+
+use std::time::Duration;
+
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    sync::watch,
+};
+
+/// Bytes read at most per read call: also the bound on unparsed input held here.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why a read produced no data.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The client closed the connection.
+    Eof,
+    /// The client said nothing for too long.
+    Timeout,
+    /// The server is shutting down.
+    Shutdown,
+    /// The socket failed.
+    Io(std::io::ErrorKind),
+}
+
+/// A stream with an input buffer and an output buffer.
+pub struct Conn<S> {
+    /// The socket or TLS stream.
+    pub stream: S,
+    /// Input read but not yet consumed; `pos` marks the consumed prefix.
+    buf: Vec<u8>,
+    /// Consumed prefix of `buf`.
+    pos: usize,
+    /// Replies not yet sent.
+    out: Vec<u8>,
+    /// Flips to true when the server shuts down.
+    shutdown: watch::Receiver<bool>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    pub fn new(stream: S, shutdown: watch::Receiver<bool>) -> Conn<S> {
+        Conn {
+            stream,
+            buf: Vec::with_capacity(1024),
+            pos: 0,
+            out: Vec::with_capacity(512),
+            shutdown,
+        }
+    }
+
+    /// The unread input.
+    pub fn input(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Marks `n` bytes of input as read.
+    pub fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+
+    /// Forgets unread input (after STARTTLS: nothing sent in plaintext may be acted on).
+    pub fn discard_input(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+    }
+
+    /// Queues one reply line (CRLF added).
+    pub fn reply(&mut self, line: &str) {
+        self.out.extend_from_slice(line.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Sends queued replies.
+    pub async fn flush(&mut self) -> Result<(), Stop> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|e| Stop::Io(e.kind()))?;
+        self.stream.flush().await.map_err(|e| Stop::Io(e.kind()))?;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Flushes replies, then reads more input.
+    pub async fn fill(&mut self, timeout: Duration) -> Result<(), Stop> {
+        self.flush().await?;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+        } else {
+            self.buf.drain(..self.pos);
+        }
+        self.pos = 0;
+        self.buf.reserve(READ_CHUNK);
+        let limit = self.buf.len() + READ_CHUNK;
+        let read = async {
+            let mut take = (&mut self.stream).take((limit - self.buf.len()) as u64);
+            take.read_buf(&mut self.buf).await
+        };
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            r = tokio::time::timeout(timeout, read) => match r {
+                Err(_) => Err(Stop::Timeout),
+                Ok(Err(e)) => Err(Stop::Io(e.kind())),
+                Ok(Ok(0)) => Err(Stop::Eof),
+                Ok(Ok(_)) => Ok(()),
+            },
+            _ = async {
+                if shutdown.wait_for(|&s| s).await.is_err() {
+                    // The server dropped its handle without shutting down: never fires.
+                    std::future::pending::<()>().await;
+                }
+            } => Err(Stop::Shutdown),
+        }
+    }
+
+    /// Reads one line (SASL continuation), without its CRLF; lines over `max` bytes are
+    /// consumed and reported as `Ok(None)`.
+    pub async fn read_line(&mut self, timeout: Duration, max: usize) -> Result<Option<Vec<u8>>, Stop> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        loop {
+            let input = self.input();
+            match input.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    if !too_long && line.len() + i <= max {
+                        line.extend_from_slice(&input[..i]);
+                    } else {
+                        too_long = true;
+                    }
+                    self.consume(i + 1);
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    return Ok(if too_long { None } else { Some(line) });
+                }
+                None => {
+                    if line.len() + input.len() <= max {
+                        line.extend_from_slice(input);
+                    } else {
+                        too_long = true;
+                    }
+                    let n = input.len();
+                    self.consume(n);
+                    self.fill(timeout).await?;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! twinmail's SMTP receiver: inbound MX (25), submission with STARTTLS (587) and
+//! implicit TLS (465), and the delivery pipeline between the session and the store.
+//!
+//! Built on smtp-proto's sans-I/O request, DATA and BDAT receivers (which own command
+//! parsing and dot-unstuffing); the session state machine, policy and limits are ours.
+#![forbid(unsafe_code)]
+
+mod command;
+mod conn;
+mod date;
+mod limits;
+mod pipeline;
+mod server;
+mod session;
+mod settings;
+
+pub use pipeline::{Envelope, Filter, HopLimit, Pipeline, Verdict};
+pub use server::{Smtp, run};
+pub use settings::{Kind, SmtpSettings};

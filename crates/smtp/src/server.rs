@@ -1,0 +1,142 @@
+//! The accept loop: connection limits, implicit TLS on 465, STARTTLS hand-over, and
+//! graceful shutdown (stop accepting, tell sessions 421, wait for them).
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::watch,
+    task::JoinSet,
+};
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
+use twinmail_store::Store;
+
+use crate::{
+    Kind, Pipeline, SmtpSettings,
+    limits::Limits,
+    session::{End, Session, TlsInfo},
+};
+
+/// Longest a TLS handshake may take (half-open handshakes must not pile up).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest shutdown waits for sessions to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything the SMTP listeners of one node share.
+pub struct Smtp {
+    /// Limits and names.
+    pub settings: SmtpSettings,
+    /// Where mail goes.
+    pub store: Store,
+    /// TLS for STARTTLS and port 465; `None` disables both (and so AUTH).
+    pub tls: Option<TlsAcceptor>,
+    /// Filters between session and store.
+    pub pipeline: Pipeline,
+    /// Live sessions and login failures.
+    pub(crate) limits: Arc<Limits>,
+}
+
+impl Smtp {
+    /// Shared state for the listeners.
+    pub fn new(settings: SmtpSettings, store: Store, tls: Option<TlsAcceptor>, pipeline: Pipeline) -> Arc<Smtp> {
+        Arc::new(Smtp {
+            settings,
+            store,
+            tls,
+            pipeline,
+            limits: Arc::default(),
+        })
+    }
+}
+
+/// Serves one listener until `shutdown` turns true, then waits (briefly) for sessions.
+pub async fn run(listener: TcpListener, kind: Kind, smtp: Arc<Smtp>, shutdown: watch::Receiver<bool>) {
+    let mut sessions = JoinSet::new();
+    let mut stop = shutdown.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let smtp = smtp.clone();
+                    let shutdown = shutdown.clone();
+                    let span = tracing::info_span!("smtp", service = kind.name(), %peer);
+                    sessions.spawn(handle(stream, peer, kind, smtp, shutdown).instrument(span));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            _ = async {
+                if stop.wait_for(|&s| s).await.is_err() {
+                    // The server dropped its handle without shutting down: never fires.
+                    std::future::pending::<()>().await;
+                }
+            } => break,
+        }
+    }
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, smtp: Arc<Smtp>, shutdown: watch::Receiver<bool>) {
+    let s = &smtp.settings;
+    let Some(_slot) = smtp.limits.admit(peer.ip(), s.max_connections, s.max_connections_per_ip) else {
+        tracing::info!(%peer, "too many connections");
+        if kind != Kind::Submissions {
+            let _ = stream.write_all(b"421 4.7.0 Too many connections, try again later\r\n").await;
+        }
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    if kind == Kind::Submissions {
+        let Some(acceptor) = smtp.tls.clone() else {
+            return;
+        };
+        let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
+            tracing::debug!("TLS handshake failed");
+            return;
+        };
+        let info = TlsInfo::of(tls.get_ref().1);
+        session(tls, peer, kind, &smtp, Some(info), shutdown, true).await;
+        return;
+    }
+    match session(stream, peer, kind, &smtp, None, shutdown.clone(), true).await {
+        Some(plain) => {
+            let Some(acceptor) = smtp.tls.clone() else {
+                return;
+            };
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(plain)).await else {
+                tracing::debug!("STARTTLS handshake failed");
+                return;
+            };
+            let info = TlsInfo::of(tls.get_ref().1);
+            // A fresh session: nothing from before TLS carries over (RFC 3207 §4.2).
+            session(tls, peer, kind, &smtp, Some(info), shutdown, false).await;
+        }
+        None => {}
+    }
+}
+
+/// Runs a session; returns the raw stream when the client asked for STARTTLS.
+async fn session<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    stream: S,
+    peer: SocketAddr,
+    kind: Kind,
+    smtp: &Arc<Smtp>,
+    tls: Option<TlsInfo>,
+    shutdown: watch::Receiver<bool>,
+    greet: bool,
+) -> Option<S> {
+    let session = Session::new(stream, peer, kind, smtp.clone(), tls, shutdown);
+    match session.run(greet).await {
+        End::StartTls(stream) => Some(stream),
+        End::Closed => None,
+    }
+}

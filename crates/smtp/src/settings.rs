@@ -1,0 +1,76 @@
+//! What an SMTP listener is for and the limits it enforces.
+
+use std::time::Duration;
+
+/// The three SMTP services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Inbound mail from the internet (port 25): local recipients only, no AUTH.
+    Mx,
+    /// Submission with STARTTLS (port 587): AUTH required, after TLS.
+    Submission,
+    /// Submission over implicit TLS (port 465).
+    Submissions,
+}
+
+impl Kind {
+    /// True for the two submission services, where clients must authenticate.
+    pub fn is_submission(self) -> bool {
+        !matches!(self, Kind::Mx)
+    }
+
+    /// Name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Mx => "smtp",
+            Kind::Submission => "submission",
+            Kind::Submissions => "submissions",
+        }
+    }
+}
+
+/// Limits and names shared by every SMTP listener of a node.
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    /// Our host name: greeting, EHLO and Received headers.
+    pub hostname: String,
+    /// Largest message accepted, in bytes (advertised as SIZE).
+    pub max_message_size: usize,
+    /// Most recipients per message.
+    pub max_recipients: usize,
+    /// Errors a session may make before it is disconnected with 421.
+    pub max_errors: u32,
+    /// Added delay per error beyond the second (a junk flood slows itself down).
+    pub error_delay: Duration,
+    /// How long to wait for a command.
+    pub command_timeout: Duration,
+    /// How long to wait for each piece of message data.
+    pub data_timeout: Duration,
+    /// Most simultaneous sessions per listener.
+    pub max_connections: usize,
+    /// Most simultaneous sessions from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Delay per recent failed login from the same IP (grows with each, capped at 10×).
+    pub auth_failure_delay: Duration,
+    /// Failed logins after which a session is disconnected.
+    pub max_auth_failures: u32,
+}
+
+impl SmtpSettings {
+    /// Production defaults for `hostname`.
+    pub fn new(hostname: impl Into<String>) -> SmtpSettings {
+        SmtpSettings {
+            hostname: hostname.into(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+            error_delay: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+            max_connections: 1000,
+            max_connections_per_ip: 20,
+            auth_failure_delay: Duration::from_secs(1),
+            max_auth_failures: 3,
+        }
+    }
+}
