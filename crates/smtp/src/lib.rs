@@ -15,5 +15,6 @@ mod session;
 mod settings;
 
 pub use pipeline::{Envelope, Filter, HopLimit, Pipeline, Verdict};
-pub use server::{Smtp, run};
+pub use server::{Smtp, run, serve_stream};
+pub use session::Stream;
 pub use settings::{Kind, SmtpSettings};

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{
-    io::{AsyncRead, AsyncWrite, AsyncWriteExt},
+    io::AsyncWriteExt,
     net::{TcpListener, TcpStream},
     sync::watch,
     task::JoinSet,
@@ -16,7 +16,7 @@ use twinmail_store::Store;
 use crate::{
     Kind, Pipeline, SmtpSettings,
     limits::Limits,
-    session::{End, Session, TlsInfo},
+    session::{End, Session, Stream, TlsInfo},
 };
 
 /// Longest a TLS handshake may take (half-open handshakes must not pile up).
@@ -124,8 +124,14 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, smtp: Arc<S
     }
 }
 
+/// Runs one session over any stream, as if accepted on a `kind` listener (tests and
+/// fuzzing). STARTTLS is answered but ends the session.
+pub async fn serve_stream<S: Stream>(stream: S, peer: SocketAddr, kind: Kind, smtp: Arc<Smtp>, shutdown: watch::Receiver<bool>) {
+    let _ = session(stream, peer, kind, &smtp, None, shutdown, true).await;
+}
+
 /// Runs a session; returns the raw stream when the client asked for STARTTLS.
-async fn session<S: AsyncRead + AsyncWrite + Unpin + Send>(
+async fn session<S: Stream>(
     stream: S,
     peer: SocketAddr,
     kind: Kind,

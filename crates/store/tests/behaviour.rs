@@ -112,7 +112,7 @@ async fn a_new_account_has_the_special_use_folders() {
     let err = store.create_account("alice@example.com", "pw").await.unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
     let err = store.create_account("bob@elsewhere.org", "pw").await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert!(matches!(err, StoreError::NotAllowed(_)), "{err:?}");
     assert_eq!(store.accounts().await.unwrap().len(), 1);
 }
 

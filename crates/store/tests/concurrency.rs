@@ -219,9 +219,11 @@ async fn run(seed: u64) {
     let other = store.create_account("other@example.com", "secret").await.unwrap();
     let inbox = store.mailbox(account.id, "INBOX").await.unwrap().unwrap();
     let other_inbox = store.mailbox(other.id, "INBOX").await.unwrap().unwrap();
+    // Not the newest mailbox: SQLite hands the newest row's id out again once it is deleted.
     let gone = store.create_mailbox(account.id, "Gone").await.unwrap();
-    store.delete_mailbox(account.id, "Gone").await.unwrap();
     store.create_mailbox(account.id, "P/c").await.unwrap();
+    store.delete_mailbox(account.id, "Gone").await.unwrap();
+    assert!(store.mailbox_by_id(gone.id).await.unwrap().is_none());
     let folders_before: Vec<String> = names(&store, account.id).await;
     let setup = store.changes_since(0, 1_000_000).await.unwrap();
     let setup_seq = setup.last().unwrap().seq;

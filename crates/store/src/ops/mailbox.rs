@@ -154,12 +154,14 @@ impl Op for DeleteMailbox {
         if m.role == Some(Role::Inbox) {
             return Err(StoreError::NotAllowed("INBOX cannot be deleted".into()));
         }
-        let prefix = format!("{name}{DELIMITER}%");
+        // A prefix compare, not LIKE: LIKE ignores ASCII case, and names are case-sensitive
+        // (`foo/bar` is no child of `Foo`).
+        let prefix = format!("{name}{DELIMITER}");
         let children: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM mailboxes WHERE account_id = $1 AND name LIKE $2 ESCAPE '\\'",
+            "SELECT count(*) FROM mailboxes WHERE account_id = $1 AND substr(name, 1, length($2)) = $2",
         )
         .bind(self.account_id)
-        .bind(escape_like(&prefix))
+        .bind(&prefix)
         .fetch_one(&mut ctx.conn)
         .await?;
         if children > 0 {
@@ -178,20 +180,6 @@ impl Op for DeleteMailbox {
         .await?;
         Ok(())
     }
-}
-
-/// Escapes LIKE's wildcards in a literal prefix; the final `%` the caller appends stays.
-fn escape_like(s: &str) -> String {
-    let (body, tail) = s.split_at(s.len() - 1);
-    let mut out = String::with_capacity(s.len() + 4);
-    for c in body.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push_str(tail);
-    out
 }
 
 /// IMAP SUBSCRIBE / UNSUBSCRIBE.

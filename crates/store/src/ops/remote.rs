@@ -124,6 +124,14 @@ async fn apply_change(ctx: &mut WriteCtx, change: &Change, body: Option<&Body>) 
                     subscribed: *subscribed,
                 })
                 .await?;
+                // A mailbox this twin creates later (say the same name, after a delete)
+                // must get a greater UIDVALIDITY than any it holds, even when the twin's
+                // values ran ahead of this clock (RFC 3501 §2.3.1.1).
+                exec(ctx, sqlx::query(
+                    "INSERT INTO node (key, value) VALUES ('last_uidvalidity', $1) ON CONFLICT (key) \
+                     DO UPDATE SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+                )
+                .bind(uidvalidity.to_string())).await?;
             }
         }
         Change::MailboxRenamed { mailbox, to, .. } => {
