@@ -93,7 +93,10 @@ fn read_password(name: &str) -> Result<String> {
             bail!("the two passwords differ");
         }
     } else {
-        stdin.lock().read_line(&mut line).context("reading the password from stdin")?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
     }
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {

@@ -17,7 +17,11 @@ use crate::config::Config;
 const EXIT_CONFIG: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "twinmail", version, about = "A mail server that runs as a pair of mirrored twins")]
+#[command(
+    name = "twinmail",
+    version,
+    about = "A mail server that runs as a pair of mirrored twins"
+)]
 struct Cli {
     /// The config file (TOML). Without one, twinmail runs on embedded defaults with its
     /// data in ./twinmail-data.
@@ -66,7 +70,10 @@ fn main() -> ExitCode {
                 for p in &problems {
                     eprintln!("{p}");
                 }
-                eprintln!("twinmail: {} problem(s) in the config; nothing started", problems.len());
+                eprintln!(
+                    "twinmail: {} problem(s) in the config; nothing started",
+                    problems.len()
+                );
                 return ExitCode::from(EXIT_CONFIG);
             }
         },
@@ -77,7 +84,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("twinmail: cannot start the runtime: {e}");

@@ -30,8 +30,16 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     let mut listeners = Vec::new();
     for (key, kind, addrs) in [
         ("smtp.listen", Kind::Mx, &c.listen),
-        ("smtp.submission_listen", Kind::Submission, &c.submission_listen),
-        ("smtp.submissions_listen", Kind::Submissions, &c.submissions_listen),
+        (
+            "smtp.submission_listen",
+            Kind::Submission,
+            &c.submission_listen,
+        ),
+        (
+            "smtp.submissions_listen",
+            Kind::Submissions,
+            &c.submissions_listen,
+        ),
     ] {
         for addr in addrs {
             let l = TcpListener::bind(addr)

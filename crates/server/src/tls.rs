@@ -24,12 +24,21 @@ pub fn server_config(config: &Config) -> Result<Arc<rustls::ServerConfig>> {
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
         .and_then(|it| it.collect())
-        .with_context(|| format!("tls.cert: cannot read certificates from {}", cert_path.display()))?;
+        .with_context(|| {
+            format!(
+                "tls.cert: cannot read certificates from {}",
+                cert_path.display()
+            )
+        })?;
     if certs.is_empty() {
         anyhow::bail!("tls.cert: no certificate in {}", cert_path.display());
     }
-    let key = PrivateKeyDer::from_pem_file(&key_path)
-        .with_context(|| format!("tls.key: cannot read a private key from {}", key_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).with_context(|| {
+        format!(
+            "tls.key: cannot read a private key from {}",
+            key_path.display()
+        )
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -19,7 +19,11 @@ fn example_config_is_generated_from_the_structs() {
     let out = twinmail(&["config", "example"], dir.path());
     assert!(out.status.success());
     let generated = String::from_utf8(out.stdout).unwrap();
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/example.toml")).unwrap();
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/example.toml"
+    ))
+    .unwrap();
     assert_eq!(
         generated, committed,
         "config/example.toml is stale: regenerate it with `twinmail config example > config/example.toml`"
@@ -27,8 +31,15 @@ fn example_config_is_generated_from_the_structs() {
     // And the example itself is a valid config.
     let path = dir.path().join("example.toml");
     std::fs::write(&path, &generated).unwrap();
-    let out = twinmail(&["--config", path.to_str().unwrap(), "config", "check"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = twinmail(
+        &["--config", path.to_str().unwrap(), "config", "check"],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -53,7 +64,10 @@ listen = "x"
 "#,
     )
     .unwrap();
-    let out = twinmail(&["--config", path.to_str().unwrap(), "config", "check"], dir.path());
+    let out = twinmail(
+        &["--config", path.to_str().unwrap(), "config", "check"],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let file = path.display().to_string();
@@ -82,7 +96,10 @@ fn unparsable_file_names_the_line() {
     let out = twinmail(&["--config", path.to_str().unwrap(), "serve"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("broken.toml") && err.contains("line 2"), "{err}");
+    assert!(
+        err.contains("broken.toml") && err.contains("line 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -97,7 +114,10 @@ fn unreadable_certificate_stops_serve() {
     let out = twinmail(&["--config", path.to_str().unwrap(), "serve"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("tls.cert") && err.contains("cert.pem"), "{err}");
+    assert!(
+        err.contains("tls.cert") && err.contains("cert.pem"),
+        "{err}"
+    );
     assert!(!dir.path().join("twinmail-data").exists());
 }
 
@@ -105,7 +125,11 @@ fn unreadable_certificate_stops_serve() {
 fn admin_commands_manage_users_domains_and_aliases() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.toml");
-    std::fs::write(&path, "[node]\nid = \"a\"\n[store]\npassword_memory_kib = 64\npassword_passes = 1\n").unwrap();
+    std::fs::write(
+        &path,
+        "[node]\nid = \"a\"\n[store]\npassword_memory_kib = 64\npassword_passes = 1\n",
+    )
+    .unwrap();
     let cfg = path.to_str().unwrap();
     let run = |args: &[&str], stdin: &str| {
         use std::io::Write;
@@ -117,7 +141,12 @@ fn admin_commands_manage_users_domains_and_aliases() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     assert!(run(&["domain", "add", "Example.COM"], "").status.success());
@@ -125,17 +154,35 @@ fn admin_commands_manage_users_domains_and_aliases() {
     let out = run(&["user", "add", "alice@example.com"], "");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no password"));
-    assert!(run(&["user", "add", "alice@example.com"], "s3cret\n").status.success());
+    assert!(
+        run(&["user", "add", "alice@example.com"], "s3cret\n")
+            .status
+            .success()
+    );
     let out = run(&["user", "add", "bob@elsewhere.org"], "pw\n");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a local domain"));
-    assert!(run(&["alias", "add", "@example.com", "alice@example.com"], "").status.success());
+    assert!(
+        run(&["alias", "add", "@example.com", "alice@example.com"], "")
+            .status
+            .success()
+    );
     let list = run(&["user", "list"], "");
     assert_eq!(String::from_utf8_lossy(&list.stdout), "alice@example.com\n");
     let list = run(&["alias", "list"], "");
-    assert_eq!(String::from_utf8_lossy(&list.stdout), "@example.com -> alice@example.com\n");
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "@example.com -> alice@example.com\n"
+    );
     let list = run(&["domain", "list"], "");
     assert_eq!(String::from_utf8_lossy(&list.stdout), "example.com\n");
-    assert!(run(&["user", "del", "alice@example.com"], "").status.success());
-    assert_eq!(String::from_utf8_lossy(&run(&["alias", "list"], "").stdout), "");
+    assert!(
+        run(&["user", "del", "alice@example.com"], "")
+            .status
+            .success()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&run(&["alias", "list"], "").stdout),
+        ""
+    );
 }

@@ -120,7 +120,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Reads one line (SASL continuation), without its CRLF; lines over `max` bytes are
     /// consumed and reported as `Ok(None)`.
-    pub async fn read_line(&mut self, timeout: Duration, max: usize) -> Result<Option<Vec<u8>>, Stop> {
+    pub async fn read_line(
+        &mut self,
+        timeout: Duration,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, Stop> {
         let mut line = Vec::new();
         let mut too_long = false;
         loop {

@@ -24,7 +24,11 @@ pub struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut s = self.limits.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self
+            .limits
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(n) = s.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {

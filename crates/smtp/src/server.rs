@@ -40,7 +40,12 @@ pub struct Smtp {
 
 impl Smtp {
     /// Shared state for the listeners.
-    pub fn new(settings: SmtpSettings, store: Store, tls: Option<TlsAcceptor>, pipeline: Pipeline) -> Arc<Smtp> {
+    pub fn new(
+        settings: SmtpSettings,
+        store: Store,
+        tls: Option<TlsAcceptor>,
+        pipeline: Pipeline,
+    ) -> Arc<Smtp> {
         Arc::new(Smtp {
             settings,
             store,
@@ -52,7 +57,12 @@ impl Smtp {
 }
 
 /// Serves one listener until `shutdown` turns true, then waits (briefly) for sessions.
-pub async fn run(listener: TcpListener, kind: Kind, smtp: Arc<Smtp>, shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    listener: TcpListener,
+    kind: Kind,
+    smtp: Arc<Smtp>,
+    shutdown: watch::Receiver<bool>,
+) {
     let mut sessions = JoinSet::new();
     let mut stop = shutdown.clone();
     loop {
@@ -85,12 +95,23 @@ pub async fn run(listener: TcpListener, kind: Kind, smtp: Arc<Smtp>, shutdown: w
     .await;
 }
 
-async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, smtp: Arc<Smtp>, shutdown: watch::Receiver<bool>) {
+async fn handle(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    kind: Kind,
+    smtp: Arc<Smtp>,
+    shutdown: watch::Receiver<bool>,
+) {
     let s = &smtp.settings;
-    let Some(_slot) = smtp.limits.admit(peer.ip(), s.max_connections, s.max_connections_per_ip) else {
+    let Some(_slot) = smtp
+        .limits
+        .admit(peer.ip(), s.max_connections, s.max_connections_per_ip)
+    else {
         tracing::info!(%peer, "too many connections");
         if kind != Kind::Submissions {
-            let _ = stream.write_all(b"421 4.7.0 Too many connections, try again later\r\n").await;
+            let _ = stream
+                .write_all(b"421 4.7.0 Too many connections, try again later\r\n")
+                .await;
         }
         return;
     };
@@ -99,7 +120,8 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, smtp: Arc<S
         let Some(acceptor) = smtp.tls.clone() else {
             return;
         };
-        let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
+        let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+        else {
             tracing::debug!("TLS handshake failed");
             return;
         };
@@ -107,26 +129,30 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, smtp: Arc<S
         session(tls, peer, kind, &smtp, Some(info), shutdown, true).await;
         return;
     }
-    match session(stream, peer, kind, &smtp, None, shutdown.clone(), true).await {
-        Some(plain) => {
-            let Some(acceptor) = smtp.tls.clone() else {
-                return;
-            };
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(plain)).await else {
-                tracing::debug!("STARTTLS handshake failed");
-                return;
-            };
-            let info = TlsInfo::of(tls.get_ref().1);
-            // A fresh session: nothing from before TLS carries over (RFC 3207 §4.2).
-            session(tls, peer, kind, &smtp, Some(info), shutdown, false).await;
-        }
-        None => {}
-    }
+    let Some(plain) = session(stream, peer, kind, &smtp, None, shutdown.clone(), true).await else {
+        return;
+    };
+    let Some(acceptor) = smtp.tls.clone() else {
+        return;
+    };
+    let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(plain)).await else {
+        tracing::debug!("STARTTLS handshake failed");
+        return;
+    };
+    let info = TlsInfo::of(tls.get_ref().1);
+    // A fresh session: nothing from before TLS carries over (RFC 3207 §4.2).
+    session(tls, peer, kind, &smtp, Some(info), shutdown, false).await;
 }
 
 /// Runs one session over any stream, as if accepted on a `kind` listener (tests and
 /// fuzzing). STARTTLS is answered but ends the session.
-pub async fn serve_stream<S: Stream>(stream: S, peer: SocketAddr, kind: Kind, smtp: Arc<Smtp>, shutdown: watch::Receiver<bool>) {
+pub async fn serve_stream<S: Stream>(
+    stream: S,
+    peer: SocketAddr,
+    kind: Kind,
+    smtp: Arc<Smtp>,
+    shutdown: watch::Receiver<bool>,
+) {
     let _ = session(stream, peer, kind, &smtp, None, shutdown, true).await;
 }
 

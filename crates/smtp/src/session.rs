@@ -17,8 +17,7 @@ use tokio::{
 use twinmail_store::{Account, Delivery};
 
 use crate::{
-    Kind, Smtp,
-    command,
+    Kind, Smtp, command,
     conn::{Conn, Stop},
 };
 
@@ -134,16 +133,35 @@ pub struct Session<S> {
     pub errors: u32,
     /// Failed logins so far.
     pub auth_failures: u32,
-    /// smtp-proto's command parser (keeps partial lines, bounded at 4 KiB).
+    /// smtp-proto's command parser (keeps partial lines).
     receiver: RequestReceiver,
+    /// Bytes of the current, unfinished command line already given to the parser.
+    partial: usize,
+    /// Skipping the rest of an over-long line.
+    skipping: bool,
 }
+
+/// Longest command line (RFC 5321 allows 512; extensions need more).
+const MAX_LINE: usize = 4096;
 
 /// The command-validity table: which command may run in which state. Checked before
 /// dispatch, so handlers can rely on it.
 fn allowed(req: &Request<String>, state: &State) -> Result<(), &'static str> {
     use Request::*;
     match (req, state) {
-        (Ehlo { .. } | Helo { .. } | Noop { .. } | Rset | Quit | Help { .. } | Vrfy { .. } | Expn { .. } | StartTls | Auth { .. }, _) => Ok(()),
+        (
+            Ehlo { .. }
+            | Helo { .. }
+            | Noop { .. }
+            | Rset
+            | Quit
+            | Help { .. }
+            | Vrfy { .. }
+            | Expn { .. }
+            | StartTls
+            | Auth { .. },
+            _,
+        ) => Ok(()),
         (Mail { .. }, State::Fresh) => Err("503 5.5.1 Send HELO/EHLO first"),
         (Mail { .. }, State::Mail { .. }) => Err("503 5.5.1 Nested MAIL command"),
         (Mail { .. }, State::Greeted { .. }) => Ok(()),
@@ -152,7 +170,9 @@ fn allowed(req: &Request<String>, state: &State) -> Result<(), &'static str> {
         (Data, _) => Err("503 5.5.1 Need MAIL before DATA"),
         // BDAT outside a transaction is refused by its handler, which still reads the chunk.
         (Bdat { .. }, _) => Ok(()),
-        (Lhlo { .. } | Etrn { .. } | Atrn { .. } | Burl { .. }, _) => Err("502 5.5.1 Command not implemented"),
+        (Lhlo { .. } | Etrn { .. } | Atrn { .. } | Burl { .. }, _) => {
+            Err("502 5.5.1 Command not implemented")
+        }
     }
 }
 
@@ -176,6 +196,8 @@ impl<S: Stream> Session<S> {
             errors: 0,
             auth_failures: 0,
             receiver: RequestReceiver::default(),
+            partial: 0,
+            skipping: false,
         }
     }
 
@@ -226,27 +248,62 @@ impl<S: Stream> Session<S> {
                 }
             }
             if self.errors >= self.smtp.settings.max_errors {
-                self.conn.reply("421 4.7.0 Too many errors, closing connection");
+                self.conn
+                    .reply("421 4.7.0 Too many errors, closing connection");
                 let _ = self.conn.flush().await;
                 return End::Closed;
             }
         }
     }
 
-    /// The next parsed command, reading as needed.
+    /// The next parsed command, reading as needed. Command lines are capped at
+    /// `MAX_LINE` here, before the parser sees them: a longer line is answered once with
+    /// 500 5.5.6 and skipped up to its end, however long it is and however it arrives.
     async fn next_request(&mut self) -> Result<Result<Request<String>, ProtoError>, Stop> {
+        let timeout = self.smtp.settings.command_timeout;
         loop {
             let input = self.conn.input();
+            let lf = input.iter().position(|&b| b == b'\n');
+            if self.skipping {
+                match lf {
+                    Some(i) => {
+                        self.conn.consume(i + 1);
+                        self.skipping = false;
+                    }
+                    None => {
+                        let n = input.len();
+                        self.conn.consume(n);
+                        self.conn.fill(timeout).await?;
+                    }
+                }
+                continue;
+            }
+            if self.partial + lf.map_or(input.len(), |i| i + 1) > MAX_LINE {
+                self.receiver = RequestReceiver::default();
+                self.partial = 0;
+                match lf {
+                    Some(i) => self.conn.consume(i + 1),
+                    None => {
+                        let n = input.len();
+                        self.conn.consume(n);
+                        self.skipping = true;
+                    }
+                }
+                return Ok(Err(ProtoError::ResponseTooLong));
+            }
             let mut it = input.iter();
             let result = self.receiver.ingest(&mut it).map(Request::into_owned);
             let used = input.len() - it.as_slice().len();
             self.conn.consume(used);
             match result {
                 Err(ProtoError::NeedsMoreData { .. }) => {
-                    let timeout = self.smtp.settings.command_timeout;
+                    self.partial += used;
                     self.conn.fill(timeout).await?;
                 }
-                other => return Ok(other),
+                other => {
+                    self.partial = 0;
+                    return Ok(other);
+                }
             }
         }
     }
@@ -282,6 +339,8 @@ fn protocol_error(e: &ProtoError) -> &'static str {
         ProtoError::InvalidParameter { .. } => "501 5.5.4 Invalid parameter",
         ProtoError::UnsupportedParameter { .. } => "555 5.5.4 Unsupported parameter",
         ProtoError::ResponseTooLong => "500 5.5.6 Line too long",
-        ProtoError::NeedsMoreData { .. } | ProtoError::InvalidResponse { .. } => "500 5.5.2 Syntax error",
+        ProtoError::NeedsMoreData { .. } | ProtoError::InvalidResponse { .. } => {
+            "500 5.5.2 Syntax error"
+        }
     }
 }

@@ -8,11 +8,17 @@ use common::{ALICE, BOB, message, python, start};
 
 /// The stored message must be our two trace headers followed by exactly what was sent.
 fn assert_stored(stored: &[u8], sent: &[u8], with: &str) {
-    assert!(stored.ends_with(sent), "stored message does not end with the sent bytes");
+    assert!(
+        stored.ends_with(sent),
+        "stored message does not end with the sent bytes"
+    );
     let trace = std::str::from_utf8(&stored[..stored.len() - sent.len()]).unwrap();
     assert!(trace.starts_with("Return-Path: <"), "{trace}");
     assert!(trace.contains("\r\nReceived: from "), "{trace}");
-    assert!(trace.contains(&format!("by mx.example.com (twinmail) with {with}\r\n")), "{trace}");
+    assert!(
+        trace.contains(&format!("by mx.example.com (twinmail) with {with}\r\n")),
+        "{trace}"
+    );
     assert!(trace.ends_with(" +0000\r\n"), "{trace}");
 }
 
@@ -78,7 +84,9 @@ async fn smtplib_plain_starttls_smtps_auth_and_smtputf8() {
         args.push(p.display().to_string());
     }
     let script = SMTPLIB.to_string();
-    let out = tokio::task::spawn_blocking(move || python(&script, &args)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || python(&script, &args))
+        .await
+        .unwrap();
     assert_eq!(out.trim(), "ok");
 
     let alice = srv.inbox(ALICE.0).await;
@@ -90,15 +98,25 @@ async fn smtplib_plain_starttls_smtps_auth_and_smtputf8() {
     assert_stored(&alice[1], messages[2].as_bytes(), "ESMTPSA");
     assert_stored(&alice[2], messages[3].as_bytes(), "ESMTP");
     let trace = String::from_utf8_lossy(&bob[0]);
-    assert!(trace.contains("(using TLSv1.3 with cipher TLS13_"), "{trace}");
+    assert!(
+        trace.contains("(using TLSv1.3 with cipher TLS13_"),
+        "{trace}"
+    );
     assert!(trace.contains("for <bob@example.com>"), "{trace}");
 }
 
 fn pem(cert: &rustls::pki_types::CertificateDer<'_>) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,13 +124,16 @@ async fn a_20_mb_message_arrives_byte_for_byte() {
     use sha2::Digest;
     let srv = start().await;
     // 20 MB of realistic lines, some starting with a dot (dot-stuffing must round-trip).
-    let mut body = String::from("From: big@remote.org\r\nTo: alice@example.com\r\nSubject: big\r\n\r\n");
+    let mut body =
+        String::from("From: big@remote.org\r\nTo: alice@example.com\r\nSubject: big\r\n\r\n");
     let mut i = 0u64;
     while body.len() < 20 * 1024 * 1024 {
-        if i % 97 == 0 {
+        if i.is_multiple_of(97) {
             body.push_str(".a line that starts with a dot\r\n");
         }
-        body.push_str(&format!("{i:016x} the quick brown fox jumps over the lazy dog 0123456789\r\n"));
+        body.push_str(&format!(
+            "{i:016x} the quick brown fox jumps over the lazy dog 0123456789\r\n"
+        ));
         i += 1;
     }
     let path = srv.dir.path().join("big.eml");
@@ -124,7 +145,9 @@ s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]))
 assert s.sendmail('big@remote.org', ['alice@example.com'], open(sys.argv[2], 'rb').read()) == {}
 s.quit()
 "#;
-    tokio::task::spawn_blocking(move || python(script, &args)).await.unwrap();
+    tokio::task::spawn_blocking(move || python(script, &args))
+        .await
+        .unwrap();
     let stored = srv.inbox(ALICE.0).await;
     assert_eq!(stored.len(), 1);
     let sent = body.as_bytes();
@@ -156,10 +179,34 @@ async fn swaks_plain_and_authenticated_starttls() {
                 String::from_utf8_lossy(&out.stdout)
             );
         };
-        run(&["--server", &mx, "--from", "someone@remote.org", "--to", "sales@example.com", "--data", &format!("@{}", p1.display()), "--helo", "remote.org"]);
         run(&[
-            "--server", &sub, "--tls", "--auth", "PLAIN", "--auth-user", "bob@example.com", "--auth-password",
-            "bob-password", "--from", "bob@example.com", "--to", "alice@example.com", "--data", &format!("@{}", p2.display()),
+            "--server",
+            &mx,
+            "--from",
+            "someone@remote.org",
+            "--to",
+            "sales@example.com",
+            "--data",
+            &format!("@{}", p1.display()),
+            "--helo",
+            "remote.org",
+        ]);
+        run(&[
+            "--server",
+            &sub,
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "bob@example.com",
+            "--auth-password",
+            "bob-password",
+            "--from",
+            "bob@example.com",
+            "--to",
+            "alice@example.com",
+            "--data",
+            &format!("@{}", p2.display()),
         ]);
     });
     runs.await.unwrap();

@@ -115,7 +115,11 @@ pub struct Config {
 }
 
 /// Each section: its key, doc comment and fields.
-type SectionInfo = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+type SectionInfo = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 const SECTIONS: &[SectionInfo] = &[
     ("node", NodeConfig::DOC, NodeConfig::FIELDS),
@@ -165,9 +169,9 @@ impl Config {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| vec![problem("", format!("cannot read: {e}"))])?;
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| vec![problem("", e.to_string().trim_end().to_string())])?;
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            vec![problem("", e.to_string().trim_end().to_string())]
+        })?;
         let mut problems = Vec::new();
         // Unknown sections and keys: every one reported, then removed so that the known
         // keys can still be checked.
@@ -241,12 +245,17 @@ impl Config {
         let id = &self.node.id;
         if id.is_empty()
             || id.len() > 32
-            || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             bad("node.id", format!("{id:?} is not 1-32 of a-z, 0-9, '-'"));
         }
         if twinmail_store::names::domain(&self.node.hostname).is_err() {
-            bad("node.hostname", format!("{:?} is not a host name", self.node.hostname));
+            bad(
+                "node.hostname",
+                format!("{:?} is not a host name", self.node.hostname),
+            );
         }
         if self.store.read_connections == 0 {
             bad("store.read_connections", "must be at least 1".into());
@@ -277,14 +286,20 @@ impl Config {
             ("smtp.max_message_size", self.smtp.max_message_size),
             ("smtp.max_recipients", self.smtp.max_recipients),
             ("smtp.max_connections", self.smtp.max_connections),
-            ("smtp.max_connections_per_ip", self.smtp.max_connections_per_ip),
+            (
+                "smtp.max_connections_per_ip",
+                self.smtp.max_connections_per_ip,
+            ),
         ] {
             if v == 0 {
                 bad(key, "must be at least 1".into());
             }
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
-            bad("log.format", format!("{:?} is neither \"pretty\" nor \"json\"", self.log.format));
+            bad(
+                "log.format",
+                format!("{:?} is neither \"pretty\" nor \"json\"", self.log.format),
+            );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
             bad("log.level", format!("{:?}: {e}", self.log.level));

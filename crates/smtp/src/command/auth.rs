@@ -13,7 +13,11 @@ use crate::{
 /// Longest SASL line accepted (base64 of a 1 KiB password and two names).
 const MAX_SASL_LINE: usize = 4096;
 
-pub async fn auth<S: Stream>(s: &mut Session<S>, mechanism: u64, initial: String) -> Result<Flow, Stop> {
+pub async fn auth<S: Stream>(
+    s: &mut Session<S>,
+    mechanism: u64,
+    initial: String,
+) -> Result<Flow, Stop> {
     let refusal = if !s.kind.is_submission() {
         Some("502 5.5.1 AUTH is not available on this service; use submission")
     } else if s.tls.is_none() {

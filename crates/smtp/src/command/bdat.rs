@@ -9,7 +9,11 @@ use crate::{
     session::{Flow, Session, State, Stream},
 };
 
-pub async fn bdat<S: Stream>(s: &mut Session<S>, chunk_size: usize, is_last: bool) -> Result<Flow, Stop> {
+pub async fn bdat<S: Stream>(
+    s: &mut Session<S>,
+    chunk_size: usize,
+    is_last: bool,
+) -> Result<Flow, Stop> {
     let max = s.smtp.settings.max_message_size;
     let refusal = match &s.state {
         State::Mail { tx, .. } if tx.recipients.is_empty() => Some("554 5.5.1 No valid recipients"),
@@ -53,7 +57,8 @@ pub async fn bdat<S: Stream>(s: &mut Session<S>, chunk_size: usize, is_last: boo
         s.conn.fill(timeout).await?;
     }
     if !is_last {
-        s.conn.reply(&format!("250 2.0.0 {chunk_size} octets received"));
+        s.conn
+            .reply(&format!("250 2.0.0 {chunk_size} octets received"));
         return Ok(Flow::Continue);
     }
     let State::Mail { tx, .. } = &mut s.state else {

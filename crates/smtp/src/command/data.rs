@@ -21,6 +21,13 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
         && tx.recipients.is_empty()
     {
         s.fail("554 5.5.1 No valid recipients").await;
+        // The client sent its message without waiting for 354 (RFC 2920 forbids it):
+        // those lines must never be read as commands.
+        if !s.conn.input().is_empty() {
+            s.conn
+                .reply("421 4.5.0 Improper command pipelining after DATA");
+            return Ok(Flow::Quit);
+        }
         return Ok(Flow::Continue);
     }
     s.conn.reply("354 End data with <CR><LF>.<CR><LF>");
@@ -54,12 +61,14 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     }
     if discard.is_some() {
         s.state.reset();
-        s.fail("552 5.3.4 Message size exceeds fixed maximum message size").await;
+        s.fail("552 5.3.4 Message size exceeds fixed maximum message size")
+            .await;
         return Ok(Flow::Continue);
     }
     if has_bare_cr_or_lf(&body) {
         s.state.reset();
-        s.fail("550 5.5.2 Message contains a bare CR or LF; lines must end with CRLF").await;
+        s.fail("550 5.5.2 Message contains a bare CR or LF; lines must end with CRLF")
+            .await;
         return Ok(Flow::Continue);
     }
     finish(s, body).await
@@ -96,7 +105,12 @@ pub async fn finish<S: Stream>(s: &mut Session<S>, body: Vec<u8>) -> Result<Flow
         user: s.user.as_ref().map(|u| u.name.clone()),
     };
     let size = message.len();
-    match s.smtp.pipeline.deliver(&envelope, tx.delivery, message).await {
+    match s
+        .smtp
+        .pipeline
+        .deliver(&envelope, tx.delivery, message)
+        .await
+    {
         Ok(placed) => {
             tracing::info!(id = %id, size, mailboxes = placed.len(), from = %envelope.from, "delivered");
             s.conn.reply(&format!("250 2.0.0 Ok: queued as {id}"));
@@ -117,7 +131,14 @@ pub async fn finish<S: Stream>(s: &mut Session<S>, body: Vec<u8>) -> Result<Flow
     Ok(Flow::Continue)
 }
 
-fn trace_headers<S>(s: &Session<S>, helo: &str, esmtp: bool, from: &str, rcpts: &[String], id: &str) -> String {
+fn trace_headers<S>(
+    s: &Session<S>,
+    helo: &str,
+    esmtp: bool,
+    from: &str,
+    rcpts: &[String],
+    id: &str,
+) -> String {
     // RFC 3848 protocol names.
     let with = match (esmtp, s.tls.is_some(), s.user.is_some()) {
         (false, _, _) => "SMTP",

@@ -14,7 +14,8 @@ pub async fn mail<S: Stream>(s: &mut Session<S>, from: MailFrom<String>) -> Resu
         return Ok(Flow::Continue);
     }
     if from.size > s.smtp.settings.max_message_size {
-        s.fail("552 5.3.4 Message size exceeds fixed maximum message size").await;
+        s.fail("552 5.3.4 Message size exceeds fixed maximum message size")
+            .await;
         return Ok(Flow::Continue);
     }
     if let Some(user) = &s.user {
@@ -27,7 +28,8 @@ pub async fn mail<S: Stream>(s: &mut Session<S>, from: MailFrom<String>) -> Resu
             }
         };
         if !owned {
-            s.fail("553 5.7.1 Sender address not owned by the authenticated user").await;
+            s.fail("553 5.7.1 Sender address not owned by the authenticated user")
+                .await;
             return Ok(Flow::Continue);
         }
     }

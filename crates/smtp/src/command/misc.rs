@@ -28,6 +28,8 @@ pub fn help<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
 
 /// VRFY and EXPN reveal nothing about who exists here (HOSTILE.md ENUM).
 pub fn vrfy<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
-    s.conn.reply("252 2.5.0 Cannot verify the user, but will accept the message and attempt delivery");
+    s.conn.reply(
+        "252 2.5.0 Cannot verify the user, but will accept the message and attempt delivery",
+    );
     Ok(Flow::Continue)
 }

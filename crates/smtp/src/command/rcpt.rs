@@ -22,10 +22,14 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
     }
     let address = to.address;
     let Some((local, domain)) = address.rsplit_once('@') else {
-        s.fail("553 5.1.3 Recipient address must be user@domain").await;
+        s.fail("553 5.1.3 Recipient address must be user@domain")
+            .await;
         return Ok(Flow::Continue);
     };
-    if local.is_empty() || local.contains(['%', '!', '@', '"', ':', ',']) || address.starts_with('@') {
+    if local.is_empty()
+        || local.contains(['%', '!', '@', '"', ':', ','])
+        || address.starts_with('@')
+    {
         s.fail("553 5.1.3 Address syntax not accepted here").await;
         return Ok(Flow::Continue);
     }
@@ -51,7 +55,8 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
             s.conn.reply("250 2.1.5 Ok");
         }
         Err(StoreError::NotFound(_)) => {
-            s.fail("550 5.1.1 Recipient address rejected: user unknown").await;
+            s.fail("550 5.1.1 Recipient address rejected: user unknown")
+                .await;
         }
         Err(e) => return lookup_failed(s, e),
     }

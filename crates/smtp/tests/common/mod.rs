@@ -47,12 +47,14 @@ pub async fn start_with(tweak: impl FnOnce(&mut SmtpSettings)) -> Server {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let cert = ck.cert.der().clone();
     let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
-    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.clone()], key)
+    .unwrap();
     let mut settings = SmtpSettings::new("mx.example.com");
     settings.error_delay = Duration::from_millis(1);
     settings.auth_failure_delay = Duration::from_millis(1);
@@ -97,11 +99,13 @@ impl Server {
     pub fn tls_client(&self) -> tokio_rustls::TlsConnector {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.cert.clone()).unwrap();
-        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         tokio_rustls::TlsConnector::from(Arc::new(cfg))
     }
 }
@@ -183,7 +187,10 @@ impl Client {
 
     /// Upgrades to TLS after a 220 to STARTTLS.
     pub async fn starttls(self, server: &Server) -> Client {
-        assert!(self.io.buffer().is_empty(), "server sent bytes after 220 to STARTTLS");
+        assert!(
+            self.io.buffer().is_empty(),
+            "server sent bytes after 220 to STARTTLS"
+        );
         let inner = self.io.into_inner();
         let name = ServerName::try_from("localhost").unwrap();
         let tls = server.tls_client().connect(name, inner).await.unwrap();
@@ -195,14 +202,17 @@ impl Client {
     /// Logs in with AUTH PLAIN (initial response).
     pub async fn auth_plain(&mut self, authz: &str, user: &str, pass: &str) -> String {
         use base64::Engine;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{authz}\0{user}\0{pass}"));
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{authz}\0{user}\0{pass}"));
         self.cmd(&format!("AUTH PLAIN {token}")).await
     }
 }
 
 /// A message with CRLF line ends.
 pub fn message(subject: &str, body: &str) -> String {
-    format!("From: sender@remote.org\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\n{body}\r\n")
+    format!(
+        "From: sender@remote.org\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+    )
 }
 
 /// Runs a Python script with `python3 -c`, passing args; panics with its output on failure.

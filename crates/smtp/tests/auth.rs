@@ -1,0 +1,106 @@
+//! HOSTILE.md AUTH and ENUM: authzid impersonation, brute force with growing delays that
+//! never lock out the real user, and replies that do not tell who exists.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ALICE, BOB, Client, start, start_with};
+
+async fn logged_out() -> (common::Server, Client) {
+    let srv = start().await;
+    let (mut c, _) = Client::connect_tls(&srv, srv.submissions).await;
+    c.cmd("EHLO laptop").await;
+    (srv, c)
+}
+
+#[tokio::test]
+async fn authzid_must_be_the_user() {
+    let (_srv, mut c) = logged_out().await;
+    // Bob, with his own password, asks to act as alice.
+    assert_eq!(
+        c.auth_plain(ALICE.0, BOB.0, BOB.1).await,
+        "535 5.7.8 Authentication credentials invalid"
+    );
+    // Naming himself is fine.
+    assert_eq!(
+        c.auth_plain(BOB.0, BOB.0, BOB.1).await,
+        "235 2.7.0 Authentication successful"
+    );
+    assert_eq!(
+        c.auth_plain("", BOB.0, BOB.1).await,
+        "503 5.5.1 Already authenticated"
+    );
+}
+
+#[tokio::test]
+async fn auth_login_dialogue_and_cancel() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (_srv, mut c) = logged_out().await;
+    assert_eq!(c.cmd("AUTH LOGIN").await, "334 VXNlcm5hbWU6");
+    assert_eq!(c.cmd("*").await, "501 5.0.0 Authentication cancelled");
+    assert_eq!(c.cmd("AUTH PLAIN").await, "334 ");
+    assert_eq!(
+        c.cmd("!!!not base64").await,
+        "501 5.5.2 Cannot decode response"
+    );
+    assert_eq!(
+        c.cmd(&format!("AUTH LOGIN {}", b64(ALICE.0))).await,
+        "334 UGFzc3dvcmQ6"
+    );
+    assert_eq!(
+        c.cmd(&b64(ALICE.1)).await,
+        "235 2.7.0 Authentication successful"
+    );
+}
+
+#[tokio::test]
+async fn brute_force_is_slowed_and_cut_off_but_the_user_still_gets_in() {
+    let unit = Duration::from_millis(40);
+    let srv = start_with(|s| s.auth_failure_delay = unit).await;
+    let (mut c, _) = Client::connect_tls(&srv, srv.submissions).await;
+    c.cmd("EHLO attacker").await;
+    let mut took = Vec::new();
+    for guess in ["123456", "password", "qwerty"] {
+        let t = Instant::now();
+        assert_eq!(
+            c.auth_plain("", ALICE.0, guess).await,
+            "535 5.7.8 Authentication credentials invalid"
+        );
+        took.push(t.elapsed());
+    }
+    // Each failure from this IP costs more than the one before.
+    assert!(
+        took[0] >= unit && took[1] >= unit * 2 && took[2] >= unit * 3,
+        "{took:?}"
+    );
+    assert_eq!(
+        c.reply().await,
+        "421 4.7.0 Too many authentication failures"
+    );
+    assert!(c.closed().await);
+    // The real user, from the same address, is delayed by nothing and let in.
+    let (mut c, _) = Client::connect_tls(&srv, srv.submissions).await;
+    c.cmd("EHLO laptop").await;
+    assert_eq!(
+        c.auth_plain("", ALICE.0, ALICE.1).await,
+        "235 2.7.0 Authentication successful"
+    );
+}
+
+#[tokio::test]
+async fn replies_do_not_reveal_who_exists() {
+    let (_srv, mut c) = logged_out().await;
+    for cmd in ["VRFY", "EXPN"] {
+        let known = c.cmd(&format!("{cmd} alice@example.com")).await;
+        let unknown = c.cmd(&format!("{cmd} nobody@example.com")).await;
+        assert_eq!(known, unknown);
+        assert!(known.starts_with("252 2.5.0"), "{known}");
+    }
+    let (srv, mut c) = logged_out().await;
+    let known = c.auth_plain("", ALICE.0, "wrong").await;
+    let unknown = c.auth_plain("", "nobody@example.com", "wrong").await;
+    assert_eq!(known, unknown);
+    drop(srv);
+}

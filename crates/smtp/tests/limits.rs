@@ -1,0 +1,141 @@
+//! HOSTILE.md LIM and CONN: long lines, SIZE, recipient caps, oversized data, junk floods,
+//! mail loops, connection caps, timeouts and shutdown — each a clear reply, never a crash.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ALICE, Client, message, start, start_with};
+
+#[tokio::test]
+async fn long_lines_and_junk_get_errors_then_421() {
+    let srv = start_with(|s| s.max_errors = 5).await;
+    let (mut c, _) = Client::connect(srv.mx).await;
+    // Over-long lines, whole or in pieces: one reply each, and the session stays in step.
+    let long = format!("EHLO {}", "x".repeat(10_000));
+    assert_eq!(c.cmd(&long).await, "500 5.5.6 Line too long");
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok");
+    let (mut c, _) = Client::connect(srv.mx).await;
+    for _ in 0..10 {
+        c.send(&[b'x'; 100_000]).await;
+    }
+    assert_eq!(c.reply().await, "500 5.5.6 Line too long");
+    c.send(b"\r\n").await; // ends the junk line, which was already answered
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok");
+    let (mut c, _) = Client::connect(srv.mx).await;
+    for junk in [
+        "GET / HTTP/1.1",
+        "\u{1}\u{2}\u{3}",
+        "MAIL",
+        "RCPT TO:<alice@example.com>",
+        "DATA",
+    ] {
+        assert_eq!(c.cmd(junk).await.get(..1), Some("5"), "{junk}");
+    }
+    assert_eq!(
+        c.reply().await,
+        "421 4.7.0 Too many errors, closing connection"
+    );
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn size_and_recipient_limits() {
+    let srv = start_with(|s| {
+        s.max_message_size = 2000;
+        s.max_recipients = 2;
+    })
+    .await;
+    srv.store
+        .create_account("carol@example.com", "pw")
+        .await
+        .unwrap();
+    let (mut c, _) = Client::connect(srv.mx).await;
+    assert!(c.cmd("EHLO client").await.contains("250-SIZE 2000"));
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@remote.org> SIZE=999999999").await,
+        "552 5.3.4 Message size exceeds fixed maximum message size"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@remote.org> SIZE=100").await,
+        "250 2.1.0 Ok"
+    );
+    assert_eq!(c.cmd("RCPT TO:<alice@example.com>").await, "250 2.1.5 Ok");
+    assert_eq!(c.cmd("RCPT TO:<bob@example.com>").await, "250 2.1.5 Ok");
+    assert_eq!(
+        c.cmd("RCPT TO:<carol@example.com>").await,
+        "452 4.5.3 Too many recipients"
+    );
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    // A client that lied about SIZE: the data is read to its end and dropped.
+    c.send(message("big", &"y".repeat(10_000)).as_bytes()).await;
+    c.send(b".\r\n").await;
+    assert_eq!(
+        c.reply().await,
+        "552 5.3.4 Message size exceeds fixed maximum message size"
+    );
+    assert_eq!(c.cmd("RSET").await, "250 2.0.0 Ok");
+    assert!(srv.inbox(ALICE.0).await.is_empty());
+    // BDAT announcing too much is refused before its bytes are taken in.
+    c.cmd("MAIL FROM:<a@remote.org>").await;
+    c.cmd("RCPT TO:<alice@example.com>").await;
+    c.send(format!("BDAT 5000 LAST\r\n{}", "z".repeat(5000)).as_bytes())
+        .await;
+    assert_eq!(
+        c.reply().await,
+        "552 5.3.4 Message size exceeds fixed maximum message size"
+    );
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok");
+}
+
+#[tokio::test]
+async fn mail_loops_hit_the_hop_limit() {
+    let srv = start().await;
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO loop").await;
+    for (hops, ok) in [(60, false), (10, true)] {
+        c.cmd("MAIL FROM:<a@remote.org>").await;
+        c.cmd("RCPT TO:<alice@example.com>").await;
+        c.cmd("DATA").await;
+        let received = "Received: from a by b; Thu, 1 Jan 2026 00:00:00 +0000\r\n".repeat(hops);
+        c.send(format!("{received}{}.\r\n", message("loop", "x")).as_bytes())
+            .await;
+        let reply = c.reply().await;
+        if ok {
+            assert!(reply.starts_with("250"), "{reply}");
+        } else {
+            assert!(reply.starts_with("554 5.4.6 Too many hops"), "{reply}");
+        }
+    }
+    assert_eq!(srv.inbox(ALICE.0).await.len(), 1);
+}
+
+#[tokio::test]
+async fn connections_are_capped_per_ip() {
+    let srv = start_with(|s| s.max_connections_per_ip = 2).await;
+    let (_a, g1) = Client::connect(srv.mx).await;
+    let (_b, g2) = Client::connect(srv.mx).await;
+    let (mut c, g3) = Client::connect(srv.mx).await;
+    assert!(g1.starts_with("220") && g2.starts_with("220"));
+    assert_eq!(g3, "421 4.7.0 Too many connections, try again later");
+    assert!(c.closed().await);
+    drop(_a);
+    // The slot frees when a session ends.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_d, g4) = Client::connect(srv.mx).await;
+    assert!(g4.starts_with("220"), "{g4}");
+}
+
+#[tokio::test]
+async fn idle_clients_time_out_and_shutdown_says_goodbye() {
+    let srv = start_with(|s| s.command_timeout = Duration::from_millis(200)).await;
+    let (mut c, _) = Client::connect(srv.mx).await;
+    assert_eq!(c.reply().await, "421 4.4.2 Timeout, closing connection");
+    assert!(c.closed().await);
+
+    let srv = start().await;
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    srv.stop.send(true).unwrap();
+    assert_eq!(c.reply().await, "421 4.3.2 Server shutting down");
+}
