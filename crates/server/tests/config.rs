@@ -61,6 +61,8 @@ key = "/nonexistent/key.pem"
 format = "xml"
 [smtpp]
 listen = "x"
+[smtp]
+listen = ["127.0.0.1:99999"]
 "#,
     )
     .unwrap();
@@ -79,6 +81,7 @@ listen = "x"
         format!("{file}: tls.cert: cannot read /nonexistent/cert.pem"),
         format!("{file}: tls.key: cannot read /nonexistent/key.pem"),
         format!("{file}: log.format: \"xml\""),
+        format!("{file}: smtp.listen: invalid socket address syntax"),
     ] {
         assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
     }
