@@ -6,9 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod command;
-mod conn;
 mod date;
-mod limits;
 mod pipeline;
 mod server;
 mod session;
@@ -16,5 +14,5 @@ mod settings;
 
 pub use pipeline::{Envelope, Filter, HopLimit, Pipeline, Verdict};
 pub use server::{Smtp, run, serve_stream};
-pub use session::Stream;
 pub use settings::{Kind, SmtpSettings};
+pub use twinmail_net::Stream;

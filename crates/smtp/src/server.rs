@@ -7,7 +7,6 @@ use tokio::{
     io::AsyncWriteExt,
     net::{TcpListener, TcpStream},
     sync::watch,
-    task::JoinSet,
 };
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
@@ -15,14 +14,11 @@ use twinmail_store::Store;
 
 use crate::{
     Kind, Pipeline, SmtpSettings,
-    limits::Limits,
     session::{End, Session, Stream, TlsInfo},
 };
 
 /// Longest a TLS handshake may take (half-open handshakes must not pile up).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
-/// Longest shutdown waits for sessions to finish.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything the SMTP listeners of one node share.
 pub struct Smtp {
@@ -35,7 +31,7 @@ pub struct Smtp {
     /// Filters between session and store.
     pub pipeline: Pipeline,
     /// Live sessions and login failures.
-    pub(crate) limits: Arc<Limits>,
+    pub(crate) limits: Arc<twinmail_net::Limits>,
 }
 
 impl Smtp {
@@ -63,34 +59,10 @@ pub async fn run(
     smtp: Arc<Smtp>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut sessions = JoinSet::new();
-    let mut stop = shutdown.clone();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let smtp = smtp.clone();
-                    let shutdown = shutdown.clone();
-                    let span = tracing::info_span!("smtp", service = kind.name(), %peer);
-                    sessions.spawn(handle(stream, peer, kind, smtp, shutdown).instrument(span));
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-            _ = async {
-                if stop.wait_for(|&s| s).await.is_err() {
-                    // The server dropped its handle without shutting down: never fires.
-                    std::future::pending::<()>().await;
-                }
-            } => break,
-        }
-    }
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while sessions.join_next().await.is_some() {}
+    let sessions = shutdown.clone();
+    twinmail_net::accept_loop(listener, shutdown, move |stream, peer| {
+        let span = tracing::info_span!("smtp", service = kind.name(), %peer);
+        handle(stream, peer, kind, smtp.clone(), sessions.clone()).instrument(span)
     })
     .await;
 }
@@ -115,7 +87,6 @@ async fn handle(
         }
         return;
     };
-    let _ = stream.set_nodelay(true);
     if kind == Kind::Submissions {
         let Some(acceptor) = smtp.tls.clone() else {
             return;

@@ -10,20 +10,12 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use smtp_proto::{Error as ProtoError, Request, request::receiver::RequestReceiver};
-use tokio::{
-    io::{AsyncRead, AsyncWrite},
-    sync::watch,
-};
+use tokio::sync::watch;
+pub use twinmail_net::Stream;
 use twinmail_store::{Account, Delivery};
 
-use crate::{
-    Kind, Smtp, command,
-    conn::{Conn, Stop},
-};
-
-/// What a session runs on: a TCP stream or a TLS stream over one.
-pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+use crate::{Kind, Smtp, command};
+use twinmail_net::{Conn, Stop};
 
 /// TLS facts for the Received header.
 #[derive(Clone, Debug)]

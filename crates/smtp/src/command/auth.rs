@@ -5,10 +5,8 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
 
-use crate::{
-    conn::Stop,
-    session::{Flow, Session, State, Stream},
-};
+use crate::session::{Flow, Session, State, Stream};
+use twinmail_net::Stop;
 
 /// Longest SASL line accepted (base64 of a 1 KiB password and two names).
 const MAX_SASL_LINE: usize = 4096;

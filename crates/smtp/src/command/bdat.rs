@@ -5,9 +5,9 @@ use smtp_proto::request::receiver::{BdatReceiver, DummyDataReceiver};
 
 use crate::{
     command::data::finish,
-    conn::Stop,
     session::{Flow, Session, State, Stream},
 };
+use twinmail_net::Stop;
 
 pub async fn bdat<S: Stream>(
     s: &mut Session<S>,

@@ -9,12 +9,11 @@ use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
 use twinmail_store::{Guid, now_unix};
 
 use crate::{
-    Envelope,
-    conn::Stop,
-    date,
+    Envelope, date,
     pipeline::Refused,
     session::{Flow, Session, State, Stream},
 };
+use twinmail_net::Stop;
 
 pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     if let State::Mail { tx, .. } = &s.state

@@ -3,9 +3,9 @@
 
 use crate::{
     Kind,
-    conn::Stop,
     session::{Flow, Session, State, Stream},
 };
+use twinmail_net::Stop;
 
 pub fn ehlo<S: Stream>(s: &mut Session<S>, host: String, esmtp: bool) -> Result<Flow, Stop> {
     let hostname = s.smtp.settings.hostname.clone();

@@ -3,10 +3,8 @@
 
 use smtp_proto::MailFrom;
 
-use crate::{
-    conn::Stop,
-    session::{Flow, Session, State, Stream, Transaction},
-};
+use crate::session::{Flow, Session, State, Stream, Transaction};
+use twinmail_net::Stop;
 
 pub async fn mail<S: Stream>(s: &mut Session<S>, from: MailFrom<String>) -> Result<Flow, Stop> {
     if s.kind.is_submission() && s.user.is_none() {

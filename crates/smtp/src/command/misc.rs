@@ -1,9 +1,7 @@
 //! RSET, NOOP, QUIT, HELP, VRFY and EXPN (RFC 5321 §4.1.1).
 
-use crate::{
-    conn::Stop,
-    session::{Flow, Session, Stream},
-};
+use crate::session::{Flow, Session, Stream};
+use twinmail_net::Stop;
 
 pub fn rset<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     s.state.reset();

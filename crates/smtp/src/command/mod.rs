@@ -11,10 +11,8 @@ mod starttls;
 
 use smtp_proto::Request;
 
-use crate::{
-    conn::Stop,
-    session::{Flow, Session, Stream},
-};
+use crate::session::{Flow, Session, Stream};
+use twinmail_net::Stop;
 
 /// Runs a command already checked against the state table.
 pub async fn dispatch<S: Stream>(s: &mut Session<S>, req: Request<String>) -> Result<Flow, Stop> {

@@ -5,10 +5,8 @@
 use smtp_proto::RcptTo;
 use twinmail_store::StoreError;
 
-use crate::{
-    conn::Stop,
-    session::{Flow, Session, State, Stream},
-};
+use crate::session::{Flow, Session, State, Stream};
+use twinmail_net::Stop;
 
 pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<Flow, Stop> {
     let max = s.smtp.settings.max_recipients;

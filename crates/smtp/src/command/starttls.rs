@@ -4,9 +4,9 @@
 
 use crate::{
     Kind,
-    conn::Stop,
     session::{Flow, Session, Stream},
 };
+use twinmail_net::Stop;
 
 pub async fn starttls<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     if s.tls.is_some() || s.kind == Kind::Submissions {

@@ -73,7 +73,8 @@ struct Slot {
 /// Reserves `count` UIDs and the next MODSEQ in a mailbox (RFC 3501 §2.3.1.1: strictly
 /// ascending, never reused). Fails when the 32-bit UID space would run out.
 async fn allocate(ctx: &mut WriteCtx, mailbox_id: i64, count: u32) -> Result<Slot, StoreError> {
-    let row: Option<(i64, i64, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+    type Row = (i64, i64, i64, Vec<u8>, Vec<u8>);
+    let row: Option<Row> = sqlx::query_as(
         "UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1 WHERE id = $1 \
          RETURNING uidnext - $2, highestmodseq, uidvalidity, guid, \
          (SELECT guid FROM accounts WHERE accounts.id = mailboxes.account_id)",

@@ -1,4 +1,5 @@
-//! Connection limits (total and per IP) and the per-IP memory of failed logins.
+//! Connection limits (total and per IP) and the per-IP memory of failed logins, shared
+//! by every listener of a protocol.
 
 use std::{
     collections::HashMap,

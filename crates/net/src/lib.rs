@@ -1,0 +1,16 @@
+//! Connection plumbing shared by the SMTP, IMAP and POP3 servers: a buffered connection
+//! with timeouts and shutdown, connection and login-failure limits, and the accept loop.
+//! Protocol logic stays in the protocol crates.
+#![forbid(unsafe_code)]
+
+mod accept;
+mod conn;
+mod limits;
+
+pub use accept::accept_loop;
+pub use conn::{Conn, Stop};
+pub use limits::{Limits, Slot};
+
+/// What a session runs on: a TCP stream or a TLS stream over one.
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
