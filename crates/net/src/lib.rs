@@ -6,6 +6,7 @@
 mod accept;
 mod conn;
 mod limits;
+pub mod sasl;
 
 pub use accept::accept_loop;
 pub use conn::{Conn, Stop};

@@ -2,11 +2,13 @@
 //! Failures cost the client a delay that grows with its IP's recent failures, without
 //! locking anyone out; a session with too many failures is closed.
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
 
 use crate::session::{Flow, Session, State, Stream};
-use twinmail_net::Stop;
+use twinmail_net::{
+    Stop,
+    sasl::{self, Answer},
+};
 
 /// Longest SASL line accepted (base64 of a 1 KiB password and two names).
 const MAX_SASL_LINE: usize = 4096;
@@ -40,7 +42,8 @@ pub async fn auth<S: Stream>(
             } else {
                 Answer::decode(&initial)
             };
-            response.map(|r| plain(&r))
+            // An authorization identity other than the user fails like a wrong password.
+            value(response).map(|r| sasl::plain(&r).unwrap_or_default())
         }
         AUTH_LOGIN => {
             let user = if initial.is_empty() {
@@ -48,33 +51,21 @@ pub async fn auth<S: Stream>(
             } else {
                 Answer::decode(&initial)
             };
-            match user {
-                Answer::Value(user) => prompt(s, "334 UGFzc3dvcmQ6")
-                    .await?
-                    .map(|pass| Some((String::from_utf8_lossy(&user).into_owned(), pass))),
-                other => other.map(|_| None),
+            match value(user) {
+                Ok(user) => value(prompt(s, "334 UGFzc3dvcmQ6").await?)
+                    .map(|pass| (lossy(user), lossy(pass))),
+                Err(reply) => Err(reply),
             }
         }
-        _ => {
-            s.fail("504 5.5.4 Unrecognized authentication type").await;
-            return Ok(Flow::Continue);
-        }
+        _ => Err("504 5.5.4 Unrecognized authentication type"),
     };
     let (user, pass) = match credentials {
-        Answer::Cancelled => {
-            s.fail("501 5.0.0 Authentication cancelled").await;
+        Ok(c) => c,
+        Err(reply) => {
+            s.fail(reply).await;
             return Ok(Flow::Continue);
         }
-        Answer::Invalid => {
-            s.fail("501 5.5.2 Cannot decode response").await;
-            return Ok(Flow::Continue);
-        }
-        // PLAIN with an authorization identity other than the user: refused like a
-        // wrong password, so it reveals nothing.
-        Answer::Value(None) => (String::new(), Vec::new()),
-        Answer::Value(Some(c)) => c,
     };
-    let pass = String::from_utf8_lossy(&pass);
     let account = match s.smtp.store.authenticate(&user, &pass).await {
         Ok(a) => a,
         Err(e) => {
@@ -104,35 +95,8 @@ pub async fn auth<S: Stream>(
     Ok(Flow::Continue)
 }
 
-/// A decoded SASL client answer.
-enum Answer<T> {
-    Value(T),
-    Cancelled,
-    Invalid,
-}
-
-impl<T> Answer<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
-        match self {
-            Answer::Value(v) => Answer::Value(f(v)),
-            Answer::Cancelled => Answer::Cancelled,
-            Answer::Invalid => Answer::Invalid,
-        }
-    }
-}
-
-impl Answer<Vec<u8>> {
-    fn decode(text: &str) -> Answer<Vec<u8>> {
-        match text.trim() {
-            "*" => Answer::Cancelled,
-            "=" => Answer::Value(Vec::new()),
-            t => STANDARD.decode(t).map_or(Answer::Invalid, Answer::Value),
-        }
-    }
-}
-
 /// Sends a 334 challenge and reads the client's answer line.
-async fn prompt<S: Stream>(s: &mut Session<S>, challenge: &str) -> Result<Answer<Vec<u8>>, Stop> {
+async fn prompt<S: Stream>(s: &mut Session<S>, challenge: &str) -> Result<Answer, Stop> {
     s.conn.reply(challenge);
     let timeout = s.smtp.settings.command_timeout;
     match s.conn.read_line(timeout, MAX_SASL_LINE).await? {
@@ -141,14 +105,15 @@ async fn prompt<S: Stream>(s: &mut Session<S>, challenge: &str) -> Result<Answer
     }
 }
 
-/// Splits a PLAIN response `authzid NUL authcid NUL passwd`. `None` when the
-/// authorization identity names someone else.
-fn plain(r: &[u8]) -> Option<(String, Vec<u8>)> {
-    let mut parts = r.splitn(3, |&b| b == 0);
-    let (authz, user, pass) = (parts.next()?, parts.next()?, parts.next()?);
-    let user = String::from_utf8_lossy(user).into_owned();
-    if !authz.is_empty() && !String::from_utf8_lossy(authz).eq_ignore_ascii_case(&user) {
-        return None;
+/// The answer's bytes, or the reply that refuses it.
+fn value(a: Answer) -> Result<Vec<u8>, &'static str> {
+    match a {
+        Answer::Value(v) => Ok(v),
+        Answer::Cancelled => Err("501 5.0.0 Authentication cancelled"),
+        Answer::Invalid => Err("501 5.5.2 Cannot decode response"),
     }
-    Some((user, pass.to_vec()))
+}
+
+fn lossy(b: Vec<u8>) -> String {
+    String::from_utf8_lossy(&b).into_owned()
 }
