@@ -72,6 +72,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.out.extend_from_slice(b"\r\n");
     }
 
+    /// Queues bytes as they are (a message body already in wire form).
+    pub fn reply_raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     /// Sends queued replies.
     pub async fn flush(&mut self) -> Result<(), Stop> {
         if self.out.is_empty() {

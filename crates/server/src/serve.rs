@@ -11,7 +11,8 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_rustls::TlsAcceptor;
-use twinmail_smtp::{Kind, Pipeline, Smtp};
+use twinmail_pop3::{Kind as Pop3Kind, Pop3};
+use twinmail_smtp::{Kind as SmtpKind, Pipeline, Smtp};
 
 use crate::{EXIT_CONFIG, config::Config};
 
@@ -26,43 +27,58 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         }
     };
     // Bind every listener before serving any, so a taken port stops us cleanly.
-    let c = &config.smtp;
+    let (c, p) = (&config.smtp, &config.pop3);
     let mut listeners = Vec::new();
-    for (key, kind, addrs) in [
-        ("smtp.listen", Kind::Mx, &c.listen),
+    for (key, service, addrs) in [
+        ("smtp.listen", Service::Smtp(SmtpKind::Mx), &c.listen),
         (
             "smtp.submission_listen",
-            Kind::Submission,
+            Service::Smtp(SmtpKind::Submission),
             &c.submission_listen,
         ),
         (
             "smtp.submissions_listen",
-            Kind::Submissions,
+            Service::Smtp(SmtpKind::Submissions),
             &c.submissions_listen,
+        ),
+        ("pop3.listen", Service::Pop3(Pop3Kind::Pop3), &p.listen),
+        (
+            "pop3.tls_listen",
+            Service::Pop3(Pop3Kind::Pop3s),
+            &p.tls_listen,
         ),
     ] {
         for addr in addrs {
             let l = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("{key}: cannot listen on {addr}"))?;
-            listeners.push((kind, l));
+            listeners.push((service, l));
         }
     }
     let store = twinmail_store::Store::open(config.store_options())
         .await
         .with_context(|| format!("opening the store {}", config.database().display()))?;
+    let acceptor = TlsAcceptor::from(tls);
     let smtp = Smtp::new(
         c.settings(&config.node.hostname),
         store.clone(),
-        Some(TlsAcceptor::from(tls)),
+        Some(acceptor.clone()),
         Pipeline::default(),
     );
+    let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor));
     let (stop, shutdown) = watch::channel(false);
     let mut services = JoinSet::new();
-    for (kind, l) in listeners {
+    for (service, l) in listeners {
         let addr = l.local_addr()?;
-        tracing::info!(service = kind.name(), %addr, "listening");
-        services.spawn(twinmail_smtp::run(l, kind, smtp.clone(), shutdown.clone()));
+        tracing::info!(service = service.name(), %addr, "listening");
+        match service {
+            Service::Smtp(kind) => {
+                services.spawn(twinmail_smtp::run(l, kind, smtp.clone(), shutdown.clone()))
+            }
+            Service::Pop3(kind) => {
+                services.spawn(twinmail_pop3::run(l, kind, pop3.clone(), shutdown.clone()))
+            }
+        };
     }
     tracing::info!(
         node = %config.node.id,
@@ -79,4 +95,20 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A listener's protocol and flavour.
+#[derive(Clone, Copy)]
+enum Service {
+    Smtp(SmtpKind),
+    Pop3(Pop3Kind),
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Smtp(k) => k.name(),
+            Service::Pop3(k) => k.name(),
+        }
+    }
 }

@@ -65,7 +65,7 @@ async fn smtplib_plain_starttls_smtps_auth_and_smtputf8() {
     let srv = start().await;
     let dir = srv.dir.path();
     let ca = dir.join("ca.pem");
-    std::fs::write(&ca, pem(&srv.cert)).unwrap();
+    std::fs::write(&ca, srv.tls.cert_pem()).unwrap();
     let messages = [
         message("plain MX", "hello over port 25"),
         message("submission", "hello over STARTTLS"),
@@ -103,20 +103,6 @@ async fn smtplib_plain_starttls_smtps_auth_and_smtputf8() {
         "{trace}"
     );
     assert!(trace.contains("for <bob@example.com>"), "{trace}");
-}
-
-fn pem(cert: &rustls::pki_types::CertificateDer<'_>) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

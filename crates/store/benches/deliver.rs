@@ -37,7 +37,9 @@ fn body(i: usize) -> Vec<u8> {
             b.extend_from_slice(b"\r\n");
             continue;
         }
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         b.push(b'a' + ((x >> 59) as u8 % 26));
     }
     b.truncate(BODY_SIZE);
@@ -62,7 +64,12 @@ async fn bench_store(n: usize) -> f64 {
     store.add_domain("bench.test").await.unwrap();
     let mut accounts = Vec::new();
     for t in 0..TASKS {
-        accounts.push(store.create_account(&format!("user{t}@bench.test"), "pw").await.unwrap());
+        accounts.push(
+            store
+                .create_account(&format!("user{t}@bench.test"), "pw")
+                .await
+                .unwrap(),
+        );
     }
 
     let start = Instant::now();
@@ -166,13 +173,34 @@ fn main() {
     println!();
     println!("| {:<30} | {:>10} | {:>8} |", "", "msgs/s", "MB/s");
     println!("|{:-<32}|{:-<12}|{:-<10}|", "", "", "");
-    println!("| {:<30} | {:>10.0} | {:>8.1} |", "store (20 tasks)", store_rate, mb / store_secs);
-    println!("| {:<30} | {:>10.0} | {:>8.1} |", "bare SQLite ceiling", ceil_rate, mb / ceil_secs);
-    println!("| {:<30} | {:>10.2} | {:>8} |", "ratio store / ceiling", ratio, "");
+    println!(
+        "| {:<30} | {:>10.0} | {:>8.1} |",
+        "store (20 tasks)",
+        store_rate,
+        mb / store_secs
+    );
+    println!(
+        "| {:<30} | {:>10.0} | {:>8.1} |",
+        "bare SQLite ceiling",
+        ceil_rate,
+        mb / ceil_secs
+    );
+    println!(
+        "| {:<30} | {:>10.2} | {:>8} |",
+        "ratio store / ceiling", ratio, ""
+    );
     println!();
     println!(
         "targets: >= {TARGET_MSGS:.0} msgs/s: {}; >= {TARGET_RATIO} of ceiling: {}",
-        if store_rate >= TARGET_MSGS { "met" } else { "MISSED" },
-        if ratio >= TARGET_RATIO { "met" } else { "MISSED" },
+        if store_rate >= TARGET_MSGS {
+            "met"
+        } else {
+            "MISSED"
+        },
+        if ratio >= TARGET_RATIO {
+            "met"
+        } else {
+            "MISSED"
+        },
     );
 }

@@ -405,6 +405,11 @@ impl Store {
         rows::messages_in(self.db(), mailbox_id, 1, u32::MAX).await
     }
 
+    /// One message by UID, if it (still) exists.
+    pub async fn message(&self, mailbox_id: i64, uid: u32) -> Result<Option<Message>, StoreError> {
+        Ok(rows::messages_in(self.db(), mailbox_id, uid, uid).await?.pop())
+    }
+
     /// Messages changed (added or flagged) after `modseq` (CONDSTORE CHANGEDSINCE).
     pub async fn changed_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<Message>, StoreError> {
         let rows: Vec<MessageRow> = sqlx::query_as(

@@ -71,7 +71,11 @@ async fn snapshot(store: &Store) -> Snapshot {
         for m in store.mailboxes(a.id).await.unwrap() {
             let mut messages = Vec::new();
             for x in store.messages(m.id).await.unwrap() {
-                let bytes = store.blob(&x.blob).await.unwrap().expect("blob of a message");
+                let bytes = store
+                    .blob(&x.blob)
+                    .await
+                    .unwrap()
+                    .expect("blob of a message");
                 assert_eq!(BlobHash::of(&bytes), x.blob);
                 messages.push(MessageSnap {
                     uid: x.uid,
@@ -121,16 +125,33 @@ async fn deliver(store: &Store, rcpts: &[&str], body: Vec<u8>) {
 async fn build_history(a: &Store) {
     a.add_domain("example.com").await.unwrap();
     a.add_domain("other.org").await.unwrap();
-    let alice = a.create_account("alice@example.com", "alice-pw").await.unwrap();
+    let alice = a
+        .create_account("alice@example.com", "alice-pw")
+        .await
+        .unwrap();
     let bob = a.create_account("bob@example.com", "bob-pw").await.unwrap();
-    let carol = a.create_account("carol@other.org", "carol-pw").await.unwrap();
-    a.add_alias("team@example.com", "alice@example.com").await.unwrap();
-    a.add_alias("team@example.com", "bob@example.com").await.unwrap();
-    a.add_alias("@example.com", "bob@example.com").await.unwrap();
+    let carol = a
+        .create_account("carol@other.org", "carol-pw")
+        .await
+        .unwrap();
+    a.add_alias("team@example.com", "alice@example.com")
+        .await
+        .unwrap();
+    a.add_alias("team@example.com", "bob@example.com")
+        .await
+        .unwrap();
+    a.add_alias("@example.com", "bob@example.com")
+        .await
+        .unwrap();
     a.create_mailbox(alice.id, "Work/Projects").await.unwrap();
 
     for i in 0..6 {
-        deliver(a, &["team@example.com"], common::message(&format!("team {i}"))).await;
+        deliver(
+            a,
+            &["team@example.com"],
+            common::message(&format!("team {i}")),
+        )
+        .await;
     }
     // The same bytes twice: one blob, two messages.
     deliver(a, &["alice@example.com"], common::message("same")).await;
@@ -139,36 +160,75 @@ async fn build_history(a: &Store) {
 
     let inbox = a.mailbox(alice.id, "INBOX").await.unwrap().unwrap();
     let work = a.mailbox(alice.id, "Work").await.unwrap().unwrap();
-    let trash = a.mailbox_by_role(alice.id, Role::Trash).await.unwrap().unwrap();
-    a.append(work.id, common::message("appended"), Flags::new(["\\Seen", "$Label1"]), Some(1_700_000_000))
+    let trash = a
+        .mailbox_by_role(alice.id, Role::Trash)
         .await
+        .unwrap()
         .unwrap();
+    a.append(
+        work.id,
+        common::message("appended"),
+        Flags::new(["\\Seen", "$Label1"]),
+        Some(1_700_000_000),
+    )
+    .await
+    .unwrap();
     let all = |v: &[u32]| UidSet::from_uids(v.iter().copied());
-    a.store_flags(inbox.id, all(&[1, 2, 3]), FlagMode::Add, Flags::new(["\\Deleted", "\\Flagged"]), None)
-        .await
-        .unwrap();
-    a.store_flags(inbox.id, all(&[2]), FlagMode::Remove, Flags::new(["\\Deleted"]), None)
-        .await
-        .unwrap();
-    a.store_flags(inbox.id, all(&[4]), FlagMode::Replace, Flags::new(["\\Answered", "$Work"]), None)
-        .await
-        .unwrap();
+    a.store_flags(
+        inbox.id,
+        all(&[1, 2, 3]),
+        FlagMode::Add,
+        Flags::new(["\\Deleted", "\\Flagged"]),
+        None,
+    )
+    .await
+    .unwrap();
+    a.store_flags(
+        inbox.id,
+        all(&[2]),
+        FlagMode::Remove,
+        Flags::new(["\\Deleted"]),
+        None,
+    )
+    .await
+    .unwrap();
+    a.store_flags(
+        inbox.id,
+        all(&[4]),
+        FlagMode::Replace,
+        Flags::new(["\\Answered", "$Work"]),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.expunge(inbox.id, None).await.unwrap(), [1, 3]);
-    a.copy(inbox.id, all(&[2, 4]), work.id, false).await.unwrap();
+    a.copy(inbox.id, all(&[2, 4]), work.id, false)
+        .await
+        .unwrap();
     a.copy(inbox.id, all(&[5]), trash.id, true).await.unwrap();
-    a.rename_mailbox(alice.id, "Work", "Jobs/Current").await.unwrap();
-    a.set_subscribed(alice.id, "Jobs/Current/Projects", false).await.unwrap();
+    a.rename_mailbox(alice.id, "Work", "Jobs/Current")
+        .await
+        .unwrap();
+    a.set_subscribed(alice.id, "Jobs/Current/Projects", false)
+        .await
+        .unwrap();
     a.set_subscribed(alice.id, "Junk", false).await.unwrap();
     a.create_mailbox(bob.id, "Tmp").await.unwrap();
     a.delete_mailbox(bob.id, "Tmp").await.unwrap();
-    a.rename_mailbox(bob.id, "INBOX", "Old Inbox").await.unwrap();
+    a.rename_mailbox(bob.id, "INBOX", "Old Inbox")
+        .await
+        .unwrap();
     let bob_old = a.mailbox(bob.id, "Old Inbox").await.unwrap().unwrap();
     a.remove(bob_old.id, all(&[1])).await.unwrap();
-    a.set_password("alice@example.com", "alice-new").await.unwrap();
+    a.set_password("alice@example.com", "alice-new")
+        .await
+        .unwrap();
     a.set_disabled("bob@example.com", true).await.unwrap();
     a.set_disabled("bob@example.com", false).await.unwrap();
     a.set_disabled("bob@example.com", true).await.unwrap();
-    a.delete_alias("team@example.com", "bob@example.com").await.unwrap();
+    a.delete_alias("team@example.com", "bob@example.com")
+        .await
+        .unwrap();
     a.delete_account("carol@other.org").await.unwrap();
     a.delete_domain("other.org").await.unwrap();
     let _ = carol;
@@ -211,18 +271,41 @@ async fn applied_once_in_order_equals_origin_and_resends_are_skipped() {
     let mut rx = b.subscribe();
 
     for s in &shipped {
-        assert_eq!(apply(&b, s).await.unwrap(), Applied::Applied, "first apply of {s:?}");
+        assert_eq!(
+            apply(&b, s).await.unwrap(),
+            Applied::Applied,
+            "first apply of {s:?}"
+        );
         let once = snapshot(&b).await;
         assert_eq!(b.applied_seq("a").await.unwrap(), s.seq);
-        assert_eq!(apply(&b, s).await.unwrap(), Applied::AlreadyApplied, "resend of seq {}", s.seq);
-        assert_eq!(snapshot(&b).await, once, "a resend of seq {} changed the state", s.seq);
+        assert_eq!(
+            apply(&b, s).await.unwrap(),
+            Applied::AlreadyApplied,
+            "resend of seq {}",
+            s.seq
+        );
+        assert_eq!(
+            snapshot(&b).await,
+            once,
+            "a resend of seq {} changed the state",
+            s.seq
+        );
     }
     // An old resend long after is skipped as well.
-    assert_eq!(apply(&b, &shipped[3]).await.unwrap(), Applied::AlreadyApplied);
+    assert_eq!(
+        apply(&b, &shipped[3]).await.unwrap(),
+        Applied::AlreadyApplied
+    );
 
     assert_eq!(snapshot(&b).await, snapshot(&a).await, "twins differ");
-    assert!(b.changes_since(0, 10_000).await.unwrap().is_empty(), "applied changes were logged");
-    assert_eq!(b.applied_seq("a").await.unwrap(), shipped.last().unwrap().seq);
+    assert!(
+        b.changes_since(0, 10_000).await.unwrap().is_empty(),
+        "applied changes were logged"
+    );
+    assert_eq!(
+        b.applied_seq("a").await.unwrap(),
+        shipped.last().unwrap().seq
+    );
 
     // Watchers on B saw each applied change once, with its origin, in order.
     let mut seen: Vec<ChangeEvent> = Vec::new();
@@ -244,9 +327,25 @@ async fn applied_once_in_order_equals_origin_and_resends_are_skipped() {
     assert_eq!(seen, expected);
 
     // Passwords travel as hashes: the new one works on B, the old one does not.
-    assert!(b.authenticate("alice@example.com", "alice-new").await.unwrap().is_some());
-    assert!(b.authenticate("alice@example.com", "alice-pw").await.unwrap().is_none());
-    assert!(b.authenticate("bob@example.com", "bob-pw").await.unwrap().is_none(), "disabled");
+    assert!(
+        b.authenticate("alice@example.com", "alice-new")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        b.authenticate("alice@example.com", "alice-pw")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        b.authenticate("bob@example.com", "bob-pw")
+            .await
+            .unwrap()
+            .is_none(),
+        "disabled"
+    );
     assert_eq!(b.integrity_check().await.unwrap(), "ok");
 }
 
@@ -273,10 +372,20 @@ async fn applied_out_of_order_ends_in_the_same_state() {
                 let before = b.applied_seq("a").await.unwrap();
                 match apply(&b, &s).await {
                     Ok(Applied::Applied) => assert_eq!(s.seq, before + 1, "applied out of order"),
-                    Ok(Applied::AlreadyApplied) => panic!("seed {seed}: seq {} applied twice", s.seq),
-                    Err(StoreError::Gap { origin, expected, got }) => {
+                    Ok(Applied::AlreadyApplied) => {
+                        panic!("seed {seed}: seq {} applied twice", s.seq)
+                    }
+                    Err(StoreError::Gap {
+                        origin,
+                        expected,
+                        got,
+                    }) => {
                         assert_eq!((origin.as_str(), expected, got), ("a", before + 1, s.seq));
-                        assert_eq!(b.applied_seq("a").await.unwrap(), before, "a gap moved the mark");
+                        assert_eq!(
+                            b.applied_seq("a").await.unwrap(),
+                            before,
+                            "a gap moved the mark"
+                        );
                         gaps += 1;
                         left.push(s);
                     }
@@ -287,7 +396,10 @@ async fn applied_out_of_order_ends_in_the_same_state() {
         }
         assert!(gaps > 0, "seed {seed}: no gap was ever reported");
         assert_eq!(snapshot(&b).await, want, "seed {seed}: twins differ");
-        assert!(b.changes_since(0, 10_000).await.unwrap().is_empty(), "seed {seed}: ping-pong");
+        assert!(
+            b.changes_since(0, 10_000).await.unwrap().is_empty(),
+            "seed {seed}: ping-pong"
+        );
     }
 }
 
@@ -322,8 +434,16 @@ async fn message_bytes_must_match_their_hash() {
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
     assert_eq!(snapshot(&b).await, before, "a refused change left traces");
-    assert_eq!(b.applied_seq("a").await.unwrap(), mark, "a refused change moved the mark");
-    assert_eq!(b.blob(&BlobHash::of(&wrong)).await.unwrap(), None, "forged bytes stored");
+    assert_eq!(
+        b.applied_seq("a").await.unwrap(),
+        mark,
+        "a refused change moved the mark"
+    );
+    assert_eq!(
+        b.blob(&BlobHash::of(&wrong)).await.unwrap(),
+        None,
+        "forged bytes stored"
+    );
     assert!(b.changes_since(0, 100).await.unwrap().is_empty());
 
     // The genuine change still applies, and so does everything after it.
@@ -359,7 +479,9 @@ async fn recreating_a_mirrored_mailbox_gives_a_greater_uidvalidity() {
     let alice = a.create_account("alice@example.com", "pw").await.unwrap();
     // Forty creations in a burst: UIDVALIDITY runs ahead of the clock by about as many.
     for i in 0..40 {
-        a.create_mailbox(alice.id, &format!("F{i:02}")).await.unwrap();
+        a.create_mailbox(alice.id, &format!("F{i:02}"))
+            .await
+            .unwrap();
     }
     let old = a.mailbox(alice.id, "F39").await.unwrap().unwrap();
 
@@ -369,7 +491,14 @@ async fn recreating_a_mirrored_mailbox_gives_a_greater_uidvalidity() {
         apply(&b, &s).await.unwrap();
     }
     let b_alice = b.account("alice@example.com").await.unwrap().unwrap();
-    assert_eq!(b.mailbox(b_alice.id, "F39").await.unwrap().unwrap().uidvalidity, old.uidvalidity);
+    assert_eq!(
+        b.mailbox(b_alice.id, "F39")
+            .await
+            .unwrap()
+            .unwrap()
+            .uidvalidity,
+        old.uidvalidity
+    );
     b.delete_mailbox(b_alice.id, "F39").await.unwrap();
     let new = b.create_mailbox(b_alice.id, "F39").await.unwrap();
     assert!(

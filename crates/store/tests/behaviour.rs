@@ -3,9 +3,7 @@
 
 mod common;
 
-use twinmail_store::{
-    Account, Change, FlagMode, Flags, Mailbox, Role, Store, StoreError, UidSet,
-};
+use twinmail_store::{Account, Change, FlagMode, Flags, Mailbox, Role, Store, StoreError, UidSet};
 
 async fn fresh() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -61,11 +59,15 @@ fn set(v: &[u32]) -> UidSet {
 #[tokio::test]
 async fn a_new_account_has_the_special_use_folders() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("Alice@Example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("Alice@Example.com", "pw")
+        .await
+        .unwrap();
     assert_eq!(alice.name, "alice@example.com");
     assert!(!alice.disabled);
     let boxes = store.mailboxes(alice.id).await.unwrap();
-    let mut got: Vec<(String, Option<Role>)> = boxes.iter().map(|m| (m.name.clone(), m.role)).collect();
+    let mut got: Vec<(String, Option<Role>)> =
+        boxes.iter().map(|m| (m.name.clone(), m.role)).collect();
     got.sort_by(|x, y| x.0.cmp(&y.0));
     let mut want: Vec<(String, Option<Role>)> = [
         ("Archive", Role::Archive),
@@ -90,10 +92,17 @@ async fn a_new_account_has_the_special_use_folders() {
         assert_eq!(store.counts(m.id).await.unwrap(), Default::default());
     }
     for role in Role::ALL {
-        let m = store.mailbox_by_role(alice.id, role).await.unwrap().unwrap();
+        let m = store
+            .mailbox_by_role(alice.id, role)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(m.name, role.default_name());
     }
-    assert_eq!(mailbox(&store, &alice, "inbox").await.role, Some(Role::Inbox));
+    assert_eq!(
+        mailbox(&store, &alice, "inbox").await.role,
+        Some(Role::Inbox)
+    );
 
     // The log holds the account and its six folders.
     let log = store.changes_since(0, 100).await.unwrap();
@@ -105,13 +114,24 @@ async fn a_new_account_has_the_special_use_folders() {
             .chain(["mailbox_created"; 6])
             .collect::<Vec<_>>()
     );
-    let Change::AccountCreated { password_hash, .. } = &log[1].change else { unreachable!() };
-    assert!(password_hash.starts_with("$argon2id$"), "not a hash: {password_hash}");
+    let Change::AccountCreated { password_hash, .. } = &log[1].change else {
+        unreachable!()
+    };
+    assert!(
+        password_hash.starts_with("$argon2id$"),
+        "not a hash: {password_hash}"
+    );
 
     // Same name twice, and an account outside the local domains: refused.
-    let err = store.create_account("alice@example.com", "pw").await.unwrap_err();
+    let err = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
-    let err = store.create_account("bob@elsewhere.org", "pw").await.unwrap_err();
+    let err = store
+        .create_account("bob@elsewhere.org", "pw")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotAllowed(_)), "{err:?}");
     assert_eq!(store.accounts().await.unwrap().len(), 1);
 }
@@ -119,30 +139,103 @@ async fn a_new_account_has_the_special_use_folders() {
 #[tokio::test]
 async fn login_checks_password_user_and_disabled() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "correct horse").await.unwrap();
-    let ok = store.authenticate("alice@example.com", "correct horse").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "correct horse")
+        .await
+        .unwrap();
+    let ok = store
+        .authenticate("alice@example.com", "correct horse")
+        .await
+        .unwrap();
     assert_eq!(ok, Some(alice.clone()));
-    assert_eq!(store.authenticate("ALICE@example.COM", "correct horse").await.unwrap(), Some(alice.clone()));
-    assert_eq!(store.authenticate("alice@example.com", "wrong").await.unwrap(), None);
-    assert_eq!(store.authenticate("alice@example.com", "").await.unwrap(), None);
-    assert_eq!(store.authenticate("nobody@example.com", "correct horse").await.unwrap(), None);
-    assert_eq!(store.authenticate("not an address", "correct horse").await.unwrap(), None);
+    assert_eq!(
+        store
+            .authenticate("ALICE@example.COM", "correct horse")
+            .await
+            .unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store
+            .authenticate("alice@example.com", "wrong")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.authenticate("alice@example.com", "").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .authenticate("nobody@example.com", "correct horse")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .authenticate("not an address", "correct horse")
+            .await
+            .unwrap(),
+        None
+    );
 
     store.set_disabled("alice@example.com", true).await.unwrap();
-    assert_eq!(store.authenticate("alice@example.com", "correct horse").await.unwrap(), None);
-    assert!(store.account("alice@example.com").await.unwrap().unwrap().disabled);
-    store.set_disabled("alice@example.com", false).await.unwrap();
-    assert!(store.authenticate("alice@example.com", "correct horse").await.unwrap().is_some());
+    assert_eq!(
+        store
+            .authenticate("alice@example.com", "correct horse")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .account("alice@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    store
+        .set_disabled("alice@example.com", false)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .authenticate("alice@example.com", "correct horse")
+            .await
+            .unwrap()
+            .is_some()
+    );
 
-    store.set_password("alice@example.com", "battery staple").await.unwrap();
-    assert_eq!(store.authenticate("alice@example.com", "correct horse").await.unwrap(), None);
-    assert!(store.authenticate("alice@example.com", "battery staple").await.unwrap().is_some());
+    store
+        .set_password("alice@example.com", "battery staple")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .authenticate("alice@example.com", "correct horse")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .authenticate("alice@example.com", "battery staple")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
 async fn recipients_resolve_through_aliases_tags_and_catch_all() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let bob = store.create_account("bob@example.com", "pw").await.unwrap();
     let resolve = async |a: &str| -> Vec<String> {
         store
@@ -155,33 +248,63 @@ async fn recipients_resolve_through_aliases_tags_and_catch_all() {
     };
     assert_eq!(resolve("alice@example.com").await, ["alice@example.com"]);
     assert_eq!(resolve("ALICE@EXAMPLE.COM").await, ["alice@example.com"]);
-    assert_eq!(resolve("alice+lists@example.com").await, ["alice@example.com"]);
+    assert_eq!(
+        resolve("alice+lists@example.com").await,
+        ["alice@example.com"]
+    );
     assert!(resolve("sales@example.com").await.is_empty());
 
-    store.add_alias("sales@example.com", "alice@example.com").await.unwrap();
-    store.add_alias("team@example.com", "alice@example.com").await.unwrap();
-    store.add_alias("team@example.com", "bob@example.com").await.unwrap();
+    store
+        .add_alias("sales@example.com", "alice@example.com")
+        .await
+        .unwrap();
+    store
+        .add_alias("team@example.com", "alice@example.com")
+        .await
+        .unwrap();
+    store
+        .add_alias("team@example.com", "bob@example.com")
+        .await
+        .unwrap();
     assert_eq!(resolve("sales@example.com").await, ["alice@example.com"]);
     assert_eq!(resolve("sales+q3@example.com").await, ["alice@example.com"]);
-    assert_eq!(resolve("team@example.com").await, ["alice@example.com", "bob@example.com"]);
+    assert_eq!(
+        resolve("team@example.com").await,
+        ["alice@example.com", "bob@example.com"]
+    );
     // An alias may not shadow an account, nor point at nobody.
-    let err = store.add_alias("bob@example.com", "alice@example.com").await.unwrap_err();
+    let err = store
+        .add_alias("bob@example.com", "alice@example.com")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
-    let err = store.add_alias("x@example.com", "ghost@example.com").await.unwrap_err();
+    let err = store
+        .add_alias("x@example.com", "ghost@example.com")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
     // Catch-all: only for addresses nobody else takes.
     assert!(resolve("whoever@example.com").await.is_empty());
-    store.add_alias("@example.com", "bob@example.com").await.unwrap();
+    store
+        .add_alias("@example.com", "bob@example.com")
+        .await
+        .unwrap();
     assert_eq!(resolve("whoever@example.com").await, ["bob@example.com"]);
     assert_eq!(resolve("alice@example.com").await, ["alice@example.com"]);
     assert_eq!(resolve("sales@example.com").await, ["alice@example.com"]);
-    assert!(resolve("whoever@elsewhere.org").await.is_empty(), "foreign domain resolved");
+    assert!(
+        resolve("whoever@elsewhere.org").await.is_empty(),
+        "foreign domain resolved"
+    );
 
     // A disabled account receives nothing, directly or through an alias.
     store.set_disabled("alice@example.com", true).await.unwrap();
     assert_eq!(resolve("team@example.com").await, ["bob@example.com"]);
-    store.delete_alias("@example.com", "bob@example.com").await.unwrap();
+    store
+        .delete_alias("@example.com", "bob@example.com")
+        .await
+        .unwrap();
     assert!(resolve("alice@example.com").await.is_empty());
     assert!(resolve("sales@example.com").await.is_empty());
     let _ = (alice, bob);
@@ -190,11 +313,19 @@ async fn recipients_resolve_through_aliases_tags_and_catch_all() {
 #[tokio::test]
 async fn an_unknown_recipient_is_refused_and_nothing_is_written() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let inbox = mailbox(&store, &alice, "INBOX").await;
     let before = log_len(&store).await;
 
-    for rcpt in ["nobody@example.com", "alice@elsewhere.org", "not-an-address", "@example.com"] {
+    for rcpt in [
+        "nobody@example.com",
+        "alice@elsewhere.org",
+        "not-an-address",
+        "@example.com",
+    ] {
         let mut d = store.delivery();
         let err = d.add_recipient(rcpt).await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound(_)), "{rcpt}: {err:?}");
@@ -209,18 +340,39 @@ async fn an_unknown_recipient_is_refused_and_nothing_is_written() {
     assert_eq!(d.accounts().len(), 1);
     drop(d); // aborted: nothing written
 
-    assert_eq!(log_len(&store).await, before, "a refused delivery was logged");
+    assert_eq!(
+        log_len(&store).await,
+        before,
+        "a refused delivery was logged"
+    );
     assert!(store.messages(inbox.id).await.unwrap().is_empty());
-    assert_eq!(store.mailbox_by_id(inbox.id).await.unwrap().unwrap().uidnext, 1);
+    assert_eq!(
+        store
+            .mailbox_by_id(inbox.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .uidnext,
+        1
+    );
 }
 
 #[tokio::test]
 async fn one_delivery_is_one_message_per_mailbox() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let bob = store.create_account("bob@example.com", "pw").await.unwrap();
-    store.add_alias("team@example.com", "alice@example.com").await.unwrap();
-    store.add_alias("team@example.com", "bob@example.com").await.unwrap();
+    store
+        .add_alias("team@example.com", "alice@example.com")
+        .await
+        .unwrap();
+    store
+        .add_alias("team@example.com", "bob@example.com")
+        .await
+        .unwrap();
     let a_inbox = mailbox(&store, &alice, "INBOX").await;
     let b_inbox = mailbox(&store, &bob, "INBOX").await;
 
@@ -236,13 +388,24 @@ async fn one_delivery_is_one_message_per_mailbox() {
     let b_msgs = store.messages(b_inbox.id).await.unwrap();
     assert_eq!((a_msgs.len(), b_msgs.len()), (1, 1));
     assert_eq!(a_msgs[0].blob, b_msgs[0].blob, "one blob for both");
-    assert_eq!(store.blob(&a_msgs[0].blob).await.unwrap().unwrap(), common::message("to the team"));
+    assert_eq!(
+        store.blob(&a_msgs[0].blob).await.unwrap().unwrap(),
+        common::message("to the team")
+    );
 
     // The same account by three routes: one message.
-    store.add_alias("sales@example.com", "alice@example.com").await.unwrap();
+    store
+        .add_alias("sales@example.com", "alice@example.com")
+        .await
+        .unwrap();
     let placed = deliver(
         &store,
-        &["alice@example.com", "alice+x@example.com", "sales@example.com", "team@example.com"],
+        &[
+            "alice@example.com",
+            "alice+x@example.com",
+            "sales@example.com",
+            "team@example.com",
+        ],
         "thrice",
     )
     .await;
@@ -256,7 +419,10 @@ async fn one_delivery_is_one_message_per_mailbox() {
 #[tokio::test]
 async fn create_makes_missing_parents() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let c = store.create_mailbox(alice.id, "a/b/c").await.unwrap();
     assert_eq!(c.name, "a/b/c");
     let all = names(&store, &alice).await;
@@ -280,14 +446,22 @@ async fn create_makes_missing_parents() {
 #[tokio::test]
 async fn rename_takes_children_along() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     store.create_mailbox(alice.id, "a/b/c").await.unwrap();
     store.create_mailbox(alice.id, "ab").await.unwrap();
     let a = mailbox(&store, &alice, "a").await;
     let ab = mailbox(&store, &alice, "a/b").await;
     let abc = mailbox(&store, &alice, "a/b/c").await;
     store
-        .append(abc.id, common::message("deep"), Flags::new(["\\Seen"]), None)
+        .append(
+            abc.id,
+            common::message("deep"),
+            Flags::new(["\\Seen"]),
+            None,
+        )
         .await
         .unwrap();
 
@@ -296,57 +470,107 @@ async fn rename_takes_children_along() {
     for n in ["x", "x/y", "x/y/b", "x/y/b/c", "ab"] {
         assert!(all.contains(&n.to_string()), "{n} missing from {all:?}");
     }
-    assert!(!all.iter().any(|n| n == "a" || n.starts_with("a/")), "{all:?}");
+    assert!(
+        !all.iter().any(|n| n == "a" || n.starts_with("a/")),
+        "{all:?}"
+    );
     // Same mailboxes (GUID, UIDVALIDITY, messages), new names.
     for (old, new) in [(&a, "x/y"), (&ab, "x/y/b"), (&abc, "x/y/b/c")] {
         let m = mailbox(&store, &alice, new).await;
-        assert_eq!((m.id, m.guid, m.uidvalidity), (old.id, old.guid, old.uidvalidity), "{new}");
+        assert_eq!(
+            (m.id, m.guid, m.uidvalidity),
+            (old.id, old.guid, old.uidvalidity),
+            "{new}"
+        );
     }
     assert_eq!(uids(&store, abc.id).await, [1]);
 
     let err = store.rename_mailbox(alice.id, "x", "ab").await.unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
-    let err = store.rename_mailbox(alice.id, "x", "x/z").await.unwrap_err();
+    let err = store
+        .rename_mailbox(alice.id, "x", "x/z")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
-    let err = store.rename_mailbox(alice.id, "nothing", "z").await.unwrap_err();
+    let err = store
+        .rename_mailbox(alice.id, "nothing", "z")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
 
 #[tokio::test]
 async fn rename_inbox_moves_its_messages_and_keeps_inbox() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let inbox = mailbox(&store, &alice, "INBOX").await;
     for i in 0..5 {
         deliver(&store, &["alice@example.com"], &format!("m{i}")).await;
     }
     store
-        .store_flags(inbox.id, set(&[1, 2]), FlagMode::Add, Flags::new(["\\Deleted"]), None)
+        .store_flags(
+            inbox.id,
+            set(&[1, 2]),
+            FlagMode::Add,
+            Flags::new(["\\Deleted"]),
+            None,
+        )
         .await
         .unwrap();
     store
-        .store_flags(inbox.id, set(&[4]), FlagMode::Add, Flags::new(["\\Flagged"]), None)
+        .store_flags(
+            inbox.id,
+            set(&[4]),
+            FlagMode::Add,
+            Flags::new(["\\Flagged"]),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(store.expunge(inbox.id, None).await.unwrap(), [1, 2]);
     let originals = store.messages(inbox.id).await.unwrap();
-    assert_eq!(originals.iter().map(|m| m.uid).collect::<Vec<_>>(), [3, 4, 5]);
+    assert_eq!(
+        originals.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
 
-    store.rename_mailbox(alice.id, "INBOX", "Old/Mail").await.unwrap();
+    store
+        .rename_mailbox(alice.id, "INBOX", "Old/Mail")
+        .await
+        .unwrap();
     let old = mailbox(&store, &alice, "Old/Mail").await;
     assert_ne!(old.guid, inbox.guid);
     assert_eq!(old.role, None);
     let moved = store.messages(old.id).await.unwrap();
-    assert_eq!(moved.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3], "new UIDs");
+    assert_eq!(
+        moved.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "new UIDs"
+    );
     for (o, m) in originals.iter().zip(&moved) {
-        assert_eq!((&o.blob, &o.flags, o.size, o.internal_date), (&m.blob, &m.flags, m.size, m.internal_date));
+        assert_eq!(
+            (&o.blob, &o.flags, o.size, o.internal_date),
+            (&m.blob, &m.flags, m.size, m.internal_date)
+        );
     }
 
     let now = mailbox(&store, &alice, "INBOX").await;
-    assert_eq!((now.id, now.guid, now.uidvalidity, now.role), (inbox.id, inbox.guid, inbox.uidvalidity, Some(Role::Inbox)));
-    assert!(store.messages(inbox.id).await.unwrap().is_empty(), "INBOX not emptied");
+    assert_eq!(
+        (now.id, now.guid, now.uidvalidity, now.role),
+        (inbox.id, inbox.guid, inbox.uidvalidity, Some(Role::Inbox))
+    );
+    assert!(
+        store.messages(inbox.id).await.unwrap().is_empty(),
+        "INBOX not emptied"
+    );
     assert_eq!(now.uidnext, 6, "INBOX UIDNEXT must not fall");
-    assert_eq!(store.expunged_since(inbox.id, 0).await.unwrap(), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        store.expunged_since(inbox.id, 0).await.unwrap(),
+        [1, 2, 3, 4, 5]
+    );
     // New mail still lands in INBOX, after the old UIDs.
     let p = deliver(&store, &["alice@example.com"], "after").await;
     assert_eq!((p[0].mailbox, p[0].uid), (inbox.guid, 6));
@@ -355,7 +579,10 @@ async fn rename_inbox_moves_its_messages_and_keeps_inbox() {
 #[tokio::test]
 async fn delete_refuses_inbox_and_parents() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     store.create_mailbox(alice.id, "p/q").await.unwrap();
     let before = log_len(&store).await;
 
@@ -370,13 +597,19 @@ async fn delete_refuses_inbox_and_parents() {
     assert_eq!(log_len(&store).await, before, "refused DELETE was logged");
 
     let q = mailbox(&store, &alice, "p/q").await;
-    store.append(q.id, common::message("in q"), Flags::default(), None).await.unwrap();
+    store
+        .append(q.id, common::message("in q"), Flags::default(), None)
+        .await
+        .unwrap();
     store.delete_mailbox(alice.id, "p/q").await.unwrap();
     store.delete_mailbox(alice.id, "p").await.unwrap();
     let all = names(&store, &alice).await;
     assert!(!all.iter().any(|n| n.starts_with('p')), "{all:?}");
     assert!(store.mailbox_by_id(q.id).await.unwrap().is_none());
-    assert!(store.messages(q.id).await.unwrap().is_empty(), "messages outlived their mailbox");
+    assert!(
+        store.messages(q.id).await.unwrap().is_empty(),
+        "messages outlived their mailbox"
+    );
 }
 
 /// Mailbox names are case-sensitive (all but INBOX): `foo/bar` is no child of `Foo`, and
@@ -384,7 +617,10 @@ async fn delete_refuses_inbox_and_parents() {
 #[tokio::test]
 async fn delete_sees_children_by_exact_name() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     store.create_mailbox(alice.id, "Foo").await.unwrap();
     store.create_mailbox(alice.id, "foo/bar").await.unwrap();
     store.create_mailbox(alice.id, "a_b").await.unwrap();
@@ -399,19 +635,39 @@ async fn delete_sees_children_by_exact_name() {
 #[tokio::test]
 async fn copy_reports_copyuid_and_makes_new_messages() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let inbox = mailbox(&store, &alice, "INBOX").await;
     let archive = mailbox(&store, &alice, "Archive").await;
     for i in 0..4 {
         deliver(&store, &["alice@example.com"], &format!("m{i}")).await;
     }
     store
-        .store_flags(inbox.id, set(&[2]), FlagMode::Add, Flags::new(["\\Seen", "$Important"]), None)
+        .store_flags(
+            inbox.id,
+            set(&[2]),
+            FlagMode::Add,
+            Flags::new(["\\Seen", "$Important"]),
+            None,
+        )
         .await
         .unwrap();
-    store.append(archive.id, common::message("already"), Flags::default(), None).await.unwrap();
+    store
+        .append(
+            archive.id,
+            common::message("already"),
+            Flags::default(),
+            None,
+        )
+        .await
+        .unwrap();
 
-    let copied = store.copy(inbox.id, set(&[2, 3, 4, 99]), archive.id, false).await.unwrap();
+    let copied = store
+        .copy(inbox.id, set(&[2, 3, 4, 99]), archive.id, false)
+        .await
+        .unwrap();
     assert_eq!(copied.uidvalidity, archive.uidvalidity);
     assert_eq!(copied.uids, [(2, 2), (3, 3), (4, 4)]);
     let src = store.messages(inbox.id).await.unwrap();
@@ -421,13 +677,19 @@ async fn copy_reports_copyuid_and_makes_new_messages() {
         let s = src.iter().find(|m| m.uid == *from).unwrap();
         let d = dst.iter().find(|m| m.uid == *to).unwrap();
         assert_ne!(s.guid, d.guid, "a copy is a new message");
-        assert_eq!((&s.blob, &s.flags, s.size, s.internal_date), (&d.blob, &d.flags, d.size, d.internal_date));
+        assert_eq!(
+            (&s.blob, &s.flags, s.size, s.internal_date),
+            (&d.blob, &d.flags, d.size, d.internal_date)
+        );
     }
     let a = store.mailbox_by_id(archive.id).await.unwrap().unwrap();
     assert_eq!(a.uidnext, 5);
     // Nothing to copy: nothing happens.
     let before = log_len(&store).await;
-    let none = store.copy(inbox.id, set(&[50]), archive.id, false).await.unwrap();
+    let none = store
+        .copy(inbox.id, set(&[50]), archive.id, false)
+        .await
+        .unwrap();
     assert!(none.uids.is_empty());
     assert_eq!(log_len(&store).await, before);
 }
@@ -435,38 +697,67 @@ async fn copy_reports_copyuid_and_makes_new_messages() {
 #[tokio::test]
 async fn move_removes_originals_and_leaves_tombstones() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let inbox = mailbox(&store, &alice, "INBOX").await;
     let trash = mailbox(&store, &alice, "Trash").await;
     for i in 0..3 {
         deliver(&store, &["alice@example.com"], &format!("m{i}")).await;
     }
     let before = store.messages(inbox.id).await.unwrap();
-    let moved = store.copy(inbox.id, set(&[1, 3]), trash.id, true).await.unwrap();
+    let moved = store
+        .copy(inbox.id, set(&[1, 3]), trash.id, true)
+        .await
+        .unwrap();
     assert_eq!(moved.uids, [(1, 1), (3, 2)]);
     assert_eq!(uids(&store, inbox.id).await, [2]);
     assert_eq!(store.expunged_since(inbox.id, 0).await.unwrap(), [1, 3]);
     let in_trash = store.messages(trash.id).await.unwrap();
-    assert_eq!(in_trash.iter().map(|m| m.blob).collect::<Vec<_>>(), [before[0].blob, before[2].blob]);
+    assert_eq!(
+        in_trash.iter().map(|m| m.blob).collect::<Vec<_>>(),
+        [before[0].blob, before[2].blob]
+    );
 
     // The expunge is visible by MODSEQ (QRESYNC) and in the log with the old GUIDs.
-    let hms = store.mailbox_by_id(inbox.id).await.unwrap().unwrap().highestmodseq;
-    assert_eq!(store.expunged_since(inbox.id, hms).await.unwrap(), Vec::<u32>::new());
-    assert_eq!(store.expunged_since(inbox.id, hms - 1).await.unwrap(), [1, 3]);
+    let hms = store
+        .mailbox_by_id(inbox.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .highestmodseq;
+    assert_eq!(
+        store.expunged_since(inbox.id, hms).await.unwrap(),
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        store.expunged_since(inbox.id, hms - 1).await.unwrap(),
+        [1, 3]
+    );
     let log = store.changes_since(0, u32::MAX).await.unwrap();
-    let Some(Change::MessagesExpunged { messages, modseq, .. }) = log.last().map(|e| &e.change) else {
+    let Some(Change::MessagesExpunged {
+        messages, modseq, ..
+    }) = log.last().map(|e| &e.change)
+    else {
         panic!("MOVE did not end with an expunge: {:?}", log.last());
     };
     assert_eq!(*modseq, hms);
     assert_eq!(
-        messages.iter().map(|e| (e.uid, e.message)).collect::<Vec<_>>(),
+        messages
+            .iter()
+            .map(|e| (e.uid, e.message))
+            .collect::<Vec<_>>(),
         [(1, before[0].guid), (3, before[2].guid)]
     );
 
     // Across accounts: refused, nothing moves.
     let bob = store.create_account("bob@example.com", "pw").await.unwrap();
     let bob_inbox = mailbox(&store, &bob, "INBOX").await;
-    let err = store.copy(inbox.id, set(&[2]), bob_inbox.id, true).await.unwrap_err();
+    let err = store
+        .copy(inbox.id, set(&[2]), bob_inbox.id, true)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotAllowed(_)), "{err:?}");
     assert_eq!(uids(&store, inbox.id).await, [2]);
 }
@@ -474,14 +765,28 @@ async fn move_removes_originals_and_leaves_tombstones() {
 #[tokio::test]
 async fn store_flags_honours_unchanged_since() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let inbox = mailbox(&store, &alice, "INBOX").await;
     for i in 0..3 {
         deliver(&store, &["alice@example.com"], &format!("m{i}")).await;
     }
-    let since = store.mailbox_by_id(inbox.id).await.unwrap().unwrap().highestmodseq;
+    let since = store
+        .mailbox_by_id(inbox.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .highestmodseq;
     let first = store
-        .store_flags(inbox.id, set(&[2]), FlagMode::Add, Flags::new(["\\Seen"]), None)
+        .store_flags(
+            inbox.id,
+            set(&[2]),
+            FlagMode::Add,
+            Flags::new(["\\Seen"]),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(first.changed, [(2, Flags::new(["\\Seen"]))]);
@@ -489,7 +794,13 @@ async fn store_flags_honours_unchanged_since() {
 
     // A client that last saw `since` tries to flag all three: UID 2 changed meanwhile.
     let cond = store
-        .store_flags(inbox.id, set(&[1, 2, 3]), FlagMode::Add, Flags::new(["\\Flagged"]), Some(since))
+        .store_flags(
+            inbox.id,
+            set(&[1, 2, 3]),
+            FlagMode::Add,
+            Flags::new(["\\Flagged"]),
+            Some(since),
+        )
         .await
         .unwrap();
     assert_eq!(cond.modified, [2]);
@@ -498,17 +809,33 @@ async fn store_flags_honours_unchanged_since() {
     let msgs = store.messages(inbox.id).await.unwrap();
     assert_eq!(msgs[1].flags, Flags::new(["\\Seen"]), "UID 2 was touched");
     assert_eq!(msgs[0].flags, Flags::new(["\\Flagged"]));
-    assert_eq!(store.changed_since(inbox.id, since + 1).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .changed_since(inbox.id, since + 1)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
 async fn a_no_op_store_does_not_bump_modseq() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let inbox = mailbox(&store, &alice, "INBOX").await;
     deliver(&store, &["alice@example.com"], "m").await;
     store
-        .store_flags(inbox.id, set(&[1]), FlagMode::Add, Flags::new(["\\Seen"]), None)
+        .store_flags(
+            inbox.id,
+            set(&[1]),
+            FlagMode::Add,
+            Flags::new(["\\Seen"]),
+            None,
+        )
         .await
         .unwrap();
     let before = store.mailbox_by_id(inbox.id).await.unwrap().unwrap();
@@ -520,11 +847,17 @@ async fn a_no_op_store_does_not_bump_modseq() {
         (FlagMode::Remove, Flags::new(["\\Deleted"])),
         (FlagMode::Replace, Flags::new(["\\seen"])),
     ] {
-        let out = store.store_flags(inbox.id, set(&[1, 7]), mode, flags, None).await.unwrap();
+        let out = store
+            .store_flags(inbox.id, set(&[1, 7]), mode, flags, None)
+            .await
+            .unwrap();
         assert!(out.changed.is_empty(), "{mode:?}: {out:?}");
         assert_eq!(out.modseq, before.highestmodseq, "{mode:?}");
     }
-    assert_eq!(store.mailbox_by_id(inbox.id).await.unwrap().unwrap(), before);
+    assert_eq!(
+        store.mailbox_by_id(inbox.id).await.unwrap().unwrap(),
+        before
+    );
     assert_eq!(store.messages(inbox.id).await.unwrap(), msg_before);
     assert_eq!(log_len(&store).await, log_before);
 }
@@ -532,12 +865,23 @@ async fn a_no_op_store_does_not_bump_modseq() {
 #[tokio::test]
 async fn a_recreated_mailbox_gets_a_new_uidvalidity() {
     let (_d, store) = fresh().await;
-    let alice = store.create_account("alice@example.com", "pw").await.unwrap();
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
     let first = store.create_mailbox(alice.id, "Projects").await.unwrap();
-    store.append(first.id, common::message("x"), Flags::default(), None).await.unwrap();
+    store
+        .append(first.id, common::message("x"), Flags::default(), None)
+        .await
+        .unwrap();
     store.delete_mailbox(alice.id, "Projects").await.unwrap();
     let second = store.create_mailbox(alice.id, "Projects").await.unwrap();
-    assert!(second.uidvalidity > first.uidvalidity, "{} then {}", first.uidvalidity, second.uidvalidity);
+    assert!(
+        second.uidvalidity > first.uidvalidity,
+        "{} then {}",
+        first.uidvalidity,
+        second.uidvalidity
+    );
     assert_ne!(second.guid, first.guid);
     assert_eq!(second.uidnext, 1);
     assert!(store.messages(second.id).await.unwrap().is_empty());

@@ -108,7 +108,10 @@ async fn worker(f: Fixture, seed: u64, task: u64) {
                     .await
                     .expect("store flags");
                 for (uid, _) in &done.changed {
-                    assert!(set.contains(*uid), "STORE changed UID {uid} outside {set:?}");
+                    assert!(
+                        set.contains(*uid),
+                        "STORE changed UID {uid} outside {set:?}"
+                    );
                 }
                 if !done.changed.is_empty() {
                     f.outcome.lock().unwrap().flag_changes += 1;
@@ -120,9 +123,16 @@ async fn worker(f: Fixture, seed: u64, task: u64) {
                 } else {
                     Some(UidSet::from_uids(pick_uids(&f, &mut rng)))
                 };
-                let gone = f.store.expunge(f.inbox, uids.clone()).await.expect("expunge");
+                let gone = f
+                    .store
+                    .expunge(f.inbox, uids.clone())
+                    .await
+                    .expect("expunge");
                 if let Some(set) = &uids {
-                    assert!(gone.iter().all(|u| set.contains(*u)), "expunged outside the set");
+                    assert!(
+                        gone.iter().all(|u| set.contains(*u)),
+                        "expunged outside the set"
+                    );
                 }
                 if !gone.is_empty() {
                     f.outcome.lock().unwrap().expunges.push(gone);
@@ -140,40 +150,76 @@ async fn failing_op(f: &Fixture, rng: &mut Lcg, tag: &str) {
             // Writes the blob before it finds the mailbox missing: the blob must go too.
             let body = common::message(&format!("failed-{tag}"));
             let hash = BlobHash::of(&body);
-            let err = f.store.append(f.gone, body, Flags::default(), None).await.unwrap_err();
-            assert!(matches!(err, StoreError::NotFound(_)), "append to deleted mailbox: {err:?}");
+            let err = f
+                .store
+                .append(f.gone, body, Flags::default(), None)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, StoreError::NotFound(_)),
+                "append to deleted mailbox: {err:?}"
+            );
             f.outcome.lock().unwrap().failed_blobs.push(hash);
             fail(f, "append");
         }
         1 => {
-            let mailbox = if rng.below(2) == 0 { f.gone } else { 987_654_321 };
+            let mailbox = if rng.below(2) == 0 {
+                f.gone
+            } else {
+                987_654_321
+            };
             let err = f
                 .store
-                .store_flags(mailbox, UidSet::all(), FlagMode::Add, Flags::new(["\\Seen"]), None)
+                .store_flags(
+                    mailbox,
+                    UidSet::all(),
+                    FlagMode::Add,
+                    Flags::new(["\\Seen"]),
+                    None,
+                )
                 .await
                 .unwrap_err();
-            assert!(matches!(err, StoreError::NotFound(_)), "store on missing mailbox: {err:?}");
+            assert!(
+                matches!(err, StoreError::NotFound(_)),
+                "store on missing mailbox: {err:?}"
+            );
             fail(f, "store_flags");
         }
         2 => {
             let err = f.store.expunge(f.gone, None).await.unwrap_err();
-            assert!(matches!(err, StoreError::NotFound(_)), "expunge missing mailbox: {err:?}");
+            assert!(
+                matches!(err, StoreError::NotFound(_)),
+                "expunge missing mailbox: {err:?}"
+            );
             fail(f, "expunge");
         }
         3 => {
             // Creates 15 parents and renames `P` (all logged) before the child `P/c` would
             // become 17 levels deep and fails: every one of those changes must be undone.
             let to = format!("d{}/{}", tag.replace('-', ""), ["d"; 15].join("/"));
-            let err = f.store.rename_mailbox(f.account_id, "P", &to).await.unwrap_err();
-            assert!(matches!(err, StoreError::Invalid(_)), "rename too deep: {err:?}");
+            let err = f
+                .store
+                .rename_mailbox(f.account_id, "P", &to)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, StoreError::Invalid(_)),
+                "rename too deep: {err:?}"
+            );
             fail(f, "rename");
         }
         4 => {
             let mut d = f.store.delivery();
             let err = d.add_recipient("nobody@example.com").await.unwrap_err();
-            assert!(matches!(err, StoreError::NotFound(_)), "unknown recipient: {err:?}");
+            assert!(
+                matches!(err, StoreError::NotFound(_)),
+                "unknown recipient: {err:?}"
+            );
             let err = d.commit(common::message(tag)).await.unwrap_err();
-            assert!(matches!(err, StoreError::Invalid(_)), "commit without recipients: {err:?}");
+            assert!(
+                matches!(err, StoreError::Invalid(_)),
+                "commit without recipients: {err:?}"
+            );
             fail(f, "delivery");
         }
         5 => {
@@ -182,15 +228,32 @@ async fn failing_op(f: &Fixture, rng: &mut Lcg, tag: &str) {
                 .copy(f.inbox, UidSet::all(), f.other_inbox, rng.below(2) == 0)
                 .await
                 .unwrap_err();
-            assert!(matches!(err, StoreError::NotAllowed(_)), "copy across accounts: {err:?}");
+            assert!(
+                matches!(err, StoreError::NotAllowed(_)),
+                "copy across accounts: {err:?}"
+            );
             fail(f, "copy");
         }
         _ => {
             let change = Change::DomainAdded {
                 domain: "gap.example".into(),
             };
-            let err = f.store.apply_remote("b", 7, change, None).await.unwrap_err();
-            assert!(matches!(err, StoreError::Gap { expected: 1, got: 7, .. }), "{err:?}");
+            let err = f
+                .store
+                .apply_remote("b", 7, change, None)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    StoreError::Gap {
+                        expected: 1,
+                        got: 7,
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
             fail(f, "apply_remote");
         }
     }
@@ -215,8 +278,14 @@ async fn run(seed: u64) {
     let mut rx = store.subscribe();
 
     store.add_domain("example.com").await.unwrap();
-    let account = store.create_account("user@example.com", "secret").await.unwrap();
-    let other = store.create_account("other@example.com", "secret").await.unwrap();
+    let account = store
+        .create_account("user@example.com", "secret")
+        .await
+        .unwrap();
+    let other = store
+        .create_account("other@example.com", "secret")
+        .await
+        .unwrap();
     let inbox = store.mailbox(account.id, "INBOX").await.unwrap().unwrap();
     let other_inbox = store.mailbox(other.id, "INBOX").await.unwrap().unwrap();
     // Not the newest mailbox: SQLite hands the newest row's id out again once it is deleted.
@@ -248,8 +317,15 @@ async fn run(seed: u64) {
     let ctx = format!("seed {seed}");
     assert!(!outcome.placed.is_empty(), "{ctx}: no delivery");
     assert!(outcome.flag_changes > 0, "{ctx}: no STORE changed anything");
-    assert!(!outcome.expunges.is_empty(), "{ctx}: no EXPUNGE removed anything");
-    assert!(outcome.failures.len() >= 5, "{ctx}: too few kinds of failure: {:?}", outcome.failures);
+    assert!(
+        !outcome.expunges.is_empty(),
+        "{ctx}: no EXPUNGE removed anything"
+    );
+    assert!(
+        outcome.failures.len() >= 5,
+        "{ctx}: too few kinds of failure: {:?}",
+        outcome.failures
+    );
 
     // The stream delivered exactly the log, in the same order.
     let mut stream: Vec<ChangeEvent> = Vec::new();
@@ -262,9 +338,19 @@ async fn run(seed: u64) {
     }
     let log = store.changes_since(0, 1_000_000).await.unwrap();
     assert_eq!(stream, log, "{ctx}: stream and log differ");
-    assert!(log.iter().all(|e| e.origin == "a"), "{ctx}: foreign origin in the log");
-    assert!(log.windows(2).all(|w| w[0].seq < w[1].seq), "{ctx}: log out of order");
-    assert_eq!(&log[..setup.len()], &setup[..], "{ctx}: setup entries changed");
+    assert!(
+        log.iter().all(|e| e.origin == "a"),
+        "{ctx}: foreign origin in the log"
+    );
+    assert!(
+        log.windows(2).all(|w| w[0].seq < w[1].seq),
+        "{ctx}: log out of order"
+    );
+    assert_eq!(
+        &log[..setup.len()],
+        &setup[..],
+        "{ctx}: setup entries changed"
+    );
 
     // Exactly one entry per committed mutation, nothing from failed ones.
     let work: Vec<&ChangeEvent> = log.iter().filter(|e| e.seq > setup_seq).collect();
@@ -286,7 +372,12 @@ async fn run(seed: u64) {
     let n = placed_uids.len();
     placed_uids.dedup();
     assert_eq!(placed_uids.len(), n, "{ctx}: a UID was handed out twice");
-    assert!(outcome.placed.iter().all(|p| p.mailbox == inbox.guid && p.uidvalidity == inbox.uidvalidity));
+    assert!(
+        outcome
+            .placed
+            .iter()
+            .all(|p| p.mailbox == inbox.guid && p.uidvalidity == inbox.uidvalidity)
+    );
     let placed: BTreeSet<(u32, Guid)> = outcome.placed.iter().map(|p| (p.uid, p.guid)).collect();
     let logged: BTreeSet<(u32, Guid)> = work
         .iter()
@@ -295,41 +386,87 @@ async fn run(seed: u64) {
             _ => None,
         })
         .collect();
-    assert_eq!(placed, logged, "{ctx}: deliveries and logged additions differ");
+    assert_eq!(
+        placed, logged,
+        "{ctx}: deliveries and logged additions differ"
+    );
 
     // Walk the whole log per mailbox: IMAP's laws, step by step.
     let mut per_mailbox: HashMap<Guid, MailboxLog> = HashMap::new();
     for e in &log {
-        let Some(mb) = e.change.mailbox() else { continue };
+        let Some(mb) = e.change.mailbox() else {
+            continue;
+        };
         let m = per_mailbox.entry(mb).or_default();
         match &e.change {
-            Change::MessageAdded { uid, modseq, message, flags, .. } => {
-                assert!(*uid > m.last_uid, "{ctx}: UID {uid} after {} (seq {})", m.last_uid, e.seq);
-                assert!(!m.expunged.contains(uid), "{ctx}: expunged UID {uid} reused");
-                assert!(*modseq > m.last_modseq, "{ctx}: MODSEQ fell at seq {}", e.seq);
+            Change::MessageAdded {
+                uid,
+                modseq,
+                message,
+                flags,
+                ..
+            } => {
+                assert!(
+                    *uid > m.last_uid,
+                    "{ctx}: UID {uid} after {} (seq {})",
+                    m.last_uid,
+                    e.seq
+                );
+                assert!(
+                    !m.expunged.contains(uid),
+                    "{ctx}: expunged UID {uid} reused"
+                );
+                assert!(
+                    *modseq > m.last_modseq,
+                    "{ctx}: MODSEQ fell at seq {}",
+                    e.seq
+                );
                 m.last_uid = *uid;
                 m.last_modseq = *modseq;
                 m.live.insert(*uid);
                 m.guids.insert(*uid, *message);
                 m.state.insert(*uid, (flags.clone(), *modseq));
             }
-            Change::FlagsChanged { modseq, messages, .. } => {
-                assert!(*modseq > m.last_modseq, "{ctx}: MODSEQ fell at seq {}", e.seq);
+            Change::FlagsChanged {
+                modseq, messages, ..
+            } => {
+                assert!(
+                    *modseq > m.last_modseq,
+                    "{ctx}: MODSEQ fell at seq {}",
+                    e.seq
+                );
                 m.last_modseq = *modseq;
                 assert!(!messages.is_empty(), "{ctx}: empty FlagsChanged");
                 for u in messages {
-                    assert!(m.live.contains(&u.uid), "{ctx}: flags of absent UID {}", u.uid);
+                    assert!(
+                        m.live.contains(&u.uid),
+                        "{ctx}: flags of absent UID {}",
+                        u.uid
+                    );
                     assert_eq!(m.guids[&u.uid], u.message, "{ctx}: UID/GUID mismatch");
                     m.state.insert(u.uid, (u.flags.clone(), *modseq));
                 }
             }
-            Change::MessagesExpunged { modseq, messages, .. } => {
-                assert!(*modseq > m.last_modseq, "{ctx}: MODSEQ fell at seq {}", e.seq);
+            Change::MessagesExpunged {
+                modseq, messages, ..
+            } => {
+                assert!(
+                    *modseq > m.last_modseq,
+                    "{ctx}: MODSEQ fell at seq {}",
+                    e.seq
+                );
                 m.last_modseq = *modseq;
                 assert!(!messages.is_empty(), "{ctx}: empty MessagesExpunged");
-                assert!(messages.windows(2).all(|w| w[0].uid < w[1].uid), "{ctx}: unsorted expunge");
+                assert!(
+                    messages.windows(2).all(|w| w[0].uid < w[1].uid),
+                    "{ctx}: unsorted expunge"
+                );
                 for x in messages {
-                    assert!(m.live.remove(&x.uid), "{ctx}: expunged absent UID {}", x.uid);
+                    assert!(
+                        m.live.remove(&x.uid),
+                        "{ctx}: expunged absent UID {}",
+                        x.uid
+                    );
                     assert_eq!(m.guids[&x.uid], x.message, "{ctx}: UID/GUID mismatch");
                     assert!(x.message != Guid([0; 16]));
                     m.expunged.insert(x.uid);
@@ -344,31 +481,81 @@ async fn run(seed: u64) {
     let m = &per_mailbox[&inbox.guid];
     let returned: BTreeSet<u32> = outcome.expunges.iter().flatten().copied().collect();
     let n_returned: usize = outcome.expunges.iter().map(Vec::len).sum();
-    assert_eq!(returned.len(), n_returned, "{ctx}: a UID was expunged twice");
-    assert_eq!(returned, m.expunged, "{ctx}: expunge results and log differ");
-    let tombstones: BTreeSet<u32> = store.expunged_since(inbox.id, 0).await.unwrap().into_iter().collect();
+    assert_eq!(
+        returned.len(),
+        n_returned,
+        "{ctx}: a UID was expunged twice"
+    );
+    assert_eq!(
+        returned, m.expunged,
+        "{ctx}: expunge results and log differ"
+    );
+    let tombstones: BTreeSet<u32> = store
+        .expunged_since(inbox.id, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(tombstones, m.expunged, "{ctx}: tombstones and log differ");
     let now = store.mailbox_by_id(inbox.id).await.unwrap().unwrap();
-    assert_eq!(now.uidnext as usize, outcome.placed.len() + 1, "{ctx}: UIDNEXT");
-    assert_eq!(now.highestmodseq, m.last_modseq, "{ctx}: HIGHESTMODSEQ vs log");
-    assert_eq!(now.uidvalidity, inbox.uidvalidity, "{ctx}: UIDVALIDITY changed");
+    assert_eq!(
+        now.uidnext as usize,
+        outcome.placed.len() + 1,
+        "{ctx}: UIDNEXT"
+    );
+    assert_eq!(
+        now.highestmodseq, m.last_modseq,
+        "{ctx}: HIGHESTMODSEQ vs log"
+    );
+    assert_eq!(
+        now.uidvalidity, inbox.uidvalidity,
+        "{ctx}: UIDVALIDITY changed"
+    );
     let messages = store.messages(inbox.id).await.unwrap();
-    let stored: BTreeMap<u32, (Flags, u64)> =
-        messages.iter().map(|x| (x.uid, (x.flags.clone(), x.modseq))).collect();
-    assert_eq!(stored, m.state, "{ctx}: messages (flags, MODSEQ) differ from the log");
+    let stored: BTreeMap<u32, (Flags, u64)> = messages
+        .iter()
+        .map(|x| (x.uid, (x.flags.clone(), x.modseq)))
+        .collect();
+    assert_eq!(
+        stored, m.state,
+        "{ctx}: messages (flags, MODSEQ) differ from the log"
+    );
     for x in &messages {
         assert_eq!(m.guids[&x.uid], x.guid, "{ctx}: GUID of UID {}", x.uid);
-        assert!(!tombstones.contains(&x.uid), "{ctx}: expunged UID {} present", x.uid);
+        assert!(
+            !tombstones.contains(&x.uid),
+            "{ctx}: expunged UID {} present",
+            x.uid
+        );
     }
 
     // Failed operations left nothing behind.
     for hash in &outcome.failed_blobs {
-        assert_eq!(store.blob(hash).await.unwrap(), None, "{ctx}: blob of a failed APPEND kept");
+        assert_eq!(
+            store.blob(hash).await.unwrap(),
+            None,
+            "{ctx}: blob of a failed APPEND kept"
+        );
     }
-    assert_eq!(names(&store, account.id).await, folders_before, "{ctx}: folders changed");
-    assert_eq!(store.domains().await.unwrap(), ["example.com"], "{ctx}: domains");
-    assert_eq!(store.applied_seq("b").await.unwrap(), 0, "{ctx}: a gap was applied");
-    assert!(store.messages(other_inbox.id).await.unwrap().is_empty(), "{ctx}: copied across accounts");
+    assert_eq!(
+        names(&store, account.id).await,
+        folders_before,
+        "{ctx}: folders changed"
+    );
+    assert_eq!(
+        store.domains().await.unwrap(),
+        ["example.com"],
+        "{ctx}: domains"
+    );
+    assert_eq!(
+        store.applied_seq("b").await.unwrap(),
+        0,
+        "{ctx}: a gap was applied"
+    );
+    assert!(
+        store.messages(other_inbox.id).await.unwrap().is_empty(),
+        "{ctx}: copied across accounts"
+    );
     assert_eq!(store.integrity_check().await.unwrap(), "ok");
 }
 

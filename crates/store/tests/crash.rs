@@ -193,7 +193,11 @@ async fn verify(dir: &Path, reported: &[Reported]) {
     assert_eq!(store.integrity_check().await.unwrap(), "ok");
 
     let guids: HashSet<Guid> = reported.iter().map(|r| r.message).collect();
-    assert_eq!(guids.len(), reported.len(), "a message GUID was reported twice");
+    assert_eq!(
+        guids.len(),
+        reported.len(),
+        "a message GUID was reported twice"
+    );
 
     for r in reported {
         let mb = store
@@ -209,7 +213,11 @@ async fn verify(dir: &Path, reported: &[Reported]) {
             .find(|m| m.uid == r.uid)
             .unwrap_or_else(|| panic!("reported message lost: {r:?}"));
         assert_eq!(m.guid, r.message, "UID {} holds another message", r.uid);
-        let bytes = store.blob(&m.blob).await.unwrap().expect("blob of a reported message");
+        let bytes = store
+            .blob(&m.blob)
+            .await
+            .unwrap()
+            .expect("blob of a reported message");
         assert_eq!(sha256_hex(&bytes), r.sha256, "bytes of {r:?} damaged");
         assert_eq!(m.size, bytes.len() as u64);
     }
@@ -242,11 +250,19 @@ async fn verify(dir: &Path, reported: &[Reported]) {
         .unwrap()
         .into_iter()
         .filter_map(|e| match e.change {
-            Change::MessageAdded { mailbox, uid, message, .. } => Some((mailbox, uid, message)),
+            Change::MessageAdded {
+                mailbox,
+                uid,
+                message,
+                ..
+            } => Some((mailbox, uid, message)),
             _ => None,
         })
         .collect();
-    assert_eq!(present, logged, "messages present and logged additions differ");
+    assert_eq!(
+        present, logged,
+        "messages present and logged additions differ"
+    );
     assert!(present.len() >= reported.len());
 }
 
@@ -257,7 +273,11 @@ fn sigkill_during_delivery_loses_nothing_reported() {
     let mut reported = Vec::new();
     for round in 0..2 {
         let got = run_child_and_kill(&db, LINES_BEFORE_KILL);
-        assert!(got.len() >= LINES_BEFORE_KILL, "round {round}: {} lines", got.len());
+        assert!(
+            got.len() >= LINES_BEFORE_KILL,
+            "round {round}: {} lines",
+            got.len()
+        );
         reported.extend(got);
         // A runtime per round: dropping it closes every connection before the next child.
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -75,6 +75,28 @@ section! {
 }
 
 section! {
+    /// POP3 for mail clients that download and delete.
+    pub struct Pop3Config {
+        /// Addresses for POP3 with STLS (port 110 in production); empty disables it.
+        pub listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2110))],
+        /// Addresses for POP3 over implicit TLS (port 995 in production).
+        pub tls_listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2995))],
+        /// Seconds to wait for a command (RFC 1939: at least 600).
+        pub command_timeout_secs: u64 = 600,
+        /// Errors a session may make before it is disconnected.
+        pub max_errors: u32 = 10,
+        /// Most simultaneous sessions per listener.
+        pub max_connections: usize = 1000,
+        /// Most simultaneous sessions from one IP address.
+        pub max_connections_per_ip: usize = 20,
+        /// Delay in milliseconds per recent failed login from the same IP (grows, capped at 10x).
+        pub auth_failure_delay_ms: u64 = 1000,
+        /// Accept passwords without TLS from loopback clients (local tools only).
+        pub plaintext_auth_on_loopback: bool = false,
+    }
+}
+
+section! {
     /// TLS for every listener. With no certificate configured, a self-signed one for
     /// node.hostname is generated on first start and kept in data_dir/tls/.
     pub struct TlsConfig {
@@ -105,6 +127,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// See [`SmtpConfig`].
     pub smtp: SmtpConfig,
+    /// See [`Pop3Config`].
+    pub pop3: Pop3Config,
     /// See [`TlsConfig`].
     pub tls: TlsConfig,
     /// See [`LogConfig`].
@@ -125,6 +149,7 @@ const SECTIONS: &[SectionInfo] = &[
     ("node", NodeConfig::DOC, NodeConfig::FIELDS),
     ("store", StoreConfig::DOC, StoreConfig::FIELDS),
     ("smtp", SmtpConfig::DOC, SmtpConfig::FIELDS),
+    ("pop3", Pop3Config::DOC, Pop3Config::FIELDS),
     ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
     ("log", LogConfig::DOC, LogConfig::FIELDS),
 ];
@@ -226,6 +251,7 @@ impl Config {
         config.node = section(&table, "node", &mut problems, &problem);
         config.store = section(&table, "store", &mut problems, &problem);
         config.smtp = section(&table, "smtp", &mut problems, &problem);
+        config.pop3 = section(&table, "pop3", &mut problems, &problem);
         config.tls = section(&table, "tls", &mut problems, &problem);
         config.log = section(&table, "log", &mut problems, &problem);
         for (key, message) in config.check() {
@@ -359,6 +385,21 @@ impl SmtpConfig {
         s.max_connections_per_ip = self.max_connections_per_ip;
         s.auth_failure_delay = Duration::from_millis(self.auth_failure_delay_ms);
         s
+    }
+}
+
+impl Pop3Config {
+    /// The POP3 crate's settings from this section.
+    pub fn settings(&self) -> twinmail_pop3::Pop3Settings {
+        twinmail_pop3::Pop3Settings {
+            command_timeout: Duration::from_secs(self.command_timeout_secs.max(1)),
+            max_errors: self.max_errors.max(1),
+            auth_failure_delay: Duration::from_millis(self.auth_failure_delay_ms),
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            plaintext_auth_on_loopback: self.plaintext_auth_on_loopback,
+            ..Default::default()
+        }
     }
 }
 
