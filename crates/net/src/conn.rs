@@ -77,6 +77,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.out.extend_from_slice(bytes);
     }
 
+    /// Bytes queued and not yet sent.
+    pub fn pending_output(&self) -> usize {
+        self.out.len()
+    }
+
     /// Sends queued replies.
     pub async fn flush(&mut self) -> Result<(), Stop> {
         if self.out.is_empty() {

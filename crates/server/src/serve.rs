@@ -11,6 +11,7 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_rustls::TlsAcceptor;
+use twinmail_imap::{Imap, Kind as ImapKind};
 use twinmail_pop3::{Kind as Pop3Kind, Pop3};
 use twinmail_smtp::{Kind as SmtpKind, Pipeline, Smtp};
 
@@ -27,7 +28,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         }
     };
     // Bind every listener before serving any, so a taken port stops us cleanly.
-    let (c, p) = (&config.smtp, &config.pop3);
+    let (c, p, i) = (&config.smtp, &config.pop3, &config.imap);
     let mut listeners = Vec::new();
     for (key, service, addrs) in [
         ("smtp.listen", Service::Smtp(SmtpKind::Mx), &c.listen),
@@ -41,6 +42,8 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             Service::Smtp(SmtpKind::Submissions),
             &c.submissions_listen,
         ),
+        ("imap.listen", Service::Imap(ImapKind::Imap), &i.listen),
+        ("imap.tls_listen", Service::Imap(ImapKind::Imaps), &i.tls_listen),
         ("pop3.listen", Service::Pop3(Pop3Kind::Pop3), &p.listen),
         (
             "pop3.tls_listen",
@@ -65,7 +68,8 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         Some(acceptor.clone()),
         Pipeline::default(),
     );
-    let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor));
+    let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor.clone()));
+    let imap = Imap::new(i.settings(), store.clone(), Some(acceptor));
     let (stop, shutdown) = watch::channel(false);
     let mut services = JoinSet::new();
     for (service, l) in listeners {
@@ -102,6 +106,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
 enum Service {
     Smtp(SmtpKind),
     Pop3(Pop3Kind),
+    Imap(ImapKind),
 }
 
 impl Service {
@@ -109,6 +114,7 @@ impl Service {
         match self {
             Service::Smtp(k) => k.name(),
             Service::Pop3(k) => k.name(),
+            Service::Imap(k) => k.name(),
         }
     }
 }

@@ -405,6 +405,12 @@ impl Store {
         rows::messages_in(self.db(), mailbox_id, 1, u32::MAX).await
     }
 
+    /// The messages of a mailbox whose UIDs are in `uids`, ascending.
+    pub async fn messages_in(&self, mailbox_id: i64, uids: &UidSet) -> Result<Vec<Message>, StoreError> {
+        let mut conn = self.db().acquire().await?;
+        uids.load(&mut conn, mailbox_id).await
+    }
+
     /// One message by UID, if it (still) exists.
     pub async fn message(&self, mailbox_id: i64, uid: u32) -> Result<Option<Message>, StoreError> {
         Ok(rows::messages_in(self.db(), mailbox_id, uid, uid).await?.pop())

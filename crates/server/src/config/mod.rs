@@ -75,6 +75,26 @@ section! {
 }
 
 section! {
+    /// IMAP for mail clients (Thunderbird, mutt, phones, mbsync).
+    pub struct ImapConfig {
+        /// Addresses for IMAP with STARTTLS (port 143 in production); empty disables it.
+        pub listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2143))],
+        /// Addresses for IMAP over implicit TLS (port 993 in production).
+        pub tls_listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2993))],
+        /// Largest literal (e.g. an APPENDed message) accepted, in bytes.
+        pub max_literal_size: u32 = 50 * 1024 * 1024,
+        /// Most simultaneous sessions per listener.
+        pub max_connections: usize = 5000,
+        /// Most simultaneous sessions from one IP address.
+        pub max_connections_per_ip: usize = 50,
+        /// Delay in milliseconds per recent failed login from the same IP (grows, capped at 10x).
+        pub auth_failure_delay_ms: u64 = 1000,
+        /// Accept passwords without TLS from loopback clients (local tools only).
+        pub plaintext_auth_on_loopback: bool = false,
+    }
+}
+
+section! {
     /// POP3 for mail clients that download and delete.
     pub struct Pop3Config {
         /// Addresses for POP3 with STLS (port 110 in production); empty disables it.
@@ -127,6 +147,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// See [`SmtpConfig`].
     pub smtp: SmtpConfig,
+    /// See [`ImapConfig`].
+    pub imap: ImapConfig,
     /// See [`Pop3Config`].
     pub pop3: Pop3Config,
     /// See [`TlsConfig`].
@@ -149,6 +171,7 @@ const SECTIONS: &[SectionInfo] = &[
     ("node", NodeConfig::DOC, NodeConfig::FIELDS),
     ("store", StoreConfig::DOC, StoreConfig::FIELDS),
     ("smtp", SmtpConfig::DOC, SmtpConfig::FIELDS),
+    ("imap", ImapConfig::DOC, ImapConfig::FIELDS),
     ("pop3", Pop3Config::DOC, Pop3Config::FIELDS),
     ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
     ("log", LogConfig::DOC, LogConfig::FIELDS),
@@ -251,6 +274,7 @@ impl Config {
         config.node = section(&table, "node", &mut problems, &problem);
         config.store = section(&table, "store", &mut problems, &problem);
         config.smtp = section(&table, "smtp", &mut problems, &problem);
+        config.imap = section(&table, "imap", &mut problems, &problem);
         config.pop3 = section(&table, "pop3", &mut problems, &problem);
         config.tls = section(&table, "tls", &mut problems, &problem);
         config.log = section(&table, "log", &mut problems, &problem);
@@ -385,6 +409,20 @@ impl SmtpConfig {
         s.max_connections_per_ip = self.max_connections_per_ip;
         s.auth_failure_delay = Duration::from_millis(self.auth_failure_delay_ms);
         s
+    }
+}
+
+impl ImapConfig {
+    /// The IMAP crate's settings from this section.
+    pub fn settings(&self) -> twinmail_imap::ImapSettings {
+        twinmail_imap::ImapSettings {
+            max_literal_size: self.max_literal_size,
+            auth_failure_delay: Duration::from_millis(self.auth_failure_delay_ms),
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            plaintext_auth_on_loopback: self.plaintext_auth_on_loopback,
+            ..Default::default()
+        }
     }
 }
 

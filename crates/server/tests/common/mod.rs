@@ -28,6 +28,9 @@ submission_listen = ["127.0.0.1:0"]
 submissions_listen = ["127.0.0.1:0"]
 error_delay_ms = 1
 auth_failure_delay_ms = 1
+[imap]
+listen = ["127.0.0.1:0"]
+tls_listen = ["127.0.0.1:0"]
 [pop3]
 listen = ["127.0.0.1:0"]
 tls_listen = ["127.0.0.1:0"]

@@ -1,0 +1,96 @@
+//! COPY (RFC 3501 §6.4.7) and MOVE (RFC 6851), with COPYUID (RFC 4315).
+
+use std::num::NonZeroU32;
+
+use imap_types::{
+    core::Tag,
+    extensions::uidplus::{UidElement, UidSet as WireUidSet},
+    mailbox::Mailbox,
+    response::{Code, Data, Status},
+    sequence::SequenceSet,
+};
+use twinmail_net::Stream;
+use twinmail_store::UidSet;
+
+use crate::{
+    command::store_failed,
+    convert::{bad, mailbox_name, no, nz, ok, vec1},
+    session::{Session, State},
+};
+
+pub async fn copy<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    set: &SequenceSet,
+    target: &Mailbox<'_>,
+    uid: bool,
+    remove: bool,
+) -> Status<'static> {
+    let State::Selected { view, account } = &s.state else {
+        return bad(tag, "No mailbox selected");
+    };
+    if remove && view.read_only {
+        return no(tag, None, "Mailbox is read-only".into());
+    }
+    let pairs = match view.resolve(set, uid) {
+        Ok(p) => p,
+        Err(text) => return bad(tag, text),
+    };
+    let Some(name) = mailbox_name(target) else {
+        return no(tag, None, "Invalid mailbox name".into());
+    };
+    let store = &s.imap.store;
+    let to = match store.mailbox(account.id, &name).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return no(tag, Some(Code::TryCreate), "No such mailbox".into()),
+        Err(e) => return store_failed(tag, e),
+    };
+    let from = view.mailbox.id;
+    let copied = match store.copy(from, UidSet::from_uids(pairs.iter().map(|p| p.1)), to.id, remove).await {
+        Ok(c) => c,
+        Err(e) => return store_failed(tag, e),
+    };
+    let code = match (
+        vec1(ranges(copied.uids.iter().map(|p| p.0))),
+        vec1(ranges(copied.uids.iter().map(|p| p.1))),
+    ) {
+        (Some(source), Some(destination)) => Some(Code::CopyUid {
+            uid_validity: nz(copied.uidvalidity),
+            source: WireUidSet(source),
+            destination: WireUidSet(destination),
+        }),
+        _ => None,
+    };
+    if !remove {
+        return ok(tag, code, "COPY completed");
+    }
+    // MOVE: COPYUID goes in an untagged OK before the EXPUNGEs (RFC 6851 §4.3).
+    if let Ok(status) = Status::ok(None, code, "Moved") {
+        s.server.enqueue_status(status);
+    }
+    let moved: Vec<u32> = copied.uids.iter().map(|p| p.0).collect();
+    if let State::Selected { view, .. } = &mut s.state {
+        for seq in view.expunge_now(&moved) {
+            s.server.enqueue_data(Data::Expunge(nz(seq)));
+        }
+    }
+    ok(tag, None, "MOVE completed")
+}
+
+/// Ascending UIDs as UIDPLUS ranges, in the given order (source and destination
+/// sets must pair up element by element).
+fn ranges(uids: impl Iterator<Item = u32>) -> Vec<UidElement> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for u in uids {
+        match out.last_mut() {
+            Some(last) if last.1 + 1 == u => last.1 = u,
+            _ => out.push((u, u)),
+        }
+    }
+    out.into_iter()
+        .map(|(a, b)| {
+            let (a, b) = (NonZeroU32::new(a).unwrap_or(NonZeroU32::MIN), NonZeroU32::new(b).unwrap_or(NonZeroU32::MIN));
+            if a == b { UidElement::Single(a) } else { UidElement::Range(a, b) }
+        })
+        .collect()
+}

@@ -1,0 +1,141 @@
+//! FETCH and UID FETCH (RFC 3501 §6.4.5). A non-PEEK body fetch sets \Seen first (unless
+//! the mailbox was EXAMINEd) and reports the new flags. Responses are handed to the wire
+//! message by message, so a FETCH of a whole large mailbox never sits in memory at once.
+
+use chrono::{TimeZone, Utc};
+use imap_types::{
+    core::Tag,
+    datetime::DateTime,
+    fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName as N},
+    response::{Data, Status},
+    sequence::SequenceSet,
+};
+use twinmail_net::Stream;
+use twinmail_store::{FlagMode, Flags, UidSet};
+
+use crate::{
+    command::store_failed,
+    convert::{bad, fetch_flags, nstring, nz, ok, vec1},
+    message,
+    session::{Session, State},
+};
+
+pub async fn fetch<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    set: &SequenceSet,
+    items: MacroOrMessageDataItemNames<'static>,
+    uid: bool,
+) -> Status<'static> {
+    let State::Selected { view, .. } = &s.state else {
+        return bad(tag, "No mailbox selected");
+    };
+    let pairs = match view.resolve(set, uid) {
+        Ok(p) => p,
+        Err(text) => return bad(tag, text),
+    };
+    let (mailbox, read_only) = (view.mailbox.id, view.read_only);
+    let mut names = match items {
+        MacroOrMessageDataItemNames::Macro(m) => {
+            let mut v = vec![N::Flags, N::InternalDate, N::Rfc822Size];
+            if matches!(m, Macro::All | Macro::Full) {
+                v.push(N::Envelope);
+            }
+            if matches!(m, Macro::Full) {
+                v.push(N::Body);
+            }
+            v
+        }
+        MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
+    };
+    if names.iter().any(|n| matches!(n, N::Binary { .. } | N::BinarySize { .. })) {
+        return bad(tag, "BINARY is not supported");
+    }
+    if uid && !names.contains(&N::Uid) {
+        names.insert(0, N::Uid);
+    }
+    let needs_body = names.iter().any(|n| {
+        matches!(n, N::Body | N::BodyExt { .. } | N::BodyStructure | N::Envelope | N::Rfc822 | N::Rfc822Header | N::Rfc822Text)
+    });
+    let sets_seen = !read_only && names.iter().any(|n| matches!(n, N::BodyExt { peek: false, .. } | N::Rfc822 | N::Rfc822Text));
+    let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
+    let store = s.imap.store.clone();
+    if sets_seen && let Err(e) = store.store_flags(mailbox, uids.clone(), FlagMode::Add, Flags::new(["\\Seen"]), None).await {
+        return store_failed(tag, e);
+    }
+    let messages = match store.messages_in(mailbox, &uids).await {
+        Ok(m) => m,
+        Err(e) => return store_failed(tag, e),
+    };
+    let mut by_uid = messages.into_iter().map(|m| (m.uid, m)).collect::<std::collections::HashMap<_, _>>();
+    let mut seen_reported = Vec::new();
+    for (seq, u) in pairs {
+        // Expunged by another session meanwhile: nothing to say about it.
+        let Some(m) = by_uid.remove(&u) else { continue };
+        let raw = if needs_body {
+            match store.blob(&m.blob).await {
+                Ok(b) => b.unwrap_or_default(),
+                Err(e) => return store_failed(tag, e),
+            }
+        } else {
+            Vec::new()
+        };
+        let parsed = if needs_body { message::parse(&raw) } else { None };
+        let mut out = Vec::with_capacity(names.len() + 1);
+        for name in &names {
+            out.push(match name {
+                N::Uid => MessageDataItem::Uid(nz(m.uid)),
+                N::Flags => MessageDataItem::Flags(fetch_flags(&m.flags)),
+                N::InternalDate => MessageDataItem::InternalDate(date(m.internal_date)),
+                N::Rfc822Size => MessageDataItem::Rfc822Size(m.size as u32),
+                N::Envelope => MessageDataItem::Envelope(message::envelope(parsed.as_ref())),
+                N::BodyStructure => MessageDataItem::BodyStructure(message::body_structure(&raw, parsed.as_ref())),
+                N::Body => MessageDataItem::Body(message::body_structure(&raw, parsed.as_ref())),
+                N::BodyExt { section, partial, .. } => {
+                    let mut data = message::section(&raw, parsed.as_ref(), section.as_ref());
+                    if let Some((origin, count)) = partial {
+                        let start = (*origin as usize).min(data.len());
+                        let end = start.saturating_add(count.get() as usize).min(data.len());
+                        data = data[start..end].to_vec();
+                    }
+                    MessageDataItem::BodyExt {
+                        section: section.clone(),
+                        origin: partial.map(|p| p.0),
+                        data: nstring(&data),
+                    }
+                }
+                N::Rfc822 => MessageDataItem::Rfc822(nstring(&raw)),
+                N::Rfc822Header => {
+                    MessageDataItem::Rfc822Header(nstring(&message::section(&raw, parsed.as_ref(), Some(&imap_types::fetch::Section::Header(None)))))
+                }
+                N::Rfc822Text => {
+                    MessageDataItem::Rfc822Text(nstring(&message::section(&raw, parsed.as_ref(), Some(&imap_types::fetch::Section::Text(None)))))
+                }
+                N::Binary { .. } | N::BinarySize { .. } => continue,
+            });
+        }
+        if sets_seen && !names.contains(&N::Flags) {
+            out.push(MessageDataItem::Flags(fetch_flags(&m.flags)));
+        }
+        if sets_seen {
+            seen_reported.push(m.uid);
+        }
+        drop(parsed);
+        if let Some(items) = vec1(out) {
+            s.data(Data::Fetch { seq: nz(seq), items });
+        }
+        if s.pump().await.is_err() {
+            break;
+        }
+    }
+    if let State::Selected { view, .. } = &mut s.state {
+        view.forget_flags(&seen_reported);
+    }
+    ok(tag, None, if uid { "UID FETCH completed" } else { "FETCH completed" })
+}
+
+/// INTERNALDATE from Unix seconds (shown in UTC).
+fn date(unix: i64) -> DateTime {
+    let t = Utc.timestamp_opt(unix, 0).single().unwrap_or_default().fixed_offset();
+    DateTime::unvalidated(t)
+}

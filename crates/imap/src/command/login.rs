@@ -1,0 +1,39 @@
+//! LOGIN (RFC 3501 §6.2.3), refused without TLS (LOGINDISABLED), and the end of every
+//! login (shared with AUTHENTICATE): growing delays for failures, never a lock-out.
+
+use imap_types::{core::{AString, Tag}, response::{Code, Status}};
+use twinmail_net::Stream;
+
+use crate::{
+    convert::{astring, no, ok, vec1},
+    session::{Session, State, capabilities},
+};
+
+pub async fn login<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, user: &AString<'_>, pass: &AString<'_>) -> Status<'static> {
+    if !s.may_login() {
+        return no(tag, None, "Plaintext authentication disallowed without TLS (use STARTTLS)".into());
+    }
+    finish(s, tag, &astring(user), &astring(pass)).await
+}
+
+/// Checks the password and moves to the authenticated state, or counts a failure.
+pub async fn finish<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, user: &str, pass: &str) -> Status<'static> {
+    match s.imap.store.authenticate(user, pass).await {
+        Ok(Some(account)) => {
+            tracing::info!(user = %account.name, "logged in");
+            s.state = State::Authenticated { account };
+            let code = vec1(capabilities(&s.imap, s.tls, true)).map(Code::Capability);
+            ok(tag, code, "Logged in")
+        }
+        Ok(None) => {
+            let delay = s.imap.limits.auth_failed(s.peer.ip(), s.imap.settings.auth_failure_delay);
+            tokio::time::sleep(delay).await;
+            s.auth_failures += 1;
+            if s.auth_failures >= s.imap.settings.max_auth_failures {
+                s.bye("Too many authentication failures");
+            }
+            no(tag, None, "Authentication failed".into())
+        }
+        Err(e) => crate::command::store_failed(tag, e),
+    }
+}

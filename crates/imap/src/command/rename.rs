@@ -1,0 +1,23 @@
+//! RENAME (RFC 3501 §6.3.5): children move along; renaming INBOX moves its messages.
+
+use imap_types::{core::Tag, mailbox::Mailbox, response::Status};
+use twinmail_net::Stream;
+
+use crate::{
+    command::store_failed,
+    convert::{bad, mailbox_name, no, ok},
+    session::Session,
+};
+
+pub async fn rename<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Status<'static> {
+    let Some(account) = s.state.account().cloned() else {
+        return bad(tag, "Log in first");
+    };
+    let (Some(from), Some(to)) = (mailbox_name(from), mailbox_name(to)) else {
+        return no(tag, None, "Invalid mailbox name".into());
+    };
+    match s.imap.store.rename_mailbox(account.id, &from, &to).await {
+        Ok(()) => ok(tag, None, "RENAME completed"),
+        Err(e) => store_failed(tag, e),
+    }
+}

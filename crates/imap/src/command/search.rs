@@ -1,0 +1,149 @@
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4). Every key of RFC 3501; strings match as
+//! case-insensitive substrings (UTF-8). Keys that need the message bytes load them only
+//! when asked.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use imap_types::{
+    core::{AString, Tag},
+    response::{Data, Status},
+    search::SearchKey,
+};
+use twinmail_net::Stream;
+use twinmail_store::Message;
+
+use crate::{
+    command::store_failed,
+    convert::{bad, nz, ok},
+    message,
+    selected::Selected,
+    session::{Session, State},
+};
+
+pub async fn search<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, criteria: &[SearchKey<'_>], uid: bool) -> Status<'static> {
+    let State::Selected { view, .. } = &s.state else {
+        return bad(tag, "No mailbox selected");
+    };
+    let store = s.imap.store.clone();
+    let messages = match store.messages(view.mailbox.id).await {
+        Ok(m) => m,
+        Err(e) => return store_failed(tag, e),
+    };
+    let needs_body = criteria.iter().any(needs_bytes);
+    let mut hits = Vec::new();
+    for m in messages {
+        let Some(seq) = view.seq(m.uid) else { continue };
+        let raw = if needs_body {
+            match store.blob(&m.blob).await {
+                Ok(b) => b.unwrap_or_default(),
+                Err(e) => return store_failed(tag, e),
+            }
+        } else {
+            Vec::new()
+        };
+        let ctx = Ctx { m: &m, seq, raw: &raw, view };
+        if criteria.iter().all(|k| ctx.matches(k)) {
+            hits.push(nz(if uid { m.uid } else { seq }));
+        }
+    }
+    s.data(Data::Search(hits));
+    ok(tag, None, "SEARCH completed")
+}
+
+fn needs_bytes(k: &SearchKey<'_>) -> bool {
+    use SearchKey::*;
+    match k {
+        Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | SentBefore(_) | SentOn(_) | SentSince(_) | Subject(_) | Text(_) | To(_) => true,
+        Not(k) => needs_bytes(k),
+        Or(a, b) => needs_bytes(a) || needs_bytes(b),
+        And(ks) => ks.as_ref().iter().any(needs_bytes),
+        _ => false,
+    }
+}
+
+struct Ctx<'a> {
+    m: &'a Message,
+    seq: u32,
+    raw: &'a [u8],
+    view: &'a Selected,
+}
+
+impl Ctx<'_> {
+    fn matches(&self, k: &SearchKey<'_>) -> bool {
+        use SearchKey::*;
+        let f = |flag: &str| self.m.flags.contains(flag);
+        let day = self.internal_day();
+        match k {
+            All => true,
+            And(ks) => ks.as_ref().iter().all(|k| self.matches(k)),
+            Or(a, b) => self.matches(a) || self.matches(b),
+            Not(k) => !self.matches(k),
+            SequenceSet(set) => self.view.resolve(set, false).is_ok_and(|p| p.iter().any(|(s, _)| *s == self.seq)),
+            Uid(set) => crate::convert::uid_set(set, self.view.max_uid()).contains(self.m.uid),
+            Answered => f("\\Answered"),
+            Deleted => f("\\Deleted"),
+            Draft => f("\\Draft"),
+            Flagged => f("\\Flagged"),
+            Seen => f("\\Seen"),
+            Unanswered => !f("\\Answered"),
+            Undeleted => !f("\\Deleted"),
+            Undraft => !f("\\Draft"),
+            Unflagged => !f("\\Flagged"),
+            Unseen => !f("\\Seen"),
+            Keyword(a) => f(a.as_ref()),
+            Unkeyword(a) => !f(a.as_ref()),
+            // \Recent is never set here: no message is new to only one session.
+            New | Recent => false,
+            Old => true,
+            Larger(n) => self.m.size > u64::from(*n),
+            Smaller(n) => self.m.size < u64::from(*n),
+            Before(d) => day < *d.as_ref(),
+            On(d) => day == *d.as_ref(),
+            Since(d) => day >= *d.as_ref(),
+            SentBefore(d) => self.sent_day().is_some_and(|s| s < *d.as_ref()),
+            SentOn(d) => self.sent_day().is_some_and(|s| s == *d.as_ref()),
+            SentSince(d) => self.sent_day().is_some_and(|s| s >= *d.as_ref()),
+            Bcc(v) => self.header_has("Bcc", v),
+            Cc(v) => self.header_has("Cc", v),
+            From(v) => self.header_has("From", v),
+            To(v) => self.header_has("To", v),
+            Subject(v) => self.header_has("Subject", v),
+            Header(name, v) => self.header_has(&String::from_utf8_lossy(name.as_ref()), v),
+            Body(v) => contains(self.body(), v),
+            Text(v) => contains(self.raw, v),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    fn internal_day(&self) -> NaiveDate {
+        Utc.timestamp_opt(self.m.internal_date, 0).single().unwrap_or_default().date_naive()
+    }
+
+    fn sent_day(&self) -> Option<NaiveDate> {
+        let parsed = message::parse(self.raw)?;
+        let d = parsed.date()?;
+        NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+    }
+
+    fn body(&self) -> &[u8] {
+        let end = self.raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+        end.map_or(&[][..], |i| &self.raw[i..])
+    }
+
+    /// The unfolded values of every header called `name` contain `v`.
+    fn header_has(&self, name: &str, v: &AString<'_>) -> bool {
+        let header_end = self.raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(self.raw.len());
+        let header = String::from_utf8_lossy(&self.raw[..header_end]).replace("\r\n ", " ").replace("\r\n\t", " ");
+        let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
+        header.split("\r\n").any(|line| {
+            line.split_once(':').is_some_and(|(n, val)| {
+                n.trim().eq_ignore_ascii_case(name) && (needle.is_empty() || val.to_lowercase().contains(&needle))
+            })
+        })
+    }
+}
+
+fn contains(hay: &[u8], v: &AString<'_>) -> bool {
+    let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
+    String::from_utf8_lossy(hay).to_lowercase().contains(&needle)
+}

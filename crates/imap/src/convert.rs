@@ -1,0 +1,119 @@
+//! Conversions between imap-types and the store's types, and small response builders.
+
+use std::num::NonZeroU32;
+
+use imap_types::{
+    core::{AString, IString, Literal, NString, Quoted, Tag, Vec1},
+    flag::{Flag, FlagFetch},
+    mailbox::Mailbox as WireMailbox,
+    response::{Code, Status},
+    sequence::{SeqOrUid, Sequence, SequenceSet},
+};
+use imap_types::IntoStatic;
+use twinmail_store::{Flags, UidSet};
+
+use crate::mutf7;
+
+/// A mailbox name from the wire, decoded from modified UTF-7 (raw UTF-8 is accepted only
+/// when it is not ASCII-looking mUTF-7, i.e. as sent by UTF8=ACCEPT clients).
+pub fn mailbox_name(m: &WireMailbox<'_>) -> Option<String> {
+    match m {
+        WireMailbox::Inbox => Some("INBOX".to_string()),
+        WireMailbox::Other(o) => {
+            let bytes = o.as_ref();
+            let s = std::str::from_utf8(bytes).ok()?;
+            if s.is_ascii() { mutf7::decode(s) } else { Some(s.to_string()) }
+        }
+    }
+}
+
+/// A store name for the wire (modified UTF-7).
+pub fn wire_mailbox(name: &str) -> WireMailbox<'static> {
+    let encoded = mutf7::encode(name);
+    WireMailbox::try_from(encoded).unwrap_or(WireMailbox::Inbox)
+}
+
+/// The store's flags as FETCH flags.
+pub fn fetch_flags(flags: &Flags) -> Vec<FlagFetch<'static>> {
+    flags
+        .iter()
+        .filter_map(|f| Flag::try_from(f).ok().map(IntoStatic::into_static))
+        .map(FlagFetch::Flag)
+        .collect()
+}
+
+/// Wire flags as the store's flags (`\Recent` is dropped there).
+pub fn store_flags(flags: &[Flag<'_>]) -> Flags {
+    Flags::new(flags.iter().map(|f| f.to_string()))
+}
+
+/// Bytes as an nstring: a literal (any bytes but NUL; NULs become spaces, since IMAP4rev1
+/// literals cannot carry them).
+pub fn nstring(bytes: &[u8]) -> NString<'static> {
+    let lit = Literal::try_from(bytes.to_vec()).unwrap_or_else(|_| {
+        let clean: Vec<u8> = bytes.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+        Literal::try_from(clean).unwrap_or_else(|_| Literal::try_from(Vec::new()).expect("empty literal"))
+    });
+    NString(Some(IString::Literal(lit)))
+}
+
+/// A short text as an nstring: quoted when it can be, else a literal; NIL for None.
+pub fn nstring_text(s: Option<&str>) -> NString<'static> {
+    match s {
+        None => NString(None),
+        Some(s) => match Quoted::try_from(s.to_string()) {
+            Ok(q) => NString(Some(IString::Quoted(q))),
+            Err(_) => nstring(s.as_bytes()),
+        },
+    }
+}
+
+/// A string argument's bytes as text.
+pub fn astring(a: &AString<'_>) -> String {
+    String::from_utf8_lossy(a.as_ref()).into_owned()
+}
+
+/// A non-zero u32, for numbers that are never zero by construction.
+pub fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+/// Tagged OK / NO / BAD with optional code. Texts are ours, never client input.
+pub fn ok(tag: &Tag<'static>, code: Option<Code<'static>>, text: &'static str) -> Status<'static> {
+    Status::ok(Some(tag.clone()), code, text).unwrap_or_else(|_| unreachable_text())
+}
+pub fn no(tag: &Tag<'static>, code: Option<Code<'static>>, text: String) -> Status<'static> {
+    Status::no(Some(tag.clone()), code, clean(text)).unwrap_or_else(|_| unreachable_text())
+}
+pub fn bad(tag: &Tag<'static>, text: &'static str) -> Status<'static> {
+    Status::bad(Some(tag.clone()), None, text).unwrap_or_else(|_| unreachable_text())
+}
+
+/// Status text may not be empty nor hold CR, LF or `[` at its start.
+fn clean(text: String) -> String {
+    let t: String = text.chars().filter(|c| !c.is_control()).collect();
+    let t = t.trim_start_matches('[').trim().to_string();
+    if t.is_empty() { "Failed".to_string() } else { t }
+}
+
+fn unreachable_text() -> Status<'static> {
+    Status::bad(None, None, "Internal error").expect("static text is valid")
+}
+
+/// The UIDs a set names. For UID sets, `*` is the largest UID given; ranges are kept as
+/// ranges, so `1:4294967295` costs nothing.
+pub fn uid_set(set: &SequenceSet, largest: u32) -> UidSet {
+    let v = |s: &SeqOrUid| match s {
+        SeqOrUid::Value(n) => n.get(),
+        SeqOrUid::Asterisk => largest.max(1),
+    };
+    UidSet::from_ranges(set.0.as_ref().iter().map(|s| match s {
+        Sequence::Single(a) => (v(a), v(a)),
+        Sequence::Range(a, b) => (v(a), v(b)),
+    }))
+}
+
+/// Builds a non-empty vector, or None.
+pub fn vec1<T>(v: Vec<T>) -> Option<Vec1<T>> {
+    Vec1::try_from(v).ok()
+}

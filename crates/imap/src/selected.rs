@@ -1,0 +1,164 @@
+//! The selected mailbox as this session's client knows it: the sequence-number → UID map
+//! and the changes not yet told. Other sessions' changes (and the twin's) arrive on the
+//! store's change stream and are reported as EXISTS / EXPUNGE / FETCH FLAGS at the points
+//! RFC 3501 §7 allows: never EXPUNGE during FETCH, STORE or SEARCH (§7.4.1).
+
+use imap_types::{
+    fetch::MessageDataItem,
+    response::Data,
+    sequence::{SeqOrUid, Sequence, SequenceSet},
+};
+use twinmail_store::{Change, ChangeEvent, Flags, Mailbox};
+
+use crate::convert::{fetch_flags, nz, vec1};
+
+/// A change not yet told to the client.
+enum Pending {
+    Added(u32),
+    Expunged(u32),
+    Flags(u32, Flags),
+}
+
+/// The selected mailbox.
+pub struct Selected {
+    /// The mailbox as it was at SELECT (id, GUID, UIDVALIDITY).
+    pub mailbox: Mailbox,
+    /// EXAMINE: no changes allowed.
+    pub read_only: bool,
+    /// UIDs by sequence number (index + 1), ascending.
+    pub uids: Vec<u32>,
+    /// Changes waiting for a point where they may be told.
+    pending: Vec<Pending>,
+    /// The mailbox was deleted or renamed away by another session.
+    pub gone: bool,
+}
+
+impl Selected {
+    pub fn new(mailbox: Mailbox, read_only: bool, uids: Vec<u32>) -> Selected {
+        Selected {
+            mailbox,
+            read_only,
+            uids,
+            pending: Vec::new(),
+            gone: false,
+        }
+    }
+
+    /// The sequence number of a UID.
+    pub fn seq(&self, uid: u32) -> Option<u32> {
+        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
+    }
+
+    /// The largest UID known to the client (0 when empty).
+    pub fn max_uid(&self) -> u32 {
+        self.uids.last().copied().unwrap_or(0)
+    }
+
+    /// Takes note of a committed change if it concerns this mailbox.
+    pub fn observe(&mut self, ev: &ChangeEvent) {
+        if ev.change.mailbox() != Some(self.mailbox.guid) {
+            return;
+        }
+        match &ev.change {
+            Change::MessageAdded { uid, .. } => self.pending.push(Pending::Added(*uid)),
+            Change::MessagesExpunged { messages, .. } => {
+                self.pending.extend(messages.iter().map(|m| Pending::Expunged(m.uid)))
+            }
+            Change::FlagsChanged { messages, .. } => self
+                .pending
+                .extend(messages.iter().map(|m| Pending::Flags(m.uid, m.flags.clone()))),
+            Change::MailboxDeleted { .. } => self.gone = true,
+            _ => {}
+        }
+    }
+
+    /// Drops pending flag news for these UIDs (this session just reported them itself).
+    pub fn forget_flags(&mut self, uids: &[u32]) {
+        self.pending
+            .retain(|p| !matches!(p, Pending::Flags(u, _) if uids.binary_search(u).is_ok()));
+    }
+
+    /// Removes UIDs this session expunged itself, returning their sequence numbers in
+    /// the order to report them (each number valid after the ones before).
+    pub fn expunge_now(&mut self, uids: &[u32]) -> Vec<u32> {
+        let mut seqs = Vec::with_capacity(uids.len());
+        for uid in uids {
+            if let Ok(i) = self.uids.binary_search(uid) {
+                self.uids.remove(i);
+                seqs.push(i as u32 + 1);
+            }
+        }
+        seqs
+    }
+
+    /// The untagged responses for what changed, in a valid order. Expunges stay pending
+    /// unless `expunges` allows them.
+    pub fn updates(&mut self, expunges: bool) -> Vec<Data<'static>> {
+        let mut out = Vec::new();
+        let before = self.uids.len();
+        let mut kept = Vec::new();
+        for p in std::mem::take(&mut self.pending) {
+            match p {
+                Pending::Added(uid) => {
+                    if uid > self.max_uid() {
+                        self.uids.push(uid);
+                    }
+                }
+                Pending::Expunged(uid) if expunges => {
+                    if let Ok(i) = self.uids.binary_search(&uid) {
+                        self.uids.remove(i);
+                        out.push(Data::Expunge(nz(i as u32 + 1)));
+                    }
+                }
+                Pending::Expunged(uid) => kept.push(Pending::Expunged(uid)),
+                Pending::Flags(uid, flags) => {
+                    if let Some(seq) = self.seq(uid)
+                        && let Some(items) = vec1(vec![MessageDataItem::Uid(nz(uid)), MessageDataItem::Flags(fetch_flags(&flags))])
+                    {
+                        out.push(Data::Fetch { seq: nz(seq), items });
+                    }
+                }
+            }
+        }
+        self.pending = kept;
+        if self.uids.len() != before || out.iter().any(|d| matches!(d, Data::Expunge(_))) {
+            out.push(Data::Exists(self.uids.len() as u32));
+        }
+        out
+    }
+
+    /// (sequence number, UID) pairs a set names. Message numbers outside the mailbox are
+    /// an error (RFC 3501 §6.4.8 "invalid message sequence number"); UIDs that do not
+    /// exist are simply skipped.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, &'static str> {
+        if uid {
+            let uids = crate::convert::uid_set(set, self.max_uid());
+            return Ok(self
+                .uids
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| uids.contains(**u))
+                .map(|(i, u)| (i as u32 + 1, *u))
+                .collect());
+        }
+        let n = self.uids.len() as u32;
+        let v = |s: &SeqOrUid| match s {
+            SeqOrUid::Value(v) => v.get(),
+            SeqOrUid::Asterisk => n,
+        };
+        let mut seqs = Vec::new();
+        for s in set.0.as_ref() {
+            let (a, b) = match s {
+                Sequence::Single(a) => (v(a), v(a)),
+                Sequence::Range(a, b) => (v(a).min(v(b)), v(a).max(v(b))),
+            };
+            if a == 0 || b > n {
+                return Err("Invalid message sequence number");
+            }
+            seqs.extend(a..=b);
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        Ok(seqs.into_iter().map(|s| (s, self.uids[s as usize - 1])).collect())
+    }
+}

@@ -1,0 +1,95 @@
+//! Accepting IMAP connections: limits, implicit TLS on 993, the STARTTLS hand-over.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::{
+    io::AsyncWriteExt,
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
+use twinmail_net::{Limits, Stream};
+use twinmail_store::Store;
+
+use crate::{
+    ImapSettings, Kind,
+    session::{End, Session},
+};
+
+/// Longest a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Everything the IMAP listeners of one node share.
+pub struct Imap {
+    /// Limits.
+    pub settings: ImapSettings,
+    /// The mail.
+    pub store: Store,
+    /// TLS for STARTTLS and port 993; `None` disables both.
+    pub tls: Option<TlsAcceptor>,
+    /// Live sessions and login failures.
+    pub(crate) limits: Arc<Limits>,
+}
+
+impl Imap {
+    /// Shared state for the listeners.
+    pub fn new(settings: ImapSettings, store: Store, tls: Option<TlsAcceptor>) -> Arc<Imap> {
+        Arc::new(Imap {
+            settings,
+            store,
+            tls,
+            limits: Arc::default(),
+        })
+    }
+}
+
+/// Serves one listener until `shutdown` turns true.
+pub async fn run(listener: TcpListener, kind: Kind, imap: Arc<Imap>, shutdown: watch::Receiver<bool>) {
+    let sessions = shutdown.clone();
+    twinmail_net::accept_loop(listener, shutdown, move |stream, peer| {
+        let span = tracing::info_span!("imap", service = kind.name(), %peer);
+        handle(stream, peer, kind, imap.clone(), sessions.clone()).instrument(span)
+    })
+    .await;
+}
+
+/// Runs one plaintext session over any stream (tests and fuzzing).
+pub async fn serve_stream<S: Stream>(stream: S, peer: SocketAddr, imap: Arc<Imap>, shutdown: watch::Receiver<bool>) {
+    let _ = Session::new(stream, peer, imap, false, shutdown, true).run().await;
+}
+
+async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, imap: Arc<Imap>, shutdown: watch::Receiver<bool>) {
+    let s = &imap.settings;
+    let Some(_slot) = imap.limits.admit(peer.ip(), s.max_connections, s.max_connections_per_ip) else {
+        if kind == Kind::Imap {
+            let _ = stream.write_all(b"* BYE [UNAVAILABLE] Too many connections\r\n").await;
+        }
+        return;
+    };
+    if kind == Kind::Imaps {
+        let Some(tls) = handshake(&imap, stream).await else {
+            return;
+        };
+        let _ = Session::new(tls, peer, imap.clone(), true, shutdown, true).run().await;
+        return;
+    }
+    let session = Session::new(stream, peer, imap.clone(), false, shutdown.clone(), true);
+    if let End::StartTls(plain) = session.run().await
+        && let Some(tls) = handshake(&imap, plain).await
+    {
+        // A fresh session without a greeting: nothing from before TLS carries over.
+        let _ = Session::new(tls, peer, imap.clone(), true, shutdown, false).run().await;
+    }
+}
+
+async fn handshake(imap: &Imap, stream: TcpStream) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let acceptor = imap.tls.clone()?;
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        _ => {
+            tracing::debug!("TLS handshake failed");
+            None
+        }
+    }
+}

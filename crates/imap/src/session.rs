@@ -1,0 +1,422 @@
+//! One IMAP session: drives imap-next's server state machine over our connection,
+//! keeps the session state, checks each command against the validity table, dispatches.
+//!
+//! Rules of the house:
+//! - The state carries what is valid in it: the selected view exists only in `Selected`.
+//! - Changes from other sessions are drained from the change stream before every command
+//!   and reported after it, within RFC 3501 §7's rules (see `selected.rs`).
+//! - After STARTTLS nothing more is read from the plaintext stream: a command pipelined
+//!   behind STARTTLS is dropped, never run.
+//! - Syntax errors are BAD and count against the error budget; the user's mistakes are NO;
+//!   the server's failures are NO plus a loud log.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use imap_next::{
+    Interrupt, Io, State as _,
+    server::{Error as WireError, Event, Options, Server},
+};
+use imap_types::{
+    command::{Command, CommandBody},
+    core::{Tag, Text},
+    response::{Capability, Code, CommandContinuationRequest, Data, Greeting, Status},
+};
+use tokio::sync::{broadcast, watch};
+use twinmail_net::{Conn, Stop, Stream};
+use twinmail_store::{Account, ChangeEvent};
+
+use crate::{Imap, command, selected::Selected};
+
+/// Where the session is (RFC 3501 §3).
+pub enum State {
+    /// Before login.
+    NotAuthenticated,
+    /// Logged in, nothing selected.
+    Authenticated {
+        /// Who.
+        account: Account,
+    },
+    /// A mailbox is selected.
+    Selected {
+        /// Who.
+        account: Account,
+        /// The mailbox as the client knows it.
+        view: Box<Selected>,
+    },
+}
+
+impl State {
+    /// The logged-in account.
+    pub fn account(&self) -> Option<&Account> {
+        match self {
+            State::NotAuthenticated => None,
+            State::Authenticated { account } | State::Selected { account, .. } => Some(account),
+        }
+    }
+
+    /// Leaves the selected mailbox (CLOSE, UNSELECT, a new SELECT).
+    pub fn deselect(&mut self) {
+        if let State::Selected { account, .. } = std::mem::replace(self, State::NotAuthenticated) {
+            *self = State::Authenticated { account };
+        }
+    }
+}
+
+/// What ended the session.
+pub enum End<S> {
+    /// STARTTLS: the stream to hand-shake on.
+    StartTls(S),
+    /// Done.
+    Closed,
+}
+
+/// A live session.
+pub struct Session<S> {
+    /// The connection.
+    pub conn: Conn<S>,
+    /// imap-next's protocol state: framing, literals, encoding.
+    pub server: Server,
+    /// Shared server state.
+    pub imap: Arc<Imap>,
+    /// The client.
+    pub peer: SocketAddr,
+    /// Whether the connection is encrypted.
+    pub tls: bool,
+    /// Where the session is.
+    pub state: State,
+    /// Committed changes from the store (every session's and the twin's).
+    pub changes: broadcast::Receiver<Arc<ChangeEvent>>,
+    /// BAD responses so far.
+    pub errors: u32,
+    /// Failed logins so far.
+    pub auth_failures: u32,
+    /// The tag of a running IDLE.
+    pub idling: Option<Tag<'static>>,
+    /// The tag of a running AUTHENTICATE waiting for the client's response.
+    pub authenticating: Option<Tag<'static>>,
+    /// End after the queued responses are sent (LOGOUT, fatal errors).
+    pub closing: bool,
+    /// STARTTLS accepted: hand the stream over once the OK is sent.
+    pub starttls: bool,
+    /// What imap-next produced while responses were being pumped out mid-command
+    /// (a pipelined command, say), to be handled by the main loop in order.
+    stash: std::collections::VecDeque<Result<Event, WireError>>,
+}
+
+/// The command-validity table (RFC 3501 §6): which commands run in which state.
+fn allowed(body: &CommandBody<'_>, state: &State) -> Result<(), &'static str> {
+    use CommandBody::*;
+    let (authed, selected) = match state {
+        State::NotAuthenticated => (false, false),
+        State::Authenticated { .. } => (true, false),
+        State::Selected { .. } => (true, true),
+    };
+    match body {
+        Capability | Noop | Logout | Id { .. } => Ok(()),
+        StartTLS | Authenticate { .. } | Login { .. } if !authed => Ok(()),
+        StartTLS | Authenticate { .. } | Login { .. } => Err("Already authenticated"),
+        Select { .. } | Examine { .. } | Create { .. } | Delete { .. } | Rename { .. } | Subscribe { .. }
+        | Unsubscribe { .. } | List { .. } | Lsub { .. } | Status { .. } | Append { .. } | Namespace
+        | Enable { .. } | Idle
+            if authed =>
+        {
+            Ok(())
+        }
+        Check | Close | Unselect | Expunge | ExpungeUid { .. } | Search { .. } | Fetch { .. } | Store { .. }
+        | Copy { .. } | Move { .. }
+            if selected =>
+        {
+            Ok(())
+        }
+        Check | Close | Unselect | Expunge | ExpungeUid { .. } | Search { .. } | Fetch { .. } | Store { .. }
+        | Copy { .. } | Move { .. }
+            if authed =>
+        {
+            Err("No mailbox selected")
+        }
+        _ if !authed => Err("Log in first"),
+        _ => Err("Command not supported"),
+    }
+}
+
+impl<S: Stream> Session<S> {
+    pub fn new(stream: S, peer: SocketAddr, imap: Arc<Imap>, tls: bool, shutdown: watch::Receiver<bool>, greet: bool) -> Session<S> {
+        let mut options = Options::default();
+        options.max_literal_size = imap.settings.max_literal_size;
+        options.max_command_size = imap.settings.max_literal_size.saturating_add(64 * 1024);
+        let caps = capabilities(&imap, tls, false);
+        let code = crate::convert::vec1(caps).map(Code::Capability);
+        let greeting = Greeting::ok(code, "twinmail IMAP ready").unwrap_or_else(|_| {
+            Greeting::ok(None, "ready").expect("static greeting text is valid")
+        });
+        let mut server = Server::new(options, greeting);
+        if !greet {
+            // After STARTTLS a new protocol state begins, but no second greeting is sent.
+            while let Err(Interrupt::Io(Io::Output(_))) = server.next() {}
+        }
+        let changes = imap.store.subscribe();
+        Session {
+            conn: Conn::new(stream, shutdown),
+            server,
+            imap,
+            peer,
+            tls,
+            state: State::NotAuthenticated,
+            changes,
+            errors: 0,
+            auth_failures: 0,
+            idling: None,
+            authenticating: None,
+            closing: false,
+            starttls: false,
+            stash: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Runs until LOGOUT, an error, a timeout, shutdown or STARTTLS.
+    pub async fn run(mut self) -> End<S> {
+        loop {
+            let next = match self.stash.pop_front() {
+                Some(Ok(event)) => Ok(event),
+                Some(Err(e)) => Err(Interrupt::Error(e)),
+                None => self.server.next(),
+            };
+            match next {
+                Ok(event) => self.event(event).await,
+                Err(Interrupt::Io(Io::Output(bytes))) => self.conn.reply_raw(&bytes),
+                Err(Interrupt::Io(Io::NeedMoreInput)) => {
+                    if self.closing {
+                        let _ = self.conn.flush().await;
+                        return End::Closed;
+                    }
+                    if self.starttls {
+                        if self.conn.flush().await.is_err() {
+                            return End::Closed;
+                        }
+                        self.conn.discard_input();
+                        return End::StartTls(self.conn.stream);
+                    }
+                    if let Err(stop) = self.read().await {
+                        self.stopped(stop).await;
+                        return End::Closed;
+                    }
+                }
+                Err(Interrupt::Error(e)) => self.wire_error(e),
+            }
+            if self.errors >= self.imap.settings.max_errors && !self.closing {
+                self.bye("Too many errors");
+            }
+        }
+    }
+
+    /// Reads more input for imap-next; while idling, also reports changes as they come.
+    async fn read(&mut self) -> Result<(), Stop> {
+        let timeout = match self.state {
+            State::NotAuthenticated => self.imap.settings.login_timeout,
+            _ => self.imap.settings.command_timeout,
+        };
+        loop {
+            if self.idling.is_none() {
+                self.conn.fill(timeout).await?;
+                break;
+            }
+            self.conn.flush().await?;
+            tokio::select! {
+                r = self.conn.fill(timeout) => { r?; break; }
+                ev = self.changes.recv() => {
+                    self.take_change(ev);
+                    self.drain_changes();
+                    self.report_updates(true);
+                    // Hand the responses to imap-next's encoder, then go on waiting.
+                    while let Err(Interrupt::Io(Io::Output(bytes))) = self.server.next() {
+                        self.conn.reply_raw(&bytes);
+                    }
+                }
+            }
+        }
+        let input = self.conn.input().to_vec();
+        self.conn.consume(input.len());
+        self.server.enqueue_input(&input);
+        Ok(())
+    }
+
+    async fn stopped(&mut self, stop: Stop) {
+        let text = match stop {
+            Stop::Timeout => "Autologout; idle for too long",
+            Stop::Shutdown => "Server shutting down",
+            Stop::Eof | Stop::Io(_) => return,
+        };
+        if let Ok(bye) = Status::bye(None, text) {
+            self.server.enqueue_status(bye);
+        }
+        while let Err(Interrupt::Io(Io::Output(bytes))) = self.server.next() {
+            self.conn.reply_raw(&bytes);
+        }
+        let _ = self.conn.flush().await;
+    }
+
+    async fn event(&mut self, event: Event) {
+        match event {
+            Event::CommandReceived { command } => {
+                // Nothing behind STARTTLS or LOGOUT is acted on.
+                if !self.starttls && !self.closing {
+                    self.command(command).await;
+                }
+            }
+            Event::CommandAuthenticateReceived { command_authenticate } => {
+                command::authenticate::start(self, command_authenticate).await
+            }
+            Event::AuthenticateDataReceived { authenticate_data } => {
+                command::authenticate::data(self, authenticate_data).await
+            }
+            Event::IdleCommandReceived { tag } => command::idle::start(self, tag),
+            Event::IdleDoneReceived => command::idle::done(self),
+            Event::GreetingSent { .. } | Event::ResponseSent { .. } => {}
+        }
+    }
+
+    async fn command(&mut self, command: Command<'static>) {
+        let Command { tag, body } = command;
+        self.drain_changes();
+        if let Err(text) = allowed(&body, &self.state) {
+            self.errors += 1;
+            self.server.enqueue_status(crate::convert::bad(&tag, text));
+            return;
+        }
+        // FETCH, STORE and SEARCH must not be followed by EXPUNGE (RFC 3501 §7.4.1);
+        // their UID forms may, but clients cope best with the same rule.
+        let expunges = !matches!(
+            body,
+            CommandBody::Fetch { .. } | CommandBody::Store { .. } | CommandBody::Search { .. } | CommandBody::Copy { .. }
+        );
+        let status = command::dispatch(self, &tag, body).await;
+        self.drain_changes();
+        self.report_updates(expunges);
+        self.server.enqueue_status(status);
+    }
+
+    fn wire_error(&mut self, e: WireError) {
+        self.errors += 1;
+        let text = match e {
+            WireError::ExpectedCrlfGotLf { .. } => "Lines must end with CRLF",
+            WireError::MalformedMessage { .. } => "Malformed command",
+            WireError::LiteralTooLong { .. } => "Literal too long",
+            WireError::CommandTooLong { .. } => "Command too long",
+        };
+        if let Ok(s) = Status::bad(None, None, text) {
+            self.server.enqueue_status(s);
+        }
+    }
+
+    /// Moves queued responses to the connection, and sends them once they add up, so a
+    /// long FETCH streams instead of piling up in memory.
+    pub async fn pump(&mut self) -> Result<(), Stop> {
+        loop {
+            match self.server.next() {
+                Err(Interrupt::Io(Io::Output(bytes))) => self.conn.reply_raw(&bytes),
+                Err(Interrupt::Io(Io::NeedMoreInput)) => break,
+                Ok(event) => {
+                    self.stash.push_back(Ok(event));
+                    break;
+                }
+                Err(Interrupt::Error(e)) => {
+                    self.stash.push_back(Err(e));
+                    break;
+                }
+            }
+        }
+        if self.conn.pending_output() > 256 * 1024 {
+            self.conn.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the session after the queued responses, with an untagged BYE.
+    pub fn bye(&mut self, text: &'static str) {
+        if let Ok(s) = Status::bye(None, text) {
+            self.server.enqueue_status(s);
+        }
+        self.closing = true;
+    }
+
+    /// Queues an untagged response.
+    pub fn data(&mut self, d: Data<'static>) {
+        self.server.enqueue_data(d);
+    }
+
+    fn take_change(&mut self, ev: Result<Arc<ChangeEvent>, broadcast::error::RecvError>) {
+        match ev {
+            Ok(ev) => {
+                if let State::Selected { view, .. } = &mut self.state {
+                    view.observe(&ev);
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                // Too far behind to know what changed: the client must re-read.
+                tracing::warn!(missed = n, "session fell behind the change stream");
+                if let State::Selected { .. } = self.state {
+                    self.bye("Too many changes at once; please reconnect");
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => {}
+        }
+    }
+
+    /// Takes every committed change waiting on the stream into the selected view.
+    pub fn drain_changes(&mut self) {
+        loop {
+            match self.changes.try_recv() {
+                Ok(ev) => self.take_change(Ok(ev)),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    self.take_change(Err(broadcast::error::RecvError::Lagged(n)))
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Queues EXISTS / EXPUNGE / FETCH for what changed in the selected mailbox.
+    pub fn report_updates(&mut self, expunges: bool) {
+        let updates = match &mut self.state {
+            State::Selected { view, .. } => view.updates(expunges),
+            _ => return,
+        };
+        for d in updates {
+            self.server.enqueue_data(d);
+        }
+    }
+
+    /// True when passwords may be sent on this connection.
+    pub fn may_login(&self) -> bool {
+        self.tls || (self.imap.settings.plaintext_auth_on_loopback && self.peer.ip().is_loopback())
+    }
+
+    /// A continuation request ("+ text").
+    pub fn continuation(text: &'static str) -> CommandContinuationRequest<'static> {
+        CommandContinuationRequest::basic(None, Text::try_from(text).unwrap_or_else(|_| Text::unvalidated("go ahead")))
+            .unwrap_or_else(|_| CommandContinuationRequest::base64(Vec::<u8>::new()))
+    }
+}
+
+/// What this server offers now (RFC 3501 §7.2.1), given TLS and login state.
+pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capability<'static>> {
+    let mut caps = vec![Capability::Imap4Rev1, Capability::LiteralPlus, Capability::SaslIr, Capability::Id, Capability::Enable, Capability::Idle];
+    if !authenticated {
+        if !tls && imap.tls.is_some() {
+            caps.push(Capability::StartTls);
+        }
+        let may_login = tls || imap.settings.plaintext_auth_on_loopback;
+        if may_login {
+            caps.push(Capability::Auth(imap_types::auth::AuthMechanism::Plain));
+        } else {
+            caps.push(Capability::LoginDisabled);
+        }
+    }
+    caps.extend([Capability::Namespace, Capability::UidPlus, Capability::Move, Capability::Unselect]);
+    for other in ["CHILDREN", "SPECIAL-USE"] {
+        if let Ok(atom) = imap_types::core::Atom::try_from(other) {
+            caps.push(Capability::from(atom));
+        }
+    }
+    caps
+}

@@ -1,0 +1,61 @@
+//! What an IMAP listener is and the limits it enforces.
+
+use std::time::Duration;
+
+/// The two IMAP services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Port 143: plaintext until STARTTLS.
+    Imap,
+    /// Port 993: TLS from the first byte.
+    Imaps,
+}
+
+impl Kind {
+    /// Name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Imap => "imap",
+            Kind::Imaps => "imaps",
+        }
+    }
+}
+
+/// Limits shared by the IMAP listeners of a node.
+#[derive(Clone, Debug)]
+pub struct ImapSettings {
+    /// Idle time allowed before login.
+    pub login_timeout: Duration,
+    /// Idle time allowed after login (RFC 3501 §5.4: at least 30 minutes), IDLE included.
+    pub command_timeout: Duration,
+    /// Largest literal (APPEND message) accepted, in bytes.
+    pub max_literal_size: u32,
+    /// Errors (BAD) a session may make before it is disconnected.
+    pub max_errors: u32,
+    /// Delay per recent failed login from the same IP (grows, capped at 10×).
+    pub auth_failure_delay: Duration,
+    /// Failed logins after which a session is disconnected.
+    pub max_auth_failures: u32,
+    /// Most simultaneous sessions per listener.
+    pub max_connections: usize,
+    /// Most simultaneous sessions from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Allow LOGIN and AUTHENTICATE without TLS from loopback clients (local tools only).
+    pub plaintext_auth_on_loopback: bool,
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        ImapSettings {
+            login_timeout: Duration::from_secs(60),
+            command_timeout: Duration::from_secs(30 * 60),
+            max_literal_size: 50 * 1024 * 1024,
+            max_errors: 20,
+            auth_failure_delay: Duration::from_secs(1),
+            max_auth_failures: 3,
+            max_connections: 5000,
+            max_connections_per_ip: 50,
+            plaintext_auth_on_loopback: false,
+        }
+    }
+}
