@@ -82,6 +82,9 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             Service::Pop3(kind) => {
                 services.spawn(twinmail_pop3::run(l, kind, pop3.clone(), shutdown.clone()))
             }
+            Service::Imap(kind) => {
+                services.spawn(twinmail_imap::run(l, kind, imap.clone(), shutdown.clone()))
+            }
         };
     }
     tracing::info!(
