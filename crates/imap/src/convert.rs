@@ -2,6 +2,7 @@
 
 use std::num::NonZeroU32;
 
+use imap_types::IntoStatic;
 use imap_types::{
     core::{AString, IString, Literal, NString, Quoted, Tag, Vec1},
     flag::{Flag, FlagFetch},
@@ -9,7 +10,6 @@ use imap_types::{
     response::{Code, Status},
     sequence::{SeqOrUid, Sequence, SequenceSet},
 };
-use imap_types::IntoStatic;
 use twinmail_store::{Flags, UidSet};
 
 use crate::mutf7;
@@ -22,7 +22,11 @@ pub fn mailbox_name(m: &WireMailbox<'_>) -> Option<String> {
         WireMailbox::Other(o) => {
             let bytes = o.as_ref();
             let s = std::str::from_utf8(bytes).ok()?;
-            if s.is_ascii() { mutf7::decode(s) } else { Some(s.to_string()) }
+            if s.is_ascii() {
+                mutf7::decode(s)
+            } else {
+                Some(s.to_string())
+            }
         }
     }
 }
@@ -51,8 +55,12 @@ pub fn store_flags(flags: &[Flag<'_>]) -> Flags {
 /// literals cannot carry them).
 pub fn nstring(bytes: &[u8]) -> NString<'static> {
     let lit = Literal::try_from(bytes.to_vec()).unwrap_or_else(|_| {
-        let clean: Vec<u8> = bytes.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
-        Literal::try_from(clean).unwrap_or_else(|_| Literal::try_from(Vec::new()).expect("empty literal"))
+        let clean: Vec<u8> = bytes
+            .iter()
+            .map(|&b| if b == 0 { b' ' } else { b })
+            .collect();
+        Literal::try_from(clean)
+            .unwrap_or_else(|_| Literal::try_from(Vec::new()).expect("empty literal"))
     });
     NString(Some(IString::Literal(lit)))
 }
@@ -93,7 +101,11 @@ pub fn bad(tag: &Tag<'static>, text: &'static str) -> Status<'static> {
 fn clean(text: String) -> String {
     let t: String = text.chars().filter(|c| !c.is_control()).collect();
     let t = t.trim_start_matches('[').trim().to_string();
-    if t.is_empty() { "Failed".to_string() } else { t }
+    if t.is_empty() {
+        "Failed".to_string()
+    } else {
+        t
+    }
 }
 
 fn unreachable_text() -> Status<'static> {

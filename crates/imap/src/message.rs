@@ -12,7 +12,9 @@ use imap_types::{
     envelope::{Address as WireAddress, Envelope},
     fetch::{Part, Section},
 };
-use mail_parser::{Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{
+    Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
 
 use crate::convert::nstring_text;
 
@@ -33,8 +35,28 @@ pub fn section(raw: &[u8], msg: Option<&Message<'_>>, section: Option<&Section<'
         Section::Part(p) => (Some(p), What::Body),
         Section::Header(p) => (p.as_ref(), What::Header),
         Section::Text(p) => (p.as_ref(), What::Text),
-        Section::HeaderFields(p, names) => (p.as_ref(), What::Fields(names.as_ref().iter().map(|n| String::from_utf8_lossy(n.as_ref()).into_owned()).collect(), true)),
-        Section::HeaderFieldsNot(p, names) => (p.as_ref(), What::Fields(names.as_ref().iter().map(|n| String::from_utf8_lossy(n.as_ref()).into_owned()).collect(), false)),
+        Section::HeaderFields(p, names) => (
+            p.as_ref(),
+            What::Fields(
+                names
+                    .as_ref()
+                    .iter()
+                    .map(|n| String::from_utf8_lossy(n.as_ref()).into_owned())
+                    .collect(),
+                true,
+            ),
+        ),
+        Section::HeaderFieldsNot(p, names) => (
+            p.as_ref(),
+            What::Fields(
+                names
+                    .as_ref()
+                    .iter()
+                    .map(|n| String::from_utf8_lossy(n.as_ref()).into_owned())
+                    .collect(),
+                false,
+            ),
+        ),
         Section::Mime(p) => (Some(p), What::Mime),
     };
     let Some(path) = path else {
@@ -106,7 +128,10 @@ fn fields(header: &[u8], names: &[String], keep: bool) -> Vec<u8> {
 }
 
 /// Finds the part a path names, with the message whose raw bytes its offsets refer to.
-fn locate<'m, 'x>(msg: &'m Message<'x>, path: &Part) -> Option<(&'m Message<'x>, &'m MessagePart<'x>)> {
+fn locate<'m, 'x>(
+    msg: &'m Message<'x>,
+    path: &Part,
+) -> Option<(&'m Message<'x>, &'m MessagePart<'x>)> {
     let mut owner = msg;
     let mut current: Option<&MessagePart> = None;
     for n in path.0.as_ref() {
@@ -132,18 +157,27 @@ pub fn envelope(msg: Option<&Message<'_>>) -> Envelope<'static> {
         return empty_envelope();
     };
     let raw_header = |name: &str| -> Option<String> {
-        let h = msg.parts[0].headers.iter().find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+        let h = msg.parts[0]
+            .headers
+            .iter()
+            .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
         let v = slice(&msg.raw_message, h.offset_start, h.offset_end);
         let v = String::from_utf8_lossy(v);
         Some(v.trim().replace(['\r', '\n'], ""))
     };
     let addresses = |name: &str| -> Vec<WireAddress<'static>> {
-        let Some(h) = msg.parts[0].headers.iter().find(|h| h.name.as_str().eq_ignore_ascii_case(name)) else {
+        let Some(h) = msg.parts[0]
+            .headers
+            .iter()
+            .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
+        else {
             return Vec::new();
         };
         let list: Vec<&mail_parser::Addr> = match &h.value {
             HeaderValue::Address(Address::List(l)) => l.iter().collect(),
-            HeaderValue::Address(Address::Group(g)) => g.iter().flat_map(|g| g.addresses.iter()).collect(),
+            HeaderValue::Address(Address::Group(g)) => {
+                g.iter().flat_map(|g| g.addresses.iter()).collect()
+            }
             _ => Vec::new(),
         };
         list.into_iter()
@@ -205,8 +239,13 @@ fn structure(owner: &Message<'_>, part: &MessagePart<'_>, depth: usize) -> BodyS
     let raw = &owner.raw_message;
     let body = slice(raw, part.offset_body, part.offset_end);
     let ct = part.content_type();
-    let ctype = ct.map(|c| c.ctype().to_ascii_lowercase()).unwrap_or_else(|| "text".into());
-    let subtype = ct.and_then(|c| c.subtype()).map(str::to_ascii_lowercase).unwrap_or_else(|| "plain".into());
+    let ctype = ct
+        .map(|c| c.ctype().to_ascii_lowercase())
+        .unwrap_or_else(|| "text".into());
+    let subtype = ct
+        .and_then(|c| c.subtype())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(|| "plain".into());
     if let PartType::Multipart(children) = &part.body
         && depth < MAX_DEPTH
     {
@@ -236,7 +275,12 @@ fn structure(owner: &Message<'_>, part: &MessagePart<'_>, depth: usize) -> BodyS
         parameter_list: params,
         id: nstring_text(part.content_id()),
         description: nstring_text(part.content_description()),
-        content_transfer_encoding: istring(&part.content_transfer_encoding().unwrap_or("7bit").to_ascii_lowercase()),
+        content_transfer_encoding: istring(
+            &part
+                .content_transfer_encoding()
+                .unwrap_or("7bit")
+                .to_ascii_lowercase(),
+        ),
         size: body.len() as u32,
     };
     let specific = match &part.body {
@@ -297,7 +341,14 @@ mod tests {
     const MIXED: &[u8] = b"From: A <a@x.org>\r\nTo: b@y.org\r\nSubject: hi\r\nMessage-ID: <1@x>\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\ninner body\r\n--XX--\r\n";
 
     fn part(p: &[u32]) -> Part {
-        Part(Vec1::try_from(p.iter().map(|&n| NonZeroU32::new(n).unwrap()).collect::<Vec<_>>()).unwrap())
+        Part(
+            Vec1::try_from(
+                p.iter()
+                    .map(|&n| NonZeroU32::new(n).unwrap())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        )
     }
 
     #[test]
@@ -306,15 +357,24 @@ mod tests {
         let get = |s: Section| String::from_utf8(section(MIXED, m.as_ref(), Some(&s))).unwrap();
         assert_eq!(get(Section::Part(part(&[1]))), "hello");
         assert!(get(Section::Mime(part(&[1]))).starts_with("Content-Type: text/plain"));
-        assert_eq!(get(Section::Header(Some(part(&[2])))), "Subject: inner\r\nContent-Type: text/plain\r\n\r\n");
+        assert_eq!(
+            get(Section::Header(Some(part(&[2])))),
+            "Subject: inner\r\nContent-Type: text/plain\r\n\r\n"
+        );
         assert_eq!(get(Section::Text(Some(part(&[2])))), "inner body");
         assert_eq!(get(Section::Part(part(&[2, 1]))), "inner body");
         assert_eq!(get(Section::Part(part(&[3]))), "");
         let subj = vec![imap_types::core::AString::try_from("SUBJECT").unwrap()];
-        assert_eq!(get(Section::HeaderFields(None, Vec1::try_from(subj).unwrap())), "Subject: hi\r\n\r\n");
+        assert_eq!(
+            get(Section::HeaderFields(None, Vec1::try_from(subj).unwrap())),
+            "Subject: hi\r\n\r\n"
+        );
         let plain = b"Subject: x\r\n\r\nbody\r\n";
         let pm = parse(plain);
-        assert_eq!(section(plain, pm.as_ref(), Some(&Section::Part(part(&[1])))), b"body\r\n");
+        assert_eq!(
+            section(plain, pm.as_ref(), Some(&Section::Part(part(&[1])))),
+            b"body\r\n"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use base64::{
     Engine, alphabet,
-    engine::{GeneralPurpose, GeneralPurposeConfig, DecodePaddingMode},
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
 
 const B64: GeneralPurpose = GeneralPurpose::new(
@@ -66,7 +66,10 @@ pub fn decode(wire: &str) -> Option<String> {
             if bytes.len() % 2 != 0 {
                 return None;
             }
-            let units: Vec<u16> = bytes.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+            let units: Vec<u16> = bytes
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
             let decoded = String::from_utf16(&units).ok()?;
             if decoded.chars().any(|c| (' '..='~').contains(&c)) {
                 return None;

@@ -61,12 +61,14 @@ impl Selected {
         }
         match &ev.change {
             Change::MessageAdded { uid, .. } => self.pending.push(Pending::Added(*uid)),
-            Change::MessagesExpunged { messages, .. } => {
-                self.pending.extend(messages.iter().map(|m| Pending::Expunged(m.uid)))
-            }
-            Change::FlagsChanged { messages, .. } => self
+            Change::MessagesExpunged { messages, .. } => self
                 .pending
-                .extend(messages.iter().map(|m| Pending::Flags(m.uid, m.flags.clone()))),
+                .extend(messages.iter().map(|m| Pending::Expunged(m.uid))),
+            Change::FlagsChanged { messages, .. } => self.pending.extend(
+                messages
+                    .iter()
+                    .map(|m| Pending::Flags(m.uid, m.flags.clone())),
+            ),
             Change::MailboxDeleted { .. } => self.gone = true,
             _ => {}
         }
@@ -113,9 +115,15 @@ impl Selected {
                 Pending::Expunged(uid) => kept.push(Pending::Expunged(uid)),
                 Pending::Flags(uid, flags) => {
                     if let Some(seq) = self.seq(uid)
-                        && let Some(items) = vec1(vec![MessageDataItem::Uid(nz(uid)), MessageDataItem::Flags(fetch_flags(&flags))])
+                        && let Some(items) = vec1(vec![
+                            MessageDataItem::Uid(nz(uid)),
+                            MessageDataItem::Flags(fetch_flags(&flags)),
+                        ])
                     {
-                        out.push(Data::Fetch { seq: nz(seq), items });
+                        out.push(Data::Fetch {
+                            seq: nz(seq),
+                            items,
+                        });
                     }
                 }
             }
@@ -159,6 +167,9 @@ impl Selected {
         }
         seqs.sort_unstable();
         seqs.dedup();
-        Ok(seqs.into_iter().map(|s| (s, self.uids[s as usize - 1])).collect())
+        Ok(seqs
+            .into_iter()
+            .map(|s| (s, self.uids[s as usize - 1]))
+            .collect())
     }
 }

@@ -45,7 +45,12 @@ impl Imap {
 }
 
 /// Serves one listener until `shutdown` turns true.
-pub async fn run(listener: TcpListener, kind: Kind, imap: Arc<Imap>, shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    listener: TcpListener,
+    kind: Kind,
+    imap: Arc<Imap>,
+    shutdown: watch::Receiver<bool>,
+) {
     let sessions = shutdown.clone();
     twinmail_net::accept_loop(listener, shutdown, move |stream, peer| {
         let span = tracing::info_span!("imap", service = kind.name(), %peer);
@@ -55,15 +60,33 @@ pub async fn run(listener: TcpListener, kind: Kind, imap: Arc<Imap>, shutdown: w
 }
 
 /// Runs one plaintext session over any stream (tests and fuzzing).
-pub async fn serve_stream<S: Stream>(stream: S, peer: SocketAddr, imap: Arc<Imap>, shutdown: watch::Receiver<bool>) {
-    let _ = Session::new(stream, peer, imap, false, shutdown, true).run().await;
+pub async fn serve_stream<S: Stream>(
+    stream: S,
+    peer: SocketAddr,
+    imap: Arc<Imap>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = Session::new(stream, peer, imap, false, shutdown, true)
+        .run()
+        .await;
 }
 
-async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, imap: Arc<Imap>, shutdown: watch::Receiver<bool>) {
+async fn handle(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    kind: Kind,
+    imap: Arc<Imap>,
+    shutdown: watch::Receiver<bool>,
+) {
     let s = &imap.settings;
-    let Some(_slot) = imap.limits.admit(peer.ip(), s.max_connections, s.max_connections_per_ip) else {
+    let Some(_slot) = imap
+        .limits
+        .admit(peer.ip(), s.max_connections, s.max_connections_per_ip)
+    else {
         if kind == Kind::Imap {
-            let _ = stream.write_all(b"* BYE [UNAVAILABLE] Too many connections\r\n").await;
+            let _ = stream
+                .write_all(b"* BYE [UNAVAILABLE] Too many connections\r\n")
+                .await;
         }
         return;
     };
@@ -71,7 +94,9 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, imap: Arc<I
         let Some(tls) = handshake(&imap, stream).await else {
             return;
         };
-        let _ = Session::new(tls, peer, imap.clone(), true, shutdown, true).run().await;
+        let _ = Session::new(tls, peer, imap.clone(), true, shutdown, true)
+            .run()
+            .await;
         return;
     }
     let session = Session::new(stream, peer, imap.clone(), false, shutdown.clone(), true);
@@ -79,11 +104,16 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, kind: Kind, imap: Arc<I
         && let Some(tls) = handshake(&imap, plain).await
     {
         // A fresh session without a greeting: nothing from before TLS carries over.
-        let _ = Session::new(tls, peer, imap.clone(), true, shutdown, false).run().await;
+        let _ = Session::new(tls, peer, imap.clone(), true, shutdown, false)
+            .run()
+            .await;
     }
 }
 
-async fn handshake(imap: &Imap, stream: TcpStream) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+async fn handshake(
+    imap: &Imap,
+    stream: TcpStream,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
     let acceptor = imap.tls.clone()?;
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Some(tls),

@@ -56,7 +56,10 @@ impl State {
 
     /// Leaves the selected mailbox (CLOSE, UNSELECT, a new SELECT).
     pub fn deselect(&mut self) {
-        if let State::Selected { account, .. } = std::mem::replace(self, State::NotAuthenticated) {
+        if matches!(self, State::Selected { .. })
+            && let State::Selected { account, .. } =
+                std::mem::replace(self, State::NotAuthenticated)
+        {
             *self = State::Authenticated { account };
         }
     }
@@ -115,21 +118,48 @@ fn allowed(body: &CommandBody<'_>, state: &State) -> Result<(), &'static str> {
         Capability | Noop | Logout | Id { .. } => Ok(()),
         StartTLS | Authenticate { .. } | Login { .. } if !authed => Ok(()),
         StartTLS | Authenticate { .. } | Login { .. } => Err("Already authenticated"),
-        Select { .. } | Examine { .. } | Create { .. } | Delete { .. } | Rename { .. } | Subscribe { .. }
-        | Unsubscribe { .. } | List { .. } | Lsub { .. } | Status { .. } | Append { .. } | Namespace
-        | Enable { .. } | Idle
+        Select { .. }
+        | Examine { .. }
+        | Create { .. }
+        | Delete { .. }
+        | Rename { .. }
+        | Subscribe { .. }
+        | Unsubscribe { .. }
+        | List { .. }
+        | Lsub { .. }
+        | Status { .. }
+        | Append { .. }
+        | Namespace
+        | Enable { .. }
+        | Idle
             if authed =>
         {
             Ok(())
         }
-        Check | Close | Unselect | Expunge | ExpungeUid { .. } | Search { .. } | Fetch { .. } | Store { .. }
-        | Copy { .. } | Move { .. }
+        Check
+        | Close
+        | Unselect
+        | Expunge
+        | ExpungeUid { .. }
+        | Search { .. }
+        | Fetch { .. }
+        | Store { .. }
+        | Copy { .. }
+        | Move { .. }
             if selected =>
         {
             Ok(())
         }
-        Check | Close | Unselect | Expunge | ExpungeUid { .. } | Search { .. } | Fetch { .. } | Store { .. }
-        | Copy { .. } | Move { .. }
+        Check
+        | Close
+        | Unselect
+        | Expunge
+        | ExpungeUid { .. }
+        | Search { .. }
+        | Fetch { .. }
+        | Store { .. }
+        | Copy { .. }
+        | Move { .. }
             if authed =>
         {
             Err("No mailbox selected")
@@ -140,7 +170,14 @@ fn allowed(body: &CommandBody<'_>, state: &State) -> Result<(), &'static str> {
 }
 
 impl<S: Stream> Session<S> {
-    pub fn new(stream: S, peer: SocketAddr, imap: Arc<Imap>, tls: bool, shutdown: watch::Receiver<bool>, greet: bool) -> Session<S> {
+    pub fn new(
+        stream: S,
+        peer: SocketAddr,
+        imap: Arc<Imap>,
+        tls: bool,
+        shutdown: watch::Receiver<bool>,
+        greet: bool,
+    ) -> Session<S> {
         let mut options = Options::default();
         options.max_literal_size = imap.settings.max_literal_size;
         options.max_command_size = imap.settings.max_literal_size.saturating_add(64 * 1024);
@@ -263,9 +300,9 @@ impl<S: Stream> Session<S> {
                     self.command(command).await;
                 }
             }
-            Event::CommandAuthenticateReceived { command_authenticate } => {
-                command::authenticate::start(self, command_authenticate).await
-            }
+            Event::CommandAuthenticateReceived {
+                command_authenticate,
+            } => command::authenticate::start(self, command_authenticate).await,
             Event::AuthenticateDataReceived { authenticate_data } => {
                 command::authenticate::data(self, authenticate_data).await
             }
@@ -287,7 +324,10 @@ impl<S: Stream> Session<S> {
         // their UID forms may, but clients cope best with the same rule.
         let expunges = !matches!(
             body,
-            CommandBody::Fetch { .. } | CommandBody::Store { .. } | CommandBody::Search { .. } | CommandBody::Copy { .. }
+            CommandBody::Fetch { .. }
+                | CommandBody::Store { .. }
+                | CommandBody::Search { .. }
+                | CommandBody::Copy { .. }
         );
         let status = command::dispatch(self, &tag, body).await;
         self.drain_changes();
@@ -393,14 +433,24 @@ impl<S: Stream> Session<S> {
 
     /// A continuation request ("+ text").
     pub fn continuation(text: &'static str) -> CommandContinuationRequest<'static> {
-        CommandContinuationRequest::basic(None, Text::try_from(text).unwrap_or_else(|_| Text::unvalidated("go ahead")))
-            .unwrap_or_else(|_| CommandContinuationRequest::base64(Vec::<u8>::new()))
+        CommandContinuationRequest::basic(
+            None,
+            Text::try_from(text).unwrap_or_else(|_| Text::unvalidated("go ahead")),
+        )
+        .unwrap_or_else(|_| CommandContinuationRequest::base64(Vec::<u8>::new()))
     }
 }
 
 /// What this server offers now (RFC 3501 §7.2.1), given TLS and login state.
 pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capability<'static>> {
-    let mut caps = vec![Capability::Imap4Rev1, Capability::LiteralPlus, Capability::SaslIr, Capability::Id, Capability::Enable, Capability::Idle];
+    let mut caps = vec![
+        Capability::Imap4Rev1,
+        Capability::LiteralPlus,
+        Capability::SaslIr,
+        Capability::Id,
+        Capability::Enable,
+        Capability::Idle,
+    ];
     if !authenticated {
         if !tls && imap.tls.is_some() {
             caps.push(Capability::StartTls);
@@ -412,7 +462,12 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
             caps.push(Capability::LoginDisabled);
         }
     }
-    caps.extend([Capability::Namespace, Capability::UidPlus, Capability::Move, Capability::Unselect]);
+    caps.extend([
+        Capability::Namespace,
+        Capability::UidPlus,
+        Capability::Move,
+        Capability::Unselect,
+    ]);
     for other in ["CHILDREN", "SPECIAL-USE"] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));

@@ -43,7 +43,11 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             &c.submissions_listen,
         ),
         ("imap.listen", Service::Imap(ImapKind::Imap), &i.listen),
-        ("imap.tls_listen", Service::Imap(ImapKind::Imaps), &i.tls_listen),
+        (
+            "imap.tls_listen",
+            Service::Imap(ImapKind::Imaps),
+            &i.tls_listen,
+        ),
         ("pop3.listen", Service::Pop3(Pop3Kind::Pop3), &p.listen),
         (
             "pop3.tls_listen",

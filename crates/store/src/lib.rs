@@ -27,6 +27,7 @@ pub use ops::{
 pub use password::HashCost;
 pub use store::{Delivery, Store, StoreOptions};
 pub use types::{
-    Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Role, now_unix,
+    Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Role,
+    now_unix,
 };
 pub use uidset::UidSet;

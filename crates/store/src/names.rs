@@ -29,7 +29,9 @@ pub fn domain(d: &str) -> Result<String, StoreError> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ok {
             return Err(invalid(format!("bad domain: {d:?}")));
         }
@@ -95,7 +97,9 @@ pub fn mailbox(name: &str) -> Result<String, StoreError> {
             .chars()
             .any(|c| c.is_control() || c == '*' || c == '%' || c == '\u{feff}')
         {
-            return Err(invalid("mailbox name holds a control or wildcard character"));
+            return Err(invalid(
+                "mailbox name holds a control or wildcard character",
+            ));
         }
         if i > 0 {
             out.push(DELIMITER);
@@ -141,8 +145,18 @@ mod tests {
         assert_eq!(domain("Example.com.").unwrap(), "example.com");
         assert_eq!(alias("@Example.com").unwrap(), "@example.com");
         for bad in [
-            "alice", "@example.com", "a..b@x.com", ".a@x.com", "a b@x.com", "a@", "a@-x.com",
-            "a@x..com", "a%b@x.com", "a!b@x.com", "\"a@b\"@x.com", "a+tag@x.com",
+            "alice",
+            "@example.com",
+            "a..b@x.com",
+            ".a@x.com",
+            "a b@x.com",
+            "a@",
+            "a@-x.com",
+            "a@x..com",
+            "a%b@x.com",
+            "a!b@x.com",
+            "\"a@b\"@x.com",
+            "a+tag@x.com",
         ] {
             assert!(address(bad).is_err(), "{bad:?} accepted");
         }

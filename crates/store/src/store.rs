@@ -11,8 +11,7 @@ use sqlx::{
 use tokio::sync::broadcast;
 
 use crate::{
-    Change, ChangeEvent, StoreError,
-    names,
+    Change, ChangeEvent, StoreError, names,
     ops::{
         account::{CreateAccount, DeleteAccount, SetDisabled, SetPassword},
         domain::{AddAlias, AddDomain, DeleteAlias, DeleteDomain},
@@ -22,7 +21,10 @@ use crate::{
     },
     password::{HashCost, Hasher},
     rows::{self, MessageRow},
-    types::{Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Role, now_unix},
+    types::{
+        Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Role,
+        now_unix,
+    },
     uidset::UidSet,
     writer::Writer,
 };
@@ -84,11 +86,14 @@ impl Store {
     /// Opens (creating on first start) the store, runs migrations, starts the writer.
     pub async fn open(opts: StoreOptions) -> Result<Store, StoreError> {
         if opts.node.is_empty() || opts.node.len() > 64 {
-            return Err(StoreError::Invalid("node id must be 1 to 64 characters".into()));
+            return Err(StoreError::Invalid(
+                "node id must be 1 to 64 characters".into(),
+            ));
         }
         if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Invalid(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let connect = SqliteConnectOptions::from_str("sqlite://")?
             .filename(&opts.path)
@@ -162,10 +167,12 @@ impl Store {
         let Ok(domain) = names::domain(domain) else {
             return Ok(false);
         };
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM domains WHERE name = $1)")
-            .bind(domain)
-            .fetch_one(self.db())
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM domains WHERE name = $1)")
+                .bind(domain)
+                .fetch_one(self.db())
+                .await?,
+        )
     }
 
     /// Adds an alias (`user@domain`, or `@domain` for a catch-all) delivering to `target`.
@@ -179,14 +186,19 @@ impl Store {
     pub async fn delete_alias(&self, address: &str, target: &str) -> Result<(), StoreError> {
         let address = names::alias(address)?;
         let target = names::address(target)?;
-        self.inner.writer.submit(DeleteAlias { address, target }).await
+        self.inner
+            .writer
+            .submit(DeleteAlias { address, target })
+            .await
     }
 
     /// Every alias as (address, target), sorted.
     pub async fn aliases(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT address, target FROM aliases ORDER BY address, target")
-            .fetch_all(self.db())
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT address, target FROM aliases ORDER BY address, target")
+                .fetch_all(self.db())
+                .await?,
+        )
     }
 
     // ----- accounts -----
@@ -196,7 +208,13 @@ impl Store {
         let name = names::address(name)?;
         check_password(password)?;
         let password_hash = self.inner.hasher.hash(password).await?;
-        self.inner.writer.submit(CreateAccount { name, password_hash }).await
+        self.inner
+            .writer
+            .submit(CreateAccount {
+                name,
+                password_hash,
+            })
+            .await
     }
 
     /// Sets a new password.
@@ -204,13 +222,22 @@ impl Store {
         let name = names::address(name)?;
         check_password(password)?;
         let password_hash = self.inner.hasher.hash(password).await?;
-        self.inner.writer.submit(SetPassword { name, password_hash }).await
+        self.inner
+            .writer
+            .submit(SetPassword {
+                name,
+                password_hash,
+            })
+            .await
     }
 
     /// Disables (or re-enables) an account: no login, no delivery; its mail stays.
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
         let name = names::address(name)?;
-        self.inner.writer.submit(SetDisabled { name, disabled }).await
+        self.inner
+            .writer
+            .submit(SetDisabled { name, disabled })
+            .await
     }
 
     /// Deletes an account with all its mail.
@@ -238,16 +265,21 @@ impl Store {
 
     /// Checks a login. `None` for a wrong password, an unknown or a disabled account,
     /// all taking the same time (an unknown name is checked against a decoy hash).
-    pub async fn authenticate(&self, name: &str, password: &str) -> Result<Option<Account>, StoreError> {
-        let row: Option<(i64, Vec<u8>, String, bool, String)> = match names::address(name) {
-            Ok(name) => sqlx::query_as(
-                "SELECT id, guid, name, disabled, password_hash FROM accounts WHERE name = $1",
-            )
-            .bind(name)
-            .fetch_optional(self.db())
-            .await?,
-            Err(_) => None,
-        };
+    pub async fn authenticate(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        let row: Option<(i64, Vec<u8>, String, bool, String)> =
+            match names::address(name) {
+                Ok(name) => sqlx::query_as(
+                    "SELECT id, guid, name, disabled, password_hash FROM accounts WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(self.db())
+                .await?,
+                Err(_) => None,
+            };
         let ok = self
             .inner
             .hasher
@@ -273,11 +305,13 @@ impl Store {
         if address == account.name {
             return Ok(true);
         }
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM aliases WHERE address = $1 AND target = $2)")
-            .bind(address)
-            .bind(&account.name)
-            .fetch_one(self.db())
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM aliases WHERE address = $1 AND target = $2)",
+        )
+        .bind(address)
+        .bind(&account.name)
+        .fetch_one(self.db())
+        .await?)
     }
 
     /// The accounts mail to `address` goes to: the account itself, else the alias's
@@ -329,7 +363,11 @@ impl Store {
     }
 
     /// A mailbox by name (any case of INBOX); `None` for a name that cannot exist.
-    pub async fn mailbox(&self, account_id: i64, name: &str) -> Result<Option<Mailbox>, StoreError> {
+    pub async fn mailbox(
+        &self,
+        account_id: i64,
+        name: &str,
+    ) -> Result<Option<Mailbox>, StoreError> {
         let Ok(name) = names::mailbox(name) else {
             return Ok(None);
         };
@@ -347,7 +385,11 @@ impl Store {
     }
 
     /// An account's mailbox with a special-use role.
-    pub async fn mailbox_by_role(&self, account_id: i64, role: Role) -> Result<Option<Mailbox>, StoreError> {
+    pub async fn mailbox_by_role(
+        &self,
+        account_id: i64,
+        role: Role,
+    ) -> Result<Option<Mailbox>, StoreError> {
         Ok(self
             .mailboxes(account_id)
             .await?
@@ -358,27 +400,54 @@ impl Store {
     /// CREATE (with missing parents).
     pub async fn create_mailbox(&self, account_id: i64, name: &str) -> Result<Mailbox, StoreError> {
         let name = name.to_string();
-        self.inner.writer.submit(CreateMailbox { account_id, name }).await
+        self.inner
+            .writer
+            .submit(CreateMailbox { account_id, name })
+            .await
     }
 
     /// RENAME (with children; INBOX moves its messages out).
-    pub async fn rename_mailbox(&self, account_id: i64, from: &str, to: &str) -> Result<(), StoreError> {
+    pub async fn rename_mailbox(
+        &self,
+        account_id: i64,
+        from: &str,
+        to: &str,
+    ) -> Result<(), StoreError> {
         let (from, to) = (from.to_string(), to.to_string());
-        self.inner.writer.submit(RenameMailbox { account_id, from, to }).await
+        self.inner
+            .writer
+            .submit(RenameMailbox {
+                account_id,
+                from,
+                to,
+            })
+            .await
     }
 
     /// DELETE.
     pub async fn delete_mailbox(&self, account_id: i64, name: &str) -> Result<(), StoreError> {
         let name = name.to_string();
-        self.inner.writer.submit(DeleteMailbox { account_id, name }).await
+        self.inner
+            .writer
+            .submit(DeleteMailbox { account_id, name })
+            .await
     }
 
     /// SUBSCRIBE / UNSUBSCRIBE.
-    pub async fn set_subscribed(&self, account_id: i64, name: &str, subscribed: bool) -> Result<(), StoreError> {
+    pub async fn set_subscribed(
+        &self,
+        account_id: i64,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
         let name = name.to_string();
         self.inner
             .writer
-            .submit(SetSubscribed { account_id, name, subscribed })
+            .submit(SetSubscribed {
+                account_id,
+                name,
+                subscribed,
+            })
             .await
     }
 
@@ -406,18 +475,28 @@ impl Store {
     }
 
     /// The messages of a mailbox whose UIDs are in `uids`, ascending.
-    pub async fn messages_in(&self, mailbox_id: i64, uids: &UidSet) -> Result<Vec<Message>, StoreError> {
+    pub async fn messages_in(
+        &self,
+        mailbox_id: i64,
+        uids: &UidSet,
+    ) -> Result<Vec<Message>, StoreError> {
         let mut conn = self.db().acquire().await?;
         uids.load(&mut conn, mailbox_id).await
     }
 
     /// One message by UID, if it (still) exists.
     pub async fn message(&self, mailbox_id: i64, uid: u32) -> Result<Option<Message>, StoreError> {
-        Ok(rows::messages_in(self.db(), mailbox_id, uid, uid).await?.pop())
+        Ok(rows::messages_in(self.db(), mailbox_id, uid, uid)
+            .await?
+            .pop())
     }
 
     /// Messages changed (added or flagged) after `modseq` (CONDSTORE CHANGEDSINCE).
-    pub async fn changed_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<Message>, StoreError> {
+    pub async fn changed_since(
+        &self,
+        mailbox_id: i64,
+        modseq: u64,
+    ) -> Result<Vec<Message>, StoreError> {
         let rows: Vec<MessageRow> = sqlx::query_as(
             "SELECT uid, guid, blob, size, internal_date, flags, modseq FROM messages \
              WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
@@ -430,7 +509,11 @@ impl Store {
     }
 
     /// UIDs expunged after `modseq`, ascending (QRESYNC VANISHED (EARLIER)).
-    pub async fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>, StoreError> {
+    pub async fn expunged_since(
+        &self,
+        mailbox_id: i64,
+        modseq: u64,
+    ) -> Result<Vec<u32>, StoreError> {
         let uids: Vec<i64> = sqlx::query_scalar(
             "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
         )
@@ -495,7 +578,11 @@ impl Store {
 
     /// EXPUNGE (only `\Deleted` messages, optionally restricted to `uids`); returns the
     /// expunged UIDs.
-    pub async fn expunge(&self, mailbox_id: i64, uids: Option<UidSet>) -> Result<Vec<u32>, StoreError> {
+    pub async fn expunge(
+        &self,
+        mailbox_id: i64,
+        uids: Option<UidSet>,
+    ) -> Result<Vec<u32>, StoreError> {
         self.inner
             .writer
             .submit(Expunge {
@@ -519,10 +606,21 @@ impl Store {
     }
 
     /// COPY (or MOVE with `remove`) within one account.
-    pub async fn copy(&self, from: i64, uids: UidSet, to: i64, remove: bool) -> Result<Copied, StoreError> {
+    pub async fn copy(
+        &self,
+        from: i64,
+        uids: UidSet,
+        to: i64,
+        remove: bool,
+    ) -> Result<Copied, StoreError> {
         self.inner
             .writer
-            .submit(CopyMessages { from, uids, to, remove })
+            .submit(CopyMessages {
+                from,
+                uids,
+                to,
+                remove,
+            })
             .await
     }
 
@@ -548,7 +646,11 @@ impl Store {
     }
 
     /// Local changes with sequence numbers above `after`, at most `limit`, in order.
-    pub async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
+    pub async fn changes_since(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangeEvent>, StoreError> {
         let rows: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT seq, origin, payload FROM changelog WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
@@ -560,18 +662,24 @@ impl Store {
             .map(|(seq, origin, payload)| {
                 let change = serde_json::from_str(&payload)
                     .map_err(|e| StoreError::Corrupt(format!("change {seq}: {e}")))?;
-                Ok(ChangeEvent { origin, seq, change })
+                Ok(ChangeEvent {
+                    origin,
+                    seq,
+                    change,
+                })
             })
             .collect()
     }
 
     /// The highest sequence number applied from `origin`.
     pub async fn applied_seq(&self, origin: &str) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT seq FROM applied WHERE origin = $1")
-            .bind(origin)
-            .fetch_optional(self.db())
-            .await?
-            .unwrap_or(0))
+        Ok(
+            sqlx::query_scalar("SELECT seq FROM applied WHERE origin = $1")
+                .bind(origin)
+                .fetch_optional(self.db())
+                .await?
+                .unwrap_or(0),
+        )
     }
 
     /// SQLite's own consistency check: `ok` when the database is sound.
@@ -598,17 +706,21 @@ fn body(bytes: Vec<u8>) -> Body {
 
 fn check_password(password: &str) -> Result<(), StoreError> {
     if password.is_empty() || password.len() > 1024 {
-        return Err(StoreError::Invalid("a password must be 1 to 1024 bytes".into()));
+        return Err(StoreError::Invalid(
+            "a password must be 1 to 1024 bytes".into(),
+        ));
     }
     Ok(())
 }
 
 /// Records the node id in a new database, or checks it in an existing one.
 async fn claim_node(conn: &mut sqlx::SqliteConnection, node: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO node (key, value) VALUES ('node_id', $1) ON CONFLICT (key) DO NOTHING")
-        .bind(node)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO node (key, value) VALUES ('node_id', $1) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(node)
+    .execute(&mut *conn)
+    .await?;
     let stored: String = sqlx::query_scalar("SELECT value FROM node WHERE key = 'node_id'")
         .fetch_one(&mut *conn)
         .await?;

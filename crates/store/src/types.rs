@@ -221,7 +221,13 @@ impl Flags {
 
     /// This set with `other` removed.
     pub fn minus(&self, other: &Flags) -> Flags {
-        Flags(self.0.iter().filter(|f| !other.contains(f)).cloned().collect())
+        Flags(
+            self.0
+                .iter()
+                .filter(|f| !other.contains(f))
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -369,7 +375,10 @@ mod tests {
         assert_eq!(Flags::parse(&f.to_string()), f);
         let g = f.minus(&Flags::new(["\\Seen"]));
         assert_eq!(g.to_string(), "$Junk \\Flagged");
-        assert_eq!(g.union(&Flags::new(["\\Draft"])).to_string(), "$Junk \\Draft \\Flagged");
+        assert_eq!(
+            g.union(&Flags::new(["\\Draft"])).to_string(),
+            "$Junk \\Draft \\Flagged"
+        );
     }
 
     #[test]

@@ -90,6 +90,9 @@ mod tests {
         assert!(s.contains(1) && s.contains(3) && s.contains(9) && s.contains(20));
         assert!(!s.contains(2) && !s.contains(10) && !s.contains(21) && !s.contains(0));
         assert!(UidSet::all().contains(u32::MAX));
-        assert_eq!(UidSet::from_uids([u32::MAX, u32::MAX - 1]).ranges(), &[(u32::MAX - 1, u32::MAX)]);
+        assert_eq!(
+            UidSet::from_uids([u32::MAX, u32::MAX - 1]).ranges(),
+            &[(u32::MAX - 1, u32::MAX)]
+        );
     }
 }

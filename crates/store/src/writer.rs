@@ -28,7 +28,10 @@ pub(crate) trait Op: Send + 'static {
     /// What the caller gets back.
     type Output: Send + 'static;
     /// Does the work; changes it makes are logged through `ctx`.
-    fn apply(self, ctx: &mut WriteCtx) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
+    fn apply(
+        self,
+        ctx: &mut WriteCtx,
+    ) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
 }
 
 /// Does nothing: once it answers, every job queued before it has committed.
@@ -201,14 +204,20 @@ async fn run_batch(
     done: &mut Vec<Box<dyn Finish>>,
 ) -> Result<(), sqlx::Error> {
     let result = async {
-        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut ctx.conn).await?;
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut ctx.conn)
+            .await?;
         for job in batch.drain(..) {
             let mark = ctx.events.len();
-            sqlx::raw_sql("SAVEPOINT job").execute(&mut ctx.conn).await?;
+            sqlx::raw_sql("SAVEPOINT job")
+                .execute(&mut ctx.conn)
+                .await?;
             let d = job.run(ctx).await;
             if !d.succeeded() {
                 ctx.events.truncate(mark);
-                sqlx::raw_sql("ROLLBACK TO job").execute(&mut ctx.conn).await?;
+                sqlx::raw_sql("ROLLBACK TO job")
+                    .execute(&mut ctx.conn)
+                    .await?;
             }
             sqlx::raw_sql("RELEASE job").execute(&mut ctx.conn).await?;
             done.push(d);

@@ -18,7 +18,11 @@ pub async fn start<S: Stream>(s: &mut Session<S>, cmd: CommandAuthenticate) {
     let refusal = if s.state.account().is_some() {
         Some(bad(&tag, "Already authenticated"))
     } else if !s.may_login() {
-        Some(no(&tag, None, "Authentication disallowed without TLS (use STARTTLS)".into()))
+        Some(no(
+            &tag,
+            None,
+            "Authentication disallowed without TLS (use STARTTLS)".into(),
+        ))
     } else if cmd.mechanism != AuthMechanism::Plain {
         Some(no(&tag, None, "Unsupported mechanism; use PLAIN".into()))
     } else {
@@ -35,7 +39,9 @@ pub async fn start<S: Stream>(s: &mut Session<S>, cmd: CommandAuthenticate) {
         }
         None => {
             s.authenticating = Some(tag);
-            let _ = s.server.authenticate_continue(CommandContinuationRequest::base64(Vec::<u8>::new()));
+            let _ = s
+                .server
+                .authenticate_continue(CommandContinuationRequest::base64(Vec::<u8>::new()));
         }
     }
 }
@@ -51,7 +57,11 @@ pub async fn data<S: Stream>(s: &mut Session<S>, data: AuthenticateData<'static>
     finish_with(s, status);
 }
 
-async fn check<S: Stream>(s: &mut Session<S>, tag: &imap_types::core::Tag<'static>, response: &[u8]) -> Status<'static> {
+async fn check<S: Stream>(
+    s: &mut Session<S>,
+    tag: &imap_types::core::Tag<'static>,
+    response: &[u8],
+) -> Status<'static> {
     // An authorization identity other than the user fails like a wrong password.
     let (user, pass) = sasl::plain(response).unwrap_or_default();
     finish(s, tag, &user, &pass).await

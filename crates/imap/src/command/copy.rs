@@ -46,7 +46,15 @@ pub async fn copy<S: Stream>(
         Err(e) => return store_failed(tag, e),
     };
     let from = view.mailbox.id;
-    let copied = match store.copy(from, UidSet::from_uids(pairs.iter().map(|p| p.1)), to.id, remove).await {
+    let copied = match store
+        .copy(
+            from,
+            UidSet::from_uids(pairs.iter().map(|p| p.1)),
+            to.id,
+            remove,
+        )
+        .await
+    {
         Ok(c) => c,
         Err(e) => return store_failed(tag, e),
     };
@@ -89,8 +97,15 @@ fn ranges(uids: impl Iterator<Item = u32>) -> Vec<UidElement> {
     }
     out.into_iter()
         .map(|(a, b)| {
-            let (a, b) = (NonZeroU32::new(a).unwrap_or(NonZeroU32::MIN), NonZeroU32::new(b).unwrap_or(NonZeroU32::MIN));
-            if a == b { UidElement::Single(a) } else { UidElement::Range(a, b) }
+            let (a, b) = (
+                NonZeroU32::new(a).unwrap_or(NonZeroU32::MIN),
+                NonZeroU32::new(b).unwrap_or(NonZeroU32::MIN),
+            );
+            if a == b {
+                UidElement::Single(a)
+            } else {
+                UidElement::Range(a, b)
+            }
         })
         .collect()
 }

@@ -9,7 +9,11 @@ use crate::{
     session::Session,
 };
 
-pub async fn create<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, mailbox: &Mailbox<'_>) -> Status<'static> {
+pub async fn create<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    mailbox: &Mailbox<'_>,
+) -> Status<'static> {
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");
     };

@@ -9,7 +9,11 @@ use crate::{
     session::{Session, State},
 };
 
-pub async fn delete<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, mailbox: &Mailbox<'_>) -> Status<'static> {
+pub async fn delete<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    mailbox: &Mailbox<'_>,
+) -> Status<'static> {
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");
     };

@@ -1,6 +1,10 @@
 //! EXPUNGE (RFC 3501 §6.4.3) and UID EXPUNGE (RFC 4315).
 
-use imap_types::{core::Tag, response::{Data, Status}, sequence::SequenceSet};
+use imap_types::{
+    core::Tag,
+    response::{Data, Status},
+    sequence::SequenceSet,
+};
 use twinmail_net::Stream;
 
 use crate::{
@@ -9,7 +13,11 @@ use crate::{
     session::{Session, State},
 };
 
-pub async fn expunge<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, uids: Option<&SequenceSet>) -> Status<'static> {
+pub async fn expunge<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    uids: Option<&SequenceSet>,
+) -> Status<'static> {
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
     };

@@ -48,26 +48,57 @@ pub async fn fetch<S: Stream>(
         }
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
     };
-    if names.iter().any(|n| matches!(n, N::Binary { .. } | N::BinarySize { .. })) {
+    if names
+        .iter()
+        .any(|n| matches!(n, N::Binary { .. } | N::BinarySize { .. }))
+    {
         return bad(tag, "BINARY is not supported");
     }
     if uid && !names.contains(&N::Uid) {
         names.insert(0, N::Uid);
     }
     let needs_body = names.iter().any(|n| {
-        matches!(n, N::Body | N::BodyExt { .. } | N::BodyStructure | N::Envelope | N::Rfc822 | N::Rfc822Header | N::Rfc822Text)
+        matches!(
+            n,
+            N::Body
+                | N::BodyExt { .. }
+                | N::BodyStructure
+                | N::Envelope
+                | N::Rfc822
+                | N::Rfc822Header
+                | N::Rfc822Text
+        )
     });
-    let sets_seen = !read_only && names.iter().any(|n| matches!(n, N::BodyExt { peek: false, .. } | N::Rfc822 | N::Rfc822Text));
+    let sets_seen = !read_only
+        && names.iter().any(|n| {
+            matches!(
+                n,
+                N::BodyExt { peek: false, .. } | N::Rfc822 | N::Rfc822Text
+            )
+        });
     let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
     let store = s.imap.store.clone();
-    if sets_seen && let Err(e) = store.store_flags(mailbox, uids.clone(), FlagMode::Add, Flags::new(["\\Seen"]), None).await {
+    if sets_seen
+        && let Err(e) = store
+            .store_flags(
+                mailbox,
+                uids.clone(),
+                FlagMode::Add,
+                Flags::new(["\\Seen"]),
+                None,
+            )
+            .await
+    {
         return store_failed(tag, e);
     }
     let messages = match store.messages_in(mailbox, &uids).await {
         Ok(m) => m,
         Err(e) => return store_failed(tag, e),
     };
-    let mut by_uid = messages.into_iter().map(|m| (m.uid, m)).collect::<std::collections::HashMap<_, _>>();
+    let mut by_uid = messages
+        .into_iter()
+        .map(|m| (m.uid, m))
+        .collect::<std::collections::HashMap<_, _>>();
     let mut seen_reported = Vec::new();
     for (seq, u) in pairs {
         // Expunged by another session meanwhile: nothing to say about it.
@@ -80,7 +111,11 @@ pub async fn fetch<S: Stream>(
         } else {
             Vec::new()
         };
-        let parsed = if needs_body { message::parse(&raw) } else { None };
+        let parsed = if needs_body {
+            message::parse(&raw)
+        } else {
+            None
+        };
         let mut out = Vec::with_capacity(names.len() + 1);
         for name in &names {
             out.push(match name {
@@ -89,9 +124,13 @@ pub async fn fetch<S: Stream>(
                 N::InternalDate => MessageDataItem::InternalDate(date(m.internal_date)),
                 N::Rfc822Size => MessageDataItem::Rfc822Size(m.size as u32),
                 N::Envelope => MessageDataItem::Envelope(message::envelope(parsed.as_ref())),
-                N::BodyStructure => MessageDataItem::BodyStructure(message::body_structure(&raw, parsed.as_ref())),
+                N::BodyStructure => {
+                    MessageDataItem::BodyStructure(message::body_structure(&raw, parsed.as_ref()))
+                }
                 N::Body => MessageDataItem::Body(message::body_structure(&raw, parsed.as_ref())),
-                N::BodyExt { section, partial, .. } => {
+                N::BodyExt {
+                    section, partial, ..
+                } => {
                     let mut data = message::section(&raw, parsed.as_ref(), section.as_ref());
                     if let Some((origin, count)) = partial {
                         let start = (*origin as usize).min(data.len());
@@ -105,12 +144,16 @@ pub async fn fetch<S: Stream>(
                     }
                 }
                 N::Rfc822 => MessageDataItem::Rfc822(nstring(&raw)),
-                N::Rfc822Header => {
-                    MessageDataItem::Rfc822Header(nstring(&message::section(&raw, parsed.as_ref(), Some(&imap_types::fetch::Section::Header(None)))))
-                }
-                N::Rfc822Text => {
-                    MessageDataItem::Rfc822Text(nstring(&message::section(&raw, parsed.as_ref(), Some(&imap_types::fetch::Section::Text(None)))))
-                }
+                N::Rfc822Header => MessageDataItem::Rfc822Header(nstring(&message::section(
+                    &raw,
+                    parsed.as_ref(),
+                    Some(&imap_types::fetch::Section::Header(None)),
+                ))),
+                N::Rfc822Text => MessageDataItem::Rfc822Text(nstring(&message::section(
+                    &raw,
+                    parsed.as_ref(),
+                    Some(&imap_types::fetch::Section::Text(None)),
+                ))),
                 N::Binary { .. } | N::BinarySize { .. } => continue,
             });
         }
@@ -122,7 +165,10 @@ pub async fn fetch<S: Stream>(
         }
         drop(parsed);
         if let Some(items) = vec1(out) {
-            s.data(Data::Fetch { seq: nz(seq), items });
+            s.data(Data::Fetch {
+                seq: nz(seq),
+                items,
+            });
         }
         if s.pump().await.is_err() {
             break;
@@ -131,11 +177,23 @@ pub async fn fetch<S: Stream>(
     if let State::Selected { view, .. } = &mut s.state {
         view.forget_flags(&seen_reported);
     }
-    ok(tag, None, if uid { "UID FETCH completed" } else { "FETCH completed" })
+    ok(
+        tag,
+        None,
+        if uid {
+            "UID FETCH completed"
+        } else {
+            "FETCH completed"
+        },
+    )
 }
 
 /// INTERNALDATE from Unix seconds (shown in UTC).
 fn date(unix: i64) -> DateTime {
-    let t = Utc.timestamp_opt(unix, 0).single().unwrap_or_default().fixed_offset();
+    let t = Utc
+        .timestamp_opt(unix, 0)
+        .single()
+        .unwrap_or_default()
+        .fixed_offset();
     DateTime::unvalidated(t)
 }

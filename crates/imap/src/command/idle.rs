@@ -3,14 +3,20 @@
 use imap_types::{core::Tag, response::Status};
 use twinmail_net::Stream;
 
-use crate::{convert::{bad, ok}, session::Session};
+use crate::{
+    convert::{bad, ok},
+    session::Session,
+};
 
 pub fn start<S: Stream>(s: &mut Session<S>, tag: Tag<'static>) {
     if s.state.account().is_none() {
         let _ = s.server.idle_reject(bad(&tag, "Log in first"));
         return;
     }
-    if s.server.idle_accept(Session::<S>::continuation("idling")).is_ok() {
+    if s.server
+        .idle_accept(Session::<S>::continuation("idling"))
+        .is_ok()
+    {
         s.idling = Some(tag);
         s.drain_changes();
         s.report_updates(true);

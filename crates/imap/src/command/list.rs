@@ -63,7 +63,11 @@ pub async fn list<S: Stream>(
                 items.push(FlagNameAttribute::from(atom));
             }
         };
-        attr(if children { "HasChildren" } else { "HasNoChildren" });
+        attr(if children {
+            "HasChildren"
+        } else {
+            "HasNoChildren"
+        });
         if let Some(role) = m.role.filter(|r| *r != Role::Inbox) {
             attr(match role {
                 Role::Sent => "Sent",
@@ -75,12 +79,28 @@ pub async fn list<S: Stream>(
         }
         let mailbox = wire_mailbox(&m.name);
         s.data(if lsub {
-            Data::Lsub { items, delimiter, mailbox }
+            Data::Lsub {
+                items,
+                delimiter,
+                mailbox,
+            }
         } else {
-            Data::List { items, delimiter, mailbox }
+            Data::List {
+                items,
+                delimiter,
+                mailbox,
+            }
         });
     }
-    ok(tag, None, if lsub { "LSUB completed" } else { "LIST completed" })
+    ok(
+        tag,
+        None,
+        if lsub {
+            "LSUB completed"
+        } else {
+            "LIST completed"
+        },
+    )
 }
 
 /// IMAP wildcard match; INBOX matches case-insensitively.

@@ -1,7 +1,10 @@
 //! LOGIN (RFC 3501 §6.2.3), refused without TLS (LOGINDISABLED), and the end of every
 //! login (shared with AUTHENTICATE): growing delays for failures, never a lock-out.
 
-use imap_types::{core::{AString, Tag}, response::{Code, Status}};
+use imap_types::{
+    core::{AString, Tag},
+    response::{Code, Status},
+};
 use twinmail_net::Stream;
 
 use crate::{
@@ -9,15 +12,29 @@ use crate::{
     session::{Session, State, capabilities},
 };
 
-pub async fn login<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, user: &AString<'_>, pass: &AString<'_>) -> Status<'static> {
+pub async fn login<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    user: &AString<'_>,
+    pass: &AString<'_>,
+) -> Status<'static> {
     if !s.may_login() {
-        return no(tag, None, "Plaintext authentication disallowed without TLS (use STARTTLS)".into());
+        return no(
+            tag,
+            None,
+            "Plaintext authentication disallowed without TLS (use STARTTLS)".into(),
+        );
     }
     finish(s, tag, &astring(user), &astring(pass)).await
 }
 
 /// Checks the password and moves to the authenticated state, or counts a failure.
-pub async fn finish<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, user: &str, pass: &str) -> Status<'static> {
+pub async fn finish<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    user: &str,
+    pass: &str,
+) -> Status<'static> {
     match s.imap.store.authenticate(user, pass).await {
         Ok(Some(account)) => {
             tracing::info!(user = %account.name, "logged in");
@@ -26,7 +43,10 @@ pub async fn finish<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, user: &st
             ok(tag, code, "Logged in")
         }
         Ok(None) => {
-            let delay = s.imap.limits.auth_failed(s.peer.ip(), s.imap.settings.auth_failure_delay);
+            let delay = s
+                .imap
+                .limits
+                .auth_failed(s.peer.ip(), s.imap.settings.auth_failure_delay);
             tokio::time::sleep(delay).await;
             s.auth_failures += 1;
             if s.auth_failures >= s.imap.settings.max_auth_failures {

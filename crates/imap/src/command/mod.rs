@@ -1,7 +1,7 @@
 //! One file per IMAP command; `dispatch` is the short match that picks the handler.
 
-pub mod authenticate;
 mod append;
+pub mod authenticate;
 mod capability;
 mod copy;
 mod create;
@@ -35,14 +35,20 @@ use crate::{
 };
 
 /// Runs a command already checked against the validity table; returns its tagged status.
-pub async fn dispatch<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, body: CommandBody<'static>) -> Status<'static> {
+pub async fn dispatch<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    body: CommandBody<'static>,
+) -> Status<'static> {
     use CommandBody as C;
     match body {
         C::Capability => capability::capability(s, tag),
         C::Noop | C::Check => noop::noop(tag),
         C::Logout => logout::logout(s, tag),
         C::StartTLS => starttls::starttls(s, tag),
-        C::Login { username, password } => login::login(s, tag, &username, password.declassify()).await,
+        C::Login { username, password } => {
+            login::login(s, tag, &username, password.declassify()).await
+        }
         C::Select { mailbox, .. } => select::select(s, tag, &mailbox, false).await,
         C::Examine { mailbox, .. } => select::select(s, tag, &mailbox, true).await,
         C::Create { mailbox } => create::create(s, tag, &mailbox).await,
@@ -50,23 +56,53 @@ pub async fn dispatch<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, body: C
         C::Rename { from, to } => rename::rename(s, tag, &from, &to).await,
         C::Subscribe { mailbox } => subscribe::subscribe(s, tag, &mailbox, true).await,
         C::Unsubscribe { mailbox } => subscribe::subscribe(s, tag, &mailbox, false).await,
-        C::List { reference, mailbox_wildcard } => list::list(s, tag, &reference, &mailbox_wildcard, false).await,
-        C::Lsub { reference, mailbox_wildcard } => list::list(s, tag, &reference, &mailbox_wildcard, true).await,
-        C::Status { mailbox, item_names } => status::status(s, tag, &mailbox, &item_names).await,
-        C::Append { mailbox, flags, date, message } => append::append(s, tag, &mailbox, &flags, date, message).await,
+        C::List {
+            reference,
+            mailbox_wildcard,
+        } => list::list(s, tag, &reference, &mailbox_wildcard, false).await,
+        C::Lsub {
+            reference,
+            mailbox_wildcard,
+        } => list::list(s, tag, &reference, &mailbox_wildcard, true).await,
+        C::Status {
+            mailbox,
+            item_names,
+        } => status::status(s, tag, &mailbox, &item_names).await,
+        C::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } => append::append(s, tag, &mailbox, &flags, date, message).await,
         C::Close => unselect::close(s, tag).await,
         C::Unselect => unselect::unselect(s, tag),
         C::Expunge => expunge::expunge(s, tag, None).await,
         C::ExpungeUid { sequence_set } => expunge::expunge(s, tag, Some(&sequence_set)).await,
         C::Search { criteria, uid, .. } => search::search(s, tag, criteria.as_ref(), uid).await,
-        C::Fetch { sequence_set, macro_or_item_names, uid, .. } => {
-            fetch::fetch(s, tag, &sequence_set, macro_or_item_names, uid).await
-        }
-        C::Store { sequence_set, kind, response, flags, uid, .. } => {
-            store::store(s, tag, &sequence_set, kind, response, &flags, uid).await
-        }
-        C::Copy { sequence_set, mailbox, uid } => copy::copy(s, tag, &sequence_set, &mailbox, uid, false).await,
-        C::Move { sequence_set, mailbox, uid } => copy::copy(s, tag, &sequence_set, &mailbox, uid, true).await,
+        C::Fetch {
+            sequence_set,
+            macro_or_item_names,
+            uid,
+            ..
+        } => fetch::fetch(s, tag, &sequence_set, macro_or_item_names, uid).await,
+        C::Store {
+            sequence_set,
+            kind,
+            response,
+            flags,
+            uid,
+            ..
+        } => store::store(s, tag, &sequence_set, kind, response, &flags, uid).await,
+        C::Copy {
+            sequence_set,
+            mailbox,
+            uid,
+        } => copy::copy(s, tag, &sequence_set, &mailbox, uid, false).await,
+        C::Move {
+            sequence_set,
+            mailbox,
+            uid,
+        } => copy::copy(s, tag, &sequence_set, &mailbox, uid, true).await,
         C::Enable { .. } => enable::enable(s, tag),
         C::Id { .. } => id::id(s, tag),
         C::Namespace => namespace::namespace(s, tag),
@@ -84,6 +120,10 @@ pub fn store_failed(tag: &Tag<'static>, e: StoreError) -> Status<'static> {
         no(tag, None, e.to_string())
     } else {
         tracing::error!(error = %e, "store operation failed");
-        no(tag, Some(imap_types::response::Code::Alert), "Server error, please try again".into())
+        no(
+            tag,
+            Some(imap_types::response::Code::Alert),
+            "Server error, please try again".into(),
+        )
     }
 }

@@ -16,7 +16,11 @@ pub fn namespace<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>) -> Status<'s
             delimiter: QuotedChar::try_from('/').ok(),
             extensions: Vec::new(),
         }];
-        s.data(Data::Namespace { personal, other: Vec::new(), shared: Vec::new() });
+        s.data(Data::Namespace {
+            personal,
+            other: Vec::new(),
+            shared: Vec::new(),
+        });
     }
     ok(tag, None, "NAMESPACE completed")
 }

@@ -9,7 +9,12 @@ use crate::{
     session::Session,
 };
 
-pub async fn rename<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Status<'static> {
+pub async fn rename<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    from: &Mailbox<'_>,
+    to: &Mailbox<'_>,
+) -> Status<'static> {
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");
     };

@@ -19,7 +19,12 @@ use crate::{
     session::{Session, State},
 };
 
-pub async fn search<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, criteria: &[SearchKey<'_>], uid: bool) -> Status<'static> {
+pub async fn search<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    criteria: &[SearchKey<'_>],
+    uid: bool,
+) -> Status<'static> {
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
     };
@@ -40,7 +45,12 @@ pub async fn search<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, criteria:
         } else {
             Vec::new()
         };
-        let ctx = Ctx { m: &m, seq, raw: &raw, view };
+        let ctx = Ctx {
+            m: &m,
+            seq,
+            raw: &raw,
+            view,
+        };
         if criteria.iter().all(|k| ctx.matches(k)) {
             hits.push(nz(if uid { m.uid } else { seq }));
         }
@@ -52,7 +62,8 @@ pub async fn search<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, criteria:
 fn needs_bytes(k: &SearchKey<'_>) -> bool {
     use SearchKey::*;
     match k {
-        Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | SentBefore(_) | SentOn(_) | SentSince(_) | Subject(_) | Text(_) | To(_) => true,
+        Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | SentBefore(_) | SentOn(_)
+        | SentSince(_) | Subject(_) | Text(_) | To(_) => true,
         Not(k) => needs_bytes(k),
         Or(a, b) => needs_bytes(a) || needs_bytes(b),
         And(ks) => ks.as_ref().iter().any(needs_bytes),
@@ -77,7 +88,10 @@ impl Ctx<'_> {
             And(ks) => ks.as_ref().iter().all(|k| self.matches(k)),
             Or(a, b) => self.matches(a) || self.matches(b),
             Not(k) => !self.matches(k),
-            SequenceSet(set) => self.view.resolve(set, false).is_ok_and(|p| p.iter().any(|(s, _)| *s == self.seq)),
+            SequenceSet(set) => self
+                .view
+                .resolve(set, false)
+                .is_ok_and(|p| p.iter().any(|(s, _)| *s == self.seq)),
             Uid(set) => crate::convert::uid_set(set, self.view.max_uid()).contains(self.m.uid),
             Answered => f("\\Answered"),
             Deleted => f("\\Deleted"),
@@ -116,7 +130,10 @@ impl Ctx<'_> {
     }
 
     fn internal_day(&self) -> NaiveDate {
-        Utc.timestamp_opt(self.m.internal_date, 0).single().unwrap_or_default().date_naive()
+        Utc.timestamp_opt(self.m.internal_date, 0)
+            .single()
+            .unwrap_or_default()
+            .date_naive()
     }
 
     fn sent_day(&self) -> Option<NaiveDate> {
@@ -126,18 +143,29 @@ impl Ctx<'_> {
     }
 
     fn body(&self) -> &[u8] {
-        let end = self.raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+        let end = self
+            .raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| i + 4);
         end.map_or(&[][..], |i| &self.raw[i..])
     }
 
     /// The unfolded values of every header called `name` contain `v`.
     fn header_has(&self, name: &str, v: &AString<'_>) -> bool {
-        let header_end = self.raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(self.raw.len());
-        let header = String::from_utf8_lossy(&self.raw[..header_end]).replace("\r\n ", " ").replace("\r\n\t", " ");
+        let header_end = self
+            .raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(self.raw.len());
+        let header = String::from_utf8_lossy(&self.raw[..header_end])
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " ");
         let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
         header.split("\r\n").any(|line| {
             line.split_once(':').is_some_and(|(n, val)| {
-                n.trim().eq_ignore_ascii_case(name) && (needle.is_empty() || val.to_lowercase().contains(&needle))
+                n.trim().eq_ignore_ascii_case(name)
+                    && (needle.is_empty() || val.to_lowercase().contains(&needle))
             })
         })
     }
@@ -145,5 +173,7 @@ impl Ctx<'_> {
 
 fn contains(hay: &[u8], v: &AString<'_>) -> bool {
     let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
-    String::from_utf8_lossy(hay).to_lowercase().contains(&needle)
+    String::from_utf8_lossy(hay)
+        .to_lowercase()
+        .contains(&needle)
 }

@@ -15,7 +15,12 @@ use crate::{
     session::{Session, State},
 };
 
-pub async fn select<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, mailbox: &Mailbox<'_>, read_only: bool) -> Status<'static> {
+pub async fn select<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    mailbox: &Mailbox<'_>,
+    read_only: bool,
+) -> Status<'static> {
     // A new SELECT leaves the old mailbox first, even if it fails (RFC 3501 §6.3.1).
     s.state.deselect();
     let Some(account) = s.state.account().cloned() else {
@@ -34,11 +39,21 @@ pub async fn select<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, mailbox: 
         Ok(v) => v,
         Err(e) => return store_failed(tag, e),
     };
-    let system = [Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft];
+    let system = [
+        Flag::Answered,
+        Flag::Flagged,
+        Flag::Deleted,
+        Flag::Seen,
+        Flag::Draft,
+    ];
     s.data(Data::Flags(system.to_vec()));
     let mut perm: Vec<FlagPerm> = system.into_iter().map(FlagPerm::Flag).collect();
     perm.push(FlagPerm::Asterisk);
-    untagged_ok(s, Code::PermanentFlags(if read_only { Vec::new() } else { perm }), "Flags permitted");
+    untagged_ok(
+        s,
+        Code::PermanentFlags(if read_only { Vec::new() } else { perm }),
+        "Flags permitted",
+    );
     s.data(Data::Exists(messages.len() as u32));
     s.data(Data::Recent(0));
     if let Some(i) = messages.iter().position(|m| !m.flags.contains("\\Seen")) {

@@ -4,7 +4,10 @@
 use imap_types::{core::Tag, response::Status};
 use twinmail_net::Stream;
 
-use crate::{convert::{bad, ok}, session::Session};
+use crate::{
+    convert::{bad, ok},
+    session::Session,
+};
 
 pub fn starttls<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>) -> Status<'static> {
     if s.tls || s.imap.tls.is_none() {

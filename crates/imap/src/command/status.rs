@@ -16,7 +16,12 @@ use crate::{
     session::Session,
 };
 
-pub async fn status<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, mailbox: &Mailbox<'_>, names: &[StatusDataItemName]) -> Status<'static> {
+pub async fn status<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    mailbox: &Mailbox<'_>,
+    names: &[StatusDataItemName],
+) -> Status<'static> {
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");
     };

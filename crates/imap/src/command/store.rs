@@ -43,7 +43,10 @@ pub async fn store<S: Stream>(
     let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
     let store = &s.imap.store;
     let mailbox = view.mailbox.id;
-    if let Err(e) = store.store_flags(mailbox, uids.clone(), mode, store_flags(flags), None).await {
+    if let Err(e) = store
+        .store_flags(mailbox, uids.clone(), mode, store_flags(flags), None)
+        .await
+    {
         return store_failed(tag, e);
     }
     if matches!(response, StoreResponse::Silent) {
@@ -64,7 +67,10 @@ pub async fn store<S: Stream>(
                 items.insert(0, MessageDataItem::Uid(nz(m.uid)));
             }
             if let Some(items) = vec1(items) {
-                s.server.enqueue_data(Data::Fetch { seq: nz(seq), items });
+                s.server.enqueue_data(Data::Fetch {
+                    seq: nz(seq),
+                    items,
+                });
             }
         }
     }

@@ -9,7 +9,12 @@ use crate::{
     session::Session,
 };
 
-pub async fn subscribe<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, mailbox: &Mailbox<'_>, on: bool) -> Status<'static> {
+pub async fn subscribe<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    mailbox: &Mailbox<'_>,
+    on: bool,
+) -> Status<'static> {
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");
     };
@@ -17,7 +22,15 @@ pub async fn subscribe<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, mailbo
         return no(tag, None, "Invalid mailbox name".into());
     };
     match s.imap.store.set_subscribed(account.id, &name, on).await {
-        Ok(()) => ok(tag, None, if on { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }),
+        Ok(()) => ok(
+            tag,
+            None,
+            if on {
+                "SUBSCRIBE completed"
+            } else {
+                "UNSUBSCRIBE completed"
+            },
+        ),
         Err(e) => store_failed(tag, e),
     }
 }

@@ -3,7 +3,10 @@
 use imap_types::{core::Tag, response::Status};
 use twinmail_net::Stream;
 
-use crate::{convert::ok, session::{Session, State}};
+use crate::{
+    convert::ok,
+    session::{Session, State},
+};
 
 pub async fn close<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>) -> Status<'static> {
     if let State::Selected { view, .. } = &s.state

@@ -33,7 +33,10 @@ pub(crate) async fn insert_account(
 }
 
 /// Checks that `address` (or `@domain`) is in a local domain.
-pub(crate) async fn check_local_domain(ctx: &mut WriteCtx, address: &str) -> Result<(), StoreError> {
+pub(crate) async fn check_local_domain(
+    ctx: &mut WriteCtx,
+    address: &str,
+) -> Result<(), StoreError> {
     let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
     let local: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM domains WHERE name = $1)")
         .bind(domain)
@@ -48,7 +51,10 @@ pub(crate) async fn check_local_domain(ctx: &mut WriteCtx, address: &str) -> Res
 }
 
 /// Checks that `address` is in a local domain and not yet an account or alias.
-pub(crate) async fn check_free_address(ctx: &mut WriteCtx, address: &str) -> Result<(), StoreError> {
+pub(crate) async fn check_free_address(
+    ctx: &mut WriteCtx,
+    address: &str,
+) -> Result<(), StoreError> {
     check_local_domain(ctx, address).await?;
     let taken: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM accounts WHERE name = $1) OR EXISTS (SELECT 1 FROM aliases WHERE address = $1)",
@@ -80,7 +86,14 @@ impl Op for CreateAccount {
         })
         .await?;
         for role in Role::ALL {
-            create_logged(ctx, account.id, account.guid, role.default_name(), Some(role)).await?;
+            create_logged(
+                ctx,
+                account.id,
+                account.guid,
+                role.default_name(),
+                Some(role),
+            )
+            .await?;
         }
         Ok(account)
     }
@@ -159,7 +172,10 @@ impl Op for DeleteAccount {
     }
 }
 
-pub(crate) async fn delete_account_rows(ctx: &mut WriteCtx, account: &Account) -> Result<(), StoreError> {
+pub(crate) async fn delete_account_rows(
+    ctx: &mut WriteCtx,
+    account: &Account,
+) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM aliases WHERE target = $1")
         .bind(&account.name)
         .execute(&mut ctx.conn)

@@ -22,7 +22,10 @@ impl Op for AddDomain {
         if done.rows_affected() == 0 {
             return Err(StoreError::AlreadyExists(format!("domain {}", self.domain)));
         }
-        ctx.log(Change::DomainAdded { domain: self.domain }).await?;
+        ctx.log(Change::DomainAdded {
+            domain: self.domain,
+        })
+        .await?;
         Ok(())
     }
 }
@@ -55,7 +58,10 @@ impl Op for DeleteDomain {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("domain {}", self.domain)));
         }
-        ctx.log(Change::DomainDeleted { domain: self.domain }).await?;
+        ctx.log(Change::DomainDeleted {
+            domain: self.domain,
+        })
+        .await?;
         Ok(())
     }
 }
@@ -70,7 +76,10 @@ pub(crate) struct AddAlias {
 impl Op for AddAlias {
     type Output = ();
     async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
-        if rows::account_by_name(&mut ctx.conn, &self.target).await?.is_none() {
+        if rows::account_by_name(&mut ctx.conn, &self.target)
+            .await?
+            .is_none()
+        {
             return Err(StoreError::NotFound(format!("account {}", self.target)));
         }
         let exists: bool = sqlx::query_scalar(
@@ -81,12 +90,16 @@ impl Op for AddAlias {
         .fetch_one(&mut ctx.conn)
         .await?;
         if exists {
-            return Err(StoreError::AlreadyExists(format!("alias {} -> {}", self.address, self.target)));
+            return Err(StoreError::AlreadyExists(format!(
+                "alias {} -> {}",
+                self.address, self.target
+            )));
         }
-        let is_alias: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM aliases WHERE address = $1)")
-            .bind(&self.address)
-            .fetch_one(&mut ctx.conn)
-            .await?;
+        let is_alias: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM aliases WHERE address = $1)")
+                .bind(&self.address)
+                .fetch_one(&mut ctx.conn)
+                .await?;
         if !is_alias {
             // A first target: the address must be local and, unless a catch-all, no account.
             if self.address.starts_with('@') {
@@ -124,7 +137,10 @@ impl Op for DeleteAlias {
             .execute(&mut ctx.conn)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("alias {} -> {}", self.address, self.target)));
+            return Err(StoreError::NotFound(format!(
+                "alias {} -> {}",
+                self.address, self.target
+            )));
         }
         ctx.log(Change::AliasDeleted {
             address: self.address,

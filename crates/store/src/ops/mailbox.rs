@@ -52,7 +52,10 @@ async fn create_parents(
     name: &str,
 ) -> Result<(), StoreError> {
     for parent in names::parents(name) {
-        if rows::mailbox_by_name(&mut ctx.conn, account_id, parent).await?.is_none() {
+        if rows::mailbox_by_name(&mut ctx.conn, account_id, parent)
+            .await?
+            .is_none()
+        {
             create_logged(ctx, account_id, account, parent, None).await?;
         }
     }
@@ -69,7 +72,10 @@ impl Op for CreateMailbox {
     type Output = Mailbox;
     async fn apply(self, ctx: &mut WriteCtx) -> Result<Mailbox, StoreError> {
         let name = names::mailbox(&self.name)?;
-        if rows::mailbox_by_name(&mut ctx.conn, self.account_id, &name).await?.is_some() {
+        if rows::mailbox_by_name(&mut ctx.conn, self.account_id, &name)
+            .await?
+            .is_some()
+        {
             return Err(StoreError::AlreadyExists(format!("mailbox {name}")));
         }
         let account = rows::account_guid_by_id(&mut ctx.conn, self.account_id).await?;
@@ -94,11 +100,16 @@ impl Op for RenameMailbox {
         let source = rows::mailbox_by_name(&mut ctx.conn, self.account_id, &from)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("mailbox {from}")))?;
-        if rows::mailbox_by_name(&mut ctx.conn, self.account_id, &to).await?.is_some() {
+        if rows::mailbox_by_name(&mut ctx.conn, self.account_id, &to)
+            .await?
+            .is_some()
+        {
             return Err(StoreError::AlreadyExists(format!("mailbox {to}")));
         }
         if to.starts_with(&format!("{from}{DELIMITER}")) {
-            return Err(StoreError::Invalid("cannot rename a mailbox into itself".into()));
+            return Err(StoreError::Invalid(
+                "cannot rename a mailbox into itself".into(),
+            ));
         }
         let account = rows::account_guid_by_id(&mut ctx.conn, self.account_id).await?;
         create_parents(ctx, self.account_id, account, &to).await?;
@@ -117,7 +128,10 @@ impl Op for RenameMailbox {
         // The mailbox itself and every child, children by their own log entries.
         let prefix = format!("{from}{DELIMITER}");
         let all = rows::mailboxes_of(&mut ctx.conn, self.account_id).await?;
-        for m in all.iter().filter(|m| m.id == source.id || m.name.starts_with(&prefix)) {
+        for m in all
+            .iter()
+            .filter(|m| m.id == source.id || m.name.starts_with(&prefix))
+        {
             let new_name = format!("{to}{}", &m.name[from.len()..]);
             names::mailbox(&new_name)?;
             sqlx::query("UPDATE mailboxes SET name = $1 WHERE id = $2")
@@ -165,7 +179,9 @@ impl Op for DeleteMailbox {
         .fetch_one(&mut ctx.conn)
         .await?;
         if children > 0 {
-            return Err(StoreError::NotAllowed(format!("{name} has child mailboxes; delete them first")));
+            return Err(StoreError::NotAllowed(format!(
+                "{name} has child mailboxes; delete them first"
+            )));
         }
         sqlx::query("DELETE FROM mailboxes WHERE id = $1")
             .bind(m.id)

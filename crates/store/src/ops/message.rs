@@ -37,7 +37,18 @@ impl Op for AddMessage {
             let slot = allocate(ctx, mailbox_id, 1).await?;
             let guid = Guid::random();
             let uid = slot.first_uid;
-            insert_message(ctx, mailbox_id, uid, &guid, &self.body.hash, self.body.bytes.len() as u64, self.internal_date, &self.flags, slot.modseq).await?;
+            insert_message(
+                ctx,
+                mailbox_id,
+                uid,
+                &guid,
+                &self.body.hash,
+                self.body.bytes.len() as u64,
+                self.internal_date,
+                &self.flags,
+                slot.modseq,
+            )
+            .await?;
             ctx.log(Change::MessageAdded {
                 account: slot.account,
                 mailbox: slot.mailbox,
@@ -173,13 +184,15 @@ impl Op for StoreFlags {
             if new == m.flags {
                 continue;
             }
-            sqlx::query("UPDATE messages SET flags = $1, modseq = $2 WHERE mailbox_id = $3 AND uid = $4")
-                .bind(new.to_string())
-                .bind(modseq as i64)
-                .bind(self.mailbox_id)
-                .bind(m.uid as i64)
-                .execute(&mut ctx.conn)
-                .await?;
+            sqlx::query(
+                "UPDATE messages SET flags = $1, modseq = $2 WHERE mailbox_id = $3 AND uid = $4",
+            )
+            .bind(new.to_string())
+            .bind(modseq as i64)
+            .bind(self.mailbox_id)
+            .bind(m.uid as i64)
+            .execute(&mut ctx.conn)
+            .await?;
             updates.push(FlagUpdate {
                 message: m.guid,
                 uid: m.uid,
@@ -204,7 +217,11 @@ impl Op for StoreFlags {
     }
 }
 
-async fn set_highestmodseq(ctx: &mut WriteCtx, mailbox_id: i64, modseq: u64) -> Result<(), StoreError> {
+async fn set_highestmodseq(
+    ctx: &mut WriteCtx,
+    mailbox_id: i64,
+    modseq: u64,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE mailboxes SET highestmodseq = max(highestmodseq, $1) WHERE id = $2")
         .bind(modseq as i64)
         .bind(mailbox_id)
@@ -321,7 +338,18 @@ impl Op for CopyMessages {
         for (i, m) in messages.iter().enumerate() {
             let uid = slot.first_uid + i as u32;
             let guid = Guid::random();
-            insert_message(ctx, self.to, uid, &guid, &m.blob, m.size, m.internal_date, &m.flags, slot.modseq).await?;
+            insert_message(
+                ctx,
+                self.to,
+                uid,
+                &guid,
+                &m.blob,
+                m.size,
+                m.internal_date,
+                &m.flags,
+                slot.modseq,
+            )
+            .await?;
             ctx.log(Change::MessageAdded {
                 account: slot.account,
                 mailbox: slot.mailbox,

@@ -19,12 +19,14 @@ pub(crate) async fn insert_blob(
     hash: &BlobHash,
     bytes: &[u8],
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO blobs (hash, size, data) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING")
-        .bind(&hash.0[..])
-        .bind(bytes.len() as i64)
-        .bind(bytes)
-        .execute(&mut ctx.conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO blobs (hash, size, data) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&hash.0[..])
+    .bind(bytes.len() as i64)
+    .bind(bytes)
+    .execute(&mut ctx.conn)
+    .await?;
     Ok(())
 }
 

@@ -40,7 +40,9 @@ impl Op for ApplyRemote {
     type Output = Applied;
     async fn apply(self, ctx: &mut WriteCtx) -> Result<Applied, StoreError> {
         if self.origin == *ctx.node {
-            return Err(StoreError::Invalid("a change cannot be applied to its own origin".into()));
+            return Err(StoreError::Invalid(
+                "a change cannot be applied to its own origin".into(),
+            ));
         }
         let last: i64 = sqlx::query_scalar("SELECT seq FROM applied WHERE origin = $1")
             .bind(&self.origin)
@@ -76,53 +78,118 @@ async fn mailbox(ctx: &mut WriteCtx, guid: &crate::Guid) -> Result<Mailbox, Stor
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {guid}")))
 }
 
-async fn exec(ctx: &mut WriteCtx, q: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>) -> Result<u64, StoreError> {
+async fn exec(
+    ctx: &mut WriteCtx,
+    q: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+) -> Result<u64, StoreError> {
     Ok(q.execute(&mut ctx.conn).await?.rows_affected())
 }
 
-async fn apply_change(ctx: &mut WriteCtx, change: &Change, body: Option<&Body>) -> Result<(), StoreError> {
+async fn apply_change(
+    ctx: &mut WriteCtx,
+    change: &Change,
+    body: Option<&Body>,
+) -> Result<(), StoreError> {
     match change {
         Change::DomainAdded { domain } => {
-            exec(ctx, sqlx::query("INSERT INTO domains (name) VALUES ($1) ON CONFLICT DO NOTHING").bind(domain)).await?;
+            exec(
+                ctx,
+                sqlx::query("INSERT INTO domains (name) VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(domain),
+            )
+            .await?;
         }
         Change::DomainDeleted { domain } => {
-            exec(ctx, sqlx::query("DELETE FROM domains WHERE name = $1").bind(domain)).await?;
+            exec(
+                ctx,
+                sqlx::query("DELETE FROM domains WHERE name = $1").bind(domain),
+            )
+            .await?;
         }
         Change::AliasAdded { address, target } => {
-            exec(ctx, sqlx::query("INSERT INTO aliases (address, target) VALUES ($1, $2) ON CONFLICT DO NOTHING").bind(address).bind(target)).await?;
+            exec(
+                ctx,
+                sqlx::query(
+                    "INSERT INTO aliases (address, target) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(address)
+                .bind(target),
+            )
+            .await?;
         }
         Change::AliasDeleted { address, target } => {
-            exec(ctx, sqlx::query("DELETE FROM aliases WHERE address = $1 AND target = $2").bind(address).bind(target)).await?;
+            exec(
+                ctx,
+                sqlx::query("DELETE FROM aliases WHERE address = $1 AND target = $2")
+                    .bind(address)
+                    .bind(target),
+            )
+            .await?;
         }
-        Change::AccountCreated { account, name, password_hash } => {
-            if rows::account_by_guid(&mut ctx.conn, account).await?.is_none() {
+        Change::AccountCreated {
+            account,
+            name,
+            password_hash,
+        } => {
+            if rows::account_by_guid(&mut ctx.conn, account)
+                .await?
+                .is_none()
+            {
                 insert_account(ctx, *account, name, password_hash).await?;
             }
         }
-        Change::PasswordChanged { account, password_hash } => {
-            exec(ctx, sqlx::query("UPDATE accounts SET password_hash = $1 WHERE guid = $2").bind(password_hash).bind(&account.0[..])).await?;
+        Change::PasswordChanged {
+            account,
+            password_hash,
+        } => {
+            exec(
+                ctx,
+                sqlx::query("UPDATE accounts SET password_hash = $1 WHERE guid = $2")
+                    .bind(password_hash)
+                    .bind(&account.0[..]),
+            )
+            .await?;
         }
         Change::AccountDisabled { account, disabled } => {
-            exec(ctx, sqlx::query("UPDATE accounts SET disabled = $1 WHERE guid = $2").bind(disabled).bind(&account.0[..])).await?;
+            exec(
+                ctx,
+                sqlx::query("UPDATE accounts SET disabled = $1 WHERE guid = $2")
+                    .bind(disabled)
+                    .bind(&account.0[..]),
+            )
+            .await?;
         }
         Change::AccountDeleted { account, .. } => {
             if let Some(a) = rows::account_by_guid(&mut ctx.conn, account).await? {
                 delete_account_rows(ctx, &a).await?;
             }
         }
-        Change::MailboxCreated { account, mailbox, name, role, uidvalidity, subscribed } => {
-            if rows::mailbox_by_guid(&mut ctx.conn, mailbox).await?.is_none() {
+        Change::MailboxCreated {
+            account,
+            mailbox,
+            name,
+            role,
+            uidvalidity,
+            subscribed,
+        } => {
+            if rows::mailbox_by_guid(&mut ctx.conn, mailbox)
+                .await?
+                .is_none()
+            {
                 let owner = rows::account_by_guid(&mut ctx.conn, account)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
-                insert_mailbox(ctx, NewMailbox {
-                    account_id: owner.id,
-                    guid: *mailbox,
-                    name,
-                    role: *role,
-                    uidvalidity: *uidvalidity,
-                    subscribed: *subscribed,
-                })
+                insert_mailbox(
+                    ctx,
+                    NewMailbox {
+                        account_id: owner.id,
+                        guid: *mailbox,
+                        name,
+                        role: *role,
+                        uidvalidity: *uidvalidity,
+                        subscribed: *subscribed,
+                    },
+                )
                 .await?;
                 // A mailbox this twin creates later (say the same name, after a delete)
                 // must get a greater UIDVALIDITY than any it holds, even when the twin's
@@ -136,15 +203,45 @@ async fn apply_change(ctx: &mut WriteCtx, change: &Change, body: Option<&Body>) 
         }
         Change::MailboxRenamed { mailbox, to, .. } => {
             let m = self::mailbox(ctx, mailbox).await?;
-            exec(ctx, sqlx::query("UPDATE mailboxes SET name = $1 WHERE id = $2").bind(to).bind(m.id)).await?;
+            exec(
+                ctx,
+                sqlx::query("UPDATE mailboxes SET name = $1 WHERE id = $2")
+                    .bind(to)
+                    .bind(m.id),
+            )
+            .await?;
         }
         Change::MailboxDeleted { mailbox, .. } => {
-            exec(ctx, sqlx::query("DELETE FROM mailboxes WHERE guid = $1").bind(&mailbox.0[..])).await?;
+            exec(
+                ctx,
+                sqlx::query("DELETE FROM mailboxes WHERE guid = $1").bind(&mailbox.0[..]),
+            )
+            .await?;
         }
-        Change::MailboxSubscribed { mailbox, subscribed, .. } => {
-            exec(ctx, sqlx::query("UPDATE mailboxes SET subscribed = $1 WHERE guid = $2").bind(subscribed).bind(&mailbox.0[..])).await?;
+        Change::MailboxSubscribed {
+            mailbox,
+            subscribed,
+            ..
+        } => {
+            exec(
+                ctx,
+                sqlx::query("UPDATE mailboxes SET subscribed = $1 WHERE guid = $2")
+                    .bind(subscribed)
+                    .bind(&mailbox.0[..]),
+            )
+            .await?;
         }
-        Change::MessageAdded { mailbox, message, uid, modseq, blob, size, internal_date, flags, .. } => {
+        Change::MessageAdded {
+            mailbox,
+            message,
+            uid,
+            modseq,
+            blob,
+            size,
+            internal_date,
+            flags,
+            ..
+        } => {
             let m = self::mailbox(ctx, mailbox).await?;
             let known: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE guid = $1) OR EXISTS (SELECT 1 FROM expunged WHERE guid = $1)",
@@ -157,18 +254,34 @@ async fn apply_change(ctx: &mut WriteCtx, change: &Change, body: Option<&Body>) 
             }
             match body {
                 Some(b) if b.hash == *blob => insert_blob(ctx, &b.hash, &b.bytes).await?,
-                Some(_) => return Err(StoreError::Invalid("message bytes do not match their hash".into())),
+                Some(_) => {
+                    return Err(StoreError::Invalid(
+                        "message bytes do not match their hash".into(),
+                    ));
+                }
                 None => {
-                    let have: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = $1)")
-                        .bind(&blob.0[..])
-                        .fetch_one(&mut ctx.conn)
-                        .await?;
+                    let have: bool =
+                        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = $1)")
+                            .bind(&blob.0[..])
+                            .fetch_one(&mut ctx.conn)
+                            .await?;
                     if !have {
                         return Err(StoreError::NotFound("message bytes".into()));
                     }
                 }
             }
-            insert_message(ctx, m.id, *uid, message, blob, *size, *internal_date, flags, *modseq).await?;
+            insert_message(
+                ctx,
+                m.id,
+                *uid,
+                message,
+                blob,
+                *size,
+                *internal_date,
+                flags,
+                *modseq,
+            )
+            .await?;
             exec(ctx, sqlx::query(
                 "UPDATE mailboxes SET uidnext = max(uidnext, $1), highestmodseq = max(highestmodseq, $2) WHERE id = $3",
             )
@@ -176,20 +289,46 @@ async fn apply_change(ctx: &mut WriteCtx, change: &Change, body: Option<&Body>) 
             .bind(*modseq as i64)
             .bind(m.id)).await?;
         }
-        Change::FlagsChanged { mailbox, modseq, messages, .. } => {
+        Change::FlagsChanged {
+            mailbox,
+            modseq,
+            messages,
+            ..
+        } => {
             let m = self::mailbox(ctx, mailbox).await?;
             for u in messages {
-                exec(ctx, sqlx::query("UPDATE messages SET flags = $1, modseq = $2 WHERE guid = $3")
-                    .bind(u.flags.to_string())
-                    .bind(*modseq as i64)
-                    .bind(&u.message.0[..])).await?;
+                exec(
+                    ctx,
+                    sqlx::query("UPDATE messages SET flags = $1, modseq = $2 WHERE guid = $3")
+                        .bind(u.flags.to_string())
+                        .bind(*modseq as i64)
+                        .bind(&u.message.0[..]),
+                )
+                .await?;
             }
-            exec(ctx, sqlx::query("UPDATE mailboxes SET highestmodseq = max(highestmodseq, $1) WHERE id = $2").bind(*modseq as i64).bind(m.id)).await?;
+            exec(
+                ctx,
+                sqlx::query(
+                    "UPDATE mailboxes SET highestmodseq = max(highestmodseq, $1) WHERE id = $2",
+                )
+                .bind(*modseq as i64)
+                .bind(m.id),
+            )
+            .await?;
         }
-        Change::MessagesExpunged { mailbox, modseq, messages, .. } => {
+        Change::MessagesExpunged {
+            mailbox,
+            modseq,
+            messages,
+            ..
+        } => {
             let m = self::mailbox(ctx, mailbox).await?;
             for e in messages {
-                exec(ctx, sqlx::query("DELETE FROM messages WHERE guid = $1").bind(&e.message.0[..])).await?;
+                exec(
+                    ctx,
+                    sqlx::query("DELETE FROM messages WHERE guid = $1").bind(&e.message.0[..]),
+                )
+                .await?;
                 exec(ctx, sqlx::query(
                     "INSERT INTO expunged (mailbox_id, uid, guid, modseq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
@@ -198,7 +337,15 @@ async fn apply_change(ctx: &mut WriteCtx, change: &Change, body: Option<&Body>) 
                 .bind(&e.message.0[..])
                 .bind(*modseq as i64)).await?;
             }
-            exec(ctx, sqlx::query("UPDATE mailboxes SET highestmodseq = max(highestmodseq, $1) WHERE id = $2").bind(*modseq as i64).bind(m.id)).await?;
+            exec(
+                ctx,
+                sqlx::query(
+                    "UPDATE mailboxes SET highestmodseq = max(highestmodseq, $1) WHERE id = $2",
+                )
+                .bind(*modseq as i64)
+                .bind(m.id),
+            )
+            .await?;
         }
     }
     Ok(())

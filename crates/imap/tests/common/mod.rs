@@ -1,0 +1,121 @@
+//! IMAP test harness: a real store and both listeners on port 0, and a raw client that
+//! sends tagged commands and collects everything up to the tagged reply.
+#![allow(dead_code, unused_imports)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use tokio::{net::TcpListener, sync::watch};
+use twinmail_imap::{Imap, ImapSettings, Kind};
+use twinmail_store::Store;
+pub use twinmail_testkit::{ALICE, BOB, Tls, python};
+
+/// A running IMAP server.
+pub struct Server {
+    pub store: Store,
+    pub imap: SocketAddr,
+    pub imaps: SocketAddr,
+    pub tls: Tls,
+    pub stop: watch::Sender<bool>,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut ImapSettings)) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = twinmail_testkit::store(dir.path()).await;
+    let tls = Tls::new();
+    let mut settings = ImapSettings {
+        auth_failure_delay: Duration::from_millis(1),
+        ..Default::default()
+    };
+    tweak(&mut settings);
+    let imap = Imap::new(settings, store.clone(), Some(tls.acceptor()));
+    let (stop, shutdown) = watch::channel(false);
+    let mut addrs = Vec::new();
+    for kind in [Kind::Imap, Kind::Imaps] {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(l.local_addr().unwrap());
+        tokio::spawn(twinmail_imap::run(l, kind, imap.clone(), shutdown.clone()));
+    }
+    Server {
+        store,
+        imap: addrs[0],
+        imaps: addrs[1],
+        tls,
+        stop,
+        dir,
+    }
+}
+
+impl Server {
+    /// Delivers `n` numbered messages to an account's INBOX through the SMTP path of the
+    /// store (a Delivery); returns their bytes.
+    pub async fn deliver(&self, account: &str, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let m = format!(
+                "From: Sender <x@remote.org>\r\nTo: {account}\r\nSubject: message {i}\r\nMessage-ID: <m{i}@remote.org>\r\n\r\nbody of {i}\r\n"
+            );
+            let mut d = self.store.delivery();
+            d.add_recipient(account).await.unwrap();
+            d.commit(m.clone().into_bytes()).await.unwrap();
+            out.push(m);
+        }
+        out
+    }
+
+    /// A client logged in over implicit TLS.
+    pub async fn login(&self, user: (&str, &str)) -> Client {
+        let mut c = Client::connect_tls(self).await;
+        let r = c.cmd(&format!("LOGIN {} {}", user.0, user.1)).await;
+        assert!(r.last().unwrap().starts_with("A OK"), "{r:?}");
+        c
+    }
+}
+
+/// A raw IMAP client: commands are tagged "A"; replies are every line up to the tagged one.
+pub struct Client(pub twinmail_testkit::Client);
+
+impl Client {
+    pub async fn connect(srv: &Server) -> Client {
+        let mut c = Client(twinmail_testkit::Client::connect(srv.imap).await);
+        let greeting = c.line().await;
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        c
+    }
+
+    pub async fn connect_tls(srv: &Server) -> Client {
+        let mut c = Client(twinmail_testkit::Client::connect_tls(&srv.tls, srv.imaps).await);
+        let greeting = c.line().await;
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        c
+    }
+
+    pub async fn line(&mut self) -> String {
+        self.0.line().await.unwrap_or_default()
+    }
+
+    /// Sends `A <command>` and returns all lines through the tagged reply.
+    pub async fn cmd(&mut self, command: &str) -> Vec<String> {
+        self.0.send_line(&format!("A {command}")).await;
+        self.until_tagged().await
+    }
+
+    /// Reads lines until one starting with "A " (or EOF).
+    pub async fn until_tagged(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let Some(l) = self.0.line().await else {
+                return lines;
+            };
+            let done = l.starts_with("A ");
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
