@@ -10,8 +10,10 @@ CREATE TABLE domains (
     name TEXT PRIMARY KEY
 ) STRICT;
 
+-- AUTOINCREMENT: a deleted account's id is never handed to a new one, so a session that
+-- still holds the old id cannot reach the new account's mail.
 CREATE TABLE accounts (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     guid          BLOB    NOT NULL UNIQUE,
     name          TEXT    NOT NULL UNIQUE,
     password_hash TEXT    NOT NULL,
@@ -27,7 +29,7 @@ CREATE TABLE aliases (
 ) STRICT;
 
 CREATE TABLE mailboxes (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     guid          BLOB    NOT NULL UNIQUE,
     name          TEXT    NOT NULL,

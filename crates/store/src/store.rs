@@ -316,7 +316,9 @@ impl Store {
 
     /// The accounts mail to `address` goes to: the account itself, else the alias's
     /// targets, else the same without a `+tag`, else the domain's catch-all. Empty when
-    /// nobody here takes it. Disabled accounts take nothing.
+    /// nobody here takes it. The first of these that exists decides: a disabled account
+    /// (or an alias whose targets are all disabled) takes nothing, and its mail does not
+    /// fall through to the catch-all.
     pub async fn resolve_recipient(&self, address: &str) -> Result<Vec<Account>, StoreError> {
         let Some((local, domain)) = address.rsplit_once('@') else {
             return Ok(Vec::new());
@@ -332,15 +334,16 @@ impl Store {
         candidates.push(format!("@{domain}"));
         for c in candidates {
             let rows: Vec<rows::AccountRow> = sqlx::query_as(
-                "SELECT id, guid, name, disabled FROM accounts WHERE name = $1 AND disabled = 0 \
+                "SELECT id, guid, name, disabled FROM accounts WHERE name = $1 \
                  UNION SELECT a.id, a.guid, a.name, a.disabled FROM aliases l JOIN accounts a ON a.name = l.target \
-                 WHERE l.address = $1 AND a.disabled = 0 ORDER BY 3",
+                 WHERE l.address = $1 ORDER BY 3",
             )
             .bind(&c)
             .fetch_all(self.db())
             .await?;
             if !rows.is_empty() {
-                return rows::collect(rows);
+                let accounts: Vec<Account> = rows::collect(rows)?;
+                return Ok(accounts.into_iter().filter(|a| !a.disabled).collect());
             }
         }
         Ok(Vec::new())
@@ -776,6 +779,10 @@ impl Delivery {
         }
         q.push(") ORDER BY account_id");
         let inboxes: Vec<i64> = q.build_query_scalar().fetch_all(self.store.db()).await?;
+        // An account deleted since RCPT: refuse rather than answer OK for nothing.
+        if inboxes.len() != ids.len() {
+            return Err(StoreError::NotFound("a recipient's INBOX".into()));
+        }
         self.store
             .inner
             .writer

@@ -905,3 +905,89 @@ async fn a_database_belongs_to_one_node() {
     assert_eq!(a.node(), "a");
     assert_eq!(a.domains().await.unwrap(), ["example.com"]);
 }
+
+#[tokio::test]
+async fn a_disabled_account_takes_no_mail_and_it_does_not_fall_to_the_catch_all() {
+    let (_dir, store) = fresh().await;
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
+    store.create_account("bob@example.com", "pw").await.unwrap();
+    store
+        .add_alias("@example.com", "bob@example.com")
+        .await
+        .unwrap();
+    store
+        .add_alias("team@example.com", "alice@example.com")
+        .await
+        .unwrap();
+    store.set_disabled("alice@example.com", true).await.unwrap();
+    for addr in [
+        "alice@example.com",
+        "alice+tag@example.com",
+        "team@example.com",
+    ] {
+        assert!(
+            store.resolve_recipient(addr).await.unwrap().is_empty(),
+            "{addr} went somewhere"
+        );
+    }
+    // Unknown names still reach the catch-all.
+    assert_eq!(
+        store.resolve_recipient("nobody@example.com").await.unwrap()[0].name,
+        "bob@example.com"
+    );
+    assert!(
+        store
+            .authenticate("alice@example.com", "pw")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .set_disabled("alice@example.com", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.resolve_recipient("team@example.com").await.unwrap(),
+        vec![alice]
+    );
+}
+
+#[tokio::test]
+async fn ids_of_deleted_accounts_and_mailboxes_are_never_reused() {
+    let (_dir, store) = fresh().await;
+    store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
+    let bob = store.create_account("bob@example.com", "pw").await.unwrap();
+    let bob_box = store.create_mailbox(bob.id, "Projects").await.unwrap();
+    store.delete_account("bob@example.com").await.unwrap();
+    let carol = store
+        .create_account("carol@example.com", "pw")
+        .await
+        .unwrap();
+    assert!(carol.id > bob.id, "carol got bob's id");
+    // A stale session holding bob's id reaches nothing.
+    assert!(store.create_mailbox(bob.id, "Stolen").await.is_err());
+    let carol_box = store.create_mailbox(carol.id, "Projects").await.unwrap();
+    assert!(carol_box.id > bob_box.id);
+}
+
+#[tokio::test]
+async fn a_delivery_to_an_account_deleted_after_rcpt_fails() {
+    let (_dir, store) = fresh().await;
+    store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
+    let mut d = store.delivery();
+    d.add_recipient("alice@example.com").await.unwrap();
+    store.delete_account("alice@example.com").await.unwrap();
+    assert!(matches!(
+        d.commit(common::message("late")).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
