@@ -58,7 +58,8 @@ fuzz_target!(|data: &[u8]| {
     w.rt.block_on(async {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
         let peer: SocketAddr = "192.0.2.1:25".parse().unwrap();
-        let session = tokio::spawn(twinmail_smtp::serve_stream(server, peer, Kind::Mx, w.smtp.clone(), w.shutdown.clone()));
+        // Not spawned: a panic in the session must reach the fuzzer.
+        let session = twinmail_smtp::serve_stream(server, peer, Kind::Mx, w.smtp.clone(), w.shutdown.clone());
         let (mut rd, mut wr) = tokio::io::split(&mut client);
         let input = data.to_vec();
         let writer = async move {

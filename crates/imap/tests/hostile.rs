@@ -1,0 +1,157 @@
+//! HOSTILE.md IMAP, MBX, MIME, CONN and STLS for IMAP, plus what other sessions' changes
+//! look like to a selected mailbox. Transcripts are byte-exact where the bytes matter.
+
+mod common;
+
+use common::{ALICE, Client, start, start_with};
+
+fn tagged(lines: &[String]) -> &str {
+    lines.last().map(String::as_str).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn commands_pipelined_behind_starttls_are_dropped() {
+    let srv = start().await;
+    let mut c = Client::connect(&srv).await;
+    let caps = c.cmd("CAPABILITY").await;
+    assert!(caps[0].contains("STARTTLS") && caps[0].contains("LOGINDISABLED"), "{caps:?}");
+    assert!(tagged(&c.cmd("LOGIN alice@example.com alice-password").await).starts_with("A NO"));
+    c.0.send(b"A STARTTLS\r\nB LOGIN alice@example.com alice-password\r\n").await;
+    assert!(c.line().await.starts_with("A OK"));
+    let mut c = Client(c.0.starttls(&srv.tls).await);
+    // Had the injected LOGIN run, this SELECT would work.
+    assert_eq!(tagged(&c.cmd("SELECT INBOX").await), "A BAD Log in first");
+    let caps = c.cmd("CAPABILITY").await;
+    assert!(caps[0].contains("AUTH=PLAIN") && !caps[0].contains("STARTTLS"), "{caps:?}");
+    assert!(tagged(&c.cmd("STARTTLS").await).starts_with("A BAD"));
+}
+
+#[tokio::test]
+async fn literals_are_data_never_commands() {
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    // A non-synchronising literal whose bytes look like commands.
+    let payload = "B LOGOUT\r\nC DELETE Sent\r\n";
+    c.0.send(format!("A APPEND INBOX {{{}+}}\r\n{payload}\r\n", payload.len()).as_bytes()).await;
+    let r = c.until_tagged().await;
+    assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
+    assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"), "still logged in");
+    let a = srv.store.account(ALICE.0).await.unwrap().unwrap();
+    assert!(srv.store.mailbox(a.id, "Sent").await.unwrap().is_some(), "Sent was not deleted");
+    let inbox = srv.store.mailbox(a.id, "INBOX").await.unwrap().unwrap();
+    let m = &srv.store.messages(inbox.id).await.unwrap()[0];
+    assert_eq!(srv.store.blob(&m.blob).await.unwrap().unwrap(), payload.as_bytes());
+}
+
+#[tokio::test]
+async fn huge_literals_and_deep_nesting_get_bad_and_the_session_goes_on() {
+    let srv = start_with(|s| s.max_literal_size = 1024 * 1024).await;
+    let mut c = srv.login(ALICE).await;
+    c.0.send(b"A APPEND INBOX {999999999}\r\n").await;
+    let r = c.line().await;
+    assert!(r.starts_with("A NO") || r.starts_with("A BAD") || r.starts_with("* BAD"), "{r}");
+    assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"));
+    c.0.send(format!("A FETCH 1 {}\r\n", "(".repeat(50_000)).as_bytes()).await;
+    let r = c.line().await;
+    assert!(r.contains("BAD"), "{r}");
+    assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"));
+}
+
+#[tokio::test]
+async fn huge_sequence_sets_cost_nothing() {
+    let srv = start().await;
+    srv.deliver(ALICE.0, 3).await;
+    let mut c = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    assert_eq!(tagged(&c.cmd("FETCH 1:4294967295 FLAGS").await), "A BAD Invalid message sequence number");
+    let r = c.cmd("UID FETCH 1:4294967295 FLAGS").await;
+    assert_eq!(r.len(), 4, "{r:?}");
+    let many: Vec<String> = (1..20_000).map(|n| n.to_string()).collect();
+    let r = c.cmd(&format!("UID FETCH {} (FLAGS)", many.join(","))).await;
+    assert_eq!(r.len(), 4, "{r:?}");
+    let r = c.cmd("UID SEARCH UID 2:*").await;
+    assert_eq!(r[0], "* SEARCH 2 3");
+}
+
+#[tokio::test]
+async fn mailbox_names_cannot_alias_or_escape() {
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    // ("x/" is fine: a trailing delimiter only announces children, RFC 3501 §6.3.3.)
+    for bad in ["../etc", "a//b", "/x", "&AEE-", "&Jjo", "a/../b", "\"a*b\"", "\"a%b\""] {
+        let r = c.cmd(&format!("CREATE {bad}")).await;
+        assert!(tagged(&r).starts_with("A NO") || tagged(&r).starts_with("A BAD"), "{bad}: {r:?}");
+    }
+    assert!(tagged(&c.cmd(&format!("CREATE {}", "x".repeat(600))).await).starts_with("A NO"));
+    assert!(tagged(&c.cmd(&format!("CREATE {}", vec!["d"; 30].join("/"))).await).starts_with("A NO"));
+    assert!(tagged(&c.cmd("CREATE inbox").await).starts_with("A NO"));
+    assert!(tagged(&c.cmd("CREATE Inbox/Sub").await).starts_with("A OK"));
+    assert!(tagged(&c.cmd("CREATE Entw&APw-rfe").await).starts_with("A OK"));
+    let list = c.cmd("LIST \"\" *").await;
+    assert!(list.iter().any(|l| l.ends_with("INBOX/Sub")), "{list:?}");
+    assert!(list.iter().any(|l| l.ends_with("Entw&APw-rfe")), "{list:?}");
+    let a = srv.store.account(ALICE.0).await.unwrap().unwrap();
+    assert!(srv.store.mailbox(a.id, "Entwürfe").await.unwrap().is_some(), "stored as UTF-8");
+    assert!(tagged(&c.cmd("DELETE INBOX").await).starts_with("A NO"));
+    assert!(tagged(&c.cmd("SELECT ../INBOX").await).starts_with("A NO"));
+}
+
+#[tokio::test]
+async fn deep_mime_nesting_still_answers() {
+    let srv = start().await;
+    let depth = 300;
+    let mut m = String::from("Subject: deep\r\n");
+    for i in 0..depth {
+        m.push_str(&format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"));
+    }
+    m.push_str("Content-Type: text/plain\r\n\r\ncore\r\n");
+    for i in (0..depth).rev() {
+        m.push_str(&format!("--b{i}--\r\n"));
+    }
+    let mut d = srv.store.delivery();
+    d.add_recipient(ALICE.0).await.unwrap();
+    d.commit(m.into_bytes()).await.unwrap();
+    let mut c = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    let r = c.cmd("FETCH 1 (BODYSTRUCTURE ENVELOPE BODY.PEEK[1.1.1])").await;
+    assert!(tagged(&r).starts_with("A OK"), "{r:?}");
+    assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"));
+}
+
+#[tokio::test]
+async fn other_sessions_changes_are_reported_at_the_right_time() {
+    let srv = start().await;
+    srv.deliver(ALICE.0, 3).await;
+    let mut a = srv.login(ALICE).await;
+    let mut b = srv.login(ALICE).await;
+    a.cmd("SELECT INBOX").await;
+    b.cmd("SELECT INBOX").await;
+    b.cmd("STORE 2 +FLAGS.SILENT (\\Flagged)").await;
+    assert_eq!(a.cmd("NOOP").await, ["* 2 FETCH (UID 2 FLAGS (\\Flagged))", "A OK NOOP completed"]);
+    b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    b.cmd("EXPUNGE").await;
+    // No EXPUNGE during FETCH (RFC 3501 §7.4.1): message 1 is still there for a.
+    let r = a.cmd("FETCH 1:3 (UID)").await;
+    assert!(!r.iter().any(|l| l.contains("EXPUNGE")), "{r:?}");
+    assert_eq!(r.iter().filter(|l| l.contains("FETCH (UID")).count(), 3);
+    // At the next NOOP it goes, and a delivery shows up.
+    srv.deliver(ALICE.0, 1).await;
+    let r = a.cmd("NOOP").await;
+    assert_eq!(r, ["* 1 EXPUNGE", "* 3 EXISTS", "A OK NOOP completed"], "{r:?}");
+    // b's own EXPUNGE was told to b directly, not again.
+    assert_eq!(b.cmd("NOOP").await, ["* 3 EXISTS", "A OK NOOP completed"]);
+}
+
+#[tokio::test]
+async fn junk_floods_end_with_bye() {
+    let srv = start_with(|s| s.max_errors = 5).await;
+    let mut c = Client::connect(&srv).await;
+    for _ in 0..5 {
+        c.0.send(b"this is not imap\r\n").await;
+    }
+    let mut saw_bye = false;
+    while let Some(l) = c.0.line().await {
+        saw_bye |= l.starts_with("* BYE");
+    }
+    assert!(saw_bye);
+}
