@@ -14,15 +14,22 @@ async fn commands_pipelined_behind_starttls_are_dropped() {
     let srv = start().await;
     let mut c = Client::connect(&srv).await;
     let caps = c.cmd("CAPABILITY").await;
-    assert!(caps[0].contains("STARTTLS") && caps[0].contains("LOGINDISABLED"), "{caps:?}");
+    assert!(
+        caps[0].contains("STARTTLS") && caps[0].contains("LOGINDISABLED"),
+        "{caps:?}"
+    );
     assert!(tagged(&c.cmd("LOGIN alice@example.com alice-password").await).starts_with("A NO"));
-    c.0.send(b"A STARTTLS\r\nB LOGIN alice@example.com alice-password\r\n").await;
+    c.0.send(b"A STARTTLS\r\nB LOGIN alice@example.com alice-password\r\n")
+        .await;
     assert!(c.line().await.starts_with("A OK"));
     let mut c = Client(c.0.starttls(&srv.tls).await);
     // Had the injected LOGIN run, this SELECT would work.
     assert_eq!(tagged(&c.cmd("SELECT INBOX").await), "A BAD Log in first");
     let caps = c.cmd("CAPABILITY").await;
-    assert!(caps[0].contains("AUTH=PLAIN") && !caps[0].contains("STARTTLS"), "{caps:?}");
+    assert!(
+        caps[0].contains("AUTH=PLAIN") && !caps[0].contains("STARTTLS"),
+        "{caps:?}"
+    );
     assert!(tagged(&c.cmd("STARTTLS").await).starts_with("A BAD"));
 }
 
@@ -32,15 +39,25 @@ async fn literals_are_data_never_commands() {
     let mut c = srv.login(ALICE).await;
     // A non-synchronising literal whose bytes look like commands.
     let payload = "B LOGOUT\r\nC DELETE Sent\r\n";
-    c.0.send(format!("A APPEND INBOX {{{}+}}\r\n{payload}\r\n", payload.len()).as_bytes()).await;
+    c.0.send(format!("A APPEND INBOX {{{}+}}\r\n{payload}\r\n", payload.len()).as_bytes())
+        .await;
     let r = c.until_tagged().await;
     assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
-    assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"), "still logged in");
+    assert!(
+        tagged(&c.cmd("NOOP").await).starts_with("A OK"),
+        "still logged in"
+    );
     let a = srv.store.account(ALICE.0).await.unwrap().unwrap();
-    assert!(srv.store.mailbox(a.id, "Sent").await.unwrap().is_some(), "Sent was not deleted");
+    assert!(
+        srv.store.mailbox(a.id, "Sent").await.unwrap().is_some(),
+        "Sent was not deleted"
+    );
     let inbox = srv.store.mailbox(a.id, "INBOX").await.unwrap().unwrap();
     let m = &srv.store.messages(inbox.id).await.unwrap()[0];
-    assert_eq!(srv.store.blob(&m.blob).await.unwrap().unwrap(), payload.as_bytes());
+    assert_eq!(
+        srv.store.blob(&m.blob).await.unwrap().unwrap(),
+        payload.as_bytes()
+    );
 }
 
 #[tokio::test]
@@ -49,9 +66,13 @@ async fn huge_literals_and_deep_nesting_get_bad_and_the_session_goes_on() {
     let mut c = srv.login(ALICE).await;
     c.0.send(b"A APPEND INBOX {999999999}\r\n").await;
     let r = c.line().await;
-    assert!(r.starts_with("A NO") || r.starts_with("A BAD") || r.starts_with("* BAD"), "{r}");
+    assert!(
+        r.starts_with("A NO") || r.starts_with("A BAD") || r.starts_with("* BAD"),
+        "{r}"
+    );
     assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"));
-    c.0.send(format!("A FETCH 1 {}\r\n", "(".repeat(50_000)).as_bytes()).await;
+    c.0.send(format!("A FETCH 1 {}\r\n", "(".repeat(50_000)).as_bytes())
+        .await;
     let r = c.line().await;
     assert!(r.contains("BAD"), "{r}");
     assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"));
@@ -63,11 +84,16 @@ async fn huge_sequence_sets_cost_nothing() {
     srv.deliver(ALICE.0, 3).await;
     let mut c = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
-    assert_eq!(tagged(&c.cmd("FETCH 1:4294967295 FLAGS").await), "A BAD Invalid message sequence number");
+    assert_eq!(
+        tagged(&c.cmd("FETCH 1:4294967295 FLAGS").await),
+        "A BAD Invalid message sequence number"
+    );
     let r = c.cmd("UID FETCH 1:4294967295 FLAGS").await;
     assert_eq!(r.len(), 4, "{r:?}");
     let many: Vec<String> = (1..20_000).map(|n| n.to_string()).collect();
-    let r = c.cmd(&format!("UID FETCH {} (FLAGS)", many.join(","))).await;
+    let r = c
+        .cmd(&format!("UID FETCH {} (FLAGS)", many.join(",")))
+        .await;
     assert_eq!(r.len(), 4, "{r:?}");
     let r = c.cmd("UID SEARCH UID 2:*").await;
     assert_eq!(r[0], "* SEARCH 2 3");
@@ -78,12 +104,19 @@ async fn mailbox_names_cannot_alias_or_escape() {
     let srv = start().await;
     let mut c = srv.login(ALICE).await;
     // ("x/" is fine: a trailing delimiter only announces children, RFC 3501 §6.3.3.)
-    for bad in ["../etc", "a//b", "/x", "&AEE-", "&Jjo", "a/../b", "\"a*b\"", "\"a%b\""] {
+    for bad in [
+        "../etc", "a//b", "/x", "&AEE-", "&Jjo", "a/../b", "\"a*b\"", "\"a%b\"",
+    ] {
         let r = c.cmd(&format!("CREATE {bad}")).await;
-        assert!(tagged(&r).starts_with("A NO") || tagged(&r).starts_with("A BAD"), "{bad}: {r:?}");
+        assert!(
+            tagged(&r).starts_with("A NO") || tagged(&r).starts_with("A BAD"),
+            "{bad}: {r:?}"
+        );
     }
     assert!(tagged(&c.cmd(&format!("CREATE {}", "x".repeat(600))).await).starts_with("A NO"));
-    assert!(tagged(&c.cmd(&format!("CREATE {}", vec!["d"; 30].join("/"))).await).starts_with("A NO"));
+    assert!(
+        tagged(&c.cmd(&format!("CREATE {}", vec!["d"; 30].join("/"))).await).starts_with("A NO")
+    );
     assert!(tagged(&c.cmd("CREATE inbox").await).starts_with("A NO"));
     assert!(tagged(&c.cmd("CREATE Inbox/Sub").await).starts_with("A OK"));
     assert!(tagged(&c.cmd("CREATE Entw&APw-rfe").await).starts_with("A OK"));
@@ -91,7 +124,10 @@ async fn mailbox_names_cannot_alias_or_escape() {
     assert!(list.iter().any(|l| l.ends_with("INBOX/Sub")), "{list:?}");
     assert!(list.iter().any(|l| l.ends_with("Entw&APw-rfe")), "{list:?}");
     let a = srv.store.account(ALICE.0).await.unwrap().unwrap();
-    assert!(srv.store.mailbox(a.id, "Entwürfe").await.unwrap().is_some(), "stored as UTF-8");
+    assert!(
+        srv.store.mailbox(a.id, "Entwürfe").await.unwrap().is_some(),
+        "stored as UTF-8"
+    );
     assert!(tagged(&c.cmd("DELETE INBOX").await).starts_with("A NO"));
     assert!(tagged(&c.cmd("SELECT ../INBOX").await).starts_with("A NO"));
 }
@@ -102,7 +138,9 @@ async fn deep_mime_nesting_still_answers() {
     let depth = 300;
     let mut m = String::from("Subject: deep\r\n");
     for i in 0..depth {
-        m.push_str(&format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"));
+        m.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"
+        ));
     }
     m.push_str("Content-Type: text/plain\r\n\r\ncore\r\n");
     for i in (0..depth).rev() {
@@ -113,7 +151,9 @@ async fn deep_mime_nesting_still_answers() {
     d.commit(m.into_bytes()).await.unwrap();
     let mut c = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
-    let r = c.cmd("FETCH 1 (BODYSTRUCTURE ENVELOPE BODY.PEEK[1.1.1])").await;
+    let r = c
+        .cmd("FETCH 1 (BODYSTRUCTURE ENVELOPE BODY.PEEK[1.1.1])")
+        .await;
     assert!(tagged(&r).starts_with("A OK"), "{r:?}");
     assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"));
 }
@@ -127,7 +167,10 @@ async fn other_sessions_changes_are_reported_at_the_right_time() {
     a.cmd("SELECT INBOX").await;
     b.cmd("SELECT INBOX").await;
     b.cmd("STORE 2 +FLAGS.SILENT (\\Flagged)").await;
-    assert_eq!(a.cmd("NOOP").await, ["* 2 FETCH (UID 2 FLAGS (\\Flagged))", "A OK NOOP completed"]);
+    assert_eq!(
+        a.cmd("NOOP").await,
+        ["* 2 FETCH (UID 2 FLAGS (\\Flagged))", "A OK NOOP completed"]
+    );
     b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     b.cmd("EXPUNGE").await;
     // No EXPUNGE during FETCH (RFC 3501 §7.4.1): message 1 is still there for a.
@@ -137,7 +180,11 @@ async fn other_sessions_changes_are_reported_at_the_right_time() {
     // At the next NOOP it goes, and a delivery shows up.
     srv.deliver(ALICE.0, 1).await;
     let r = a.cmd("NOOP").await;
-    assert_eq!(r, ["* 1 EXPUNGE", "* 3 EXISTS", "A OK NOOP completed"], "{r:?}");
+    assert_eq!(
+        r,
+        ["* 1 EXPUNGE", "* 3 EXISTS", "A OK NOOP completed"],
+        "{r:?}"
+    );
     // b's own EXPUNGE was told to b directly, not again.
     assert_eq!(b.cmd("NOOP").await, ["* 3 EXISTS", "A OK NOOP completed"]);
 }

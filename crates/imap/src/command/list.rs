@@ -107,13 +107,19 @@ pub async fn list<S: Stream>(
 fn matches(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
+    // The first level "INBOX" in any case (or a wildcard-free prefix of it) is INBOX.
     let inbox_fold = |s: &[char]| -> Vec<char> {
-        let text: String = s.iter().collect();
-        if text.len() >= 5 && text[..5].eq_ignore_ascii_case("INBOX") {
-            format!("INBOX{}", &text[5..]).chars().collect()
-        } else {
-            s.to_vec()
+        let mut v = s.to_vec();
+        let is_inbox = v.len() >= 5
+            && v[..5]
+                .iter()
+                .zip("INBOX".chars())
+                .all(|(a, b)| a.eq_ignore_ascii_case(&b))
+            && v.get(5).is_none_or(|&c| c == '/');
+        if is_inbox {
+            v[..5].copy_from_slice(&['I', 'N', 'B', 'O', 'X']);
         }
+        v
     };
     glob(&inbox_fold(&p), &inbox_fold(&n))
 }
@@ -160,5 +166,8 @@ mod tests {
         assert!(matches("Inbox/%", "INBOX/x"));
         assert!(!matches("Sent", "sent"));
         assert!(matches("*b*", "a/b/c"));
+        assert!(matches("Entw*", "Entwürfe"));
+        assert!(matches("*", "Entwürfe"));
+        assert!(!matches("inboxes", "INBOXES"));
     }
 }
