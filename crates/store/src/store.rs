@@ -320,6 +320,17 @@ impl Store {
     /// (or an alias whose targets are all disabled) takes nothing, and its mail does not
     /// fall through to the catch-all.
     pub async fn resolve_recipient(&self, address: &str) -> Result<Vec<Account>, StoreError> {
+        Ok(self
+            .resolve_inboxes(address)
+            .await?
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect())
+    }
+
+    /// [`resolve_recipient`](Store::resolve_recipient) with each account's INBOX id, so
+    /// that a delivery needs no more reads at commit.
+    async fn resolve_inboxes(&self, address: &str) -> Result<Vec<(Account, i64)>, StoreError> {
         let Some((local, domain)) = address.rsplit_once('@') else {
             return Ok(Vec::new());
         };
@@ -333,17 +344,29 @@ impl Store {
         }
         candidates.push(format!("@{domain}"));
         for c in candidates {
-            let rows: Vec<rows::AccountRow> = sqlx::query_as(
-                "SELECT id, guid, name, disabled FROM accounts WHERE name = $1 \
-                 UNION SELECT a.id, a.guid, a.name, a.disabled FROM aliases l JOIN accounts a ON a.name = l.target \
-                 WHERE l.address = $1 ORDER BY 3",
+            let rows: Vec<(i64, Vec<u8>, String, bool, i64)> = sqlx::query_as(
+                "SELECT a.id, a.guid, a.name, a.disabled, m.id FROM accounts a \
+                 JOIN mailboxes m ON m.account_id = a.id AND m.role = 'inbox' \
+                 WHERE a.name = $1 OR a.name IN (SELECT target FROM aliases WHERE address = $1) \
+                 ORDER BY a.name",
             )
             .bind(&c)
             .fetch_all(self.db())
             .await?;
             if !rows.is_empty() {
-                let accounts: Vec<Account> = rows::collect(rows)?;
-                return Ok(accounts.into_iter().filter(|a| !a.disabled).collect());
+                let mut out = Vec::with_capacity(rows.len());
+                for (id, guid, name, disabled, inbox) in rows {
+                    if !disabled {
+                        let account = Account {
+                            id,
+                            guid: Guid::from_slice(&guid)?,
+                            name,
+                            disabled,
+                        };
+                        out.push((account, inbox));
+                    }
+                }
+                return Ok(out);
             }
         }
         Ok(Vec::new())
@@ -354,7 +377,7 @@ impl Store {
     pub fn delivery(&self) -> Delivery {
         Delivery {
             store: self.clone(),
-            accounts: Vec::new(),
+            targets: Vec::new(),
         }
     }
 
@@ -740,54 +763,42 @@ async fn claim_node(conn: &mut sqlx::SqliteConnection, node: &str) -> Result<(),
 pub struct Delivery {
     /// The store it delivers into.
     store: Store,
-    /// The accounts collected so far, each once.
-    accounts: Vec<Account>,
+    /// The accounts collected so far, each once, with their INBOX ids.
+    targets: Vec<(Account, i64)>,
 }
 
 impl Delivery {
     /// Adds a recipient address; `NotFound` when nobody here takes it.
     pub async fn add_recipient(&mut self, address: &str) -> Result<(), StoreError> {
-        let found = self.store.resolve_recipient(address).await?;
+        let found = self.store.resolve_inboxes(address).await?;
         if found.is_empty() {
             return Err(StoreError::NotFound(format!("recipient {address}")));
         }
-        for a in found {
-            if !self.accounts.iter().any(|b| b.id == a.id) {
-                self.accounts.push(a);
+        for t in found {
+            if !self.targets.iter().any(|b| b.0.id == t.0.id) {
+                self.targets.push(t);
             }
         }
         Ok(())
     }
 
     /// The accounts the message will be delivered to.
-    pub fn accounts(&self) -> &[Account] {
-        &self.accounts
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.targets.iter().map(|t| &t.0)
     }
 
     /// Stores the message once in every recipient's INBOX, durably, in one transaction.
+    /// An account deleted since its RCPT fails the whole delivery (`NotFound`), so the
+    /// client never hears OK for mail that went nowhere.
     pub async fn commit(self, bytes: Vec<u8>) -> Result<Vec<Placed>, StoreError> {
-        if self.accounts.is_empty() {
+        if self.targets.is_empty() {
             return Err(StoreError::Invalid("no recipients".into()));
-        }
-        let ids: Vec<i64> = self.accounts.iter().map(|a| a.id).collect();
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "SELECT id FROM mailboxes WHERE role = 'inbox' AND account_id IN (",
-        );
-        let mut sep = q.separated(", ");
-        for id in &ids {
-            sep.push_bind(*id);
-        }
-        q.push(") ORDER BY account_id");
-        let inboxes: Vec<i64> = q.build_query_scalar().fetch_all(self.store.db()).await?;
-        // An account deleted since RCPT: refuse rather than answer OK for nothing.
-        if inboxes.len() != ids.len() {
-            return Err(StoreError::NotFound("a recipient's INBOX".into()));
         }
         self.store
             .inner
             .writer
             .submit(AddMessage {
-                mailboxes: inboxes,
+                mailboxes: self.targets.iter().map(|t| t.1).collect(),
                 body: body(bytes),
                 flags: Flags::default(),
                 internal_date: now_unix(),

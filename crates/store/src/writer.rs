@@ -203,26 +203,27 @@ async fn run_batch(
     batch: &mut Vec<Box<dyn Job>>,
     done: &mut Vec<Box<dyn Finish>>,
 ) -> Result<(), sqlx::Error> {
+    // Savepoint bookkeeping rides along with the statement before it: one round trip to
+    // SQLite's thread per job instead of two.
     let result = async {
-        sqlx::raw_sql("BEGIN IMMEDIATE")
+        sqlx::raw_sql("BEGIN IMMEDIATE; SAVEPOINT job")
             .execute(&mut ctx.conn)
             .await?;
         for job in batch.drain(..) {
             let mark = ctx.events.len();
-            sqlx::raw_sql("SAVEPOINT job")
-                .execute(&mut ctx.conn)
-                .await?;
             let d = job.run(ctx).await;
-            if !d.succeeded() {
+            let next = if d.succeeded() {
+                "RELEASE job; SAVEPOINT job"
+            } else {
                 ctx.events.truncate(mark);
-                sqlx::raw_sql("ROLLBACK TO job")
-                    .execute(&mut ctx.conn)
-                    .await?;
-            }
-            sqlx::raw_sql("RELEASE job").execute(&mut ctx.conn).await?;
+                "ROLLBACK TO job; RELEASE job; SAVEPOINT job"
+            };
+            sqlx::raw_sql(next).execute(&mut ctx.conn).await?;
             done.push(d);
         }
-        sqlx::raw_sql("COMMIT").execute(&mut ctx.conn).await?;
+        sqlx::raw_sql("RELEASE job; COMMIT")
+            .execute(&mut ctx.conn)
+            .await?;
         Ok(())
     }
     .await;
