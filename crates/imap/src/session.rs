@@ -106,36 +106,24 @@ pub struct Session<S> {
     stash: std::collections::VecDeque<Result<Event, WireError>>,
 }
 
+/// The least state a command needs.
+enum Needs {
+    /// Any state.
+    Any,
+    /// Not yet logged in.
+    NotAuthenticated,
+    /// Logged in.
+    Authenticated,
+    /// A mailbox selected.
+    Selected,
+}
+
 /// The command-validity table (RFC 3501 §6): which commands run in which state.
-fn allowed(body: &CommandBody<'_>, state: &State) -> Result<(), &'static str> {
+fn needs(body: &CommandBody<'_>) -> Needs {
     use CommandBody::*;
-    let (authed, selected) = match state {
-        State::NotAuthenticated => (false, false),
-        State::Authenticated { .. } => (true, false),
-        State::Selected { .. } => (true, true),
-    };
     match body {
-        Capability | Noop | Logout | Id { .. } => Ok(()),
-        StartTLS | Authenticate { .. } | Login { .. } if !authed => Ok(()),
-        StartTLS | Authenticate { .. } | Login { .. } => Err("Already authenticated"),
-        Select { .. }
-        | Examine { .. }
-        | Create { .. }
-        | Delete { .. }
-        | Rename { .. }
-        | Subscribe { .. }
-        | Unsubscribe { .. }
-        | List { .. }
-        | Lsub { .. }
-        | Status { .. }
-        | Append { .. }
-        | Namespace
-        | Enable { .. }
-        | Idle
-            if authed =>
-        {
-            Ok(())
-        }
+        Capability | Noop | Logout | Id { .. } => Needs::Any,
+        StartTLS | Authenticate { .. } | Login { .. } => Needs::NotAuthenticated,
         Check
         | Close
         | Unselect
@@ -145,27 +133,19 @@ fn allowed(body: &CommandBody<'_>, state: &State) -> Result<(), &'static str> {
         | Fetch { .. }
         | Store { .. }
         | Copy { .. }
-        | Move { .. }
-            if selected =>
-        {
-            Ok(())
-        }
-        Check
-        | Close
-        | Unselect
-        | Expunge
-        | ExpungeUid { .. }
-        | Search { .. }
-        | Fetch { .. }
-        | Store { .. }
-        | Copy { .. }
-        | Move { .. }
-            if authed =>
-        {
-            Err("No mailbox selected")
-        }
-        _ if !authed => Err("Log in first"),
-        _ => Err("Command not supported"),
+        | Move { .. } => Needs::Selected,
+        _ => Needs::Authenticated,
+    }
+}
+
+fn allowed(body: &CommandBody<'_>, state: &State) -> Result<(), &'static str> {
+    match (needs(body), state) {
+        (Needs::Any, _) => Ok(()),
+        (Needs::NotAuthenticated, State::NotAuthenticated) => Ok(()),
+        (Needs::NotAuthenticated, _) => Err("Already authenticated"),
+        (_, State::NotAuthenticated) => Err("Log in first"),
+        (Needs::Selected, State::Authenticated { .. }) => Err("No mailbox selected"),
+        _ => Ok(()),
     }
 }
 

@@ -110,7 +110,12 @@ async fn imaplib_full_session_with_idle() {
     assert!(v["store"].as_str().unwrap().contains("\\Flagged"));
     assert_eq!(v["copy"], "OK");
     assert_eq!(v["expunge"], serde_json::json!(["1"]));
-    assert!(v["body"].as_str().unwrap().ends_with("body of 1\r\n"));
+    assert!(
+        v["body"]
+            .as_str()
+            .unwrap()
+            .ends_with("body of 1\r\n.starts with a dot\r\n")
+    );
     assert!(
         v["seen_after_body"].as_str().unwrap().contains("\\Seen"),
         "BODY[] sets \\Seen"

@@ -135,7 +135,7 @@ async fn pipelined_commands_answer_in_order() {
     c.0.send(b"STAT\r\nLIST\r\nUIDL 1\r\nDELE 1\r\nNOOP\r\nRETR 1\r\nQUIT\r\n")
         .await;
     assert!(c.line().await.starts_with("+OK 2 "));
-    assert_eq!(c.line().await, "+OK 2 messages");
+    assert_eq!(c.line().await, "+OK 2 messages follow");
     assert_eq!(c.body().await.len(), 2);
     assert!(c.line().await.starts_with("+OK 1 "));
     assert_eq!(c.line().await, "+OK message 1 deleted");

@@ -210,3 +210,20 @@ pub async fn inbox(store: &Store, account: &str) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Delivers `n` numbered messages to `account`'s INBOX through a store delivery (the
+/// same path SMTP takes); returns their bytes. Every other line starts with a dot, so
+/// protocols that dot-stuff are exercised.
+pub async fn deliver(store: &Store, account: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let m = format!(
+            "From: Sender <x@remote.org>\r\nTo: {account}\r\nSubject: message {i}\r\nMessage-ID: <m{i}@remote.org>\r\n\r\nbody of {i}\r\n.starts with a dot\r\n"
+        );
+        let mut d = store.delivery();
+        d.add_recipient(account).await.unwrap();
+        d.commit(m.clone().into_bytes()).await.unwrap();
+        out.push(m);
+    }
+    out
+}

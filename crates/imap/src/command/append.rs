@@ -12,8 +12,8 @@ use imap_types::{
 use twinmail_net::Stream;
 
 use crate::{
-    command::store_failed,
-    convert::{bad, mailbox_name, no, nz, ok, store_flags},
+    command::{existing_mailbox, store_failed},
+    convert::{nz, ok, store_flags},
     session::Session,
 };
 
@@ -25,22 +25,15 @@ pub async fn append<S: Stream>(
     date: Option<DateTime>,
     message: LiteralOrLiteral8<'_>,
 ) -> Status<'static> {
-    let Some(account) = s.state.account().cloned() else {
-        return bad(tag, "Log in first");
-    };
-    let Some(name) = mailbox_name(mailbox) else {
-        return no(tag, None, "Invalid mailbox name".into());
+    let (_, m) = match existing_mailbox(s, tag, mailbox, true).await {
+        Ok(found) => found,
+        Err(status) => return status,
     };
     let bytes = match message {
         LiteralOrLiteral8::Literal(l) => l.as_ref().to_vec(),
         LiteralOrLiteral8::Literal8(l) => l.data.into_owned(),
     };
     let store = &s.imap.store;
-    let m = match store.mailbox(account.id, &name).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return no(tag, Some(Code::TryCreate), "No such mailbox".into()),
-        Err(e) => return store_failed(tag, e),
-    };
     let date = date.map(|d| d.as_ref().timestamp());
     match store.append(m.id, bytes, store_flags(flags), date).await {
         Ok(placed) => ok(

@@ -13,8 +13,8 @@ use twinmail_net::Stream;
 use twinmail_store::UidSet;
 
 use crate::{
-    command::store_failed,
-    convert::{bad, mailbox_name, no, nz, ok, vec1},
+    command::{existing_mailbox, store_failed},
+    convert::{bad, no, nz, ok, vec1},
     session::{Session, State},
 };
 
@@ -26,7 +26,7 @@ pub async fn copy<S: Stream>(
     uid: bool,
     remove: bool,
 ) -> Status<'static> {
-    let State::Selected { view, account } = &s.state else {
+    let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
     };
     if remove && view.read_only {
@@ -36,16 +36,12 @@ pub async fn copy<S: Stream>(
         Ok(p) => p,
         Err(text) => return bad(tag, text),
     };
-    let Some(name) = mailbox_name(target) else {
-        return no(tag, None, "Invalid mailbox name".into());
+    let from = view.mailbox.id;
+    let (_, to) = match existing_mailbox(s, tag, target, true).await {
+        Ok(found) => found,
+        Err(status) => return status,
     };
     let store = &s.imap.store;
-    let to = match store.mailbox(account.id, &name).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return no(tag, Some(Code::TryCreate), "No such mailbox".into()),
-        Err(e) => return store_failed(tag, e),
-    };
-    let from = view.mailbox.id;
     let copied = match store
         .copy(
             from,

@@ -113,6 +113,30 @@ pub async fn dispatch<S: Stream>(
     }
 }
 
+/// The logged-in account and the mailbox a command names, or the status that refuses
+/// the command: no such mailbox is a NO (with TRYCREATE where the client could create it).
+pub async fn existing_mailbox<S: Stream>(
+    s: &Session<S>,
+    tag: &Tag<'static>,
+    mailbox: &imap_types::mailbox::Mailbox<'_>,
+    try_create: bool,
+) -> Result<(twinmail_store::Account, twinmail_store::Mailbox), Status<'static>> {
+    let Some(account) = s.state.account().cloned() else {
+        return Err(bad(tag, "Log in first"));
+    };
+    let Some(name) = crate::convert::mailbox_name(mailbox) else {
+        return Err(no(tag, None, "Invalid mailbox name".into()));
+    };
+    match s.imap.store.mailbox(account.id, &name).await {
+        Ok(Some(m)) => Ok((account, m)),
+        Ok(None) => {
+            let code = try_create.then_some(imap_types::response::Code::TryCreate);
+            Err(no(tag, code, "No such mailbox".into()))
+        }
+        Err(e) => Err(store_failed(tag, e)),
+    }
+}
+
 /// The tagged NO for a store failure: the user's mistakes say what was wrong; the
 /// server's own failures are logged loudly and reported without detail.
 pub fn store_failed(tag: &Tag<'static>, e: StoreError) -> Status<'static> {

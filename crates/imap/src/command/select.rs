@@ -9,8 +9,8 @@ use imap_types::{
 use twinmail_net::Stream;
 
 use crate::{
-    command::store_failed,
-    convert::{bad, mailbox_name, no, nz, ok},
+    command::{existing_mailbox, store_failed},
+    convert::{nz, ok},
     selected::Selected,
     session::{Session, State},
 };
@@ -23,18 +23,11 @@ pub async fn select<S: Stream>(
 ) -> Status<'static> {
     // A new SELECT leaves the old mailbox first, even if it fails (RFC 3501 §6.3.1).
     s.state.deselect();
-    let Some(account) = s.state.account().cloned() else {
-        return bad(tag, "Log in first");
-    };
-    let Some(name) = mailbox_name(mailbox) else {
-        return no(tag, None, "Invalid mailbox name".into());
+    let (account, m) = match existing_mailbox(s, tag, mailbox, false).await {
+        Ok(found) => found,
+        Err(status) => return status,
     };
     let store = &s.imap.store;
-    let m = match store.mailbox(account.id, &name).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return no(tag, None, "No such mailbox".into()),
-        Err(e) => return store_failed(tag, e),
-    };
     let messages = match store.messages(m.id).await {
         Ok(v) => v,
         Err(e) => return store_failed(tag, e),

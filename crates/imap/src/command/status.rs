@@ -11,8 +11,8 @@ use imap_types::{
 use twinmail_net::Stream;
 
 use crate::{
-    command::store_failed,
-    convert::{bad, mailbox_name, no, nz, ok, wire_mailbox},
+    command::{existing_mailbox, store_failed},
+    convert::{nz, ok, wire_mailbox},
     session::Session,
 };
 
@@ -22,18 +22,11 @@ pub async fn status<S: Stream>(
     mailbox: &Mailbox<'_>,
     names: &[StatusDataItemName],
 ) -> Status<'static> {
-    let Some(account) = s.state.account().cloned() else {
-        return bad(tag, "Log in first");
-    };
-    let Some(name) = mailbox_name(mailbox) else {
-        return no(tag, None, "Invalid mailbox name".into());
+    let (_, m) = match existing_mailbox(s, tag, mailbox, false).await {
+        Ok(found) => found,
+        Err(status) => return status,
     };
     let store = &s.imap.store;
-    let m = match store.mailbox(account.id, &name).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return no(tag, None, "No such mailbox".into()),
-        Err(e) => return store_failed(tag, e),
-    };
     let counts = match store.counts(m.id).await {
         Ok(c) => c,
         Err(e) => return store_failed(tag, e),

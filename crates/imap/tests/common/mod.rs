@@ -51,20 +51,9 @@ pub async fn start_with(tweak: impl FnOnce(&mut ImapSettings)) -> Server {
 }
 
 impl Server {
-    /// Delivers `n` numbered messages to an account's INBOX through the SMTP path of the
-    /// store (a Delivery); returns their bytes.
+    /// Delivers `n` numbered messages to an account's INBOX; returns their bytes.
     pub async fn deliver(&self, account: &str, n: usize) -> Vec<String> {
-        let mut out = Vec::new();
-        for i in 0..n {
-            let m = format!(
-                "From: Sender <x@remote.org>\r\nTo: {account}\r\nSubject: message {i}\r\nMessage-ID: <m{i}@remote.org>\r\n\r\nbody of {i}\r\n"
-            );
-            let mut d = self.store.delivery();
-            d.add_recipient(account).await.unwrap();
-            d.commit(m.clone().into_bytes()).await.unwrap();
-            out.push(m);
-        }
-        out
+        twinmail_testkit::deliver(&self.store, account, n).await
     }
 
     /// A client logged in over implicit TLS.

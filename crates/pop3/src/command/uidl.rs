@@ -3,29 +3,11 @@
 
 use twinmail_net::{Stop, Stream};
 
-use crate::session::{Flow, Session};
+use crate::{
+    command::list::listing,
+    session::{Flow, Session},
+};
 
 pub async fn uidl<S: Stream>(s: &mut Session<S>, args: &[&str]) -> Result<Flow, Stop> {
-    let Some(m) = s.maildrop() else {
-        return Ok(Flow::Continue);
-    };
-    let mut lines = Vec::new();
-    let result = match args.first() {
-        Some(arg) => m.get(Some(arg)).map(|(n, e)| format!("+OK {n} {}", e.guid)),
-        None => {
-            lines.extend(m.live().map(|(n, e)| format!("{n} {}", e.guid)));
-            lines.push(".".to_string());
-            Ok("+OK unique-id listing follows".to_string())
-        }
-    };
-    match result {
-        Ok(first) => {
-            s.conn.reply(&first);
-            for l in lines {
-                s.conn.reply(&l);
-            }
-        }
-        Err(e) => s.fail(&e).await,
-    }
-    Ok(Flow::Continue)
+    listing(s, args, "unique-ids follow", |e| e.guid.to_hex()).await
 }

@@ -47,19 +47,9 @@ pub async fn start() -> Server {
 }
 
 impl Server {
-    /// Delivers `n` numbered messages to an account's INBOX; returns their bodies.
+    /// Delivers `n` numbered messages to an account's INBOX; returns their bytes.
     pub async fn deliver(&self, account: &str, n: usize) -> Vec<String> {
-        let mut out = Vec::new();
-        for i in 0..n {
-            let m = format!(
-                "From: x@remote.org\r\nSubject: message {i}\r\n\r\nbody of {i}\r\n.starts with a dot\r\n"
-            );
-            let mut d = self.store.delivery();
-            d.add_recipient(account).await.unwrap();
-            d.commit(m.clone().into_bytes()).await.unwrap();
-            out.push(m);
-        }
-        out
+        twinmail_testkit::deliver(&self.store, account, n).await
     }
 
     /// The messages in an account's INBOX.
