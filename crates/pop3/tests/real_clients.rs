@@ -57,7 +57,13 @@ print(json.dumps({'count': count, 'size': size,
     assert_eq!(uidl, guids, "UIDL is the message GUID");
     assert_eq!(
         v["top"],
-        serde_json::json!(["From: x@remote.org", "Subject: message 1", ""])
+        serde_json::json!([
+            "From: Sender <x@remote.org>",
+            "To: alice@example.com",
+            "Subject: message 1",
+            "Message-ID: <m1@remote.org>",
+            ""
+        ])
     );
     let retr: Vec<String> = v["retr"]
         .as_array()
