@@ -1,0 +1,67 @@
+//! What the session fuzz targets share: a runtime and store made once per process, and
+//! the driver that feeds one input to one session over an in-memory stream.
+
+use std::{future::Future, time::Duration};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt, DuplexStream},
+    runtime::Runtime,
+};
+use twinmail_store::{HashCost, Store, StoreOptions};
+
+/// A single-threaded runtime for the fuzzer's process.
+pub fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// A fresh store in a temp dir with domain example.com and account a@example.com
+/// (password "pw") holding `messages` in its INBOX.
+pub fn store(rt: &Runtime, name: &str, messages: &[&str]) -> Store {
+    let dir = std::env::temp_dir().join(format!("twinmail-fuzz-{name}-{}", std::process::id()));
+    rt.block_on(async {
+        let store = Store::open(StoreOptions {
+            hash_cost: HashCost::cheap(),
+            ..StoreOptions::new(dir.join("db.sqlite"), "fuzz")
+        })
+        .await
+        .expect("open the fuzz store");
+        let _ = store.add_domain("example.com").await;
+        let _ = store.create_account("a@example.com", "pw").await;
+        for m in messages {
+            let mut d = store.delivery();
+            d.add_recipient("a@example.com").await.expect("recipient");
+            d.commit(m.as_bytes().to_vec()).await.expect("delivery");
+        }
+        store
+    })
+}
+
+/// Runs `session` on one end of an in-memory stream while `input` is written to the
+/// other end (then closed) and the replies are drained. The session is polled here,
+/// not spawned, so a panic inside it reaches the fuzzer; a session that does not end on
+/// finite input is a failure too.
+pub fn drive<F>(rt: &Runtime, input: Vec<u8>, session: impl FnOnce(DuplexStream) -> F)
+where
+    F: Future<Output = ()>,
+{
+    rt.block_on(async {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let session = session(server);
+        let (mut rd, mut wr) = tokio::io::split(&mut client);
+        let writer = async move {
+            let _ = wr.write_all(&input).await;
+            let _ = wr.shutdown().await;
+        };
+        let reader = async move {
+            let mut sink = Vec::new();
+            let _ = rd.read_to_end(&mut sink).await;
+        };
+        let all = async { tokio::join!(writer, reader, session) };
+        tokio::time::timeout(Duration::from_secs(10), all)
+            .await
+            .expect("a session hung on finite input");
+    });
+}
