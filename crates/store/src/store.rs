@@ -113,7 +113,7 @@ impl Store {
             .await?;
         let node: Arc<str> = Arc::from(opts.node.as_str());
         let (stream, _) = broadcast::channel(STREAM_CAPACITY);
-        let writer = Writer::start(conn, node.clone(), stream.clone());
+        let writer = Writer::start(conn, node.clone(), stream.clone()).await?;
         let hasher = Hasher::new(opts.hash_cost, opts.max_concurrent_hashes).await?;
         Ok(Store {
             inner: Arc::new(Inner {

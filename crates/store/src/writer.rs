@@ -52,28 +52,76 @@ pub(crate) struct WriteCtx {
     pub node: Arc<str>,
     /// Events of the current transaction, published after commit.
     events: Vec<ChangeEvent>,
+    /// Change-log rows of the current transaction, written in one statement at its end.
+    log_rows: Vec<LogRow>,
+    /// The sequence number the next logged change gets. Only this writer appends to the
+    /// log, so it is kept here, rewound with a rolled-back job, and re-read after a
+    /// failed transaction: the log never has a gap (the twin applies it strictly in order).
+    next_seq: i64,
 }
 
+/// One change-log row waiting for the end of the transaction.
+struct LogRow {
+    seq: i64,
+    kind: &'static str,
+    payload: String,
+    created_at: i64,
+}
+
+/// Rows per multi-row INSERT into the log (4 binds each, far below SQLite's limit).
+const LOG_ROWS_PER_INSERT: usize = 500;
+
 impl WriteCtx {
-    /// Appends a local change to the log (same transaction) and queues its event.
+    /// Appends a local change to the log (written before this transaction commits) and
+    /// queues its event.
     pub async fn log(&mut self, change: Change) -> Result<i64, StoreError> {
         let payload = serde_json::to_string(&change)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode change: {e}")))?;
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO changelog (origin, kind, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING seq",
-        )
-        .bind(&*self.node)
-        .bind(change.kind())
-        .bind(payload)
-        .bind(now_unix())
-        .fetch_one(&mut self.conn)
-        .await?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.log_rows.push(LogRow {
+            seq,
+            kind: change.kind(),
+            payload,
+            created_at: now_unix(),
+        });
         self.events.push(ChangeEvent {
             origin: self.node.to_string(),
             seq,
             change,
         });
         Ok(seq)
+    }
+
+    /// Writes the transaction's log rows, a few hundred per statement.
+    async fn flush_log(&mut self) -> Result<(), sqlx::Error> {
+        for chunk in self.log_rows.chunks(LOG_ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO changelog (seq, origin, kind, payload, created_at) ",
+            );
+            q.push_values(chunk, |mut b, row| {
+                b.push_bind(row.seq)
+                    .push_bind(&*self.node)
+                    .push_bind(row.kind)
+                    .push_bind(&row.payload)
+                    .push_bind(row.created_at);
+            });
+            q.build().execute(&mut self.conn).await?;
+        }
+        self.log_rows.clear();
+        Ok(())
+    }
+
+    /// The next sequence number, from the database: the largest ever handed out (the
+    /// AUTOINCREMENT counter survives trimming of the log) plus one.
+    async fn read_next_seq(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+        let last: i64 = sqlx::query_scalar(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changelog'), 0), \
+             coalesce((SELECT max(seq) FROM changelog), 0))",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(last + 1)
     }
 
     /// Queues the event of a change applied from the twin: published to local watchers
@@ -140,19 +188,22 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer task on `conn`.
-    pub fn start(
-        conn: SqliteConnection,
+    pub async fn start(
+        mut conn: SqliteConnection,
         node: Arc<str>,
         stream: broadcast::Sender<Arc<ChangeEvent>>,
-    ) -> Writer {
+    ) -> Result<Writer, StoreError> {
         let (queue, rx) = mpsc::channel(4096);
+        let next_seq = WriteCtx::read_next_seq(&mut conn).await?;
         let ctx = WriteCtx {
             conn,
             node,
             events: Vec::new(),
+            log_rows: Vec::new(),
+            next_seq,
         };
         tokio::spawn(run(ctx, rx, stream));
-        Writer { queue }
+        Ok(Writer { queue })
     }
 
     /// Runs `op` in the next transaction and returns its output once committed.
@@ -210,28 +261,34 @@ async fn run_batch(
             .execute(&mut ctx.conn)
             .await?;
         for job in batch.drain(..) {
-            let mark = ctx.events.len();
+            let mark = (ctx.events.len(), ctx.log_rows.len(), ctx.next_seq);
             let d = job.run(ctx).await;
             let next = if d.succeeded() {
                 "RELEASE job; SAVEPOINT job"
             } else {
-                ctx.events.truncate(mark);
+                ctx.events.truncate(mark.0);
+                ctx.log_rows.truncate(mark.1);
+                ctx.next_seq = mark.2;
                 "ROLLBACK TO job; RELEASE job; SAVEPOINT job"
             };
             sqlx::raw_sql(next).execute(&mut ctx.conn).await?;
             done.push(d);
         }
-        sqlx::raw_sql("RELEASE job; COMMIT")
-            .execute(&mut ctx.conn)
-            .await?;
+        sqlx::raw_sql("RELEASE job").execute(&mut ctx.conn).await?;
+        ctx.flush_log().await?;
+        sqlx::raw_sql("COMMIT").execute(&mut ctx.conn).await?;
         Ok(())
     }
     .await;
     if result.is_err() {
         batch.clear();
         ctx.events.clear();
+        ctx.log_rows.clear();
         // Leave no transaction open for the next batch; failure here means none was.
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut ctx.conn).await;
+        if let Ok(next) = WriteCtx::read_next_seq(&mut ctx.conn).await {
+            ctx.next_seq = next;
+        }
     }
     result
 }
