@@ -160,9 +160,37 @@ impl<O: Op> Job for Pending<O> {
     fn run<'a>(self: Box<Self>, ctx: &'a mut WriteCtx) -> BoxFuture<'a, Box<dyn Finish>> {
         Box::pin(async move {
             let Pending { op, reply } = *self;
-            let result = op.apply(ctx).await;
+            // A bug that panics inside one operation fails that operation (its savepoint
+            // is rolled back), not the writer and with it every later write.
+            let result = CatchUnwind(Box::pin(op.apply(ctx)))
+                .await
+                .unwrap_or_else(|()| {
+                    tracing::error!("a store operation panicked; rolled back");
+                    Err(StoreError::Corrupt(
+                        "internal error in a store operation".into(),
+                    ))
+                });
             Box::new(Done { result, reply }) as Box<dyn Finish>
         })
+    }
+}
+
+/// Turns a panic while polling the inner future into `Err(())`. Hand-written (a few lines)
+/// rather than pulling in the futures crate for `catch_unwind`.
+struct CatchUnwind<'a, T>(BoxFuture<'a, T>);
+
+impl<T> Future for CatchUnwind<'_, T> {
+    type Output = Result<T, ()>;
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let fut = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => std::task::Poll::Ready(Err(())),
+        }
     }
 }
 
@@ -291,4 +319,36 @@ async fn run_batch(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Panics;
+
+    impl Op for Panics {
+        type Output = ();
+        async fn apply(self, _ctx: &mut WriteCtx) -> Result<(), StoreError> {
+            panic!("a bug in an operation");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_operation_fails_alone_and_the_writer_lives_on() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE changelog (seq INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT, kind TEXT, payload TEXT, created_at INTEGER)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let (stream, _) = broadcast::channel(16);
+        let writer = Writer::start(conn, Arc::from("a"), stream).await.unwrap();
+        assert!(matches!(
+            writer.submit(Panics).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        writer.submit(Barrier).await.unwrap();
+    }
 }
