@@ -86,6 +86,11 @@ pub fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
+/// A non-zero u64 (MODSEQs start at 1).
+pub fn nz64(n: u64) -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::new(n).unwrap_or(std::num::NonZeroU64::MIN)
+}
+
 /// Tagged OK / NO / BAD with optional code. Texts are ours, never client input.
 pub fn ok(tag: &Tag<'static>, code: Option<Code<'static>>, text: &'static str) -> Status<'static> {
     Status::ok(Some(tag.clone()), code, text).unwrap_or_else(|_| unreachable_text())

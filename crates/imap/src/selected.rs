@@ -10,13 +10,13 @@ use imap_types::{
 };
 use twinmail_store::{Change, ChangeEvent, Flags, Mailbox};
 
-use crate::convert::{fetch_flags, nz, vec1};
+use crate::convert::{fetch_flags, nz, nz64, vec1};
 
 /// A change not yet told to the client.
 enum Pending {
     Added(u32),
     Expunged(u32),
-    Flags(u32, Flags),
+    Flags(u32, Flags, u64),
 }
 
 /// The selected mailbox.
@@ -64,10 +64,12 @@ impl Selected {
             Change::MessagesExpunged { messages, .. } => self
                 .pending
                 .extend(messages.iter().map(|m| Pending::Expunged(m.uid))),
-            Change::FlagsChanged { messages, .. } => self.pending.extend(
+            Change::FlagsChanged {
+                messages, modseq, ..
+            } => self.pending.extend(
                 messages
                     .iter()
-                    .map(|m| Pending::Flags(m.uid, m.flags.clone())),
+                    .map(|m| Pending::Flags(m.uid, m.flags.clone(), *modseq)),
             ),
             Change::MailboxDeleted { .. } => self.gone = true,
             _ => {}
@@ -77,7 +79,7 @@ impl Selected {
     /// Drops pending flag news for these UIDs (this session just reported them itself).
     pub fn forget_flags(&mut self, uids: &[u32]) {
         self.pending
-            .retain(|p| !matches!(p, Pending::Flags(u, _) if uids.binary_search(u).is_ok()));
+            .retain(|p| !matches!(p, Pending::Flags(u, ..) if uids.binary_search(u).is_ok()));
     }
 
     /// Removes UIDs this session expunged itself, returning their sequence numbers in
@@ -95,7 +97,7 @@ impl Selected {
 
     /// The untagged responses for what changed, in a valid order. Expunges stay pending
     /// unless `expunges` allows them.
-    pub fn updates(&mut self, expunges: bool) -> Vec<Data<'static>> {
+    pub fn updates(&mut self, expunges: bool, condstore: bool) -> Vec<Data<'static>> {
         let mut out = Vec::new();
         let before = self.uids.len();
         let mut kept = Vec::new();
@@ -113,12 +115,16 @@ impl Selected {
                     }
                 }
                 Pending::Expunged(uid) => kept.push(Pending::Expunged(uid)),
-                Pending::Flags(uid, flags) => {
+                Pending::Flags(uid, flags, modseq) => {
+                    let mut items = vec![
+                        MessageDataItem::Uid(nz(uid)),
+                        MessageDataItem::Flags(fetch_flags(&flags)),
+                    ];
+                    if condstore {
+                        items.push(MessageDataItem::ModSeq(nz64(modseq)));
+                    }
                     if let Some(seq) = self.seq(uid)
-                        && let Some(items) = vec1(vec![
-                            MessageDataItem::Uid(nz(uid)),
-                            MessageDataItem::Flags(fetch_flags(&flags)),
-                        ])
+                        && let Some(items) = vec1(items)
                     {
                         out.push(Data::Fetch {
                             seq: nz(seq),

@@ -101,6 +101,8 @@ pub struct Session<S> {
     pub closing: bool,
     /// STARTTLS accepted: hand the stream over once the OK is sent.
     pub starttls: bool,
+    /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses with FLAGS carry MODSEQ.
+    pub condstore: bool,
     /// What imap-next produced while responses were being pumped out mid-command
     /// (a pipelined command, say), to be handled by the main loop in order.
     stash: std::collections::VecDeque<Result<Event, WireError>>,
@@ -186,6 +188,7 @@ impl<S: Stream> Session<S> {
             authenticating: None,
             closing: false,
             starttls: false,
+            condstore: false,
             stash: std::collections::VecDeque::new(),
         }
     }
@@ -397,8 +400,9 @@ impl<S: Stream> Session<S> {
 
     /// Queues EXISTS / EXPUNGE / FETCH for what changed in the selected mailbox.
     pub fn report_updates(&mut self, expunges: bool) {
+        let condstore = self.condstore;
         let updates = match &mut self.state {
-            State::Selected { view, .. } => view.updates(expunges),
+            State::Selected { view, .. } => view.updates(expunges, condstore),
             _ => return,
         };
         for d in updates {
@@ -447,6 +451,7 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         Capability::UidPlus,
         Capability::Move,
         Capability::Unselect,
+        Capability::CondStore,
     ]);
     for other in ["CHILDREN", "SPECIAL-USE"] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {

@@ -4,6 +4,7 @@
 
 use chrono::{TimeZone, Utc};
 use imap_types::{
+    command::FetchModifier,
     core::Tag,
     datetime::DateTime,
     fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName as N},
@@ -15,7 +16,7 @@ use twinmail_store::{FlagMode, Flags, UidSet};
 
 use crate::{
     command::store_failed,
-    convert::{bad, fetch_flags, nstring, nz, ok, vec1},
+    convert::{bad, fetch_flags, nstring, nz, nz64, ok, vec1},
     message,
     session::{Session, State},
 };
@@ -26,6 +27,7 @@ pub async fn fetch<S: Stream>(
     set: &SequenceSet,
     items: MacroOrMessageDataItemNames<'static>,
     uid: bool,
+    modifiers: &[FetchModifier],
 ) -> Status<'static> {
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
@@ -56,6 +58,26 @@ pub async fn fetch<S: Stream>(
     }
     if uid && !names.contains(&N::Uid) {
         names.insert(0, N::Uid);
+    }
+    // CONDSTORE (RFC 7162 §3.1.4): CHANGEDSINCE filters and implies MODSEQ; asking for
+    // MODSEQ enables CONDSTORE, after which every FLAGS comes with its MODSEQ.
+    let mut changed_since = None;
+    for m in modifiers {
+        match m {
+            FetchModifier::ChangedSince(n) => changed_since = Some(n.get()),
+            FetchModifier::Vanished => {
+                return bad(tag, "VANISHED needs QRESYNC, which is not supported");
+            }
+        }
+    }
+    if changed_since.is_some() || names.contains(&N::ModSeq) {
+        s.condstore = true;
+    }
+    if s.condstore
+        && (changed_since.is_some() || names.contains(&N::Flags))
+        && !names.contains(&N::ModSeq)
+    {
+        names.push(N::ModSeq);
     }
     let needs_body = names.iter().any(|n| {
         matches!(
@@ -103,6 +125,9 @@ pub async fn fetch<S: Stream>(
     for (seq, u) in pairs {
         // Expunged by another session meanwhile: nothing to say about it.
         let Some(m) = by_uid.remove(&u) else { continue };
+        if changed_since.is_some_and(|since| m.modseq <= since) {
+            continue;
+        }
         let raw = if needs_body {
             match store.blob(&m.blob).await {
                 Ok(b) => b.unwrap_or_default(),
@@ -120,6 +145,7 @@ pub async fn fetch<S: Stream>(
         for name in &names {
             out.push(match name {
                 N::Uid => MessageDataItem::Uid(nz(m.uid)),
+                N::ModSeq => MessageDataItem::ModSeq(nz64(m.modseq)),
                 N::Flags => MessageDataItem::Flags(fetch_flags(&m.flags)),
                 N::InternalDate => MessageDataItem::InternalDate(date(m.internal_date)),
                 N::Rfc822Size => MessageDataItem::Rfc822Size(m.size as u32),

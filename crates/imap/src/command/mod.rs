@@ -49,8 +49,14 @@ pub async fn dispatch<S: Stream>(
         C::Login { username, password } => {
             login::login(s, tag, &username, password.declassify()).await
         }
-        C::Select { mailbox, .. } => select::select(s, tag, &mailbox, false).await,
-        C::Examine { mailbox, .. } => select::select(s, tag, &mailbox, true).await,
+        C::Select {
+            mailbox,
+            parameters,
+        } => select::select(s, tag, &mailbox, false, &parameters).await,
+        C::Examine {
+            mailbox,
+            parameters,
+        } => select::select(s, tag, &mailbox, true, &parameters).await,
         C::Create { mailbox } => create::create(s, tag, &mailbox).await,
         C::Delete { mailbox } => delete::delete(s, tag, &mailbox).await,
         C::Rename { from, to } => rename::rename(s, tag, &from, &to).await,
@@ -83,16 +89,28 @@ pub async fn dispatch<S: Stream>(
             sequence_set,
             macro_or_item_names,
             uid,
-            ..
-        } => fetch::fetch(s, tag, &sequence_set, macro_or_item_names, uid).await,
+            modifiers,
+        } => fetch::fetch(s, tag, &sequence_set, macro_or_item_names, uid, &modifiers).await,
         C::Store {
             sequence_set,
             kind,
             response,
             flags,
             uid,
-            ..
-        } => store::store(s, tag, &sequence_set, kind, response, &flags, uid).await,
+            modifiers,
+        } => {
+            store::store(
+                s,
+                tag,
+                &sequence_set,
+                kind,
+                response,
+                &flags,
+                uid,
+                &modifiers,
+            )
+            .await
+        }
         C::Copy {
             sequence_set,
             mailbox,
@@ -103,7 +121,7 @@ pub async fn dispatch<S: Stream>(
             mailbox,
             uid,
         } => copy::copy(s, tag, &sequence_set, &mailbox, uid, true).await,
-        C::Enable { .. } => enable::enable(s, tag),
+        C::Enable { capabilities } => enable::enable(s, tag, capabilities.as_ref()),
         C::Id { .. } => id::id(s, tag),
         C::Namespace => namespace::namespace(s, tag),
         _ => {

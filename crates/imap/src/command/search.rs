@@ -13,7 +13,7 @@ use twinmail_store::Message;
 
 use crate::{
     command::store_failed,
-    convert::{bad, nz, ok},
+    convert::{bad, nz, nz64, ok},
     message,
     selected::Selected,
     session::{Session, State},
@@ -34,6 +34,16 @@ pub async fn search<S: Stream>(
         Err(e) => return store_failed(tag, e),
     };
     let needs_body = criteria.iter().any(needs_bytes);
+    // CONDSTORE (RFC 7162 §3.1.5): MODSEQ in the criteria enables it and asks for the
+    // highest MODSEQ of the matches in the response.
+    let by_modseq = criteria.iter().any(uses_modseq);
+    if by_modseq {
+        s.condstore = true;
+    }
+    let State::Selected { view, .. } = &s.state else {
+        return bad(tag, "No mailbox selected");
+    };
+    let mut highest = 0u64;
     let mut hits = Vec::new();
     for m in messages {
         let Some(seq) = view.seq(m.uid) else { continue };
@@ -53,10 +63,23 @@ pub async fn search<S: Stream>(
         };
         if criteria.iter().all(|k| ctx.matches(k)) {
             hits.push(nz(if uid { m.uid } else { seq }));
+            highest = highest.max(m.modseq);
         }
     }
-    s.data(Data::Search(hits));
+    let modseq = (by_modseq && !hits.is_empty()).then(|| nz64(highest));
+    s.data(Data::Search(hits, modseq));
     ok(tag, None, "SEARCH completed")
+}
+
+fn uses_modseq(k: &SearchKey<'_>) -> bool {
+    use SearchKey::*;
+    match k {
+        ModSequence { .. } => true,
+        Not(k) => uses_modseq(k),
+        Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        And(ks) => ks.as_ref().iter().any(uses_modseq),
+        _ => false,
+    }
 }
 
 fn needs_bytes(k: &SearchKey<'_>) -> bool {
@@ -124,6 +147,7 @@ impl Ctx<'_> {
             Header(name, v) => self.header_has(&String::from_utf8_lossy(name.as_ref()), v),
             Body(v) => contains(self.body(), v),
             Text(v) => contains(self.raw, v),
+            ModSequence { modseq, .. } => self.m.modseq >= *modseq,
             #[allow(unreachable_patterns)]
             _ => false,
         }

@@ -1,6 +1,7 @@
 //! SELECT and EXAMINE (RFC 3501 §6.3.1-2).
 
 use imap_types::{
+    command::SelectParameter,
     core::Tag,
     flag::{Flag, FlagPerm},
     mailbox::Mailbox,
@@ -10,7 +11,7 @@ use twinmail_net::Stream;
 
 use crate::{
     command::{existing_mailbox, store_failed},
-    convert::{nz, ok},
+    convert::{bad, nz, nz64, ok},
     selected::Selected,
     session::{Session, State},
 };
@@ -20,9 +21,16 @@ pub async fn select<S: Stream>(
     tag: &Tag<'static>,
     mailbox: &Mailbox<'_>,
     read_only: bool,
+    parameters: &[SelectParameter],
 ) -> Status<'static> {
     // A new SELECT leaves the old mailbox first, even if it fails (RFC 3501 §6.3.1).
     s.state.deselect();
+    for p in parameters {
+        match p {
+            SelectParameter::CondStore => s.condstore = true,
+            SelectParameter::QResync { .. } => return bad(tag, "QRESYNC is not supported"),
+        }
+    }
     let (account, m) = match existing_mailbox(s, tag, mailbox, false).await {
         Ok(found) => found,
         Err(status) => return status,
@@ -54,6 +62,8 @@ pub async fn select<S: Stream>(
     }
     untagged_ok(s, Code::UidValidity(nz(m.uidvalidity)), "UIDs valid");
     untagged_ok(s, Code::UidNext(nz(m.uidnext)), "Predicted next UID");
+    // RFC 7162 §3.1.2.1: MODSEQs are persistent, so HIGHESTMODSEQ comes with every SELECT.
+    untagged_ok(s, Code::HighestModSeq(nz64(m.highestmodseq)), "Highest");
     let uids = messages.iter().map(|m| m.uid).collect();
     s.state = State::Selected {
         account,

@@ -39,6 +39,9 @@ pub async fn status<S: Stream>(
             StatusDataItemName::UidNext => Some(StatusDataItem::UidNext(nz(m.uidnext))),
             StatusDataItemName::UidValidity => Some(StatusDataItem::UidValidity(nz(m.uidvalidity))),
             StatusDataItemName::Unseen => Some(StatusDataItem::Unseen(counts.unseen as u32)),
+            StatusDataItemName::HighestModSeq => {
+                Some(StatusDataItem::HighestModSeq(m.highestmodseq))
+            }
             _ => None,
         })
         .collect();

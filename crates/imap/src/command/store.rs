@@ -1,21 +1,24 @@
-//! STORE (RFC 3501 §6.4.6): FLAGS, +FLAGS, -FLAGS, with .SILENT.
+//! STORE (RFC 3501 §6.4.6): FLAGS, +FLAGS, -FLAGS, with .SILENT; and CONDSTORE's
+//! UNCHANGEDSINCE (RFC 7162 §3.1.3), whose losers are named in [MODIFIED].
 
 use imap_types::{
+    command::StoreModifier,
     core::Tag,
     fetch::MessageDataItem,
     flag::{Flag, StoreResponse, StoreType},
-    response::{Data, Status},
-    sequence::SequenceSet,
+    response::{Code, Data, Status},
+    sequence::{SeqOrUid, Sequence, SequenceSet},
 };
 use twinmail_net::Stream;
 use twinmail_store::{FlagMode, UidSet};
 
 use crate::{
     command::store_failed,
-    convert::{bad, fetch_flags, no, nz, ok, store_flags, vec1},
+    convert::{bad, fetch_flags, no, nz, nz64, ok, store_flags, vec1},
     session::{Session, State},
 };
 
+#[allow(clippy::too_many_arguments)]
 pub async fn store<S: Stream>(
     s: &mut Session<S>,
     tag: &Tag<'static>,
@@ -24,7 +27,14 @@ pub async fn store<S: Stream>(
     response: StoreResponse,
     flags: &[Flag<'_>],
     uid: bool,
+    modifiers: &[StoreModifier],
 ) -> Status<'static> {
+    let unchanged_since = modifiers.iter().find_map(|m| match m {
+        StoreModifier::UnchangedSince(n) => Some(*n),
+    });
+    if unchanged_since.is_some() {
+        s.condstore = true;
+    }
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
     };
@@ -43,36 +53,75 @@ pub async fn store<S: Stream>(
     let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
     let store = &s.imap.store;
     let mailbox = view.mailbox.id;
-    if let Err(e) = store
-        .store_flags(mailbox, uids.clone(), mode, store_flags(flags), None)
+    let stored = match store
+        .store_flags(
+            mailbox,
+            uids.clone(),
+            mode,
+            store_flags(flags),
+            unchanged_since,
+        )
         .await
     {
-        return store_failed(tag, e);
-    }
-    if matches!(response, StoreResponse::Silent) {
-        return ok(tag, None, "STORE completed");
-    }
-    // Report every message's flags as they are now (RFC 3501 §6.4.6).
-    let current = match store.messages_in(mailbox, &uids).await {
-        Ok(m) => m,
+        Ok(r) => r,
         Err(e) => return store_failed(tag, e),
     };
-    let reported: Vec<u32> = current.iter().map(|m| m.uid).collect();
-    if let State::Selected { view, .. } = &mut s.state {
-        view.forget_flags(&reported);
-        for m in &current {
-            let Some(seq) = view.seq(m.uid) else { continue };
-            let mut items = vec![MessageDataItem::Flags(fetch_flags(&m.flags))];
-            if uid {
-                items.insert(0, MessageDataItem::Uid(nz(m.uid)));
-            }
-            if let Some(items) = vec1(items) {
-                s.server.enqueue_data(Data::Fetch {
-                    seq: nz(seq),
-                    items,
-                });
+    let silent = matches!(response, StoreResponse::Silent);
+    if !silent || s.condstore {
+        // Every message's flags as they are now (RFC 3501 §6.4.6); with CONDSTORE even
+        // .SILENT reports the new MODSEQs (RFC 7162 §3.1.3).
+        let current = match store.messages_in(mailbox, &uids).await {
+            Ok(m) => m,
+            Err(e) => return store_failed(tag, e),
+        };
+        let condstore = s.condstore;
+        let reported: Vec<u32> = current.iter().map(|m| m.uid).collect();
+        if let State::Selected { view, .. } = &mut s.state {
+            view.forget_flags(&reported);
+            for m in &current {
+                let Some(seq) = view.seq(m.uid) else { continue };
+                if silent && !stored.changed.iter().any(|(u, _)| *u == m.uid) {
+                    continue;
+                }
+                let mut items = Vec::new();
+                if uid {
+                    items.push(MessageDataItem::Uid(nz(m.uid)));
+                }
+                if !silent {
+                    items.push(MessageDataItem::Flags(fetch_flags(&m.flags)));
+                }
+                if condstore {
+                    items.push(MessageDataItem::ModSeq(nz64(m.modseq)));
+                }
+                if let Some(items) = vec1(items) {
+                    s.server.enqueue_data(Data::Fetch {
+                        seq: nz(seq),
+                        items,
+                    });
+                }
             }
         }
+    }
+    let modified: Vec<u32> = stored
+        .modified
+        .iter()
+        .filter_map(|u| {
+            if uid {
+                Some(*u)
+            } else {
+                pairs.iter().find(|p| p.1 == *u).map(|p| p.0)
+            }
+        })
+        .collect();
+    let code = vec1(
+        modified
+            .into_iter()
+            .map(|n| Sequence::Single(SeqOrUid::Value(nz(n))))
+            .collect(),
+    )
+    .map(|v| Code::Modified(SequenceSet(v)));
+    if code.is_some() {
+        return ok(tag, code, "Conditional STORE failed for some messages");
     }
     ok(tag, None, "STORE completed")
 }
