@@ -29,9 +29,10 @@ pub async fn store<S: Stream>(
     uid: bool,
     modifiers: &[StoreModifier],
 ) -> Status<'static> {
-    let unchanged_since = modifiers.iter().find_map(|m| match m {
-        StoreModifier::UnchangedSince(n) => Some(*n),
-    });
+    let unchanged_since = modifiers
+        .iter()
+        .map(|StoreModifier::UnchangedSince(n)| *n)
+        .next();
     if unchanged_since.is_some() {
         s.condstore = true;
     }
