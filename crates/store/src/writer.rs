@@ -4,8 +4,9 @@
 //! - Every mutation runs here, on one connection, so UIDs and MODSEQs are handed out in
 //!   one order with no lock juggling.
 //! - Whatever jobs are waiting when the writer comes round share one transaction and so
-//!   one fsync (group commit). Each job runs inside its own SAVEPOINT: a job that fails is
-//!   rolled back alone, and its queued change events are dropped with it.
+//!   one fsync (group commit). Each job runs inside its own SAVEPOINT (unless it declares
+//!   its partial effects harmless): a job that fails is rolled back alone, and its queued
+//!   change events and log rows are dropped with it.
 //! - Change events are published only after COMMIT succeeded, in commit order.
 //! - A job's caller hears back only after COMMIT: an OK means durable.
 
@@ -27,6 +28,12 @@ const MAX_BATCH: usize = 256;
 pub(crate) trait Op: Send + 'static {
     /// What the caller gets back.
     type Output: Send + 'static;
+    /// Whether a failure part-way could leave effects behind that must be undone (the
+    /// default). An op whose partial effects are harmless, and which logs nothing before
+    /// its last statement, may say no and save two round trips to SQLite.
+    fn needs_savepoint(&self) -> bool {
+        true
+    }
     /// Does the work; changes it makes are logged through `ctx`.
     fn apply(
         self,
@@ -137,6 +144,7 @@ impl WriteCtx {
 
 /// A type-erased job in the writer's queue.
 trait Job: Send {
+    fn needs_savepoint(&self) -> bool;
     fn run<'a>(self: Box<Self>, ctx: &'a mut WriteCtx) -> BoxFuture<'a, Box<dyn Finish>>;
 }
 
@@ -157,6 +165,9 @@ struct Done<T> {
 }
 
 impl<O: Op> Job for Pending<O> {
+    fn needs_savepoint(&self) -> bool {
+        self.op.needs_savepoint()
+    }
     fn run<'a>(self: Box<Self>, ctx: &'a mut WriteCtx) -> BoxFuture<'a, Box<dyn Finish>> {
         Box::pin(async move {
             let Pending { op, reply } = *self;
@@ -230,7 +241,17 @@ impl Writer {
             log_rows: Vec::new(),
             next_seq,
         };
-        tokio::spawn(run(ctx, rx, stream));
+        // The writer gets a thread and a runtime of its own: it is the one path every
+        // write takes, and on a busy machine it must not wait behind sessions for a turn
+        // on the shared workers between its statements.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("cannot start the writer: {e}")))?;
+        std::thread::Builder::new()
+            .name("twinmail-writer".into())
+            .spawn(move || rt.block_on(run(ctx, rx, stream)))
+            .map_err(|e| StoreError::Invalid(format!("cannot start the writer: {e}")))?;
         Ok(Writer { queue })
     }
 
@@ -252,6 +273,15 @@ async fn run(
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Group commit: give callers that are about to submit one more turn of the
+        // runtime, so they share this transaction's fsync instead of waiting for the next.
+        tokio::task::yield_now().await;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
         let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(batch.len());
         let commit = run_batch(&mut ctx, &mut batch, &mut done).await;
         let events = std::mem::take(&mut ctx.events);
@@ -282,27 +312,36 @@ async fn run_batch(
     batch: &mut Vec<Box<dyn Job>>,
     done: &mut Vec<Box<dyn Finish>>,
 ) -> Result<(), sqlx::Error> {
-    // Savepoint bookkeeping rides along with the statement before it: one round trip to
-    // SQLite's thread per job instead of two.
+    // Each job that needs it runs in its own savepoint, so a failure undoes that job
+    // alone; its log rows and events are dropped with it either way.
     let result = async {
-        sqlx::raw_sql("BEGIN IMMEDIATE; SAVEPOINT job")
+        sqlx::raw_sql("BEGIN IMMEDIATE")
             .execute(&mut ctx.conn)
             .await?;
         for job in batch.drain(..) {
             let mark = (ctx.events.len(), ctx.log_rows.len(), ctx.next_seq);
+            let savepoint = job.needs_savepoint();
+            if savepoint {
+                sqlx::raw_sql("SAVEPOINT job")
+                    .execute(&mut ctx.conn)
+                    .await?;
+            }
             let d = job.run(ctx).await;
-            let next = if d.succeeded() {
-                "RELEASE job; SAVEPOINT job"
-            } else {
+            if !d.succeeded() {
                 ctx.events.truncate(mark.0);
                 ctx.log_rows.truncate(mark.1);
                 ctx.next_seq = mark.2;
-                "ROLLBACK TO job; RELEASE job; SAVEPOINT job"
-            };
-            sqlx::raw_sql(next).execute(&mut ctx.conn).await?;
+            }
+            if savepoint {
+                let end = if d.succeeded() {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
+                sqlx::raw_sql(end).execute(&mut ctx.conn).await?;
+            }
             done.push(d);
         }
-        sqlx::raw_sql("RELEASE job").execute(&mut ctx.conn).await?;
         ctx.flush_log().await?;
         sqlx::raw_sql("COMMIT").execute(&mut ctx.conn).await?;
         Ok(())

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use crate::{
     Change, StoreError,
     change::{Expunged, FlagUpdate},
-    ops::insert_blob,
     rows,
     types::{BlobHash, FlagMode, Flags, Guid, Message, Placed},
     uidset::UidSet,
@@ -30,40 +29,50 @@ pub(crate) struct AddMessage {
 
 impl Op for AddMessage {
     type Output = Vec<Placed>;
+    /// One mailbox: a failure leaves at most an unreferenced blob or a skipped UID (both
+    /// harmless) and logs nothing. Several mailboxes: all or none, so a savepoint.
+    fn needs_savepoint(&self) -> bool {
+        self.mailboxes.len() > 1
+    }
     async fn apply(self, ctx: &mut WriteCtx) -> Result<Vec<Placed>, StoreError> {
-        insert_blob(ctx, &self.body.hash, &self.body.bytes).await?;
         let mut placed = Vec::with_capacity(self.mailboxes.len());
-        for mailbox_id in self.mailboxes {
-            let slot = allocate(ctx, mailbox_id, 1).await?;
+        for (i, mailbox_id) in self.mailboxes.into_iter().enumerate() {
             let guid = Guid::random();
-            let uid = slot.first_uid;
-            insert_message(
-                ctx,
-                mailbox_id,
-                uid,
-                &guid,
-                &self.body.hash,
-                self.body.bytes.len() as u64,
-                self.internal_date,
-                &self.flags,
-                slot.modseq,
-            )
-            .await?;
+            let size = self.body.bytes.len() as u64;
+            // The blob goes in with the first copy; the others reference it.
+            let sql = if i == 0 { ADD_WITH_BLOB } else { ADD };
+            let row: Option<AddedRow> = sqlx::query_as(sql)
+                .bind(&self.body.hash.0[..])
+                .bind(size as i64)
+                .bind(&self.body.bytes[..])
+                .bind(mailbox_id)
+                .bind(&guid.0[..])
+                .bind(self.internal_date)
+                .bind(self.flags.to_string())
+                .fetch_optional(&mut ctx.conn)
+                .await?;
+            let (uid, modseq, uidvalidity, mailbox, account) =
+                row.ok_or_else(|| StoreError::NotFound("mailbox".into()))?;
+            if uid >= i64::from(u32::MAX) {
+                return Err(StoreError::NotAllowed("mailbox has run out of UIDs".into()));
+            }
+            let (uid, modseq) = (uid as u32, modseq as u64);
+            let (mailbox, account) = (Guid::from_slice(&mailbox)?, Guid::from_slice(&account)?);
             ctx.log(Change::MessageAdded {
-                account: slot.account,
-                mailbox: slot.mailbox,
+                account,
+                mailbox,
                 message: guid,
                 uid,
-                modseq: slot.modseq,
+                modseq,
                 blob: self.body.hash,
-                size: self.body.bytes.len() as u64,
+                size,
                 internal_date: self.internal_date,
                 flags: self.flags.clone(),
             })
             .await?;
             placed.push(Placed {
-                mailbox: slot.mailbox,
-                uidvalidity: slot.uidvalidity,
+                mailbox,
+                uidvalidity: uidvalidity as u32,
                 uid,
                 guid,
             });
@@ -72,11 +81,40 @@ impl Op for AddMessage {
     }
 }
 
+/// What adding one message returns: UID, MODSEQ, UIDVALIDITY, mailbox GUID, account GUID.
+type AddedRow = (i64, i64, i64, Vec<u8>, Vec<u8>);
+
+/// Adds one message in one round trip to SQLite: reserve the next UID and MODSEQ, insert
+/// the row with them, return what the change log needs. Statements share the numbered
+/// parameters ($1 hash, $2 size, $3 bytes, $4 mailbox, $5 GUID, $6 date, $7 flags). A
+/// missing mailbox inserts nothing and returns no row.
+const ADD: &str = "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = $4; \
+    INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
+    SELECT id, uidnext - 1, $5, $1, $2, $6, $7, highestmodseq FROM mailboxes WHERE id = $4 AND changes() = 1 \
+    RETURNING uid, modseq, \
+    (SELECT uidvalidity FROM mailboxes WHERE id = $4), \
+    (SELECT guid FROM mailboxes WHERE id = $4), \
+    (SELECT a.guid FROM accounts a JOIN mailboxes m ON m.account_id = a.id WHERE m.id = $4)";
+
+/// [`ADD`] with the blob stored too, written so that a missing mailbox leaves nothing
+/// behind (this form runs without a savepoint): the UPDATE reserves the UID only while the
+/// mailbox exists and has UIDs left; the blob goes in only if it did (`changes()`); the
+/// message row only where both hold.
+const ADD_WITH_BLOB: &str = "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 \
+    WHERE id = $4 AND uidnext < 4294967295; \
+    INSERT INTO blobs (hash, size, data) SELECT $1, $2, $3 WHERE changes() = 1 ON CONFLICT (hash) DO NOTHING; \
+    INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
+    SELECT id, uidnext - 1, $5, $1, $2, $6, $7, highestmodseq FROM mailboxes \
+    WHERE id = $4 AND EXISTS (SELECT 1 FROM blobs WHERE hash = $1) \
+    RETURNING uid, modseq, \
+    (SELECT uidvalidity FROM mailboxes WHERE id = $4), \
+    (SELECT guid FROM mailboxes WHERE id = $4), \
+    (SELECT a.guid FROM accounts a JOIN mailboxes m ON m.account_id = a.id WHERE m.id = $4)";
+
 /// UIDs and a MODSEQ reserved in one mailbox.
 struct Slot {
     first_uid: u32,
     modseq: u64,
-    uidvalidity: u32,
     mailbox: Guid,
     account: Guid,
 }
@@ -84,17 +122,17 @@ struct Slot {
 /// Reserves `count` UIDs and the next MODSEQ in a mailbox (RFC 3501 §2.3.1.1: strictly
 /// ascending, never reused). Fails when the 32-bit UID space would run out.
 async fn allocate(ctx: &mut WriteCtx, mailbox_id: i64, count: u32) -> Result<Slot, StoreError> {
-    type Row = (i64, i64, i64, Vec<u8>, Vec<u8>);
+    type Row = (i64, i64, Vec<u8>, Vec<u8>);
     let row: Option<Row> = sqlx::query_as(
         "UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1 WHERE id = $1 \
-         RETURNING uidnext - $2, highestmodseq, uidvalidity, guid, \
+         RETURNING uidnext - $2, highestmodseq, guid, \
          (SELECT guid FROM accounts WHERE accounts.id = mailboxes.account_id)",
     )
     .bind(mailbox_id)
     .bind(count as i64)
     .fetch_optional(&mut ctx.conn)
     .await?;
-    let (first, modseq, uidvalidity, mailbox, account) =
+    let (first, modseq, mailbox, account) =
         row.ok_or_else(|| StoreError::NotFound("mailbox".into()))?;
     if first + count as i64 > u32::MAX as i64 {
         return Err(StoreError::NotAllowed("mailbox has run out of UIDs".into()));
@@ -102,7 +140,6 @@ async fn allocate(ctx: &mut WriteCtx, mailbox_id: i64, count: u32) -> Result<Slo
     Ok(Slot {
         first_uid: first as u32,
         modseq: modseq as u64,
-        uidvalidity: uidvalidity as u32,
         mailbox: Guid::from_slice(&mailbox)?,
         account: Guid::from_slice(&account)?,
     })
