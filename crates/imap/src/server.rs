@@ -1,6 +1,11 @@
 //! Accepting IMAP connections: limits, implicit TLS on 993, the STARTTLS hand-over.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::{
     io::AsyncWriteExt,
@@ -30,6 +35,26 @@ pub struct Imap {
     pub tls: Option<TlsAcceptor>,
     /// Live sessions and login failures.
     pub(crate) limits: Arc<Limits>,
+    /// Logged-in sessions per account (local id).
+    users: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+/// A logged-in session's place in the per-user count; released when the session ends.
+pub struct UserSlot {
+    users: Arc<Mutex<HashMap<i64, usize>>>,
+    account: i64,
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = users.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                users.remove(&self.account);
+            }
+        }
+    }
 }
 
 impl Imap {
@@ -40,6 +65,21 @@ impl Imap {
             store,
             tls,
             limits: Arc::default(),
+            users: Arc::default(),
+        })
+    }
+
+    /// Counts a login of `account`, or `None` when it already has the most sessions.
+    pub(crate) fn user_slot(&self, account: i64) -> Option<UserSlot> {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let n = users.entry(account).or_insert(0);
+        if *n >= self.settings.max_sessions_per_user {
+            return None;
+        }
+        *n += 1;
+        Some(UserSlot {
+            users: self.users.clone(),
+            account,
         })
     }
 }

@@ -103,6 +103,8 @@ pub struct Session<S> {
     pub starttls: bool,
     /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses with FLAGS carry MODSEQ.
     pub condstore: bool,
+    /// This session's place in its user's session count, once logged in.
+    pub user_slot: Option<crate::server::UserSlot>,
     /// What imap-next produced while responses were being pumped out mid-command
     /// (a pipelined command, say), to be handled by the main loop in order.
     stash: std::collections::VecDeque<Result<Event, WireError>>,
@@ -189,6 +191,7 @@ impl<S: Stream> Session<S> {
             closing: false,
             starttls: false,
             condstore: false,
+            user_slot: None,
             stash: std::collections::VecDeque::new(),
         }
     }

@@ -40,6 +40,8 @@ pub struct ImapSettings {
     pub max_connections: usize,
     /// Most simultaneous sessions from one IP address.
     pub max_connections_per_ip: usize,
+    /// Most simultaneous logged-in sessions of one user (clients open several each).
+    pub max_sessions_per_user: usize,
     /// Allow LOGIN and AUTHENTICATE without TLS from loopback clients (local tools only).
     pub plaintext_auth_on_loopback: bool,
 }
@@ -55,6 +57,7 @@ impl Default for ImapSettings {
             max_auth_failures: 3,
             max_connections: 5000,
             max_connections_per_ip: 50,
+            max_sessions_per_user: 50,
             plaintext_auth_on_loopback: false,
         }
     }

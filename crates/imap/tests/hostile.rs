@@ -190,6 +190,22 @@ async fn other_sessions_changes_are_reported_at_the_right_time() {
 }
 
 #[tokio::test]
+async fn sessions_per_user_are_capped_and_freed() {
+    let srv = start_with(|s| s.max_sessions_per_user = 2).await;
+    let a = srv.login(ALICE).await;
+    let _b = srv.login(ALICE).await;
+    let mut c = Client::connect_tls(&srv).await;
+    let r = c.cmd("LOGIN alice@example.com alice-password").await;
+    assert!(tagged(&r).starts_with("A NO Too many sessions"), "{r:?}");
+    // Bob is not affected, and a closed session frees its place.
+    drop(srv.login(common::BOB).await);
+    drop(a);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = c.cmd("LOGIN alice@example.com alice-password").await;
+    assert!(tagged(&r).starts_with("A OK"), "{r:?}");
+}
+
+#[tokio::test]
 async fn junk_floods_end_with_bye() {
     let srv = start_with(|s| s.max_errors = 5).await;
     let mut c = Client::connect(&srv).await;

@@ -37,6 +37,14 @@ pub async fn finish<S: Stream>(
 ) -> Status<'static> {
     match s.imap.store.authenticate(user, pass).await {
         Ok(Some(account)) => {
+            let Some(slot) = s.imap.user_slot(account.id) else {
+                return no(
+                    tag,
+                    None,
+                    "Too many sessions for this user; close some first".into(),
+                );
+            };
+            s.user_slot = Some(slot);
             tracing::info!(user = %account.name, "logged in");
             s.state = State::Authenticated { account };
             let code = vec1(capabilities(&s.imap, s.tls, true)).map(Code::Capability);

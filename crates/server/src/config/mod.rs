@@ -87,6 +87,8 @@ section! {
         pub max_connections: usize = 5000,
         /// Most simultaneous sessions from one IP address.
         pub max_connections_per_ip: usize = 50,
+        /// Most simultaneous logged-in sessions of one user.
+        pub max_sessions_per_user: usize = 50,
         /// Delay in milliseconds per recent failed login from the same IP (grows, capped at 10x).
         pub auth_failure_delay_ms: u64 = 1000,
         /// Accept passwords without TLS from loopback clients (local tools only).
@@ -420,6 +422,7 @@ impl ImapConfig {
             auth_failure_delay: Duration::from_millis(self.auth_failure_delay_ms),
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
+            max_sessions_per_user: self.max_sessions_per_user.max(1),
             plaintext_auth_on_loopback: self.plaintext_auth_on_loopback,
             ..Default::default()
         }
