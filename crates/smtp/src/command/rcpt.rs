@@ -31,19 +31,8 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
         s.fail("553 5.1.3 Address syntax not accepted here").await;
         return Ok(Flow::Continue);
     }
-    let local_domain = match s.smtp.store.is_local_domain(domain).await {
-        Ok(l) => l,
-        Err(e) => return lookup_failed(s, e),
-    };
-    if !local_domain {
-        let reply = if s.user.is_some() {
-            "554 5.7.1 Delivery to other domains is not available on this server yet"
-        } else {
-            "554 5.7.1 Relay access denied"
-        };
-        s.fail(reply).await;
-        return Ok(Flow::Continue);
-    }
+    // The common case first: someone here takes it (which implies a local domain). Only
+    // when nobody does does the domain decide between "unknown user" and "no relaying".
     let State::Mail { tx, .. } = &mut s.state else {
         return Ok(Flow::Continue);
     };
@@ -51,13 +40,21 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
         Ok(()) => {
             tx.recipients.push(address);
             s.conn.reply("250 2.1.5 Ok");
+            return Ok(Flow::Continue);
         }
-        Err(StoreError::NotFound(_)) => {
-            s.fail("550 5.1.1 Recipient address rejected: user unknown")
-                .await;
-        }
+        Err(StoreError::NotFound(_)) => {}
         Err(e) => return lookup_failed(s, e),
     }
+    let local_domain = match s.smtp.store.is_local_domain(domain).await {
+        Ok(l) => l,
+        Err(e) => return lookup_failed(s, e),
+    };
+    let reply = match (local_domain, s.user.is_some()) {
+        (true, _) => "550 5.1.1 Recipient address rejected: user unknown",
+        (false, true) => "554 5.7.1 Delivery to other domains is not available on this server yet",
+        (false, false) => "554 5.7.1 Relay access denied",
+    };
+    s.fail(reply).await;
     Ok(Flow::Continue)
 }
 
