@@ -160,7 +160,9 @@ impl Selected {
             SeqOrUid::Value(v) => v.get(),
             SeqOrUid::Asterisk => n,
         };
-        let mut seqs = Vec::new();
+        // Ranges are merged before they are expanded, so the work is bounded by the
+        // mailbox size however many (overlapping) ranges the client sends.
+        let mut ranges = Vec::with_capacity(set.0.as_ref().len());
         for s in set.0.as_ref() {
             let (a, b) = match s {
                 Sequence::Single(a) => (v(a), v(a)),
@@ -169,12 +171,13 @@ impl Selected {
             if a == 0 || b > n {
                 return Err("Invalid message sequence number");
             }
-            seqs.extend(a..=b);
+            ranges.push((a, b));
         }
-        seqs.sort_unstable();
-        seqs.dedup();
-        Ok(seqs
-            .into_iter()
+        let merged = twinmail_store::UidSet::from_ranges(ranges);
+        Ok(merged
+            .ranges()
+            .iter()
+            .flat_map(|&(a, b)| a..=b)
             .map(|s| (s, self.uids[s as usize - 1]))
             .collect())
     }

@@ -95,6 +95,10 @@ async fn huge_sequence_sets_cost_nothing() {
         .cmd(&format!("UID FETCH {} (FLAGS)", many.join(",")))
         .await;
     assert_eq!(r.len(), 4, "{r:?}");
+    // Overlapping ranges by the thousand: merged first, so no blow-up.
+    let overlapping = vec!["1:*"; 20_000].join(",");
+    let r = c.cmd(&format!("FETCH {overlapping} (UID)")).await;
+    assert_eq!(r.len(), 4, "{:?}", &r[r.len().saturating_sub(2)..]);
     let r = c.cmd("UID SEARCH UID 2:*").await;
     assert_eq!(r[0], "* SEARCH 2 3");
 }
