@@ -111,10 +111,10 @@ impl Ctx<'_> {
             And(ks) => ks.as_ref().iter().all(|k| self.matches(k)),
             Or(a, b) => self.matches(a) || self.matches(b),
             Not(k) => !self.matches(k),
-            SequenceSet(set) => self
-                .view
-                .resolve(set, false)
-                .is_ok_and(|p| p.iter().any(|(s, _)| *s == self.seq)),
+            // Checked range by range: never expanded per message.
+            SequenceSet(set) => {
+                crate::convert::uid_set(set, self.view.uids.len() as u32).contains(self.seq)
+            }
             Uid(set) => crate::convert::uid_set(set, self.view.max_uid()).contains(self.m.uid),
             Answered => f("\\Answered"),
             Deleted => f("\\Deleted"),
