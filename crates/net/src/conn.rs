@@ -11,6 +11,11 @@ use tokio::{
 
 /// Bytes read at most per read call: also the bound on unparsed input held here.
 const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read per call while a client only sends commands: an idle connection (IDLE, by
+/// the ten thousand) then holds about this much, not a full chunk.
+const SMALL_READ: usize = 1024;
+/// Output capacity kept after a flush; a larger buffer (a big FETCH) is given back.
+const KEEP_OUTPUT: usize = 16 * 1024;
 
 /// Why a read produced no data.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,6 +42,9 @@ pub struct Conn<S> {
     out: Vec<u8>,
     /// Flips to true when the server shuts down.
     shutdown: watch::Receiver<bool>,
+    /// How much the next read asks for: doubles while reads come back full (a message
+    /// streaming in), halves back while they come back small (commands).
+    next_read: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -47,6 +55,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             pos: 0,
             out: Vec::with_capacity(512),
             shutdown,
+            next_read: SMALL_READ,
         }
     }
 
@@ -92,7 +101,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             .await
             .map_err(|e| Stop::Io(e.kind()))?;
         self.stream.flush().await.map_err(|e| Stop::Io(e.kind()))?;
-        self.out.clear();
+        if self.out.capacity() > KEEP_OUTPUT {
+            self.out = Vec::with_capacity(512);
+        } else {
+            self.out.clear();
+        }
         Ok(())
     }
 
@@ -105,8 +118,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.buf.drain(..self.pos);
         }
         self.pos = 0;
-        self.buf.reserve(READ_CHUNK);
-        let limit = self.buf.len() + READ_CHUNK;
+        let want = self.next_read;
+        if self.buf.is_empty() && self.buf.capacity() > 2 * want {
+            self.buf = Vec::with_capacity(want);
+        }
+        self.buf.reserve(want);
+        let limit = self.buf.len() + want;
         let read = async {
             let mut take = (&mut self.stream).take((limit - self.buf.len()) as u64);
             take.read_buf(&mut self.buf).await
@@ -117,7 +134,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Err(_) => Err(Stop::Timeout),
                 Ok(Err(e)) => Err(Stop::Io(e.kind())),
                 Ok(Ok(0)) => Err(Stop::Eof),
-                Ok(Ok(_)) => Ok(()),
+                Ok(Ok(n)) => {
+                    self.next_read = if n == want {
+                        (want * 2).min(READ_CHUNK)
+                    } else if n < want / 4 {
+                        (want / 2).max(SMALL_READ)
+                    } else {
+                        want
+                    };
+                    Ok(())
+                }
             },
             _ = async {
                 if shutdown.wait_for(|&s| s).await.is_err() {
