@@ -4,7 +4,6 @@ use std::{
     collections::HashMap,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use tokio::{
@@ -21,9 +20,6 @@ use crate::{
     ImapSettings, Kind,
     session::{End, Session},
 };
-
-/// Longest a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Everything the IMAP listeners of one node share.
 pub struct Imap {
@@ -131,7 +127,7 @@ async fn handle(
         return;
     };
     if kind == Kind::Imaps {
-        let Some(tls) = handshake(&imap, stream).await else {
+        let Some(tls) = twinmail_net::handshake(imap.tls.as_ref(), stream).await else {
             return;
         };
         let _ = Session::new(tls, peer, imap.clone(), true, shutdown, true)
@@ -141,25 +137,11 @@ async fn handle(
     }
     let session = Session::new(stream, peer, imap.clone(), false, shutdown.clone(), true);
     if let End::StartTls(plain) = session.run().await
-        && let Some(tls) = handshake(&imap, plain).await
+        && let Some(tls) = twinmail_net::handshake(imap.tls.as_ref(), plain).await
     {
         // A fresh session without a greeting: nothing from before TLS carries over.
         let _ = Session::new(tls, peer, imap.clone(), true, shutdown, false)
             .run()
             .await;
-    }
-}
-
-async fn handshake(
-    imap: &Imap,
-    stream: TcpStream,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
-    let acceptor = imap.tls.clone()?;
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some(tls),
-        _ => {
-            tracing::debug!("TLS handshake failed");
-            None
-        }
     }
 }

@@ -7,10 +7,12 @@ mod accept;
 mod conn;
 mod limits;
 pub mod sasl;
+mod tls;
 
 pub use accept::accept_loop;
 pub use conn::{Conn, Stop};
 pub use limits::{Limits, Slot};
+pub use tls::handshake;
 
 /// What a session runs on: a TCP stream or a TLS stream over one.
 pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}

@@ -5,7 +5,6 @@ use std::{
     collections::HashSet,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use tokio::{
@@ -22,9 +21,6 @@ use crate::{
     Kind, Pop3Settings,
     session::{End, Session},
 };
-
-/// Longest a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Everything the POP3 listeners of one node share.
 pub struct Pop3 {
@@ -124,7 +120,7 @@ async fn handle(
         return;
     };
     if kind == Kind::Pop3s {
-        let Some(tls) = handshake(&pop3, stream).await else {
+        let Some(tls) = twinmail_net::handshake(pop3.tls.as_ref(), stream).await else {
             return;
         };
         let _ = Session::new(tls, peer, pop3.clone(), true, shutdown)
@@ -134,25 +130,11 @@ async fn handle(
     }
     let session = Session::new(stream, peer, pop3.clone(), false, shutdown.clone());
     if let End::StartTls(plain) = session.run(true).await
-        && let Some(tls) = handshake(&pop3, plain).await
+        && let Some(tls) = twinmail_net::handshake(pop3.tls.as_ref(), plain).await
     {
         // A fresh session: nothing from before TLS carries over (RFC 2595 §4).
         let _ = Session::new(tls, peer, pop3.clone(), true, shutdown)
             .run(false)
             .await;
-    }
-}
-
-async fn handshake(
-    pop3: &Pop3,
-    stream: TcpStream,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
-    let acceptor = pop3.tls.clone()?;
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some(tls),
-        _ => {
-            tracing::debug!("TLS handshake failed");
-            None
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! The accept loop: connection limits, implicit TLS on 465, STARTTLS hand-over, and
 //! graceful shutdown (stop accepting, tell sessions 421, wait for them).
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 use tokio::{
     io::AsyncWriteExt,
@@ -16,9 +16,6 @@ use crate::{
     Kind, Pipeline, SmtpSettings,
     session::{End, Session, Stream, TlsInfo},
 };
-
-/// Longest a TLS handshake may take (half-open handshakes must not pile up).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Everything the SMTP listeners of one node share.
 pub struct Smtp {
@@ -88,12 +85,7 @@ async fn handle(
         return;
     };
     if kind == Kind::Submissions {
-        let Some(acceptor) = smtp.tls.clone() else {
-            return;
-        };
-        let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-        else {
-            tracing::debug!("TLS handshake failed");
+        let Some(tls) = twinmail_net::handshake(smtp.tls.as_ref(), stream).await else {
             return;
         };
         let info = TlsInfo::of(tls.get_ref().1);
@@ -103,11 +95,7 @@ async fn handle(
     let Some(plain) = session(stream, peer, kind, &smtp, None, shutdown.clone(), true).await else {
         return;
     };
-    let Some(acceptor) = smtp.tls.clone() else {
-        return;
-    };
-    let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(plain)).await else {
-        tracing::debug!("STARTTLS handshake failed");
+    let Some(tls) = twinmail_net::handshake(smtp.tls.as_ref(), plain).await else {
         return;
     };
     let info = TlsInfo::of(tls.get_ref().1);
