@@ -6,38 +6,7 @@ mod common;
 use common::{ALICE, start};
 
 fn fetchmail(dir: &std::path::Path, port: u16, keep: bool) -> (i32, usize) {
-    use std::os::unix::fs::PermissionsExt;
-    let rc = dir.join("fetchmailrc");
-    let out = dir.join("delivered");
-    let _ = std::fs::remove_file(&out);
-    std::fs::write(
-        &rc,
-        format!(
-            "set no syslog\npoll 127.0.0.1 with proto IMAP service {port}\n  user \"{}\" there with password \"{}\" is \"tester\" here\n  ssl no sslcertck {}\n  mda \"/bin/sh -c 'cat >> {}; echo ===SEP=== >> {}'\"\n",
-            ALICE.0,
-            ALICE.1,
-            if keep { "keep" } else { "nokeep" },
-            out.display(),
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let status = std::process::Command::new("fetchmail")
-        .arg("-f")
-        .arg(&rc)
-        .arg("--pidfile")
-        .arg(dir.join("fetchmail.pid"))
-        .arg("--nodetach")
-        .arg("--silent")
-        .env("HOME", dir)
-        .status()
-        .expect("fetchmail is installed (.ci/run installs it)");
-    let got = std::fs::read_to_string(&out)
-        .unwrap_or_default()
-        .matches("===SEP===")
-        .count();
-    (status.code().unwrap_or(-1), got)
+    twinmail_testkit::fetchmail(dir, "IMAP", port, if keep { "keep" } else { "nokeep" })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,41 +82,11 @@ print(json.dumps({'count': count, 'size': size,
     assert_eq!(left[0], sent[1].as_bytes());
 }
 
-/// Runs fetchmail against POP3S; returns (exit code, messages handed to the MDA).
+/// fetchmail over POP3S with UIDL tracking; `fetchall` (for the emptying run) also
+/// takes what UIDL says was seen.
 fn fetchmail(dir: &std::path::Path, port: u16, keep: bool) -> (i32, usize) {
-    use std::os::unix::fs::PermissionsExt;
-    let rc = dir.join("fetchmailrc");
-    let out = dir.join("delivered");
-    let _ = std::fs::remove_file(&out);
-    std::fs::write(
-        &rc,
-        format!(
-            "set no syslog\npoll 127.0.0.1 with proto POP3 service {port} uidl\n  user \"alice@example.com\" there with password \"alice-password\" is \"tester\" here\n  ssl no sslcertck {}\n  mda \"/bin/sh -c 'cat >> {}; echo ===SEP=== >> {}'\"\n",
-            // fetchall (for the emptying run) also takes what UIDL says was seen.
-            if keep { "keep" } else { "nokeep fetchall" },
-            out.display(),
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let status = std::process::Command::new("fetchmail")
-        .arg("-f")
-        .arg(&rc)
-        .arg("--idfile")
-        .arg(dir.join("fetchids"))
-        .arg("--pidfile")
-        .arg(dir.join("fetchmail.pid"))
-        .arg("--nodetach")
-        .arg("--silent")
-        .env("HOME", dir)
-        .status()
-        .expect("fetchmail is installed (.ci/run installs it)");
-    let got = std::fs::read_to_string(&out)
-        .unwrap_or_default()
-        .matches("===SEP===")
-        .count();
-    (status.code().unwrap_or(-1), got)
+    let options = if keep { "keep" } else { "nokeep fetchall" };
+    twinmail_testkit::fetchmail(dir, "POP3 uidl", port, options)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

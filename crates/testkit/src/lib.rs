@@ -227,3 +227,39 @@ pub async fn deliver(store: &Store, account: &str, n: usize) -> Vec<String> {
     }
     out
 }
+
+/// Runs fetchmail once as alice over implicit TLS to `port` with `proto` ("POP3 ... uidl"
+/// or "IMAP"); `options` go on the user line ("keep", "nokeep fetchall", ...). Messages
+/// are handed to an MDA that appends them to a file in `dir`. Returns (exit code, number of
+/// messages delivered): exit 0 means mail was fetched, 1 means there was none.
+pub fn fetchmail(dir: &std::path::Path, proto: &str, port: u16, options: &str) -> (i32, usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let rc = dir.join("fetchmailrc");
+    let out = dir.join("delivered");
+    let _ = std::fs::remove_file(&out);
+    let rc_text = format!(
+        "set no syslog\npoll 127.0.0.1 with proto {proto} service {port}\n  user \"{}\" there with password \"{}\" is \"tester\" here\n  ssl no sslcertck {options}\n  mda \"/bin/sh -c 'cat >> {out}; echo ===SEP=== >> {out}'\"\n",
+        ALICE.0,
+        ALICE.1,
+        out = out.display(),
+    );
+    std::fs::write(&rc, rc_text).unwrap();
+    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let status = std::process::Command::new("fetchmail")
+        .arg("-f")
+        .arg(&rc)
+        .arg("--idfile")
+        .arg(dir.join("fetchids"))
+        .arg("--pidfile")
+        .arg(dir.join("fetchmail.pid"))
+        .arg("--nodetach")
+        .arg("--silent")
+        .env("HOME", dir)
+        .status()
+        .expect("fetchmail is installed (.ci/run installs it)");
+    let got = std::fs::read_to_string(&out)
+        .unwrap_or_default()
+        .matches("===SEP===")
+        .count();
+    (status.code().unwrap_or(-1), got)
+}
