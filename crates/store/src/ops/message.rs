@@ -221,15 +221,7 @@ impl Op for StoreFlags {
             if new == m.flags {
                 continue;
             }
-            sqlx::query(
-                "UPDATE messages SET flags = $1, modseq = $2 WHERE mailbox_id = $3 AND uid = $4",
-            )
-            .bind(new.to_string())
-            .bind(modseq as i64)
-            .bind(self.mailbox_id)
-            .bind(m.uid as i64)
-            .execute(&mut ctx.conn)
-            .await?;
+            set_flags(ctx, &m.guid, &new, modseq).await?;
             updates.push(FlagUpdate {
                 message: m.guid,
                 uid: m.uid,
@@ -254,7 +246,9 @@ impl Op for StoreFlags {
     }
 }
 
-async fn set_highestmodseq(
+/// Raises a mailbox's HIGHESTMODSEQ (never lowers it: remote changes may arrive with
+/// older MODSEQs). Shared by local changes and `apply_remote`.
+pub(crate) async fn set_highestmodseq(
     ctx: &mut WriteCtx,
     mailbox_id: i64,
     modseq: u64,
@@ -264,6 +258,44 @@ async fn set_highestmodseq(
         .bind(mailbox_id)
         .execute(&mut ctx.conn)
         .await?;
+    Ok(())
+}
+
+/// Sets one message's flags and MODSEQ (local STORE and `apply_remote`).
+pub(crate) async fn set_flags(
+    ctx: &mut WriteCtx,
+    message: &Guid,
+    flags: &Flags,
+    modseq: u64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE messages SET flags = $1, modseq = $2 WHERE guid = $3")
+        .bind(flags.to_string())
+        .bind(modseq as i64)
+        .bind(&message.0[..])
+        .execute(&mut ctx.conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes one message and leaves its tombstone, in one round trip (local EXPUNGE and
+/// `apply_remote`). A second tombstone for the same UID is a no-op.
+pub(crate) async fn tombstone(
+    ctx: &mut WriteCtx,
+    mailbox_id: i64,
+    uid: u32,
+    message: &Guid,
+    modseq: u64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM messages WHERE guid = $3; \
+         INSERT INTO expunged (mailbox_id, uid, guid, modseq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(mailbox_id)
+    .bind(uid as i64)
+    .bind(&message.0[..])
+    .bind(modseq as i64)
+    .execute(&mut ctx.conn)
+    .await?;
     Ok(())
 }
 
@@ -303,18 +335,7 @@ async fn expunge_messages(
     let modseq = mailbox.highestmodseq + 1;
     let mut gone = Vec::with_capacity(messages.len());
     for m in messages {
-        sqlx::query("DELETE FROM messages WHERE mailbox_id = $1 AND uid = $2")
-            .bind(mailbox.id)
-            .bind(m.uid as i64)
-            .execute(&mut ctx.conn)
-            .await?;
-        sqlx::query("INSERT INTO expunged (mailbox_id, uid, guid, modseq) VALUES ($1, $2, $3, $4)")
-            .bind(mailbox.id)
-            .bind(m.uid as i64)
-            .bind(&m.guid.0[..])
-            .bind(modseq as i64)
-            .execute(&mut ctx.conn)
-            .await?;
+        tombstone(ctx, mailbox.id, m.uid, &m.guid, modseq).await?;
         gone.push(Expunged {
             message: m.guid,
             uid: m.uid,

@@ -12,7 +12,7 @@ use crate::{
         NewMailbox,
         account::{delete_account_rows, insert_account},
         insert_blob, insert_mailbox,
-        message::{Body, insert_message},
+        message::{Body, insert_message, set_flags, set_highestmodseq, tombstone},
     },
     rows,
     types::Mailbox,
@@ -297,24 +297,9 @@ async fn apply_change(
         } => {
             let m = self::mailbox(ctx, mailbox).await?;
             for u in messages {
-                exec(
-                    ctx,
-                    sqlx::query("UPDATE messages SET flags = $1, modseq = $2 WHERE guid = $3")
-                        .bind(u.flags.to_string())
-                        .bind(*modseq as i64)
-                        .bind(&u.message.0[..]),
-                )
-                .await?;
+                set_flags(ctx, &u.message, &u.flags, *modseq).await?;
             }
-            exec(
-                ctx,
-                sqlx::query(
-                    "UPDATE mailboxes SET highestmodseq = max(highestmodseq, $1) WHERE id = $2",
-                )
-                .bind(*modseq as i64)
-                .bind(m.id),
-            )
-            .await?;
+            set_highestmodseq(ctx, m.id, *modseq).await?;
         }
         Change::MessagesExpunged {
             mailbox,
@@ -324,28 +309,9 @@ async fn apply_change(
         } => {
             let m = self::mailbox(ctx, mailbox).await?;
             for e in messages {
-                exec(
-                    ctx,
-                    sqlx::query("DELETE FROM messages WHERE guid = $1").bind(&e.message.0[..]),
-                )
-                .await?;
-                exec(ctx, sqlx::query(
-                    "INSERT INTO expunged (mailbox_id, uid, guid, modseq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(m.id)
-                .bind(e.uid as i64)
-                .bind(&e.message.0[..])
-                .bind(*modseq as i64)).await?;
+                tombstone(ctx, m.id, e.uid, &e.message, *modseq).await?;
             }
-            exec(
-                ctx,
-                sqlx::query(
-                    "UPDATE mailboxes SET highestmodseq = max(highestmodseq, $1) WHERE id = $2",
-                )
-                .bind(*modseq as i64)
-                .bind(m.id),
-            )
-            .await?;
+            set_highestmodseq(ctx, m.id, *modseq).await?;
         }
     }
     Ok(())
