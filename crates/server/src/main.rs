@@ -4,6 +4,7 @@
 
 mod admin;
 mod config;
+mod pair;
 mod serve;
 mod tls;
 
@@ -47,6 +48,27 @@ enum Command {
     /// Check or print configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// The mirror: status and verification against the twin.
+    #[command(subcommand)]
+    Mirror(MirrorCmd),
+    /// Run a local twin pair (configs, certificates, secret and a demo account are made
+    /// in DIR on first start); Ctrl-C stops both.
+    Pair {
+        /// Directory for both twins' configs and data.
+        #[arg(long, default_value = "twinmail-pair")]
+        dir: PathBuf,
+        /// First of the 20 loopback ports the pair uses.
+        #[arg(long, default_value_t = 2600)]
+        base_port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MirrorCmd {
+    /// Print the mirror's counters and state.
+    Status,
+    /// Compare this twin with its twin; list every difference (exit status 1 if any).
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +101,9 @@ fn main() -> ExitCode {
         },
         None => Config::embedded(),
     };
+    if let Command::Pair { dir, base_port } = &cli.command {
+        return pair::run(dir, *base_port);
+    }
     if let Command::Config(ConfigCmd::Check) = cli.command {
         println!("config ok");
         return ExitCode::SUCCESS;
@@ -109,13 +134,43 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     }
     let store = twinmail_store::Store::open(config.store_options()).await?;
     let result = match command {
-        Command::User(c) => admin::user(&store, c).await,
-        Command::Domain(c) => admin::domain(&store, c).await,
-        Command::Alias(c) => admin::alias(&store, c).await,
-        Command::Serve | Command::Config(_) => Ok(()),
+        Command::User(c) => admin::user(&store, c).await.map(|()| ExitCode::SUCCESS),
+        Command::Domain(c) => admin::domain(&store, c).await.map(|()| ExitCode::SUCCESS),
+        Command::Alias(c) => admin::alias(&store, c).await.map(|()| ExitCode::SUCCESS),
+        Command::Mirror(c) => mirror_cmd(&store, &config, c).await,
+        Command::Serve | Command::Config(_) | Command::Pair { .. } => Ok(ExitCode::SUCCESS),
     };
     store.close().await;
-    result.map(|()| ExitCode::SUCCESS)
+    result
+}
+
+async fn mirror_cmd(
+    store: &twinmail_store::Store,
+    config: &Config,
+    cmd: MirrorCmd,
+) -> anyhow::Result<ExitCode> {
+    match cmd {
+        MirrorCmd::Status => {
+            print!("{}", store.mirror_status().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        MirrorCmd::Verify => {
+            let Some(settings) = config.mirror_settings() else {
+                anyhow::bail!("this server has no twin (mirror.twin_id is empty)");
+            };
+            let diffs = twinmail_mirror::verify(store, &settings).await?;
+            for d in &diffs {
+                println!("{d}");
+            }
+            if diffs.is_empty() {
+                println!("the twins match");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("{} difference(s)", diffs.len());
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
 }
 
 fn init_logging(config: &Config) {

@@ -62,6 +62,14 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             listeners.push((service, l));
         }
     }
+    let mirror_listener = match (config.mirror_settings(), config.mirror.listen) {
+        (Some(_), Some(addr)) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("mirror.listen: cannot listen on {addr}"))?,
+        ),
+        _ => None,
+    };
     let store = twinmail_store::Store::open(config.store_options())
         .await
         .with_context(|| format!("opening the store {}", config.database().display()))?;
@@ -73,9 +81,14 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         Pipeline::default(),
     );
     let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor.clone()));
-    let imap = Imap::new(i.settings(), store.clone(), Some(acceptor));
+    let imap = Imap::new(i.settings(), store.clone(), Some(acceptor.clone()));
     let (stop, shutdown) = watch::channel(false);
     let mut services = JoinSet::new();
+    if let (Some(settings), Some(l)) = (config.mirror_settings(), mirror_listener) {
+        tracing::info!(addr = %l.local_addr()?, twin = %settings.twin_id, "mirror listening");
+        let mirror = twinmail_mirror::Mirror::new(settings, store.clone(), acceptor);
+        services.spawn(mirror.run(l, shutdown.clone()));
+    }
     for (service, l) in listeners {
         let addr = l.local_addr()?;
         tracing::info!(service = service.name(), %addr, "listening");

@@ -152,6 +152,19 @@ pub enum Change {
         /// The expunged messages, ascending by UID.
         messages: Vec<Expunged>,
     },
+    /// A mailbox's UIDNEXT and HIGHESTMODSEQ are at least these. Sent only by the initial
+    /// sync of a new twin, after the mailbox's messages, so that UIDs of messages expunged
+    /// before the sync are never handed out again there.
+    MailboxState {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox.
+        mailbox: Guid,
+        /// Its UIDNEXT.
+        uidnext: u32,
+        /// Its HIGHESTMODSEQ.
+        highestmodseq: u64,
+    },
 }
 
 /// One message's new flags within a [`Change::FlagsChanged`].
@@ -193,6 +206,7 @@ impl Change {
             Change::MessageAdded { .. } => "message_added",
             Change::FlagsChanged { .. } => "flags_changed",
             Change::MessagesExpunged { .. } => "messages_expunged",
+            Change::MailboxState { .. } => "mailbox_state",
         }
     }
 
@@ -206,7 +220,8 @@ impl Change {
             | Change::MailboxSubscribed { mailbox, .. }
             | Change::MessageAdded { mailbox, .. }
             | Change::FlagsChanged { mailbox, .. }
-            | Change::MessagesExpunged { mailbox, .. } => Some(*mailbox),
+            | Change::MessagesExpunged { mailbox, .. }
+            | Change::MailboxState { mailbox, .. } => Some(*mailbox),
             _ => None,
         }
     }

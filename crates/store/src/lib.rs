@@ -9,6 +9,7 @@
 
 mod change;
 mod error;
+mod mirror;
 pub mod names;
 mod ops;
 mod password;
@@ -20,9 +21,10 @@ mod writer;
 
 pub use change::{Change, ChangeEvent, Expunged, FlagUpdate};
 pub use error::StoreError;
+pub use mirror::{DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
 pub use ops::{
     message::{Copied, FlagsStored},
-    remote::Applied,
+    remote::{Applied, RemoteChange},
 };
 pub use password::HashCost;
 pub use store::{Delivery, Store, StoreOptions};

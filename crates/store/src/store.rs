@@ -17,7 +17,7 @@ use crate::{
         domain::{AddAlias, AddDomain, DeleteAlias, DeleteDomain},
         mailbox::{CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed},
         message::{AddMessage, Body, Copied, CopyMessages, Expunge, FlagsStored, StoreFlags},
-        remote::{Applied, ApplyRemote},
+        remote::{Applied, RemoteChange},
     },
     password::{HashCost, Hasher},
     rows::{self, MessageRow},
@@ -26,7 +26,7 @@ use crate::{
         now_unix,
     },
     uidset::UidSet,
-    writer::Writer,
+    writer::{Op, Writer},
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -69,6 +69,8 @@ pub struct Store {
 struct Inner {
     /// This node's id.
     node: Arc<str>,
+    /// This database's incarnation (random, made with the database).
+    incarnation: String,
     /// Connections for readers.
     read: SqlitePool,
     /// The single writer.
@@ -106,7 +108,7 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let mut conn = sqlx::SqliteConnection::connect_with(&connect).await?;
         MIGRATOR.run(&mut conn).await?;
-        claim_node(&mut conn, &opts.node).await?;
+        let incarnation = claim_node(&mut conn, &opts.node).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(opts.read_connections.max(1))
             .connect_with(connect)
@@ -118,6 +120,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 node,
+                incarnation,
                 read,
                 writer,
                 stream,
@@ -137,8 +140,17 @@ impl Store {
         self.inner.stream.subscribe()
     }
 
-    fn db(&self) -> &SqlitePool {
+    pub(crate) fn db(&self) -> &SqlitePool {
         &self.inner.read
+    }
+
+    pub(crate) fn incarnation_str(&self) -> &str {
+        &self.inner.incarnation
+    }
+
+    /// Runs an op on the writer.
+    pub(crate) async fn submit<O: Op>(&self, op: O) -> Result<O::Output, StoreError> {
+        self.inner.writer.submit(op).await
     }
 
     // ----- domains and aliases -----
@@ -660,15 +672,10 @@ impl Store {
         change: Change,
         bytes: Option<Vec<u8>>,
     ) -> Result<Applied, StoreError> {
-        self.inner
-            .writer
-            .submit(ApplyRemote {
-                origin: origin.to_string(),
-                seq,
-                change,
-                body: bytes.map(body),
-            })
-            .await
+        let done = self
+            .apply_remote_batch(origin, vec![RemoteChange { seq, change, bytes }])
+            .await?;
+        Ok(done.first().copied().unwrap_or(Applied::AlreadyApplied))
     }
 
     /// Local changes with sequence numbers above `after`, at most `limit`, in order.
@@ -723,7 +730,7 @@ impl Store {
     }
 }
 
-fn body(bytes: Vec<u8>) -> Body {
+pub(crate) fn body(bytes: Vec<u8>) -> Body {
     Body {
         hash: BlobHash::of(&bytes),
         bytes: Arc::new(bytes),
@@ -739,8 +746,9 @@ fn check_password(password: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Records the node id in a new database, or checks it in an existing one.
-async fn claim_node(conn: &mut sqlx::SqliteConnection, node: &str) -> Result<(), StoreError> {
+/// Records the node id in a new database, or checks it in an existing one; returns the
+/// database's incarnation (made here the first time).
+async fn claim_node(conn: &mut sqlx::SqliteConnection, node: &str) -> Result<String, StoreError> {
     sqlx::query(
         "INSERT INTO node (key, value) VALUES ('node_id', $1) ON CONFLICT (key) DO NOTHING",
     )
@@ -755,7 +763,17 @@ async fn claim_node(conn: &mut sqlx::SqliteConnection, node: &str) -> Result<(),
             "this database belongs to node {stored:?}, not {node:?}"
         )));
     }
-    Ok(())
+    sqlx::query(
+        "INSERT INTO node (key, value) VALUES ('incarnation', $1) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(Guid::random().to_hex())
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT value FROM node WHERE key = 'incarnation'")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 /// One SMTP delivery in progress: recipients are resolved as RCPT commands arrive;

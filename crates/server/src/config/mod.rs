@@ -130,6 +130,27 @@ section! {
 }
 
 section! {
+    /// The mirror: the link to this twin's twin. With twin_id empty, this server runs alone.
+    pub struct MirrorConfig {
+        /// The twin's node id (its node.id); empty runs this server alone, unmirrored.
+        pub twin_id: String = String::new(),
+        /// The twin's mirror address. Of the two, the twin whose id sorts first dials.
+        pub twin: Option<SocketAddr> = None,
+        /// This twin's mirror listener (reachable by the twin only: firewall it).
+        pub listen: Option<SocketAddr> = None,
+        /// File holding the shared secret (at least 16 characters; keep it mode 0600).
+        /// The environment variable TWINMAIL_MIRROR_SECRET overrides it. Never logged.
+        pub secret_file: Option<PathBuf> = None,
+        /// "async": answer clients at once and mirror right after (the default).
+        pub mode: String = "async".to_string(),
+        /// Seconds between heartbeats; three missed ones drop the link.
+        pub heartbeat_secs: u64 = 5,
+        /// Longest wait between reconnection attempts, in seconds.
+        pub max_backoff_secs: u64 = 30,
+    }
+}
+
+section! {
     /// Logging (to standard error).
     pub struct LogConfig {
         /// "pretty" for people or "json" for log collectors.
@@ -155,6 +176,8 @@ pub struct Config {
     pub pop3: Pop3Config,
     /// See [`TlsConfig`].
     pub tls: TlsConfig,
+    /// See [`MirrorConfig`].
+    pub mirror: MirrorConfig,
     /// See [`LogConfig`].
     pub log: LogConfig,
     /// The directory relative paths are resolved from (the config file's); not in the file.
@@ -176,6 +199,7 @@ const SECTIONS: &[SectionInfo] = &[
     ("imap", ImapConfig::DOC, ImapConfig::FIELDS),
     ("pop3", Pop3Config::DOC, Pop3Config::FIELDS),
     ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
+    ("mirror", MirrorConfig::DOC, MirrorConfig::FIELDS),
     ("log", LogConfig::DOC, LogConfig::FIELDS),
 ];
 
@@ -279,6 +303,7 @@ impl Config {
         config.imap = section(&table, "imap", &mut problems, &problem);
         config.pop3 = section(&table, "pop3", &mut problems, &problem);
         config.tls = section(&table, "tls", &mut problems, &problem);
+        config.mirror = section(&table, "mirror", &mut problems, &problem);
         config.log = section(&table, "log", &mut problems, &problem);
         for (key, message) in config.check() {
             problems.push(problem(&key, message));
@@ -347,6 +372,7 @@ impl Config {
                 bad(key, "must be at least 1".into());
             }
         }
+        self.check_mirror(&mut bad);
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             bad(
                 "log.format",
@@ -357,6 +383,78 @@ impl Config {
             bad("log.level", format!("{:?}: {e}", self.log.level));
         }
         out
+    }
+
+    fn check_mirror(&self, bad: &mut impl FnMut(&str, String)) {
+        let m = &self.mirror;
+        if m.twin_id.is_empty() {
+            return;
+        }
+        if m.twin_id == self.node.id {
+            bad("mirror.twin_id", "must differ from node.id".into());
+        }
+        if m.twin.is_none() {
+            bad(
+                "mirror.twin",
+                "mirror.twin_id is set, so the twin's address must be too".into(),
+            );
+        }
+        if m.listen.is_none() {
+            bad(
+                "mirror.listen",
+                "mirror.twin_id is set, so a mirror listener must be too".into(),
+            );
+        }
+        if m.mode != "async" {
+            bad(
+                "mirror.mode",
+                format!("{:?}: only \"async\" is implemented so far", m.mode),
+            );
+        }
+        if m.heartbeat_secs == 0 {
+            bad("mirror.heartbeat_secs", "must be at least 1".into());
+        }
+        if let Err(e) = self.mirror_secret() {
+            bad("mirror.secret_file", e);
+        }
+    }
+
+    /// The mirror's shared secret: TWINMAIL_MIRROR_SECRET, or the secret file.
+    pub fn mirror_secret(&self) -> Result<twinmail_mirror::Secret, String> {
+        let text = match (
+            std::env::var("TWINMAIL_MIRROR_SECRET"),
+            &self.mirror.secret_file,
+        ) {
+            (Ok(t), _) => t,
+            (Err(_), Some(p)) => {
+                let p = self.resolve(p);
+                std::fs::read_to_string(&p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+            }
+            (Err(_), None) => {
+                return Err("set it, or TWINMAIL_MIRROR_SECRET, when mirror.twin_id is set".into());
+            }
+        };
+        twinmail_mirror::Secret::new(&text)
+    }
+
+    /// The mirror's settings, when this server has a twin.
+    pub fn mirror_settings(&self) -> Option<twinmail_mirror::MirrorSettings> {
+        let m = &self.mirror;
+        if m.twin_id.is_empty() {
+            return None;
+        }
+        Some(twinmail_mirror::MirrorSettings {
+            node: self.node.id.clone(),
+            twin_id: m.twin_id.clone(),
+            twin_addr: m.twin?,
+            secret: self.mirror_secret().ok()?,
+            heartbeat: Duration::from_secs(m.heartbeat_secs.max(1)),
+            max_backoff: Duration::from_secs(m.max_backoff_secs.max(1)),
+            max_message_size: (self.smtp.max_message_size as u64)
+                .max(self.imap.max_literal_size as u64)
+                + 1024 * 1024,
+        })
     }
 
     /// A path from the config, made absolute against the config file's directory.

@@ -1,4 +1,5 @@
-//! `apply_remote`: applies one change from the twin, exactly once and in order per origin.
+//! `apply_remote`: applies changes from the twin, exactly once and in order per origin;
+//! and the initial sync's snapshot pages.
 //!
 //! The highest sequence applied from each origin is written in the same transaction as
 //! the change itself. A change at or below it is a resend and is skipped; one above the
@@ -19,12 +20,22 @@ use crate::{
     writer::{Op, WriteCtx},
 };
 
-/// One change from the twin, with the message bytes when it adds a message.
+/// One change from the twin's log, with the message bytes when it adds a message.
+#[derive(Clone, Debug)]
+pub struct RemoteChange {
+    /// Its sequence number in the origin's log.
+    pub seq: i64,
+    /// What changed.
+    pub change: Change,
+    /// The message bytes of a `MessageAdded` (absent when this twin holds them already).
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// Changes from one origin, applied in order in one transaction (the receiver batches
+/// what has arrived, so a backlog costs one fsync per batch, not per change).
 pub(crate) struct ApplyRemote {
     pub origin: String,
-    pub seq: i64,
-    pub change: Change,
-    pub body: Option<Body>,
+    pub changes: Vec<RemoteChange>,
 }
 
 /// What `apply_remote` did.
@@ -36,39 +47,189 @@ pub enum Applied {
     AlreadyApplied,
 }
 
+/// What applied changes count for on the status page.
+#[derive(Default)]
+struct Received {
+    add: i64,
+    del: i64,
+    rename: i64,
+    flags: i64,
+    other: i64,
+}
+
+impl Received {
+    fn count(&mut self, change: &Change) {
+        match change {
+            Change::MessageAdded { .. } => self.add += 1,
+            Change::MessagesExpunged { messages, .. } => self.del += messages.len() as i64,
+            Change::MailboxRenamed { .. } => self.rename += 1,
+            Change::FlagsChanged { messages, .. } => self.flags += messages.len() as i64,
+            _ => self.other += 1,
+        }
+    }
+
+    async fn save(&self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        add_counters(
+            ctx,
+            &[
+                ("recv_add", self.add),
+                ("recv_del", self.del),
+                ("recv_rename", self.rename),
+                ("recv_flags", self.flags),
+                ("recv_other", self.other),
+            ],
+        )
+        .await
+    }
+}
+
+/// Adds to the mirror's persistent counters (zero amounts are skipped).
+pub(crate) async fn add_counters(
+    ctx: &mut WriteCtx,
+    amounts: &[(&str, i64)],
+) -> Result<(), StoreError> {
+    for (name, n) in amounts.iter().filter(|a| a.1 != 0) {
+        sqlx::query(
+            "INSERT INTO mirror_counters (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+        )
+        .bind(name)
+        .bind(n)
+        .execute(&mut ctx.conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The highest sequence applied from `origin`.
+async fn position(ctx: &mut WriteCtx, origin: &str) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT seq FROM applied WHERE origin = $1")
+            .bind(origin)
+            .fetch_optional(&mut ctx.conn)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+async fn set_position(ctx: &mut WriteCtx, origin: &str, seq: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO applied (origin, seq) VALUES ($1, $2) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(origin)
+    .bind(seq)
+    .execute(&mut ctx.conn)
+    .await?;
+    Ok(())
+}
+
 impl Op for ApplyRemote {
-    type Output = Applied;
-    async fn apply(self, ctx: &mut WriteCtx) -> Result<Applied, StoreError> {
+    type Output = Vec<Applied>;
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<Vec<Applied>, StoreError> {
         if self.origin == *ctx.node {
             return Err(StoreError::Invalid(
                 "a change cannot be applied to its own origin".into(),
             ));
         }
-        let last: i64 = sqlx::query_scalar("SELECT seq FROM applied WHERE origin = $1")
-            .bind(&self.origin)
-            .fetch_optional(&mut ctx.conn)
-            .await?
-            .unwrap_or(0);
-        if self.seq <= last {
-            return Ok(Applied::AlreadyApplied);
+        let mut last = position(ctx, &self.origin).await?;
+        let start = last;
+        let mut out = Vec::with_capacity(self.changes.len());
+        let mut received = Received::default();
+        for c in self.changes {
+            if c.seq <= last {
+                out.push(Applied::AlreadyApplied);
+                continue;
+            }
+            if c.seq != last + 1 {
+                return Err(StoreError::Gap {
+                    origin: self.origin,
+                    expected: last + 1,
+                    got: c.seq,
+                });
+            }
+            let body = c.bytes.map(crate::store::body);
+            apply_change(ctx, &c.change, body.as_ref(), false).await?;
+            received.count(&c.change);
+            last = c.seq;
+            ctx.publish_remote(&self.origin, c.seq, c.change);
+            out.push(Applied::Applied);
         }
+        if last != start {
+            set_position(ctx, &self.origin, last).await?;
+            received.save(ctx).await?;
+        }
+        Ok(out)
+    }
+}
+
+/// Records a twin's change that cannot be applied here (it names a mailbox this twin does
+/// not hold, say) as passed, so that the changes behind it still flow; it is counted as
+/// failed and named in the status, and `mirror verify` shows the difference it leaves.
+pub(crate) struct SkipRemote {
+    pub origin: String,
+    pub seq: i64,
+    pub error: String,
+}
+
+impl Op for SkipRemote {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        let last = position(ctx, &self.origin).await?;
         if self.seq != last + 1 {
-            return Err(StoreError::Gap {
-                origin: self.origin,
-                expected: last + 1,
-                got: self.seq,
-            });
+            return Ok(());
         }
-        apply_change(ctx, &self.change, self.body.as_ref()).await?;
+        set_position(ctx, &self.origin, self.seq).await?;
+        add_counters(ctx, &[("failed", 1)]).await?;
+        crate::mirror::set_state(
+            ctx,
+            "last_error",
+            &format!("change {} from {}: {}", self.seq, self.origin, self.error),
+        )
+        .await
+    }
+}
+
+/// A page of a twin's snapshot (initial sync): applied idempotently, so an interrupted
+/// sync simply starts again and skips what arrived before.
+pub(crate) struct ApplySnapshot {
+    pub origin: String,
+    pub changes: Vec<RemoteChange>,
+}
+
+impl Op for ApplySnapshot {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        let mut received = Received::default();
+        for c in self.changes {
+            let body = c.bytes.map(crate::store::body);
+            apply_change(ctx, &c.change, body.as_ref(), true).await?;
+            received.count(&c.change);
+            ctx.publish_remote(&self.origin, 0, c.change);
+        }
+        received.save(ctx).await
+    }
+}
+
+/// The end of a snapshot: from here on the twin's log is applied from `seq + 1`.
+pub(crate) struct FinishSnapshot {
+    pub origin: String,
+    pub incarnation: String,
+    pub seq: i64,
+}
+
+impl Op for FinishSnapshot {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO applied (origin, seq) VALUES ($1, $2) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq",
+            "INSERT INTO applied (origin, seq, incarnation) VALUES ($1, $2, $3) \
+             ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, incarnation = excluded.incarnation",
         )
         .bind(&self.origin)
         .bind(self.seq)
+        .bind(&self.incarnation)
         .execute(&mut ctx.conn)
         .await?;
-        ctx.publish_remote(&self.origin, self.seq, self.change);
-        Ok(Applied::Applied)
+        Ok(())
     }
 }
 
@@ -85,10 +246,13 @@ async fn exec(
     Ok(q.execute(&mut ctx.conn).await?.rows_affected())
 }
 
+/// Applies one change. In a snapshot (`refresh`), a message this twin holds already takes
+/// the snapshot's flags and MODSEQ instead of being skipped.
 async fn apply_change(
     ctx: &mut WriteCtx,
     change: &Change,
     body: Option<&Body>,
+    refresh: bool,
 ) -> Result<(), StoreError> {
     match change {
         Change::DomainAdded { domain } => {
@@ -136,6 +300,14 @@ async fn apply_change(
                 .is_none()
             {
                 insert_account(ctx, *account, name, password_hash).await?;
+            } else if refresh {
+                exec(
+                    ctx,
+                    sqlx::query("UPDATE accounts SET password_hash = $1 WHERE guid = $2")
+                        .bind(password_hash)
+                        .bind(&account.0[..]),
+                )
+                .await?;
             }
         }
         Change::PasswordChanged {
@@ -174,8 +346,21 @@ async fn apply_change(
         } => {
             if rows::mailbox_by_guid(&mut ctx.conn, mailbox)
                 .await?
-                .is_none()
+                .is_some()
             {
+                if refresh {
+                    exec(
+                        ctx,
+                        sqlx::query(
+                            "UPDATE mailboxes SET name = $1, subscribed = $2 WHERE guid = $3",
+                        )
+                        .bind(name)
+                        .bind(subscribed)
+                        .bind(&mailbox.0[..]),
+                    )
+                    .await?;
+                }
+            } else {
                 let owner = rows::account_by_guid(&mut ctx.conn, account)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
@@ -250,6 +435,9 @@ async fn apply_change(
             .fetch_one(&mut ctx.conn)
             .await?;
             if known {
+                if refresh {
+                    set_flags(ctx, message, flags, *modseq).await?;
+                }
                 return Ok(());
             }
             match body {
@@ -312,6 +500,19 @@ async fn apply_change(
                 tombstone(ctx, m.id, e.uid, &e.message, *modseq).await?;
             }
             set_highestmodseq(ctx, m.id, *modseq).await?;
+        }
+        Change::MailboxState {
+            mailbox,
+            uidnext,
+            highestmodseq,
+            ..
+        } => {
+            exec(ctx, sqlx::query(
+                "UPDATE mailboxes SET uidnext = max(uidnext, $1), highestmodseq = max(highestmodseq, $2) WHERE guid = $3",
+            )
+            .bind(*uidnext as i64)
+            .bind(*highestmodseq as i64)
+            .bind(&mailbox.0[..])).await?;
         }
     }
     Ok(())

@@ -1,0 +1,311 @@
+//! Who is on the other end: TLS, then mutual proof of the shared secret.
+//!
+//! Each side sends a fresh nonce. The dialer proves first: HMAC-SHA256 keyed by the secret
+//! over a label, its role, both nonces and 32 bytes exported from this TLS session
+//! (RFC 5705/8446 exporter). The acceptor checks it before it proves anything or says who
+//! it is, so a peer without the secret learns nothing; and a proof relayed from another
+//! TLS session fails, because that session exports other bytes. The secret itself never
+//! crosses the wire. Certificates are not checked (twins use self-signed ones): the
+//! exporter binding makes a man in the middle visible without them.
+
+use std::sync::Arc;
+
+use ring::hmac;
+use rustls::{
+    DigitallySignedStruct, SignatureScheme,
+    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    pki_types::{CertificateDer, ServerName, UnixTime},
+};
+use tokio::{io::AsyncWriteExt, net::TcpStream};
+use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
+
+use crate::{
+    LinkError,
+    frame::{self, Frame, Hello, Purpose, VERSION},
+};
+
+/// The shared secret; never printed.
+#[derive(Clone)]
+pub struct Secret(Arc<hmac::Key>);
+
+impl Secret {
+    /// A secret from its text (at least 16 bytes).
+    pub fn new(text: &str) -> Result<Secret, String> {
+        let t = text.trim();
+        if t.len() < 16 {
+            return Err("the mirror secret must be at least 16 characters".into());
+        }
+        Ok(Secret(Arc::new(hmac::Key::new(
+            hmac::HMAC_SHA256,
+            t.as_bytes(),
+        ))))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// This side's identity in a handshake.
+#[derive(Clone, Debug)]
+pub struct Me {
+    /// Node id.
+    pub node: String,
+    /// Database incarnation.
+    pub incarnation: String,
+}
+
+/// An authenticated session.
+pub struct Authed {
+    /// The TLS stream.
+    pub stream: TlsStream<TcpStream>,
+    /// The peer's hello (node, incarnation, purpose).
+    pub peer: Hello,
+}
+
+const LABEL: &[u8] = b"EXPORTER-twinmail-mirror";
+
+fn nonce() -> [u8; 32] {
+    let mut n = [0u8; 32];
+    // The OS RNG failing is not something a server can go on from.
+    getrandom::fill(&mut n).expect("the OS random number generator failed");
+    n
+}
+
+fn exporter(stream: &TlsStream<TcpStream>) -> Result<[u8; 32], LinkError> {
+    let mut out = [0u8; 32];
+    match stream {
+        TlsStream::Client(c) => c.get_ref().1.export_keying_material(&mut out, LABEL, None),
+        TlsStream::Server(s) => s.get_ref().1.export_keying_material(&mut out, LABEL, None),
+    }
+    .map_err(|e| LinkError::Auth(format!("TLS exporter: {e}")))?;
+    Ok(out)
+}
+
+fn mac_input(role: &str, ekm: &[u8; 32], dialer: &[u8], acceptor: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(160);
+    m.extend_from_slice(b"twinmail-mirror-v1\0");
+    m.extend_from_slice(role.as_bytes());
+    m.push(0);
+    m.extend_from_slice(ekm);
+    m.extend_from_slice(dialer);
+    m.extend_from_slice(acceptor);
+    m
+}
+
+fn proof(secret: &Secret, input: &[u8]) -> [u8; 32] {
+    let tag = hmac::sign(&secret.0, input);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+fn check(secret: &Secret, input: &[u8], got: &[u8; 32]) -> Result<(), LinkError> {
+    hmac::verify(&secret.0, input, got).map_err(|_| LinkError::Auth("wrong proof".into()))
+}
+
+fn check_version(h: &Hello) -> Result<Vec<u8>, LinkError> {
+    if h.version != VERSION {
+        return Err(LinkError::Version(h.version));
+    }
+    hex::decode(&h.nonce)
+        .ok()
+        .filter(|n| n.len() == 32)
+        .ok_or_else(|| LinkError::Auth("bad nonce".into()))
+}
+
+async fn next(stream: &mut TlsStream<TcpStream>) -> Result<Frame, LinkError> {
+    Ok(frame::read(stream).await?)
+}
+
+async fn send(stream: &mut TlsStream<TcpStream>, f: &Frame) -> Result<(), LinkError> {
+    frame::write(stream, f).await?;
+    stream.flush().await?;
+    Ok(())
+}
+
+/// Dials the twin: TLS, hello, prove, check the twin's proof.
+pub async fn dial(
+    tcp: TcpStream,
+    me: &Me,
+    secret: &Secret,
+    purpose: Purpose,
+) -> Result<Authed, LinkError> {
+    let tls = TlsConnector::from(client_config());
+    let name = ServerName::try_from("twin").expect("a valid name");
+    let mut stream: TlsStream<TcpStream> = tls.connect(name, tcp).await?.into();
+    let mine = nonce();
+    send(
+        &mut stream,
+        &Frame::Hello(Hello {
+            version: VERSION,
+            node: me.node.clone(),
+            incarnation: me.incarnation.clone(),
+            nonce: hex::encode(mine),
+            purpose,
+        }),
+    )
+    .await?;
+    let theirs = match next(&mut stream).await? {
+        Frame::Hello(h) => check_version(&h)?,
+        Frame::Refused(why) => return Err(LinkError::Refused(why)),
+        other => {
+            return Err(LinkError::Protocol(format!(
+                "expected hello, got {other:?}"
+            )));
+        }
+    };
+    let ekm = exporter(&stream)?;
+    send(
+        &mut stream,
+        &Frame::Proof(proof(secret, &mac_input("dialer", &ekm, &mine, &theirs))),
+    )
+    .await?;
+    match next(&mut stream).await? {
+        Frame::Proof(p) => check(secret, &mac_input("acceptor", &ekm, &mine, &theirs), &p)?,
+        Frame::Refused(why) => return Err(LinkError::Refused(why)),
+        _ => return Err(LinkError::Auth("the twin did not prove the secret".into())),
+    }
+    match next(&mut stream).await? {
+        Frame::Hello(peer) => Ok(Authed { stream, peer }),
+        Frame::Refused(why) => Err(LinkError::Refused(why)),
+        other => Err(LinkError::Protocol(format!(
+            "expected hello, got {other:?}"
+        ))),
+    }
+}
+
+/// Accepts a connection on the mirror port: TLS, the dialer's hello and proof, then ours.
+pub async fn accept(
+    tcp: TcpStream,
+    acceptor: &TlsAcceptor,
+    me: &Me,
+    secret: &Secret,
+) -> Result<Authed, LinkError> {
+    let mut stream: TlsStream<TcpStream> = acceptor.accept(tcp).await?.into();
+    let peer = match next(&mut stream).await? {
+        Frame::Hello(h) => h,
+        other => {
+            return Err(LinkError::Protocol(format!(
+                "expected hello, got {other:?}"
+            )));
+        }
+    };
+    let theirs = match check_version(&peer) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = send(&mut stream, &Frame::Refused(e.to_string())).await;
+            return Err(e);
+        }
+    };
+    let mine = nonce();
+    // Only a nonce before the dialer has proved itself: no name, no incarnation.
+    send(
+        &mut stream,
+        &Frame::Hello(Hello {
+            version: VERSION,
+            node: String::new(),
+            incarnation: String::new(),
+            nonce: hex::encode(mine),
+            purpose: peer.purpose,
+        }),
+    )
+    .await?;
+    let ekm = exporter(&stream)?;
+    match next(&mut stream).await? {
+        Frame::Proof(p) => check(secret, &mac_input("dialer", &ekm, &theirs, &mine), &p)?,
+        _ => return Err(LinkError::Auth("no proof".into())),
+    }
+    if peer.node == me.node || peer.node.is_empty() {
+        return Err(LinkError::Auth(format!(
+            "the peer calls itself {:?}, which is not a twin of {:?}",
+            peer.node, me.node
+        )));
+    }
+    send(
+        &mut stream,
+        &Frame::Proof(proof(secret, &mac_input("acceptor", &ekm, &theirs, &mine))),
+    )
+    .await?;
+    send(
+        &mut stream,
+        &Frame::Hello(Hello {
+            version: VERSION,
+            node: me.node.clone(),
+            incarnation: me.incarnation.clone(),
+            nonce: hex::encode(mine),
+            purpose: peer.purpose,
+        }),
+    )
+    .await?;
+    Ok(Authed { stream, peer })
+}
+
+fn client_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier = Arc::new(AnyCert(provider.clone()));
+            let cfg = rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .expect("TLS 1.3 is supported by ring")
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth();
+            Arc::new(cfg)
+        })
+        .clone()
+}
+
+/// Accepts the twin's certificate whatever it is (twins use self-signed certificates),
+/// but still checks that the server holds its key. Identity comes from the secret proof.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

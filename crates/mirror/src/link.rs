@@ -1,0 +1,245 @@
+//! Making and keeping the link: the twin whose id sorts first dials (with capped
+//! exponential backoff), the other accepts; only one link is up at a time. Every refused
+//! connection is counted and logged, without secrets.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
+use tokio_rustls::TlsAcceptor;
+use twinmail_store::{Store, now_unix};
+
+use crate::{
+    LinkError, MirrorSettings,
+    auth::{self, Me},
+    frame::{Frame, Purpose},
+    session, verify,
+};
+
+/// Longest a handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The mirror of one twin.
+#[derive(Clone)]
+pub struct Mirror {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The settings.
+    settings: MirrorSettings,
+    /// The store mirrored.
+    store: Store,
+    /// TLS for the listener.
+    acceptor: TlsAcceptor,
+    /// True while a link session runs (one per pair).
+    linked: AtomicBool,
+    /// Highest sequence of this twin's log the twin acknowledged (for sync waits).
+    acked: watch::Sender<i64>,
+}
+
+impl Mirror {
+    /// A mirror for `store`; nothing runs until [`run`](Mirror::run).
+    pub fn new(settings: MirrorSettings, store: Store, acceptor: TlsAcceptor) -> Mirror {
+        Mirror {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                acceptor,
+                linked: AtomicBool::new(false),
+                acked: watch::channel(0).0,
+            }),
+        }
+    }
+
+    /// Whether the link to the twin is up now.
+    pub fn is_linked(&self) -> bool {
+        self.inner.linked.load(Ordering::SeqCst)
+    }
+
+    /// Watches the twin's acknowledgements of this twin's log.
+    pub fn acked(&self) -> watch::Receiver<i64> {
+        self.inner.acked.subscribe()
+    }
+
+    fn me(&self) -> Me {
+        Me {
+            node: self.inner.settings.node.clone(),
+            incarnation: self.inner.store.incarnation().to_string(),
+        }
+    }
+
+    /// Runs until `shutdown`: accepts on `listener`, and dials the twin if this twin is
+    /// the one that dials.
+    pub async fn run(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+        let _ = self
+            .inner
+            .store
+            .set_mirror_state(&[("link", "down"), ("link_since", &now_unix().to_string())])
+            .await;
+        let dialer = self.inner.settings.dials().then(|| {
+            let me = self.clone();
+            let stop = shutdown.clone();
+            tokio::spawn(async move { me.dial_loop(stop).await })
+        });
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                accepted = listener.accept() => {
+                    let Ok((tcp, addr)) = accepted else {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    };
+                    let me = self.clone();
+                    let stop = shutdown.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = me.accepted(tcp, stop).await {
+                            tracing::warn!(peer = %addr, error = %e, "mirror connection ended");
+                        }
+                    });
+                }
+            }
+        }
+        if let Some(d) = dialer {
+            let _ = d.await;
+        }
+    }
+
+    async fn accepted(
+        &self,
+        tcp: TcpStream,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(), LinkError> {
+        let s = &self.inner.settings;
+        let authed = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            auth::accept(tcp, &self.inner.acceptor, &self.me(), &s.secret),
+        )
+        .await
+        .unwrap_or_else(|_| Err(LinkError::Auth("handshake timed out".into())));
+        let mut authed = match authed {
+            Ok(a) => a,
+            Err(e) => {
+                self.refused(&e).await;
+                return Err(e);
+            }
+        };
+        if authed.peer.node != s.twin_id {
+            let e = LinkError::Auth(format!(
+                "the peer is {:?}, the twin is {:?}",
+                authed.peer.node, s.twin_id
+            ));
+            self.refused(&e).await;
+            return Err(e);
+        }
+        match authed.peer.purpose {
+            Purpose::Verify => verify::serve(&self.inner.store, &mut authed.stream).await,
+            Purpose::Link => {
+                if self.inner.linked.swap(true, Ordering::SeqCst) {
+                    let _ = crate::frame::write(
+                        &mut authed.stream,
+                        &Frame::Refused("a link is already up".into()),
+                    )
+                    .await;
+                    return Err(LinkError::Refused("a second link from the twin".into()));
+                }
+                let r = self.linked(authed, shutdown).await;
+                self.inner.linked.store(false, Ordering::SeqCst);
+                r
+            }
+        }
+    }
+
+    async fn refused(&self, e: &LinkError) {
+        tracing::warn!(error = %e, "mirror: refused a connection");
+        let _ = self.inner.store.count_rejected_peer().await;
+    }
+
+    async fn dial_loop(&self, mut shutdown: watch::Receiver<bool>) {
+        let s = &self.inner.settings;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let attempt = async {
+                let tcp = TcpStream::connect(s.twin_addr).await?;
+                tcp.set_nodelay(true)?;
+                tokio::time::timeout(
+                    HANDSHAKE_TIMEOUT,
+                    auth::dial(tcp, &self.me(), &s.secret, Purpose::Link),
+                )
+                .await
+                .unwrap_or_else(|_| Err(LinkError::Auth("handshake timed out".into())))
+            };
+            let result = match attempt.await {
+                Ok(authed) if authed.peer.node != s.twin_id => Err(LinkError::Auth(format!(
+                    "the peer is {:?}, the twin is {:?}",
+                    authed.peer.node, s.twin_id
+                ))),
+                Ok(authed) => {
+                    backoff = Duration::from_millis(100);
+                    self.inner.linked.store(true, Ordering::SeqCst);
+                    let r = self.linked(authed, shutdown.clone()).await;
+                    self.inner.linked.store(false, Ordering::SeqCst);
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "mirror: no link to the twin");
+                let _ = self
+                    .inner
+                    .store
+                    .set_mirror_state(&[("last_error", &format!("{} {e}", now_unix()))])
+                    .await;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(s.max_backoff);
+        }
+    }
+
+    /// Runs one authenticated link until it fails or we shut down.
+    async fn linked(
+        &self,
+        authed: auth::Authed,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), LinkError> {
+        let store = &self.inner.store;
+        let peer = authed.peer.node.clone();
+        tracing::info!(twin = %peer, "mirror link up");
+        store
+            .set_mirror_state(&[
+                ("link", "up"),
+                ("peer", &peer),
+                ("link_since", &now_unix().to_string()),
+            ])
+            .await?;
+        let result = tokio::select! {
+            r = session::run(store, authed, &self.inner.settings, &self.inner.acked) => r,
+            _ = shutdown.changed() => Ok(()),
+        };
+        let mut facts = vec![
+            ("link", "down".to_string()),
+            ("link_since", now_unix().to_string()),
+        ];
+        if let Err(e) = &result {
+            tracing::warn!(twin = %peer, error = %e, "mirror link down");
+            facts.push(("last_error", format!("{} {e}", now_unix())));
+        }
+        let facts: Vec<(&str, &str)> = facts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let _ = store.set_mirror_state(&facts).await;
+        result
+    }
+}

@@ -1,0 +1,350 @@
+//! One live link. Both twins send and receive over the same connection:
+//!
+//! - the *sender* ships this twin's log from where the twin stands (or a snapshot first,
+//!   when the twin has never synced from this database), reading it from disk in pages, so
+//!   a backlog of any length costs no memory;
+//! - the *applier* applies the twin's changes in batches (one transaction each) and
+//!   acknowledges them; the *ack keeper* persists the twin's acknowledgements, which trims
+//!   this twin's log;
+//! - the *reader* routes incoming frames and notices silence; the *writer* sends frames
+//!   and heartbeats.
+//!
+//! Whichever part fails ends the session; the link then reconnects and resumes from the
+//! positions in the two databases, so nothing is lost and nothing applied twice.
+
+use std::time::Duration;
+
+use tokio::{
+    io::{AsyncWriteExt, ReadHalf, WriteHalf},
+    net::TcpStream,
+    sync::{mpsc, watch},
+    task::JoinSet,
+};
+use tokio_rustls::TlsStream;
+use twinmail_store::{Change, RemoteChange, Store, StoreError};
+
+use crate::{
+    LinkError, MirrorSettings,
+    auth::Authed,
+    frame::{self, CHUNK, ChangeHeader, Frame, Position},
+    snapshot,
+};
+
+/// Log entries read per page.
+const PAGE: u32 = 256;
+/// Most changes one applied batch takes.
+const BATCH: usize = 512;
+/// Most message bytes one applied batch takes.
+const BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+type Stream = TlsStream<TcpStream>;
+
+/// Frames queued for the writer. Small: the sender waits rather than buffering.
+pub(crate) type Out = mpsc::Sender<Frame>;
+/// Frames routed to the sender or the applier.
+pub(crate) type In = mpsc::Receiver<Frame>;
+
+/// Runs the session until a part of it ends.
+pub(crate) async fn run(
+    store: &Store,
+    authed: Authed,
+    settings: &MirrorSettings,
+    acked: &watch::Sender<i64>,
+) -> Result<(), LinkError> {
+    let peer = authed.peer;
+    let (rd, wr) = tokio::io::split(authed.stream);
+    let (out, out_rx) = mpsc::channel::<Frame>(64);
+    let (to_sender, sender_rx) = mpsc::channel::<Frame>(16);
+    let (to_applier, applier_rx) = mpsc::channel::<Frame>(64);
+    let (to_acks, acks_rx) = mpsc::channel::<i64>(1024);
+    let (incarnation, applied) = store.remote_position(&peer.node).await?;
+    out.send(Frame::Position(Position {
+        incarnation,
+        applied,
+    }))
+    .await
+    .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+    let mut parts = JoinSet::new();
+    parts.spawn(write_loop(wr, out_rx, settings.heartbeat));
+    parts.spawn(read_loop(
+        rd,
+        to_sender,
+        to_applier,
+        to_acks,
+        settings.heartbeat * 3,
+    ));
+    parts.spawn(send_loop(store.clone(), sender_rx, out.clone()));
+    parts.spawn(apply_loop(
+        store.clone(),
+        peer.node.clone(),
+        peer.incarnation.clone(),
+        applier_rx,
+        out,
+        settings.max_message_size,
+    ));
+    parts.spawn(ack_loop(store.clone(), acks_rx, acked.clone()));
+    let first = parts.join_next().await;
+    parts.abort_all();
+    match first {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => Err(LinkError::Protocol(format!("a link task failed: {e}"))),
+        None => Ok(()),
+    }
+}
+
+async fn write_loop(
+    mut wr: WriteHalf<Stream>,
+    mut rx: mpsc::Receiver<Frame>,
+    heartbeat: Duration,
+) -> Result<(), LinkError> {
+    loop {
+        let f = match tokio::time::timeout(heartbeat, rx.recv()).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(()),
+            Err(_) => Frame::Heartbeat,
+        };
+        frame::write(&mut wr, &f).await?;
+        // Write what else is queued, then flush once.
+        while let Ok(f) = rx.try_recv() {
+            frame::write(&mut wr, &f).await?;
+        }
+        wr.flush().await?;
+    }
+}
+
+async fn read_loop(
+    mut rd: ReadHalf<Stream>,
+    to_sender: mpsc::Sender<Frame>,
+    to_applier: mpsc::Sender<Frame>,
+    to_acks: mpsc::Sender<i64>,
+    silence: Duration,
+) -> Result<(), LinkError> {
+    let gone = || LinkError::Protocol("link task gone".into());
+    loop {
+        let f = tokio::time::timeout(silence, frame::read(&mut rd))
+            .await
+            .map_err(|_| LinkError::Silent)??;
+        match f {
+            Frame::Heartbeat => {}
+            Frame::Ack(seq) => to_acks.send(seq).await.map_err(|_| gone())?,
+            Frame::Position(_) | Frame::Want(_) => to_sender.send(f).await.map_err(|_| gone())?,
+            Frame::Change(_)
+            | Frame::Chunk(_)
+            | Frame::SnapshotBegin(_)
+            | Frame::SnapshotPage(_)
+            | Frame::Blob(_)
+            | Frame::SnapshotEnd(_) => to_applier.send(f).await.map_err(|_| gone())?,
+            Frame::Refused(why) => return Err(LinkError::Refused(why)),
+            other => {
+                return Err(LinkError::Protocol(format!(
+                    "unexpected frame on the link: {}",
+                    frame_name(&other)
+                )));
+            }
+        }
+    }
+}
+
+fn frame_name(f: &Frame) -> &'static str {
+    match f {
+        Frame::Hello(_) => "hello",
+        Frame::Proof(_) => "proof",
+        Frame::Query(_) => "query",
+        Frame::Answer(_) => "answer",
+        _ => "other",
+    }
+}
+
+/// Sends a message's bytes as chunks.
+pub(crate) async fn send_bytes(out: &Out, bytes: &[u8]) -> Result<(), LinkError> {
+    for c in bytes.chunks(CHUNK) {
+        out.send(Frame::Chunk(c.to_vec()))
+            .await
+            .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+    }
+    Ok(())
+}
+
+/// Receives `len` bytes of chunks.
+pub(crate) async fn recv_bytes(rx: &mut In, len: u64, max: u64) -> Result<Vec<u8>, LinkError> {
+    if len > max {
+        return Err(LinkError::Protocol(format!(
+            "a message of {len} bytes exceeds the limit of {max}"
+        )));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    while (bytes.len() as u64) < len {
+        match rx.recv().await {
+            Some(Frame::Chunk(c)) if bytes.len() as u64 + c.len() as u64 <= len => {
+                bytes.extend_from_slice(&c)
+            }
+            Some(_) => return Err(LinkError::Protocol("message bytes out of step".into())),
+            None => return Err(LinkError::Protocol("link closed".into())),
+        }
+    }
+    Ok(bytes)
+}
+
+async fn send_loop(store: Store, mut ctrl: In, out: Out) -> Result<(), LinkError> {
+    let pos = match ctrl.recv().await {
+        Some(Frame::Position(p)) => p,
+        _ => return Err(LinkError::Protocol("expected the twin's position".into())),
+    };
+    // A twin that never synced from this database, or whose position is older than what
+    // the log still holds, gets a snapshot first.
+    let mut next =
+        if pos.incarnation != store.incarnation() || pos.applied + 1 < store.log_start().await? {
+            snapshot::send(&store, &mut ctrl, &out).await?
+        } else {
+            pos.applied
+        };
+    let mut changes = store.subscribe();
+    loop {
+        let page = store.changes_since(next, PAGE).await?;
+        if page.is_empty() {
+            tokio::select! {
+                _ = changes.recv() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        for ev in page {
+            let bytes = match &ev.change {
+                Change::MessageAdded { blob, .. } => Some(
+                    store
+                        .blob(blob)
+                        .await?
+                        .ok_or_else(|| StoreError::Corrupt(format!("blob {blob:?} missing")))?,
+                ),
+                _ => None,
+            };
+            out.send(Frame::Change(ChangeHeader {
+                seq: ev.seq,
+                change: ev.change,
+                blob_len: bytes.as_ref().map(|b| b.len() as u64),
+            }))
+            .await
+            .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+            if let Some(b) = bytes {
+                send_bytes(&out, &b).await?;
+            }
+            next = ev.seq;
+        }
+    }
+}
+
+async fn ack_loop(
+    store: Store,
+    mut rx: mpsc::Receiver<i64>,
+    acked: watch::Sender<i64>,
+) -> Result<(), LinkError> {
+    while let Some(mut seq) = rx.recv().await {
+        while let Ok(s) = rx.try_recv() {
+            seq = seq.max(s);
+        }
+        store.record_ack(seq).await?;
+        acked.send_modify(|a| *a = (*a).max(seq));
+    }
+    Ok(())
+}
+
+async fn apply_loop(
+    store: Store,
+    origin: String,
+    incarnation: String,
+    mut rx: In,
+    out: Out,
+    max: u64,
+) -> Result<(), LinkError> {
+    let mut held: Option<Frame> = None;
+    loop {
+        let f = match held.take() {
+            Some(f) => f,
+            None => match rx.recv().await {
+                Some(f) => f,
+                None => return Ok(()),
+            },
+        };
+        match f {
+            Frame::Change(h) => {
+                let mut batch = vec![change(&mut rx, h, max).await?];
+                let mut bytes = 0;
+                // Take what has already arrived into the same transaction.
+                while batch.len() < BATCH && bytes < BATCH_BYTES {
+                    match rx.try_recv() {
+                        Ok(Frame::Change(h)) => {
+                            let c = change(&mut rx, h, max).await?;
+                            bytes += c.bytes.as_ref().map_or(0, Vec::len);
+                            batch.push(c);
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let last = apply(&store, &origin, batch).await?;
+                out.send(Frame::Ack(last))
+                    .await
+                    .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+            }
+            Frame::SnapshotBegin(seq) => {
+                snapshot::receive(&store, &origin, &mut rx, &out, max).await?;
+                store.finish_snapshot(&origin, &incarnation, seq).await?;
+                tracing::info!(twin = %origin, seq, "initial sync from the twin complete");
+            }
+            _ => {
+                return Err(LinkError::Protocol(
+                    "unexpected frame for the applier".into(),
+                ));
+            }
+        }
+    }
+}
+
+async fn change(rx: &mut In, h: ChangeHeader, max: u64) -> Result<RemoteChange, LinkError> {
+    let bytes = match h.blob_len {
+        Some(len) => Some(recv_bytes(rx, len, max).await?),
+        None => None,
+    };
+    Ok(RemoteChange {
+        seq: h.seq,
+        change: h.change,
+        bytes,
+    })
+}
+
+/// Applies a batch; on failure applies its changes one by one, passing over (and counting)
+/// any that this twin cannot apply. Returns the last sequence number.
+async fn apply(store: &Store, origin: &str, batch: Vec<RemoteChange>) -> Result<i64, LinkError> {
+    let last = batch.last().map_or(0, |c| c.seq);
+    let err = match store.apply_remote_batch(origin, batch.clone()).await {
+        Ok(_) => return Ok(last),
+        Err(e) => e,
+    };
+    if !unappliable(&err) && batch.len() == 1 {
+        return Err(err.into());
+    }
+    for c in batch {
+        let seq = c.seq;
+        match store.apply_remote_batch(origin, vec![c]).await {
+            Ok(_) => {}
+            Err(e) if unappliable(&e) => {
+                tracing::error!(twin = %origin, seq, error = %e, "mirror: cannot apply the twin's change");
+                store.skip_remote(origin, seq, &e.to_string()).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(last)
+}
+
+/// An error that retrying will not cure: the change does not fit this twin's data.
+fn unappliable(e: &StoreError) -> bool {
+    e.is_client_error() || matches!(e, StoreError::Corrupt(_)) || constraint(e)
+}
+
+fn constraint(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx_err) if sqlx_err.to_string().contains("constraint"))
+}

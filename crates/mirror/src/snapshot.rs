@@ -1,0 +1,143 @@
+//! The initial sync: a twin that has never synced from this database (new, or rebuilt) is
+//! sent a consistent snapshot of it, in pages, before the log continues from the
+//! snapshot's position. For each page of messages the receiver names the blobs it lacks
+//! and only those are sent, so an interrupted sync that starts again sends only what is
+//! still missing; the receiver applies pages idempotently.
+
+use std::collections::HashMap;
+
+use twinmail_store::{BlobHash, Change, RemoteChange, Store};
+
+use crate::{
+    LinkError,
+    frame::{BlobHeader, Frame},
+    session::{In, Out, recv_bytes, send_bytes},
+};
+
+/// Messages per snapshot page.
+const PAGE: u32 = 512;
+/// Folders, accounts and other small items per page.
+const META_PAGE: usize = 1024;
+
+fn gone() -> LinkError {
+    LinkError::Protocol("link closed".into())
+}
+
+/// Sends a snapshot; returns the log position it corresponds to.
+pub(crate) async fn send(store: &Store, ctrl: &mut In, out: &Out) -> Result<i64, LinkError> {
+    let mut snap = store.snapshot().await?;
+    tracing::info!(seq = snap.seq, "mirror: sending a snapshot to the twin");
+    out.send(Frame::SnapshotBegin(snap.seq))
+        .await
+        .map_err(|_| gone())?;
+    for page in snap.meta().await?.chunks(META_PAGE) {
+        page_out(&mut snap, ctrl, out, page.to_vec()).await?;
+    }
+    let mut after = 0;
+    loop {
+        let msgs = snap.messages(after, PAGE).await?;
+        let Some(last) = msgs.last() else { break };
+        after = last.0;
+        page_out(
+            &mut snap,
+            ctrl,
+            out,
+            msgs.into_iter().map(|m| m.1).collect(),
+        )
+        .await?;
+    }
+    for page in snap.mailbox_states().await?.chunks(META_PAGE) {
+        page_out(&mut snap, ctrl, out, page.to_vec()).await?;
+    }
+    out.send(Frame::SnapshotEnd(snap.seq))
+        .await
+        .map_err(|_| gone())?;
+    Ok(snap.seq)
+}
+
+/// Sends one page, then the blobs the receiver asks for.
+async fn page_out(
+    snap: &mut twinmail_store::Snapshot,
+    ctrl: &mut In,
+    out: &Out,
+    page: Vec<Change>,
+) -> Result<(), LinkError> {
+    out.send(Frame::SnapshotPage(page))
+        .await
+        .map_err(|_| gone())?;
+    let wanted = match ctrl.recv().await {
+        Some(Frame::Want(w)) => w,
+        Some(_) => return Err(LinkError::Protocol("expected a want list".into())),
+        None => return Err(gone()),
+    };
+    for hash in wanted {
+        let bytes = snap.blob(&hash).await?.ok_or_else(|| {
+            LinkError::Protocol(format!("the twin wants an unknown blob {hash:?}"))
+        })?;
+        out.send(Frame::Blob(BlobHeader {
+            hash,
+            len: bytes.len() as u64,
+        }))
+        .await
+        .map_err(|_| gone())?;
+        send_bytes(out, &bytes).await?;
+    }
+    Ok(())
+}
+
+/// Receives a snapshot (after its `SnapshotBegin`) up to its `SnapshotEnd`.
+pub(crate) async fn receive(
+    store: &Store,
+    origin: &str,
+    rx: &mut In,
+    out: &Out,
+    max: u64,
+) -> Result<(), LinkError> {
+    loop {
+        let page = match rx.recv().await {
+            Some(Frame::SnapshotPage(p)) => p,
+            Some(Frame::SnapshotEnd(_)) => return Ok(()),
+            Some(_) => return Err(LinkError::Protocol("snapshot out of step".into())),
+            None => return Err(gone()),
+        };
+        let hashes: Vec<BlobHash> = page
+            .iter()
+            .filter_map(|c| match c {
+                Change::MessageAdded { blob, .. } => Some(*blob),
+                _ => None,
+            })
+            .collect();
+        let missing = store.missing_blobs(&hashes).await?;
+        out.send(Frame::Want(missing.clone()))
+            .await
+            .map_err(|_| gone())?;
+        let mut blobs = HashMap::with_capacity(missing.len());
+        for want in &missing {
+            let h = match rx.recv().await {
+                Some(Frame::Blob(h)) if h.hash == *want => h,
+                _ => return Err(LinkError::Protocol("expected a wanted blob".into())),
+            };
+            let bytes = recv_bytes(rx, h.len, max).await?;
+            if BlobHash::of(&bytes) != h.hash {
+                return Err(LinkError::Protocol("a blob does not match its hash".into()));
+            }
+            blobs.insert(h.hash, bytes);
+        }
+        let changes = page
+            .into_iter()
+            .map(|change| {
+                // The first message with a blob carries its bytes; the rest find it stored.
+                let bytes = match &change {
+                    Change::MessageAdded { blob, .. } => blobs.remove(blob),
+                    _ => None,
+                };
+                RemoteChange {
+                    seq: 0,
+                    change,
+                    bytes,
+                }
+            })
+            .collect();
+        store.apply_snapshot(origin, changes).await?;
+    }
+}

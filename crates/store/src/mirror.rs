@@ -1,0 +1,734 @@
+//! What the mirror keeps in the store: the position the twin acknowledged, the counters of
+//! the status page, the link's state, the snapshot an initial sync streams from, and the
+//! per-mailbox digests `mirror verify` compares. The mirror crate moves bytes; this is
+//! where its facts live, so they survive restarts.
+
+use std::fmt;
+
+use sha2::Digest;
+use sqlx::{Sqlite, Transaction};
+
+use crate::{
+    Change, Store, StoreError,
+    change::Expunged,
+    ops::remote::{
+        Applied, ApplyRemote, ApplySnapshot, FinishSnapshot, RemoteChange, SkipRemote, add_counters,
+    },
+    types::{BlobHash, Flags, Guid, Role, now_unix},
+    writer::{Op, WriteCtx},
+};
+
+/// Everything `twinmail mirror status` shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MirrorStatus {
+    /// Messages added here, ever queued for the twin.
+    pub queued_add: i64,
+    /// ... of which the twin acknowledged.
+    pub sent_add: i64,
+    /// Bytes of the acknowledged adds.
+    pub sent_add_bytes: i64,
+    /// Bytes of adds still waiting.
+    pub pending_add_bytes: i64,
+    /// Messages expunged here, ever queued for the twin.
+    pub queued_del: i64,
+    /// ... of which the twin acknowledged.
+    pub sent_del: i64,
+    /// Messages added here by the twin's changes.
+    pub recv_add: i64,
+    /// Messages expunged here by the twin's changes.
+    pub recv_del: i64,
+    /// Folders renamed here by the twin's changes.
+    pub recv_rename: i64,
+    /// Flag changes applied from the twin (one per message).
+    pub recv_flags: i64,
+    /// Other changes applied from the twin (accounts, folders, aliases, ...).
+    pub recv_other: i64,
+    /// Twin changes that could not be applied here (see `last_error`).
+    pub failed: i64,
+    /// Connections refused on the mirror port (wrong secret, garbage, wrong version).
+    pub rejected: i64,
+    /// The newest sequence number in this twin's log.
+    pub last_seq: i64,
+    /// The newest one the twin acknowledged.
+    pub acked_seq: i64,
+    /// Age in seconds of the oldest change the twin has not acknowledged, if any.
+    pub lag_secs: Option<i64>,
+    /// "up", "down" or "never", as last recorded by the running server.
+    pub link: String,
+    /// Unix time of the last change of `link`.
+    pub link_since: i64,
+    /// The twin's node id, once a link has been made.
+    pub peer: String,
+    /// True once this twin holds a complete copy of the twin's data (initial sync done).
+    pub synced: bool,
+    /// Sync mode fell back to async after a timeout (cleared when the twin catches up).
+    pub sync_fallback: bool,
+    /// The last problem, with its time.
+    pub last_error: String,
+}
+
+impl MirrorStatus {
+    /// Changes still waiting for the twin's acknowledgement.
+    pub fn pending(&self) -> i64 {
+        self.last_seq - self.acked_seq
+    }
+
+    /// Linked, nothing waiting in either direction that we know of, initial sync done.
+    pub fn in_sync(&self) -> bool {
+        self.link == "up" && self.pending() == 0 && self.synced
+    }
+}
+
+impl fmt::Display for MirrorStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Mirror out: Que/sent add={}/{} ({} bytes) del={}/{}",
+            self.queued_add, self.sent_add, self.sent_add_bytes, self.queued_del, self.sent_del
+        )?;
+        writeln!(
+            f,
+            "Mirror in: Received add={} del={} rename={} failed={}",
+            self.recv_add, self.recv_del, self.recv_rename, self.failed
+        )?;
+        writeln!(
+            f,
+            "Mirror in: flags={} other={}; refused peers={}",
+            self.recv_flags, self.recv_other, self.rejected
+        )?;
+        let peer = if self.peer.is_empty() {
+            "-"
+        } else {
+            &self.peer
+        };
+        writeln!(
+            f,
+            "Link: {} since {} (twin {peer}); log {}/{} acknowledged, lag {} s{}",
+            self.link,
+            self.link_since,
+            self.acked_seq,
+            self.last_seq,
+            self.lag_secs.unwrap_or(0),
+            if self.sync_fallback {
+                "; sync mode fell back to async"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(
+            f,
+            "State: {}",
+            if self.in_sync() {
+                "in sync"
+            } else if !self.synced {
+                "initial sync not complete"
+            } else if self.link != "up" {
+                "twin not connected"
+            } else {
+                "catching up"
+            }
+        )?;
+        if !self.last_error.is_empty() {
+            writeln!(f, "Last error: {}", self.last_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// One mailbox as `mirror verify` compares it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MailboxDigest {
+    /// The owning account's name.
+    pub account: String,
+    /// The mailbox's GUID.
+    pub guid: Guid,
+    /// Its name.
+    pub name: String,
+    /// Its UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// Its UIDNEXT.
+    pub uidnext: u32,
+    /// Its HIGHESTMODSEQ.
+    pub highestmodseq: u64,
+    /// Whether it is subscribed.
+    pub subscribed: bool,
+    /// How many messages it holds.
+    pub count: u64,
+    /// SHA-256 over every message's UID, GUID, flags and MODSEQ, in UID order.
+    pub digest: String,
+}
+
+/// One message as `mirror verify` compares it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DigestRow {
+    /// Its UID.
+    pub uid: u32,
+    /// Its GUID.
+    pub guid: Guid,
+    /// Its flags.
+    pub flags: String,
+    /// Its MODSEQ.
+    pub modseq: u64,
+}
+
+/// Digest of a run of rows, as `MailboxDigest::digest` computes it.
+pub fn digest_rows(rows: &[DigestRow]) -> String {
+    let mut h = sha2::Sha256::new();
+    for r in rows {
+        h.update(format!("{} {} {} {}\n", r.uid, r.guid, r.flags, r.modseq));
+    }
+    hex::encode(h.finalize())
+}
+
+/// Sets one key of the mirror's state (in the writer's transaction).
+pub(crate) async fn set_state(
+    ctx: &mut WriteCtx,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO mirror_state (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(&mut ctx.conn)
+    .await?;
+    Ok(())
+}
+
+/// Records facts about the mirror (link state, peer, last error).
+struct SetState(Vec<(String, String)>);
+
+impl Op for SetState {
+    type Output = ();
+    fn needs_savepoint(&self) -> bool {
+        false
+    }
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        for (k, v) in &self.0 {
+            set_state(ctx, k, v).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds to counters.
+struct Count(&'static str, i64);
+
+impl Op for Count {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        add_counters(ctx, &[(self.0, self.1)]).await
+    }
+}
+
+/// The twin acknowledged this twin's log up to `seq`: counts what it took, remembers the
+/// position and trims the log behind it (a twin that later needs more gets a snapshot).
+struct RecordAck {
+    seq: i64,
+}
+
+impl Op for RecordAck {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        let acked = state_int(&mut ctx.conn, "acked").await?;
+        if self.seq <= acked {
+            return Ok(());
+        }
+        let (adds, bytes, dels) = log_counts(&mut ctx.conn, acked, self.seq).await?;
+        add_counters(
+            ctx,
+            &[
+                ("sent_add", adds),
+                ("sent_add_bytes", bytes),
+                ("sent_del", dels),
+            ],
+        )
+        .await?;
+        set_state(ctx, "acked", &self.seq.to_string()).await?;
+        sqlx::query("DELETE FROM changelog WHERE seq <= $1")
+            .bind(self.seq)
+            .execute(&mut ctx.conn)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn state_int<'e>(db: impl sqlx::SqliteExecutor<'e>, key: &str) -> Result<i64, StoreError> {
+    let v: Option<String> = sqlx::query_scalar("SELECT value FROM mirror_state WHERE key = $1")
+        .bind(key)
+        .fetch_optional(db)
+        .await?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// The newest sequence number ever handed out (the AUTOINCREMENT counter outlives trims).
+async fn last_seq<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changelog'), 0), \
+         coalesce((SELECT max(seq) FROM changelog), 0))",
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Message adds (count, bytes) and expunged messages in the log between two positions.
+async fn log_counts<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    after: i64,
+    upto: i64,
+) -> Result<(i64, i64, i64), StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT coalesce(sum(kind = 'message_added'), 0), \
+                coalesce(sum(CASE WHEN kind = 'message_added' THEN json_extract(payload, '$.size') END), 0), \
+                coalesce(sum(CASE WHEN kind = 'messages_expunged' THEN json_array_length(payload, '$.messages') END), 0) \
+         FROM changelog WHERE seq > $1 AND seq <= $2",
+    )
+    .bind(after)
+    .bind(upto)
+    .fetch_one(db)
+    .await?)
+}
+
+/// A consistent, read-only view of the whole store at one point of its log, from which
+/// an initial sync streams (a read transaction: later writes do not show through).
+pub struct Snapshot {
+    /// The read transaction.
+    tx: Transaction<'static, Sqlite>,
+    /// The log position this view corresponds to: the twin continues from `seq + 1`.
+    pub seq: i64,
+}
+
+/// Row shapes of the snapshot and digest queries.
+type MailboxTuple = (Vec<u8>, Vec<u8>, String, Option<String>, i64, bool);
+type TombstoneTuple = (Vec<u8>, Vec<u8>, i64, Vec<u8>, i64);
+type DigestTuple = (i64, String, Vec<u8>, String, i64, i64, i64, bool);
+type MessageTuple = (
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    i64,
+    String,
+    i64,
+);
+
+impl Snapshot {
+    /// Domains, accounts, aliases, mailboxes and tombstones, as the changes that make them.
+    pub async fn meta(&mut self) -> Result<Vec<Change>, StoreError> {
+        let mut out = Vec::new();
+        let domains: Vec<String> = sqlx::query_scalar("SELECT name FROM domains ORDER BY name")
+            .fetch_all(&mut *self.tx)
+            .await?;
+        out.extend(
+            domains
+                .into_iter()
+                .map(|domain| Change::DomainAdded { domain }),
+        );
+        let accounts: Vec<(Vec<u8>, String, String, bool)> =
+            sqlx::query_as("SELECT guid, name, password_hash, disabled FROM accounts ORDER BY id")
+                .fetch_all(&mut *self.tx)
+                .await?;
+        for (guid, name, password_hash, disabled) in accounts {
+            let account = Guid::from_slice(&guid)?;
+            out.push(Change::AccountCreated {
+                account,
+                name,
+                password_hash,
+            });
+            out.push(Change::AccountDisabled { account, disabled });
+        }
+        let aliases: Vec<(String, String)> =
+            sqlx::query_as("SELECT address, target FROM aliases ORDER BY address, target")
+                .fetch_all(&mut *self.tx)
+                .await?;
+        out.extend(
+            aliases
+                .into_iter()
+                .map(|(address, target)| Change::AliasAdded { address, target }),
+        );
+        let mailboxes: Vec<MailboxTuple> = sqlx::query_as(
+            "SELECT a.guid, m.guid, m.name, m.role, m.uidvalidity, m.subscribed \
+                 FROM mailboxes m JOIN accounts a ON a.id = m.account_id ORDER BY m.id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (account, mailbox, name, role, uidvalidity, subscribed) in mailboxes {
+            out.push(Change::MailboxCreated {
+                account: Guid::from_slice(&account)?,
+                mailbox: Guid::from_slice(&mailbox)?,
+                name,
+                role: role.as_deref().and_then(Role::parse),
+                uidvalidity: uidvalidity as u32,
+                subscribed,
+            });
+        }
+        let tombstones: Vec<TombstoneTuple> = sqlx::query_as(
+            "SELECT a.guid, m.guid, e.uid, e.guid, e.modseq FROM expunged e \
+             JOIN mailboxes m ON m.id = e.mailbox_id JOIN accounts a ON a.id = m.account_id \
+             ORDER BY e.mailbox_id, e.modseq, e.uid",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (account, mailbox, uid, message, modseq) in tombstones {
+            let (account, mailbox) = (Guid::from_slice(&account)?, Guid::from_slice(&mailbox)?);
+            let e = Expunged {
+                message: Guid::from_slice(&message)?,
+                uid: uid as u32,
+            };
+            match out.last_mut() {
+                Some(Change::MessagesExpunged {
+                    mailbox: m,
+                    modseq: s,
+                    messages,
+                    ..
+                }) if *m == mailbox && *s == modseq as u64 => messages.push(e),
+                _ => out.push(Change::MessagesExpunged {
+                    account,
+                    mailbox,
+                    modseq: modseq as u64,
+                    messages: vec![e],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` messages after the one with local id `after`, as `MessageAdded`
+    /// changes with their current flags and MODSEQ; each with its local id (the cursor).
+    pub async fn messages(
+        &mut self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, Change)>, StoreError> {
+        let rows: Vec<MessageTuple> = sqlx::query_as(
+            "SELECT m.id, a.guid, b.guid, m.uid, m.guid, m.blob, m.size, m.internal_date, m.flags, m.modseq \
+             FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id JOIN accounts a ON a.id = b.account_id \
+             WHERE m.id > $1 ORDER BY m.id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter()
+            .map(
+                |(id, account, mailbox, uid, guid, blob, size, date, flags, modseq)| {
+                    Ok((
+                        id,
+                        Change::MessageAdded {
+                            account: Guid::from_slice(&account)?,
+                            mailbox: Guid::from_slice(&mailbox)?,
+                            message: Guid::from_slice(&guid)?,
+                            uid: uid as u32,
+                            modseq: modseq as u64,
+                            blob: BlobHash::from_slice(&blob)?,
+                            size: size as u64,
+                            internal_date: date,
+                            flags: Flags::parse(&flags),
+                        },
+                    ))
+                },
+            )
+            .collect()
+    }
+
+    /// Every mailbox's UIDNEXT and HIGHESTMODSEQ (sent after the messages).
+    pub async fn mailbox_states(&mut self) -> Result<Vec<Change>, StoreError> {
+        let rows: Vec<(Vec<u8>, Vec<u8>, i64, i64)> = sqlx::query_as(
+            "SELECT a.guid, m.guid, m.uidnext, m.highestmodseq FROM mailboxes m \
+             JOIN accounts a ON a.id = m.account_id ORDER BY m.id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter()
+            .map(|(account, mailbox, uidnext, highestmodseq)| {
+                Ok(Change::MailboxState {
+                    account: Guid::from_slice(&account)?,
+                    mailbox: Guid::from_slice(&mailbox)?,
+                    uidnext: uidnext as u32,
+                    highestmodseq: highestmodseq as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// A message's bytes (blobs never change, so any connection may read them).
+    pub async fn blob(&mut self, hash: &BlobHash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT data FROM blobs WHERE hash = $1")
+            .bind(&hash.0[..])
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+}
+
+impl Store {
+    /// This database's incarnation: a random id made when it was created. A twin rebuilt
+    /// from scratch has a new one, which tells its partner to send a snapshot.
+    pub fn incarnation(&self) -> &str {
+        self.incarnation_str()
+    }
+
+    /// Applies changes from the twin, in order, exactly once, in one transaction.
+    pub async fn apply_remote_batch(
+        &self,
+        origin: &str,
+        changes: Vec<RemoteChange>,
+    ) -> Result<Vec<Applied>, StoreError> {
+        self.submit(ApplyRemote {
+            origin: origin.to_string(),
+            changes,
+        })
+        .await
+    }
+
+    /// Passes over a twin's change that cannot be applied here, counting it as failed.
+    pub async fn skip_remote(&self, origin: &str, seq: i64, error: &str) -> Result<(), StoreError> {
+        self.submit(SkipRemote {
+            origin: origin.to_string(),
+            seq,
+            error: format!("{} {error}", now_unix()),
+        })
+        .await
+    }
+
+    /// Applies one page of the twin's snapshot (idempotent).
+    pub async fn apply_snapshot(
+        &self,
+        origin: &str,
+        changes: Vec<RemoteChange>,
+    ) -> Result<(), StoreError> {
+        self.submit(ApplySnapshot {
+            origin: origin.to_string(),
+            changes,
+        })
+        .await
+    }
+
+    /// Ends the twin's snapshot: its log is applied from `seq + 1` on.
+    pub async fn finish_snapshot(
+        &self,
+        origin: &str,
+        incarnation: &str,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        self.submit(FinishSnapshot {
+            origin: origin.to_string(),
+            incarnation: incarnation.to_string(),
+            seq,
+        })
+        .await
+    }
+
+    /// Where this twin stands with `origin`'s log: the incarnation it last synced from
+    /// (empty if never) and the highest sequence applied.
+    pub async fn remote_position(&self, origin: &str) -> Result<(String, i64), StoreError> {
+        Ok(
+            sqlx::query_as("SELECT incarnation, seq FROM applied WHERE origin = $1")
+                .bind(origin)
+                .fetch_optional(self.db())
+                .await?
+                .unwrap_or((String::new(), 0)),
+        )
+    }
+
+    /// The oldest sequence number still in the log (the next one when it is empty).
+    pub async fn log_start(&self) -> Result<i64, StoreError> {
+        let min: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM changelog")
+            .fetch_one(self.db())
+            .await?;
+        match min {
+            Some(m) => Ok(m),
+            None => Ok(last_seq(self.db()).await? + 1),
+        }
+    }
+
+    /// Opens a consistent snapshot of everything, for an initial sync.
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut tx = self.db().begin().await?;
+        let seq = last_seq(&mut *tx).await?;
+        Ok(Snapshot { tx, seq })
+    }
+
+    /// The twin acknowledged this twin's log up to `seq`.
+    pub async fn record_ack(&self, seq: i64) -> Result<(), StoreError> {
+        self.submit(RecordAck { seq }).await
+    }
+
+    /// Records facts about the link (`link`, `peer`, `link_since`, `last_error`, ...).
+    pub async fn set_mirror_state(&self, facts: &[(&str, &str)]) -> Result<(), StoreError> {
+        self.submit(SetState(
+            facts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+        .await
+    }
+
+    /// Counts a refused mirror connection.
+    pub async fn count_rejected_peer(&self) -> Result<(), StoreError> {
+        self.submit(Count("rejected", 1)).await
+    }
+
+    /// The mirror's counters and state.
+    pub async fn mirror_status(&self) -> Result<MirrorStatus, StoreError> {
+        let counters: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, value FROM mirror_counters")
+                .fetch_all(self.db())
+                .await?;
+        let state: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM mirror_state")
+            .fetch_all(self.db())
+            .await?;
+        let c = |n: &str| counters.iter().find(|c| c.0 == n).map(|c| c.1).unwrap_or(0);
+        let s = |k: &str| {
+            state
+                .iter()
+                .find(|s| s.0 == k)
+                .map(|s| s.1.clone())
+                .unwrap_or_default()
+        };
+        let acked = s("acked").parse().unwrap_or(0);
+        let last_seq = last_seq(self.db()).await?;
+        let (adds, bytes, dels) = log_counts(self.db(), acked, i64::MAX).await?;
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT min(created_at) FROM changelog WHERE seq > $1")
+                .bind(acked)
+                .fetch_one(self.db())
+                .await?;
+        let peer = s("peer");
+        let synced = !peer.is_empty() && !self.remote_position(&peer).await?.0.is_empty();
+        let link = s("link");
+        Ok(MirrorStatus {
+            queued_add: c("sent_add") + adds,
+            sent_add: c("sent_add"),
+            sent_add_bytes: c("sent_add_bytes"),
+            pending_add_bytes: bytes,
+            queued_del: c("sent_del") + dels,
+            sent_del: c("sent_del"),
+            recv_add: c("recv_add"),
+            recv_del: c("recv_del"),
+            recv_rename: c("recv_rename"),
+            recv_flags: c("recv_flags"),
+            recv_other: c("recv_other"),
+            failed: c("failed"),
+            rejected: c("rejected"),
+            last_seq,
+            acked_seq: acked,
+            lag_secs: oldest.map(|t| (now_unix() - t).max(0)),
+            link: if link.is_empty() {
+                "never".into()
+            } else {
+                link
+            },
+            link_since: s("link_since").parse().unwrap_or(0),
+            peer,
+            synced,
+            sync_fallback: s("sync_fallback") == "1",
+            last_error: s("last_error"),
+        })
+    }
+
+    /// Every mailbox's digest, for `mirror verify`.
+    pub async fn mailbox_digests(&self) -> Result<Vec<MailboxDigest>, StoreError> {
+        let boxes: Vec<DigestTuple> = sqlx::query_as(
+            "SELECT m.id, a.name, m.guid, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.subscribed \
+             FROM mailboxes m JOIN accounts a ON a.id = m.account_id ORDER BY a.name, m.name",
+        )
+        .fetch_all(self.db())
+        .await?;
+        let mut out = Vec::with_capacity(boxes.len());
+        for (id, account, guid, name, uidvalidity, uidnext, highestmodseq, subscribed) in boxes {
+            let rows = self.digest_rows_of(id, 0, u32::MAX).await?;
+            out.push(MailboxDigest {
+                account,
+                guid: Guid::from_slice(&guid)?,
+                name,
+                uidvalidity: uidvalidity as u32,
+                uidnext: uidnext as u32,
+                highestmodseq: highestmodseq as u64,
+                subscribed,
+                count: rows.len() as u64,
+                digest: digest_rows(&rows),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The messages of a mailbox with UIDs in `from..=to`, for `mirror verify`.
+    pub async fn digest_rows(
+        &self,
+        mailbox: &Guid,
+        from: u32,
+        to: u32,
+    ) -> Result<Vec<DigestRow>, StoreError> {
+        match self.mailbox_by_guid(mailbox).await? {
+            Some(m) => self.digest_rows_of(m.id, from, to).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn digest_rows_of(
+        &self,
+        id: i64,
+        from: u32,
+        to: u32,
+    ) -> Result<Vec<DigestRow>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>, String, i64)> = sqlx::query_as(
+            "SELECT uid, guid, flags, modseq FROM messages WHERE mailbox_id = $1 AND uid >= $2 AND uid <= $3 ORDER BY uid",
+        )
+        .bind(id)
+        .bind(from as i64)
+        .bind(to as i64)
+        .fetch_all(self.db())
+        .await?;
+        rows.into_iter()
+            .map(|(uid, guid, flags, modseq)| {
+                Ok(DigestRow {
+                    uid: uid as u32,
+                    guid: Guid::from_slice(&guid)?,
+                    flags,
+                    modseq: modseq as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// Accounts with their password hashes and state, for `mirror verify`.
+    pub async fn account_facts(&self) -> Result<Vec<(String, Guid, String, bool)>, StoreError> {
+        let rows: Vec<(String, Vec<u8>, String, bool)> = sqlx::query_as(
+            "SELECT name, guid, password_hash, disabled FROM accounts ORDER BY name",
+        )
+        .fetch_all(self.db())
+        .await?;
+        rows.into_iter()
+            .map(|(n, g, h, d)| Ok((n, Guid::from_slice(&g)?, h, d)))
+            .collect()
+    }
+}
+
+impl Store {
+    /// Which of these blobs this store does not hold (an initial sync sends only those).
+    pub async fn missing_blobs(&self, hashes: &[BlobHash]) -> Result<Vec<BlobHash>, StoreError> {
+        let mut missing = Vec::new();
+        for chunk in hashes.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new("SELECT hash FROM blobs WHERE hash IN (");
+            let mut sep = q.separated(", ");
+            for h in chunk {
+                sep.push_bind(&h.0[..]);
+            }
+            q.push(")");
+            let have: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(self.db()).await?;
+            missing.extend(
+                chunk
+                    .iter()
+                    .filter(|h| !have.iter().any(|x| x[..] == h.0[..])),
+            );
+        }
+        missing.dedup();
+        Ok(missing)
+    }
+}
