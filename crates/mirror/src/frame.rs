@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use twinmail_store::{BlobHash, Change, DigestRow, Guid, MailboxDigest};
+use twinmail_store::{BlobHash, Change, DigestRow, Guid, MailboxDigest, Request, Response};
 
 /// The protocol version this build speaks.
 pub const VERSION: u32 = 1;
@@ -58,6 +58,36 @@ pub enum Frame {
     Query(Query),
     /// ... and is answered.
     Answer(Answer),
+    /// A write forwarded to the account's home twin; `blob_len` bytes follow in
+    /// `RequestChunk` frames with the same id.
+    Request(RequestHeader),
+    /// Message bytes of a forwarded write: its id, then bytes.
+    RequestChunk(u64, Vec<u8>),
+    /// The home twin's answer to a forwarded write.
+    Response(ResponseFrame),
+}
+
+/// A forwarded write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestHeader {
+    /// Chosen by the forwarding twin, unique per link.
+    pub id: u64,
+    /// The write.
+    pub request: Request,
+    /// Message bytes that follow.
+    pub blob_len: Option<u64>,
+}
+
+/// The answer to a forwarded write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseFrame {
+    /// The request's id.
+    pub id: u64,
+    /// What happened.
+    pub response: Response,
+    /// The home twin's log position once it was done: the forwarding twin answers its
+    /// client when it has applied the log up to here.
+    pub seq: i64,
 }
 
 /// The opening frame.
@@ -180,6 +210,9 @@ mod kind {
     pub const SNAPSHOT_END: u8 = 13;
     pub const QUERY: u8 = 14;
     pub const ANSWER: u8 = 15;
+    pub const REQUEST: u8 = 16;
+    pub const REQUEST_CHUNK: u8 = 17;
+    pub const RESPONSE: u8 = 18;
 }
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -210,6 +243,13 @@ impl Frame {
             Frame::SnapshotEnd(s) => (kind::SNAPSHOT_END, json(s)),
             Frame::Query(q) => (kind::QUERY, json(q)),
             Frame::Answer(a) => (kind::ANSWER, json(a)),
+            Frame::Request(r) => (kind::REQUEST, json(r)),
+            Frame::RequestChunk(id, b) => {
+                let mut body = id.to_be_bytes().to_vec();
+                body.extend_from_slice(b);
+                (kind::REQUEST_CHUNK, body)
+            }
+            Frame::Response(r) => (kind::RESPONSE, json(r)),
         };
         let mut out = Vec::with_capacity(5 + body.len());
         out.extend_from_slice(&(body.len() as u32 + 1).to_be_bytes());
@@ -239,6 +279,13 @@ impl Frame {
             kind::SNAPSHOT_END => Frame::SnapshotEnd(parse(body)?),
             kind::QUERY => Frame::Query(parse(body)?),
             kind::ANSWER => Frame::Answer(parse(body)?),
+            kind::REQUEST => Frame::Request(parse(body)?),
+            kind::REQUEST_CHUNK if body.len() >= 8 => {
+                let (id, bytes) = body.split_at(8);
+                let id = u64::from_be_bytes(id.try_into().unwrap_or_default());
+                Frame::RequestChunk(id, bytes.to_vec())
+            }
+            kind::RESPONSE => Frame::Response(parse(body)?),
             other => return Err(FrameError::Type(other)),
         })
     }

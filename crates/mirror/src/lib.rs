@@ -4,6 +4,7 @@
 //!
 //! - `auth`: TLS plus the HMAC challenge–response bound to the TLS session.
 //! - `frame`: the length-delimited, versioned wire format.
+//! - `forward`: home twins; writes of accounts homed on the twin are forwarded there.
 //! - `link`: dialing, accepting, backoff, one link per pair.
 //! - `session`: one live link: sender, receiver, acknowledgements, heartbeats.
 //! - `snapshot`: the initial sync of a new twin.
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod forward;
 pub mod frame;
 mod link;
 mod session;

@@ -3,10 +3,7 @@
 //! connection is counted and logged, without secrets.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
@@ -20,6 +17,7 @@ use twinmail_store::{Store, now_unix};
 use crate::{
     LinkError, MirrorSettings,
     auth::{self, Me},
+    forward::{Forwarding, Router},
     frame::{Frame, Purpose},
     session, verify,
 };
@@ -40,21 +38,24 @@ struct Inner {
     store: Store,
     /// TLS for the listener.
     acceptor: TlsAcceptor,
-    /// True while a link session runs (one per pair).
-    linked: AtomicBool,
+    /// Link state and forwarded writes (one link per pair).
+    forwarding: Arc<Forwarding>,
     /// Highest sequence of this twin's log the twin acknowledged (for sync waits).
     acked: watch::Sender<i64>,
 }
 
 impl Mirror {
     /// A mirror for `store`; nothing runs until [`run`](Mirror::run).
+    /// Installs itself as the store's home-twin router.
     pub fn new(settings: MirrorSettings, store: Store, acceptor: TlsAcceptor) -> Mirror {
+        let forwarding = Forwarding::new(settings.node.clone(), settings.twin_id.clone());
+        store.set_forwarder(Arc::new(Router(forwarding.clone())));
         Mirror {
             inner: Arc::new(Inner {
                 settings,
                 store,
                 acceptor,
-                linked: AtomicBool::new(false),
+                forwarding,
                 acked: watch::channel(0).0,
             }),
         }
@@ -62,7 +63,7 @@ impl Mirror {
 
     /// Whether the link to the twin is up now.
     pub fn is_linked(&self) -> bool {
-        self.inner.linked.load(Ordering::SeqCst)
+        self.inner.forwarding.linked.load(Ordering::SeqCst)
     }
 
     /// Watches the twin's acknowledgements of this twin's log.
@@ -143,7 +144,7 @@ impl Mirror {
         match authed.peer.purpose {
             Purpose::Verify => verify::serve(&self.inner.store, &mut authed.stream).await,
             Purpose::Link => {
-                if self.inner.linked.swap(true, Ordering::SeqCst) {
+                if self.inner.forwarding.linked.swap(true, Ordering::SeqCst) {
                     let _ = crate::frame::write(
                         &mut authed.stream,
                         &Frame::Refused("a link is already up".into()),
@@ -151,9 +152,7 @@ impl Mirror {
                     .await;
                     return Err(LinkError::Refused("a second link from the twin".into()));
                 }
-                let r = self.linked(authed, shutdown).await;
-                self.inner.linked.store(false, Ordering::SeqCst);
-                r
+                self.linked(authed, shutdown).await
             }
         }
     }
@@ -187,10 +186,8 @@ impl Mirror {
                 ))),
                 Ok(authed) => {
                     backoff = Duration::from_millis(100);
-                    self.inner.linked.store(true, Ordering::SeqCst);
-                    let r = self.linked(authed, shutdown.clone()).await;
-                    self.inner.linked.store(false, Ordering::SeqCst);
-                    r
+                    self.inner.forwarding.linked.store(true, Ordering::SeqCst);
+                    self.linked(authed, shutdown.clone()).await
                 }
                 Err(e) => Err(e),
             };
@@ -226,10 +223,13 @@ impl Mirror {
                 ("link_since", &now_unix().to_string()),
             ])
             .await?;
+        let fwd = &self.inner.forwarding;
         let result = tokio::select! {
-            r = session::run(store, authed, &self.inner.settings, &self.inner.acked) => r,
+            r = session::run(store, authed, &self.inner.settings, &self.inner.acked, fwd) => r,
             _ = shutdown.changed() => Ok(()),
         };
+        fwd.linked.store(false, Ordering::SeqCst);
+        fwd.detach();
         let mut facts = vec![
             ("link", "down".to_string()),
             ("link_since", now_unix().to_string()),

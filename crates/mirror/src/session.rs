@@ -12,7 +12,7 @@
 //! Whichever part fails ends the session; the link then reconnects and resumes from the
 //! positions in the two databases, so nothing is lost and nothing applied twice.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tokio::{
     io::{AsyncWriteExt, ReadHalf, WriteHalf},
@@ -26,6 +26,7 @@ use twinmail_store::{Change, RemoteChange, Store, StoreError};
 use crate::{
     LinkError, MirrorSettings,
     auth::Authed,
+    forward::{self, Forwarding},
     frame::{self, CHUNK, ChangeHeader, Frame, Position},
     snapshot,
 };
@@ -50,6 +51,7 @@ pub(crate) async fn run(
     authed: Authed,
     settings: &MirrorSettings,
     acked: &watch::Sender<i64>,
+    fwd: &Arc<Forwarding>,
 ) -> Result<(), LinkError> {
     let peer = authed.peer;
     let (rd, wr) = tokio::io::split(authed.stream);
@@ -57,7 +59,9 @@ pub(crate) async fn run(
     let (to_sender, sender_rx) = mpsc::channel::<Frame>(16);
     let (to_applier, applier_rx) = mpsc::channel::<Frame>(64);
     let (to_acks, acks_rx) = mpsc::channel::<i64>(1024);
+    let (to_requests, requests_rx) = mpsc::channel::<Frame>(64);
     let (incarnation, applied) = store.remote_position(&peer.node).await?;
+    fwd.attach(out.clone(), applied);
     out.send(Frame::Position(Position {
         incarnation,
         applied,
@@ -68,19 +72,32 @@ pub(crate) async fn run(
     parts.spawn(write_loop(wr, out_rx, settings.heartbeat));
     parts.spawn(read_loop(
         rd,
-        to_sender,
-        to_applier,
-        to_acks,
+        Routes {
+            sender: to_sender,
+            applier: to_applier,
+            acks: to_acks,
+            requests: to_requests,
+            forwarding: fwd.clone(),
+        },
         settings.heartbeat * 3,
+    ));
+    parts.spawn(forward::serve(
+        store.clone(),
+        requests_rx,
+        out.clone(),
+        settings.max_message_size,
     ));
     parts.spawn(send_loop(store.clone(), sender_rx, out.clone()));
     parts.spawn(apply_loop(
-        store.clone(),
-        peer.node.clone(),
-        peer.incarnation.clone(),
+        Applier {
+            store: store.clone(),
+            origin: peer.node.clone(),
+            incarnation: peer.incarnation.clone(),
+            out,
+            max: settings.max_message_size,
+            forwarding: fwd.clone(),
+        },
         applier_rx,
-        out,
-        settings.max_message_size,
     ));
     parts.spawn(ack_loop(store.clone(), acks_rx, acked.clone()));
     let first = parts.join_next().await;
@@ -112,11 +129,23 @@ async fn write_loop(
     }
 }
 
+/// Where the reader sends each kind of frame.
+struct Routes {
+    /// Position and want lists: for the sender.
+    sender: mpsc::Sender<Frame>,
+    /// Changes and snapshots: for the applier.
+    applier: mpsc::Sender<Frame>,
+    /// Acknowledgements.
+    acks: mpsc::Sender<i64>,
+    /// Forwarded writes, for this twin to carry out.
+    requests: mpsc::Sender<Frame>,
+    /// Answers to this twin's forwarded writes.
+    forwarding: Arc<Forwarding>,
+}
+
 async fn read_loop(
     mut rd: ReadHalf<Stream>,
-    to_sender: mpsc::Sender<Frame>,
-    to_applier: mpsc::Sender<Frame>,
-    to_acks: mpsc::Sender<i64>,
+    routes: Routes,
     silence: Duration,
 ) -> Result<(), LinkError> {
     let gone = || LinkError::Protocol("link task gone".into());
@@ -126,14 +155,20 @@ async fn read_loop(
             .map_err(|_| LinkError::Silent)??;
         match f {
             Frame::Heartbeat => {}
-            Frame::Ack(seq) => to_acks.send(seq).await.map_err(|_| gone())?,
-            Frame::Position(_) | Frame::Want(_) => to_sender.send(f).await.map_err(|_| gone())?,
+            Frame::Ack(seq) => routes.acks.send(seq).await.map_err(|_| gone())?,
+            Frame::Response(r) => routes.forwarding.answered(r),
+            Frame::Request(_) | Frame::RequestChunk(..) => {
+                routes.requests.send(f).await.map_err(|_| gone())?
+            }
+            Frame::Position(_) | Frame::Want(_) => {
+                routes.sender.send(f).await.map_err(|_| gone())?
+            }
             Frame::Change(_)
             | Frame::Chunk(_)
             | Frame::SnapshotBegin(_)
             | Frame::SnapshotPage(_)
             | Frame::Blob(_)
-            | Frame::SnapshotEnd(_) => to_applier.send(f).await.map_err(|_| gone())?,
+            | Frame::SnapshotEnd(_) => routes.applier.send(f).await.map_err(|_| gone())?,
             Frame::Refused(why) => return Err(LinkError::Refused(why)),
             other => {
                 return Err(LinkError::Protocol(format!(
@@ -248,14 +283,31 @@ async fn ack_loop(
     Ok(())
 }
 
-async fn apply_loop(
+/// What the applier works with.
+struct Applier {
+    /// The store.
     store: Store,
+    /// The twin's node id.
     origin: String,
+    /// The twin's database incarnation.
     incarnation: String,
-    mut rx: In,
+    /// Outgoing frames (acknowledgements, want lists).
     out: Out,
+    /// Largest message accepted.
     max: u64,
-) -> Result<(), LinkError> {
+    /// Told how far the twin's log is applied (forwarded writes wait for it).
+    forwarding: Arc<Forwarding>,
+}
+
+async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
+    let Applier {
+        store,
+        origin,
+        incarnation,
+        out,
+        max,
+        forwarding,
+    } = a;
     let mut held: Option<Frame> = None;
     loop {
         let f = match held.take() {
@@ -285,6 +337,7 @@ async fn apply_loop(
                     }
                 }
                 let last = apply(&store, &origin, batch).await?;
+                forwarding.applied.send_replace(last);
                 out.send(Frame::Ack(last))
                     .await
                     .map_err(|_| LinkError::Protocol("writer gone".into()))?;
@@ -292,6 +345,7 @@ async fn apply_loop(
             Frame::SnapshotBegin(seq) => {
                 snapshot::receive(&store, &origin, &mut rx, &out, max).await?;
                 store.finish_snapshot(&origin, &incarnation, seq).await?;
+                forwarding.applied.send_replace(seq);
                 tracing::info!(twin = %origin, seq, "initial sync from the twin complete");
             }
             _ => {

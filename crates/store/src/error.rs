@@ -44,6 +44,10 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("store closed")]
     Closed,
+    /// The account's home twin did not carry out a forwarded write (link lost, timeout):
+    /// a temporary failure the client may retry.
+    #[error("the twin did not answer: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {

@@ -9,6 +9,7 @@
 
 mod change;
 mod error;
+mod forward;
 mod mirror;
 pub mod names;
 mod ops;
@@ -21,6 +22,7 @@ mod writer;
 
 pub use change::{Change, ChangeEvent, Expunged, FlagUpdate};
 pub use error::StoreError;
+pub use forward::{ForwardFuture, Forwarder, Request, Response};
 pub use mirror::{DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
 pub use ops::{
     message::{Copied, FlagsStored},

@@ -264,7 +264,7 @@ async fn state_int<'e>(db: impl sqlx::SqliteExecutor<'e>, key: &str) -> Result<i
 }
 
 /// The newest sequence number ever handed out (the AUTOINCREMENT counter outlives trims).
-async fn last_seq<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<i64, StoreError> {
+pub(crate) async fn last_seq<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changelog'), 0), \
          coalesce((SELECT max(seq) FROM changelog), 0))",

@@ -11,7 +11,12 @@ use sqlx::{
 use tokio::sync::broadcast;
 
 use crate::{
-    Change, ChangeEvent, StoreError, names,
+    Change, ChangeEvent, StoreError,
+    forward::{
+        Forwarder, Request, expect_copied, expect_created, expect_done, expect_flags,
+        expect_placed, expect_uids,
+    },
+    names,
     ops::{
         account::{CreateAccount, DeleteAccount, SetDisabled, SetPassword},
         domain::{AddAlias, AddDomain, DeleteAlias, DeleteDomain},
@@ -79,6 +84,8 @@ struct Inner {
     stream: broadcast::Sender<Arc<ChangeEvent>>,
     /// Password hashing with its concurrency cap.
     hasher: Hasher,
+    /// Routes writes of accounts homed on the twin there (set by the mirror).
+    forwarder: std::sync::OnceLock<Arc<dyn Forwarder>>,
 }
 
 /// Changes buffered per slow subscriber before it lags and must resynchronise.
@@ -125,6 +132,7 @@ impl Store {
                 writer,
                 stream,
                 hasher,
+                forwarder: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -142,6 +150,10 @@ impl Store {
 
     pub(crate) fn db(&self) -> &SqlitePool {
         &self.inner.read
+    }
+
+    pub(crate) fn forwarder_cell(&self) -> &std::sync::OnceLock<Arc<dyn Forwarder>> {
+        &self.inner.forwarder
     }
 
     pub(crate) fn incarnation_str(&self) -> &str {
@@ -438,6 +450,16 @@ impl Store {
     /// CREATE (with missing parents).
     pub async fn create_mailbox(&self, account_id: i64, name: &str) -> Result<Mailbox, StoreError> {
         let name = name.to_string();
+        if let Some((f, account)) = self.route_account(account_id).await? {
+            let r = f
+                .forward(Request::CreateMailbox { account, name }, None)
+                .await?;
+            let guid = expect_created(r.into_result()?)?;
+            return self
+                .mailbox_by_guid(&guid)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("mailbox {guid}")));
+        }
         self.inner
             .writer
             .submit(CreateMailbox { account_id, name })
@@ -452,6 +474,10 @@ impl Store {
         to: &str,
     ) -> Result<(), StoreError> {
         let (from, to) = (from.to_string(), to.to_string());
+        if let Some((f, account)) = self.route_account(account_id).await? {
+            let r = f.forward(Request::RenameMailbox { account, from, to }, None);
+            return expect_done(r.await?.into_result()?);
+        }
         self.inner
             .writer
             .submit(RenameMailbox {
@@ -465,6 +491,10 @@ impl Store {
     /// DELETE.
     pub async fn delete_mailbox(&self, account_id: i64, name: &str) -> Result<(), StoreError> {
         let name = name.to_string();
+        if let Some((f, account)) = self.route_account(account_id).await? {
+            let r = f.forward(Request::DeleteMailbox { account, name }, None);
+            return expect_done(r.await?.into_result()?);
+        }
         self.inner
             .writer
             .submit(DeleteMailbox { account_id, name })
@@ -479,6 +509,17 @@ impl Store {
         subscribed: bool,
     ) -> Result<(), StoreError> {
         let name = name.to_string();
+        if let Some((f, account)) = self.route_account(account_id).await? {
+            let r = f.forward(
+                Request::Subscribe {
+                    account,
+                    name,
+                    subscribed,
+                },
+                None,
+            );
+            return expect_done(r.await?.into_result()?);
+        }
         self.inner
             .writer
             .submit(SetSubscribed {
@@ -578,16 +619,31 @@ impl Store {
         flags: Flags,
         internal_date: Option<i64>,
     ) -> Result<Placed, StoreError> {
-        let mut placed = self
-            .inner
-            .writer
-            .submit(AddMessage {
-                mailboxes: vec![mailbox_id],
-                body: body(bytes),
-                flags,
-                internal_date: internal_date.unwrap_or_else(now_unix),
-            })
-            .await?;
+        let internal_date = internal_date.unwrap_or_else(now_unix);
+        let body = body(bytes);
+        let mut placed = match self.route_mailbox(mailbox_id).await? {
+            Some((f, mailbox)) => {
+                let r = f.forward(
+                    Request::Add {
+                        mailboxes: vec![mailbox],
+                        blob: body.hash,
+                        flags,
+                        internal_date,
+                    },
+                    Some(body.bytes),
+                );
+                expect_placed(r.await?.into_result()?)?
+            }
+            None => {
+                self.submit(AddMessage {
+                    mailboxes: vec![mailbox_id],
+                    body,
+                    flags,
+                    internal_date,
+                })
+                .await?
+            }
+        };
         placed
             .pop()
             .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
@@ -602,6 +658,19 @@ impl Store {
         flags: Flags,
         unchanged_since: Option<u64>,
     ) -> Result<FlagsStored, StoreError> {
+        if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
+            let r = f.forward(
+                Request::StoreFlags {
+                    mailbox,
+                    uids,
+                    mode,
+                    flags,
+                    unchanged_since,
+                },
+                None,
+            );
+            return expect_flags(r.await?.into_result()?);
+        }
         self.inner
             .writer
             .submit(StoreFlags {
@@ -621,26 +690,37 @@ impl Store {
         mailbox_id: i64,
         uids: Option<UidSet>,
     ) -> Result<Vec<u32>, StoreError> {
-        self.inner
-            .writer
-            .submit(Expunge {
-                mailbox_id,
-                uids,
-                only_deleted: true,
-            })
-            .await
+        self.expunge_as(mailbox_id, uids, true).await
+    }
+
+    async fn expunge_as(
+        &self,
+        mailbox_id: i64,
+        uids: Option<UidSet>,
+        only_deleted: bool,
+    ) -> Result<Vec<u32>, StoreError> {
+        if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
+            let r = f.forward(
+                Request::Expunge {
+                    mailbox,
+                    uids,
+                    only_deleted,
+                },
+                None,
+            );
+            return expect_uids(r.await?.into_result()?);
+        }
+        self.submit(Expunge {
+            mailbox_id,
+            uids,
+            only_deleted,
+        })
+        .await
     }
 
     /// Removes exactly these messages, flagged or not (POP3 UPDATE state).
     pub async fn remove(&self, mailbox_id: i64, uids: UidSet) -> Result<Vec<u32>, StoreError> {
-        self.inner
-            .writer
-            .submit(Expunge {
-                mailbox_id,
-                uids: Some(uids),
-                only_deleted: false,
-            })
-            .await
+        self.expunge_as(mailbox_id, Some(uids), false).await
     }
 
     /// COPY (or MOVE with `remove`) within one account.
@@ -651,6 +731,23 @@ impl Store {
         to: i64,
         remove: bool,
     ) -> Result<Copied, StoreError> {
+        if let Some((f, from)) = self.route_mailbox(from).await? {
+            let to = self
+                .route_mailbox(to)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("target mailbox".into()))?
+                .1;
+            let r = f.forward(
+                Request::Copy {
+                    from,
+                    uids,
+                    to,
+                    remove,
+                },
+                None,
+            );
+            return expect_copied(r.await?.into_result()?);
+        }
         self.inner
             .writer
             .submit(CopyMessages {
@@ -812,15 +909,48 @@ impl Delivery {
         if self.targets.is_empty() {
             return Err(StoreError::Invalid("no recipients".into()));
         }
-        self.store
-            .inner
-            .writer
-            .submit(AddMessage {
-                mailboxes: self.targets.iter().map(|t| t.1).collect(),
-                body: body(bytes),
-                flags: Flags::default(),
-                internal_date: now_unix(),
-            })
-            .await
+        let body = body(bytes);
+        let internal_date = now_unix();
+        // Recipients homed on the twin are delivered there (it assigns their UIDs); the
+        // rest here, in one transaction.
+        let (mut remote, mut local) = (Vec::new(), Vec::new());
+        for (account, inbox) in &self.targets {
+            match self.store.route(&account.guid) {
+                Some(f) => remote.push((f.clone(), *inbox)),
+                None => local.push(*inbox),
+            }
+        }
+        let mut placed = Vec::with_capacity(self.targets.len());
+        if let Some(f) = remote.first().map(|r| r.0.clone()) {
+            let mut mailboxes = Vec::with_capacity(remote.len());
+            for (_, inbox) in &remote {
+                if let Some(m) = self.store.mailbox_by_id(*inbox).await? {
+                    mailboxes.push(m.guid);
+                }
+            }
+            let r = f.forward(
+                Request::Add {
+                    mailboxes,
+                    blob: body.hash,
+                    flags: Flags::default(),
+                    internal_date,
+                },
+                Some(body.bytes.clone()),
+            );
+            placed.extend(expect_placed(r.await?.into_result()?)?);
+        }
+        if !local.is_empty() {
+            placed.extend(
+                self.store
+                    .submit(AddMessage {
+                        mailboxes: local,
+                        body,
+                        flags: Flags::default(),
+                        internal_date,
+                    })
+                    .await?,
+            );
+        }
+        Ok(placed)
     }
 }

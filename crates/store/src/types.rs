@@ -330,7 +330,7 @@ pub struct Message {
 }
 
 /// Where a message landed: what SMTP logs and what APPENDUID / COPYUID report.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Placed {
     /// The mailbox's GUID.
     pub mailbox: Guid,

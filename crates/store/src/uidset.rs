@@ -7,8 +7,15 @@ use sqlx::SqliteConnection;
 use crate::{StoreError, rows, types::Message};
 
 /// Sorted, disjoint, inclusive UID ranges.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Vec<(u32, u32)>")]
 pub struct UidSet(Vec<(u32, u32)>);
+
+impl From<Vec<(u32, u32)>> for UidSet {
+    fn from(ranges: Vec<(u32, u32)>) -> UidSet {
+        UidSet::from_ranges(ranges)
+    }
+}
 
 /// Above this many ranges one query over the whole span beats one query per range.
 const MAX_RANGE_QUERIES: usize = 16;

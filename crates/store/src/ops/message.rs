@@ -185,7 +185,7 @@ pub(crate) struct StoreFlags {
 }
 
 /// What a STORE did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FlagsStored {
     /// Messages whose flags changed: UID, new flags.
     pub changed: Vec<(u32, Flags)>,
@@ -364,7 +364,7 @@ pub(crate) struct CopyMessages {
 }
 
 /// What a COPY or MOVE did (RFC 4315 COPYUID).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Copied {
     /// UIDVALIDITY of the target mailbox.
     pub uidvalidity: u32,
