@@ -67,7 +67,11 @@ impl Forwarding {
         } else {
             (&self.twin, &self.node)
         };
-        if account.0[0].is_multiple_of(2) { first } else { second }
+        if account.0[0].is_multiple_of(2) {
+            first
+        } else {
+            second
+        }
     }
 
     /// A session starts: forwarded writes go out through `out`.

@@ -346,6 +346,9 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
                 snapshot::receive(&store, &origin, &mut rx, &out, max).await?;
                 store.finish_snapshot(&origin, &incarnation, seq).await?;
                 forwarding.applied.send_replace(seq);
+                out.send(Frame::Ack(seq))
+                    .await
+                    .map_err(|_| LinkError::Protocol("writer gone".into()))?;
                 tracing::info!(twin = %origin, seq, "initial sync from the twin complete");
             }
             _ => {

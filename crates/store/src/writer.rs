@@ -318,6 +318,10 @@ async fn run_batch(
         sqlx::raw_sql("BEGIN IMMEDIATE")
             .execute(&mut ctx.conn)
             .await?;
+        // Another process (an admin command run beside the server) may have logged
+        // changes since our last transaction: continue after them. One cheap query under
+        // the write lock; the log stays gap-free and unique either way.
+        ctx.next_seq = WriteCtx::read_next_seq(&mut ctx.conn).await?;
         for job in batch.drain(..) {
             let mark = (ctx.events.len(), ctx.log_rows.len(), ctx.next_seq);
             let savepoint = job.needs_savepoint();

@@ -2,6 +2,8 @@
 //! addresses it listens on from its JSON log.
 #![allow(dead_code)]
 
+pub mod pair;
+
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader, Write},
@@ -104,7 +106,20 @@ pub fn serve(config: &Path) -> Serving {
             break;
         }
     }
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining the log (into a file beside the config, for post-mortems) so the
+    // server never blocks on a full pipe.
+    let log = config.with_extension("log");
+    std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .ok();
+        for line in lines.map_while(Result::ok) {
+            if let Some(f) = f.as_mut() {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    });
     Serving { child, addrs }
 }

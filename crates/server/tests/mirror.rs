@@ -1,0 +1,153 @@
+//! The mirror end to end: two real `twinmail serve` processes linked over TLS, spoken to
+//! by real clients (Python's smtplib and imaplib, mbsync).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::pair::{PASSWORD, Pair, dump, send};
+
+fn subjects(tag: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{tag} {i}")).collect()
+}
+
+/// Mail delivered to either twin, for accounts homed on either twin, reads the same on
+/// both: same folders, UIDVALIDITY, UIDs, flags and bytes.
+#[test]
+fn delivery_on_either_twin_reads_the_same_on_both() {
+    let pair = Pair::start();
+    let (home_a, home_b) = pair.users_on_both_homes();
+    for user in [&home_a, &home_b] {
+        // Interleaved deliveries on both twins: the home twin numbers them all.
+        for round in 0..3 {
+            send(
+                pair.a.port("smtp"),
+                user,
+                &subjects(&format!("a{round}"), 3),
+            );
+            send(
+                pair.b.port("smtp"),
+                user,
+                &subjects(&format!("b{round}"), 3),
+            );
+        }
+    }
+    pair.wait_in_sync();
+    for user in [&home_a, &home_b] {
+        let (on_a, on_b) = (
+            dump(pair.a.port("imaps"), user),
+            dump(pair.b.port("imaps"), user),
+        );
+        assert_eq!(on_a, on_b, "{user} differs between the twins");
+        let inbox = on_a["INBOX"][1].as_array().unwrap();
+        assert_eq!(inbox.len(), 18, "{user}: {on_a}");
+        let uids: Vec<u64> = inbox.iter().map(|m| m[0].as_u64().unwrap()).collect();
+        assert_eq!(uids, (1..=18).collect::<Vec<_>>(), "UIDs dense and rising");
+    }
+    pair.assert_identical();
+}
+
+/// Flag on A, expunge on B, rename a folder on A, create an account on B: all show on the
+/// other twin, and verify finds them identical.
+#[test]
+fn changes_on_either_twin_show_on_the_other() {
+    let pair = Pair::start();
+    let (home_a, home_b) = pair.users_on_both_homes();
+    for user in [&home_a, &home_b] {
+        send(pair.a.port("smtp"), user, &subjects("m", 4));
+        pair.wait_in_sync();
+        common::pair::py(
+            r#"
+a = imap(sys.argv[1], sys.argv[3], sys.argv[4])
+a.select('INBOX'); a.uid('STORE', '1', '+FLAGS', '(\\Flagged)')
+a.create('Projects'); a.rename('Projects', 'Archive/Projects')
+a.logout()
+b = imap(sys.argv[2], sys.argv[3], sys.argv[4])
+b.select('INBOX'); b.uid('STORE', '2', '+FLAGS', '(\\Deleted)'); b.expunge()
+b.subscribe('Archive/Projects')
+b.logout()
+"#,
+            &[
+                pair.a.port("imaps").to_string(),
+                pair.b.port("imaps").to_string(),
+                user.to_string(),
+                PASSWORD.to_string(),
+            ],
+        );
+    }
+    pair.add_user(&pair.b, "made-on-b@example.org");
+    pair.wait_in_sync();
+    for user in [&home_a, &home_b] {
+        let (on_a, on_b) = (
+            dump(pair.a.port("imaps"), user),
+            dump(pair.b.port("imaps"), user),
+        );
+        assert_eq!(on_a, on_b);
+        let inbox = on_a["INBOX"][1].as_array().unwrap();
+        let uids: Vec<u64> = inbox.iter().map(|m| m[0].as_u64().unwrap()).collect();
+        assert_eq!(
+            uids,
+            vec![1, 3, 4],
+            "{user}: UID 2 expunged on B is gone on both"
+        );
+        assert_eq!(inbox[0][1], "\\Flagged", "{user}: the flag set on A");
+        assert!(on_a.get("Archive/Projects").is_some(), "{on_a}");
+        assert!(on_a.get("Projects").is_none());
+    }
+    // The account made on B logs in on A.
+    let on_a = dump(pair.a.port("imaps"), "made-on-b@example.org");
+    assert!(on_a.get("INBOX").is_some());
+    pair.assert_identical();
+    let status = pair.a.status();
+    assert!(status.contains("Mirror out: Que/sent add="), "{status}");
+}
+
+/// B down while A takes 2,000 messages: B catches up when it returns, A's memory stays
+/// flat while it ships the backlog, and verify is clean.
+#[test]
+fn a_twin_that_was_down_catches_up() {
+    let mut pair = Pair::start();
+    let (home_a, home_b) = pair.users_on_both_homes();
+    pair.b.kill();
+    // Both accounts: the one homed on B is served by A alone while B is away.
+    send(
+        pair.a.port("smtp"),
+        &home_a,
+        &subjects("while b was down", 1000),
+    );
+    send(
+        pair.a.port("smtp"),
+        &home_b,
+        &subjects("while b was down", 1000),
+    );
+    let status = pair.a.status();
+    assert!(status.contains("Que/sent add=2000/"), "{status}");
+    let before = pair.a.rss_kib();
+    pair.b.start();
+    let mut peak = before;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !(pair.a.status().contains("State: in sync")
+        && pair.b.status().contains("State: in sync"))
+    {
+        peak = peak.max(pair.a.rss_kib());
+        assert!(
+            Instant::now() < deadline,
+            "no catch-up: {}",
+            pair.b.status()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        peak < before + 64 * 1024,
+        "A's memory grew from {before} KiB to {peak} KiB while shipping 2,000 messages"
+    );
+    for user in [&home_a, &home_b] {
+        let (on_a, on_b) = (
+            dump(pair.a.port("imaps"), user),
+            dump(pair.b.port("imaps"), user),
+        );
+        assert_eq!(on_a, on_b);
+        assert_eq!(on_b["INBOX"][1].as_array().unwrap().len(), 1000);
+    }
+    pair.assert_identical();
+}
