@@ -249,7 +249,7 @@ impl Pair {
             .output()
             .unwrap();
         let first: u8 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        if first % 2 == 0 { "a" } else { "b" }
+        if first.is_multiple_of(2) { "a" } else { "b" }
     }
 
     /// Creates accounts until there is one homed on each twin: (homed on a, homed on b).
