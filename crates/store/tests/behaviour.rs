@@ -991,3 +991,48 @@ async fn a_delivery_to_an_account_deleted_after_rcpt_fails() {
         Err(StoreError::NotFound(_))
     ));
 }
+
+/// An admin command run beside the server opens the same database with a store of its
+/// own: both logs interleave without a reused or skipped sequence number, and neither
+/// side's writes fail.
+#[tokio::test]
+async fn a_second_store_on_the_same_database_continues_the_log() {
+    let (dir, server) = fresh().await;
+    server
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
+    let mut log = Vec::new();
+    for round in 0..3 {
+        deliver(&server, &["alice@example.com"], &format!("before {round}")).await;
+        let admin = common::open(dir.path(), "a").await;
+        admin
+            .create_account(&format!("user{round}@example.com"), "pw")
+            .await
+            .unwrap();
+        admin.close().await;
+        // The twin acknowledged everything so far (the log is trimmed): what follows
+        // must still get new numbers, or the twin would never be sent it.
+        let shipped = server.changes_since(0, 10_000).await.unwrap();
+        log.extend(shipped.iter().map(|e| (e.seq, e.change.clone())));
+        server
+            .record_ack(shipped.last().unwrap().seq)
+            .await
+            .unwrap();
+        deliver(&server, &["alice@example.com"], &format!("after {round}")).await;
+    }
+    let rest = server.changes_since(0, 10_000).await.unwrap();
+    log.extend(rest.into_iter().map(|e| (e.seq, e.change)));
+    let seqs: Vec<i64> = log.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    let adds = log
+        .iter()
+        .filter(|e| matches!(e.1, Change::MessageAdded { .. }))
+        .count();
+    assert_eq!(adds, 6);
+    let accounts = log
+        .iter()
+        .filter(|e| matches!(e.1, Change::AccountCreated { .. }))
+        .count();
+    assert_eq!(accounts, 4);
+}
