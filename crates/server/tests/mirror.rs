@@ -151,3 +151,80 @@ fn a_twin_that_was_down_catches_up() {
     }
     pair.assert_identical();
 }
+
+/// mbsync synced against twin A, then pointed at twin B, transfers nothing: same
+/// UIDVALIDITY, UIDs and flags (the failover promise).
+#[test]
+fn mbsync_switching_twins_downloads_nothing() {
+    let pair = Pair::start();
+    let (home_a, home_b) = pair.users_on_both_homes();
+    for user in [&home_a, &home_b] {
+        send(pair.a.port("smtp"), user, &subjects("for mbsync", 20));
+        send(pair.b.port("smtp"), user, &subjects("more for mbsync", 20));
+    }
+    pair.wait_in_sync();
+    // One CA file that trusts both twins' self-signed certificates.
+    let ca = pair.dir.path().join("ca.pem");
+    let mut pem = String::new();
+    for id in ["a", "b"] {
+        pem += &std::fs::read_to_string(pair.dir.path().join(format!("{id}-data/tls/cert.pem")))
+            .unwrap();
+    }
+    std::fs::write(&ca, pem).unwrap();
+    for user in [&home_a, &home_b] {
+        let local = tempfile::tempdir().unwrap();
+        let rc = mbsync_config(local.path(), &ca, pair.a.port("imaps"), user);
+        let first = mbsync(&rc);
+        assert_eq!(first.0, 40, "{user}: the first sync downloads every message");
+        // The phone switches to twin B.
+        let rc = mbsync_config(local.path(), &ca, pair.b.port("imaps"), user);
+        assert_eq!(mbsync(&rc), (0, 0, 0), "{user}: nothing moves after the switch");
+        // Mail that arrives at B afterwards is all that the next sync fetches.
+        send(pair.b.port("smtp"), user, &subjects("after the switch", 3));
+        assert_eq!(mbsync(&rc).0, 3);
+    }
+}
+
+fn mbsync_config(dir: &std::path::Path, ca: &std::path::Path, port: u16, user: &str) -> std::path::PathBuf {
+    let rc = dir.join("mbsyncrc");
+    let mail = dir.join("mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    std::fs::write(
+        &rc,
+        format!(
+            "IMAPAccount test\nHost localhost\nPort {port}\nUser {user}\nPass {PASSWORD}\nSSLType IMAPS\nCertificateFile {}\n\n\
+             IMAPStore remote\nAccount test\n\n\
+             MaildirStore local\nPath {}/\nInbox {}/INBOX\nSubFolders Verbatim\n\n\
+             Channel test\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\nSync All\n",
+            ca.display(),
+            mail.display(),
+            mail.display()
+        ),
+    )
+    .unwrap();
+    rc
+}
+
+/// Runs mbsync; returns what went over the wire according to its protocol trace:
+/// (bodies downloaded, messages uploaded, flag changes sent).
+fn mbsync(rc: &std::path::Path) -> (usize, usize, usize) {
+    let out = std::process::Command::new("mbsync")
+        .arg("-c")
+        .arg(rc)
+        .arg("-a")
+        .arg("-Dn")
+        .output()
+        .expect("mbsync is installed (.ci/run installs isync)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "mbsync failed:\n{text}");
+    let sent: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(">>> ").map(|(_, c)| c))
+        .collect();
+    let count = |what: &str| sent.iter().filter(|c| c.contains(what)).count();
+    (count("BODY.PEEK[]"), count("APPEND"), count("STORE"))
+}
