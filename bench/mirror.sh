@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
 # Mirror benchmark: what the twin link costs and how fast it is, on one machine.
 #
-#   a. lag        a linked pair (`twinmail pair`): SMTP into twin a at RATE msgs/s for
-#                 LAG_SECS s, each message with a unique Subject; an IMAPS client in
-#                 IDLE on twin b's INBOX notes when the EXISTS counting each message
-#                 arrives (then fetches the new Subjects and IDLEs again). Lag = EXISTS
-#                 on b - SMTP 250 on a, p50/p99/max (target p99 < 20 ms).
-#   b. rate       SENDERS parallel SMTP sessions of SIZE-byte messages for RATE_SECS s
-#                 into twin a of the same running pair (mirror on), and into a standalone
-#                 `twinmail serve` without a [mirror] section (mirror off); msgs/s of
-#                 each and the ratio (target >= 0.8). ROUNDS > 1 alternates the order
-#                 and reports medians. Twin b runs on the same machine: its applying
-#                 the stream competes with twin a for the same cores.
+#   a. lag        a linked pair (`twinmail pair`). Each account has a home twin that
+#                 alone assigns its UIDs; the other twin forwards its writes there and
+#                 answers 250 once the result is back. Accounts are made until one is
+#                 homed on each twin (one probe message each finds the home). Then SMTP
+#                 into one twin at RATE msgs/s for LAG_SECS s, each message with a
+#                 unique Subject, while an IMAPS client in IDLE on the other twin's INBOX
+#                 notes when the EXISTS counting each message arrives (then fetches the
+#                 new Subjects and IDLEs again). Lag = EXISTS there - SMTP 250 here,
+#                 p50/p99/max, three ways: home-a (to a, account homed on a, seen on b),
+#                 home-b (to b, homed on b, seen on a), forwarded (to b, homed on a, seen
+#                 on a: negative, the home twin has it before the 250; the SMTP latency
+#                 shows the forwarding cost). Target p99 < 20 ms for home-a and home-b.
+#   b. rate       SENDERS parallel SMTP sessions of SIZE-byte messages (distinct) for
+#                 RATE_SECS s into each twin of the same running pair for an account
+#                 homed there (mirror on), into twin b for the account homed on a
+#                 (forwarded), and into a standalone `twinmail serve` without a [mirror]
+#                 section (mirror off); msgs/s of each and the ratios to standalone
+#                 (target >= 0.8 mirror on). ROUNDS > 1 alternates the order and reports
+#                 medians. Both twins run on this machine: the twin applying the stream
+#                 competes for the same cores.
 #   c. sync       a fresh pair whose twin b is not running: MIRROR_SYNC_N messages of
 #                 SIZE bytes delivered by SMTP to twin a (FILL_SENDERS sessions), then b
 #                 started with an empty data dir; timed from starting b until b's
 #                 `twinmail mirror status` says "State: in sync" and b's INBOX (IMAPS
-#                 STATUS) holds all N (polled every 0.5 s). Reports msgs/s and MB/s, then runs the
-#                 store's own bench (`cargo bench -p twinmail-store --bench deliver`,
-#                 STORE_BENCH_N messages) and prints initial-sync rate / store rate.
+#                 STATUS) holds all N (polled every 0.5 s). Reports msgs/s and MB/s,
+#                 then runs the store's own bench (`cargo bench -p twinmail-store
+#                 --bench deliver`, STORE_BENCH_N messages) and prints initial-sync
+#                 rate / store rate.
 #
 # Usage (from anywhere; needs python3):
 #   bench/mirror.sh
@@ -26,7 +36,7 @@
 #
 # Environment:
 #   PARTS="lag rate sync"  which parts to run
-#   RATE=200            lag: messages per second offered to twin a
+#   RATE=200            lag: messages per second offered
 #   LAG_SECS=20         lag: seconds of sending
 #   LAG_SENDERS=4       lag: SMTP sessions sharing the paced schedule
 #   LAG_SIZE=10240      lag: bytes per message
@@ -260,11 +270,50 @@ if [[ " $PARTS " == *" lag "* || " $PARTS " == *" rate "* ]]; then
     [[ $sa == "in sync" ]] || say "NOTE: twin a says \"$sa\" after b's initial sync, with nothing to send:" \
         "$("$TWINMAIL" -c "$PAIR/a.toml" mirror status | grep '^Link:')"
 
+    # Each account has a home twin that alone assigns its UIDs; the other twin forwards
+    # the account's writes there. Accounts made on twin a (mirrored to b) are probed with
+    # one message each to a: a's "Mirror out ... sent add" counts it only if a is home.
+    # One account homed on each twin is kept: ACCT_a, ACCT_b.
+    sent_add() { "$TWINMAIL" -c "$1" mirror status | sed -n 's/^Mirror out: Que\/sent add=[0-9]*\/\([0-9]*\).*/\1/p'; }
+    port_of() { # TWIN SERVICE
+        python3 -c 'import json,sys; t={x["id"]: x for x in json.load(open(sys.argv[1]))["twins"]}; print(t[sys.argv[2]]["ports"][sys.argv[3]])' \
+            "$PAIR/pair.json" "$1" "$2"
+    }
+    declare -A ACCT=()
+    for ((i = 1; i <= 16; i++)); do
+        [[ -n ${ACCT[a]:-} && -n ${ACCT[b]:-} ]] && break
+        u="bench$i@example.test"
+        echo "$PASSWORD" | "$TWINMAIL" -c "$PAIR/a.toml" user add "$u" >/dev/null
+        for ((j = 0; j < 100; j++)); do # until b has it (the mirror polls its log each second)
+            "$TWINMAIL" -c "$PAIR/b.toml" user list | grep -qx "$u" && break
+            sleep 0.1
+        done
+        sleep 0.5
+        before=$(sent_add "$PAIR/a.toml")
+        "${PY[@]}" fill --smtp-port "$A_SMTP" --rcpt "$u" --count 1 --senders 1 >/dev/null ||
+            die "probe delivery to $u on twin a failed"
+        sleep 1
+        if (($(sent_add "$PAIR/a.toml") > before)); then home=a; else home=b; fi
+        [[ -n ${ACCT[$home]:-} ]] || ACCT[$home]=$u
+    done
+    [[ -n ${ACCT[a]:-} && -n ${ACCT[b]:-} ]] || die "no accounts homed on each twin after 16 tries"
+    say "homed on twin a: ${ACCT[a]}; on twin b: ${ACCT[b]}"
+
     if [[ " $PARTS " == *" lag "* ]]; then
-        say "a. lag: $RATE msgs/s for $LAG_SECS s to twin a, IDLE on twin b"
-        "${PY[@]}" lag --smtp-port "$A_SMTP" --imaps-port "$B_IMAPS" --password "$PASSWORD" \
-            --rate "$RATE" --duration "$LAG_SECS" --senders "$LAG_SENDERS" --size "$LAG_SIZE" \
-            | tee -a "$RESULTS" >&2 || FAILED=1
+        # home-a: to a, seen on b; home-b: to b, seen on a; forwarded: to b for the
+        # account homed on a (b forwards to a), seen on a
+        for kind in home-a home-b forwarded; do
+            case $kind in
+            home-a) from=a to=b u=${ACCT[a]} ;;
+            home-b) from=b to=a u=${ACCT[b]} ;;
+            *) from=b to=a u=${ACCT[a]} ;;
+            esac
+            say "a. lag ($kind): $RATE msgs/s for $LAG_SECS s by SMTP to twin $from, IDLE on twin $to ($u)"
+            "${PY[@]}" lag --name "$kind" --dir "$from -> $to" --smtp-port "$(port_of "$from" smtp)" \
+                --imaps-port "$(port_of "$to" imaps)" --rcpt "$u" --user "$u" --password "$PASSWORD" \
+                --rate "$RATE" --duration "$LAG_SECS" --senders "$LAG_SENDERS" --size "$LAG_SIZE" |
+                tee -a "$RESULTS" >&2 || FAILED=1
+        done
     fi
 
     if [[ " $PARTS " == *" rate "* ]]; then
@@ -277,17 +326,22 @@ if [[ " $PARTS " == *" lag "* || " $PARTS " == *" rate "* ]]; then
         SOLO_PID=$SERVE_PID
         wait_port $((BASE_PORT + 20 + SMTP)) "standalone smtp" "$SOLO_PID"
         for ((r = 0; r < ROUNDS; r++)); do
-            order="mirror-on mirror-off"
-            ((r % 2)) && order="mirror-off mirror-on"
+            order="home-a mirror-off home-b forwarded"
+            ((r % 2)) && order="forwarded home-b mirror-off home-a"
             for side in $order; do
-                port=$A_SMTP
-                [[ $side == mirror-off ]] && port=$((BASE_PORT + 20 + SMTP))
-                say "b. rate ($side, round $((r + 1))/$ROUNDS): $SENDERS sessions x $SIZE B for $RATE_SECS s"
-                "${PY[@]}" rate --name "$side" --smtp-port "$port" --senders "$SENDERS" \
-                    --size "$SIZE" --duration "$RATE_SECS" | tee -a "$RESULTS" >&2 || FAILED=1
-                # let twin b drain before the next measurement
+                case $side in
+                home-a) port=$(port_of a smtp) u=${ACCT[a]} dir="to a" ;;
+                home-b) port=$(port_of b smtp) u=${ACCT[b]} dir="to b" ;;
+                forwarded) port=$(port_of b smtp) u=${ACCT[a]} dir="to b, home a" ;;
+                *) port=$((BASE_PORT + 20 + SMTP)) u=$USER_NAME dir="" ;;
+                esac
+                say "b. rate ($side${dir:+, $dir}, round $((r + 1))/$ROUNDS): $SENDERS sessions x $SIZE B for $RATE_SECS s"
+                "${PY[@]}" rate --name "$side" --dir "$dir" --smtp-port "$port" --rcpt "$u" \
+                    --senders "$SENDERS" --size "$SIZE" --duration "$RATE_SECS" |
+                    tee -a "$RESULTS" >&2 || FAILED=1
+                # let the twins drain before the next measurement
                 for ((i = 0; i < 600; i++)); do
-                    [[ $(mirror_state "$PAIR/a.toml") == "in sync" ]] && break
+                    [[ $(mirror_state "$PAIR/a.toml") == "in sync" && $(mirror_state "$PAIR/b.toml") == "in sync" ]] && break
                     sleep 0.2
                 done
             done

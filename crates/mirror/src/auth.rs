@@ -309,3 +309,113 @@ impl ServerCertVerifier for AnyCert {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    fn me(node: &str) -> Me {
+        Me {
+            node: node.into(),
+            incarnation: "x".into(),
+        }
+    }
+
+    fn secret(s: &str) -> Secret {
+        Secret::new(s).unwrap()
+    }
+
+    /// Runs a dialer against an acceptor; returns (dialer's result, acceptor's result).
+    async fn handshake(dialer_secret: &str, acceptor_secret: &str) -> (bool, bool) {
+        let tls = twinmail_testkit::Tls::new();
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let acceptor = tls.acceptor();
+        let s = secret(acceptor_secret);
+        let server = tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.unwrap();
+            accept(tcp, &acceptor, &me("b"), &s)
+                .await
+                .map(|a| a.peer.node)
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let d = dial(tcp, &me("a"), &secret(dialer_secret), Purpose::Link).await;
+        let a = server.await.unwrap();
+        if let Ok(peer) = &a {
+            assert_eq!(peer, "a");
+        }
+        (d.is_ok(), a.is_ok())
+    }
+
+    #[tokio::test]
+    async fn the_same_secret_links_and_another_does_not() {
+        assert_eq!(
+            handshake("0123456789abcdef!", "0123456789abcdef!").await,
+            (true, true)
+        );
+        assert_eq!(
+            handshake("0123456789abcdef!", "0123456789abcdeX!").await,
+            (false, false)
+        );
+    }
+
+    /// A man in the middle terminates TLS on both sides and relays every frame
+    /// unchanged: the proofs are bound to the TLS session they were made in, so the real
+    /// acceptor refuses the relayed one, and the dialer gets no proof back.
+    #[tokio::test]
+    async fn a_relayed_challenge_fails() {
+        let real = twinmail_testkit::Tls::new();
+        let fake = twinmail_testkit::Tls::new();
+        let key = "0123456789abcdef-shared";
+        let real_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let real_addr = real_l.local_addr().unwrap();
+        let acceptor = real.acceptor();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = real_l.accept().await.unwrap();
+            accept(tcp, &acceptor, &me("b"), &secret(key))
+                .await
+                .map(|_| ())
+        });
+        let mitm_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mitm_addr = mitm_l.local_addr().unwrap();
+        let fake_acceptor = fake.acceptor();
+        tokio::spawn(async move {
+            let (tcp, _) = mitm_l.accept().await.unwrap();
+            let victim: TlsStream<TcpStream> = fake_acceptor.accept(tcp).await.unwrap().into();
+            let upstream = TcpStream::connect(real_addr).await.unwrap();
+            let name = ServerName::try_from("twin").unwrap();
+            let upstream: TlsStream<TcpStream> = TlsConnector::from(client_config())
+                .connect(name, upstream)
+                .await
+                .unwrap()
+                .into();
+            let (mut vr, mut vw) = tokio::io::split(victim);
+            let (mut ur, mut uw) = tokio::io::split(upstream);
+            let up = async {
+                while let Ok(f) = frame::read(&mut vr).await {
+                    frame::write(&mut uw, &f).await.ok();
+                    uw.flush().await.ok();
+                }
+            };
+            let down = async {
+                while let Ok(f) = frame::read(&mut ur).await {
+                    frame::write(&mut vw, &f).await.ok();
+                    vw.flush().await.ok();
+                }
+                // The real acceptor hung up: so does the relay.
+                vw.shutdown().await.ok();
+            };
+            tokio::join!(up, down);
+        });
+        let tcp = TcpStream::connect(mitm_addr).await.unwrap();
+        let dialed = dial(tcp, &me("a"), &secret(key), Purpose::Link).await;
+        let accepted = server.await.unwrap();
+        assert!(
+            matches!(accepted, Err(LinkError::Auth(_))),
+            "the acceptor took a relayed proof: {accepted:?}"
+        );
+        assert!(dialed.is_err(), "the dialer linked through a relay");
+    }
+}

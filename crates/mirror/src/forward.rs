@@ -3,7 +3,10 @@
 //! other twin is forwarded over the link; the home twin carries it out, answers with its
 //! log position, and the forwarding twin answers its client once it has applied the home
 //! twin's log that far, so the client's next command already sees the result here.
-//! With the link down every twin serves every account itself.
+//! A link that drops is given a grace period (three heartbeats) to come back, during
+//! which forwarded writes wait for it, so a flapping link never splits the pair; only a
+//! twin that stays away longer is taken for down, and then every twin serves every
+//! account itself.
 
 use std::{
     collections::HashMap,
@@ -11,7 +14,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -36,8 +39,15 @@ pub(crate) struct Forwarding {
     twin: String,
     /// True while a link is up.
     pub(crate) linked: AtomicBool,
-    /// The live session's outgoing frames.
+    /// The live session's outgoing frames; `attached` says when it changes.
     out: Mutex<Option<Out>>,
+    /// Bumped whenever a session attaches.
+    attached: watch::Sender<u64>,
+    /// When the last link went down (or this twin started): writes wait for the link
+    /// until `grace` after it, then this twin serves the account alone.
+    down_since: Mutex<Instant>,
+    /// How long a lost link is waited for.
+    grace: Duration,
     /// Forwarded writes waiting for their answer.
     pending: Mutex<HashMap<u64, oneshot::Sender<ResponseFrame>>>,
     /// The next request id.
@@ -47,12 +57,26 @@ pub(crate) struct Forwarding {
 }
 
 impl Forwarding {
-    pub(crate) fn new(node: String, twin: String) -> Arc<Forwarding> {
+    /// `grace`: how long a lost link is waited for; `startup`: how long, at start, the
+    /// first link is waited for (shorter: a twin that is up links within moments).
+    pub(crate) fn new(
+        node: String,
+        twin: String,
+        grace: Duration,
+        startup: Duration,
+    ) -> Arc<Forwarding> {
+        let started = Instant::now();
+        let down_since = started
+            .checked_sub(grace.saturating_sub(startup))
+            .unwrap_or(started);
         Arc::new(Forwarding {
             node,
             twin,
             linked: AtomicBool::new(false),
             out: Mutex::new(None),
+            attached: watch::channel(0).0,
+            down_since: Mutex::new(down_since),
+            grace,
             pending: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             applied: watch::channel(0).0,
@@ -78,11 +102,13 @@ impl Forwarding {
     pub(crate) fn attach(&self, out: Out, applied: i64) {
         self.applied.send_replace(applied);
         *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+        self.attached.send_modify(|g| *g += 1);
     }
 
     /// The session ended: writes waiting for an answer fail (their clients may retry).
     pub(crate) fn detach(&self) {
         *self.out.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -101,18 +127,42 @@ impl Forwarding {
         }
     }
 
+    /// The live session's frame queue, waiting for a session until `until`.
+    async fn session(&self, until: Instant) -> Option<Out> {
+        let mut attached = self.attached.subscribe();
+        loop {
+            if let Some(out) = self.out.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                return Some(out);
+            }
+            tokio::time::timeout_at(until.into(), attached.changed())
+                .await
+                .ok()?
+                .ok()?;
+        }
+    }
+
+    /// How much of the grace period after the last link loss is left.
+    fn remaining_grace(&self) -> Duration {
+        let since = *self.down_since.lock().unwrap_or_else(|e| e.into_inner());
+        self.grace.saturating_sub(since.elapsed())
+    }
+
+    /// True while a session is attached, or the link has not been gone for long.
+    fn reachable(&self) -> bool {
+        self.out.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+            || !self.remaining_grace().is_zero()
+    }
+
     async fn forward_inner(
         self: Arc<Self>,
         request: Request,
         bytes: Option<Arc<Vec<u8>>>,
     ) -> Result<Response, StoreError> {
         let unavailable = |why: &str| StoreError::Unavailable(why.to_string());
-        let out = self
-            .out
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| unavailable("the link to the home twin is down"))?;
+        let Some(out) = self.session(Instant::now() + self.remaining_grace()).await else {
+            // The link did not come back in time: this twin serves the account alone.
+            return Err(StoreError::TwinDown);
+        };
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending
@@ -160,13 +210,7 @@ pub(crate) struct Router(pub(crate) Arc<Forwarding>);
 
 impl Forwarder for Router {
     fn forwards(&self, account: &Guid) -> bool {
-        self.0.home(account) == self.0.twin
-            && self
-                .0
-                .out
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_some()
+        self.0.home(account) == self.0.twin && self.0.reachable()
     }
 
     fn forward(&self, request: Request, bytes: Option<Arc<Vec<u8>>>) -> ForwardFuture {

@@ -48,7 +48,12 @@ impl Mirror {
     /// A mirror for `store`; nothing runs until [`run`](Mirror::run).
     /// Installs itself as the store's home-twin router.
     pub fn new(settings: MirrorSettings, store: Store, acceptor: TlsAcceptor) -> Mirror {
-        let forwarding = Forwarding::new(settings.node.clone(), settings.twin_id.clone());
+        let forwarding = Forwarding::new(
+            settings.node.clone(),
+            settings.twin_id.clone(),
+            settings.heartbeat * 3,
+            settings.heartbeat,
+        );
         store.set_forwarder(Arc::new(Router(forwarding.clone())));
         Mirror {
             inner: Arc::new(Inner {
@@ -119,6 +124,8 @@ impl Mirror {
         tcp: TcpStream,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(), LinkError> {
+        // Frames are small and latency matters (forwarded writes wait on them).
+        let _ = tcp.set_nodelay(true);
         let s = &self.inner.settings;
         let authed = tokio::time::timeout(
             HANDSHAKE_TIMEOUT,

@@ -75,7 +75,7 @@ pub(crate) async fn run(
         Routes {
             sender: to_sender,
             applier: to_applier,
-            acks: to_acks,
+            acks: to_acks.clone(),
             requests: to_requests,
             forwarding: fwd.clone(),
         },
@@ -87,7 +87,7 @@ pub(crate) async fn run(
         out.clone(),
         settings.max_message_size,
     ));
-    parts.spawn(send_loop(store.clone(), sender_rx, out.clone()));
+    parts.spawn(send_loop(store.clone(), sender_rx, out.clone(), to_acks));
     parts.spawn(apply_loop(
         Applier {
             store: store.clone(),
@@ -220,7 +220,12 @@ pub(crate) async fn recv_bytes(rx: &mut In, len: u64, max: u64) -> Result<Vec<u8
     Ok(bytes)
 }
 
-async fn send_loop(store: Store, mut ctrl: In, out: Out) -> Result<(), LinkError> {
+async fn send_loop(
+    store: Store,
+    mut ctrl: In,
+    out: Out,
+    acks: mpsc::Sender<i64>,
+) -> Result<(), LinkError> {
     let pos = match ctrl.recv().await {
         Some(Frame::Position(p)) => p,
         _ => return Err(LinkError::Protocol("expected the twin's position".into())),
@@ -231,6 +236,9 @@ async fn send_loop(store: Store, mut ctrl: In, out: Out) -> Result<(), LinkError
         if pos.incarnation != store.incarnation() || pos.applied + 1 < store.log_start().await? {
             snapshot::send(&store, &mut ctrl, &out).await?
         } else {
+            // What the twin applied counts as acknowledged, even if its acknowledgement
+            // was lost with the last link.
+            let _ = acks.send(pos.applied).await;
             pos.applied
         };
     let mut changes = store.subscribe();

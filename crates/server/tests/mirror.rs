@@ -175,17 +175,29 @@ fn mbsync_switching_twins_downloads_nothing() {
         let local = tempfile::tempdir().unwrap();
         let rc = mbsync_config(local.path(), &ca, pair.a.port("imaps"), user);
         let first = mbsync(&rc);
-        assert_eq!(first.0, 40, "{user}: the first sync downloads every message");
+        assert_eq!(
+            first.0, 40,
+            "{user}: the first sync downloads every message"
+        );
         // The phone switches to twin B.
         let rc = mbsync_config(local.path(), &ca, pair.b.port("imaps"), user);
-        assert_eq!(mbsync(&rc), (0, 0, 0), "{user}: nothing moves after the switch");
+        assert_eq!(
+            mbsync(&rc),
+            (0, 0, 0),
+            "{user}: nothing moves after the switch"
+        );
         // Mail that arrives at B afterwards is all that the next sync fetches.
         send(pair.b.port("smtp"), user, &subjects("after the switch", 3));
         assert_eq!(mbsync(&rc).0, 3);
     }
 }
 
-fn mbsync_config(dir: &std::path::Path, ca: &std::path::Path, port: u16, user: &str) -> std::path::PathBuf {
+fn mbsync_config(
+    dir: &std::path::Path,
+    ca: &std::path::Path,
+    port: u16,
+    user: &str,
+) -> std::path::PathBuf {
     let rc = dir.join("mbsyncrc");
     let mail = dir.join("mail");
     std::fs::create_dir_all(&mail).unwrap();

@@ -48,6 +48,10 @@ pub enum StoreError {
     /// a temporary failure the client may retry.
     #[error("the twin did not answer: {0}")]
     Unavailable(String),
+    /// The account's home twin is taken for down (the link has been gone longer than
+    /// the grace period): the write was not sent, this twin serves the account itself.
+    #[error("the home twin is down")]
+    TwinDown,
 }
 
 impl StoreError {

@@ -28,6 +28,8 @@ pub trait Forwarder: Send + Sync + 'static {
     /// True when `account` is homed on the twin and the link is up: its writes go there.
     fn forwards(&self, account: &Guid) -> bool;
     /// Sends a write to the home twin; resolves once its result has been applied here.
+    /// `TwinDown` means the twin was given up on before the write was sent: the caller
+    /// does it itself.
     fn forward(&self, request: Request, bytes: Option<Arc<Vec<u8>>>) -> ForwardFuture;
 }
 
@@ -386,6 +388,20 @@ impl Store {
     /// here, it holds the result of everything this twin committed so far.
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
         crate::mirror::last_seq(self.db()).await
+    }
+}
+
+/// Forwards a write: `Some(answer)`, or `None` when this twin must do the write itself
+/// because the twin was given up on before the write was sent (split mode).
+pub(crate) async fn forwarded(
+    f: Arc<dyn Forwarder>,
+    request: Request,
+    bytes: Option<Arc<Vec<u8>>>,
+) -> Result<Option<Response>, StoreError> {
+    match f.forward(request, bytes).await {
+        Err(StoreError::TwinDown) => Ok(None),
+        Err(e) => Err(e),
+        Ok(r) => r.into_result().map(Some),
     }
 }
 

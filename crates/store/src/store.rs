@@ -14,7 +14,7 @@ use crate::{
     Change, ChangeEvent, StoreError,
     forward::{
         Forwarder, Request, expect_copied, expect_created, expect_done, expect_flags,
-        expect_placed, expect_uids,
+        expect_placed, expect_uids, forwarded,
     },
     names,
     ops::{
@@ -114,7 +114,16 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let mut conn = sqlx::SqliteConnection::connect_with(&connect).await?;
-        MIGRATOR.run(&mut conn).await?;
+        // Two processes opening a new database at once (the server and an admin command)
+        // race to create the schema; the loser finds it made and retries.
+        let mut tries = 0;
+        while let Err(e) = MIGRATOR.run(&mut conn).await {
+            tries += 1;
+            if tries == 5 {
+                return Err(e.into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         let incarnation = claim_node(&mut conn, &opts.node).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(opts.read_connections.max(1))
@@ -451,14 +460,14 @@ impl Store {
     pub async fn create_mailbox(&self, account_id: i64, name: &str) -> Result<Mailbox, StoreError> {
         let name = name.to_string();
         if let Some((f, account)) = self.route_account(account_id).await? {
-            let r = f
-                .forward(Request::CreateMailbox { account, name }, None)
-                .await?;
-            let guid = expect_created(r.into_result()?)?;
-            return self
-                .mailbox_by_guid(&guid)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("mailbox {guid}")));
+            let name = name.clone();
+            if let Some(r) = forwarded(f, Request::CreateMailbox { account, name }, None).await? {
+                let guid = expect_created(r)?;
+                return self
+                    .mailbox_by_guid(&guid)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("mailbox {guid}")));
+            }
         }
         self.inner
             .writer
@@ -475,8 +484,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (from, to) = (from.to_string(), to.to_string());
         if let Some((f, account)) = self.route_account(account_id).await? {
-            let r = f.forward(Request::RenameMailbox { account, from, to }, None);
-            return expect_done(r.await?.into_result()?);
+            let (from, to) = (from.clone(), to.clone());
+            let request = Request::RenameMailbox { account, from, to };
+            if let Some(r) = forwarded(f, request, None).await? {
+                return expect_done(r);
+            }
         }
         self.inner
             .writer
@@ -492,8 +504,10 @@ impl Store {
     pub async fn delete_mailbox(&self, account_id: i64, name: &str) -> Result<(), StoreError> {
         let name = name.to_string();
         if let Some((f, account)) = self.route_account(account_id).await? {
-            let r = f.forward(Request::DeleteMailbox { account, name }, None);
-            return expect_done(r.await?.into_result()?);
+            let name = name.clone();
+            if let Some(r) = forwarded(f, Request::DeleteMailbox { account, name }, None).await? {
+                return expect_done(r);
+            }
         }
         self.inner
             .writer
@@ -510,15 +524,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         let name = name.to_string();
         if let Some((f, account)) = self.route_account(account_id).await? {
-            let r = f.forward(
-                Request::Subscribe {
-                    account,
-                    name,
-                    subscribed,
-                },
-                None,
-            );
-            return expect_done(r.await?.into_result()?);
+            let name = name.clone();
+            let request = Request::Subscribe {
+                account,
+                name,
+                subscribed,
+            };
+            if let Some(r) = forwarded(f, request, None).await? {
+                return expect_done(r);
+            }
         }
         self.inner
             .writer
@@ -621,32 +635,28 @@ impl Store {
     ) -> Result<Placed, StoreError> {
         let internal_date = internal_date.unwrap_or_else(now_unix);
         let body = body(bytes);
-        let mut placed = match self.route_mailbox(mailbox_id).await? {
-            Some((f, mailbox)) => {
-                let r = f.forward(
-                    Request::Add {
-                        mailboxes: vec![mailbox],
-                        blob: body.hash,
-                        flags,
-                        internal_date,
-                    },
-                    Some(body.bytes),
-                );
-                expect_placed(r.await?.into_result()?)?
+        if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
+            let request = Request::Add {
+                mailboxes: vec![mailbox],
+                blob: body.hash,
+                flags: flags.clone(),
+                internal_date,
+            };
+            if let Some(r) = forwarded(f, request, Some(body.bytes.clone())).await? {
+                return expect_placed(r)?
+                    .pop()
+                    .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()));
             }
-            None => {
-                self.submit(AddMessage {
-                    mailboxes: vec![mailbox_id],
-                    body,
-                    flags,
-                    internal_date,
-                })
-                .await?
-            }
-        };
-        placed
-            .pop()
-            .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
+        }
+        self.submit(AddMessage {
+            mailboxes: vec![mailbox_id],
+            body,
+            flags,
+            internal_date,
+        })
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
     }
 
     /// STORE: changes flags of the messages in `uids`.
@@ -659,17 +669,16 @@ impl Store {
         unchanged_since: Option<u64>,
     ) -> Result<FlagsStored, StoreError> {
         if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
-            let r = f.forward(
-                Request::StoreFlags {
-                    mailbox,
-                    uids,
-                    mode,
-                    flags,
-                    unchanged_since,
-                },
-                None,
-            );
-            return expect_flags(r.await?.into_result()?);
+            let request = Request::StoreFlags {
+                mailbox,
+                uids: uids.clone(),
+                mode,
+                flags: flags.clone(),
+                unchanged_since,
+            };
+            if let Some(r) = forwarded(f, request, None).await? {
+                return expect_flags(r);
+            }
         }
         self.inner
             .writer
@@ -700,15 +709,14 @@ impl Store {
         only_deleted: bool,
     ) -> Result<Vec<u32>, StoreError> {
         if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
-            let r = f.forward(
-                Request::Expunge {
-                    mailbox,
-                    uids,
-                    only_deleted,
-                },
-                None,
-            );
-            return expect_uids(r.await?.into_result()?);
+            let request = Request::Expunge {
+                mailbox,
+                uids: uids.clone(),
+                only_deleted,
+            };
+            if let Some(r) = forwarded(f, request, None).await? {
+                return expect_uids(r);
+            }
         }
         self.submit(Expunge {
             mailbox_id,
@@ -731,22 +739,21 @@ impl Store {
         to: i64,
         remove: bool,
     ) -> Result<Copied, StoreError> {
-        if let Some((f, from)) = self.route_mailbox(from).await? {
-            let to = self
+        if let Some((f, source)) = self.route_mailbox(from).await? {
+            let target = self
                 .route_mailbox(to)
                 .await?
                 .ok_or_else(|| StoreError::NotFound("target mailbox".into()))?
                 .1;
-            let r = f.forward(
-                Request::Copy {
-                    from,
-                    uids,
-                    to,
-                    remove,
-                },
-                None,
-            );
-            return expect_copied(r.await?.into_result()?);
+            let request = Request::Copy {
+                from: source,
+                uids: uids.clone(),
+                to: target,
+                remove,
+            };
+            if let Some(r) = forwarded(f, request, None).await? {
+                return expect_copied(r);
+            }
         }
         self.inner
             .writer
@@ -928,16 +935,17 @@ impl Delivery {
                     mailboxes.push(m.guid);
                 }
             }
-            let r = f.forward(
-                Request::Add {
-                    mailboxes,
-                    blob: body.hash,
-                    flags: Flags::default(),
-                    internal_date,
-                },
-                Some(body.bytes.clone()),
-            );
-            placed.extend(expect_placed(r.await?.into_result()?)?);
+            let request = Request::Add {
+                mailboxes,
+                blob: body.hash,
+                flags: Flags::default(),
+                internal_date,
+            };
+            match forwarded(f, request, Some(body.bytes.clone())).await? {
+                Some(r) => placed.extend(expect_placed(r)?),
+                // The twin was given up on: this twin delivers for them too.
+                None => local.extend(remote.iter().map(|r| r.1)),
+            }
         }
         if !local.is_empty() {
             placed.extend(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pair;
+pub mod proxy;
 
 use std::{
     collections::HashMap,

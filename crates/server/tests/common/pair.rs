@@ -107,6 +107,18 @@ pub struct Pair {
     pub b_mirror: SocketAddr,
 }
 
+impl Drop for Pair {
+    fn drop(&mut self) {
+        // TWINMAIL_KEEP_TEST_DIRS=1 keeps both twins' configs, data and logs for a look.
+        if std::env::var_os("TWINMAIL_KEEP_TEST_DIRS").is_some() {
+            self.a.kill();
+            self.b.kill();
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+            eprintln!("kept {}", dir.keep().display());
+        }
+    }
+}
+
 /// A free loopback port (bound and released: good enough for tests).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -116,7 +128,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn config(dir: &Path, id: &str, twin: &str, listen: u16, dial: SocketAddr) -> PathBuf {
+fn config(
+    dir: &Path,
+    id: &str,
+    twin: &str,
+    listen: u16,
+    dial: SocketAddr,
+    heartbeat: u64,
+) -> PathBuf {
     let path = dir.join(format!("{id}.toml"));
     std::fs::write(
         &path,
@@ -147,7 +166,7 @@ twin_id = "{twin}"
 twin = "{dial}"
 listen = "127.0.0.1:{listen}"
 secret_file = "mirror.secret"
-heartbeat_secs = 1
+heartbeat_secs = {heartbeat}
 max_backoff_secs = 1
 [log]
 format = "json"
@@ -168,6 +187,12 @@ impl Pair {
     /// Starts a pair; `route` maps b's mirror address to what a dials (a proxy, say).
     /// Domain example.org exists on both (made on a, mirrored to b).
     pub fn start_with(route: impl FnOnce(SocketAddr) -> SocketAddr) -> Pair {
+        Pair::start_custom(route, 1)
+    }
+
+    /// Like `start_with`, with heartbeats every `heartbeat` seconds (a twin is taken for
+    /// down after three missed ones).
+    pub fn start_custom(route: impl FnOnce(SocketAddr) -> SocketAddr, heartbeat: u64) -> Pair {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("mirror.secret"),
@@ -179,12 +204,12 @@ impl Pair {
         let a_mirror: SocketAddr = format!("127.0.0.1:{pa}").parse().unwrap();
         let a = Twin {
             id: "a",
-            config: config(dir.path(), "a", "b", pa, route(b_mirror)),
+            config: config(dir.path(), "a", "b", pa, route(b_mirror), heartbeat),
             serving: None,
         };
         let b = Twin {
             id: "b",
-            config: config(dir.path(), "b", "a", pb, a_mirror),
+            config: config(dir.path(), "b", "a", pb, a_mirror, heartbeat),
             serving: None,
         };
         admin(&a.config, &["domain", "add", "example.org"], "");
