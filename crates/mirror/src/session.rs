@@ -281,15 +281,43 @@ async fn ack_loop(
     mut rx: mpsc::Receiver<i64>,
     acked: watch::Sender<i64>,
 ) -> Result<(), LinkError> {
-    while let Some(mut seq) = rx.recv().await {
-        while let Ok(s) = rx.try_recv() {
-            seq = seq.max(s);
+    // Acknowledgements are announced at once, but written (which trims the log, and
+    // costs a transaction) at most every ACK_EVERY: a lost one is re-learnt from the
+    // twin's position at the next link.
+    let (mut latest, mut saved) = (0, 0);
+    let mut next_save = tokio::time::Instant::now();
+    loop {
+        let deadline = if latest > saved {
+            next_save
+        } else {
+            tokio::time::Instant::now() + Duration::from_secs(3600)
+        };
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(seq)) => {
+                latest = latest.max(seq);
+                acked.send_modify(|a| *a = (*a).max(seq));
+                if tokio::time::Instant::now() < next_save {
+                    continue;
+                }
+            }
+            Ok(None) => {
+                if latest > saved {
+                    store.record_ack(latest).await?;
+                }
+                return Ok(());
+            }
+            Err(_) => {}
         }
-        store.record_ack(seq).await?;
-        acked.send_modify(|a| *a = (*a).max(seq));
+        if latest > saved {
+            store.record_ack(latest).await?;
+            saved = latest;
+            next_save = tokio::time::Instant::now() + ACK_EVERY;
+        }
     }
-    Ok(())
 }
+
+/// Least time between two writes of the twin's acknowledgement.
+const ACK_EVERY: Duration = Duration::from_millis(250);
 
 /// What the applier works with.
 struct Applier {

@@ -18,6 +18,8 @@ use crate::{
 const PAGE: u32 = 512;
 /// Folders, accounts and other small items per page.
 const META_PAGE: usize = 1024;
+/// Message bytes read from the database at once.
+const BLOB_BATCH: u64 = 8 * 1024 * 1024;
 
 fn gone() -> LinkError {
     LinkError::Protocol("link closed".into())
@@ -62,6 +64,13 @@ async fn page_out(
     out: &Out,
     page: Vec<Change>,
 ) -> Result<(), LinkError> {
+    let sizes: HashMap<BlobHash, u64> = page
+        .iter()
+        .filter_map(|c| match c {
+            Change::MessageAdded { blob, size, .. } => Some((*blob, *size)),
+            _ => None,
+        })
+        .collect();
     out.send(Frame::SnapshotPage(page))
         .await
         .map_err(|_| gone())?;
@@ -70,17 +79,28 @@ async fn page_out(
         Some(_) => return Err(LinkError::Protocol("expected a want list".into())),
         None => return Err(gone()),
     };
-    for hash in wanted {
-        let bytes = snap.blob(&hash).await?.ok_or_else(|| {
-            LinkError::Protocol(format!("the twin wants an unknown blob {hash:?}"))
-        })?;
-        out.send(Frame::Blob(BlobHeader {
-            hash,
-            len: bytes.len() as u64,
-        }))
-        .await
-        .map_err(|_| gone())?;
-        send_bytes(out, &bytes).await?;
+    // Read in groups of up to BLOB_BATCH bytes: few queries, bounded memory.
+    let mut group: Vec<BlobHash> = Vec::new();
+    let mut group_bytes = 0;
+    for (i, hash) in wanted.iter().enumerate() {
+        group.push(*hash);
+        group_bytes += sizes.get(hash).copied().unwrap_or(0);
+        if group_bytes >= BLOB_BATCH || i + 1 == wanted.len() {
+            let blobs = snap.blobs(&group).await?;
+            for hash in group.drain(..) {
+                let bytes = blobs.get(&hash).ok_or_else(|| {
+                    LinkError::Protocol(format!("the twin wants an unknown blob {hash:?}"))
+                })?;
+                out.send(Frame::Blob(BlobHeader {
+                    hash,
+                    len: bytes.len() as u64,
+                }))
+                .await
+                .map_err(|_| gone())?;
+                send_bytes(out, bytes).await?;
+            }
+            group_bytes = 0;
+        }
     }
     Ok(())
 }
@@ -93,10 +113,20 @@ pub(crate) async fn receive(
     out: &Out,
     max: u64,
 ) -> Result<(), LinkError> {
+    // The previous page is applied while this one arrives (one page in flight).
+    let mut applying: Option<tokio::task::JoinHandle<Result<(), LinkError>>> = None;
+    let finish = |h: Option<tokio::task::JoinHandle<Result<(), LinkError>>>| async move {
+        match h {
+            Some(h) => h
+                .await
+                .map_err(|e| LinkError::Protocol(format!("applying a page: {e}")))?,
+            None => Ok(()),
+        }
+    };
     loop {
         let page = match rx.recv().await {
             Some(Frame::SnapshotPage(p)) => p,
-            Some(Frame::SnapshotEnd(_)) => return Ok(()),
+            Some(Frame::SnapshotEnd(_)) => return finish(applying.take()).await,
             Some(_) => return Err(LinkError::Protocol("snapshot out of step".into())),
             None => return Err(gone()),
         };
@@ -138,6 +168,10 @@ pub(crate) async fn receive(
                 }
             })
             .collect();
-        store.apply_snapshot(origin, changes).await?;
+        finish(applying.take()).await?;
+        let (store, origin) = (store.clone(), origin.to_string());
+        applying = Some(tokio::spawn(async move {
+            Ok(store.apply_snapshot(&origin, changes).await?)
+        }));
     }
 }

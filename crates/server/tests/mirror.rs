@@ -240,3 +240,60 @@ fn mbsync(rc: &std::path::Path) -> (usize, usize, usize) {
     let count = |what: &str| sent.iter().filter(|c| c.contains(what)).count();
     (count("BODY.PEEK[]"), count("APPEND"), count("STORE"))
 }
+
+/// A twin rebuilt from nothing (its data directory lost) is brought level by a snapshot
+/// of the other: accounts, folders, messages with their UIDs and flags, expunges. A sync
+/// interrupted half-way (the new twin killed) resumes and completes.
+#[test]
+fn a_rebuilt_twin_is_brought_level_by_a_snapshot() {
+    let mut pair = Pair::start();
+    let (home_a, home_b) = pair.users_on_both_homes();
+    for user in [&home_a, &home_b] {
+        send(pair.a.port("smtp"), user, &subjects("old mail", 600));
+        common::pair::py(
+            r#"
+a = imap(sys.argv[1], sys.argv[2], sys.argv[3])
+a.select('INBOX'); a.uid('STORE', '1:10', '+FLAGS', '(\\Seen \\Deleted)'); a.expunge()
+a.uid('STORE', '11:20', '+FLAGS', '(\\Answered $Label1)')
+a.create('Lists/rust'); a.uid('MOVE', '21:30', 'Lists/rust')
+a.logout()
+"#,
+            &[
+                pair.a.port("imaps").to_string(),
+                user.to_string(),
+                PASSWORD.to_string(),
+            ],
+        );
+    }
+    pair.wait_in_sync();
+    let before: Vec<_> = [&home_a, &home_b]
+        .iter()
+        .map(|u| dump(pair.a.port("imaps"), u))
+        .collect();
+    // B loses everything; twice, the second time half-way through its initial sync.
+    for interrupt in [true, false] {
+        pair.b.kill();
+        std::fs::remove_dir_all(pair.dir.path().join("b-data")).unwrap();
+        pair.b.start();
+        if interrupt {
+            std::thread::sleep(Duration::from_millis(300));
+            pair.b.kill();
+            pair.b.start();
+        }
+    }
+    pair.wait_in_sync();
+    pair.assert_identical();
+    for (user, before) in [&home_a, &home_b].iter().zip(before) {
+        assert_eq!(
+            dump(pair.b.port("imaps"), user),
+            before,
+            "{user} on the rebuilt twin"
+        );
+    }
+    // The rebuilt twin takes its place: mail to it, for accounts homed on either twin.
+    for user in [&home_a, &home_b] {
+        send(pair.b.port("smtp"), user, &subjects("new mail", 2));
+    }
+    pair.wait_in_sync();
+    pair.assert_identical();
+}

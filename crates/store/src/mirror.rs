@@ -456,12 +456,26 @@ impl Snapshot {
             .collect()
     }
 
-    /// A message's bytes (blobs never change, so any connection may read them).
-    pub async fn blob(&mut self, hash: &BlobHash) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT data FROM blobs WHERE hash = $1")
-            .bind(&hash.0[..])
-            .fetch_optional(&mut *self.tx)
-            .await?)
+    /// These messages' bytes, by hash (the ones held).
+    pub async fn blobs(
+        &mut self,
+        hashes: &[BlobHash],
+    ) -> Result<std::collections::HashMap<BlobHash, Vec<u8>>, StoreError> {
+        let mut out = std::collections::HashMap::with_capacity(hashes.len());
+        for chunk in hashes.chunks(500) {
+            let mut q =
+                sqlx::QueryBuilder::<Sqlite>::new("SELECT hash, data FROM blobs WHERE hash IN (");
+            let mut sep = q.separated(", ");
+            for h in chunk {
+                sep.push_bind(&h.0[..]);
+            }
+            q.push(")");
+            let rows: Vec<(Vec<u8>, Vec<u8>)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            for (h, data) in rows {
+                out.insert(BlobHash::from_slice(&h)?, data);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -7,8 +7,10 @@
 //! Applied changes are published to local watchers but never logged, so they are never
 //! sent back (no ping-pong).
 
+use std::collections::HashMap;
+
 use crate::{
-    Change, StoreError,
+    Change, Guid, StoreError,
     ops::{
         NewMailbox,
         account::{delete_account_rows, insert_account},
@@ -200,15 +202,92 @@ impl Op for ApplySnapshot {
     type Output = ();
     async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
         let mut received = Received::default();
+        // Messages take one round trip each here (pages carry hundreds of them); the
+        // mailboxes' UIDNEXT/HIGHESTMODSEQ are raised once per page.
+        let mut mailboxes: HashMap<Guid, (i64, u32, u64)> = HashMap::new();
         for c in self.changes {
             let body = c.bytes.map(crate::store::body);
-            apply_change(ctx, &c.change, body.as_ref(), true).await?;
+            match &c.change {
+                Change::MessageAdded {
+                    mailbox,
+                    message,
+                    uid,
+                    modseq,
+                    blob,
+                    size,
+                    internal_date,
+                    flags,
+                    ..
+                } => {
+                    let id = match mailboxes.get_mut(mailbox) {
+                        Some(m) => {
+                            m.1 = m.1.max(*uid);
+                            m.2 = m.2.max(*modseq);
+                            m.0
+                        }
+                        None => {
+                            let id = self::mailbox(ctx, mailbox).await?.id;
+                            mailboxes.insert(*mailbox, (id, *uid, *modseq));
+                            id
+                        }
+                    };
+                    if let Some(b) = &body
+                        && b.hash != *blob
+                    {
+                        return Err(StoreError::Invalid(
+                            "message bytes do not match their hash".into(),
+                        ));
+                    }
+                    let q = sqlx::query(SNAPSHOT_ADD)
+                        .bind(&blob.0[..])
+                        .bind(*size as i64)
+                        .bind(id)
+                        .bind(*uid as i64)
+                        .bind(&message.0[..])
+                        .bind(*internal_date)
+                        .bind(flags.to_string())
+                        .bind(*modseq as i64);
+                    if let Some(b) = &body {
+                        insert_blob(ctx, &b.hash, &b.bytes).await?;
+                    }
+                    if q.execute(&mut ctx.conn).await?.rows_affected() == 0 {
+                        // Expunged here (nothing to do), or its bytes never arrived.
+                        let expunged: bool = sqlx::query_scalar(
+                            "SELECT EXISTS (SELECT 1 FROM expunged WHERE guid = $1)",
+                        )
+                        .bind(&message.0[..])
+                        .fetch_one(&mut ctx.conn)
+                        .await?;
+                        if !expunged {
+                            return Err(StoreError::NotFound("message bytes".into()));
+                        }
+                    }
+                }
+                _ => apply_change(ctx, &c.change, body.as_ref(), true).await?,
+            }
             received.count(&c.change);
             ctx.publish_remote(&self.origin, 0, c.change);
+        }
+        for (id, uid, modseq) in mailboxes.into_values() {
+            exec(ctx, sqlx::query(
+                "UPDATE mailboxes SET uidnext = max(uidnext, $1), highestmodseq = max(highestmodseq, $2) WHERE id = $3",
+            )
+            .bind(uid as i64 + 1)
+            .bind(modseq as i64)
+            .bind(id))
+            .await?;
         }
         received.save(ctx).await
     }
 }
+
+/// A snapshot's message: added unless expunged here (or its bytes are missing: no row
+/// then, which the caller tells apart), or refreshed (flags, MODSEQ) if this twin holds it
+/// already.
+const SNAPSHOT_ADD: &str = "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
+    SELECT $3, $4, $5, $1, $2, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM expunged WHERE guid = $5) \
+    AND EXISTS (SELECT 1 FROM blobs WHERE hash = $1) \
+    ON CONFLICT (guid) DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq";
 
 /// The end of a snapshot: from here on the twin's log is applied from `seq + 1`.
 pub(crate) struct FinishSnapshot {
