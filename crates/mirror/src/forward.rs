@@ -10,6 +10,8 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
+    pin::Pin,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -54,6 +56,12 @@ pub(crate) struct Forwarding {
     next: AtomicU64,
     /// How far this twin has applied the twin's log.
     pub(crate) applied: watch::Sender<i64>,
+    /// How far the twin has acknowledged (durably applied) this twin's log.
+    pub(crate) acked: watch::Sender<i64>,
+    /// Sync mode's timeout; `None` in async mode.
+    sync: Option<Duration>,
+    /// Sync mode gave up waiting for the twin; async until the twin catches up.
+    pub(crate) fallback: watch::Sender<bool>,
 }
 
 impl Forwarding {
@@ -64,6 +72,7 @@ impl Forwarding {
         twin: String,
         grace: Duration,
         startup: Duration,
+        sync: Option<Duration>,
     ) -> Arc<Forwarding> {
         let started = Instant::now();
         let down_since = started
@@ -80,6 +89,9 @@ impl Forwarding {
             pending: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             applied: watch::channel(0).0,
+            acked: watch::channel(0).0,
+            sync,
+            fallback: watch::channel(false).0,
         })
     }
 
@@ -211,6 +223,24 @@ pub(crate) struct Router(pub(crate) Arc<Forwarding>);
 impl Forwarder for Router {
     fn forwards(&self, account: &Guid) -> bool {
         self.0.home(account) == self.0.twin && self.0.reachable()
+    }
+
+    fn replicate(&self, seq: i64) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let f = self.0.clone();
+        Box::pin(async move {
+            let Some(timeout) = f.sync else { return };
+            if *f.fallback.borrow() {
+                return;
+            }
+            let mut acked = f.acked.subscribe();
+            let stored = tokio::time::timeout(timeout, acked.wait_for(|a| *a >= seq)).await;
+            if !matches!(stored, Ok(Ok(_))) && !f.fallback.send_replace(true) {
+                tracing::warn!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    "mirror: the twin did not store a change in time; sync mode falls back to async until it catches up"
+                );
+            }
+        })
     }
 
     fn forward(&self, request: Request, bytes: Option<Arc<Vec<u8>>>) -> ForwardFuture {

@@ -42,6 +42,9 @@ pub struct MirrorSettings {
     pub max_backoff: Duration,
     /// Largest message accepted from the twin, in bytes.
     pub max_message_size: u64,
+    /// Sync mode: SMTP 250 and APPEND OK wait (up to this long) until the twin has
+    /// stored the message too. `None`: async mode.
+    pub sync_timeout: Option<Duration>,
 }
 
 impl MirrorSettings {

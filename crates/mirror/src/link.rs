@@ -40,8 +40,6 @@ struct Inner {
     acceptor: TlsAcceptor,
     /// Link state and forwarded writes (one link per pair).
     forwarding: Arc<Forwarding>,
-    /// Highest sequence of this twin's log the twin acknowledged (for sync waits).
-    acked: watch::Sender<i64>,
 }
 
 impl Mirror {
@@ -53,6 +51,7 @@ impl Mirror {
             settings.twin_id.clone(),
             settings.heartbeat * 3,
             settings.heartbeat,
+            settings.sync_timeout,
         );
         store.set_forwarder(Arc::new(Router(forwarding.clone())));
         Mirror {
@@ -61,7 +60,6 @@ impl Mirror {
                 store,
                 acceptor,
                 forwarding,
-                acked: watch::channel(0).0,
             }),
         }
     }
@@ -73,7 +71,7 @@ impl Mirror {
 
     /// Watches the twin's acknowledgements of this twin's log.
     pub fn acked(&self) -> watch::Receiver<i64> {
-        self.inner.acked.subscribe()
+        self.inner.forwarding.acked.subscribe()
     }
 
     fn me(&self) -> Me {
@@ -86,6 +84,23 @@ impl Mirror {
     /// Runs until `shutdown`: accepts on `listener`, and dials the twin if this twin is
     /// the one that dials.
     pub async fn run(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+        let fwd = &self.inner.forwarding;
+        if let Ok(s) = self.inner.store.mirror_status().await {
+            fwd.acked.send_replace(s.acked_seq);
+        }
+        // Sync mode's fallback is shown by the status: keep it in the store.
+        let mut fallback = fwd.fallback.subscribe();
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            while fallback.changed().await.is_ok() {
+                let on = if *fallback.borrow_and_update() {
+                    "1"
+                } else {
+                    "0"
+                };
+                let _ = store.set_mirror_state(&[("sync_fallback", on)]).await;
+            }
+        });
         let _ = self
             .inner
             .store
@@ -232,7 +247,7 @@ impl Mirror {
             .await?;
         let fwd = &self.inner.forwarding;
         let result = tokio::select! {
-            r = session::run(store, authed, &self.inner.settings, &self.inner.acked, fwd) => r,
+            r = session::run(store, authed, &self.inner.settings, fwd) => r,
             _ = shutdown.changed() => Ok(()),
         };
         fwd.linked.store(false, Ordering::SeqCst);

@@ -17,7 +17,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::{
     io::{AsyncWriteExt, ReadHalf, WriteHalf},
     net::TcpStream,
-    sync::{mpsc, watch},
+    sync::mpsc,
     task::JoinSet,
 };
 use tokio_rustls::TlsStream;
@@ -50,7 +50,6 @@ pub(crate) async fn run(
     store: &Store,
     authed: Authed,
     settings: &MirrorSettings,
-    acked: &watch::Sender<i64>,
     fwd: &Arc<Forwarding>,
 ) -> Result<(), LinkError> {
     let peer = authed.peer;
@@ -99,7 +98,7 @@ pub(crate) async fn run(
         },
         applier_rx,
     ));
-    parts.spawn(ack_loop(store.clone(), acks_rx, acked.clone()));
+    parts.spawn(ack_loop(store.clone(), acks_rx, fwd.clone()));
     let first = parts.join_next().await;
     parts.abort_all();
     match first {
@@ -279,7 +278,7 @@ async fn send_loop(
 async fn ack_loop(
     store: Store,
     mut rx: mpsc::Receiver<i64>,
-    acked: watch::Sender<i64>,
+    fwd: Arc<Forwarding>,
 ) -> Result<(), LinkError> {
     // Acknowledgements are announced at once, but written (which trims the log, and
     // costs a transaction) at most every ACK_EVERY: a lost one is re-learnt from the
@@ -295,7 +294,7 @@ async fn ack_loop(
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(seq)) => {
                 latest = latest.max(seq);
-                acked.send_modify(|a| *a = (*a).max(seq));
+                fwd.acked.send_modify(|a| *a = (*a).max(seq));
                 if tokio::time::Instant::now() < next_save {
                     continue;
                 }
@@ -312,6 +311,11 @@ async fn ack_loop(
             store.record_ack(latest).await?;
             saved = latest;
             next_save = tokio::time::Instant::now() + ACK_EVERY;
+            // Sync mode resumes once the twin has everything again.
+            if *fwd.fallback.borrow() && latest >= store.last_seq().await? {
+                fwd.fallback.send_replace(false);
+                tracing::info!("mirror: the twin caught up; sync mode resumes");
+            }
         }
     }
 }

@@ -297,3 +297,36 @@ a.logout()
     pair.wait_in_sync();
     pair.assert_identical();
 }
+
+/// Sync mode: a 250 means the twin has the message too. With the twin gone, a 250 comes
+/// after the sync timeout and the status says sync mode fell back to async; once the twin
+/// is back and caught up, sync mode resumes.
+#[test]
+fn sync_mode_answers_once_the_twin_has_it() {
+    let mut pair = Pair::start_custom(|b| b, 1, "mode = \"sync\"\nsync_timeout_ms = 700");
+    let (home_a, _) = pair.users_on_both_homes();
+    for i in 0..5 {
+        send(pair.a.port("smtp"), &home_a, &[format!("sync {i}")]);
+        // No waiting: B holds it the moment A said 250.
+        let on_b = dump(pair.b.port("imaps"), &home_a);
+        assert_eq!(on_b["INBOX"][1].as_array().unwrap().len(), i + 1, "{on_b}");
+    }
+    pair.b.kill();
+    let started = Instant::now();
+    send(pair.a.port("smtp"), &home_a, &["while b is down".into()]);
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    let status = pair.a.status();
+    assert!(status.contains("sync mode fell back to async"), "{status}");
+    // Async now: no more waiting.
+    let started = Instant::now();
+    send(pair.a.port("smtp"), &home_a, &["fast again".into()]);
+    assert!(started.elapsed() < Duration::from_millis(600));
+    pair.b.start();
+    pair.wait_in_sync();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pair.a.status().contains("fell back") {
+        assert!(Instant::now() < deadline, "sync mode did not resume");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pair.assert_identical();
+}

@@ -77,6 +77,7 @@ fn faults_in_the_mirror_path_never_apply_anything_wrong() {
             addr
         },
         2,
+        "",
     );
     let proxy = proxy.unwrap();
     let (home_a, home_b) = pair.users_on_both_homes();

@@ -27,6 +27,9 @@ pub type ForwardFuture = Pin<Box<dyn Future<Output = Result<Response, StoreError
 pub trait Forwarder: Send + Sync + 'static {
     /// True when `account` is homed on the twin and the link is up: its writes go there.
     fn forwards(&self, account: &Guid) -> bool;
+    /// Sync mode: resolves once the twin has durably stored this twin's log up to `seq`
+    /// (or at once in async mode, or after the sync timeout).
+    fn replicate(&self, seq: i64) -> Pin<Box<dyn Future<Output = ()> + Send>>;
     /// Sends a write to the home twin; resolves once its result has been applied here.
     /// `TwinDown` means the twin was given up on before the write was sent: the caller
     /// does it itself.
@@ -194,6 +197,15 @@ impl Store {
     /// Installs the home-twin router (the mirror does, on a twin).
     pub fn set_forwarder(&self, f: Arc<dyn Forwarder>) {
         let _ = self.forwarder_cell().set(f);
+    }
+
+    /// In sync mode, waits until the twin holds everything committed here so far.
+    pub(crate) async fn replicated(&self) -> Result<(), StoreError> {
+        if let Some(f) = self.forwarder_cell().get() {
+            let seq = self.last_seq().await?;
+            f.replicate(seq).await;
+        }
+        Ok(())
     }
 
     /// The router, if this account's writes go to the twin now.

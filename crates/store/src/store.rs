@@ -648,15 +648,18 @@ impl Store {
                     .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()));
             }
         }
-        self.submit(AddMessage {
-            mailboxes: vec![mailbox_id],
-            body,
-            flags,
-            internal_date,
-        })
-        .await?
-        .pop()
-        .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
+        let mut placed = self
+            .submit(AddMessage {
+                mailboxes: vec![mailbox_id],
+                body,
+                flags,
+                internal_date,
+            })
+            .await?;
+        self.replicated().await?;
+        placed
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
     }
 
     /// STORE: changes flags of the messages in `uids`.
@@ -958,6 +961,7 @@ impl Delivery {
                     })
                     .await?,
             );
+            self.store.replicated().await?;
         }
         Ok(placed)
     }

@@ -142,7 +142,12 @@ section! {
         /// The environment variable TWINMAIL_MIRROR_SECRET overrides it. Never logged.
         pub secret_file: Option<PathBuf> = None,
         /// "async": answer clients at once and mirror right after (the default).
+        /// "sync": SMTP 250 and APPEND OK wait until the twin has stored the message too,
+        /// for at most sync_timeout_ms; then async until the twin catches up (the status
+        /// says so).
         pub mode: String = "async".to_string(),
+        /// Sync mode: longest wait for the twin, in milliseconds.
+        pub sync_timeout_ms: u64 = 2000,
         /// Seconds between heartbeats; three missed ones drop the link.
         pub heartbeat_secs: u64 = 5,
         /// Longest wait between reconnection attempts, in seconds.
@@ -405,10 +410,10 @@ impl Config {
                 "mirror.twin_id is set, so a mirror listener must be too".into(),
             );
         }
-        if m.mode != "async" {
+        if !matches!(m.mode.as_str(), "async" | "sync") {
             bad(
                 "mirror.mode",
-                format!("{:?}: only \"async\" is implemented so far", m.mode),
+                format!("{:?} is neither \"async\" nor \"sync\"", m.mode),
             );
         }
         if m.heartbeat_secs == 0 {
@@ -451,6 +456,8 @@ impl Config {
             secret: self.mirror_secret().ok()?,
             heartbeat: Duration::from_secs(m.heartbeat_secs.max(1)),
             max_backoff: Duration::from_secs(m.max_backoff_secs.max(1)),
+            sync_timeout: (m.mode == "sync")
+                .then(|| Duration::from_millis(m.sync_timeout_ms.max(1))),
             max_message_size: (self.smtp.max_message_size as u64)
                 .max(self.imap.max_literal_size as u64)
                 + 1024 * 1024,

@@ -135,6 +135,7 @@ fn config(
     listen: u16,
     dial: SocketAddr,
     heartbeat: u64,
+    extra: &str,
 ) -> PathBuf {
     let path = dir.join(format!("{id}.toml"));
     std::fs::write(
@@ -168,6 +169,7 @@ listen = "127.0.0.1:{listen}"
 secret_file = "mirror.secret"
 heartbeat_secs = {heartbeat}
 max_backoff_secs = 1
+{extra}
 [log]
 format = "json"
 level = "info,twinmail_mirror=debug"
@@ -187,12 +189,16 @@ impl Pair {
     /// Starts a pair; `route` maps b's mirror address to what a dials (a proxy, say).
     /// Domain example.org exists on both (made on a, mirrored to b).
     pub fn start_with(route: impl FnOnce(SocketAddr) -> SocketAddr) -> Pair {
-        Pair::start_custom(route, 1)
+        Pair::start_custom(route, 1, "")
     }
 
     /// Like `start_with`, with heartbeats every `heartbeat` seconds (a twin is taken for
-    /// down after three missed ones).
-    pub fn start_custom(route: impl FnOnce(SocketAddr) -> SocketAddr, heartbeat: u64) -> Pair {
+    /// down after three missed ones) and `extra` lines in both twins' [mirror] sections.
+    pub fn start_custom(
+        route: impl FnOnce(SocketAddr) -> SocketAddr,
+        heartbeat: u64,
+        extra: &str,
+    ) -> Pair {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("mirror.secret"),
@@ -204,12 +210,12 @@ impl Pair {
         let a_mirror: SocketAddr = format!("127.0.0.1:{pa}").parse().unwrap();
         let a = Twin {
             id: "a",
-            config: config(dir.path(), "a", "b", pa, route(b_mirror), heartbeat),
+            config: config(dir.path(), "a", "b", pa, route(b_mirror), heartbeat, extra),
             serving: None,
         };
         let b = Twin {
             id: "b",
-            config: config(dir.path(), "b", "a", pb, a_mirror, heartbeat),
+            config: config(dir.path(), "b", "a", pb, a_mirror, heartbeat, extra),
             serving: None,
         };
         admin(&a.config, &["domain", "add", "example.org"], "");
