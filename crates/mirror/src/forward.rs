@@ -221,8 +221,12 @@ impl Forwarding {
 pub(crate) struct Router(pub(crate) Arc<Forwarding>);
 
 impl Forwarder for Router {
-    fn forwards(&self, account: &Guid) -> bool {
-        self.0.home(account) == self.0.twin && self.0.reachable()
+    fn forwards(&self, account: &Guid, home: Option<&str>) -> bool {
+        // An admin's choice naming neither twin falls back to the spread.
+        let home = home
+            .filter(|h| *h == self.0.node || *h == self.0.twin)
+            .unwrap_or_else(|| self.0.home(account));
+        home == self.0.twin && self.0.reachable()
     }
 
     fn replicate(&self, seq: i64) -> Pin<Box<dyn Future<Output = ()> + Send>> {

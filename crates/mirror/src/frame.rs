@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use twinmail_store::{BlobHash, Change, DigestRow, Guid, MailboxDigest, Request, Response};
+use twinmail_store::{
+    AccountFacts, BlobHash, Change, DigestRow, Guid, MailboxDigest, Request, Response,
+};
 
 /// The protocol version this build speaks.
 pub const VERSION: u32 = 1;
@@ -171,8 +173,8 @@ pub struct Summary {
     pub domains: Vec<String>,
     /// Aliases (address, target).
     pub aliases: Vec<(String, String)>,
-    /// Accounts: name, GUID, password hash, disabled.
-    pub accounts: Vec<(String, Guid, String, bool)>,
+    /// Accounts.
+    pub accounts: Vec<AccountFacts>,
     /// Mailboxes.
     pub mailboxes: Vec<MailboxDigest>,
 }

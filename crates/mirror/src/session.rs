@@ -35,6 +35,8 @@ use crate::{
 const PAGE: u32 = 256;
 /// Most changes one applied batch takes.
 const BATCH: usize = 512;
+/// How long the applier waits for more changes to share a transaction with the first.
+const GATHER: Duration = Duration::from_millis(3);
 /// Most message bytes one applied batch takes.
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
 
@@ -361,9 +363,21 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
             Frame::Change(h) => {
                 let mut batch = vec![change(&mut rx, h, max).await?];
                 let mut bytes = 0;
-                // Take what has already arrived into the same transaction.
+                // Take what arrives within GATHER into the same transaction: under load
+                // one fsync covers many changes, at the cost of a few milliseconds of lag.
+                let until = tokio::time::Instant::now() + GATHER;
                 while batch.len() < BATCH && bytes < BATCH_BYTES {
-                    match rx.try_recv() {
+                    let next = match rx.try_recv() {
+                        Ok(f) => Ok(f),
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            match tokio::time::timeout_at(until, rx.recv()).await {
+                                Ok(Some(f)) => Ok(f),
+                                Ok(None) | Err(_) => Err(()),
+                            }
+                        }
+                        Err(_) => Err(()),
+                    };
+                    match next {
                         Ok(Frame::Change(h)) => {
                             let c = change(&mut rx, h, max).await?;
                             bytes += c.bytes.as_ref().map_or(0, Vec::len);
@@ -373,7 +387,7 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
                             held = Some(other);
                             break;
                         }
-                        Err(_) => break,
+                        Err(()) => break,
                     }
                 }
                 let last = apply(&store, &origin, batch).await?;

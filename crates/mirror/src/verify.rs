@@ -117,13 +117,14 @@ pub async fn verify(
         "account",
         &here.accounts,
         &there.accounts,
-        |a| a.0.clone(),
+        |a| a.name.clone(),
         |a| {
             format!(
-                "guid {} disabled {} password hash {}",
-                a.1,
-                a.3,
-                short(&a.2)
+                "guid {} disabled {} home {} password hash {}",
+                a.guid,
+                a.disabled,
+                a.home.as_deref().unwrap_or("(spread)"),
+                short(&a.password_hash)
             )
         },
     );

@@ -35,6 +35,14 @@ pub enum UserCmd {
         /// The login name.
         name: String,
     },
+    /// Choose the twin an account is homed on (it assigns the account's UIDs while the
+    /// twins are linked); without NODE the account goes back to the default spread.
+    Home {
+        /// The login name.
+        name: String,
+        /// The home twin's node id.
+        node: Option<String>,
+    },
     /// List accounts.
     List,
 }
@@ -129,10 +137,21 @@ pub async fn user(store: &Store, cmd: UserCmd) -> Result<()> {
             store.delete_account(&name).await?;
             println!("deleted {name}");
         }
+        UserCmd::Home { name, node } => {
+            store.set_home(&name, node.as_deref()).await?;
+            match node {
+                Some(n) => println!("{name} is homed on twin {n}"),
+                None => println!("{name} is homed by the default spread"),
+            }
+        }
         UserCmd::List => {
             for a in store.accounts().await? {
                 let state = if a.disabled { " (disabled)" } else { "" };
-                println!("{}{state}", a.name);
+                let home = match store.home_of(&a.name).await? {
+                    Some(h) => format!(" (home {h})"),
+                    None => String::new(),
+                };
+                println!("{}{state}{home}", a.name);
             }
         }
     }

@@ -330,3 +330,46 @@ fn sync_mode_answers_once_the_twin_has_it() {
     }
     pair.assert_identical();
 }
+
+/// The queued-adds figure of `Mirror out: Que/sent add=Q/S`.
+fn queued_adds(status: &str) -> u64 {
+    status
+        .split_once("add=")
+        .and_then(|(_, r)| r.split('/').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no add= in {status}"))
+}
+
+/// An admin can home an account on the other twin: from then on that twin assigns its
+/// UIDs (its log records the adds, whichever twin took the mail), on both twins.
+#[test]
+fn an_account_can_be_homed_on_a_chosen_twin() {
+    let pair = Pair::start();
+    let (home_a, _) = pair.users_on_both_homes();
+    let (code, out) = pair.a.cli(&["user", "home", &home_a, "b"]);
+    assert_eq!(code, 0, "{out}");
+    pair.wait_in_sync();
+    let (_, list) = pair.b.cli(&["user", "list"]);
+    assert!(list.contains(&format!("{home_a} (home b)")), "{list}");
+    let (before_a, before_b) = (queued_adds(&pair.a.status()), queued_adds(&pair.b.status()));
+    send(pair.a.port("smtp"), &home_a, &subjects("to a", 3));
+    send(pair.b.port("smtp"), &home_a, &subjects("to b", 3));
+    pair.wait_in_sync();
+    assert_eq!(
+        queued_adds(&pair.a.status()),
+        before_a,
+        "twin a numbered mail"
+    );
+    assert_eq!(queued_adds(&pair.b.status()), before_b + 6);
+    assert_eq!(
+        dump(pair.a.port("imaps"), &home_a),
+        dump(pair.b.port("imaps"), &home_a)
+    );
+    // Back to the spread: twin a numbers it again.
+    pair.b.cli(&["user", "home", &home_a]);
+    pair.wait_in_sync();
+    send(pair.b.port("smtp"), &home_a, &subjects("spread again", 2));
+    pair.wait_in_sync();
+    assert_eq!(queued_adds(&pair.a.status()), before_a + 2);
+    pair.assert_identical();
+}

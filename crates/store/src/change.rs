@@ -58,6 +58,13 @@ pub enum Change {
         /// True when it can no longer log in or receive mail.
         disabled: bool,
     },
+    /// An account's home twin was set (or, `None`, left to the default spread).
+    AccountHome {
+        /// The account's GUID.
+        account: Guid,
+        /// The home twin's node id.
+        home: Option<String>,
+    },
     /// An account and everything in it was deleted.
     AccountDeleted {
         /// The account's GUID.
@@ -199,6 +206,7 @@ impl Change {
             Change::PasswordChanged { .. } => "password_changed",
             Change::AccountDisabled { .. } => "account_disabled",
             Change::AccountDeleted { .. } => "account_deleted",
+            Change::AccountHome { .. } => "account_home",
             Change::MailboxCreated { .. } => "mailbox_created",
             Change::MailboxRenamed { .. } => "mailbox_renamed",
             Change::MailboxDeleted { .. } => "mailbox_deleted",

@@ -25,8 +25,9 @@ pub type ForwardFuture = Pin<Box<dyn Future<Output = Result<Response, StoreError
 
 /// Where an account's writes go while the twins are linked.
 pub trait Forwarder: Send + Sync + 'static {
-    /// True when `account` is homed on the twin and the link is up: its writes go there.
-    fn forwards(&self, account: &Guid) -> bool;
+    /// True when `account` is homed on the twin (`home`: the admin's choice, if any) and
+    /// the twin is reachable: its writes go there.
+    fn forwards(&self, account: &Guid, home: Option<&str>) -> bool;
     /// Sync mode: resolves once the twin has durably stored this twin's log up to `seq`
     /// (or at once in async mode, or after the sync timeout).
     fn replicate(&self, seq: i64) -> Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -209,8 +210,19 @@ impl Store {
     }
 
     /// The router, if this account's writes go to the twin now.
-    pub(crate) fn route(&self, account: &Guid) -> Option<&Arc<dyn Forwarder>> {
-        self.forwarder_cell().get().filter(|f| f.forwards(account))
+    pub(crate) async fn route(
+        &self,
+        account: &Guid,
+    ) -> Result<Option<Arc<dyn Forwarder>>, StoreError> {
+        let Some(f) = self.forwarder_cell().get() else {
+            return Ok(None);
+        };
+        let home: Option<String> = sqlx::query_scalar("SELECT home FROM accounts WHERE guid = $1")
+            .bind(&account.0[..])
+            .fetch_optional(self.db())
+            .await?
+            .flatten();
+        Ok(f.forwards(account, home.as_deref()).then(|| f.clone()))
     }
 
     /// The router and the mailbox's GUID, if the mailbox's account is homed on the twin.
@@ -224,7 +236,7 @@ impl Store {
         let Some((account, mailbox)) = self.guids_of_mailbox(mailbox_id).await? else {
             return Ok(None);
         };
-        Ok(self.route(&account).map(|f| (f.clone(), mailbox)))
+        Ok(self.route(&account).await?.map(|f| (f, mailbox)))
     }
 
     /// The router and the account's GUID, if the account is homed on the twin.
@@ -240,7 +252,7 @@ impl Store {
             Err(StoreError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(self.route(&account).map(|f| (f.clone(), account)))
+        Ok(self.route(&account).await?.map(|f| (f, account)))
     }
 
     async fn guids_of_mailbox(&self, mailbox_id: i64) -> Result<Option<(Guid, Guid)>, StoreError> {

@@ -23,7 +23,7 @@ mod writer;
 pub use change::{Change, ChangeEvent, Expunged, FlagUpdate};
 pub use error::StoreError;
 pub use forward::{ForwardFuture, Forwarder, Request, Response};
-pub use mirror::{DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
+pub use mirror::{AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
 pub use ops::{
     message::{Copied, FlagsStored},
     remote::{Applied, RemoteChange},

@@ -158,6 +158,21 @@ pub struct MailboxDigest {
     pub digest: String,
 }
 
+/// One account as `mirror verify` compares it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccountFacts {
+    /// The login name.
+    pub name: String,
+    /// The GUID.
+    pub guid: Guid,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    /// Disabled or not.
+    pub disabled: bool,
+    /// The home twin chosen by the admin, if any.
+    pub home: Option<String>,
+}
+
 /// One message as `mirror verify` compares it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DigestRow {
@@ -329,11 +344,12 @@ impl Snapshot {
                 .into_iter()
                 .map(|domain| Change::DomainAdded { domain }),
         );
-        let accounts: Vec<(Vec<u8>, String, String, bool)> =
-            sqlx::query_as("SELECT guid, name, password_hash, disabled FROM accounts ORDER BY id")
-                .fetch_all(&mut *self.tx)
-                .await?;
-        for (guid, name, password_hash, disabled) in accounts {
+        let accounts: Vec<(Vec<u8>, String, String, bool, Option<String>)> = sqlx::query_as(
+            "SELECT guid, name, password_hash, disabled, home FROM accounts ORDER BY id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (guid, name, password_hash, disabled, home) in accounts {
             let account = Guid::from_slice(&guid)?;
             out.push(Change::AccountCreated {
                 account,
@@ -341,6 +357,7 @@ impl Snapshot {
                 password_hash,
             });
             out.push(Change::AccountDisabled { account, disabled });
+            out.push(Change::AccountHome { account, home });
         }
         let aliases: Vec<(String, String)> =
             sqlx::query_as("SELECT address, target FROM aliases ORDER BY address, target")
@@ -712,14 +729,22 @@ impl Store {
     }
 
     /// Accounts with their password hashes and state, for `mirror verify`.
-    pub async fn account_facts(&self) -> Result<Vec<(String, Guid, String, bool)>, StoreError> {
-        let rows: Vec<(String, Vec<u8>, String, bool)> = sqlx::query_as(
-            "SELECT name, guid, password_hash, disabled FROM accounts ORDER BY name",
+    pub async fn account_facts(&self) -> Result<Vec<AccountFacts>, StoreError> {
+        let rows: Vec<(String, Vec<u8>, String, bool, Option<String>)> = sqlx::query_as(
+            "SELECT name, guid, password_hash, disabled, home FROM accounts ORDER BY name",
         )
         .fetch_all(self.db())
         .await?;
         rows.into_iter()
-            .map(|(n, g, h, d)| Ok((n, Guid::from_slice(&g)?, h, d)))
+            .map(|(name, g, password_hash, disabled, home)| {
+                Ok(AccountFacts {
+                    name,
+                    guid: Guid::from_slice(&g)?,
+                    password_hash,
+                    disabled,
+                    home,
+                })
+            })
             .collect()
     }
 }

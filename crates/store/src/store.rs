@@ -18,7 +18,7 @@ use crate::{
     },
     names,
     ops::{
-        account::{CreateAccount, DeleteAccount, SetDisabled, SetPassword},
+        account::{CreateAccount, DeleteAccount, SetDisabled, SetHome, SetPassword},
         domain::{AddAlias, AddDomain, DeleteAlias, DeleteDomain},
         mailbox::{CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed},
         message::{AddMessage, Body, Copied, CopyMessages, Expunge, FlagsStored, StoreFlags},
@@ -415,6 +415,27 @@ impl Store {
     }
 
     // ----- mailboxes -----
+
+    /// Sets an account's home twin (`None`: spread by GUID, the default).
+    pub async fn set_home(&self, name: &str, home: Option<&str>) -> Result<(), StoreError> {
+        let name = names::address(name)?;
+        self.submit(SetHome {
+            name,
+            home: home.map(str::to_string),
+        })
+        .await
+    }
+
+    /// An account's home twin, if the admin chose one.
+    pub async fn home_of(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT home FROM accounts WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.db())
+                .await?
+                .flatten(),
+        )
+    }
 
     /// An account's mailboxes, sorted by name.
     pub async fn mailboxes(&self, account_id: i64) -> Result<Vec<Mailbox>, StoreError> {
@@ -925,8 +946,8 @@ impl Delivery {
         // rest here, in one transaction.
         let (mut remote, mut local) = (Vec::new(), Vec::new());
         for (account, inbox) in &self.targets {
-            match self.store.route(&account.guid) {
-                Some(f) => remote.push((f.clone(), *inbox)),
+            match self.store.route(&account.guid).await? {
+                Some(f) => remote.push((f, *inbox)),
                 None => local.push(*inbox),
             }
         }

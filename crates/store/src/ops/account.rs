@@ -153,6 +153,39 @@ impl Op for SetDisabled {
     }
 }
 
+/// Sets or clears an account's home twin.
+pub(crate) struct SetHome {
+    pub name: String,
+    pub home: Option<String>,
+}
+
+impl Op for SetHome {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        if let Some(h) = &self.home
+            && (h.is_empty()
+                || h.len() > 32
+                || !h
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(StoreError::Invalid(format!("{h:?} is not a node id")));
+        }
+        let account = existing(ctx, &self.name).await?;
+        sqlx::query("UPDATE accounts SET home = $1 WHERE id = $2")
+            .bind(&self.home)
+            .bind(account.id)
+            .execute(&mut ctx.conn)
+            .await?;
+        ctx.log(Change::AccountHome {
+            account: account.guid,
+            home: self.home,
+        })
+        .await?;
+        Ok(())
+    }
+}
+
 /// Deletes an account, its mailboxes, messages and the aliases pointing at it.
 pub(crate) struct DeleteAccount {
     pub name: String,

@@ -410,6 +410,15 @@ async fn apply_change(
             )
             .await?;
         }
+        Change::AccountHome { account, home } => {
+            exec(
+                ctx,
+                sqlx::query("UPDATE accounts SET home = $1 WHERE guid = $2")
+                    .bind(home)
+                    .bind(&account.0[..]),
+            )
+            .await?;
+        }
         Change::AccountDeleted { account, .. } => {
             if let Some(a) = rows::account_by_guid(&mut ctx.conn, account).await? {
                 delete_account_rows(ctx, &a).await?;
