@@ -316,6 +316,7 @@ pub struct Snapshot {
 }
 
 /// Row shapes of the snapshot and digest queries.
+type AccountTuple = (Vec<u8>, String, String, bool, Option<String>);
 type MailboxTuple = (Vec<u8>, Vec<u8>, String, Option<String>, i64, bool);
 type TombstoneTuple = (Vec<u8>, Vec<u8>, i64, Vec<u8>, i64);
 type DigestTuple = (i64, String, Vec<u8>, String, i64, i64, i64, bool);
@@ -344,7 +345,7 @@ impl Snapshot {
                 .into_iter()
                 .map(|domain| Change::DomainAdded { domain }),
         );
-        let accounts: Vec<(Vec<u8>, String, String, bool, Option<String>)> = sqlx::query_as(
+        let accounts: Vec<AccountTuple> = sqlx::query_as(
             "SELECT guid, name, password_hash, disabled, home FROM accounts ORDER BY id",
         )
         .fetch_all(&mut *self.tx)
@@ -730,13 +731,13 @@ impl Store {
 
     /// Accounts with their password hashes and state, for `mirror verify`.
     pub async fn account_facts(&self) -> Result<Vec<AccountFacts>, StoreError> {
-        let rows: Vec<(String, Vec<u8>, String, bool, Option<String>)> = sqlx::query_as(
-            "SELECT name, guid, password_hash, disabled, home FROM accounts ORDER BY name",
+        let rows: Vec<AccountTuple> = sqlx::query_as(
+            "SELECT guid, name, password_hash, disabled, home FROM accounts ORDER BY name",
         )
         .fetch_all(self.db())
         .await?;
         rows.into_iter()
-            .map(|(name, g, password_hash, disabled, home)| {
+            .map(|(g, name, password_hash, disabled, home)| {
                 Ok(AccountFacts {
                     name,
                     guid: Guid::from_slice(&g)?,
