@@ -35,8 +35,6 @@ use crate::{
 const PAGE: u32 = 256;
 /// Most changes one applied batch takes.
 const BATCH: usize = 512;
-/// How long the applier waits for more changes to share a transaction with the first.
-const GATHER: Duration = Duration::from_millis(3);
 /// Most message bytes one applied batch takes.
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
 
@@ -363,20 +361,9 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
             Frame::Change(h) => {
                 let mut batch = vec![change(&mut rx, h, max).await?];
                 let mut bytes = 0;
-                // Take what arrives within GATHER into the same transaction: under load
-                // one fsync covers many changes, at the cost of a few milliseconds of lag.
-                let until = tokio::time::Instant::now() + GATHER;
+                // Take what has already arrived into the same transaction.
                 while batch.len() < BATCH && bytes < BATCH_BYTES {
-                    let next = match rx.try_recv() {
-                        Ok(f) => Ok(f),
-                        Err(mpsc::error::TryRecvError::Empty) => {
-                            match tokio::time::timeout_at(until, rx.recv()).await {
-                                Ok(Some(f)) => Ok(f),
-                                Ok(None) | Err(_) => Err(()),
-                            }
-                        }
-                        Err(_) => Err(()),
-                    };
+                    let next = rx.try_recv().map_err(|_| ());
                     match next {
                         Ok(Frame::Change(h)) => {
                             let c = change(&mut rx, h, max).await?;

@@ -9,26 +9,9 @@ pub(crate) mod remote;
 
 use crate::{
     StoreError,
-    types::{BlobHash, Guid, Mailbox, Role},
+    types::{Guid, Mailbox, Role},
     writer::WriteCtx,
 };
-
-/// Stores a blob unless one with the same hash is there already (content addressing).
-pub(crate) async fn insert_blob(
-    ctx: &mut WriteCtx,
-    hash: &BlobHash,
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO blobs (hash, size, data) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
-    )
-    .bind(&hash.0[..])
-    .bind(bytes.len() as i64)
-    .bind(bytes)
-    .execute(&mut ctx.conn)
-    .await?;
-    Ok(())
-}
 
 /// A fresh UIDVALIDITY: the current time in seconds, or one more than the last handed
 /// out, whichever is larger, so a re-created name never repeats an old value.

@@ -14,8 +14,8 @@ use crate::{
     ops::{
         NewMailbox,
         account::{delete_account_rows, insert_account},
-        insert_blob, insert_mailbox,
-        message::{Body, insert_message, set_flags, set_highestmodseq, tombstone},
+        insert_mailbox,
+        message::{Body, set_flags, set_highestmodseq, tombstone},
     },
     rows,
     types::Mailbox,
@@ -137,6 +137,7 @@ impl Op for ApplyRemote {
         let start = last;
         let mut out = Vec::with_capacity(self.changes.len());
         let mut received = Received::default();
+        let mut mailboxes = HashMap::new();
         for c in self.changes {
             if c.seq <= last {
                 out.push(Applied::AlreadyApplied);
@@ -150,7 +151,7 @@ impl Op for ApplyRemote {
                 });
             }
             let body = c.bytes.map(crate::store::body);
-            apply_change(ctx, &c.change, body.as_ref(), false).await?;
+            apply_change(ctx, &c.change, body.as_ref(), false, &mut mailboxes).await?;
             received.count(&c.change);
             last = c.seq;
             ctx.publish_remote(&self.origin, c.seq, c.change);
@@ -202,92 +203,16 @@ impl Op for ApplySnapshot {
     type Output = ();
     async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
         let mut received = Received::default();
-        // Messages take one round trip each here (pages carry hundreds of them); the
-        // mailboxes' UIDNEXT/HIGHESTMODSEQ are raised once per page.
-        let mut mailboxes: HashMap<Guid, (i64, u32, u64)> = HashMap::new();
+        let mut mailboxes = HashMap::new();
         for c in self.changes {
             let body = c.bytes.map(crate::store::body);
-            match &c.change {
-                Change::MessageAdded {
-                    mailbox,
-                    message,
-                    uid,
-                    modseq,
-                    blob,
-                    size,
-                    internal_date,
-                    flags,
-                    ..
-                } => {
-                    let id = match mailboxes.get_mut(mailbox) {
-                        Some(m) => {
-                            m.1 = m.1.max(*uid);
-                            m.2 = m.2.max(*modseq);
-                            m.0
-                        }
-                        None => {
-                            let id = self::mailbox(ctx, mailbox).await?.id;
-                            mailboxes.insert(*mailbox, (id, *uid, *modseq));
-                            id
-                        }
-                    };
-                    if let Some(b) = &body
-                        && b.hash != *blob
-                    {
-                        return Err(StoreError::Invalid(
-                            "message bytes do not match their hash".into(),
-                        ));
-                    }
-                    let q = sqlx::query(SNAPSHOT_ADD)
-                        .bind(&blob.0[..])
-                        .bind(*size as i64)
-                        .bind(id)
-                        .bind(*uid as i64)
-                        .bind(&message.0[..])
-                        .bind(*internal_date)
-                        .bind(flags.to_string())
-                        .bind(*modseq as i64);
-                    if let Some(b) = &body {
-                        insert_blob(ctx, &b.hash, &b.bytes).await?;
-                    }
-                    if q.execute(&mut ctx.conn).await?.rows_affected() == 0 {
-                        // Expunged here (nothing to do), or its bytes never arrived.
-                        let expunged: bool = sqlx::query_scalar(
-                            "SELECT EXISTS (SELECT 1 FROM expunged WHERE guid = $1)",
-                        )
-                        .bind(&message.0[..])
-                        .fetch_one(&mut ctx.conn)
-                        .await?;
-                        if !expunged {
-                            return Err(StoreError::NotFound("message bytes".into()));
-                        }
-                    }
-                }
-                _ => apply_change(ctx, &c.change, body.as_ref(), true).await?,
-            }
+            apply_change(ctx, &c.change, body.as_ref(), true, &mut mailboxes).await?;
             received.count(&c.change);
             ctx.publish_remote(&self.origin, 0, c.change);
-        }
-        for (id, uid, modseq) in mailboxes.into_values() {
-            exec(ctx, sqlx::query(
-                "UPDATE mailboxes SET uidnext = max(uidnext, $1), highestmodseq = max(highestmodseq, $2) WHERE id = $3",
-            )
-            .bind(uid as i64 + 1)
-            .bind(modseq as i64)
-            .bind(id))
-            .await?;
         }
         received.save(ctx).await
     }
 }
-
-/// A snapshot's message: added unless expunged here (or its bytes are missing: no row
-/// then, which the caller tells apart), or refreshed (flags, MODSEQ) if this twin holds it
-/// already.
-const SNAPSHOT_ADD: &str = "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
-    SELECT $3, $4, $5, $1, $2, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM expunged WHERE guid = $5) \
-    AND EXISTS (SELECT 1 FROM blobs WHERE hash = $1) \
-    ON CONFLICT (guid) DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq";
 
 /// The end of a snapshot: from here on the twin's log is applied from `seq + 1`.
 pub(crate) struct FinishSnapshot {
@@ -325,6 +250,37 @@ async fn exec(
     Ok(q.execute(&mut ctx.conn).await?.rows_affected())
 }
 
+/// A twin's message, in one round trip: stored unless this twin expunged it (no
+/// resurrection) or holds it already (a resend: skipped, or in a snapshot refreshed with
+/// its current flags and MODSEQ); the mailbox's UIDNEXT and HIGHESTMODSEQ raised to match.
+/// Binds: $1 blob hash, $2 size, $3 mailbox id, $4 UID, $5 GUID, $6 date, $7 flags,
+/// $8 MODSEQ, $9 the bytes (the `_WITH_BLOB` forms store them first).
+macro_rules! remote_add {
+    ($blob:literal, $conflict:literal) => {
+        concat!(
+            $blob,
+            "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
+             SELECT $3, $4, $5, $1, $2, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM expunged WHERE guid = $5) \
+             AND coalesce(length($9), 0) >= 0 ON CONFLICT (guid) ",
+            $conflict,
+            "; UPDATE mailboxes SET uidnext = max(uidnext, $4 + 1), highestmodseq = max(highestmodseq, $8) WHERE id = $3"
+        )
+    };
+}
+const ADD: &str = remote_add!("", "DO NOTHING");
+const ADD_WITH_BLOB: &str = remote_add!(
+    "INSERT INTO blobs (hash, size, data) VALUES ($1, $2, $9) ON CONFLICT (hash) DO NOTHING; ",
+    "DO NOTHING"
+);
+const REFRESH: &str = remote_add!(
+    "",
+    "DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq"
+);
+const REFRESH_WITH_BLOB: &str = remote_add!(
+    "INSERT INTO blobs (hash, size, data) VALUES ($1, $2, $9) ON CONFLICT (hash) DO NOTHING; ",
+    "DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq"
+);
+
 /// Applies one change. In a snapshot (`refresh`), a message this twin holds already takes
 /// the snapshot's flags and MODSEQ instead of being skipped.
 async fn apply_change(
@@ -332,6 +288,7 @@ async fn apply_change(
     change: &Change,
     body: Option<&Body>,
     refresh: bool,
+    mailboxes: &mut HashMap<Guid, i64>,
 ) -> Result<(), StoreError> {
     match change {
         Change::DomainAdded { domain } => {
@@ -515,27 +472,23 @@ async fn apply_change(
             flags,
             ..
         } => {
-            let m = self::mailbox(ctx, mailbox).await?;
-            let known: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM messages WHERE guid = $1) OR EXISTS (SELECT 1 FROM expunged WHERE guid = $1)",
-            )
-            .bind(&message.0[..])
-            .fetch_one(&mut ctx.conn)
-            .await?;
-            if known {
-                if refresh {
-                    set_flags(ctx, message, flags, *modseq).await?;
+            let id = match mailboxes.get(mailbox) {
+                Some(id) => *id,
+                None => {
+                    let id = self::mailbox(ctx, mailbox).await?.id;
+                    mailboxes.insert(*mailbox, id);
+                    id
                 }
-                return Ok(());
-            }
-            match body {
-                Some(b) if b.hash == *blob => insert_blob(ctx, &b.hash, &b.bytes).await?,
-                Some(_) => {
+            };
+            let sql = match (body, refresh) {
+                (Some(b), _) if b.hash != *blob => {
                     return Err(StoreError::Invalid(
                         "message bytes do not match their hash".into(),
                     ));
                 }
-                None => {
+                (Some(_), false) => ADD_WITH_BLOB,
+                (Some(_), true) => REFRESH_WITH_BLOB,
+                (None, _) => {
                     let have: bool =
                         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = $1)")
                             .bind(&blob.0[..])
@@ -544,26 +497,21 @@ async fn apply_change(
                     if !have {
                         return Err(StoreError::NotFound("message bytes".into()));
                     }
+                    if refresh { REFRESH } else { ADD }
                 }
-            }
-            insert_message(
-                ctx,
-                m.id,
-                *uid,
-                message,
-                blob,
-                *size,
-                *internal_date,
-                flags,
-                *modseq,
-            )
-            .await?;
-            exec(ctx, sqlx::query(
-                "UPDATE mailboxes SET uidnext = max(uidnext, $1), highestmodseq = max(highestmodseq, $2) WHERE id = $3",
-            )
-            .bind(*uid as i64 + 1)
-            .bind(*modseq as i64)
-            .bind(m.id)).await?;
+            };
+            sqlx::query(sql)
+                .bind(&blob.0[..])
+                .bind(*size as i64)
+                .bind(id)
+                .bind(*uid as i64)
+                .bind(&message.0[..])
+                .bind(*internal_date)
+                .bind(flags.to_string())
+                .bind(*modseq as i64)
+                .bind(body.map(|b| &b.bytes[..]))
+                .execute(&mut ctx.conn)
+                .await?;
         }
         Change::FlagsChanged {
             mailbox,
