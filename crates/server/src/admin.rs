@@ -86,7 +86,7 @@ pub enum AliasCmd {
 }
 
 /// Reads a password: from a prompt on a terminal (typed twice), else one line of stdin.
-fn read_password(name: &str) -> Result<String> {
+pub fn read_password(name: &str) -> Result<String> {
     let stdin = std::io::stdin();
     let mut line = String::new();
     if stdin.is_terminal() {

@@ -7,6 +7,7 @@ mod config;
 mod pair;
 mod serve;
 mod tls;
+mod transfer;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -45,9 +46,20 @@ enum Command {
     /// Manage aliases and catch-alls.
     #[command(subcommand)]
     Alias(admin::AliasCmd),
+    /// Import mail from a Maildir++ or an mbox file.
+    #[command(subcommand)]
+    Import(transfer::ImportCmd),
+    /// Export mail to a new Maildir++ or mbox file.
+    #[command(subcommand)]
+    Export(transfer::ExportCmd),
     /// Check or print configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// This twin's status: version, accounts, listeners and the mirror lines.
+    Status,
+    /// Print an argon2id hash of a password read from standard input (for
+    /// admin.password_hash).
+    HashPassword,
     /// The mirror: status and verification against the twin.
     #[command(subcommand)]
     Mirror(MirrorCmd),
@@ -135,13 +147,66 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let store = twinmail_store::Store::open(config.store_options()).await?;
     let result = match command {
         Command::User(c) => admin::user(&store, c).await.map(|()| ExitCode::SUCCESS),
+        Command::Import(c) => transfer::import(&store, c)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Export(c) => transfer::export(&store, c)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Domain(c) => admin::domain(&store, c).await.map(|()| ExitCode::SUCCESS),
         Command::Alias(c) => admin::alias(&store, c).await.map(|()| ExitCode::SUCCESS),
         Command::Mirror(c) => mirror_cmd(&store, &config, c).await,
+        Command::Status => status(&store, &config).await,
+        Command::HashPassword => {
+            let password = admin::read_password("the admin")?;
+            println!("{}", store.hash_password(&password).await?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve | Command::Config(_) | Command::Pair { .. } => Ok(ExitCode::SUCCESS),
     };
     store.close().await;
     result
+}
+
+async fn status(store: &twinmail_store::Store, config: &Config) -> anyhow::Result<ExitCode> {
+    println!(
+        "twinmail {} — twin {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        config.node.id,
+        config.database().display()
+    );
+    println!("accounts: {}", store.accounts().await?.len());
+    let (c, i, p) = (&config.smtp, &config.imap, &config.pop3);
+    for (name, addrs) in [
+        ("smtp", &c.listen),
+        ("submission", &c.submission_listen),
+        ("submissions", &c.submissions_listen),
+        ("imap", &i.listen),
+        ("imaps", &i.tls_listen),
+        ("pop3", &p.listen),
+        ("pop3s", &p.tls_listen),
+    ] {
+        for a in addrs {
+            println!("listener {name}: {a}");
+        }
+    }
+    if let Some(a) = config
+        .admin
+        .listen
+        .filter(|_| !config.admin.password_hash.is_empty())
+    {
+        println!("admin page: https://{a}/");
+    }
+    if config.mirror.twin_id.is_empty() {
+        println!("mirror: none (no twin configured)");
+    } else {
+        println!(
+            "mirror: mode {}, twin {}",
+            config.mirror.mode, config.mirror.twin_id
+        );
+        print!("{}", store.mirror_status().await?);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn mirror_cmd(

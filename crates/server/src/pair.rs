@@ -113,12 +113,27 @@ fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
     }
+    let admin_file = dir.join("admin.password");
     if !password_file.exists() {
-        let password = random_hex(8);
-        create_demo(&dir.join("a.toml"), &password)?;
+        let (password, admin) = (random_hex(8), random_hex(8));
+        let hash = create_demo(&dir.join("a.toml"), &password, &admin)?;
+        for t in &twins {
+            let path = dir.join(format!("{}.toml", t.id));
+            let mut text = std::fs::read_to_string(&path)?;
+            text.push_str(&format!(
+                "\n[admin]\nlisten = \"127.0.0.1:{}\"\nuser = \"admin\"\npassword_hash = \"{hash}\"\n",
+                t.port("admin")
+            ));
+            std::fs::write(&path, text)?;
+        }
+        write_private(&admin_file, &admin)?;
         write_private(&password_file, &password)?;
     }
     let password = std::fs::read_to_string(&password_file)?.trim().to_string();
+    let admin = std::fs::read_to_string(&admin_file)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let exe = std::env::current_exe().context("finding the twinmail binary")?;
     let mut children: Vec<Child> = Vec::new();
     for t in &twins {
@@ -135,10 +150,11 @@ fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
             "id": t.id,
             "config": dir.join(format!("{}.toml", t.id)),
             "pid": c.id(),
-            "ports": SERVICES.iter().filter(|s| **s != "admin").map(|s| (s.to_string(), json!(t.port(s)))).collect::<serde_json::Map<_, _>>(),
+            "ports": SERVICES.iter().map(|s| (s.to_string(), json!(t.port(s)))).collect::<serde_json::Map<_, _>>(),
+            "status_url": format!("https://127.0.0.1:{}/", t.port("admin")),
         })).collect::<Vec<_>>(),
         "demo": { "user": DEMO_USER, "password": password },
-        "admin": null,
+        "admin": { "user": "admin", "password": admin },
     });
     std::fs::write(dir.join("pair.json"), serde_json::to_string_pretty(&facts)?)?;
     println!("twinmail pair running in {}", dir.display());
@@ -154,6 +170,13 @@ fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
         );
     }
     println!("  demo account: {DEMO_USER}  password: {password}");
+    for t in &twins {
+        println!(
+            "  status page of twin {}: https://127.0.0.1:{}/ (user admin, password {admin})",
+            t.id,
+            t.port("admin")
+        );
+    }
     println!(
         "  mirror status: twinmail mirror status --config {}",
         dir.join("a.toml").display()
@@ -195,8 +218,9 @@ fn wait_for_signal(children: &mut [Child]) -> Result<()> {
     })
 }
 
-/// Creates the demo domain and account on twin a (the mirror brings them to b).
-fn create_demo(config: &Path, password: &str) -> Result<()> {
+/// Creates the demo domain and account on twin a (the mirror brings them to b); returns
+/// the argon2id hash of the admin password.
+fn create_demo(config: &Path, password: &str, admin: &str) -> Result<String> {
     let config = crate::config::Config::load(config).map_err(|p| {
         anyhow::anyhow!(
             "{}",
@@ -213,8 +237,9 @@ fn create_demo(config: &Path, password: &str) -> Result<()> {
         let store = twinmail_store::Store::open(config.store_options()).await?;
         store.add_domain(DEMO_DOMAIN).await?;
         store.create_account(DEMO_USER, password).await?;
+        let hash = store.hash_password(admin).await?;
         store.close().await;
-        Ok(())
+        Ok(hash)
     })
 }
 

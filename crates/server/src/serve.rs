@@ -70,6 +70,18 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         ),
         _ => None,
     };
+    let admin_listener = match config.admin.listen {
+        Some(addr) if !config.admin.password_hash.is_empty() => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("admin.listen: cannot listen on {addr}"))?,
+        ),
+        Some(_) => {
+            tracing::warn!("admin.password_hash is empty: the admin page is off");
+            None
+        }
+        None => None,
+    };
     let store = twinmail_store::Store::open(config.store_options())
         .await
         .with_context(|| format!("opening the store {}", config.database().display()))?;
@@ -84,10 +96,38 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     let imap = Imap::new(i.settings(), store.clone(), Some(acceptor.clone()));
     let (stop, shutdown) = watch::channel(false);
     let mut services = JoinSet::new();
+    let mut shown: Vec<(String, std::net::SocketAddr)> = Vec::new();
+    for (service, l) in &listeners {
+        shown.push((service.name().to_string(), l.local_addr()?));
+    }
     if let (Some(settings), Some(l)) = (config.mirror_settings(), mirror_listener) {
         tracing::info!(addr = %l.local_addr()?, twin = %settings.twin_id, "mirror listening");
-        let mirror = twinmail_mirror::Mirror::new(settings, store.clone(), acceptor);
+        shown.push(("mirror".into(), l.local_addr()?));
+        let mirror = twinmail_mirror::Mirror::new(settings, store.clone(), acceptor.clone());
         services.spawn(mirror.run(l, shutdown.clone()));
+    }
+    if let Some(l) = admin_listener {
+        let addr = l.local_addr()?;
+        tracing::info!(service = "admin", %addr, "listening");
+        shown.push(("admin".into(), addr));
+        let settings = twinmail_admin::AdminSettings {
+            user: config.admin.user.clone(),
+            password_hash: config.admin.password_hash.clone(),
+            node: config.node.id.clone(),
+            mirror_mode: if config.mirror.twin_id.is_empty() {
+                String::new()
+            } else {
+                config.mirror.mode.clone()
+            },
+            listeners: shown,
+        };
+        services.spawn(twinmail_admin::run(
+            l,
+            acceptor,
+            settings,
+            store.clone(),
+            shutdown.clone(),
+        ));
     }
     for (service, l) in listeners {
         let addr = l.local_addr()?;

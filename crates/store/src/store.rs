@@ -329,6 +329,18 @@ impl Store {
         }
     }
 
+    /// An argon2id PHC string for `password` (for credentials kept outside the store,
+    /// such as the admin page's), at this store's cost.
+    pub async fn hash_password(&self, password: &str) -> Result<String, StoreError> {
+        check_password(password)?;
+        self.inner.hasher.hash(password).await
+    }
+
+    /// True when `password` matches the PHC string `phc` (with the concurrency cap).
+    pub async fn verify_password(&self, password: &str, phc: &str) -> bool {
+        self.inner.hasher.verify(password, Some(phc)).await
+    }
+
     /// True when `account` may send as `address`: its own name, or an alias (not a
     /// catch-all) that delivers to it.
     pub async fn owns_address(&self, account: &Account, address: &str) -> Result<bool, StoreError> {

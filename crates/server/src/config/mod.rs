@@ -156,6 +156,21 @@ section! {
 }
 
 section! {
+    /// The admin web page: status, mirror panel, JSON (/api/status) and Prometheus
+    /// metrics (/metrics), over TLS with HTTP basic authentication. Not started without
+    /// a password hash.
+    pub struct AdminConfig {
+        /// Address of the admin page; keep it on loopback or a management network.
+        pub listen: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 2880))),
+        /// The admin's user name.
+        pub user: String = "admin".to_string(),
+        /// argon2id PHC string of the admin's password (`twinmail hash-password` makes
+        /// one); empty leaves the admin page off.
+        pub password_hash: String = String::new(),
+    }
+}
+
+section! {
     /// Logging (to standard error).
     pub struct LogConfig {
         /// "pretty" for people or "json" for log collectors.
@@ -183,6 +198,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// See [`MirrorConfig`].
     pub mirror: MirrorConfig,
+    /// See [`AdminConfig`].
+    pub admin: AdminConfig,
     /// See [`LogConfig`].
     pub log: LogConfig,
     /// The directory relative paths are resolved from (the config file's); not in the file.
@@ -205,6 +222,7 @@ const SECTIONS: &[SectionInfo] = &[
     ("pop3", Pop3Config::DOC, Pop3Config::FIELDS),
     ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
     ("mirror", MirrorConfig::DOC, MirrorConfig::FIELDS),
+    ("admin", AdminConfig::DOC, AdminConfig::FIELDS),
     ("log", LogConfig::DOC, LogConfig::FIELDS),
 ];
 
@@ -309,6 +327,7 @@ impl Config {
         config.pop3 = section(&table, "pop3", &mut problems, &problem);
         config.tls = section(&table, "tls", &mut problems, &problem);
         config.mirror = section(&table, "mirror", &mut problems, &problem);
+        config.admin = section(&table, "admin", &mut problems, &problem);
         config.log = section(&table, "log", &mut problems, &problem);
         for (key, message) in config.check() {
             problems.push(problem(&key, message));
@@ -378,6 +397,13 @@ impl Config {
             }
         }
         self.check_mirror(&mut bad);
+        let hash = &self.admin.password_hash;
+        if !hash.is_empty() && !hash.starts_with("$argon2") {
+            bad(
+                "admin.password_hash",
+                "must be an argon2 PHC string (twinmail hash-password makes one)".into(),
+            );
+        }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             bad(
                 "log.format",

@@ -14,6 +14,8 @@ use super::{Serving, admin, serve};
 
 /// The test account's password.
 pub const PASSWORD: &str = "twin-secret-pw";
+/// The admin page's password (user `admin`).
+pub const ADMIN_PASSWORD: &str = "admin-page-pw";
 
 /// One twin.
 pub struct Twin {
@@ -219,6 +221,32 @@ impl Pair {
             serving: None,
         };
         admin(&a.config, &["domain", "add", "example.org"], "");
+        // Both twins' admin pages, with one password.
+        let out = Command::new(env!("CARGO_BIN_EXE_twinmail"))
+            .arg("--config")
+            .arg(&a.config)
+            .arg("hash-password")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(ADMIN_PASSWORD.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert!(hash.starts_with("$argon2"), "{hash}");
+        for t in [&a, &b] {
+            let mut text = std::fs::read_to_string(&t.config).unwrap();
+            text.push_str(&format!(
+                "[admin]\nlisten = \"127.0.0.1:0\"\npassword_hash = \"{hash}\"\n"
+            ));
+            std::fs::write(&t.config, text).unwrap();
+        }
         let mut pair = Pair {
             dir,
             a,

@@ -1,0 +1,128 @@
+//! The admin web page of one twin, on its own TLS listener behind HTTP basic
+//! authentication: a server-rendered status page (no JavaScript, refreshing itself), the
+//! same data as JSON at `/api/status`, and Prometheus text at `/metrics`. It reads the
+//! store's counters and state; it changes nothing.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod metrics;
+mod page;
+mod status;
+mod tls;
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use axum::{
+    Router,
+    extract::State,
+    http::header,
+    middleware,
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use tokio::{net::TcpListener, sync::watch};
+use tokio_rustls::TlsAcceptor;
+use twinmail_store::Store;
+
+pub use status::{History, Sample, Status};
+
+/// What the admin page needs to know about the server it shows.
+#[derive(Clone, Debug)]
+pub struct AdminSettings {
+    /// The user name of the admin login.
+    pub user: String,
+    /// The argon2id PHC string of the admin password.
+    pub password_hash: String,
+    /// This node's id.
+    pub node: String,
+    /// "async" or "sync", or empty for a server without a twin.
+    pub mirror_mode: String,
+    /// Every listener of the server: (service, address).
+    pub listeners: Vec<(String, SocketAddr)>,
+}
+
+/// Shared by the handlers.
+pub(crate) struct App {
+    /// The settings.
+    settings: AdminSettings,
+    /// The store whose counters are shown.
+    store: Store,
+    /// When the server started.
+    started: Instant,
+    /// Samples of the last hour, for the plot.
+    history: Arc<History>,
+    /// Logins that passed (SHA-256 of the Authorization header), so argon2 runs once.
+    auth_cache: auth::Cache,
+}
+
+type Shared = State<Arc<App>>;
+
+/// Serves the admin page on `listener` (TLS with `tls`) until `shutdown`.
+pub async fn run(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    settings: AdminSettings,
+    store: Store,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let history = Arc::new(History::default());
+    tokio::spawn(status::sample(store.clone(), history.clone()));
+    let app = Arc::new(App {
+        settings,
+        store,
+        started: Instant::now(),
+        history,
+        auth_cache: auth::Cache::default(),
+    });
+    let router = Router::new()
+        .route("/", get(page))
+        .route("/api/status", get(api))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(app.clone(), auth::require))
+        .with_state(app);
+    let listener = tls::TlsListener::new(listener, tls);
+    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = shutdown.changed().await;
+    });
+    if let Err(e) = serve.await {
+        tracing::error!(error = %e, "admin listener failed");
+    }
+}
+
+async fn page(State(app): Shared) -> Response {
+    match Status::gather(&app).await {
+        Ok(s) => Html(page::render(&s)).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+async fn api(State(app): Shared) -> Response {
+    match Status::gather(&app).await {
+        Ok(s) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string_pretty(&s).unwrap_or_default(),
+        )
+            .into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+async fn metrics(State(app): Shared) -> Response {
+    match Status::gather(&app).await {
+        Ok(s) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            metrics::render(&s),
+        )
+            .into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+fn failed(e: twinmail_store::StoreError) -> Response {
+    tracing::error!(error = %e, "admin: cannot read the status");
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "the store cannot be read now",
+    )
+        .into_response()
+}

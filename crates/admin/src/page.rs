@@ -1,0 +1,156 @@
+//! The status page: plain HTML, no JavaScript, no external assets, refreshing itself every
+//! ten seconds; the last hour of mirror lag and queue depth as an inline SVG plot.
+
+use std::fmt::Write;
+
+use crate::status::{Sample, Status};
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60);
+    match (d, h) {
+        (0, 0) => format!("{m} min {} s", secs % 60),
+        (0, _) => format!("{h} h {m} min"),
+        _ => format!("{d} d {h} h"),
+    }
+}
+
+/// The page.
+pub(crate) fn render(s: &Status) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"10\"><title>twinmail {node}</title>\
+         <style>body{{font-family:sans-serif;margin:2em;max-width:60em}}\
+         table{{border-collapse:collapse}}td,th{{padding:.2em .8em;text-align:left;border-bottom:1px solid #ddd}}\
+         pre{{background:#f4f4f4;padding:.6em}}.bad{{color:#b00}}.good{{color:#070}}</style></head><body>\
+         <h1>twinmail — twin {node}</h1>\
+         <p>version {version} · up {uptime} · busy <b id=\"busy\">{busy:.0}%</b> · {accounts} accounts</p>",
+        node = esc(&s.node),
+        version = s.version,
+        uptime = duration(s.uptime_secs),
+        busy = s.busy_percent,
+        accounts = s.accounts,
+    );
+    o.push_str("<h2>Mirror</h2>");
+    match &s.mirror {
+        None => o.push_str("<p>This server has no twin.</p>"),
+        Some(m) => {
+            let state = if m.in_sync {
+                "<span class=\"good\">in sync</span>"
+            } else if m.link != "up" {
+                "<span class=\"bad\">twin not connected</span>"
+            } else {
+                "catching up"
+            };
+            let _ = write!(
+                o,
+                "<pre id=\"mirror-lines\">{}\n{}</pre>\
+                 <table><tr><th>state</th><td>{state}</td></tr>\
+                 <tr><th>link</th><td id=\"link\">{} (twin {}, since {})</td></tr>\
+                 <tr><th>mode</th><td>{}{}</td></tr>\
+                 <tr><th>lag now</th><td id=\"lag\">{} s, {} changes queued</td></tr>\
+                 <tr><th>flags received</th><td>{}</td></tr>\
+                 <tr><th>other changes received</th><td>{}</td></tr>\
+                 <tr><th>conflicts (not applied)</th><td>{}</td></tr>\
+                 <tr><th>refused peers</th><td>{}</td></tr>\
+                 <tr><th>last error</th><td>{}</td></tr></table>",
+                esc(&m.lines[0]),
+                esc(&m.lines[1]),
+                esc(&m.link),
+                esc(&m.twin),
+                m.link_since,
+                esc(&m.mode),
+                if m.sync_fallback {
+                    " — <span class=\"bad\">fell back to async</span>"
+                } else {
+                    ""
+                },
+                m.lag_secs,
+                m.queue,
+                m.received.flags,
+                m.received.other,
+                m.received.failed,
+                m.refused_peers,
+                esc(if m.last_error.is_empty() {
+                    "none"
+                } else {
+                    &m.last_error
+                }),
+            );
+            o.push_str("<h3>Lag and queue, last hour</h3>");
+            o.push_str(&plot(&s.history));
+        }
+    }
+    o.push_str("<h2>Listeners</h2><table><tr><th>service</th><th>address</th></tr>");
+    for l in &s.listeners {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(&l.service),
+            esc(&l.addr)
+        );
+    }
+    o.push_str(
+        "</table><p>Also as <a href=\"/api/status\">JSON</a> and \
+         <a href=\"/metrics\">Prometheus metrics</a>.</p></body></html>",
+    );
+    o
+}
+
+/// Lag (seconds, red) and queue depth (changes, blue) over the samples, each scaled to
+/// its own maximum.
+fn plot(samples: &[Sample]) -> String {
+    const W: f64 = 720.0;
+    const H: f64 = 160.0;
+    let mut o = format!(
+        "<svg id=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" \
+         role=\"img\" aria-label=\"mirror lag and queue\">\
+         <rect x=\"0\" y=\"0\" width=\"{W}\" height=\"{H}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
+        H + 20.0
+    );
+    if samples.len() < 2 {
+        o.push_str("<text x=\"10\" y=\"80\">collecting samples (one every 10 s)</text></svg>");
+        return o;
+    }
+    let (t0, t1) = (
+        samples[0].t,
+        samples[samples.len() - 1].t.max(samples[0].t + 1),
+    );
+    let x = |t: i64| (t - t0) as f64 / (t1 - t0) as f64 * W;
+    for (color, label, value) in [
+        (
+            "#c00",
+            "lag s",
+            (|s: &Sample| s.lag_secs as f64) as fn(&Sample) -> f64,
+        ),
+        ("#00c", "queue", |s: &Sample| s.queue as f64),
+    ] {
+        let max = samples.iter().map(value).fold(1.0, f64::max);
+        let points: Vec<String> = samples
+            .iter()
+            .map(|s| format!("{:.1},{:.1}", x(s.t), H - value(s) / max * (H - 10.0)))
+            .collect();
+        let _ = write!(
+            o,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            points.join(" ")
+        );
+        let lx = if color == "#c00" { 10.0 } else { 200.0 };
+        let _ = write!(
+            o,
+            "<text x=\"{lx}\" y=\"{}\" fill=\"{color}\" font-size=\"12\">{label} (max {max})</text>",
+            H + 15.0
+        );
+    }
+    o.push_str("</svg>");
+    o
+}
