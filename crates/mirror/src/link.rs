@@ -85,6 +85,9 @@ impl Mirror {
     /// the one that dials.
     pub async fn run(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
         let fwd = &self.inner.forwarding;
+        if let Err(e) = self.inner.store.mark_started().await {
+            tracing::error!(error = %e, "mirror: cannot record the log position");
+        }
         if let Ok(s) = self.inner.store.mirror_status().await {
             fwd.acked.send_replace(s.acked_seq);
         }

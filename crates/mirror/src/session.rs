@@ -229,6 +229,16 @@ async fn send_loop(
         Some(Frame::Position(p)) => p,
         _ => return Err(LinkError::Protocol("expected the twin's position".into())),
     };
+    // The twin has applied more of this database's log than it holds: this database was
+    // restored from a backup. New changes must never reuse the numbers the twin has seen
+    // (it would skip them); what was lost with the restore, verify will show.
+    if pos.incarnation == store.incarnation() && pos.applied > store.last_seq().await? {
+        tracing::error!(
+            twin_applied = pos.applied,
+            "mirror: the twin has applied more of this twin's log than it holds (restored from a backup?); new changes continue after it"
+        );
+        store.skip_log_to(pos.applied).await?;
+    }
     // A twin that never synced from this database, or whose position is older than what
     // the log still holds, gets a snapshot first.
     let mut next =

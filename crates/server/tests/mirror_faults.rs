@@ -292,3 +292,59 @@ fn a_split_with_writes_on_both_sides_is_reported() {
         inbox_subjects(pair.b.port("imaps"), "split@example.org").contains(&"on b".to_string())
     );
 }
+
+/// A twin restored from a backup while its twin lives holds less of its own log than the
+/// twin has applied, and hands out UIDs the twin already holds. Nothing may be skipped
+/// silently (no reused log numbers) or overwritten: the restore is reported, the clashing
+/// change is refused and counted on the other twin, verify names the differences, and the
+/// other twin keeps every message it had.
+#[test]
+fn a_twin_restored_from_a_backup_is_reported_and_harms_nothing() {
+    let mut pair = Pair::start();
+    let (home_a, _) = pair.users_on_both_homes();
+    common::pair::send(pair.a.port("smtp"), &home_a, &["before the backup".into()]);
+    pair.wait_in_sync();
+    pair.a.kill();
+    let data = pair.dir.path().join("a-data");
+    let backup = pair.dir.path().join("a-backup");
+    std::fs::create_dir(&backup).unwrap();
+    for f in std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().path()) {
+        if f.is_file() {
+            std::fs::copy(&f, backup.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    pair.a.start();
+    let lost: Vec<String> = (0..3)
+        .map(|i| format!("lost with the restore {i}"))
+        .collect();
+    common::pair::send(pair.a.port("smtp"), &home_a, &lost);
+    pair.wait_in_sync();
+    pair.a.kill();
+    for f in std::fs::read_dir(&backup)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+    {
+        std::fs::copy(&f, data.join(f.file_name().unwrap())).unwrap();
+    }
+    for stale in ["twinmail.db-wal", "twinmail.db-shm"] {
+        if !backup.join(stale).exists() {
+            let _ = std::fs::remove_file(data.join(stale));
+        }
+    }
+    pair.a.start();
+    common::pair::send(pair.a.port("smtp"), &home_a, &["after the restore".into()]);
+    pair.wait_in_sync();
+    let status = pair.a.status();
+    assert!(status.contains("restored from a backup"), "{status}");
+    // The restored twin's new message reused UID 2: refused on B, counted, named.
+    let b_status = pair.b.status();
+    assert_eq!(status_counter(&b_status, "failed"), 1, "{b_status}");
+    assert!(b_status.contains("UNIQUE"), "{b_status}");
+    let on_b = inbox_subjects(pair.b.port("imaps"), &home_a);
+    for s in lost.iter().chain(["before the backup".to_string()].iter()) {
+        assert!(on_b.contains(s), "{s} gone from B: {on_b:?}");
+    }
+    let (code, out) = pair.verify();
+    assert_eq!(code, 1, "verify missed the lost messages:\n{out}");
+    assert!(out.contains("uid 2"), "{out}");
+}

@@ -228,6 +228,48 @@ impl Op for SetState {
     }
 }
 
+/// Moves the log past `seq`: the changes logged since this database was opened (after
+/// the restore, never shipped) are renumbered, in their order, to follow `seq`, and the
+/// counter is raised so that nothing later reuses a number the twin has seen.
+struct SkipLogTo(i64);
+
+impl Op for SkipLogTo {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        let opened = state_int(&mut ctx.conn, "opened_at").await?;
+        let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM changelog WHERE seq > $1")
+            .bind(opened)
+            .fetch_one(&mut ctx.conn)
+            .await?;
+        let top = self.0.max(opened) + moved;
+        // Two steps, through negative numbers, so no renumbered row meets another.
+        sqlx::query(
+            "UPDATE changelog SET seq = -seq WHERE seq > $1; \
+             UPDATE changelog SET seq = $2 + (SELECT count(*) FROM changelog c WHERE c.seq < 0 AND c.seq >= changelog.seq) WHERE seq < 0; \
+             INSERT INTO sqlite_sequence (name, seq) SELECT 'changelog', $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'changelog'); \
+             UPDATE sqlite_sequence SET seq = max(seq, $3) WHERE name = 'changelog'",
+        )
+        .bind(opened)
+        .bind(self.0.max(opened))
+        .bind(top)
+        .execute(&mut ctx.conn)
+        .await?;
+        ctx.skip_seq_to(top);
+        set_state(ctx, "acked", &self.0.to_string()).await?;
+        set_state(
+            ctx,
+            "last_error",
+            &format!(
+                "{} the twin had applied this twin's log up to {} but it ended lower: restored from a backup? Run mirror verify",
+                now_unix(),
+                self.0
+            ),
+        )
+        .await
+    }
+}
+
 /// Adds to counters.
 struct Count(&'static str, i64);
 
@@ -583,6 +625,19 @@ impl Store {
         let mut tx = self.db().begin().await?;
         let seq = last_seq(&mut *tx).await?;
         Ok(Snapshot { tx, seq })
+    }
+
+    /// Records where the log stands as the server starts: what the mirror renumbers if
+    /// this database turns out to be restored from a backup (see `skip_log_to`).
+    pub async fn mark_started(&self) -> Result<(), StoreError> {
+        let seq = self.last_seq().await?.to_string();
+        self.set_mirror_state(&[("opened_at", &seq)]).await
+    }
+
+    /// Makes the log continue after `seq` (the twin has seen numbers up to there from a
+    /// database this one was restored from), and records why.
+    pub async fn skip_log_to(&self, seq: i64) -> Result<(), StoreError> {
+        self.submit(SkipLogTo(seq)).await
     }
 
     /// The twin acknowledged this twin's log up to `seq`.

@@ -131,6 +131,11 @@ impl WriteCtx {
         Ok(last + 1)
     }
 
+    /// Makes the next logged change get a number above `seq`.
+    pub fn skip_seq_to(&mut self, seq: i64) {
+        self.next_seq = self.next_seq.max(seq + 1);
+    }
+
     /// Queues the event of a change applied from the twin: published to local watchers
     /// (IDLE sessions see it) but never written to the log, so it is never sent back.
     pub fn publish_remote(&mut self, origin: &str, seq: i64, change: Change) {
