@@ -97,17 +97,8 @@ impl Forwarding {
 
     /// The account's home twin: spread over both by the account's GUID, the same answer
     /// on both twins.
-    pub(crate) fn home<'a>(&'a self, account: &Guid) -> &'a str {
-        let (first, second) = if self.node < self.twin {
-            (&self.node, &self.twin)
-        } else {
-            (&self.twin, &self.node)
-        };
-        if account.0[0].is_multiple_of(2) {
-            first
-        } else {
-            second
-        }
+    pub(crate) fn home<'a>(&'a self, account: &Guid, chosen: Option<&str>) -> &'a str {
+        crate::home_twin(&self.node, &self.twin, account, chosen)
     }
 
     /// A session starts: forwarded writes go out through `out`.
@@ -222,11 +213,7 @@ pub(crate) struct Router(pub(crate) Arc<Forwarding>);
 
 impl Forwarder for Router {
     fn forwards(&self, account: &Guid, home: Option<&str>) -> bool {
-        // An admin's choice naming neither twin falls back to the spread.
-        let home = home
-            .filter(|h| *h == self.0.node || *h == self.0.twin)
-            .unwrap_or_else(|| self.0.home(account));
-        home == self.0.twin && self.0.reachable()
+        self.0.home(account, home) == self.0.twin && self.0.reachable()
     }
 
     fn replicate(&self, seq: i64) -> Pin<Box<dyn Future<Output = ()> + Send>> {

@@ -147,9 +147,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let store = twinmail_store::Store::open(config.store_options()).await?;
     let result = match command {
         Command::User(c) => admin::user(&store, c).await.map(|()| ExitCode::SUCCESS),
-        Command::Import(c) => transfer::import(&store, c)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        Command::Import(c) => {
+            home_here(&store, &config, c.user()).await?;
+            transfer::import(&store, c)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Export(c) => transfer::export(&store, c)
             .await
             .map(|()| ExitCode::SUCCESS),
@@ -166,6 +169,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     };
     store.close().await;
     result
+}
+
+/// Refuses to write an account's mail on a twin that is not its home: its UIDs are
+/// assigned there (an admin command has no link to forward through).
+async fn home_here(
+    store: &twinmail_store::Store,
+    config: &Config,
+    user: &str,
+) -> anyhow::Result<()> {
+    let twin = &config.mirror.twin_id;
+    if twin.is_empty() {
+        return Ok(());
+    }
+    let Some(account) = store.account(user).await? else {
+        return Ok(()); // the import reports the unknown account
+    };
+    let chosen = store.home_of(&account.name).await?;
+    let home = twinmail_mirror::home_twin(&config.node.id, twin, &account.guid, chosen.as_deref());
+    if home != config.node.id {
+        anyhow::bail!(
+            "{user} is homed on twin {home}: run the import there, where its UIDs are assigned"
+        );
+    }
+    Ok(())
 }
 
 async fn status(store: &twinmail_store::Store, config: &Config) -> anyhow::Result<ExitCode> {

@@ -373,3 +373,28 @@ fn an_account_can_be_homed_on_a_chosen_twin() {
     assert_eq!(queued_adds(&pair.a.status()), before_a + 2);
     pair.assert_identical();
 }
+
+/// An import goes through the store of the twin it runs on, which has no link to forward
+/// through: it is refused on the account's non-home twin, and on the home twin it mirrors.
+#[test]
+fn an_import_runs_on_the_accounts_home_twin_and_mirrors() {
+    let pair = Pair::start();
+    let (home_a, _) = pair.users_on_both_homes();
+    let mbox = pair.dir.path().join("old.mbox");
+    std::fs::write(
+        &mbox,
+        "From someone@example.net Thu Nov 26 10:00:00 2026\nSubject: old one\n\nbody\n\n\
+         From someone@example.net Thu Nov 26 10:01:00 2026\nSubject: old two\n\nbody\n\n",
+    )
+    .unwrap();
+    let mbox = mbox.to_str().unwrap();
+    let (code, out) = pair.b.cli(&["import", "mbox", mbox, "--user", &home_a]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("homed on twin a"), "{out}");
+    let (code, out) = pair.a.cli(&["import", "mbox", mbox, "--user", &home_a]);
+    assert_eq!(code, 0, "{out}");
+    pair.wait_in_sync();
+    let on_b = dump(pair.b.port("imaps"), &home_a);
+    assert_eq!(on_b["INBOX"][1].as_array().unwrap().len(), 2, "{on_b}");
+    pair.assert_identical();
+}

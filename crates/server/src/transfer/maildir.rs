@@ -226,18 +226,16 @@ fn letters_of(flags: &Flags) -> (String, bool) {
     let mut letters: Vec<char> = Vec::new();
     let mut dropped = false;
     for f in flags.iter() {
-        match LETTERS.iter().find(|(_, name)| flags_eq(name, f)) {
+        match LETTERS
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(f))
+        {
             Some((l, _)) => letters.push(*l),
             None => dropped = true,
         }
     }
     letters.sort_unstable();
     (letters.into_iter().collect(), dropped)
-}
-
-/// System flags compare case-insensitively, keywords too (RFC 3501 §2.3.2).
-fn flags_eq(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
 }
 
 /// The Maildir++ directory name for a store folder name (`None` for INBOX, which is the

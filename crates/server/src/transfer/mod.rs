@@ -70,6 +70,15 @@ pub struct Tally {
     pub folders: u64,
 }
 
+impl ImportCmd {
+    /// The account imported into.
+    pub fn user(&self) -> &str {
+        match self {
+            ImportCmd::Maildir { user, .. } | ImportCmd::Mbox { user, .. } => user,
+        }
+    }
+}
+
 pub async fn import(store: &Store, cmd: ImportCmd) -> Result<()> {
     let (tally, user) = match cmd {
         ImportCmd::Maildir { path, user } => {
