@@ -377,7 +377,7 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
                     match next {
                         Ok(Frame::Change(h)) => {
                             let c = change(&mut rx, h, max).await?;
-                            bytes += c.bytes.as_ref().map_or(0, Vec::len);
+                            bytes += c.bytes.as_ref().map_or(0, |b| b.len());
                             batch.push(c);
                         }
                         Ok(other) => {
@@ -419,7 +419,7 @@ async fn change(rx: &mut In, h: ChangeHeader, max: u64) -> Result<RemoteChange, 
     Ok(RemoteChange {
         seq: h.seq,
         change: h.change,
-        bytes,
+        bytes: bytes.map(Arc::new),
     })
 }
 

@@ -4,7 +4,7 @@
 //! and only those are sent, so an interrupted sync that starts again sends only what is
 //! still missing; the receiver applies pages idempotently.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use twinmail_store::{BlobHash, Change, RemoteChange, Store};
 
@@ -158,7 +158,7 @@ pub(crate) async fn receive(
             .map(|change| {
                 // The first message with a blob carries its bytes; the rest find it stored.
                 let bytes = match &change {
-                    Change::MessageAdded { blob, .. } => blobs.remove(blob),
+                    Change::MessageAdded { blob, .. } => blobs.remove(blob).map(Arc::new),
                     _ => None,
                 };
                 RemoteChange {

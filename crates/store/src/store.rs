@@ -813,7 +813,14 @@ impl Store {
         bytes: Option<Vec<u8>>,
     ) -> Result<Applied, StoreError> {
         let done = self
-            .apply_remote_batch(origin, vec![RemoteChange { seq, change, bytes }])
+            .apply_remote_batch(
+                origin,
+                vec![RemoteChange {
+                    seq,
+                    change,
+                    bytes: bytes.map(Arc::new),
+                }],
+            )
             .await?;
         Ok(done.first().copied().unwrap_or(Applied::AlreadyApplied))
     }
@@ -871,9 +878,13 @@ impl Store {
 }
 
 pub(crate) fn body(bytes: Vec<u8>) -> Body {
+    shared_body(Arc::new(bytes))
+}
+
+pub(crate) fn shared_body(bytes: Arc<Vec<u8>>) -> Body {
     Body {
         hash: BlobHash::of(&bytes),
-        bytes: Arc::new(bytes),
+        bytes,
     }
 }
 

@@ -29,8 +29,9 @@ pub struct RemoteChange {
     pub seq: i64,
     /// What changed.
     pub change: Change,
-    /// The message bytes of a `MessageAdded` (absent when this twin holds them already).
-    pub bytes: Option<Vec<u8>>,
+    /// The message bytes of a `MessageAdded` (absent when this twin holds them already);
+    /// shared, so a failed batch can be retried change by change without copying them.
+    pub bytes: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// Changes from one origin, applied in order in one transaction (the receiver batches
@@ -150,7 +151,7 @@ impl Op for ApplyRemote {
                     got: c.seq,
                 });
             }
-            let body = c.bytes.map(crate::store::body);
+            let body = c.bytes.map(crate::store::shared_body);
             apply_change(ctx, &c.change, body.as_ref(), false, &mut mailboxes).await?;
             received.count(&c.change);
             last = c.seq;
@@ -205,7 +206,7 @@ impl Op for ApplySnapshot {
         let mut received = Received::default();
         let mut mailboxes = HashMap::new();
         for c in self.changes {
-            let body = c.bytes.map(crate::store::body);
+            let body = c.bytes.map(crate::store::shared_body);
             apply_change(ctx, &c.change, body.as_ref(), true, &mut mailboxes).await?;
             received.count(&c.change);
             ctx.publish_remote(&self.origin, 0, c.change);
