@@ -55,7 +55,7 @@ pub(crate) fn render(s: &Status) -> String {
                 o,
                 "<pre id=\"mirror-lines\">{}\n{}</pre>\
                  <table><tr><th>state</th><td>{state}</td></tr>\
-                 <tr><th>link</th><td id=\"link\">{} (twin {}, since {})</td></tr>\
+                 <tr><th>link</th><td id=\"link\">{} (twin {}, for {})</td></tr>\
                  <tr><th>mode</th><td>{}{}</td></tr>\
                  <tr><th>lag now</th><td id=\"lag\">{} s, {} changes queued</td></tr>\
                  <tr><th>flags received</th><td>{}</td></tr>\
@@ -67,7 +67,7 @@ pub(crate) fn render(s: &Status) -> String {
                 esc(&m.lines[1]),
                 esc(&m.link),
                 esc(&m.twin),
-                m.link_since,
+                duration((twinmail_store::now_unix() - m.link_since).max(0) as u64),
                 esc(&m.mode),
                 if m.sync_fallback {
                     " — <span class=\"bad\">fell back to async</span>"

@@ -31,6 +31,30 @@ except urllib.error.HTTPError as e:
     serde_json::from_str(out.trim()).unwrap()
 }
 
+/// Runs headless Chromium with `args`; returns what it printed.
+fn chromium(args: &[&str]) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--ignore-certificate-errors",
+        ])
+        .arg(format!("--user-data-dir={}", home.path().display()))
+        .args(args)
+        .env("HOME", home.path())
+        .current_dir(home.path())
+        .output()
+        .expect("chromium is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Checks the Prometheus text format line by line; returns name → value.
 fn parse_metrics(text: &str) -> std::collections::HashMap<String, f64> {
     let mut out = std::collections::HashMap::new();
@@ -102,6 +126,34 @@ fn the_status_page_shows_the_mirror_at_work() {
         assert!(!body.contains(secret.trim()));
         assert!(!body.contains("$argon2"));
     }
+    // A real browser (headless Chromium, installed by .ci/run) sees the same, and leaves
+    // a screenshot of the page.
+    let url = format!("https://admin:{ADMIN_PASSWORD}@127.0.0.1:{port}/");
+    let dom = chromium(&["--dump-dom", &url]);
+    assert!(dom.contains("Mirror out: Que/sent add=2/2 ("), "{dom}");
+    assert!(
+        dom.contains("Mirror in: Received add=1 del=0 rename=0 failed=0"),
+        "{dom}"
+    );
+    assert!(dom.contains("<svg"), "{dom}");
+    let anonymous = chromium(&["--dump-dom", &format!("https://127.0.0.1:{port}/")]);
+    assert!(
+        !anonymous.contains("Mirror out"),
+        "shown without a login: {anonymous}"
+    );
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("admin-page.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1024,1300",
+        &url,
+    ]);
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false)
+    );
+    eprintln!("screenshot of the status page: {}", shot.display());
     // The same lines in the terminal.
     let (code, out) = pair.b.cli(&["status"]);
     assert_eq!(code, 0, "{out}");
