@@ -205,14 +205,152 @@ impl Op for ApplySnapshot {
     async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
         let mut received = Received::default();
         let mut mailboxes = HashMap::new();
+        if self
+            .changes
+            .iter()
+            .all(|c| matches!(c.change, Change::MessageAdded { .. }))
+        {
+            add_page(ctx, &self.changes, &mut mailboxes).await?;
+        } else {
+            for c in &self.changes {
+                let body = c.bytes.clone().map(crate::store::shared_body);
+                apply_change(ctx, &c.change, body.as_ref(), true, &mut mailboxes).await?;
+            }
+        }
         for c in self.changes {
-            let body = c.bytes.map(crate::store::shared_body);
-            apply_change(ctx, &c.change, body.as_ref(), true, &mut mailboxes).await?;
             received.count(&c.change);
             ctx.publish_remote(&self.origin, 0, c.change);
         }
         received.save(ctx).await
     }
+}
+
+/// Rows per multi-row statement of a snapshot page (9 binds each: far below SQLite's limit).
+const PAGE_ROWS: usize = 128;
+
+/// A snapshot page of messages in a few multi-row statements (an initial sync moves
+/// hundreds of thousands): blobs, then rows (added unless expunged here, refreshed if held),
+/// then each mailbox's UIDNEXT and HIGHESTMODSEQ.
+async fn add_page(
+    ctx: &mut WriteCtx,
+    changes: &[RemoteChange],
+    mailboxes: &mut HashMap<Guid, i64>,
+) -> Result<(), StoreError> {
+    struct Row<'a> {
+        mailbox: i64,
+        uid: u32,
+        guid: &'a Guid,
+        blob: &'a crate::types::BlobHash,
+        size: u64,
+        date: i64,
+        flags: String,
+        modseq: u64,
+    }
+    let mut rows = Vec::with_capacity(changes.len());
+    let mut bodies = Vec::new();
+    let mut tops: HashMap<i64, (u32, u64)> = HashMap::new();
+    for c in changes {
+        let Change::MessageAdded {
+            mailbox,
+            message,
+            uid,
+            modseq,
+            blob,
+            size,
+            internal_date,
+            flags,
+            ..
+        } = &c.change
+        else {
+            continue;
+        };
+        let id = match mailboxes.get(mailbox) {
+            Some(id) => *id,
+            None => {
+                let id = self::mailbox(ctx, mailbox).await?.id;
+                mailboxes.insert(*mailbox, id);
+                id
+            }
+        };
+        if let Some(bytes) = &c.bytes {
+            if crate::types::BlobHash::of(bytes) != *blob {
+                return Err(StoreError::Invalid(
+                    "message bytes do not match their hash".into(),
+                ));
+            }
+            bodies.push((blob, bytes));
+        }
+        let top = tops.entry(id).or_insert((0, 0));
+        *top = (top.0.max(*uid), top.1.max(*modseq));
+        rows.push(Row {
+            mailbox: id,
+            uid: *uid,
+            guid: message,
+            blob,
+            size: *size,
+            date: *internal_date,
+            flags: flags.to_string(),
+            modseq: *modseq,
+        });
+    }
+    for chunk in bodies.chunks(PAGE_ROWS) {
+        let mut q =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO blobs (hash, size, data) ");
+        q.push_values(chunk, |mut b, (hash, bytes)| {
+            b.push_bind(&hash.0[..])
+                .push_bind(bytes.len() as i64)
+                .push_bind(&bytes[..]);
+        });
+        q.push(" ON CONFLICT (hash) DO NOTHING");
+        q.build().execute(&mut ctx.conn).await?;
+    }
+    for chunk in rows.chunks(PAGE_ROWS) {
+        // Every row's bytes must be here: sent with the page or held already.
+        let mut check = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT count(DISTINCT hash) FROM blobs WHERE hash IN (",
+        );
+        let mut sep = check.separated(", ");
+        let mut wanted: Vec<&[u8]> = chunk.iter().map(|r| &r.blob.0[..]).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for h in &wanted {
+            sep.push_bind(*h);
+        }
+        check.push(")");
+        let held: i64 = check.build_query_scalar().fetch_one(&mut ctx.conn).await?;
+        if held != wanted.len() as i64 {
+            return Err(StoreError::NotFound("message bytes".into()));
+        }
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
+             SELECT column1, column2, column3, column4, column5, column6, column7, column8 FROM (",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.mailbox)
+                .push_bind(r.uid as i64)
+                .push_bind(&r.guid.0[..])
+                .push_bind(&r.blob.0[..])
+                .push_bind(r.size as i64)
+                .push_bind(r.date)
+                .push_bind(&r.flags)
+                .push_bind(r.modseq as i64);
+        });
+        q.push(
+            ") WHERE NOT EXISTS (SELECT 1 FROM expunged WHERE guid = column3) \
+             ON CONFLICT (guid) DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq",
+        );
+        q.build().execute(&mut ctx.conn).await?;
+    }
+    for (id, (uid, modseq)) in tops {
+        exec(ctx, sqlx::query(
+            "UPDATE mailboxes SET uidnext = max(uidnext, $1), highestmodseq = max(highestmodseq, $2) WHERE id = $3",
+        )
+        .bind(uid as i64 + 1)
+        .bind(modseq as i64)
+        .bind(id))
+        .await?;
+    }
+    Ok(())
 }
 
 /// The end of a snapshot: from here on the twin's log is applied from `seq + 1`.
