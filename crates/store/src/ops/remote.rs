@@ -393,7 +393,8 @@ async fn exec(
 /// resurrection) or holds it already (a resend: skipped, or in a snapshot refreshed with
 /// its current flags and MODSEQ); the mailbox's UIDNEXT and HIGHESTMODSEQ raised to match.
 /// Binds: $1 blob hash, $2 size, $3 mailbox id, $4 UID, $5 GUID, $6 date, $7 flags,
-/// $8 MODSEQ, $9 the bytes (the `_WITH_BLOB` forms store them first).
+/// $8 MODSEQ, $9 the bytes (the `_WITH_BLOB` forms store them first). Every form names
+/// $9 (the `length($9)` test is always true) so that all four take the same nine binds.
 macro_rules! remote_add {
     ($blob:literal, $conflict:literal) => {
         concat!(
