@@ -286,7 +286,7 @@ pub(crate) async fn serve(
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| LinkError::Protocol("closed".into()))?;
+            .map_err(|_| LinkError::Closed)?;
         let (store, out) = (store.clone(), out.clone());
         tokio::spawn(async move {
             let response = store.execute(h.request, bytes).await;

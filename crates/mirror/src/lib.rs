@@ -102,6 +102,9 @@ pub enum LinkError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] twinmail_store::StoreError),
+    /// Another part of the link ended (the connection closed under it).
+    #[error("the link closed")]
+    Closed,
     /// Nothing heard for three heartbeats.
     #[error("the twin went silent")]
     Silent,

@@ -66,7 +66,7 @@ pub(crate) async fn run(
         applied,
     }))
     .await
-    .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+    .map_err(|_| LinkError::Closed)?;
     let mut parts = JoinSet::new();
     parts.spawn(write_loop(wr, out_rx, settings.heartbeat));
     parts.spawn(read_loop(
@@ -147,7 +147,7 @@ async fn read_loop(
     routes: Routes,
     silence: Duration,
 ) -> Result<(), LinkError> {
-    let gone = || LinkError::Protocol("link task gone".into());
+    let gone = || LinkError::Closed;
     loop {
         let f = tokio::time::timeout(silence, frame::read(&mut rd))
             .await
@@ -194,7 +194,7 @@ pub(crate) async fn send_bytes(out: &Out, bytes: &[u8]) -> Result<(), LinkError>
     for c in bytes.chunks(CHUNK) {
         out.send(Frame::Chunk(c.to_vec()))
             .await
-            .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+            .map_err(|_| LinkError::Closed)?;
     }
     Ok(())
 }
@@ -213,7 +213,7 @@ pub(crate) async fn recv_bytes(rx: &mut In, len: u64, max: u64) -> Result<Vec<u8
                 bytes.extend_from_slice(&c)
             }
             Some(_) => return Err(LinkError::Protocol("message bytes out of step".into())),
-            None => return Err(LinkError::Protocol("link closed".into())),
+            None => return Err(LinkError::Closed),
         }
     }
     Ok(bytes)
@@ -276,7 +276,7 @@ async fn send_loop(
                 blob_len: bytes.as_ref().map(|b| b.len() as u64),
             }))
             .await
-            .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+            .map_err(|_| LinkError::Closed)?;
             if let Some(b) = bytes {
                 send_bytes(&out, &b).await?;
             }
@@ -391,7 +391,7 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
                 forwarding.applied.send_replace(last);
                 out.send(Frame::Ack(last))
                     .await
-                    .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+                    .map_err(|_| LinkError::Closed)?;
             }
             Frame::SnapshotBegin(seq) => {
                 snapshot::receive(&store, &origin, &mut rx, &out, max).await?;
@@ -399,7 +399,7 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
                 forwarding.applied.send_replace(seq);
                 out.send(Frame::Ack(seq))
                     .await
-                    .map_err(|_| LinkError::Protocol("writer gone".into()))?;
+                    .map_err(|_| LinkError::Closed)?;
                 tracing::info!(twin = %origin, seq, "initial sync from the twin complete");
             }
             _ => {

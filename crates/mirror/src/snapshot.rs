@@ -22,7 +22,7 @@ const META_PAGE: usize = 1024;
 const BLOB_BATCH: u64 = 8 * 1024 * 1024;
 
 fn gone() -> LinkError {
-    LinkError::Protocol("link closed".into())
+    LinkError::Closed
 }
 
 /// Sends a snapshot; returns the log position it corresponds to.

@@ -209,23 +209,31 @@ impl Store {
         Ok(())
     }
 
+    /// The router, if an account (with the admin's choice of home, if any) has its writes
+    /// go to the twin now. Without a twin: no query at all.
+    fn route_to(&self, account: &Guid, home: Option<&str>) -> Option<Arc<dyn Forwarder>> {
+        let f = self.forwarder_cell().get()?;
+        f.forwards(account, home).then(|| f.clone())
+    }
+
     /// The router, if this account's writes go to the twin now.
     pub(crate) async fn route(
         &self,
         account: &Guid,
     ) -> Result<Option<Arc<dyn Forwarder>>, StoreError> {
-        let Some(f) = self.forwarder_cell().get() else {
+        if self.forwarder_cell().get().is_none() {
             return Ok(None);
-        };
+        }
         let home: Option<String> = sqlx::query_scalar("SELECT home FROM accounts WHERE guid = $1")
             .bind(&account.0[..])
             .fetch_optional(self.db())
             .await?
             .flatten();
-        Ok(f.forwards(account, home.as_deref()).then(|| f.clone()))
+        Ok(self.route_to(account, home.as_deref()))
     }
 
-    /// The router and the mailbox's GUID, if the mailbox's account is homed on the twin.
+    /// The router and the mailbox's GUID, if the mailbox's account is homed on the twin
+    /// (one query: the account, its home and the mailbox together).
     pub(crate) async fn route_mailbox(
         &self,
         mailbox_id: i64,
@@ -233,10 +241,19 @@ impl Store {
         if self.forwarder_cell().get().is_none() {
             return Ok(None);
         }
-        let Some((account, mailbox)) = self.guids_of_mailbox(mailbox_id).await? else {
+        let row: Option<(Vec<u8>, Option<String>, Vec<u8>)> = sqlx::query_as(
+            "SELECT a.guid, a.home, m.guid FROM mailboxes m JOIN accounts a ON a.id = m.account_id WHERE m.id = $1",
+        )
+        .bind(mailbox_id)
+        .fetch_optional(self.db())
+        .await?;
+        let Some((account, home, mailbox)) = row else {
             return Ok(None);
         };
-        Ok(self.route(&account).await?.map(|f| (f, mailbox)))
+        let Some(f) = self.route_to(&Guid::from_slice(&account)?, home.as_deref()) else {
+            return Ok(None);
+        };
+        Ok(Some((f, Guid::from_slice(&mailbox)?)))
     }
 
     /// The router and the account's GUID, if the account is homed on the twin.
@@ -247,23 +264,18 @@ impl Store {
         if self.forwarder_cell().get().is_none() {
             return Ok(None);
         }
-        let account = match crate::rows::account_guid_by_id(self.db(), account_id).await {
-            Ok(g) => g,
-            Err(StoreError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
+        let row: Option<(Vec<u8>, Option<String>)> =
+            sqlx::query_as("SELECT guid, home FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(self.db())
+                .await?;
+        let Some((account, home)) = row else {
+            return Ok(None);
         };
-        Ok(self.route(&account).await?.map(|f| (f, account)))
-    }
-
-    async fn guids_of_mailbox(&self, mailbox_id: i64) -> Result<Option<(Guid, Guid)>, StoreError> {
-        let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "SELECT a.guid, m.guid FROM mailboxes m JOIN accounts a ON a.id = m.account_id WHERE m.id = $1",
-        )
-        .bind(mailbox_id)
-        .fetch_optional(self.db())
-        .await?;
-        row.map(|(a, m)| Ok((Guid::from_slice(&a)?, Guid::from_slice(&m)?)))
-            .transpose()
+        let account = Guid::from_slice(&account)?;
+        Ok(self
+            .route_to(&account, home.as_deref())
+            .map(|f| (f, account)))
     }
 
     async fn mailbox_id(&self, guid: &Guid) -> Result<i64, StoreError> {
