@@ -1,7 +1,9 @@
 //! The admin web page of one twin, on its own TLS listener behind HTTP basic
 //! authentication: a server-rendered status page (no JavaScript, refreshing itself), the
 //! same data as JSON at `/api/status`, and Prometheus text at `/metrics`. It reads the
-//! store's counters and state; it changes nothing.
+//! store's counters and state and the protocols' counters; it changes nothing. The
+//! [`Monitor`] samples every ten seconds whether the page is served or not, and leaves the
+//! latest status in a file that `twinmail status` prints.
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -10,7 +12,7 @@ mod page;
 mod status;
 mod tls;
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Instant};
 
 use axum::{
     Router,
@@ -24,10 +26,12 @@ use tokio::{net::TcpListener, sync::watch};
 use tokio_rustls::TlsAcceptor;
 use twinmail_store::Store;
 
-pub use status::{History, Sample, Status};
+pub use status::{
+    Audit, History, In, Listener, Mirror, Out, Protocol, RecentReject, Sample, Status,
+};
 
 /// What the admin page needs to know about the server it shows.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AdminSettings {
     /// The user name of the admin login.
     pub user: String,
@@ -39,6 +43,31 @@ pub struct AdminSettings {
     pub mirror_mode: String,
     /// Every listener of the server: (service, address).
     pub listeners: Vec<(String, SocketAddr)>,
+    /// When the TLS certificate every listener presents expires (Unix seconds).
+    pub cert_expires: Option<i64>,
+    /// Each protocol's limits and counters: ("smtp", ...), ("imap", ...), ("pop3", ...).
+    pub protocols: Vec<(String, Arc<twinmail_net::Limits>)>,
+    /// Where the sampler leaves the latest status as JSON, for `twinmail status`.
+    pub status_file: Option<PathBuf>,
+}
+
+/// The status sampler of a running server; the admin page serves what it gathers.
+#[derive(Clone)]
+pub struct Monitor(Arc<App>);
+
+impl Monitor {
+    /// Starts sampling (every ten seconds, for as long as the runtime lives).
+    pub fn start(settings: AdminSettings, store: Store) -> Monitor {
+        let app = Arc::new(App {
+            settings,
+            store,
+            started: Instant::now(),
+            history: Arc::default(),
+            auth_cache: auth::Cache::default(),
+        });
+        tokio::spawn(status::sample(app.clone()));
+        Monitor(app)
+    }
 }
 
 /// Shared by the handlers.
@@ -61,19 +90,10 @@ type Shared = State<Arc<App>>;
 pub async fn run(
     listener: TcpListener,
     tls: TlsAcceptor,
-    settings: AdminSettings,
-    store: Store,
+    monitor: Monitor,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let history = Arc::new(History::default());
-    tokio::spawn(status::sample(store.clone(), history.clone()));
-    let app = Arc::new(App {
-        settings,
-        store,
-        started: Instant::now(),
-        history,
-        auth_cache: auth::Cache::default(),
-    });
+    let app = monitor.0;
     let router = Router::new()
         .route("/", get(page))
         .route("/api/status", get(api))

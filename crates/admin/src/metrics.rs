@@ -12,6 +12,91 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: f64) {
     let _ = writeln!(out, "twinmail_{name} {value}");
 }
 
+/// One metric with a sample per label value (`label="value"`).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, rows: &[(String, f64)]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "# HELP twinmail_{name} {help}");
+    let _ = writeln!(out, "# TYPE twinmail_{name} {kind}");
+    for (labels, value) in rows {
+        let _ = writeln!(out, "twinmail_{name}{{{labels}}} {value}");
+    }
+}
+
+/// Label values are our own names (protocols, services): plain ASCII, but escaped
+/// anyway as the format asks.
+fn label(key: &str, value: &str) -> String {
+    let v = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("{key}=\"{v}\"")
+}
+
+/// The per-protocol counters.
+fn protocols(out: &mut String, s: &Status) {
+    type Get = fn(&crate::status::Protocol) -> f64;
+    let families: [(&str, &str, &str, Get); 7] = [
+        ("sessions_open", "gauge", "Sessions open now.", |p| {
+            p.open as f64
+        }),
+        (
+            "connections_total",
+            "counter",
+            "Connections admitted.",
+            |p| p.connections as f64,
+        ),
+        (
+            "connections_refused_total",
+            "counter",
+            "Connections refused by the connection limits.",
+            |p| p.refused as f64,
+        ),
+        ("auth_failures_total", "counter", "Failed logins.", |p| {
+            p.auth_failures as f64
+        }),
+        (
+            "messages_received_total",
+            "counter",
+            "Messages accepted.",
+            |p| p.received as f64,
+        ),
+        (
+            "messages_delivered_total",
+            "counter",
+            "Mailbox copies stored from accepted messages.",
+            |p| p.delivered as f64,
+        ),
+        (
+            "messages_rejected_total",
+            "counter",
+            "Senders, recipients and messages refused.",
+            |p| p.rejected as f64,
+        ),
+    ];
+    for (name, kind, help, get) in families {
+        let rows: Vec<(String, f64)> = s
+            .protocols
+            .iter()
+            .map(|p| (label("protocol", &p.name), get(p)))
+            .collect();
+        family(out, name, kind, help, &rows);
+    }
+    let certs: Vec<(String, f64)> = s
+        .listeners
+        .iter()
+        .filter_map(|l| Some((label("listener", &l.service), l.cert_expires? as f64)))
+        .collect();
+    family(
+        out,
+        "tls_cert_expiry_timestamp_seconds",
+        "gauge",
+        "When the TLS certificate a listener presents expires (Unix time).",
+        &certs,
+    );
+}
+
 /// Renders every counter and gauge of the status.
 pub(crate) fn render(s: &Status) -> String {
     let mut out = String::new();
@@ -36,6 +121,7 @@ pub(crate) fn render(s: &Status) -> String {
         "Accounts held.",
         s.accounts as f64,
     );
+    protocols(&mut out, s);
     if let Some(m) = &s.mirror {
         let up = if m.link == "up" { 1.0 } else { 0.0 };
         metric(
@@ -149,6 +235,20 @@ pub(crate) fn render(s: &Status) -> String {
             "counter",
             "Twin changes that could not be applied (conflicts).",
             m.received.failed as f64,
+        );
+        metric(
+            &mut out,
+            "mirror_audit_timestamp_seconds",
+            "gauge",
+            "When the last audit against the twin ran (Unix time; 0: never).",
+            m.audit.at as f64,
+        );
+        metric(
+            &mut out,
+            "mirror_audit_differences",
+            "gauge",
+            "Differences the last audit found between the twins.",
+            m.audit.differences as f64,
         );
         metric(
             &mut out,

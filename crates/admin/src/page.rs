@@ -61,6 +61,7 @@ pub(crate) fn render(s: &Status) -> String {
                  <tr><th>flags received</th><td>{}</td></tr>\
                  <tr><th>other changes received</th><td>{}</td></tr>\
                  <tr><th>conflicts (not applied)</th><td>{}</td></tr>\
+                 <tr><th>audit</th><td id=\"audit\">{}</td></tr>\
                  <tr><th>refused peers</th><td>{}</td></tr>\
                  <tr><th>last error</th><td>{}</td></tr></table>",
                 esc(&m.lines[0]),
@@ -79,6 +80,7 @@ pub(crate) fn render(s: &Status) -> String {
                 m.received.flags,
                 m.received.other,
                 m.received.failed,
+                audit(&m.audit),
                 m.refused_peers,
                 esc(if m.last_error.is_empty() {
                     "none"
@@ -90,13 +92,57 @@ pub(crate) fn render(s: &Status) -> String {
             o.push_str(&plot(&s.history));
         }
     }
-    o.push_str("<h2>Listeners</h2><table><tr><th>service</th><th>address</th></tr>");
+    o.push_str(
+        "<h2>Traffic</h2><table id=\"traffic\"><tr><th>protocol</th><th>open</th>\
+         <th>connections</th><th>refused</th><th>failed logins</th><th>received</th>\
+         <th>delivered</th><th>rejected</th><th>per minute (received / delivered / rejected)</th></tr>",
+    );
+    for p in &s.protocols {
+        let _ = write!(
+            o,
+            "<tr id=\"traffic-{name}\"><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{:.1} / {:.1} / {:.1}</td></tr>",
+            p.open,
+            p.connections,
+            p.refused,
+            p.auth_failures,
+            p.received,
+            p.delivered,
+            p.rejected,
+            p.received_per_min,
+            p.delivered_per_min,
+            p.rejected_per_min,
+            name = esc(&p.name),
+        );
+    }
+    o.push_str("</table><h3>Recent rejections</h3>");
+    if s.recent_rejects.is_empty() {
+        o.push_str("<p>none</p>");
+    } else {
+        o.push_str("<table id=\"rejects\"><tr><th>age</th><th>protocol</th><th>command</th><th>reply</th></tr>");
+        let now = twinmail_store::now_unix();
+        for r in &s.recent_rejects {
+            let _ = write!(
+                o,
+                "<tr><td>{} ago</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                duration((now - r.at).max(0) as u64),
+                esc(&r.protocol),
+                esc(&r.command),
+                esc(&r.reply)
+            );
+        }
+        o.push_str("</table>");
+    }
+    o.push_str(
+        "<h2>Listeners</h2><table><tr><th>service</th><th>address</th><th>certificate expires</th></tr>",
+    );
     for l in &s.listeners {
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&l.service),
-            esc(&l.addr)
+            esc(&l.addr),
+            expiry(l.cert_expires)
         );
     }
     o.push_str(
@@ -104,6 +150,35 @@ pub(crate) fn render(s: &Status) -> String {
          <a href=\"/metrics\">Prometheus metrics</a>.</p></body></html>",
     );
     o
+}
+
+/// The audit cell: when, and what it found.
+fn audit(a: &crate::status::Audit) -> String {
+    if a.at == 0 {
+        return "not run yet (runs while the link is up and quiet)".into();
+    }
+    let ago = duration((twinmail_store::now_unix() - a.at).max(0) as u64);
+    match a.differences {
+        0 => format!("<span class=\"good\">the twins matched</span> {ago} ago"),
+        n => format!(
+            "<span class=\"bad\">{n} differences</span> {ago} ago (first: {}); \
+             run <code>twinmail mirror verify</code>",
+            esc(&a.first)
+        ),
+    }
+}
+
+/// A certificate's expiry as days left, red under three weeks.
+fn expiry(at: Option<i64>) -> String {
+    let Some(at) = at else {
+        return "-".into();
+    };
+    let days = (at - twinmail_store::now_unix()) / 86400;
+    if days < 21 {
+        format!("<span class=\"bad\">in {days} days</span>")
+    } else {
+        format!("in {days} days")
+    }
 }
 
 /// Lag (seconds, red) and queue depth (changes, blue) over the samples, each scaled to

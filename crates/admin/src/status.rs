@@ -1,5 +1,5 @@
-//! The status the page, the JSON and the metrics show, gathered from the store; and the
-//! last hour's samples of mirror lag, queue depth and busy %.
+//! The status the page, the JSON and the metrics show, gathered from the store and the
+//! protocols' counters; and the last hour's samples of mirror lag, queue depth and busy %.
 
 use std::{
     collections::VecDeque,
@@ -7,8 +7,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde::Serialize;
-use twinmail_store::{MirrorStatus, Store, StoreError, now_unix};
+use serde::{Deserialize, Serialize};
+use twinmail_net::Counts;
+use twinmail_store::{MirrorStatus, StoreError, now_unix};
 
 use crate::App;
 
@@ -18,12 +19,12 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 const SAMPLES: usize = 360;
 
 /// Everything shown. The JSON at `/api/status` is this struct.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {
     /// This node's id.
     pub node: String,
     /// twinmail's version.
-    pub version: &'static str,
+    pub version: String,
     /// Seconds since the server started.
     pub uptime_secs: u64,
     /// Share of one minute the process kept the CPUs busy, in percent of all CPUs
@@ -31,6 +32,10 @@ pub struct Status {
     pub busy_percent: f64,
     /// Listeners: service and address.
     pub listeners: Vec<Listener>,
+    /// Each protocol's connections and messages.
+    pub protocols: Vec<Protocol>,
+    /// The last rejections (senders, recipients, messages), newest first.
+    pub recent_rejects: Vec<RecentReject>,
     /// Accounts held.
     pub accounts: usize,
     /// The mirror, if this server has a twin.
@@ -40,16 +45,70 @@ pub struct Status {
 }
 
 /// One listener.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Listener {
     /// smtp, submission, submissions, imap, imaps, pop3, pop3s, mirror, admin.
     pub service: String,
     /// Its address.
     pub addr: String,
+    /// When its TLS certificate expires (Unix seconds), if known.
+    pub cert_expires: Option<i64>,
+}
+
+/// One protocol's traffic since start.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Protocol {
+    /// smtp, imap or pop3 (every listener of the protocol together).
+    pub name: String,
+    /// Sessions open now.
+    pub open: u64,
+    /// Connections admitted.
+    pub connections: u64,
+    /// Connections refused by the connection limits.
+    pub refused: u64,
+    /// Failed logins.
+    pub auth_failures: u64,
+    /// Messages accepted (SMTP).
+    pub received: u64,
+    /// Mailbox copies those messages became.
+    pub delivered: u64,
+    /// Senders, recipients and messages refused.
+    pub rejected: u64,
+    /// Messages accepted per minute, over the last minute.
+    pub received_per_min: f64,
+    /// Mailbox copies stored per minute, over the last minute.
+    pub delivered_per_min: f64,
+    /// Rejections per minute, over the last minute.
+    pub rejected_per_min: f64,
+}
+
+/// One rejection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecentReject {
+    /// Unix seconds.
+    pub at: i64,
+    /// The protocol.
+    pub protocol: String,
+    /// The command refused.
+    pub command: String,
+    /// The reply the client got.
+    pub reply: String,
+}
+
+/// The last audit: the running twin compares itself with its twin (as `twinmail mirror
+/// verify` does) while the link is up and quiet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Audit {
+    /// Unix seconds of the last audit; 0 for never.
+    pub at: i64,
+    /// Differences it found (0: the twins match).
+    pub differences: i64,
+    /// The first difference, named (never a value).
+    pub first: String,
 }
 
 /// The mirror panel.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Mirror {
     /// "async" or "sync".
     pub mode: String,
@@ -76,12 +135,14 @@ pub struct Mirror {
     pub refused_peers: i64,
     /// The last problem.
     pub last_error: String,
+    /// The last audit.
+    pub audit: Audit,
     /// The two classic status lines.
     pub lines: [String; 2],
 }
 
 /// Messages added and expunged here, queued for and acknowledged by the twin.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Out {
     /// Adds ever queued.
     pub queued_add: i64,
@@ -96,7 +157,7 @@ pub struct Out {
 }
 
 /// Changes applied from the twin.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct In {
     /// Messages added.
     pub add: i64,
@@ -113,7 +174,7 @@ pub struct In {
 }
 
 /// One sample of the plot.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Sample {
     /// Unix time.
     pub t: i64,
@@ -123,6 +184,10 @@ pub struct Sample {
     pub queue: i64,
     /// Busy %.
     pub busy_percent: f64,
+    /// Messages accepted so far (all protocols).
+    pub received: u64,
+    /// Rejections so far (all protocols).
+    pub rejected: u64,
 }
 
 /// The last hour's samples, plus the CPU readings busy % is computed from.
@@ -132,9 +197,43 @@ pub struct History {
     samples: Mutex<VecDeque<Sample>>,
     /// (when, process CPU seconds) readings of the last minute and a bit.
     cpu: Mutex<VecDeque<(Instant, f64)>>,
+    /// (when, each protocol's counters) of the last minute and a bit, for the rates.
+    counts: Mutex<VecDeque<(Instant, Vec<Counts>)>>,
+    /// The rates computed at the last sample, per protocol.
+    last_rates: Mutex<Vec<[f64; 3]>>,
 }
 
 impl History {
+    /// Keeps this sample's counters and returns, per protocol, (received, delivered,
+    /// rejected) per minute since the oldest kept sample (up to a minute back).
+    fn rates(&self, now: &[Counts]) -> Vec<[f64; 3]> {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        c.push_back((Instant::now(), now.to_vec()));
+        while c.len() > 2 && c[1].0.elapsed() >= Duration::from_secs(60) {
+            c.pop_front();
+        }
+        let (then, old) = &c[0];
+        let mins = then.elapsed().as_secs_f64() / 60.0;
+        now.iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let o = old.get(i).copied().unwrap_or_default();
+                let per = |a: u64, b: u64| {
+                    if mins < 0.1 {
+                        0.0
+                    } else {
+                        (a.saturating_sub(b)) as f64 / mins
+                    }
+                };
+                [
+                    per(n.received, o.received),
+                    per(n.delivered, o.delivered),
+                    per(n.rejected, o.rejected),
+                ]
+            })
+            .collect()
+    }
+
     fn busy(&self) -> f64 {
         let now = (Instant::now(), cpu_seconds());
         let mut cpu = self.cpu.lock().unwrap_or_else(|e| e.into_inner());
@@ -165,25 +264,54 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Samples every ten seconds, for as long as the server runs.
-pub(crate) async fn sample(store: Store, history: Arc<History>) {
+/// Samples every ten seconds, for as long as the server runs, and leaves the status in
+/// the status file (written aside and renamed, so a reader never sees half of it).
+pub(crate) async fn sample(app: Arc<App>) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     loop {
         tick.tick().await;
-        let busy = history.busy();
-        let Ok(m) = store.mirror_status().await else {
+        let busy = app.history.busy();
+        let counts: Vec<Counts> = app
+            .settings
+            .protocols
+            .iter()
+            .map(|(_, l)| l.stats.counts())
+            .collect();
+        let rates = app.history.rates(&counts);
+        *app.history
+            .last_rates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = rates;
+        let Ok(m) = app.store.mirror_status().await else {
             continue;
         };
-        let mut s = history.samples.lock().unwrap_or_else(|e| e.into_inner());
-        if s.len() == SAMPLES {
-            s.pop_front();
+        {
+            let mut s = app
+                .history
+                .samples
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if s.len() == SAMPLES {
+                s.pop_front();
+            }
+            s.push_back(Sample {
+                t: now_unix(),
+                lag_secs: m.lag_secs.unwrap_or(0),
+                queue: m.pending(),
+                busy_percent: busy,
+                received: counts.iter().map(|c| c.received).sum(),
+                rejected: counts.iter().map(|c| c.rejected).sum(),
+            });
         }
-        s.push_back(Sample {
-            t: now_unix(),
-            lag_secs: m.lag_secs.unwrap_or(0),
-            queue: m.pending(),
-            busy_percent: busy,
-        });
+        if let Some(path) = &app.settings.status_file
+            && let Ok(status) = Status::gather(&app).await
+        {
+            let tmp = path.with_extension("json.tmp");
+            let json = serde_json::to_vec_pretty(&status).unwrap_or_default();
+            if let Err(e) = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, path)) {
+                tracing::warn!(error = %e, file = %path.display(), "cannot write the status file");
+            }
+        }
     }
 }
 
@@ -216,6 +344,11 @@ fn mirror(mode: &str, m: &MirrorStatus) -> Mirror {
         },
         refused_peers: m.rejected,
         last_error: m.last_error.clone(),
+        audit: Audit {
+            at: m.audit_at,
+            differences: m.audit_differences,
+            first: m.audit_first.clone(),
+        },
         lines: [
             lines.next().unwrap_or_default(),
             lines.next().unwrap_or_default(),
@@ -239,9 +372,55 @@ impl Status {
             .iter()
             .copied()
             .collect();
+        let rates = app
+            .history
+            .last_rates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let protocols = s
+            .protocols
+            .iter()
+            .enumerate()
+            .map(|(i, (name, limits))| {
+                let c = limits.stats.counts();
+                let [received_per_min, delivered_per_min, rejected_per_min] =
+                    rates.get(i).copied().unwrap_or_default();
+                Protocol {
+                    name: name.clone(),
+                    open: limits.open() as u64,
+                    connections: c.connections,
+                    refused: c.refused,
+                    auth_failures: c.auth_failures,
+                    received: c.received,
+                    delivered: c.delivered,
+                    rejected: c.rejected,
+                    received_per_min,
+                    delivered_per_min,
+                    rejected_per_min,
+                }
+            })
+            .collect();
+        let mut recent_rejects: Vec<RecentReject> = s
+            .protocols
+            .iter()
+            .flat_map(|(name, limits)| {
+                limits
+                    .stats
+                    .recent_rejects()
+                    .into_iter()
+                    .map(|r| RecentReject {
+                        at: r.at,
+                        protocol: name.clone(),
+                        command: r.command.to_string(),
+                        reply: r.reply,
+                    })
+            })
+            .collect();
+        recent_rejects.sort_by_key(|r| std::cmp::Reverse(r.at));
         Ok(Status {
             node: s.node.clone(),
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_secs: app.started.elapsed().as_secs(),
             busy_percent: history.last().map_or(0.0, |h| h.busy_percent),
             listeners: s
@@ -250,8 +429,11 @@ impl Status {
                 .map(|(service, addr)| Listener {
                     service: service.clone(),
                     addr: addr.to_string(),
+                    cert_expires: s.cert_expires,
                 })
                 .collect(),
+            protocols,
+            recent_rejects,
             accounts: app.store.accounts().await?.len(),
             mirror,
             history,

@@ -130,6 +130,23 @@ pub fn uid_set(set: &SequenceSet, largest: u32) -> UidSet {
     }))
 }
 
+/// Ascending UIDs (or sequence numbers) as a compact wire set (`1:3,7`); None when empty.
+pub fn wire_set(numbers: impl IntoIterator<Item = u32>) -> Option<SequenceSet> {
+    let set = UidSet::from_uids(numbers);
+    let ranges = set
+        .ranges()
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                Sequence::Single(SeqOrUid::Value(nz(a)))
+            } else {
+                Sequence::Range(SeqOrUid::Value(nz(a)), SeqOrUid::Value(nz(b)))
+            }
+        })
+        .collect();
+    vec1(ranges).map(SequenceSet)
+}
+
 /// Builds a non-empty vector, or None.
 pub fn vec1<T>(v: Vec<T>) -> Option<Vec1<T>> {
     Vec1::try_from(v).ok()

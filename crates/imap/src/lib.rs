@@ -1,5 +1,6 @@
 //! twinmail's IMAP server: IMAP4rev1 (RFC 3501) with UIDPLUS, MOVE, IDLE, NAMESPACE, ID,
-//! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR and LITERAL+, over the store.
+//! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE and QRESYNC, over
+//! the store.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
 //! response encoding. What is ours: the session states and their validity table, the

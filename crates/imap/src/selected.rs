@@ -1,7 +1,8 @@
 //! The selected mailbox as this session's client knows it: the sequence-number → UID map
 //! and the changes not yet told. Other sessions' changes (and the twin's) arrive on the
 //! store's change stream and are reported as EXISTS / EXPUNGE / FETCH FLAGS at the points
-//! RFC 3501 §7 allows: never EXPUNGE during FETCH, STORE or SEARCH (§7.4.1).
+//! RFC 3501 §7 allows: never EXPUNGE during FETCH, STORE or SEARCH (§7.4.1). Once the
+//! client has enabled QRESYNC, expunges are told as `VANISHED uids` (RFC 7162 §3.2.10).
 
 use imap_types::{
     fetch::MessageDataItem,
@@ -10,7 +11,24 @@ use imap_types::{
 };
 use twinmail_store::{Change, ChangeEvent, Flags, Mailbox};
 
-use crate::convert::{fetch_flags, nz, nz64, vec1};
+use crate::convert::{fetch_flags, nz, nz64, vec1, wire_set};
+
+/// How this session's client wants changes told.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Report {
+    /// CONDSTORE is on: FETCH FLAGS come with MODSEQ (RFC 7162 §3.1).
+    pub condstore: bool,
+    /// QRESYNC is on: expunges are VANISHED, not EXPUNGE (RFC 7162 §3.2.10).
+    pub qresync: bool,
+}
+
+/// `* VANISHED [(EARLIER)] uids` for ascending UIDs; None when there are none.
+pub fn vanished(uids: impl IntoIterator<Item = u32>, earlier: bool) -> Option<Data<'static>> {
+    wire_set(uids).map(|known_uids| Data::Vanished {
+        earlier,
+        known_uids,
+    })
+}
 
 /// A change not yet told to the client.
 enum Pending {
@@ -95,12 +113,34 @@ impl Selected {
         seqs
     }
 
+    /// Removes UIDs this session expunged itself and returns how to tell the client:
+    /// one EXPUNGE per message, or with QRESYNC one VANISHED for all of them.
+    pub fn expunge_report(&mut self, uids: &[u32], qresync: bool) -> Vec<Data<'static>> {
+        if qresync {
+            let known: Vec<u32> = uids
+                .iter()
+                .copied()
+                .filter(|u| self.uids.binary_search(u).is_ok())
+                .collect();
+            self.expunge_now(&known);
+            return vanished(known, false).into_iter().collect();
+        }
+        self.expunge_now(uids)
+            .into_iter()
+            .map(|seq| Data::Expunge(nz(seq)))
+            .collect()
+    }
+
     /// The untagged responses for what changed, in a valid order. Expunges stay pending
     /// unless `expunges` allows them.
-    pub fn updates(&mut self, expunges: bool, condstore: bool) -> Vec<Data<'static>> {
+    pub fn updates(&mut self, expunges: bool, report: Report) -> Vec<Data<'static>> {
         let mut out = Vec::new();
         let before = self.uids.len();
         let mut kept = Vec::new();
+        // With QRESYNC, consecutive expunges become one VANISHED, told before anything
+        // that follows them so sequence numbers stay consistent.
+        let mut gone: Vec<u32> = Vec::new();
+        let mut expunged_any = false;
         for p in std::mem::take(&mut self.pending) {
             match p {
                 Pending::Added(uid) => {
@@ -111,16 +151,23 @@ impl Selected {
                 Pending::Expunged(uid) if expunges => {
                     if let Ok(i) = self.uids.binary_search(&uid) {
                         self.uids.remove(i);
-                        out.push(Data::Expunge(nz(i as u32 + 1)));
+                        expunged_any = true;
+                        if report.qresync {
+                            gone.push(uid);
+                        } else {
+                            out.push(Data::Expunge(nz(i as u32 + 1)));
+                        }
                     }
                 }
                 Pending::Expunged(uid) => kept.push(Pending::Expunged(uid)),
                 Pending::Flags(uid, flags, modseq) => {
+                    gone.sort_unstable();
+                    out.extend(vanished(std::mem::take(&mut gone), false));
                     let mut items = vec![
                         MessageDataItem::Uid(nz(uid)),
                         MessageDataItem::Flags(fetch_flags(&flags)),
                     ];
-                    if condstore {
+                    if report.condstore {
                         items.push(MessageDataItem::ModSeq(nz64(modseq)));
                     }
                     if let Some(seq) = self.seq(uid)
@@ -134,8 +181,10 @@ impl Selected {
                 }
             }
         }
+        gone.sort_unstable();
+        out.extend(vanished(gone, false));
         self.pending = kept;
-        if self.uids.len() != before || out.iter().any(|d| matches!(d, Data::Expunge(_))) {
+        if self.uids.len() != before || expunged_any {
             out.push(Data::Exists(self.uids.len() as u32));
         }
         out

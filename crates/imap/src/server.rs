@@ -30,7 +30,7 @@ pub struct Imap {
     /// TLS for STARTTLS and port 993; `None` disables both.
     pub tls: Option<TlsAcceptor>,
     /// Live sessions and login failures.
-    pub(crate) limits: Arc<Limits>,
+    pub limits: Arc<Limits>,
     /// Logged-in sessions per account (local id).
     users: Arc<Mutex<HashMap<i64, usize>>>,
 }

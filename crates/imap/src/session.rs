@@ -103,6 +103,8 @@ pub struct Session<S> {
     pub starttls: bool,
     /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses with FLAGS carry MODSEQ.
     pub condstore: bool,
+    /// QRESYNC is on (RFC 7162 §3.2.3, ENABLE QRESYNC): expunges are told as VANISHED.
+    pub qresync: bool,
     /// This session's place in its user's session count, once logged in.
     pub user_slot: Option<crate::server::UserSlot>,
     /// What imap-next produced while responses were being pumped out mid-command
@@ -191,6 +193,7 @@ impl<S: Stream> Session<S> {
             closing: false,
             starttls: false,
             condstore: false,
+            qresync: false,
             user_slot: None,
             stash: std::collections::VecDeque::new(),
         }
@@ -403,13 +406,21 @@ impl<S: Stream> Session<S> {
 
     /// Queues EXISTS / EXPUNGE / FETCH for what changed in the selected mailbox.
     pub fn report_updates(&mut self, expunges: bool) {
-        let condstore = self.condstore;
+        let report = self.report();
         let updates = match &mut self.state {
-            State::Selected { view, .. } => view.updates(expunges, condstore),
+            State::Selected { view, .. } => view.updates(expunges, report),
             _ => return,
         };
         for d in updates {
             self.server.enqueue_data(d);
+        }
+    }
+
+    /// How the client wants changes told (CONDSTORE / QRESYNC enabled).
+    pub fn report(&self) -> crate::selected::Report {
+        crate::selected::Report {
+            condstore: self.condstore || self.qresync,
+            qresync: self.qresync,
         }
     }
 
@@ -455,6 +466,7 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         Capability::Move,
         Capability::Unselect,
         Capability::CondStore,
+        Capability::QResync,
     ]);
     for other in ["CHILDREN", "SPECIAL-USE"] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {

@@ -8,9 +8,10 @@
 //! - `link`: dialing, accepting, backoff, one link per pair.
 //! - `session`: one live link: sender, receiver, acknowledgements, heartbeats.
 //! - `snapshot`: the initial sync of a new twin.
-//! - `verify`: `twinmail mirror verify`.
+//! - `verify`: `twinmail mirror verify`; `audit`: the same, run by the live twin.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod auth;
 mod forward;
 pub mod frame;
@@ -45,6 +46,8 @@ pub struct MirrorSettings {
     /// Sync mode: SMTP 250 and APPEND OK wait (up to this long) until the twin has
     /// stored the message too. `None`: async mode.
     pub sync_timeout: Option<Duration>,
+    /// How often the running twin audits itself against the twin; `None`: never.
+    pub audit_every: Option<Duration>,
 }
 
 impl MirrorSettings {
@@ -108,4 +111,7 @@ pub enum LinkError {
     /// Nothing heard for three heartbeats.
     #[error("the twin went silent")]
     Silent,
+    /// `twinmail mirror resync` asked for a fresh copy of the twin's data.
+    #[error("resync requested: reconnecting for a snapshot")]
+    Resync,
 }

@@ -109,6 +109,16 @@ impl Mirror {
             .store
             .set_mirror_state(&[("link", "down"), ("link_since", &now_unix().to_string())])
             .await;
+        if let Some(every) = self.inner.settings.audit_every {
+            let me = self.clone();
+            tokio::spawn(crate::audit::run(
+                self.inner.store.clone(),
+                self.inner.settings.clone(),
+                every,
+                move || me.is_linked(),
+                shutdown.clone(),
+            ));
+        }
         let dialer = self.inner.settings.dials().then(|| {
             let me = self.clone();
             let stop = shutdown.clone();

@@ -59,6 +59,8 @@ pub(crate) async fn run(
     let (to_applier, applier_rx) = mpsc::channel::<Frame>(64);
     let (to_acks, acks_rx) = mpsc::channel::<i64>(1024);
     let (to_requests, requests_rx) = mpsc::channel::<Frame>(64);
+    // A resync asked for while no link was up begins now: the twin sends a snapshot.
+    store.take_resync(&peer.node).await?;
     let (incarnation, applied) = store.remote_position(&peer.node).await?;
     fwd.attach(out.clone(), applied);
     out.send(Frame::Position(Position {
@@ -99,12 +101,25 @@ pub(crate) async fn run(
         applier_rx,
     ));
     parts.spawn(ack_loop(store.clone(), acks_rx, fwd.clone()));
+    parts.spawn(resync_watch(store.clone(), settings.heartbeat));
     let first = parts.join_next().await;
     parts.abort_all();
     match first {
         Some(Ok(r)) => r,
         Some(Err(e)) => Err(LinkError::Protocol(format!("a link task failed: {e}"))),
         None => Ok(()),
+    }
+}
+
+/// Ends the link when `twinmail mirror resync` asks for a fresh copy of the twin's data;
+/// the next link takes the request and begins with a snapshot.
+async fn resync_watch(store: Store, every: Duration) -> Result<(), LinkError> {
+    loop {
+        tokio::time::sleep(every.min(Duration::from_secs(1))).await;
+        if store.resync_requested().await? {
+            tracing::info!("mirror: resync requested; reconnecting for a snapshot");
+            return Err(LinkError::Resync);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Connection plumbing shared by the SMTP, IMAP and POP3 servers: a buffered connection
-//! with timeouts and shutdown, connection and login-failure limits, and the accept loop.
+//! with timeouts and shutdown, connection and login-failure limits, the counters the admin
+//! page shows, and the accept loop.
 //! Protocol logic stays in the protocol crates.
 #![forbid(unsafe_code)]
 
@@ -7,11 +8,13 @@ mod accept;
 mod conn;
 mod limits;
 pub mod sasl;
+mod stats;
 mod tls;
 
 pub use accept::accept_loop;
 pub use conn::{Conn, Stop};
 pub use limits::{Limits, Slot};
+pub use stats::{Counts, Reject, Stats};
 pub use tls::handshake;
 
 /// What a session runs on: a TCP stream or a TLS stream over one.

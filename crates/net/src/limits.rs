@@ -8,9 +8,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Counts live sessions and recent login failures per IP.
+/// Counts live sessions and recent login failures per IP, and keeps the protocol's
+/// counters (connections and failed logins are counted here, the rest by the protocol).
 #[derive(Default)]
 pub struct Limits {
+    /// The protocol's counters.
+    pub stats: crate::Stats,
     /// Live sessions per IP; the total is the sum.
     sessions: Mutex<HashMap<IpAddr, usize>>,
     /// Failed logins per IP, with the time of the last one (forgotten after a quiet hour).
@@ -49,8 +52,10 @@ impl Limits {
         let all: usize = s.values().sum();
         let mine = s.get(&ip).copied().unwrap_or(0);
         if all >= total || mine >= per_ip {
+            self.stats.connection(false);
             return None;
         }
+        self.stats.connection(true);
         s.insert(ip, mine + 1);
         Some(Slot {
             limits: self.clone(),
@@ -58,8 +63,15 @@ impl Limits {
         })
     }
 
+    /// Sessions open now.
+    pub fn open(&self) -> usize {
+        let s = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        s.values().sum()
+    }
+
     /// Records a failed login and returns how long to make the client wait.
     pub fn auth_failed(&self, ip: IpAddr, unit: Duration) -> Duration {
+        self.stats.auth_failure();
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         f.retain(|_, (_, at)| now.duration_since(*at) < FAILURE_MEMORY);

@@ -31,7 +31,7 @@ pub struct Pop3 {
     /// TLS for STLS and port 995; `None` disables both.
     pub tls: Option<TlsAcceptor>,
     /// Live sessions and login failures.
-    pub(crate) limits: Arc<Limits>,
+    pub limits: Arc<Limits>,
     /// Mailboxes (local ids) held by a POP3 session in the TRANSACTION state.
     locks: Arc<Mutex<HashSet<i64>>>,
 }

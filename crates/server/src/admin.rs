@@ -43,6 +43,15 @@ pub enum UserCmd {
         /// The home twin's node id.
         node: Option<String>,
     },
+    /// Show an account's storage use and limit, or set the limit: a size such as 500M or
+    /// 2G (binary units: K, M, G, T), or "none" to lift it. Mail to a full account is
+    /// refused at RCPT (552 5.2.2) and APPEND/COPY get [OVERQUOTA].
+    Quota {
+        /// The login name.
+        name: String,
+        /// The new limit.
+        limit: Option<String>,
+    },
     /// List accounts.
     List,
 }
@@ -144,6 +153,28 @@ pub async fn user(store: &Store, cmd: UserCmd) -> Result<()> {
                 None => println!("{name} is homed by the default spread"),
             }
         }
+        UserCmd::Quota { name, limit } => {
+            if let Some(limit) = limit {
+                store.set_quota(&name, parse_size(&limit)?).await?;
+            }
+            let Some(account) = store.account(&name).await? else {
+                bail!("no account {name}");
+            };
+            let q = store.quota(account.id).await?;
+            let limit = match q.limit_bytes {
+                Some(l) => format!(
+                    "of {} ({:.1}%)",
+                    human(l),
+                    q.used_bytes as f64 * 100.0 / l.max(1) as f64
+                ),
+                None => "(no limit)".into(),
+            };
+            println!(
+                "{name}: {} used {limit}, {} messages",
+                human(q.used_bytes),
+                q.messages
+            );
+        }
         UserCmd::List => {
             for a in store.accounts().await? {
                 let state = if a.disabled { " (disabled)" } else { "" };
@@ -151,11 +182,57 @@ pub async fn user(store: &Store, cmd: UserCmd) -> Result<()> {
                     Some(h) => format!(" (home {h})"),
                     None => String::new(),
                 };
-                println!("{}{state}{home}", a.name);
+                let quota = match store.quota(a.id).await?.limit_bytes {
+                    Some(l) => format!(" (quota {})", human(l)),
+                    None => String::new(),
+                };
+                println!("{}{state}{home}{quota}", a.name);
             }
         }
     }
     Ok(())
+}
+
+/// "500M", "2G", "1048576", "none".
+fn parse_size(text: &str) -> Result<Option<u64>> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches(['B', 'I'])
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => bail!("{text:?}: give a size such as 500M or 2G, or none"),
+    };
+    let n: u64 = digits
+        .parse()
+        .with_context(|| format!("{text:?}: give a size such as 500M or 2G, or none"))?;
+    n.checked_mul(1 << shift)
+        .map(Some)
+        .with_context(|| format!("{text:?} is too large"))
+}
+
+/// Bytes in binary units, one decimal.
+fn human(bytes: u64) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let (mut v, mut i) = (bytes as f64, 0);
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
 }
 
 pub async fn domain(store: &Store, cmd: DomainCmd) -> Result<()> {
@@ -194,4 +271,23 @@ pub async fn alias(store: &Store, cmd: AliasCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("500M").unwrap(), Some(500 << 20));
+        assert_eq!(parse_size("2G").unwrap(), Some(2 << 30));
+        assert_eq!(parse_size("2GiB").unwrap(), Some(2 << 30));
+        assert_eq!(parse_size("1048576").unwrap(), Some(1 << 20));
+        assert_eq!(parse_size("none").unwrap(), None);
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(10), "10 bytes");
+    }
 }

@@ -81,6 +81,11 @@ enum MirrorCmd {
     Status,
     /// Compare this twin with its twin; list every difference (exit status 1 if any).
     Verify,
+    /// Fetch a complete copy of the twin's data again: the link restarts and the twin
+    /// sends a snapshot, which brings every folder, message and flag here level with the
+    /// twin's (messages only this twin holds stay). Works on a running server, or at its
+    /// next start.
+    Resync,
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +229,7 @@ async fn status(store: &twinmail_store::Store, config: &Config) -> anyhow::Resul
     {
         println!("admin page: https://{a}/");
     }
+    print_live(&config.status_file());
     if config.mirror.twin_id.is_empty() {
         println!("mirror: none (no twin configured)");
     } else {
@@ -234,6 +240,64 @@ async fn status(store: &twinmail_store::Store, config: &Config) -> anyhow::Resul
         print!("{}", store.mirror_status().await?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the running server last wrote to its status file: traffic per protocol, recent
+/// rejections, certificate expiry. Says so when the server is not running.
+fn print_live(path: &std::path::Path) {
+    let fresh = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() < 60));
+    let status: Option<twinmail_admin::Status> = fresh
+        .then(|| std::fs::read(path).ok())
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let Some(s) = status else {
+        println!("server: not running (no fresh {})", path.display());
+        return;
+    };
+    println!(
+        "server: up {} s, busy {:.0}%",
+        s.uptime_secs, s.busy_percent
+    );
+    if let Some(at) = s.listeners.iter().find_map(|l| l.cert_expires) {
+        let days = (at - twinmail_store::now_unix()) / 86400;
+        println!("TLS certificate expires in {days} days");
+    }
+    println!(
+        "{:<6} {:>5} {:>11} {:>8} {:>12} {:>9} {:>10} {:>9}  per min rcvd/dlvd/rej",
+        "proto",
+        "open",
+        "connections",
+        "refused",
+        "auth failed",
+        "received",
+        "delivered",
+        "rejected"
+    );
+    for p in &s.protocols {
+        println!(
+            "{:<6} {:>5} {:>11} {:>8} {:>12} {:>9} {:>10} {:>9}  {:.1}/{:.1}/{:.1}",
+            p.name,
+            p.open,
+            p.connections,
+            p.refused,
+            p.auth_failures,
+            p.received,
+            p.delivered,
+            p.rejected,
+            p.received_per_min,
+            p.delivered_per_min,
+            p.rejected_per_min
+        );
+    }
+    for r in s.recent_rejects.iter().take(5) {
+        let ago = twinmail_store::now_unix() - r.at;
+        println!(
+            "rejected {ago} s ago: {} {}: {}",
+            r.protocol, r.command, r.reply
+        );
+    }
 }
 
 async fn mirror_cmd(
@@ -261,6 +325,18 @@ async fn mirror_cmd(
                 println!("{} difference(s)", diffs.len());
                 Ok(ExitCode::from(1))
             }
+        }
+        MirrorCmd::Resync => {
+            if config.mirror.twin_id.is_empty() {
+                anyhow::bail!("this server has no twin (mirror.twin_id is empty)");
+            }
+            store.request_resync().await?;
+            println!(
+                "resync requested: the link to {} restarts and the twin sends a complete copy; \
+                 `twinmail mirror status` shows it catching up",
+                config.mirror.twin_id
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -85,7 +85,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     let store = twinmail_store::Store::open(config.store_options())
         .await
         .with_context(|| format!("opening the store {}", config.database().display()))?;
-    let acceptor = TlsAcceptor::from(tls);
+    let acceptor = TlsAcceptor::from(tls.config);
     let smtp = Smtp::new(
         c.settings(&config.node.hostname),
         store.clone(),
@@ -106,11 +106,16 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         let mirror = twinmail_mirror::Mirror::new(settings, store.clone(), acceptor.clone());
         services.spawn(mirror.run(l, shutdown.clone()));
     }
-    if let Some(l) = admin_listener {
-        let addr = l.local_addr()?;
+    let admin_addr = admin_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
+    if let Some(addr) = admin_addr {
         tracing::info!(service = "admin", %addr, "listening");
         shown.push(("admin".into(), addr));
-        let settings = twinmail_admin::AdminSettings {
+    }
+    let monitor = twinmail_admin::Monitor::start(
+        twinmail_admin::AdminSettings {
             user: config.admin.user.clone(),
             password_hash: config.admin.password_hash.clone(),
             node: config.node.id.clone(),
@@ -120,14 +125,18 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
                 config.mirror.mode.clone()
             },
             listeners: shown,
-        };
-        services.spawn(twinmail_admin::run(
-            l,
-            acceptor,
-            settings,
-            store.clone(),
-            shutdown.clone(),
-        ));
+            cert_expires: tls.expires,
+            protocols: vec![
+                ("smtp".into(), smtp.limits.clone()),
+                ("imap".into(), imap.limits.clone()),
+                ("pop3".into(), pop3.limits.clone()),
+            ],
+            status_file: Some(config.status_file()),
+        },
+        store.clone(),
+    );
+    if let Some(l) = admin_listener {
+        services.spawn(twinmail_admin::run(l, acceptor, monitor, shutdown.clone()));
     }
     for (service, l) in listeners {
         let addr = l.local_addr()?;

@@ -9,8 +9,17 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 
 use crate::config::Config;
 
+/// The server's TLS: the configuration every listener uses and when its certificate
+/// expires.
+pub struct Tls {
+    /// The rustls configuration.
+    pub config: Arc<rustls::ServerConfig>,
+    /// The leaf certificate's notAfter (Unix seconds), when it could be read.
+    pub expires: Option<i64>,
+}
+
 /// Builds the server-side TLS configuration.
-pub fn server_config(config: &Config) -> Result<Arc<rustls::ServerConfig>> {
+pub fn server_config(config: &Config) -> Result<Tls> {
     let (cert_path, key_path) = match (&config.tls.cert, &config.tls.key) {
         (Some(c), Some(k)) => (config.resolve(c), config.resolve(k)),
         _ => {
@@ -39,6 +48,7 @@ pub fn server_config(config: &Config) -> Result<Arc<rustls::ServerConfig>> {
             key_path.display()
         )
     })?;
+    let expires = not_after(&certs[0]);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -46,7 +56,69 @@ pub fn server_config(config: &Config) -> Result<Arc<rustls::ServerConfig>> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .context("tls: certificate and key do not match")?;
-    Ok(Arc::new(cfg))
+    Ok(Tls {
+        config: Arc::new(cfg),
+        expires,
+    })
+}
+
+/// A certificate's notAfter as Unix seconds. Hand-written because none of our
+/// dependencies exposes it (rustls and webpki check validity but do not report it, and
+/// x509-parser would be a parser stack for one field): walks
+/// Certificate → TBSCertificate → [version] serial signature issuer validity, reading
+/// only DER lengths, and gives up (None) on anything unexpected.
+pub fn not_after(der: &[u8]) -> Option<i64> {
+    /// Splits one DER element off `b`: (tag, contents, rest).
+    fn element(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, b) = b.split_first()?;
+        let (&first, mut b) = b.split_first()?;
+        let len = if first < 0x80 {
+            first as usize
+        } else {
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 4 || b.len() < n {
+                return None;
+            }
+            let len = b[..n]
+                .iter()
+                .fold(0usize, |acc, &x| (acc << 8) | x as usize);
+            b = &b[n..];
+            len
+        };
+        (b.len() >= len).then(|| (tag, &b[..len], &b[len..]))
+    }
+    let (0x30, cert, _) = element(der)? else {
+        return None;
+    };
+    let (0x30, tbs, _) = element(cert)? else {
+        return None;
+    };
+    let mut rest = tbs;
+    let (tag, _, r) = element(rest)?;
+    if tag == 0xa0 {
+        rest = r; // explicit version
+    }
+    for _ in 0..3 {
+        rest = element(rest)?.2; // serial, signature algorithm, issuer
+    }
+    let (0x30, validity, _) = element(rest)? else {
+        return None;
+    };
+    let (_, _, after) = element(validity)?;
+    let (tag, time, _) = element(after)?;
+    let text = std::str::from_utf8(time).ok()?;
+    let full = match (tag, text.len()) {
+        // UTCTime YYMMDDHHMMSSZ: 50..99 is 19xx (RFC 5280 4.1.2.5.1).
+        (0x17, 13) => {
+            let yy: u32 = text[..2].parse().ok()?;
+            format!("{}{text}", if yy >= 50 { "19" } else { "20" })
+        }
+        (0x18, 15) => text.to_string(),
+        _ => return None,
+    };
+    chrono::NaiveDateTime::parse_from_str(full.trim_end_matches('Z'), "%Y%m%d%H%M%S")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
 }
 
 /// Writes a self-signed certificate for `hostname` (and localhost) with a fresh key.
@@ -78,4 +150,41 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_not_after_from_a_generated_certificate() {
+        let mut params = rcgen::CertificateParams::new(vec!["mx.example".into()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2031, 7, 9);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        // 2031-07-09T00:00:00Z
+        assert_eq!(not_after(cert.der()), Some(1_941_321_600));
+    }
+
+    #[test]
+    fn garbage_is_none_not_a_panic() {
+        for bad in [
+            &b""[..],
+            b"\x30",
+            b"\x30\x84\xff\xff\xff\xff",
+            b"\x30\x03\x30\x01",
+        ] {
+            assert_eq!(not_after(bad), None);
+        }
+        let mut params = rcgen::CertificateParams::new(vec!["a".into()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+        let der = params
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap()
+            .der()
+            .to_vec();
+        for cut in 0..der.len() {
+            let _ = not_after(&der[..cut]);
+        }
+    }
 }

@@ -28,7 +28,7 @@ pub struct Smtp {
     /// Filters between session and store.
     pub pipeline: Pipeline,
     /// Live sessions and login failures.
-    pub(crate) limits: Arc<twinmail_net::Limits>,
+    pub limits: Arc<twinmail_net::Limits>,
 }
 
 impl Smtp {

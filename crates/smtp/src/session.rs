@@ -310,6 +310,13 @@ impl<S: Stream> Session<S> {
         let _ = self.conn.flush().await;
     }
 
+    /// Refuses a sender, recipient or message: counted and remembered for the admin page,
+    /// then answered like any error.
+    pub async fn reject(&mut self, command: &'static str, reply: &str) {
+        self.smtp.limits.stats.rejected(command, reply);
+        self.fail(reply).await;
+    }
+
     /// Replies with an error and charges it to the budget, slowing down repeat offenders.
     pub async fn fail(&mut self, reply: &str) {
         self.conn.reply(reply);

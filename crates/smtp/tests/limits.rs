@@ -139,3 +139,62 @@ async fn idle_clients_time_out_and_shutdown_says_goodbye() {
     srv.stop.send(true).unwrap();
     assert_eq!(c.reply().await, "421 4.3.2 Server shutting down");
 }
+
+#[tokio::test]
+async fn a_full_mailbox_refuses_at_rcpt_and_the_admin_sees_why() {
+    let srv = start().await;
+    srv.store.set_quota(ALICE.0, Some(3_000)).await.unwrap();
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    // Under the limit: taken. The limit is soft: a message may cross it, the next waits.
+    for subject in ["one", "two"] {
+        assert_eq!(c.cmd("MAIL FROM:<a@remote.org>").await, "250 2.1.0 Ok");
+        assert_eq!(c.cmd("RCPT TO:<alice@example.com>").await, "250 2.1.5 Ok");
+        assert!(c.cmd("DATA").await.starts_with("354"));
+        c.send(message(subject, &"x".repeat(1_400)).as_bytes())
+            .await;
+        assert!(c.cmd(".").await.starts_with("250 2.0.0 Ok"));
+    }
+    let account = srv.store.account(ALICE.0).await.unwrap().unwrap();
+    let q = srv.store.quota(account.id).await.unwrap();
+    assert!(q.used_bytes > 3_000, "{q:?}");
+    assert_eq!((q.messages, q.limit_bytes), (2, Some(3_000)));
+    // Full: refused at RCPT, before any data; bob still gets mail in the same session.
+    assert_eq!(c.cmd("MAIL FROM:<a@remote.org>").await, "250 2.1.0 Ok");
+    assert_eq!(
+        c.cmd("RCPT TO:<alice@example.com>").await,
+        "552 5.2.2 Mailbox full"
+    );
+    assert_eq!(c.cmd("RCPT TO:<bob@example.com>").await, "250 2.1.5 Ok");
+    assert_eq!(
+        c.cmd("RCPT TO:<nobody@example.com>").await.get(..9),
+        Some("550 5.1.1")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.send(message("three", "hi").as_bytes()).await;
+    assert!(c.cmd(".").await.starts_with("250 2.0.0 Ok"));
+    assert_eq!(srv.inbox(ALICE.0).await.len(), 2);
+    // Lifting the limit lets mail in again.
+    srv.store.set_quota(ALICE.0, None).await.unwrap();
+    assert_eq!(c.cmd("MAIL FROM:<a@remote.org>").await, "250 2.1.0 Ok");
+    assert_eq!(c.cmd("RCPT TO:<alice@example.com>").await, "250 2.1.5 Ok");
+    // What the admin page shows: three messages taken into three mailboxes, two refusals
+    // with their replies, newest first; one connection.
+    let stats = &srv.smtp.limits.stats;
+    let counts = stats.counts();
+    assert_eq!(
+        (
+            counts.connections,
+            counts.received,
+            counts.delivered,
+            counts.rejected
+        ),
+        (1, 3, 3, 2)
+    );
+    let recent = stats.recent_rejects();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0].command, "RCPT");
+    assert!(recent[0].reply.starts_with("550 5.1.1"), "{recent:?}");
+    assert_eq!(recent[1].reply, "552 5.2.2 Mailbox full");
+    assert_eq!(srv.smtp.limits.open(), 1);
+}

@@ -65,6 +65,13 @@ pub enum Change {
         /// The home twin's node id.
         home: Option<String>,
     },
+    /// An account's storage limit was set (or, `None`, lifted).
+    AccountQuota {
+        /// The account's GUID.
+        account: Guid,
+        /// The limit in bytes (the sum of its messages' sizes).
+        quota_bytes: Option<u64>,
+    },
     /// An account and everything in it was deleted.
     AccountDeleted {
         /// The account's GUID.
@@ -207,6 +214,7 @@ impl Change {
             Change::AccountDisabled { .. } => "account_disabled",
             Change::AccountDeleted { .. } => "account_deleted",
             Change::AccountHome { .. } => "account_home",
+            Change::AccountQuota { .. } => "account_quota",
             Change::MailboxCreated { .. } => "mailbox_created",
             Change::MailboxRenamed { .. } => "mailbox_renamed",
             Change::MailboxDeleted { .. } => "mailbox_deleted",

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// The database failed (I/O, disk full, constraint).
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The account's storage limit would be exceeded (IMAP `[OVERQUOTA]`, SMTP 552 5.2.2).
+    #[error("over quota: {0}")]
+    OverQuota(String),
     /// A migration failed at start-up.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -63,6 +66,7 @@ impl StoreError {
                 | StoreError::AlreadyExists(_)
                 | StoreError::Invalid(_)
                 | StoreError::NotAllowed(_)
+                | StoreError::OverQuota(_)
         )
     }
 

@@ -152,7 +152,8 @@ pub enum Response {
     Done,
     /// It failed; `kind` names the [`StoreError`] class.
     Failed {
-        /// `not_found`, `already_exists`, `invalid`, `not_allowed` or `unavailable`.
+        /// `not_found`, `already_exists`, `invalid`, `not_allowed`, `over_quota` or
+        /// `unavailable`.
         kind: String,
         /// The message.
         message: String,
@@ -167,6 +168,7 @@ impl Response {
             StoreError::AlreadyExists(m) => ("already_exists", m.clone()),
             StoreError::Invalid(m) => ("invalid", m.clone()),
             StoreError::NotAllowed(m) => ("not_allowed", m.clone()),
+            StoreError::OverQuota(m) => ("over_quota", m.clone()),
             other => ("unavailable", other.to_string()),
         };
         Response::Failed {
@@ -183,6 +185,7 @@ impl Response {
                 "already_exists" => StoreError::AlreadyExists(message),
                 "invalid" => StoreError::Invalid(message),
                 "not_allowed" => StoreError::NotAllowed(message),
+                "over_quota" => StoreError::OverQuota(message),
                 _ => StoreError::Unavailable(message),
             }),
             r => Ok(r),

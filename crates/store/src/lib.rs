@@ -31,7 +31,7 @@ pub use ops::{
 pub use password::HashCost;
 pub use store::{Delivery, Store, StoreOptions};
 pub use types::{
-    Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Role,
+    Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Quota, Role,
     now_unix,
 };
 pub use uidset::UidSet;

@@ -65,6 +65,12 @@ pub struct MirrorStatus {
     pub sync_fallback: bool,
     /// The last problem, with its time.
     pub last_error: String,
+    /// When the last audit against the twin ran (Unix seconds; 0: never).
+    pub audit_at: i64,
+    /// How many differences it found.
+    pub audit_differences: i64,
+    /// The first of them, named.
+    pub audit_first: String,
 }
 
 impl MirrorStatus {
@@ -128,6 +134,16 @@ impl fmt::Display for MirrorStatus {
                 "catching up"
             }
         )?;
+        if self.audit_at > 0 {
+            match self.audit_differences {
+                0 => writeln!(f, "Audit: the twins matched at {}", self.audit_at)?,
+                n => writeln!(
+                    f,
+                    "Audit: {n} differences at {} (first: {})",
+                    self.audit_at, self.audit_first
+                )?,
+            }
+        }
         if !self.last_error.is_empty() {
             writeln!(f, "Last error: {}", self.last_error)?;
         }
@@ -171,6 +187,8 @@ pub struct AccountFacts {
     pub disabled: bool,
     /// The home twin chosen by the admin, if any.
     pub home: Option<String>,
+    /// The storage limit in bytes, if any.
+    pub quota_bytes: Option<u64>,
 }
 
 /// One message as `mirror verify` compares it.
@@ -225,6 +243,31 @@ impl Op for SetState {
             set_state(ctx, k, v).await?;
         }
         Ok(())
+    }
+}
+
+/// Takes a pending `twinmail mirror resync`: forgets which incarnation of `origin`'s
+/// database this twin synced from, so the next link brings a snapshot.
+struct TakeResync(String);
+
+impl Op for TakeResync {
+    type Output = bool;
+    fn needs_savepoint(&self) -> bool {
+        false
+    }
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<bool, StoreError> {
+        let taken = sqlx::query("DELETE FROM mirror_state WHERE key = 'resync'")
+            .execute(&mut ctx.conn)
+            .await?
+            .rows_affected()
+            > 0;
+        if taken {
+            sqlx::query("UPDATE applied SET incarnation = '' WHERE origin = $1")
+                .bind(&self.0)
+                .execute(&mut ctx.conn)
+                .await?;
+        }
+        Ok(taken)
     }
 }
 
@@ -358,7 +401,7 @@ pub struct Snapshot {
 }
 
 /// Row shapes of the snapshot and digest queries.
-type AccountTuple = (Vec<u8>, String, String, bool, Option<String>);
+type AccountTuple = (Vec<u8>, String, String, bool, Option<String>, Option<i64>);
 type MailboxTuple = (Vec<u8>, Vec<u8>, String, Option<String>, i64, bool);
 type TombstoneTuple = (Vec<u8>, Vec<u8>, i64, Vec<u8>, i64);
 type DigestTuple = (i64, String, Vec<u8>, String, i64, i64, i64, bool);
@@ -388,11 +431,11 @@ impl Snapshot {
                 .map(|domain| Change::DomainAdded { domain }),
         );
         let accounts: Vec<AccountTuple> = sqlx::query_as(
-            "SELECT guid, name, password_hash, disabled, home FROM accounts ORDER BY id",
+            "SELECT guid, name, password_hash, disabled, home, quota_bytes FROM accounts ORDER BY id",
         )
         .fetch_all(&mut *self.tx)
         .await?;
-        for (guid, name, password_hash, disabled, home) in accounts {
+        for (guid, name, password_hash, disabled, home, quota) in accounts {
             let account = Guid::from_slice(&guid)?;
             out.push(Change::AccountCreated {
                 account,
@@ -401,6 +444,10 @@ impl Snapshot {
             });
             out.push(Change::AccountDisabled { account, disabled });
             out.push(Change::AccountHome { account, home });
+            out.push(Change::AccountQuota {
+                account,
+                quota_bytes: quota.map(|q| q as u64),
+            });
         }
         let aliases: Vec<(String, String)> =
             sqlx::query_as("SELECT address, target FROM aliases ORDER BY address, target")
@@ -656,6 +703,28 @@ impl Store {
         .await
     }
 
+    /// Asks for a fresh copy of the twin's data (`twinmail mirror resync`): the running
+    /// mirror drops the link and the twin sends a snapshot on the next one.
+    pub async fn request_resync(&self) -> Result<(), StoreError> {
+        self.set_mirror_state(&[("resync", &now_unix().to_string())])
+            .await
+    }
+
+    /// Whether a resync was asked for and not yet begun.
+    pub async fn resync_requested(&self) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM mirror_state WHERE key = 'resync'")
+                .fetch_one(self.db())
+                .await?
+                > 0,
+        )
+    }
+
+    /// Begins a requested resync with `origin`, if there is one; true when it did.
+    pub async fn take_resync(&self, origin: &str) -> Result<bool, StoreError> {
+        self.submit(TakeResync(origin.to_string())).await
+    }
+
     /// Counts a refused mirror connection.
     pub async fn count_rejected_peer(&self) -> Result<(), StoreError> {
         self.submit(Count("rejected", 1)).await
@@ -716,6 +785,9 @@ impl Store {
             synced,
             sync_fallback: s("sync_fallback") == "1",
             last_error: s("last_error"),
+            audit_at: s("audit_at").parse().unwrap_or(0),
+            audit_differences: s("audit_differences").parse().unwrap_or(0),
+            audit_first: s("audit_first"),
         })
     }
 
@@ -787,18 +859,19 @@ impl Store {
     /// Accounts with their password hashes and state, for `mirror verify`.
     pub async fn account_facts(&self) -> Result<Vec<AccountFacts>, StoreError> {
         let rows: Vec<AccountTuple> = sqlx::query_as(
-            "SELECT guid, name, password_hash, disabled, home FROM accounts ORDER BY name",
+            "SELECT guid, name, password_hash, disabled, home, quota_bytes FROM accounts ORDER BY name",
         )
         .fetch_all(self.db())
         .await?;
         rows.into_iter()
-            .map(|(g, name, password_hash, disabled, home)| {
+            .map(|(g, name, password_hash, disabled, home, quota)| {
                 Ok(AccountFacts {
                     name,
                     guid: Guid::from_slice(&g)?,
                     password_hash,
                     disabled,
                     home,
+                    quota_bytes: quota.map(|q| q as u64),
                 })
             })
             .collect()

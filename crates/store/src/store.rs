@@ -18,7 +18,7 @@ use crate::{
     },
     names,
     ops::{
-        account::{CreateAccount, DeleteAccount, SetDisabled, SetHome, SetPassword},
+        account::{CreateAccount, DeleteAccount, SetDisabled, SetHome, SetPassword, SetQuota},
         domain::{AddAlias, AddDomain, DeleteAlias, DeleteDomain},
         mailbox::{CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed},
         message::{AddMessage, Body, Copied, CopyMessages, Expunge, FlagsStored, StoreFlags},
@@ -27,8 +27,8 @@ use crate::{
     password::{HashCost, Hasher},
     rows::{self, MessageRow},
     types::{
-        Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Role,
-        now_unix,
+        Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Quota,
+        Role, now_unix,
     },
     uidset::UidSet,
     writer::{Op, Writer},
@@ -438,6 +438,69 @@ impl Store {
         .await
     }
 
+    /// Sets an account's storage limit in bytes (`None`: no limit). It mirrors; the use it
+    /// is measured against is the sum of the account's message sizes.
+    pub async fn set_quota(&self, name: &str, quota_bytes: Option<u64>) -> Result<(), StoreError> {
+        let name = names::address(name)?;
+        self.submit(SetQuota { name, quota_bytes }).await
+    }
+
+    /// An account's storage use and limit.
+    pub async fn quota(&self, account_id: i64) -> Result<Quota, StoreError> {
+        let limit_bytes = self.quota_limit(account_id).await?;
+        let (used, messages): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(m.size), 0), COUNT(*) FROM messages m \
+             JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_one(self.db())
+        .await?;
+        Ok(Quota {
+            used_bytes: used.max(0) as u64,
+            messages: messages.max(0) as u64,
+            limit_bytes,
+        })
+    }
+
+    /// An account's storage limit, if it has one.
+    async fn quota_limit(&self, account_id: i64) -> Result<Option<u64>, StoreError> {
+        let limit: Option<i64> =
+            sqlx::query_scalar::<_, Option<i64>>("SELECT quota_bytes FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(self.db())
+                .await?
+                .ok_or_else(|| StoreError::NotFound("account".into()))?;
+        Ok(limit.map(|l| l.max(0) as u64))
+    }
+
+    /// Fails with `OverQuota` when adding `bytes` to the account would pass its limit.
+    /// Checked before a write is queued (an account without a limit costs one indexed
+    /// read, its use is summed only when it has one), so two writes racing past the
+    /// limit together may both land: a soft limit, as in most mail servers.
+    async fn check_quota(&self, account_id: i64, bytes: u64) -> Result<(), StoreError> {
+        if self.quota_limit(account_id).await?.is_none() {
+            return Ok(());
+        }
+        let q = self.quota(account_id).await?;
+        if q.exceeded_by(bytes) {
+            return Err(StoreError::OverQuota(format!(
+                "{} of {} bytes used",
+                q.used_bytes,
+                q.limit_bytes.unwrap_or(0)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The account owning a mailbox.
+    async fn owner_of(&self, mailbox_id: i64) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT account_id FROM mailboxes WHERE id = $1")
+            .bind(mailbox_id)
+            .fetch_optional(self.db())
+            .await?
+            .ok_or_else(|| StoreError::NotFound("mailbox".into()))
+    }
+
     /// An account's home twin, if the admin chose one.
     pub async fn home_of(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(
@@ -667,6 +730,8 @@ impl Store {
         internal_date: Option<i64>,
     ) -> Result<Placed, StoreError> {
         let internal_date = internal_date.unwrap_or_else(now_unix);
+        self.check_quota(self.owner_of(mailbox_id).await?, bytes.len() as u64)
+            .await?;
         let body = body(bytes);
         if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
             let request = Request::Add {
@@ -775,6 +840,18 @@ impl Store {
         to: i64,
         remove: bool,
     ) -> Result<Copied, StoreError> {
+        if !remove {
+            let account = self.owner_of(to).await?;
+            if self.quota_limit(account).await?.is_some() {
+                let adding = self
+                    .messages_in(from, &uids)
+                    .await?
+                    .iter()
+                    .map(|m| m.size)
+                    .sum();
+                self.check_quota(account, adding).await?;
+            }
+        }
         if let Some((f, source)) = self.route_mailbox(from).await? {
             let target = self
                 .route_mailbox(to)
@@ -944,6 +1021,8 @@ impl Delivery {
             return Err(StoreError::NotFound(format!("recipient {address}")));
         }
         for t in found {
+            // A full mailbox refuses at RCPT (552 5.2.2), before any data is taken.
+            self.store.check_quota(t.0.id, 1).await?;
             if !self.targets.iter().any(|b| b.0.id == t.0.id) {
                 self.targets.push(t);
             }

@@ -353,6 +353,25 @@ pub struct MailboxCounts {
     pub size: u64,
 }
 
+/// An account's storage use and limit (IMAP QUOTA, `twinmail user quota`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Quota {
+    /// The sum of its messages' sizes, in bytes.
+    pub used_bytes: u64,
+    /// How many messages it holds, over all its mailboxes.
+    pub messages: u64,
+    /// The limit in bytes; `None` is no limit.
+    pub limit_bytes: Option<u64>,
+}
+
+impl Quota {
+    /// Whether `adding` more bytes would go over the limit.
+    pub fn exceeded_by(&self, adding: u64) -> bool {
+        self.limit_bytes
+            .is_some_and(|limit| self.used_bytes.saturating_add(adding) > limit)
+    }
+}
+
 /// The current time as Unix seconds.
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()

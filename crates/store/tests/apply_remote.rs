@@ -37,6 +37,7 @@ struct AccountSnap {
     guid: Guid,
     name: String,
     disabled: bool,
+    quota: Option<u64>,
     mailboxes: Vec<MailboxSnap>,
 }
 
@@ -103,6 +104,7 @@ async fn snapshot(store: &Store) -> Snapshot {
             guid: a.guid,
             name: a.name,
             disabled: a.disabled,
+            quota: store.quota(a.id).await.unwrap().limit_bytes,
             mailboxes,
         });
     }
@@ -223,6 +225,9 @@ async fn build_history(a: &Store) {
     a.set_password("alice@example.com", "alice-new")
         .await
         .unwrap();
+    a.set_quota("bob@example.com", Some(50_000_000))
+        .await
+        .unwrap();
     a.set_disabled("bob@example.com", true).await.unwrap();
     a.set_disabled("bob@example.com", false).await.unwrap();
     a.set_disabled("bob@example.com", true).await.unwrap();
@@ -259,7 +264,7 @@ async fn origin_with_history() -> (tempfile::TempDir, Store, Vec<Shipped>) {
     let shipped = ship(&a).await;
     assert!(shipped.len() > 60, "history too short: {}", shipped.len());
     let kinds: std::collections::BTreeSet<&str> = shipped.iter().map(|s| s.change.kind()).collect();
-    assert_eq!(kinds.len(), 15, "history misses kinds of change: {kinds:?}");
+    assert_eq!(kinds.len(), 16, "history misses kinds of change: {kinds:?}");
     (dir, a, shipped)
 }
 

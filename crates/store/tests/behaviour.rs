@@ -1036,3 +1036,61 @@ async fn a_second_store_on_the_same_database_continues_the_log() {
         .count();
     assert_eq!(accounts, 4);
 }
+
+#[tokio::test]
+async fn quota_limits_append_and_copy_but_not_moves() {
+    let (_d, store) = fresh().await;
+    let alice = store
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
+    let inbox = mailbox(&store, &alice, "INBOX").await;
+    let archive = store.create_mailbox(alice.id, "Kept").await.unwrap();
+    let q = store.quota(alice.id).await.unwrap();
+    assert_eq!((q.used_bytes, q.messages, q.limit_bytes), (0, 0, None));
+    let msg = common::message("first");
+    let size = msg.len() as u64;
+    store
+        .append(inbox.id, msg, Flags::default(), None)
+        .await
+        .unwrap();
+    store
+        .set_quota("alice@example.com", Some(size * 2 + size / 2))
+        .await
+        .unwrap();
+    store
+        .append(inbox.id, common::message("secnd"), Flags::default(), None)
+        .await
+        .unwrap();
+    let q = store.quota(alice.id).await.unwrap();
+    assert_eq!((q.used_bytes, q.messages), (size * 2, 2));
+    // A third would pass the limit: refused, nothing stored.
+    let e = store
+        .append(inbox.id, common::message("third"), Flags::default(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::OverQuota(_)), "{e:?}");
+    assert!(e.is_client_error());
+    let e = store
+        .copy(inbox.id, UidSet::all(), archive.id, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::OverQuota(_)), "{e:?}");
+    // A move takes no more room.
+    store
+        .copy(inbox.id, UidSet::all(), archive.id, true)
+        .await
+        .unwrap();
+    assert_eq!(store.quota(alice.id).await.unwrap().messages, 2);
+    // A delivery to a full account is refused at RCPT; lifting the limit lets it in.
+    store
+        .set_quota("alice@example.com", Some(size))
+        .await
+        .unwrap();
+    let mut d = store.delivery();
+    let e = d.add_recipient("alice@example.com").await.unwrap_err();
+    assert!(matches!(e, StoreError::OverQuota(_)), "{e:?}");
+    store.set_quota("alice@example.com", None).await.unwrap();
+    d.add_recipient("alice@example.com").await.unwrap();
+    assert_eq!(store.quota(alice.id).await.unwrap().limit_bytes, None);
+}

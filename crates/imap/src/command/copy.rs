@@ -6,7 +6,7 @@ use imap_types::{
     core::Tag,
     extensions::uidplus::{UidElement, UidSet as WireUidSet},
     mailbox::Mailbox,
-    response::{Code, Data, Status},
+    response::{Code, Status},
     sequence::SequenceSet,
 };
 use twinmail_net::Stream;
@@ -73,9 +73,10 @@ pub async fn copy<S: Stream>(
         s.server.enqueue_status(status);
     }
     let moved: Vec<u32> = copied.uids.iter().map(|p| p.0).collect();
+    let qresync = s.qresync;
     if let State::Selected { view, .. } = &mut s.state {
-        for seq in view.expunge_now(&moved) {
-            s.server.enqueue_data(Data::Expunge(nz(seq)));
+        for d in view.expunge_report(&moved, qresync) {
+            s.server.enqueue_data(d);
         }
     }
     ok(tag, None, "MOVE completed")

@@ -1,7 +1,9 @@
-//! ENABLE (RFC 5161): CONDSTORE can be enabled; nothing else enable-able is offered.
+//! ENABLE (RFC 5161): CONDSTORE and QRESYNC (RFC 7162 §3.2.3; QRESYNC implies CONDSTORE)
+//! can be enabled. Anything else is ignored, as RFC 5161 §3.1 asks: the ENABLED response
+//! names only what was enabled.
 
 use imap_types::{
-    core::Tag,
+    core::{Atom, Tag},
     extensions::enable::CapabilityEnable,
     response::{Data, Status},
 };
@@ -14,13 +16,28 @@ pub fn enable<S: Stream>(
     tag: &Tag<'static>,
     wanted: &[CapabilityEnable<'_>],
 ) -> Status<'static> {
-    let mut enabled = Vec::new();
-    if wanted
-        .iter()
-        .any(|c| matches!(c, CapabilityEnable::CondStore))
-    {
-        s.condstore = true;
-        enabled.push(CapabilityEnable::CondStore);
+    let mut enabled: Vec<CapabilityEnable<'static>> = Vec::new();
+    for c in wanted {
+        // imap-types knows CONDSTORE; QRESYNC arrives as an "other" capability, by name.
+        let name = c.to_string().to_ascii_uppercase();
+        let known = match name.as_str() {
+            "CONDSTORE" => {
+                s.condstore = true;
+                true
+            }
+            "QRESYNC" => {
+                s.condstore = true;
+                s.qresync = true;
+                true
+            }
+            _ => false,
+        };
+        if known
+            && !enabled.iter().any(|e| e.to_string() == name)
+            && let Ok(atom) = Atom::try_from(name)
+        {
+            enabled.push(CapabilityEnable::from(atom));
+        }
     }
     s.data(Data::Enabled {
         capabilities: enabled,

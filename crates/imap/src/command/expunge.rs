@@ -1,15 +1,11 @@
 //! EXPUNGE (RFC 3501 §6.4.3) and UID EXPUNGE (RFC 4315).
 
-use imap_types::{
-    core::Tag,
-    response::{Data, Status},
-    sequence::SequenceSet,
-};
+use imap_types::{core::Tag, response::Status, sequence::SequenceSet};
 use twinmail_net::Stream;
 
 use crate::{
     command::store_failed,
-    convert::{bad, no, nz, ok, uid_set},
+    convert::{bad, no, ok, uid_set},
     session::{Session, State},
 };
 
@@ -32,9 +28,9 @@ pub async fn expunge<S: Stream>(
     let State::Selected { view, .. } = &mut s.state else {
         return bad(tag, "No mailbox selected");
     };
-    let seqs = view.expunge_now(&gone);
-    for seq in seqs {
-        s.data(Data::Expunge(nz(seq)));
+    let qresync = s.qresync;
+    for d in view.expunge_report(&gone, qresync) {
+        s.server.enqueue_data(d);
     }
     ok(tag, None, "EXPUNGE completed")
 }

@@ -62,12 +62,34 @@ pub async fn fetch<S: Stream>(
     // CONDSTORE (RFC 7162 §3.1.4): CHANGEDSINCE filters and implies MODSEQ; asking for
     // MODSEQ enables CONDSTORE, after which every FLAGS comes with its MODSEQ.
     let mut changed_since = None;
+    let mut vanished = false;
     for m in modifiers {
         match m {
             FetchModifier::ChangedSince(n) => changed_since = Some(n.get()),
-            FetchModifier::Vanished => {
-                return bad(tag, "VANISHED needs QRESYNC, which is not supported");
-            }
+            FetchModifier::Vanished => vanished = true,
+        }
+    }
+    // QRESYNC (RFC 7162 §3.2.6): VANISHED only with UID FETCH, CHANGEDSINCE and QRESYNC
+    // enabled; it first tells which UIDs of the set were expunged since then.
+    if vanished {
+        if !s.qresync {
+            return bad(tag, "ENABLE QRESYNC first");
+        }
+        let Some(since) = changed_since.filter(|_| uid) else {
+            return bad(tag, "VANISHED needs UID FETCH with CHANGEDSINCE");
+        };
+        let State::Selected { view, .. } = &s.state else {
+            return bad(tag, "No mailbox selected");
+        };
+        let asked = crate::convert::uid_set(set, view.max_uid());
+        let gone = match s.imap.store.expunged_since(mailbox, since).await {
+            Ok(g) => g,
+            Err(e) => return store_failed(tag, e),
+        };
+        if let Some(d) =
+            crate::selected::vanished(gone.into_iter().filter(|u| asked.contains(*u)), true)
+        {
+            s.data(d);
         }
     }
     if changed_since.is_some() || names.contains(&N::ModSeq) {
@@ -200,6 +222,9 @@ pub async fn fetch<S: Stream>(
             break;
         }
     }
+    // The \Seen change was published before the store answered: drain it now so it is
+    // not told again as news.
+    s.drain_changes();
     if let State::Selected { view, .. } = &mut s.state {
         view.forget_flags(&seen_reported);
     }

@@ -1,8 +1,11 @@
-//! SELECT and EXAMINE (RFC 3501 §6.3.1-2).
+//! SELECT and EXAMINE (RFC 3501 §6.3.1-2), with CONDSTORE's and QRESYNC's parameters
+//! (RFC 7162 §3.1.8, §3.2.5): a QRESYNC client learns what vanished since its last
+//! MODSEQ (`VANISHED (EARLIER)`, from the store's tombstones) and which flags changed.
 
 use imap_types::{
     command::SelectParameter,
     core::Tag,
+    fetch::MessageDataItem,
     flag::{Flag, FlagPerm},
     mailbox::Mailbox,
     response::{Code, Data, Status},
@@ -11,8 +14,8 @@ use twinmail_net::Stream;
 
 use crate::{
     command::{existing_mailbox, store_failed},
-    convert::{bad, nz, nz64, ok},
-    selected::Selected,
+    convert::{bad, fetch_flags, nz, nz64, ok, uid_set, vec1},
+    selected::{Selected, vanished},
     session::{Session, State},
 };
 
@@ -23,19 +26,37 @@ pub async fn select<S: Stream>(
     read_only: bool,
     parameters: &[SelectParameter],
 ) -> Status<'static> {
-    // A new SELECT leaves the old mailbox first, even if it fails (RFC 3501 §6.3.1).
-    s.state.deselect();
+    // A new SELECT leaves the old mailbox first, even if it fails (RFC 3501 §6.3.1);
+    // [CLOSED] marks where the old mailbox's responses end (RFC 7162 §3.2.11).
+    if matches!(s.state, State::Selected { .. }) {
+        s.state.deselect();
+        untagged_ok(s, Code::Closed, "Previous mailbox closed");
+    }
+    let mut resync = None;
     for p in parameters {
         match p {
             SelectParameter::CondStore => s.condstore = true,
-            SelectParameter::QResync { .. } => return bad(tag, "QRESYNC is not supported"),
+            SelectParameter::QResync {
+                uid_validity,
+                mod_sequence_value,
+                known_uids,
+                ..
+            } => {
+                // RFC 7162 §3.2.5: BAD unless ENABLE QRESYNC came first.
+                if !s.qresync {
+                    return bad(tag, "ENABLE QRESYNC first");
+                }
+                // The sequence-match data only helps servers that forget expunges; the
+                // tombstones here are kept, so it is not needed.
+                resync = Some((uid_validity.get(), mod_sequence_value.get(), known_uids));
+            }
         }
     }
     let (account, m) = match existing_mailbox(s, tag, mailbox, false).await {
         Ok(found) => found,
         Err(status) => return status,
     };
-    let store = &s.imap.store;
+    let store = s.imap.store.clone();
     let messages = match store.messages(m.id).await {
         Ok(v) => v,
         Err(e) => return store_failed(tag, e),
@@ -64,7 +85,40 @@ pub async fn select<S: Stream>(
     untagged_ok(s, Code::UidNext(nz(m.uidnext)), "Predicted next UID");
     // RFC 7162 §3.1.2.1: MODSEQs are persistent, so HIGHESTMODSEQ comes with every SELECT.
     untagged_ok(s, Code::HighestModSeq(nz64(m.highestmodseq)), "Highest");
-    let uids = messages.iter().map(|m| m.uid).collect();
+    let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+    // QRESYNC: only when the client's UIDVALIDITY is still right (else it must resync
+    // from scratch, which the ordinary responses above let it do).
+    if let Some((validity, since, known)) = resync
+        && validity == m.uidvalidity
+    {
+        let largest = m.uidnext.saturating_sub(1);
+        let known = known.as_ref().map(|k| uid_set(k, largest));
+        let gone = match store.expunged_since(m.id, since).await {
+            Ok(v) => v,
+            Err(e) => return store_failed(tag, e),
+        };
+        let gone = gone
+            .into_iter()
+            .filter(|u| known.as_ref().is_none_or(|k| k.contains(*u)));
+        if let Some(d) = vanished(gone, true) {
+            s.data(d);
+        }
+        for msg in messages.iter().filter(|msg| msg.modseq > since) {
+            if let Ok(i) = uids.binary_search(&msg.uid) {
+                let items = vec![
+                    MessageDataItem::Uid(nz(msg.uid)),
+                    MessageDataItem::Flags(fetch_flags(&msg.flags)),
+                    MessageDataItem::ModSeq(nz64(msg.modseq)),
+                ];
+                if let Some(items) = vec1(items) {
+                    s.data(Data::Fetch {
+                        seq: nz(i as u32 + 1),
+                        items,
+                    });
+                }
+            }
+        }
+    }
     s.state = State::Selected {
         account,
         view: Box::new(Selected::new(m, read_only, uids)),

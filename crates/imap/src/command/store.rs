@@ -67,6 +67,14 @@ pub async fn store<S: Stream>(
         Ok(r) => r,
         Err(e) => return store_failed(tag, e),
     };
+    // The store published this change before it answered: take it off the stream now,
+    // so this session does not report its own change a second time as news.
+    s.drain_changes();
+    let changed: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+    if let State::Selected { view, .. } = &mut s.state {
+        view.forget_flags(&changed);
+    }
+    let store = &s.imap.store;
     let silent = matches!(response, StoreResponse::Silent);
     if !silent || s.condstore {
         // Every message's flags as they are now (RFC 3501 §6.4.6); with CONDSTORE even
@@ -76,16 +84,17 @@ pub async fn store<S: Stream>(
             Err(e) => return store_failed(tag, e),
         };
         let condstore = s.condstore;
-        let reported: Vec<u32> = current.iter().map(|m| m.uid).collect();
+        // With QRESYNC every FETCH names its UID: the client may not keep sequence
+        // numbers at all (RFC 7162 §3.2, erratum 1807 to RFC 5162).
+        let with_uid = uid || s.qresync;
         if let State::Selected { view, .. } = &mut s.state {
-            view.forget_flags(&reported);
             for m in &current {
                 let Some(seq) = view.seq(m.uid) else { continue };
                 if silent && !stored.changed.iter().any(|(u, _)| *u == m.uid) {
                     continue;
                 }
                 let mut items = Vec::new();
-                if uid {
+                if with_uid {
                     items.push(MessageDataItem::Uid(nz(m.uid)));
                 }
                 if !silent {

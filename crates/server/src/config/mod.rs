@@ -152,6 +152,10 @@ section! {
         pub heartbeat_secs: u64 = 5,
         /// Longest wait between reconnection attempts, in seconds.
         pub max_backoff_secs: u64 = 30,
+        /// Seconds between audits: while the link is up and quiet, the twin compares
+        /// itself with its twin (as `twinmail mirror verify`) and shows the result on the
+        /// status page. 0 turns audits off.
+        pub audit_interval_secs: u64 = 3600,
     }
 }
 
@@ -484,6 +488,8 @@ impl Config {
             max_backoff: Duration::from_secs(m.max_backoff_secs.max(1)),
             sync_timeout: (m.mode == "sync")
                 .then(|| Duration::from_millis(m.sync_timeout_ms.max(1))),
+            audit_every: (m.audit_interval_secs > 0)
+                .then(|| Duration::from_secs(m.audit_interval_secs)),
             max_message_size: (self.smtp.max_message_size as u64)
                 .max(self.imap.max_literal_size as u64)
                 + 1024 * 1024,
@@ -502,6 +508,11 @@ impl Config {
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.resolve(&self.node.data_dir)
+    }
+
+    /// Where the running server leaves its latest status (JSON, every ten seconds).
+    pub fn status_file(&self) -> PathBuf {
+        self.data_dir().join("status.json")
     }
 
     /// The database file.

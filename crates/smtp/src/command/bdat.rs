@@ -38,7 +38,7 @@ pub async fn bdat<S: Stream>(
             s.conn.fill(timeout).await?;
         }
         s.state.reset();
-        s.fail(reply).await;
+        s.reject("BDAT", reply).await;
         return Ok(Flow::Continue);
     }
     let mut receiver = BdatReceiver::new(chunk_size, is_last);
@@ -65,5 +65,5 @@ pub async fn bdat<S: Stream>(
         return Ok(Flow::Continue);
     };
     let body = std::mem::take(&mut tx.chunks);
-    finish(s, body).await
+    finish(s, "BDAT", body).await
 }

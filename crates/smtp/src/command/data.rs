@@ -19,7 +19,7 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     if let State::Mail { tx, .. } = &s.state
         && tx.recipients.is_empty()
     {
-        s.fail("554 5.5.1 No valid recipients").await;
+        s.reject("DATA", "554 5.5.1 No valid recipients").await;
         // The client sent its message without waiting for 354 (RFC 2920 forbids it):
         // those lines must never be read as commands.
         if !s.conn.input().is_empty() {
@@ -60,17 +60,23 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     }
     if discard.is_some() {
         s.state.reset();
-        s.fail("552 5.3.4 Message size exceeds fixed maximum message size")
-            .await;
+        s.reject(
+            "DATA",
+            "552 5.3.4 Message size exceeds fixed maximum message size",
+        )
+        .await;
         return Ok(Flow::Continue);
     }
     if has_bare_cr_or_lf(&body) {
         s.state.reset();
-        s.fail("550 5.5.2 Message contains a bare CR or LF; lines must end with CRLF")
-            .await;
+        s.reject(
+            "DATA",
+            "550 5.5.2 Message contains a bare CR or LF; lines must end with CRLF",
+        )
+        .await;
         return Ok(Flow::Continue);
     }
-    finish(s, body).await
+    finish(s, "DATA", body).await
 }
 
 /// True when a CR not followed by LF, or an LF not preceded by CR, occurs.
@@ -83,7 +89,11 @@ fn has_bare_cr_or_lf(b: &[u8]) -> bool {
 }
 
 /// Ends the transaction: adds Return-Path and Received, runs the pipeline, replies.
-pub async fn finish<S: Stream>(s: &mut Session<S>, body: Vec<u8>) -> Result<Flow, Stop> {
+pub async fn finish<S: Stream>(
+    s: &mut Session<S>,
+    command: &'static str,
+    body: Vec<u8>,
+) -> Result<Flow, Stop> {
     let State::Mail { helo, esmtp, tx } = std::mem::replace(&mut s.state, State::Fresh) else {
         s.conn.reply("503 5.5.1 Bad sequence of commands");
         return Ok(Flow::Continue);
@@ -112,11 +122,12 @@ pub async fn finish<S: Stream>(s: &mut Session<S>, body: Vec<u8>) -> Result<Flow
     {
         Ok(placed) => {
             tracing::info!(id = %id, size, mailboxes = placed.len(), from = %envelope.from, "delivered");
+            s.smtp.limits.stats.received(placed.len());
             s.conn.reply(&format!("250 2.0.0 Ok: queued as {id}"));
         }
         Err(Refused::Filter(reply)) => {
             tracing::info!(id = %id, reply = %reply, "refused by filter");
-            s.fail(&reply).await;
+            s.reject(command, &reply).await;
         }
         Err(Refused::Store(e)) if e.is_disk_full() => {
             tracing::error!(id = %id, error = %e, "disk full");

@@ -8,12 +8,15 @@ use twinmail_net::Stop;
 
 pub async fn mail<S: Stream>(s: &mut Session<S>, from: MailFrom<String>) -> Result<Flow, Stop> {
     if s.kind.is_submission() && s.user.is_none() {
-        s.fail("530 5.7.0 Authentication required").await;
+        s.reject("MAIL", "530 5.7.0 Authentication required").await;
         return Ok(Flow::Continue);
     }
     if from.size > s.smtp.settings.max_message_size {
-        s.fail("552 5.3.4 Message size exceeds fixed maximum message size")
-            .await;
+        s.reject(
+            "MAIL",
+            "552 5.3.4 Message size exceeds fixed maximum message size",
+        )
+        .await;
         return Ok(Flow::Continue);
     }
     if let Some(user) = &s.user {
@@ -26,8 +29,11 @@ pub async fn mail<S: Stream>(s: &mut Session<S>, from: MailFrom<String>) -> Resu
             }
         };
         if !owned {
-            s.fail("553 5.7.1 Sender address not owned by the authenticated user")
-                .await;
+            s.reject(
+                "MAIL",
+                "553 5.7.1 Sender address not owned by the authenticated user",
+            )
+            .await;
             return Ok(Flow::Continue);
         }
     }

@@ -20,7 +20,7 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
     }
     let address = to.address;
     let Some((local, domain)) = address.rsplit_once('@') else {
-        s.fail("553 5.1.3 Recipient address must be user@domain")
+        s.reject("RCPT", "553 5.1.3 Recipient address must be user@domain")
             .await;
         return Ok(Flow::Continue);
     };
@@ -28,7 +28,8 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
         || local.contains(['%', '!', '@', '"', ':', ','])
         || address.starts_with('@')
     {
-        s.fail("553 5.1.3 Address syntax not accepted here").await;
+        s.reject("RCPT", "553 5.1.3 Address syntax not accepted here")
+            .await;
         return Ok(Flow::Continue);
     }
     // The common case first: someone here takes it (which implies a local domain). Only
@@ -43,6 +44,11 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
             return Ok(Flow::Continue);
         }
         Err(StoreError::NotFound(_)) => {}
+        Err(StoreError::OverQuota(why)) => {
+            tracing::info!(why = %why, "recipient over quota");
+            s.reject("RCPT", "552 5.2.2 Mailbox full").await;
+            return Ok(Flow::Continue);
+        }
         Err(e) => return lookup_failed(s, e),
     }
     let local_domain = match s.smtp.store.is_local_domain(domain).await {
@@ -54,7 +60,7 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
         (false, true) => "554 5.7.1 Delivery to other domains is not available on this server yet",
         (false, false) => "554 5.7.1 Relay access denied",
     };
-    s.fail(reply).await;
+    s.reject("RCPT", reply).await;
     Ok(Flow::Continue)
 }
 

@@ -13,6 +13,7 @@ use twinmail_testkit::{Tls, plain};
 /// A running SMTP server with its three listeners.
 pub struct Server {
     pub store: Store,
+    pub smtp: std::sync::Arc<Smtp>,
     pub mx: SocketAddr,
     pub submission: SocketAddr,
     pub submissions: SocketAddr,
@@ -49,6 +50,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut SmtpSettings)) -> Server {
     }
     Server {
         store,
+        smtp,
         mx: addrs[0],
         submission: addrs[1],
         submissions: addrs[2],

@@ -186,6 +186,30 @@ impl Op for SetHome {
     }
 }
 
+/// Sets or lifts an account's storage limit.
+pub(crate) struct SetQuota {
+    pub name: String,
+    pub quota_bytes: Option<u64>,
+}
+
+impl Op for SetQuota {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        let account = existing(ctx, &self.name).await?;
+        sqlx::query("UPDATE accounts SET quota_bytes = $1 WHERE id = $2")
+            .bind(self.quota_bytes.map(|q| q as i64))
+            .bind(account.id)
+            .execute(&mut ctx.conn)
+            .await?;
+        ctx.log(Change::AccountQuota {
+            account: account.guid,
+            quota_bytes: self.quota_bytes,
+        })
+        .await?;
+        Ok(())
+    }
+}
+
 /// Deletes an account, its mailboxes, messages and the aliases pointing at it.
 pub(crate) struct DeleteAccount {
     pub name: String,

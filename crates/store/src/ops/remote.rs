@@ -516,6 +516,18 @@ async fn apply_change(
             )
             .await?;
         }
+        Change::AccountQuota {
+            account,
+            quota_bytes,
+        } => {
+            exec(
+                ctx,
+                sqlx::query("UPDATE accounts SET quota_bytes = $1 WHERE guid = $2")
+                    .bind(quota_bytes.map(|q| q as i64))
+                    .bind(&account.0[..]),
+            )
+            .await?;
+        }
         Change::AccountDeleted { account, .. } => {
             if let Some(a) = rows::account_by_guid(&mut ctx.conn, account).await? {
                 delete_account_rows(ctx, &a).await?;

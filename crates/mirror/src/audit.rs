@@ -1,0 +1,72 @@
+//! The running twin's audit: every `audit_every`, while the link is up and nothing waits
+//! to be acknowledged, it compares itself with the twin as `twinmail mirror verify` does
+//! and records what it found for the status page and `/metrics`. A difference seen once
+//! may be a change still in flight, so it is looked at again a few seconds later and
+//! only a difference that stays is reported.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use twinmail_store::{Store, now_unix};
+
+use crate::{MirrorSettings, verify};
+
+/// How long to wait before looking at a difference again.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// Audits until shutdown; `linked` says whether the link is up.
+pub(crate) async fn run(
+    store: Store,
+    settings: MirrorSettings,
+    every: Duration,
+    linked: impl Fn() -> bool,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if !linked() || !quiet(&store).await {
+            continue;
+        }
+        let mut found = verify(&store, &settings).await;
+        if found.as_ref().is_ok_and(|d| !d.is_empty()) {
+            tokio::time::sleep(RECHECK).await;
+            found = verify(&store, &settings).await;
+        }
+        let diffs = match found {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "mirror audit could not run");
+                continue;
+            }
+        };
+        if diffs.is_empty() {
+            tracing::info!("mirror audit: the twins match");
+        } else {
+            tracing::warn!(
+                differences = diffs.len(),
+                first = %diffs[0].what,
+                "mirror audit: the twins differ; run `twinmail mirror verify`"
+            );
+        }
+        let (at, n) = (now_unix().to_string(), diffs.len().to_string());
+        let first = diffs.first().map_or("", |d| d.what.as_str());
+        if let Err(e) = store
+            .set_mirror_state(&[
+                ("audit_at", &at),
+                ("audit_differences", &n),
+                ("audit_first", first),
+            ])
+            .await
+        {
+            tracing::warn!(error = %e, "mirror audit: cannot record the result");
+        }
+    }
+}
+
+/// Nothing of this twin's log waits for the twin's acknowledgement.
+async fn quiet(store: &Store) -> bool {
+    store.mirror_status().await.is_ok_and(|s| s.pending() == 0)
+}
