@@ -55,33 +55,76 @@ fn chromium(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Checks the Prometheus text format line by line; returns name → value.
+/// Checks the Prometheus text format line by line; returns `name` or
+/// `name{label="value"}` → value.
 fn parse_metrics(text: &str) -> std::collections::HashMap<String, f64> {
     let mut out = std::collections::HashMap::new();
     for line in text.lines() {
         if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
             continue;
         }
-        let (name, value) = line
-            .split_once(' ')
+        let (series, value) = line
+            .rsplit_once(' ')
             .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let name = match series.split_once('{') {
+            Some((name, labels)) => {
+                let labels = labels.strip_suffix('}').expect("labels end with }");
+                for l in labels.split(',') {
+                    let (k, v) = l.split_once('=').expect("label=value");
+                    assert!(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+                    assert!(
+                        v.starts_with('"') && v.ends_with('"') && v.len() >= 2,
+                        "{l}"
+                    );
+                }
+                name
+            }
+            None => series,
+        };
         assert!(
             name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "bad metric name {name:?}"
         );
-        out.insert(name.to_string(), value.parse().unwrap());
+        out.insert(series.to_string(), value.parse().unwrap());
     }
     out
 }
 
+/// `/api/status` of a twin, parsed.
+fn status_json(port: u16) -> serde_json::Value {
+    let (code, json) = get(port, "/api/status", Some(("admin", ADMIN_PASSWORD)));
+    assert_eq!(code, 200);
+    serde_json::from_str(&json).unwrap()
+}
+
 #[test]
 fn the_status_page_shows_the_mirror_at_work() {
-    let pair = Pair::start();
+    // Audits every second, so the test sees one.
+    let pair = Pair::start_custom(|b| b, 1, "audit_interval_secs = 1");
     let (home_a, home_b) = pair.users_on_both_homes();
     send(pair.a.port("smtp"), &home_a, &["one".into(), "two".into()]);
     send(pair.b.port("smtp"), &home_b, &["three".into()]);
+    // A recipient nobody here takes: refused, and the page says why.
+    py(
+        r#"
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]))
+try:
+    s.sendmail('someone@remote.test', ['nobody@example.org'], b'Subject: x\r\n\r\nx\r\n')
+    raise SystemExit('accepted')
+except smtplib.SMTPRecipientsRefused as e:
+    print(e)
+s.quit()
+"#,
+        &[pair.a.port("smtp").to_string()],
+    );
     pair.wait_in_sync();
     let port = pair.a.port("admin");
+    // The audit runs once the link is up and quiet, and finds the twins equal.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while status_json(port)["mirror"]["audit"]["at"].as_i64() == Some(0) {
+        assert!(std::time::Instant::now() < deadline, "no audit ran");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     // No credentials, wrong ones: 401, nothing shown.
     assert_eq!(get(port, "/", None).0, 401);
     assert_eq!(get(port, "/api/status", Some(("admin", "wrong"))).0, 401);
@@ -100,6 +143,35 @@ fn the_status_page_shows_the_mirror_at_work() {
     assert_eq!(code, 200);
     let status: serde_json::Value = serde_json::from_str(&json).unwrap();
     let mirror = &status["mirror"];
+    assert_eq!(mirror["audit"]["differences"], 0, "{json}");
+    // Traffic: two messages in over SMTP, one recipient refused, with its reply.
+    let smtp = status["protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "smtp")
+        .expect("an smtp row");
+    assert_eq!(smtp["received"], 2, "{json}");
+    assert_eq!(smtp["delivered"], 2);
+    assert_eq!(smtp["rejected"], 1);
+    assert!(smtp["connections"].as_u64().unwrap() >= 2);
+    let reject = &status["recent_rejects"][0];
+    assert_eq!(reject["command"], "RCPT");
+    assert!(
+        reject["reply"].as_str().unwrap().starts_with("550 5.1.1"),
+        "{json}"
+    );
+    // Every listener shows when its certificate expires (the generated one: in years).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for l in status["listeners"].as_array().unwrap() {
+        assert!(
+            l["cert_expires"].as_i64().unwrap() > now + 86400 * 300,
+            "{l}"
+        );
+    }
     assert_eq!(mirror["link"], "up");
     assert_eq!(mirror["mode"], "async");
     assert_eq!(mirror["out"]["queued_add"], 2);
@@ -120,6 +192,21 @@ fn the_status_page_shows_the_mirror_at_work() {
         metrics["twinmail_accounts"],
         status["accounts"].as_f64().unwrap()
     );
+    assert_eq!(
+        metrics["twinmail_messages_received_total{protocol=\"smtp\"}"],
+        2.0
+    );
+    assert_eq!(
+        metrics["twinmail_messages_rejected_total{protocol=\"smtp\"}"],
+        1.0
+    );
+    assert_eq!(metrics["twinmail_mirror_audit_differences"], 0.0);
+    assert_eq!(
+        metrics["twinmail_tls_cert_expiry_timestamp_seconds{listener=\"imaps\"}"],
+        status["listeners"][0]["cert_expires"].as_f64().unwrap()
+    );
+    assert!(page.contains("id=\"traffic-smtp\""), "{page}");
+    assert!(page.contains("550 5.1.1"), "{page}");
     // No secret anywhere: not the mirror secret, not a password hash.
     let secret = std::fs::read_to_string(pair.dir.path().join("mirror.secret")).unwrap();
     for body in [&page, &json, &text] {
@@ -154,9 +241,23 @@ fn the_status_page_shows_the_mirror_at_work() {
             .unwrap_or(false)
     );
     eprintln!("screenshot of the status page: {}", shot.display());
-    // The same lines in the terminal.
-    let (code, out) = pair.b.cli(&["status"]);
+    // The same lines in the terminal, with the traffic the server last wrote down (every
+    // ten seconds).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (code, out) = loop {
+        let (code, out) = pair.b.cli(&["status"]);
+        let smtp_line = out.lines().find(|l| l.starts_with("smtp "));
+        if smtp_line.is_some_and(|l| l.split_whitespace().nth(5) == Some("1")) {
+            break (code, out);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no traffic shown:\n{out}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("TLS certificate expires in"), "{out}");
     assert!(out.contains("Mirror out: Que/sent add=1/1 ("), "{out}");
     assert!(
         out.contains("Mirror in: Received add=2 del=0 rename=0 failed=0"),
