@@ -90,6 +90,41 @@ fn parse_metrics(text: &str) -> std::collections::HashMap<String, f64> {
     out
 }
 
+/// Runs promtool (.ci/run installs it from Debian's prometheus package) with `args`,
+/// feeding it `stdin`; fails the test on any complaint.
+fn promtool(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (.ci/run installs it)");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool {args:?}: {text}");
+    text
+}
+
+/// The alert rules load, and their unit tests (alerts that must and must not fire on
+/// given series) pass.
+#[test]
+fn the_alert_rules_check_and_their_tests_pass() {
+    let out = promtool(&["check", "rules", "deploy/prometheus-rules.yml"], None);
+    assert!(out.contains("SUCCESS"), "{out}");
+    let out = promtool(&["test", "rules", "deploy/prometheus-rules.test.yml"], None);
+    assert!(out.contains("SUCCESS"), "{out}");
+}
+
 /// `/api/status` of a twin, parsed.
 fn status_json(port: u16) -> serde_json::Value {
     let (code, json) = get(port, "/api/status", Some(("admin", ADMIN_PASSWORD)));
@@ -205,6 +240,7 @@ s.quit()
         metrics["twinmail_tls_cert_expiry_timestamp_seconds{listener=\"imaps\"}"],
         status["listeners"][0]["cert_expires"].as_f64().unwrap()
     );
+    promtool(&["check", "metrics"], Some(&text));
     assert!(page.contains("id=\"traffic-smtp\""), "{page}");
     assert!(page.contains("550 5.1.1"), "{page}");
     // No secret anywhere: not the mirror secret, not a password hash.

@@ -189,3 +189,38 @@ fn admin_commands_manage_users_domains_and_aliases() {
         ""
     );
 }
+
+/// The compose pair's configs (deploy/compose) pass `config check`, and each twin dials
+/// the fixed address compose.yaml gives the other.
+#[test]
+fn the_compose_pair_configs_check_and_point_at_each_other() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let compose = std::fs::read_to_string(root.join("deploy/compose.yaml")).unwrap();
+    let address = |twin: &str| {
+        let from = compose.find(&format!("hostname: twin-{twin}")).unwrap();
+        let rest = &compose[from..];
+        let at = rest.find("ipv4_address: ").unwrap() + "ipv4_address: ".len();
+        rest[at..].lines().next().unwrap().trim().to_string()
+    };
+    for (me, twin) in [("a", "b"), ("b", "a")] {
+        let config = root.join(format!("deploy/compose/{me}.toml"));
+        let out = Command::new(env!("CARGO_BIN_EXE_twinmail"))
+            .arg("--config")
+            .arg(&config)
+            .args(["config", "check"])
+            .env("TWINMAIL_MIRROR_SECRET", "0123456789abcdef0123456789abcdef")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{me}: {}",
+            String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(
+            text.contains(&format!("twin = \"{}:4190\"", address(twin))),
+            "{me} does not dial {twin}'s address"
+        );
+        assert!(text.contains(&format!("twin_id = \"{twin}\"")));
+    }
+}
