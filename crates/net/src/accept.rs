@@ -9,6 +9,13 @@ use tokio::{
     task::JoinSet,
 };
 
+/// A number for each connection, unique in this process, for the session's log span
+/// (`conn=`): every line of one session carries it.
+pub fn connection_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Longest shutdown waits for sessions to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -11,7 +11,7 @@ pub mod sasl;
 mod stats;
 mod tls;
 
-pub use accept::accept_loop;
+pub use accept::{accept_loop, connection_id};
 pub use conn::{Conn, Stop};
 pub use limits::{Limits, Slot};
 pub use stats::{Counts, Reject, Stats};

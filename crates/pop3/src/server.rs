@@ -82,7 +82,12 @@ pub async fn run(
 ) {
     let sessions = shutdown.clone();
     twinmail_net::accept_loop(listener, shutdown, move |stream, peer| {
-        let span = tracing::info_span!("pop3", service = kind.name(), %peer);
+        let span = tracing::info_span!(
+            "pop3",
+            conn = twinmail_net::connection_id(),
+            service = kind.name(),
+            %peer
+        );
         handle(stream, peer, kind, pop3.clone(), sessions.clone()).instrument(span)
     })
     .await;

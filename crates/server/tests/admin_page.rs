@@ -294,6 +294,25 @@ s.quit()
     };
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("TLS certificate expires in"), "{out}");
+    // The log: one span per session with a connection id; no message body, no password.
+    let log = std::fs::read_to_string(pair.a.config.with_extension("log")).unwrap();
+    let smtp_lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["span"]["name"] == "smtp")
+        .collect();
+    assert!(!smtp_lines.is_empty(), "no SMTP session lines in the log");
+    for v in &smtp_lines {
+        assert!(
+            v["span"]["conn"].as_u64().is_some(),
+            "no connection id: {v}"
+        );
+    }
+    assert!(!log.contains("body of one"), "a message body was logged");
+    assert!(
+        !log.contains(common::pair::PASSWORD),
+        "a password was logged"
+    );
     assert!(out.contains("Mirror out: Que/sent add=1/1 ("), "{out}");
     assert!(
         out.contains("Mirror in: Received add=2 del=0 rename=0 failed=0"),

@@ -58,7 +58,12 @@ pub async fn run(
 ) {
     let sessions = shutdown.clone();
     twinmail_net::accept_loop(listener, shutdown, move |stream, peer| {
-        let span = tracing::info_span!("smtp", service = kind.name(), %peer);
+        let span = tracing::info_span!(
+            "smtp",
+            conn = twinmail_net::connection_id(),
+            service = kind.name(),
+            %peer
+        );
         handle(stream, peer, kind, smtp.clone(), sessions.clone()).instrument(span)
     })
     .await;
