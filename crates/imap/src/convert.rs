@@ -5,8 +5,9 @@ use std::num::NonZeroU32;
 use imap_types::IntoStatic;
 use imap_types::{
     core::{AString, IString, Literal, NString, Quoted, Tag, Vec1},
+    extensions::utf8::QuotedUtf8,
     flag::{Flag, FlagFetch},
-    mailbox::Mailbox as WireMailbox,
+    mailbox::{Mailbox as WireMailbox, MailboxOther},
     response::{Code, Status},
     sequence::{SeqOrUid, Sequence, SequenceSet},
 };
@@ -16,24 +17,43 @@ use crate::mutf7;
 
 /// A mailbox name from the wire, decoded from modified UTF-7 (raw UTF-8 is accepted only
 /// when it is not ASCII-looking mUTF-7, i.e. as sent by UTF8=ACCEPT clients).
-pub fn mailbox_name(m: &WireMailbox<'_>) -> Option<String> {
+/// With `utf8` (the client enabled UTF8=ACCEPT or IMAP4rev2, RFC 6855 §3) names are
+/// UTF-8 as they stand, mUTF-7 is no longer decoded.
+pub fn mailbox_name(m: &WireMailbox<'_>, utf8: bool) -> Option<String> {
     match m {
         WireMailbox::Inbox => Some("INBOX".to_string()),
-        WireMailbox::Other(o) => {
-            let bytes = o.as_ref();
-            let s = std::str::from_utf8(bytes).ok()?;
-            if s.is_ascii() {
-                mutf7::decode(s)
-            } else {
-                Some(s.to_string())
-            }
-        }
+        WireMailbox::Other(o) => name_from_wire(o.as_ref(), utf8),
     }
 }
 
-/// A store name for the wire (modified UTF-7).
-pub fn wire_mailbox(name: &str) -> WireMailbox<'static> {
-    let encoded = mutf7::encode(name);
+/// A mailbox name (or pattern) from its wire bytes; see `mailbox_name`.
+pub fn name_from_wire(bytes: &[u8], utf8: bool) -> Option<String> {
+    let s = std::str::from_utf8(bytes).ok()?;
+    if s.is_ascii() && !utf8 {
+        mutf7::decode(s)
+    } else {
+        Some(s.to_string())
+    }
+}
+
+/// A store name for the wire: modified UTF-7, or UTF-8 for clients that enabled it.
+pub fn wire_mailbox(name: &str, utf8: bool) -> WireMailbox<'static> {
+    if utf8 && !name.is_ascii() {
+        // RFC 6855 §3 / RFC 9051: a UTF-8 quoted string (a literal would do too, but
+        // clients read quoted names more easily).
+        let quoted = QuotedUtf8::try_from(name.to_string())
+            .ok()
+            .map(|q| AString::String(IString::QuotedUtf8(q)))
+            .and_then(|a| MailboxOther::try_from(a).ok());
+        if let Some(other) = quoted {
+            return WireMailbox::Other(other);
+        }
+    }
+    let encoded = if utf8 {
+        name.to_string()
+    } else {
+        mutf7::encode(name)
+    };
     WireMailbox::try_from(encoded).unwrap_or(WireMailbox::Inbox)
 }
 

@@ -13,6 +13,8 @@
 //! (no recursion), caps the token count, and checks every length against the bytes
 //! present, so hostile input costs at most one pass and never panics.
 
+use std::borrow::Cow;
+
 use imap_codec::{CommandCodec, decode::Decoder};
 use imap_types::{
     IntoStatic,
@@ -79,21 +81,24 @@ pub struct ListRequest {
 /// A rescued command, or the tagged BAD for a recognised command that is malformed.
 pub type Rescue = Result<Rescued, (Tag<'static>, &'static str)>;
 
+/// Longest reference or pattern taken (mailbox names are far shorter).
+const MAX_NAME: usize = 1024;
+
 #[derive(Debug, PartialEq, Eq)]
-enum Tok {
+enum Tok<'a> {
     /// A run of non-special bytes.
-    Atom(Vec<u8>),
-    /// A quoted string or a literal, unescaped.
-    Str(Vec<u8>),
+    Atom(&'a [u8]),
+    /// A quoted string or a literal, unescaped (borrowed unless it had escapes).
+    Str(Cow<'a, [u8]>),
     Open,
     Close,
 }
 
 /// A token and the byte range it came from.
-type Spanned = (Tok, usize, usize);
+type Spanned<'a> = (Tok<'a>, usize, usize);
 
 /// Splits one complete command (ending in CRLF) into tokens; None when it is not one.
-fn lex(b: &[u8]) -> Option<Vec<Spanned>> {
+fn lex(b: &[u8]) -> Option<Vec<Spanned<'_>>> {
     let mut out = Vec::new();
     let mut i = 0;
     loop {
@@ -130,7 +135,7 @@ fn lex(b: &[u8]) -> Option<Vec<Spanned>> {
                     }
                 }
                 i += 1;
-                out.push((Tok::Str(s), start, i));
+                out.push((Tok::Str(Cow::Owned(s)), start, i));
             }
             b'{' => {
                 let close = i + b.get(i..)?.iter().position(|&c| c == b'}')?;
@@ -146,7 +151,7 @@ fn lex(b: &[u8]) -> Option<Vec<Spanned>> {
                 }
                 let from = close + 3;
                 let to = from.checked_add(n)?;
-                out.push((Tok::Str(b.get(from..to)?.to_vec()), start, to));
+                out.push((Tok::Str(Cow::Borrowed(b.get(from..to)?)), start, to));
                 i = to;
             }
             _ => {
@@ -156,7 +161,7 @@ fn lex(b: &[u8]) -> Option<Vec<Spanned>> {
                     }
                     i += 1;
                 }
-                out.push((Tok::Atom(b[start..i].to_vec()), start, i));
+                out.push((Tok::Atom(&b[start..i]), start, i));
             }
         }
     }
@@ -170,7 +175,7 @@ fn is_atom(t: Option<&Spanned>, word: &str) -> bool {
 pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
     let toks = lex(bytes)?;
     let tag = match toks.first() {
-        Some((Tok::Atom(t), ..)) => Tag::try_from(t.clone()).ok()?.into_static(),
+        Some((Tok::Atom(t), ..)) => Tag::try_from(t.to_vec()).ok()?.into_static(),
         _ => return None,
     };
     if is_atom(toks.get(1), "LIST") {
@@ -235,9 +240,16 @@ fn search(bytes: &[u8], toks: &[Spanned], ret: usize) -> Result<Rescued, &'stati
 fn list(toks: &[Spanned]) -> Result<ListRequest, &'static str> {
     let mut req = ListRequest::default();
     let mut i = 0;
-    let string = |t: Option<&Spanned>| match t {
-        Some((Tok::Atom(a) | Tok::Str(a), ..)) => Some(a.clone()),
-        _ => None,
+    let string = |t: Option<&Spanned>| -> Result<Option<Vec<u8>>, &'static str> {
+        let bytes: &[u8] = match t {
+            Some((Tok::Atom(a), ..)) => a,
+            Some((Tok::Str(a), ..)) => a,
+            _ => return Ok(None),
+        };
+        if bytes.len() > MAX_NAME {
+            return Err("Mailbox name or pattern too long");
+        }
+        Ok(Some(bytes.to_vec()))
     };
     if toks.first().map(|t| &t.0) == Some(&Tok::Open) {
         i = 1;
@@ -262,11 +274,11 @@ fn list(toks: &[Spanned]) -> Result<ListRequest, &'static str> {
             return Err("RECURSIVEMATCH needs another selection option");
         }
     }
-    req.reference = string(toks.get(i)).ok_or("Missing LIST reference")?;
+    req.reference = string(toks.get(i))?.ok_or("Missing LIST reference")?;
     i += 1;
     if toks.get(i).map(|t| &t.0) == Some(&Tok::Open) {
         i += 1;
-        while let Some(p) = string(toks.get(i)) {
+        while let Some(p) = string(toks.get(i))? {
             req.patterns.push(p);
             i += 1;
         }
@@ -276,7 +288,7 @@ fn list(toks: &[Spanned]) -> Result<ListRequest, &'static str> {
         i += 1;
     } else {
         req.patterns
-            .push(string(toks.get(i)).ok_or("Missing LIST pattern")?);
+            .push(string(toks.get(i))?.ok_or("Missing LIST pattern")?);
         i += 1;
     }
     if i == toks.len() {
@@ -354,7 +366,10 @@ mod tests {
             Some(Err(_))
         ));
         assert!(matches!(rescue(b"b LIST () \"\" *\r\n"), Some(Ok(_))));
-        assert!(matches!(rescue(b"b LIST \"\" * RETURN (BOGUS)\r\n"), Some(Err(_))));
+        assert!(matches!(
+            rescue(b"b LIST \"\" * RETURN (BOGUS)\r\n"),
+            Some(Err(_))
+        ));
     }
 
     #[test]
@@ -363,12 +378,21 @@ mod tests {
         let Some(Ok(Rescued::Search { command, ret })) = r else {
             panic!("{r:?}")
         };
-        assert!(matches!(command.body, CommandBody::Search { uid: true, .. }));
+        assert!(matches!(
+            command.body,
+            CommandBody::Search { uid: true, .. }
+        ));
         assert!(ret.min && ret.count && !ret.all);
         let r = rescue(b"t SEARCH RETURN () ALL\r\n");
         assert!(matches!(r, Some(Ok(Rescued::Search { ret, .. })) if ret.all));
-        assert!(matches!(rescue(b"t SEARCH RETURN (SAVE) ALL\r\n"), Some(Err(_))));
-        assert!(matches!(rescue(b"t SEARCH RETURN (MIN) BOGUS\r\n"), Some(Err(_))));
+        assert!(matches!(
+            rescue(b"t SEARCH RETURN (SAVE) ALL\r\n"),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            rescue(b"t SEARCH RETURN (MIN) BOGUS\r\n"),
+            Some(Err(_))
+        ));
     }
 
     #[test]

@@ -151,6 +151,113 @@ fn locate<'m, 'x>(
     current.map(|p| (owner, p))
 }
 
+/// Why a BINARY section cannot be given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BinaryError {
+    /// The part's Content-Transfer-Encoding is not one we can undo (RFC 3516 §4.3:
+    /// `NO [UNKNOWN-CTE]`).
+    UnknownCte,
+}
+
+/// The bytes BINARY[section] names (RFC 3516 §4.1): the part's body with its
+/// Content-Transfer-Encoding undone. An empty section is the whole message as stored; a
+/// part that does not exist is empty, as for BODY[].
+pub fn binary(
+    raw: &[u8],
+    msg: Option<&Message<'_>>,
+    section: &[std::num::NonZeroU32],
+) -> Result<Vec<u8>, BinaryError> {
+    let Ok(path) = Vec1::try_from(section.to_vec()) else {
+        return Ok(raw.to_vec());
+    };
+    let Some(msg) = msg else {
+        return Ok(Vec::new());
+    };
+    let Some((owner, part)) = locate(msg, &Part(path)) else {
+        return Ok(Vec::new());
+    };
+    let body = slice(&owner.raw_message, part.offset_body, part.offset_end);
+    // Multiparts and embedded messages are containers: their bytes are given as they are.
+    if matches!(part.body, PartType::Multipart(_) | PartType::Message(_)) {
+        return Ok(body.to_vec());
+    }
+    let cte = part
+        .content_transfer_encoding()
+        .unwrap_or("7bit")
+        .trim()
+        .to_ascii_lowercase();
+    match cte.as_str() {
+        "7bit" | "8bit" | "binary" => Ok(body.to_vec()),
+        "base64" => Ok(base64_decode(body)),
+        "quoted-printable" => Ok(qp_decode(body)),
+        _ => Err(BinaryError::UnknownCte),
+    }
+}
+
+/// Lenient base64 (RFC 2045 §6.8): characters outside the alphabet (line breaks, junk)
+/// are skipped, decoding stops at padding, and a dangling last character is dropped.
+fn base64_decode(body: &[u8]) -> Vec<u8> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(body.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in body {
+        if c == b'=' {
+            break;
+        }
+        let Some(v) = value(c) else { continue };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// Quoted-printable (RFC 2045 §6.7): `=XX` is a byte, `=` at a line end (or at the very
+/// end) a soft break; a malformed `=` is kept as it is.
+fn qp_decode(body: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'=' {
+            out.push(body[i]);
+            i += 1;
+            continue;
+        }
+        let rest = &body[i + 1..];
+        if rest.is_empty() {
+            // A soft break right before the boundary's line break.
+            i += 1;
+        } else if rest.starts_with(b"\r\n") {
+            i += 3;
+        } else if rest.starts_with(b"\n") {
+            i += 2;
+        } else if let [a, b, ..] = rest
+            && let (Some(h), Some(l)) = (hex(*a), hex(*b))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b'=');
+            i += 1;
+        }
+    }
+    out
+}
+
 /// ENVELOPE (RFC 3501 §7.4.2).
 pub fn envelope(msg: Option<&Message<'_>>) -> Envelope<'static> {
     let Some(msg) = msg else {
@@ -375,6 +482,27 @@ mod tests {
             section(plain, pm.as_ref(), Some(&Section::Part(part(&[1])))),
             b"body\r\n"
         );
+    }
+
+    #[test]
+    fn binary_sections_are_decoded() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n/w==\r\n--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =\r\nau lait=\r\n--b\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n--b--\r\n";
+        let m = parse(raw);
+        let one = [NonZeroU32::new(1).unwrap()];
+        let two = [NonZeroU32::new(2).unwrap()];
+        let three = [NonZeroU32::new(3).unwrap()];
+        assert_eq!(binary(raw, m.as_ref(), &one).unwrap(), [0, 1, 2, 255]);
+        assert_eq!(
+            binary(raw, m.as_ref(), &two).unwrap(),
+            "café au lait".as_bytes()
+        );
+        assert_eq!(
+            binary(raw, m.as_ref(), &three),
+            Err(BinaryError::UnknownCte)
+        );
+        assert_eq!(binary(raw, m.as_ref(), &[]).unwrap(), raw);
+        assert_eq!(base64_decode(b"Zm9v!YmFy\r\nYg"), b"foobarb");
+        assert_eq!(qp_decode(b"a=3Db=ZZ=\n="), b"a=b=ZZ");
     }
 
     #[test]

@@ -89,7 +89,12 @@ pub async fn run(
 ) {
     let sessions = shutdown.clone();
     twinmail_net::accept_loop(listener, shutdown, move |stream, peer| {
-        let span = tracing::info_span!("imap", service = kind.name(), %peer);
+        let span = tracing::info_span!(
+            "imap",
+            conn = twinmail_net::connection_id(),
+            service = kind.name(),
+            %peer
+        );
         handle(stream, peer, kind, imap.clone(), sessions.clone()).instrument(span)
     })
     .await;

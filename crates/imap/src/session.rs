@@ -25,7 +25,12 @@ use tokio::sync::{broadcast, watch};
 use twinmail_net::{Conn, Stop, Stream};
 use twinmail_store::{Account, ChangeEvent};
 
-use crate::{Imap, command, selected::Selected};
+use crate::{
+    Imap,
+    command::{self, Extra},
+    extparse::Rescued,
+    selected::Selected,
+};
 
 /// Where the session is (RFC 3501 §3).
 pub enum State {
@@ -105,6 +110,10 @@ pub struct Session<S> {
     pub condstore: bool,
     /// QRESYNC is on (RFC 7162 §3.2.3, ENABLE QRESYNC): expunges are told as VANISHED.
     pub qresync: bool,
+    /// UTF8=ACCEPT (RFC 6855) or IMAP4rev2 is on: mailbox names are UTF-8 both ways.
+    pub utf8: bool,
+    /// IMAP4rev2 is on (RFC 9051): no RECENT, SEARCH answered with ESEARCH.
+    pub rev2: bool,
     /// This session's place in its user's session count, once logged in.
     pub user_slot: Option<crate::server::UserSlot>,
     /// What imap-next produced while responses were being pumped out mid-command
@@ -194,6 +203,8 @@ impl<S: Stream> Session<S> {
             starttls: false,
             condstore: false,
             qresync: false,
+            utf8: false,
+            rev2: false,
             user_slot: None,
             stash: std::collections::VecDeque::new(),
         }
@@ -227,7 +238,7 @@ impl<S: Stream> Session<S> {
                         return End::Closed;
                     }
                 }
-                Err(Interrupt::Error(e)) => self.wire_error(e),
+                Err(Interrupt::Error(e)) => self.wire_error(e).await,
             }
             if self.errors >= self.imap.settings.max_errors && !self.closing {
                 self.bye("Too many errors");
@@ -303,6 +314,10 @@ impl<S: Stream> Session<S> {
 
     async fn command(&mut self, command: Command<'static>) {
         let Command { tag, body } = command;
+        self.run_command(tag, body, Extra::None).await;
+    }
+
+    async fn run_command(&mut self, tag: Tag<'static>, body: CommandBody<'static>, extra: Extra) {
         self.drain_changes();
         if let Err(text) = allowed(&body, &self.state) {
             self.errors += 1;
@@ -318,13 +333,42 @@ impl<S: Stream> Session<S> {
                 | CommandBody::Search { .. }
                 | CommandBody::Copy { .. }
         );
-        let status = command::dispatch(self, &tag, body).await;
+        let status = command::dispatch(self, &tag, body, extra).await;
         self.drain_changes();
         self.report_updates(expunges);
         self.server.enqueue_status(status);
     }
 
-    fn wire_error(&mut self, e: WireError) {
+    async fn wire_error(&mut self, e: WireError) {
+        // What imap-codec cannot decode may be an extension it does not know.
+        if let WireError::MalformedMessage { discarded_bytes } = &e
+            && let Some(rescued) = crate::extparse::rescue(discarded_bytes.declassify())
+        {
+            if self.starttls || self.closing {
+                return;
+            }
+            match rescued {
+                Ok(Rescued::Search { command, ret }) => {
+                    self.run_command(command.tag, command.body, Extra::SearchReturn(ret))
+                        .await;
+                }
+                Ok(Rescued::List { tag, request }) => {
+                    // The validity table speaks CommandBody: LIST's stands in for it.
+                    let body = CommandBody::List {
+                        reference: imap_types::mailbox::Mailbox::Inbox,
+                        mailbox_wildcard: imap_types::mailbox::ListMailbox::Token(
+                            imap_types::mailbox::ListCharString::unvalidated("*"),
+                        ),
+                    };
+                    self.run_command(tag, body, Extra::List(request)).await;
+                }
+                Err((tag, text)) => {
+                    self.errors += 1;
+                    self.server.enqueue_status(crate::convert::bad(&tag, text));
+                }
+            }
+            return;
+        }
         self.errors += 1;
         let text = match e {
             WireError::ExpectedCrlfGotLf { .. } => "Lines must end with CRLF",
@@ -371,6 +415,58 @@ impl<S: Stream> Session<S> {
     /// Queues an untagged response.
     pub fn data(&mut self, d: Data<'static>) {
         self.server.enqueue_data(d);
+    }
+
+    /// Sends an untagged response with bytes imap-codec cannot produce appended to it
+    /// (RFC 5258 extended data). What imap-next has queued goes out first, so the order
+    /// of responses holds.
+    pub fn data_with_suffix(&mut self, d: Data<'static>, suffix: &[u8]) {
+        use imap_codec::{ResponseCodec, encode::Encoder};
+        let mut bytes = ResponseCodec::default()
+            .encode(&imap_types::response::Response::Data(d))
+            .dump();
+        if bytes.ends_with(b"\r\n") {
+            bytes.truncate(bytes.len() - 2);
+        }
+        bytes.extend_from_slice(suffix);
+        bytes.extend_from_slice(b"\r\n");
+        self.raw_line(&bytes);
+    }
+
+    /// Sends a complete untagged response line that imap-types cannot express (ESEARCH),
+    /// after everything imap-next has queued.
+    pub fn raw_line(&mut self, line: &[u8]) {
+        loop {
+            match self.server.next() {
+                Err(Interrupt::Io(Io::Output(bytes))) => self.conn.reply_raw(&bytes),
+                Err(Interrupt::Io(Io::NeedMoreInput)) => break,
+                Ok(Event::ResponseSent { .. } | Event::GreetingSent { .. }) => {}
+                Ok(event) => {
+                    self.stash.push_back(Ok(event));
+                    break;
+                }
+                Err(Interrupt::Error(e)) => {
+                    self.stash.push_back(Err(e));
+                    break;
+                }
+            }
+        }
+        self.conn.reply_raw(line);
+    }
+
+    /// A mailbox name from the wire, as UTF-8 or modified UTF-7 per what the client enabled.
+    pub fn mailbox_name(&self, m: &imap_types::mailbox::Mailbox<'_>) -> Option<String> {
+        crate::convert::mailbox_name(m, self.utf8)
+    }
+
+    /// A mailbox name or pattern from raw wire bytes; see `mailbox_name`.
+    pub fn decode_name(&self, raw: &[u8]) -> Option<String> {
+        crate::convert::name_from_wire(raw, self.utf8)
+    }
+
+    /// A store name for the wire, as UTF-8 or modified UTF-7 per what the client enabled.
+    pub fn wire_mailbox(&self, name: &str) -> imap_types::mailbox::Mailbox<'static> {
+        crate::convert::wire_mailbox(name, self.utf8)
     }
 
     fn take_change(&mut self, ev: Result<Arc<ChangeEvent>, broadcast::error::RecvError>) {
@@ -441,14 +537,18 @@ impl<S: Stream> Session<S> {
 
 /// What this server offers now (RFC 3501 §7.2.1), given TLS and login state.
 pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capability<'static>> {
-    let mut caps = vec![
-        Capability::Imap4Rev1,
+    let mut caps = vec![Capability::Imap4Rev1];
+    // RFC 9051 §7.2.2: both revisions; a client turns IMAP4rev2 on with ENABLE.
+    if let Ok(rev2) = imap_types::core::Atom::try_from("IMAP4rev2") {
+        caps.push(Capability::from(rev2));
+    }
+    caps.extend([
         Capability::LiteralPlus,
         Capability::SaslIr,
         Capability::Id,
         Capability::Enable,
         Capability::Idle,
-    ];
+    ]);
     if !authenticated {
         if !tls && imap.tls.is_some() {
             caps.push(Capability::StartTls);
@@ -467,8 +567,19 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         Capability::Unselect,
         Capability::CondStore,
         Capability::QResync,
+        Capability::ListExtended,
+        Capability::StatusSize,
+        Capability::Quota,
+        Capability::QuotaRes(imap_types::extensions::quota::Resource::Storage),
+        Capability::Binary,
     ]);
-    for other in ["CHILDREN", "SPECIAL-USE"] {
+    for other in [
+        "CHILDREN",
+        "SPECIAL-USE",
+        "LIST-STATUS",
+        "ESEARCH",
+        "UTF8=ACCEPT",
+    ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));
         }

@@ -5,7 +5,7 @@ use twinmail_net::Stream;
 
 use crate::{
     command::store_failed,
-    convert::{bad, mailbox_name, no, ok},
+    convert::{bad, no, ok},
     session::Session,
 };
 
@@ -17,7 +17,7 @@ pub async fn create<S: Stream>(
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");
     };
-    let Some(name) = mailbox_name(mailbox) else {
+    let Some(name) = s.mailbox_name(mailbox) else {
         return no(tag, None, "Invalid mailbox name".into());
     };
     // RFC 3501: a trailing delimiter only says the client means to create children.

@@ -1,14 +1,17 @@
-//! FETCH and UID FETCH (RFC 3501 §6.4.5). A non-PEEK body fetch sets \Seen first (unless
-//! the mailbox was EXAMINEd) and reports the new flags. Responses are handed to the wire
-//! message by message, so a FETCH of a whole large mailbox never sits in memory at once.
+//! FETCH and UID FETCH (RFC 3501 §6.4.5), with BINARY (RFC 3516), CONDSTORE's
+//! CHANGEDSINCE and QRESYNC's VANISHED (RFC 7162). A non-PEEK body fetch sets \Seen first
+//! (unless the mailbox was EXAMINEd) and reports the new flags. Responses are handed to the
+//! wire message by message, so a FETCH of a whole large mailbox never sits in memory at
+//! once.
 
 use chrono::{TimeZone, Utc};
 use imap_types::{
     command::FetchModifier,
-    core::Tag,
+    core::{LiteralMode, NString8, Tag},
     datetime::DateTime,
+    extensions::binary::Literal8,
     fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName as N},
-    response::{Data, Status},
+    response::{Code, Data, Status},
     sequence::SequenceSet,
 };
 use twinmail_net::Stream;
@@ -16,8 +19,8 @@ use twinmail_store::{FlagMode, Flags, UidSet};
 
 use crate::{
     command::store_failed,
-    convert::{bad, fetch_flags, nstring, nz, nz64, ok, vec1},
-    message,
+    convert::{bad, fetch_flags, no, nstring, nz, nz64, ok, vec1},
+    message::{self, BinaryError},
     session::{Session, State},
 };
 
@@ -50,12 +53,6 @@ pub async fn fetch<S: Stream>(
         }
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
     };
-    if names
-        .iter()
-        .any(|n| matches!(n, N::Binary { .. } | N::BinarySize { .. }))
-    {
-        return bad(tag, "BINARY is not supported");
-    }
     if uid && !names.contains(&N::Uid) {
         names.insert(0, N::Uid);
     }
@@ -111,13 +108,18 @@ pub async fn fetch<S: Stream>(
                 | N::Rfc822
                 | N::Rfc822Header
                 | N::Rfc822Text
+                | N::Binary { .. }
+                | N::BinarySize { .. }
         )
     });
     let sets_seen = !read_only
         && names.iter().any(|n| {
             matches!(
                 n,
-                N::BodyExt { peek: false, .. } | N::Rfc822 | N::Rfc822Text
+                N::BodyExt { peek: false, .. }
+                    | N::Binary { peek: false, .. }
+                    | N::Rfc822
+                    | N::Rfc822Text
             )
         });
     let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
@@ -202,7 +204,32 @@ pub async fn fetch<S: Stream>(
                     parsed.as_ref(),
                     Some(&imap_types::fetch::Section::Text(None)),
                 ))),
-                N::Binary { .. } | N::BinarySize { .. } => continue,
+                N::Binary {
+                    section, partial, ..
+                } => {
+                    let mut data = match message::binary(&raw, parsed.as_ref(), section) {
+                        Ok(d) => d,
+                        Err(BinaryError::UnknownCte) => return unknown_cte(tag),
+                    };
+                    if let Some((origin, count)) = partial {
+                        let start = (*origin as usize).min(data.len());
+                        let end = start.saturating_add(count.get() as usize).min(data.len());
+                        data = data[start..end].to_vec();
+                    }
+                    MessageDataItem::Binary {
+                        section: section.clone(),
+                        value: binary_value(data),
+                    }
+                }
+                N::BinarySize { section } => {
+                    match message::binary(&raw, parsed.as_ref(), section) {
+                        Ok(d) => MessageDataItem::BinarySize {
+                            section: section.clone(),
+                            size: d.len() as u32,
+                        },
+                        Err(BinaryError::UnknownCte) => return unknown_cte(tag),
+                    }
+                }
             });
         }
         if sets_seen && !names.contains(&N::Flags) {
@@ -237,6 +264,28 @@ pub async fn fetch<S: Stream>(
             "FETCH completed"
         },
     )
+}
+
+/// RFC 3516 §4.3: a part whose encoding cannot be undone.
+fn unknown_cte(tag: &Tag<'static>) -> Status<'static> {
+    no(
+        tag,
+        Some(Code::UnknownCte),
+        "Unknown Content-Transfer-Encoding".into(),
+    )
+}
+
+/// Decoded bytes for the wire: a literal, or a literal8 (`~{n}`) when they hold NUL
+/// (RFC 3516 §4.2), which a plain literal cannot carry.
+fn binary_value(data: Vec<u8>) -> NString8<'static> {
+    if data.contains(&0) {
+        NString8::Literal8(Literal8 {
+            data: data.into(),
+            mode: LiteralMode::Sync,
+        })
+    } else {
+        NString8::NString(nstring(&data))
+    }
 }
 
 /// INTERNALDATE from Unix seconds (shown in UTC).

@@ -1,22 +1,54 @@
 //! LIST and LSUB (RFC 3501 §6.3.8-9), with CHILDREN (RFC 3348) and SPECIAL-USE
-//! (RFC 6154) attributes. Wildcards: `*` matches anything, `%` anything but "/".
+//! (RFC 6154) attributes, and LIST-EXTENDED (RFC 5258) with LIST-STATUS (RFC 5819):
+//! selection options SUBSCRIBED, REMOTE, RECURSIVEMATCH and SPECIAL-USE; return options
+//! SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS; several patterns. Wildcards: `*`
+//! matches anything, `%` anything but "/".
+//!
+//! imap-codec parses only the RFC 3501 form; the extended form arrives through
+//! `extparse` (see there).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use imap_types::{
     core::{Atom, QuotedChar, Tag},
     flag::FlagNameAttribute,
     mailbox::{ListMailbox, Mailbox},
     response::{Data, Status},
+    status::StatusDataItemName,
 };
 use twinmail_net::Stream;
-use twinmail_store::Role;
+use twinmail_store::{Mailbox as StoreMailbox, Role};
 
 use crate::{
-    command::store_failed,
-    convert::{bad, mailbox_name, ok, wire_mailbox},
-    mutf7,
+    command::{status::status_items, store_failed},
+    convert::{bad, ok},
+    extparse::ListRequest,
     session::Session,
 };
 
+/// One LIST / LSUB, whichever syntax it came in.
+struct Query {
+    /// Reference name, decoded.
+    reference: String,
+    /// Patterns, decoded; a name matching any of them is listed (once).
+    patterns: Vec<String>,
+    /// LSUB (RFC 3501): subscribed names, answered with `* LSUB`.
+    lsub: bool,
+    /// The RFC 5258 syntax was used: \NonExistent rather than \Noselect.
+    extended: bool,
+    /// Selection SUBSCRIBED.
+    select_subscribed: bool,
+    /// Selection SPECIAL-USE.
+    select_special_use: bool,
+    /// Selection RECURSIVEMATCH.
+    recursive_match: bool,
+    /// Mark subscribed names with \Subscribed.
+    return_subscribed: bool,
+    /// STATUS items to send after each selectable mailbox (RFC 5819).
+    return_status: Vec<StatusDataItemName>,
+}
+
+/// RFC 3501 LIST / LSUB.
 pub async fn list<S: Stream>(
     s: &mut Session<S>,
     tag: &Tag<'static>,
@@ -24,83 +56,198 @@ pub async fn list<S: Stream>(
     pattern: &ListMailbox<'_>,
     lsub: bool,
 ) -> Status<'static> {
+    let reference = match reference {
+        Mailbox::Inbox => "INBOX".to_string(),
+        Mailbox::Other(o) => s.decode_name(o.as_ref()).unwrap_or_default(),
+    };
+    let raw = match pattern {
+        ListMailbox::Token(t) => t.as_ref().to_vec(),
+        ListMailbox::String(st) => st.as_ref().to_vec(),
+    };
+    let pattern = s
+        .decode_name(&raw)
+        .unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned());
+    let query = Query {
+        reference,
+        patterns: vec![pattern],
+        lsub,
+        // RFC 9051 §6.3.9: IMAP4rev2's LIST is the extended one.
+        extended: s.rev2,
+        select_subscribed: lsub,
+        select_special_use: false,
+        recursive_match: false,
+        return_subscribed: false,
+        return_status: Vec::new(),
+    };
+    run(s, tag, query).await
+}
+
+/// RFC 5258 LIST, as `extparse` recognised it.
+pub async fn list_extended<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    req: ListRequest,
+) -> Status<'static> {
+    let decode = |s: &Session<S>, raw: &[u8]| {
+        s.decode_name(raw)
+            .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned())
+    };
+    let reference = decode(s, &req.reference);
+    let patterns = req.patterns.iter().map(|p| decode(s, p)).collect();
+    let query = Query {
+        reference,
+        patterns,
+        lsub: false,
+        extended: true,
+        select_subscribed: req.select_subscribed,
+        select_special_use: req.select_special_use,
+        recursive_match: req.recursive_match,
+        return_subscribed: req.return_subscribed || req.select_subscribed,
+        return_status: req.return_status,
+    };
+    run(s, tag, query).await
+}
+
+/// A special-use attribute name (RFC 6154), if the mailbox has one.
+fn special_use(m: &StoreMailbox) -> Option<&'static str> {
+    Some(match m.role? {
+        Role::Inbox => return None,
+        Role::Sent => "Sent",
+        Role::Drafts => "Drafts",
+        Role::Trash => "Trash",
+        Role::Junk => "Junk",
+        _ => "Archive",
+    })
+}
+
+async fn run<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, q: Query) -> Status<'static> {
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");
     };
-    let reference = match reference {
-        Mailbox::Inbox => "INBOX".to_string(),
-        other => mailbox_name(other).unwrap_or_default(),
+    let done = if q.lsub {
+        "LSUB completed"
+    } else {
+        "LIST completed"
     };
-    let raw = match pattern {
-        ListMailbox::Token(t) => String::from_utf8_lossy(t.as_ref()).into_owned(),
-        ListMailbox::String(st) => String::from_utf8_lossy(st.as_ref()).into_owned(),
-    };
-    let pattern = mutf7::decode(&raw).unwrap_or(raw);
     let delimiter = QuotedChar::try_from('/').ok();
-    if pattern.is_empty() && !lsub {
+    if !q.lsub && q.patterns.iter().all(String::is_empty) {
         // RFC 3501: an empty pattern asks for the hierarchy delimiter.
         s.data(Data::List {
             items: vec![FlagNameAttribute::Noselect],
             delimiter,
-            mailbox: wire_mailbox(""),
+            mailbox: s.wire_mailbox(""),
         });
-        return ok(tag, None, "LIST completed");
+        return ok(tag, None, done);
     }
-    let full = format!("{reference}{pattern}");
+    let full: Vec<String> = q
+        .patterns
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{}{p}", q.reference))
+        .collect();
     let mailboxes = match s.imap.store.mailboxes(account.id).await {
         Ok(m) => m,
         Err(e) => return store_failed(tag, e),
     };
+    let existing: BTreeMap<&str, &StoreMailbox> =
+        mailboxes.iter().map(|m| (m.name.as_str(), m)).collect();
+    // Every existing name and every level above one: a parent that does not exist
+    // still shows (\NonExistent, or \Noselect to RFC 3501 clients) so that `%` can
+    // reach its children.
+    let mut names: BTreeSet<&str> = BTreeSet::new();
     for m in &mailboxes {
-        if !matches(&full, &m.name) || (lsub && !m.subscribed) {
+        let mut at = 0;
+        while let Some(i) = m.name[at..].find('/') {
+            names.insert(&m.name[..at + i]);
+            at += i + 1;
+        }
+        names.insert(&m.name);
+    }
+    let selects = |m: Option<&&StoreMailbox>| match m {
+        None => false,
+        Some(m) if q.select_subscribed => m.subscribed,
+        Some(m) if q.select_special_use => special_use(m).is_some(),
+        Some(_) => true,
+    };
+    for name in names {
+        if !full.iter().any(|p| matches(p, name)) {
             continue;
         }
-        let prefix = format!("{}/", m.name);
-        let children = mailboxes.iter().any(|c| c.name.starts_with(&prefix));
+        let m = existing.get(name);
+        let prefix = format!("{name}/");
+        // Names are sorted, so a mailbox's descendants are one run starting at "name/".
+        let descendants = || {
+            existing
+                .range(prefix.as_str()..)
+                .take_while(|(n, _)| n.starts_with(&prefix))
+        };
+        let children = descendants().next().is_some();
+        let selected = selects(m);
+        // RECURSIVEMATCH: a parent of selected names is listed too, with CHILDINFO.
+        let child_selected = q.recursive_match && descendants().any(|(_, c)| selects(Some(c)));
+        let virtual_parent = m.is_none() && !q.select_subscribed && !q.select_special_use;
+        if !(selected || child_selected || virtual_parent) {
+            continue;
+        }
         let mut items = Vec::new();
         let mut attr = |a: &str| {
             if let Ok(atom) = Atom::try_from(a.to_string()) {
                 items.push(FlagNameAttribute::from(atom));
             }
         };
+        if m.is_none() {
+            attr(if q.extended {
+                "NonExistent"
+            } else {
+                "Noselect"
+            });
+        }
+        if q.return_subscribed && m.is_some_and(|m| m.subscribed) {
+            attr("Subscribed");
+        }
         attr(if children {
             "HasChildren"
         } else {
             "HasNoChildren"
         });
-        if let Some(role) = m.role.filter(|r| *r != Role::Inbox) {
-            attr(match role {
-                Role::Sent => "Sent",
-                Role::Drafts => "Drafts",
-                Role::Trash => "Trash",
-                Role::Junk => "Junk",
-                _ => "Archive",
-            });
+        if let Some(su) = m.and_then(|m| special_use(m)) {
+            attr(su);
         }
-        let mailbox = wire_mailbox(&m.name);
-        s.data(if lsub {
-            Data::Lsub {
+        let mailbox = s.wire_mailbox(name);
+        if q.lsub {
+            s.data(Data::Lsub {
                 items,
                 delimiter,
                 mailbox,
-            }
+            });
+            continue;
+        }
+        let data = Data::List {
+            items,
+            delimiter,
+            mailbox,
+        };
+        if child_selected {
+            // RFC 5258 §3.5: which selection criterion a child met.
+            let what = if q.select_subscribed {
+                "SUBSCRIBED"
+            } else {
+                "SPECIAL-USE"
+            };
+            let suffix = format!(" (\"CHILDINFO\" (\"{what}\"))");
+            s.data_with_suffix(data, suffix.as_bytes());
         } else {
-            Data::List {
-                items,
-                delimiter,
-                mailbox,
+            s.data(data);
+        }
+        // RFC 5819: STATUS right after the LIST response, for mailboxes that exist.
+        if let Some(m) = m.filter(|_| !q.return_status.is_empty()) {
+            match status_items(s, m, &q.return_status).await {
+                Ok(d) => s.data(d),
+                Err(e) => return store_failed(tag, e),
             }
-        });
+        }
     }
-    ok(
-        tag,
-        None,
-        if lsub {
-            "LSUB completed"
-        } else {
-            "LIST completed"
-        },
-    )
+    ok(tag, None, done)
 }
 
 /// IMAP wildcard match; INBOX matches case-insensitively.

@@ -16,11 +16,12 @@ mod login;
 mod logout;
 mod namespace;
 mod noop;
+mod quota;
 mod rename;
 mod search;
 mod select;
 mod starttls;
-mod status;
+pub mod status;
 mod store;
 mod subscribe;
 mod unselect;
@@ -34,13 +35,32 @@ use crate::{
     session::Session,
 };
 
+/// What `extparse` recognised beyond what imap-codec decoded.
+pub enum Extra {
+    /// Nothing: the command is all in its `CommandBody`.
+    None,
+    /// SEARCH's RETURN options (RFC 4731).
+    SearchReturn(crate::extparse::SearchReturn),
+    /// An RFC 5258 LIST (its `CommandBody::List` is a stand-in).
+    List(crate::extparse::ListRequest),
+}
+
 /// Runs a command already checked against the validity table; returns its tagged status.
 pub async fn dispatch<S: Stream>(
     s: &mut Session<S>,
     tag: &Tag<'static>,
     body: CommandBody<'static>,
+    extra: Extra,
 ) -> Status<'static> {
     use CommandBody as C;
+    let (search_return, list_request) = match extra {
+        Extra::None => (None, None),
+        Extra::SearchReturn(r) => (Some(r), None),
+        Extra::List(l) => (None, Some(l)),
+    };
+    if let Some(request) = list_request {
+        return list::list_extended(s, tag, request).await;
+    }
     match body {
         C::Capability => capability::capability(s, tag),
         C::Noop | C::Check => noop::noop(tag),
@@ -84,7 +104,9 @@ pub async fn dispatch<S: Stream>(
         C::Unselect => unselect::unselect(s, tag),
         C::Expunge => expunge::expunge(s, tag, None).await,
         C::ExpungeUid { sequence_set } => expunge::expunge(s, tag, Some(&sequence_set)).await,
-        C::Search { criteria, uid, .. } => search::search(s, tag, criteria.as_ref(), uid).await,
+        C::Search { criteria, uid, .. } => {
+            search::search(s, tag, criteria.as_ref(), uid, search_return).await
+        }
         C::Fetch {
             sequence_set,
             macro_or_item_names,
@@ -124,6 +146,9 @@ pub async fn dispatch<S: Stream>(
         C::Enable { capabilities } => enable::enable(s, tag, capabilities.as_ref()),
         C::Id { .. } => id::id(s, tag),
         C::Namespace => namespace::namespace(s, tag),
+        C::GetQuota { root } => quota::get_quota(s, tag, &root).await,
+        C::GetQuotaRoot { mailbox } => quota::get_quota_root(s, tag, &mailbox).await,
+        C::SetQuota { .. } => quota::set_quota(tag),
         _ => {
             s.errors += 1;
             bad(tag, "Command not supported")
@@ -142,7 +167,7 @@ pub async fn existing_mailbox<S: Stream>(
     let Some(account) = s.state.account().cloned() else {
         return Err(bad(tag, "Log in first"));
     };
-    let Some(name) = crate::convert::mailbox_name(mailbox) else {
+    let Some(name) = s.mailbox_name(mailbox) else {
         return Err(no(tag, None, "Invalid mailbox name".into()));
     };
     match s.imap.store.mailbox(account.id, &name).await {
@@ -158,6 +183,14 @@ pub async fn existing_mailbox<S: Stream>(
 /// The tagged NO for a store failure: the user's mistakes say what was wrong; the
 /// server's own failures are logged loudly and reported without detail.
 pub fn store_failed(tag: &Tag<'static>, e: StoreError) -> Status<'static> {
+    if let StoreError::OverQuota(_) = e {
+        // RFC 9208 §4.2 / RFC 5530: the client can tell the user why.
+        return no(
+            tag,
+            Some(imap_types::response::Code::OverQuota),
+            e.to_string(),
+        );
+    }
     if e.is_client_error() {
         no(tag, None, e.to_string())
     } else {

@@ -5,7 +5,7 @@ use twinmail_net::Stream;
 
 use crate::{
     command::store_failed,
-    convert::{bad, mailbox_name, no, ok},
+    convert::{bad, no, ok},
     session::Session,
 };
 
@@ -18,7 +18,7 @@ pub async fn rename<S: Stream>(
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");
     };
-    let (Some(from), Some(to)) = (mailbox_name(from), mailbox_name(to)) else {
+    let (Some(from), Some(to)) = (s.mailbox_name(from), s.mailbox_name(to)) else {
         return no(tag, None, "Invalid mailbox name".into());
     };
     match s.imap.store.rename_mailbox(account.id, &from, &to).await {

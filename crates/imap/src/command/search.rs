@@ -1,6 +1,7 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4). Every key of RFC 3501; strings match as
 //! case-insensitive substrings (UTF-8). Keys that need the message bytes load them only
-//! when asked.
+//! when asked. With RETURN options (ESEARCH, RFC 4731), or for IMAP4rev2 clients
+//! (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of SEARCH.
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use imap_types::{
@@ -9,11 +10,12 @@ use imap_types::{
     search::SearchKey,
 };
 use twinmail_net::Stream;
-use twinmail_store::Message;
+use twinmail_store::{Message, UidSet};
 
 use crate::{
     command::store_failed,
     convert::{bad, nz, nz64, ok},
+    extparse::SearchReturn,
     message,
     selected::Selected,
     session::{Session, State},
@@ -24,6 +26,7 @@ pub async fn search<S: Stream>(
     tag: &Tag<'static>,
     criteria: &[SearchKey<'_>],
     uid: bool,
+    ret: Option<SearchReturn>,
 ) -> Status<'static> {
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
@@ -62,13 +65,73 @@ pub async fn search<S: Stream>(
             view,
         };
         if criteria.iter().all(|k| ctx.matches(k)) {
-            hits.push(nz(if uid { m.uid } else { seq }));
+            hits.push(if uid { m.uid } else { seq });
             highest = highest.max(m.modseq);
         }
     }
     let modseq = (by_modseq && !hits.is_empty()).then(|| nz64(highest));
-    s.data(Data::Search(hits, modseq));
+    let ret = ret.or_else(|| {
+        s.rev2.then_some(SearchReturn {
+            all: true,
+            ..SearchReturn::default()
+        })
+    });
+    match ret {
+        Some(ret) => {
+            let line = esearch(tag, uid, &ret, &hits, modseq.map(|m| m.get()));
+            s.raw_line(line.as_bytes());
+        }
+        None => s.data(Data::Search(hits.into_iter().map(nz).collect(), modseq)),
+    }
     ok(tag, None, "SEARCH completed")
+}
+
+/// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set] [MODSEQ n]`
+/// (RFC 4731 §3.1, RFC 7162 §3.1.5). imap-types has no ESEARCH response, so it is
+/// written here; a tag never holds `"` or `\\`, so quoting it is safe.
+fn esearch(
+    tag: &Tag<'_>,
+    uid: bool,
+    ret: &SearchReturn,
+    hits: &[u32],
+    modseq: Option<u64>,
+) -> String {
+    use std::fmt::Write;
+    let mut line = format!("* ESEARCH (TAG \"{}\")", tag.as_ref());
+    if uid {
+        line.push_str(" UID");
+    }
+    if let (Some(min), Some(max)) = (hits.iter().min(), hits.iter().max()) {
+        if ret.min {
+            let _ = write!(line, " MIN {min}");
+        }
+        if ret.max {
+            let _ = write!(line, " MAX {max}");
+        }
+    }
+    if ret.count {
+        let _ = write!(line, " COUNT {}", hits.len());
+    }
+    if ret.all && !hits.is_empty() {
+        let set = UidSet::from_uids(hits.iter().copied());
+        let ranges: Vec<String> = set
+            .ranges()
+            .iter()
+            .map(|&(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}:{b}")
+                }
+            })
+            .collect();
+        let _ = write!(line, " ALL {}", ranges.join(","));
+    }
+    if let Some(m) = modseq {
+        let _ = write!(line, " MODSEQ {m}");
+    }
+    line.push_str("\r\n");
+    line
 }
 
 fn uses_modseq(k: &SearchKey<'_>) -> bool {

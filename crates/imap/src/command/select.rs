@@ -4,7 +4,7 @@
 
 use imap_types::{
     command::SelectParameter,
-    core::Tag,
+    core::{QuotedChar, Tag},
     fetch::MessageDataItem,
     flag::{Flag, FlagPerm},
     mailbox::Mailbox,
@@ -77,9 +77,20 @@ pub async fn select<S: Stream>(
         "Flags permitted",
     );
     s.data(Data::Exists(messages.len() as u32));
-    s.data(Data::Recent(0));
-    if let Some(i) = messages.iter().position(|m| !m.flags.contains("\\Seen")) {
-        untagged_ok(s, Code::Unseen(nz(i as u32 + 1)), "First unseen");
+    if s.rev2 {
+        // RFC 9051 §6.3.2: no RECENT or UNSEEN; a LIST response gives the name as the
+        // server spells it.
+        let mailbox = s.wire_mailbox(&m.name);
+        s.data(Data::List {
+            items: Vec::new(),
+            delimiter: QuotedChar::try_from('/').ok(),
+            mailbox,
+        });
+    } else {
+        s.data(Data::Recent(0));
+        if let Some(i) = messages.iter().position(|m| !m.flags.contains("\\Seen")) {
+            untagged_ok(s, Code::Unseen(nz(i as u32 + 1)), "First unseen");
+        }
     }
     untagged_ok(s, Code::UidValidity(nz(m.uidvalidity)), "UIDs valid");
     untagged_ok(s, Code::UidNext(nz(m.uidnext)), "Predicted next UID");

@@ -1,4 +1,5 @@
-//! STATUS (RFC 3501 §6.3.10).
+//! STATUS (RFC 3501 §6.3.10), with HIGHESTMODSEQ (RFC 7162), SIZE (RFC 8438) and
+//! DELETED (RFC 9051). The same items answer LIST's STATUS return option (RFC 5819).
 
 use std::borrow::Cow;
 
@@ -9,10 +10,11 @@ use imap_types::{
     status::{StatusDataItem, StatusDataItemName},
 };
 use twinmail_net::Stream;
+use twinmail_store::{Mailbox as StoreMailbox, StoreError};
 
 use crate::{
     command::{existing_mailbox, store_failed},
-    convert::{nz, ok, wire_mailbox},
+    convert::{nz, ok},
     session::Session,
 };
 
@@ -26,10 +28,27 @@ pub async fn status<S: Stream>(
         Ok(found) => found,
         Err(status) => return status,
     };
-    let store = &s.imap.store;
-    let counts = match store.counts(m.id).await {
-        Ok(c) => c,
+    match status_items(s, &m, names).await {
+        Ok(d) => s.data(d),
         Err(e) => return store_failed(tag, e),
+    }
+    ok(tag, None, "STATUS completed")
+}
+
+/// The `* STATUS` response for a mailbox and the items asked for.
+pub async fn status_items<S: Stream>(
+    s: &Session<S>,
+    m: &StoreMailbox,
+    names: &[StatusDataItemName],
+) -> Result<Data<'static>, StoreError> {
+    let store = &s.imap.store;
+    let counts = store.counts(m.id).await?;
+    // DELETED needs the flags of every message: only read them when asked.
+    let deleted = if names.contains(&StatusDataItemName::Deleted) {
+        let all = store.messages(m.id).await?;
+        all.iter().filter(|m| m.flags.contains("\\Deleted")).count() as u32
+    } else {
+        0
     };
     let items: Vec<StatusDataItem> = names
         .iter()
@@ -39,15 +58,16 @@ pub async fn status<S: Stream>(
             StatusDataItemName::UidNext => Some(StatusDataItem::UidNext(nz(m.uidnext))),
             StatusDataItemName::UidValidity => Some(StatusDataItem::UidValidity(nz(m.uidvalidity))),
             StatusDataItemName::Unseen => Some(StatusDataItem::Unseen(counts.unseen as u32)),
+            StatusDataItemName::Deleted => Some(StatusDataItem::Deleted(deleted)),
+            StatusDataItemName::Size => Some(StatusDataItem::Size(counts.size)),
             StatusDataItemName::HighestModSeq => {
                 Some(StatusDataItem::HighestModSeq(m.highestmodseq))
             }
-            _ => None,
+            StatusDataItemName::DeletedStorage => None,
         })
         .collect();
-    s.data(Data::Status {
-        mailbox: wire_mailbox(&m.name),
+    Ok(Data::Status {
+        mailbox: s.wire_mailbox(&m.name),
         items: Cow::Owned(items),
-    });
-    ok(tag, None, "STATUS completed")
+    })
 }
