@@ -1,40 +1,70 @@
 //! Commands no kept library parses. imap-codec 2.0.0-alpha.10 decodes neither LIST's
 //! RFC 5258 form (selection options, several patterns, RETURN options; its
-//! `ext_list_extended` feature only models response items) nor SEARCH's RETURN options
-//! (RFC 4731). When imap-codec rejects a command, the session hands the command's bytes
-//! (literals included: imap-next has already received them) to `rescue`, which
-//! recognises just these two shapes:
+//! `ext_list_extended` feature only models response items), nor SEARCH's RETURN options
+//! (RFC 4731, RFC 5182's SAVE), nor RFC 5182's `$` (the saved search result) in place of
+//! a sequence set. When imap-codec rejects a command, the session hands the command's
+//! bytes (literals included: imap-next has already received them) to `rescue`, which
+//! recognises just these shapes:
 //!
-//! - `tag [UID] SEARCH RETURN (opts) rest`: the options are taken out and the command
-//!   without them is decoded by imap-codec as usual;
-//! - `tag LIST [(selection opts)] reference (pattern | (patterns)) [RETURN (opts)]`.
+//! - `tag LIST [(selection opts)] reference (pattern | (patterns)) [RETURN (opts)]`;
+//! - `tag [UID] SEARCH [RETURN (opts)] criteria`, where the criteria may name `$`;
+//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`.
+//!
+//! The last two are rewritten and handed back to imap-codec: RETURN (...) is taken out,
+//! and each `$` token (never one inside a quoted string or a literal: those are strings
+//! to the tokenizer) becomes `SAVED`, a set no client sends in its place, which the
+//! command's handler later swaps for the saved result. The rewrite only ever grows a
+//! command by a few bytes per `$` token, and the token count is capped.
 //!
 //! Anything else is left alone (None: the usual untagged BAD). The tokenizer is flat
 //! (no recursion), caps the token count, and checks every length against the bytes
 //! present, so hostile input costs at most one pass and never panics.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, num::NonZeroU32};
 
 use imap_codec::{CommandCodec, decode::Decoder};
 use imap_types::{
     IntoStatic,
     command::{Command, CommandBody},
     core::Tag,
+    search::SearchKey,
+    sequence::{SeqOrUid, Sequence, SequenceSet},
     status::StatusDataItemName,
 };
 
 /// More tokens than this is not a command anyone needs: not rescued.
 const MAX_TOKENS: usize = 512;
 
+/// Most `$` one SEARCH may name: each becomes a copy of the saved result, which can be as
+/// large as the mailbox.
+const MAX_DOLLARS: usize = 8;
+
+/// What a `$` token is rewritten to before imap-codec sees the command; `SAVED` is what
+/// it decodes to.
+const SAVED_TEXT: &[u8] = b"4294967295:4294967295";
+
+/// The placeholder for `$` in a decoded command: the range `4294967295:4294967295`.
+/// Clients write the message with UID 4294967295 (if ever) as a number, not as a
+/// range of one, and a rewritten command where this set shows up in more places than
+/// `$` was written is refused, so a sequence set equal to it is always a `$`.
+pub fn is_saved(set: &SequenceSet) -> bool {
+    matches!(
+        set.0.as_ref(),
+        [Sequence::Range(SeqOrUid::Value(a), SeqOrUid::Value(b))]
+            if *a == NonZeroU32::MAX && *b == NonZeroU32::MAX
+    )
+}
+
 /// A command imap-codec could not decode, recognised here.
 #[derive(Debug)]
 pub enum Rescued {
-    /// SEARCH or UID SEARCH with RETURN options (RFC 4731).
-    Search {
-        /// The command without its RETURN options, as imap-codec decoded it.
+    /// A SEARCH with RETURN options, or a command naming `$`, rewritten and decoded.
+    Command {
+        /// The command as imap-codec decoded it once rewritten: without RETURN options,
+        /// with `SAVED` sets (see `is_saved`) where the client wrote `$`.
         command: Command<'static>,
-        /// The RETURN options.
-        ret: SearchReturn,
+        /// What the rewrite took out.
+        rewrite: Rewrite,
     },
     /// LIST with RFC 5258 syntax.
     List {
@@ -45,7 +75,17 @@ pub enum Rescued {
     },
 }
 
-/// SEARCH RETURN options (RFC 4731 §3.1); an empty list means ALL.
+/// What a rewritten command carried beyond what imap-codec decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rewrite {
+    /// SEARCH's RETURN options, when it had some.
+    pub ret: Option<SearchReturn>,
+    /// The client wrote `$` (RFC 5182): the command's `SAVED` sets stand for the saved
+    /// search result.
+    pub saved: bool,
+}
+
+/// SEARCH RETURN options (RFC 4731 §3.1, RFC 5182 §2); an empty list means ALL.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SearchReturn {
     /// MIN: the lowest matching number.
@@ -56,6 +96,8 @@ pub struct SearchReturn {
     pub count: bool,
     /// ALL: every match, as a sequence set.
     pub all: bool,
+    /// SAVE (RFC 5182): keep the result for `$`.
+    pub save: bool,
 }
 
 /// An extended LIST (RFC 5258, with RFC 5819's STATUS return option and RFC 6154's
@@ -96,7 +138,6 @@ enum Tok<'a> {
 
 /// A token and the byte range it came from.
 type Spanned<'a> = (Tok<'a>, usize, usize);
-
 /// Splits one complete command (ending in CRLF) into tokens; None when it is not one.
 fn lex(b: &[u8]) -> Option<Vec<Spanned<'_>>> {
     let mut out = Vec::new();
@@ -171,7 +212,8 @@ fn is_atom(t: Option<&Spanned>, word: &str) -> bool {
     matches!(t, Some((Tok::Atom(a), ..)) if a.eq_ignore_ascii_case(word.as_bytes()))
 }
 
-/// Recognises an extended LIST or a SEARCH with RETURN in a command imap-codec rejected.
+/// Recognises an extended LIST, a SEARCH with RETURN, or a command naming `$` in a
+/// command imap-codec rejected.
 pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
     let toks = lex(bytes)?;
     let tag = match toks.first() {
@@ -185,15 +227,131 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
         }))
         .map(|r| r.map_err(|text| (tag, text)));
     }
-    let at = if is_atom(toks.get(1), "UID") { 2 } else { 1 };
-    if !is_atom(toks.get(at), "SEARCH") || !is_atom(toks.get(at + 1), "RETURN") {
+    let uid = is_atom(toks.get(1), "UID");
+    let at = if uid { 2 } else { 1 };
+    let found = if is_atom(toks.get(at), "SEARCH") {
+        search(bytes, &toks, at)?
+    } else if ["FETCH", "STORE", "COPY", "MOVE"]
+        .into_iter()
+        .any(|c| is_atom(toks.get(at), c))
+        || (uid && is_atom(toks.get(at), "EXPUNGE"))
+    {
+        // RFC 5182: `$` is the whole sequence set, the command's first argument.
+        let (dollar, from, to) = toks.get(at + 1)?;
+        if *dollar != Tok::Atom(b"$") {
+            return None;
+        }
+        sequence_command(bytes, *from, *to)
+    } else {
         return None;
-    }
-    Some(search(bytes, &toks, at + 1).map_err(|text| (tag, text)))
+    };
+    Some(found.map_err(|text| (tag, text)))
 }
 
-/// `[UID] SEARCH RETURN (...) rest`; `ret` indexes RETURN.
-fn search(bytes: &[u8], toks: &[Spanned], ret: usize) -> Result<Rescued, &'static str> {
+/// Decodes `bytes` with the byte ranges `cut` (ascending, disjoint) replaced by
+/// `SAVED_TEXT` (`saved`) or by nothing.
+fn decode_rewritten(bytes: &[u8], cut: &[(usize, usize, bool)]) -> Option<Command<'static>> {
+    let mut plain = Vec::with_capacity(bytes.len() + cut.len() * SAVED_TEXT.len());
+    let mut at = 0;
+    for &(from, to, saved) in cut {
+        plain.extend_from_slice(bytes.get(at..from)?);
+        if saved {
+            plain.extend_from_slice(SAVED_TEXT);
+        }
+        at = to;
+    }
+    plain.extend_from_slice(bytes.get(at..)?);
+    match CommandCodec::default().decode(&plain) {
+        Ok(([], command)) => Some(command.into_static()),
+        _ => None,
+    }
+}
+
+/// FETCH, STORE, COPY, MOVE or UID EXPUNGE with `$` (at `from..to`) as its set.
+fn sequence_command(bytes: &[u8], from: usize, to: usize) -> Result<Rescued, &'static str> {
+    let command = decode_rewritten(bytes, &[(from, to, true)]).ok_or("Malformed command")?;
+    let set = match &command.body {
+        CommandBody::Fetch { sequence_set, .. }
+        | CommandBody::Store { sequence_set, .. }
+        | CommandBody::Copy { sequence_set, .. }
+        | CommandBody::Move { sequence_set, .. }
+        | CommandBody::ExpungeUid { sequence_set } => sequence_set,
+        _ => return Err("Malformed command"),
+    };
+    if !is_saved(set) {
+        return Err("Malformed command");
+    }
+    Ok(Rescued::Command {
+        command,
+        rewrite: Rewrite {
+            ret: None,
+            saved: true,
+        },
+    })
+}
+
+/// `[UID] SEARCH [RETURN (...)] criteria`; `at` indexes SEARCH. None when it has
+/// neither RETURN nor `$` (then it is not ours to rescue).
+fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &'static str>> {
+    let mut cut = Vec::new();
+    let mut ret = None;
+    let mut i = at + 1;
+    if is_atom(toks.get(i), "RETURN") {
+        let (opts, close) = match search_return(toks, i) {
+            Ok(found) => found,
+            Err(text) => return Some(Err(text)),
+        };
+        // The command without "RETURN (...)", decoded by imap-codec as usual.
+        cut.push((toks.get(i - 1)?.2, toks.get(close)?.2, false));
+        ret = Some(opts);
+        i = close + 1;
+    }
+    let mut dollars = 0;
+    for (t, from, to) in toks.get(i..)? {
+        if *t == Tok::Atom(b"$") {
+            cut.push((*from, *to, true));
+            dollars += 1;
+        }
+    }
+    if ret.is_none() && dollars == 0 {
+        return None;
+    }
+    if dollars > MAX_DOLLARS {
+        return Some(Err("Too many $ in SEARCH"));
+    }
+    let Some(command) = decode_rewritten(bytes, &cut) else {
+        return Some(Err("Malformed SEARCH"));
+    };
+    let CommandBody::Search { criteria, .. } = &command.body else {
+        return Some(Err("Malformed SEARCH"));
+    };
+    // A `$` that imap-codec took for a string (a mailbox or keyword named "$") would
+    // have turned into a string, not a set: then the count differs.
+    if criteria.as_ref().iter().map(saved_keys).sum::<usize>() != dollars {
+        return Some(Err("Ambiguous $ in SEARCH; quote it if it is a string"));
+    }
+    Some(Ok(Rescued::Command {
+        command,
+        rewrite: Rewrite {
+            ret,
+            saved: dollars > 0,
+        },
+    }))
+}
+
+/// How many `SAVED` sets a search key holds (imap-codec caps the nesting).
+fn saved_keys(k: &SearchKey<'_>) -> usize {
+    match k {
+        SearchKey::SequenceSet(s) | SearchKey::Uid(s) => usize::from(is_saved(s)),
+        SearchKey::Not(k) => saved_keys(k),
+        SearchKey::Or(a, b) => saved_keys(a) + saved_keys(b),
+        SearchKey::And(ks) => ks.as_ref().iter().map(saved_keys).sum(),
+        _ => 0,
+    }
+}
+
+/// `RETURN (opts)` at `ret`: the options and the index of the closing parenthesis.
+fn search_return(toks: &[Spanned], ret: usize) -> Result<(SearchReturn, usize), &'static str> {
     if toks.get(ret + 1).map(|t| &t.0) != Some(&Tok::Open) {
         return Err("RETURN needs a parenthesised list");
     }
@@ -207,7 +365,7 @@ fn search(bytes: &[u8], toks: &[Spanned], ret: usize) -> Result<Rescued, &'stati
                 b"MAX" => opts.max = true,
                 b"COUNT" => opts.count = true,
                 b"ALL" => opts.all = true,
-                b"SAVE" => return Err("SEARCHRES (RETURN SAVE) is not supported"),
+                b"SAVE" => opts.save = true,
                 _ => return Err("Unknown SEARCH RETURN option"),
             },
             _ => return Err("Malformed SEARCH RETURN options"),
@@ -218,22 +376,7 @@ fn search(bytes: &[u8], toks: &[Spanned], ret: usize) -> Result<Rescued, &'stati
     if opts == SearchReturn::default() {
         opts.all = true;
     }
-    // The command without "RETURN (...)", decoded by imap-codec as usual.
-    let keep_to = toks[ret - 1].2;
-    let resume = toks[i].2;
-    let mut plain = bytes[..keep_to].to_vec();
-    plain.extend_from_slice(&bytes[resume..]);
-    match CommandCodec::default().decode(&plain) {
-        Ok((rest, command))
-            if rest.is_empty() && matches!(command.body, CommandBody::Search { .. }) =>
-        {
-            Ok(Rescued::Search {
-                command: command.into_static(),
-                ret: opts,
-            })
-        }
-        _ => Err("Malformed SEARCH"),
-    }
+    Ok((opts, i))
 }
 
 /// The arguments of an extended LIST.
@@ -375,24 +518,145 @@ mod tests {
     #[test]
     fn searches() {
         let r = rescue(b"t UID SEARCH RETURN (MIN COUNT) SUBJECT {2}\r\nhi\r\n");
-        let Some(Ok(Rescued::Search { command, ret })) = r else {
+        let Some(Ok(Rescued::Command { command, rewrite })) = r else {
             panic!("{r:?}")
         };
         assert!(matches!(
             command.body,
             CommandBody::Search { uid: true, .. }
         ));
-        assert!(ret.min && ret.count && !ret.all);
+        let ret = rewrite.ret.unwrap();
+        assert!(ret.min && ret.count && !ret.all && !ret.save && !rewrite.saved);
         let r = rescue(b"t SEARCH RETURN () ALL\r\n");
-        assert!(matches!(r, Some(Ok(Rescued::Search { ret, .. })) if ret.all));
-        assert!(matches!(
-            rescue(b"t SEARCH RETURN (SAVE) ALL\r\n"),
-            Some(Err(_))
-        ));
+        assert!(
+            matches!(r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), .. }, .. })) if ret.all)
+        );
+        // SAVE alone is not "RETURN ()": it does not mean ALL.
+        let r = rescue(b"t SEARCH RETURN (SAVE) ALL\r\n");
+        assert!(
+            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), .. }, .. }))
+                if ret.save && !ret.all),
+            "{r:?}"
+        );
         assert!(matches!(
             rescue(b"t SEARCH RETURN (MIN) BOGUS\r\n"),
             Some(Err(_))
         ));
+    }
+
+    /// How many `SAVED` sets a decoded SEARCH holds.
+    fn set_keys(body: &CommandBody<'_>) -> usize {
+        let CommandBody::Search { criteria, .. } = body else {
+            panic!("{body:?}")
+        };
+        criteria.as_ref().iter().map(saved_keys).sum()
+    }
+
+    #[test]
+    fn dollars() {
+        for (line, uid) in [
+            (&b"t FETCH $ (FLAGS)\r\n"[..], false),
+            (
+                b"t UID FETCH $ (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n",
+                true,
+            ),
+            (b"t STORE $ +FLAGS.SILENT (\\Seen $Forwarded)\r\n", false),
+            (b"t UID COPY $ {1}\r\n$\r\n", true),
+            (b"t MOVE $ \"$\"\r\n", false),
+            (b"t UID EXPUNGE $\r\n", true),
+        ] {
+            let r = rescue(line);
+            let Some(Ok(Rescued::Command { command, rewrite })) = &r else {
+                panic!("{line:?}: {r:?}")
+            };
+            assert!(rewrite.saved && rewrite.ret.is_none());
+            let (set, is_uid) = match &command.body {
+                CommandBody::Fetch {
+                    sequence_set, uid, ..
+                }
+                | CommandBody::Store {
+                    sequence_set, uid, ..
+                }
+                | CommandBody::Copy {
+                    sequence_set, uid, ..
+                }
+                | CommandBody::Move {
+                    sequence_set, uid, ..
+                } => (sequence_set, *uid),
+                CommandBody::ExpungeUid { sequence_set } => (sequence_set, true),
+                other => panic!("{other:?}"),
+            };
+            assert!(is_saved(set) && is_uid == uid, "{line:?}");
+        }
+        // The mailbox of COPY and MOVE is a string, even when it is called "$".
+        let r = rescue(b"t COPY $ $\r\n");
+        let Some(Ok(Rescued::Command { command, .. })) = &r else {
+            panic!("{r:?}")
+        };
+        let CommandBody::Copy { mailbox, .. } = &command.body else {
+            panic!("{command:?}")
+        };
+        assert!(
+            matches!(mailbox, imap_types::mailbox::Mailbox::Other(o) if o.as_ref() == b"$"),
+            "{mailbox:?}"
+        );
+
+        // In SEARCH, `$` as a key and after UID; a "$" string stays a string.
+        let r = rescue(b"t UID SEARCH RETURN (SAVE COUNT) OR $ UID $ NOT SUBJECT \"$\"\r\n");
+        let Some(Ok(Rescued::Command { command, rewrite })) = &r else {
+            panic!("{r:?}")
+        };
+        assert!(rewrite.saved && rewrite.ret.as_ref().is_some_and(|r| r.save && r.count));
+        assert_eq!(set_keys(&command.body), 2);
+        let r = rescue(b"t SEARCH $\r\n");
+        assert!(
+            matches!(
+                r,
+                Some(Ok(Rescued::Command {
+                    rewrite: Rewrite {
+                        saved: true,
+                        ret: None
+                    },
+                    ..
+                }))
+            ),
+            "{r:?}"
+        );
+
+        for (line, text) in [
+            // A `$` imap-codec reads as a string: refused, never searched for as a set.
+            (
+                &b"t SEARCH $ KEYWORD $\r\n"[..],
+                "Ambiguous $ in SEARCH; quote it if it is a string",
+            ),
+            // The client's own 4294967295:4294967295 is not mistaken for `$`.
+            (
+                b"t SEARCH $ 4294967295:4294967295\r\n",
+                "Ambiguous $ in SEARCH; quote it if it is a string",
+            ),
+            (b"t FETCH $ (BOGUS)\r\n", "Malformed command"),
+            (b"t SEARCH $ BOGUS\r\n", "Malformed SEARCH"),
+            (b"t SEARCH RETURN (SAVE) $ $$\r\n", "Malformed SEARCH"),
+            (b"t SEARCH $ $ $ $ $ $ $ $ $\r\n", "Too many $ in SEARCH"),
+        ] {
+            let r = rescue(line);
+            assert!(
+                matches!(&r, Some(Err((_, t))) if *t == text),
+                "{line:?}: {r:?}"
+            );
+        }
+        // `$` only as the whole set: anything else is not a SEARCHRES command.
+        for line in [
+            &b"t FETCH $,1 (FLAGS)\r\n"[..],
+            b"t FETCH 1 $\r\n",
+            b"t EXPUNGE $\r\n",
+            b"t NOOP $\r\n",
+            b"t FETCH \"$\" (FLAGS)\r\n",
+            b"t FETCH {1}\r\n$ (FLAGS)\r\n",
+        ] {
+            let r = rescue(line);
+            assert!(r.is_none(), "{line:?}: {r:?}");
+        }
     }
 
     #[test]

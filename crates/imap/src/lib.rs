@@ -1,25 +1,29 @@
 //! twinmail's IMAP server: IMAP4rev1 (RFC 3501) with UIDPLUS, MOVE, IDLE, NAMESPACE, ID,
 //! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE, QRESYNC,
-//! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, QUOTA (reporting), BINARY and
-//! UTF8=ACCEPT, over the store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
+//! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY
+//! and UTF8=ACCEPT, over the store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
-//! response encoding; `extparse` rescues the two command forms imap-codec cannot decode
-//! (extended LIST, SEARCH RETURN). What is ours: the session states and their validity
-//! table, the mapping between sequence numbers and UIDs, what other sessions' changes look
-//! like to this one (EXISTS / EXPUNGE or VANISHED / FETCH FLAGS), SEARCH, and the message
-//! structure (ENVELOPE, BODYSTRUCTURE, sections, BINARY) computed with mail-parser.
+//! response encoding; `extparse` rescues the command forms imap-codec cannot decode
+//! (extended LIST, SEARCH RETURN, SEARCHRES's `$`). What is ours: the session states and
+//! their validity table, the mapping between sequence numbers and UIDs, what other
+//! sessions' changes look like to this one (EXISTS / EXPUNGE or VANISHED / FETCH FLAGS),
+//! SEARCH, and the message structure (ENVELOPE, BODYSTRUCTURE, sections, BINARY)
+//! computed with mail-parser.
 #![forbid(unsafe_code)]
 
 mod command;
 mod convert;
-mod extparse;
+// Public only for the fuzz crate (fuzz/fuzz_targets/extparse.rs); not an API.
+#[doc(hidden)]
+pub mod extparse;
 mod message;
 pub mod mutf7;
 mod selected;
 mod server;
 mod session;
 mod settings;
+mod uidmap;
 
 pub use server::{Imap, run, serve_stream};
 pub use settings::{ImapSettings, Kind};

@@ -11,7 +11,10 @@ use imap_types::{
 };
 use twinmail_store::{Change, ChangeEvent, Flags, Mailbox};
 
-use crate::convert::{fetch_flags, nz, nz64, vec1, wire_set};
+use crate::{
+    convert::{fetch_flags, nz, nz64, vec1, wire_set},
+    uidmap::UidMap,
+};
 
 /// How this session's client wants changes told.
 #[derive(Clone, Copy, Debug, Default)]
@@ -43,8 +46,8 @@ pub struct Selected {
     pub mailbox: Mailbox,
     /// EXAMINE: no changes allowed.
     pub read_only: bool,
-    /// UIDs by sequence number (index + 1), ascending.
-    pub uids: Vec<u32>,
+    /// UIDs by sequence number, ascending.
+    pub uids: UidMap,
     /// Changes waiting for a point where they may be told.
     pending: Vec<Pending>,
     /// The mailbox was deleted or renamed away by another session.
@@ -56,7 +59,7 @@ impl Selected {
         Selected {
             mailbox,
             read_only,
-            uids,
+            uids: UidMap::from_sorted(uids),
             pending: Vec::new(),
             gone: false,
         }
@@ -64,12 +67,12 @@ impl Selected {
 
     /// The sequence number of a UID.
     pub fn seq(&self, uid: u32) -> Option<u32> {
-        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
+        self.uids.seq(uid)
     }
 
     /// The largest UID known to the client (0 when empty).
     pub fn max_uid(&self) -> u32 {
-        self.uids.last().copied().unwrap_or(0)
+        self.uids.last().unwrap_or(0)
     }
 
     /// Takes note of a committed change if it concerns this mailbox.
@@ -104,11 +107,8 @@ impl Selected {
     /// the order to report them (each number valid after the ones before).
     pub fn expunge_now(&mut self, uids: &[u32]) -> Vec<u32> {
         let mut seqs = Vec::with_capacity(uids.len());
-        for uid in uids {
-            if let Ok(i) = self.uids.binary_search(uid) {
-                self.uids.remove(i);
-                seqs.push(i as u32 + 1);
-            }
+        for &uid in uids {
+            seqs.extend(self.uids.remove(uid));
         }
         seqs
     }
@@ -120,7 +120,7 @@ impl Selected {
             let known: Vec<u32> = uids
                 .iter()
                 .copied()
-                .filter(|u| self.uids.binary_search(u).is_ok())
+                .filter(|&u| self.uids.seq(u).is_some())
                 .collect();
             self.expunge_now(&known);
             return vanished(known, false).into_iter().collect();
@@ -149,13 +149,12 @@ impl Selected {
                     }
                 }
                 Pending::Expunged(uid) if expunges => {
-                    if let Ok(i) = self.uids.binary_search(&uid) {
-                        self.uids.remove(i);
+                    if let Some(seq) = self.uids.remove(uid) {
                         expunged_any = true;
                         if report.qresync {
                             gone.push(uid);
                         } else {
-                            out.push(Data::Expunge(nz(i as u32 + 1)));
+                            out.push(Data::Expunge(nz(seq)));
                         }
                     }
                 }
@@ -196,12 +195,10 @@ impl Selected {
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, &'static str> {
         if uid {
             let uids = crate::convert::uid_set(set, self.max_uid());
-            return Ok(self
-                .uids
+            return Ok(uids
+                .ranges()
                 .iter()
-                .enumerate()
-                .filter(|(_, u)| uids.contains(**u))
-                .map(|(i, u)| (i as u32 + 1, *u))
+                .flat_map(|&(lo, hi)| self.uids.range(lo, hi))
                 .collect());
         }
         let n = self.uids.len() as u32;
@@ -227,7 +224,7 @@ impl Selected {
             .ranges()
             .iter()
             .flat_map(|&(a, b)| a..=b)
-            .map(|s| (s, self.uids[s as usize - 1]))
+            .filter_map(|s| Some((s, self.uids.uid(s)?)))
             .collect())
     }
 }

@@ -114,6 +114,8 @@ pub struct Session<S> {
     pub utf8: bool,
     /// IMAP4rev2 is on (RFC 9051): no RECENT, SEARCH answered with ESEARCH.
     pub rev2: bool,
+    /// The saved search result (SEARCHRES, RFC 5182), as UIDs: what `$` stands for.
+    pub search_result: twinmail_store::UidSet,
     /// This session's place in its user's session count, once logged in.
     pub user_slot: Option<crate::server::UserSlot>,
     /// What imap-next produced while responses were being pumped out mid-command
@@ -129,6 +131,8 @@ enum Needs {
     NotAuthenticated,
     /// Logged in.
     Authenticated,
+    /// Logged in with no mailbox selected (ENABLE, RFC 5161 §3.1 / RFC 9051 §6.3.1).
+    AuthenticatedOnly,
     /// A mailbox selected.
     Selected,
 }
@@ -139,6 +143,7 @@ fn needs(body: &CommandBody<'_>) -> Needs {
     match body {
         Capability | Noop | Logout | Id { .. } => Needs::Any,
         StartTLS | Authenticate { .. } | Login { .. } => Needs::NotAuthenticated,
+        Enable { .. } => Needs::AuthenticatedOnly,
         Check
         | Close
         | Unselect
@@ -160,6 +165,9 @@ fn allowed(body: &CommandBody<'_>, state: &State) -> Result<(), &'static str> {
         (Needs::NotAuthenticated, _) => Err("Already authenticated"),
         (_, State::NotAuthenticated) => Err("Log in first"),
         (Needs::Selected, State::Authenticated { .. }) => Err("No mailbox selected"),
+        (Needs::AuthenticatedOnly, State::Selected { .. }) => {
+            Err("ENABLE is not allowed while a mailbox is selected")
+        }
         _ => Ok(()),
     }
 }
@@ -205,6 +213,7 @@ impl<S: Stream> Session<S> {
             qresync: false,
             utf8: false,
             rev2: false,
+            search_result: twinmail_store::UidSet::default(),
             user_slot: None,
             stash: std::collections::VecDeque::new(),
         }
@@ -218,8 +227,12 @@ impl<S: Stream> Session<S> {
                 Some(Err(e)) => Err(Interrupt::Error(e)),
                 None => self.server.next(),
             };
+            // Commands run in futures of their own on the heap (boxed), so that what a
+            // session holds between commands (in IDLE, say) is only the session and its
+            // read: the largest command future is several KiB, and would otherwise be
+            // part of every session's task for its whole life (bench/imap-idle.sh).
             match next {
-                Ok(event) => self.event(event).await,
+                Ok(event) => Box::pin(self.event(event)).await,
                 Err(Interrupt::Io(Io::Output(bytes))) => self.conn.reply_raw(&bytes),
                 Err(Interrupt::Io(Io::NeedMoreInput)) => {
                     if self.closing {
@@ -238,7 +251,7 @@ impl<S: Stream> Session<S> {
                         return End::Closed;
                     }
                 }
-                Err(Interrupt::Error(e)) => self.wire_error(e).await,
+                Err(Interrupt::Error(e)) => Box::pin(self.wire_error(e)).await,
             }
             if self.errors >= self.imap.settings.max_errors && !self.closing {
                 self.bye("Too many errors");
@@ -348,8 +361,8 @@ impl<S: Stream> Session<S> {
                 return;
             }
             match rescued {
-                Ok(Rescued::Search { command, ret }) => {
-                    self.run_command(command.tag, command.body, Extra::SearchReturn(ret))
+                Ok(Rescued::Command { command, rewrite }) => {
+                    self.run_command(command.tag, command.body, Extra::Rewritten(rewrite))
                         .await;
                 }
                 Ok(Rescued::List { tag, request }) => {
@@ -578,6 +591,7 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "SPECIAL-USE",
         "LIST-STATUS",
         "ESEARCH",
+        "SEARCHRES",
         "UTF8=ACCEPT",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {

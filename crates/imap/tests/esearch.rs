@@ -70,10 +70,6 @@ async fn search_return_options() {
 
     for (cmd, reply) in [
         (
-            "SEARCH RETURN (SAVE) ALL",
-            "A BAD SEARCHRES (RETURN SAVE) is not supported",
-        ),
-        (
             "SEARCH RETURN (FIRST) ALL",
             "A BAD Unknown SEARCH RETURN option",
         ),

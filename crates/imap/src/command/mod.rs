@@ -18,6 +18,7 @@ mod namespace;
 mod noop;
 mod quota;
 mod rename;
+mod saved;
 mod search;
 mod select;
 mod starttls;
@@ -31,16 +32,17 @@ use twinmail_net::Stream;
 use twinmail_store::StoreError;
 
 use crate::{
-    convert::{bad, no},
-    session::Session,
+    convert::{bad, no, ok},
+    session::{Session, State},
 };
 
 /// What `extparse` recognised beyond what imap-codec decoded.
 pub enum Extra {
     /// Nothing: the command is all in its `CommandBody`.
     None,
-    /// SEARCH's RETURN options (RFC 4731).
-    SearchReturn(crate::extparse::SearchReturn),
+    /// A command extparse rewrote: SEARCH's RETURN options (RFC 4731, RFC 5182) and
+    /// whether `$` stands in it.
+    Rewritten(crate::extparse::Rewrite),
     /// An RFC 5258 LIST (its `CommandBody::List` is a stand-in).
     List(crate::extparse::ListRequest),
 }
@@ -53,14 +55,23 @@ pub async fn dispatch<S: Stream>(
     extra: Extra,
 ) -> Status<'static> {
     use CommandBody as C;
-    let (search_return, list_request) = match extra {
-        Extra::None => (None, None),
-        Extra::SearchReturn(r) => (Some(r), None),
-        Extra::List(l) => (None, Some(l)),
+    let (search_return, saved) = match extra {
+        Extra::None => (None, false),
+        Extra::Rewritten(r) => (r.ret, r.saved),
+        Extra::List(request) => return list::list_extended(s, tag, request).await,
     };
-    if let Some(request) = list_request {
-        return list::list_extended(s, tag, request).await;
-    }
+    let body = if saved {
+        // Every command `$` may stand in needs a selected mailbox (validity table).
+        let State::Selected { view, .. } = &s.state else {
+            return bad(tag, "No mailbox selected");
+        };
+        match saved::resolve(body, &s.search_result, view) {
+            saved::Resolved::Body(body) => body,
+            saved::Resolved::Empty(text) => return ok(tag, None, text),
+        }
+    } else {
+        body
+    };
     match body {
         C::Capability => capability::capability(s, tag),
         C::Noop | C::Check => noop::noop(tag),

@@ -1,7 +1,8 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4). Every key of RFC 3501; strings match as
 //! case-insensitive substrings (UTF-8). Keys that need the message bytes load them only
 //! when asked. With RETURN options (ESEARCH, RFC 4731), or for IMAP4rev2 clients
-//! (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of SEARCH.
+//! (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of SEARCH. RETURN (SAVE)
+//! (SEARCHRES, RFC 5182) keeps the result, as UIDs, for `$` (see `saved.rs`).
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use imap_types::{
@@ -31,6 +32,12 @@ pub async fn search<S: Stream>(
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
     };
+    let save = ret.as_ref().is_some_and(|r| r.save);
+    if save {
+        // RFC 5182 §2.1: a SEARCH with SAVE that fails (NO) leaves `$` empty; what it
+        // finds replaces this below.
+        s.search_result = UidSet::default();
+    }
     let store = s.imap.store.clone();
     let messages = match store.messages(view.mailbox.id).await {
         Ok(m) => m,
@@ -48,6 +55,8 @@ pub async fn search<S: Stream>(
     };
     let mut highest = 0u64;
     let mut hits = Vec::new();
+    let mut hit_uids = Vec::new();
+    let sets = SetCache::default();
     for m in messages {
         let Some(seq) = view.seq(m.uid) else { continue };
         let raw = if needs_body {
@@ -63,11 +72,18 @@ pub async fn search<S: Stream>(
             seq,
             raw: &raw,
             view,
+            sets: &sets,
         };
         if criteria.iter().all(|k| ctx.matches(k)) {
             hits.push(if uid { m.uid } else { seq });
+            if save {
+                hit_uids.push(m.uid);
+            }
             highest = highest.max(m.modseq);
         }
+    }
+    if let Some(r) = ret.as_ref().filter(|r| r.save) {
+        s.search_result = saved_result(r, &hit_uids);
     }
     let modseq = (by_modseq && !hits.is_empty()).then(|| nz64(highest));
     let ret = ret.or_else(|| {
@@ -77,6 +93,8 @@ pub async fn search<S: Stream>(
         })
     });
     match ret {
+        // RFC 5182 §2.4: SAVE alone asks for no ESEARCH response.
+        Some(ret) if !(ret.min || ret.max || ret.count || ret.all) => {}
         Some(ret) => {
             let line = esearch(tag, uid, &ret, &hits, modseq.map(|m| m.get()));
             s.raw_line(line.as_bytes());
@@ -84,6 +102,17 @@ pub async fn search<S: Stream>(
         None => s.data(Data::Search(hits.into_iter().map(nz).collect(), modseq)),
     }
     ok(tag, None, "SEARCH completed")
+}
+
+/// What RETURN (SAVE ...) keeps of the matches (ascending UIDs), RFC 5182 §2.4: with
+/// MIN and/or MAX but neither ALL nor COUNT, just those; otherwise all of them.
+fn saved_result(ret: &SearchReturn, uids: &[u32]) -> UidSet {
+    if (ret.min || ret.max) && !ret.all && !ret.count {
+        let min = uids.first().filter(|_| ret.min);
+        let max = uids.last().filter(|_| ret.max);
+        return UidSet::from_uids(min.into_iter().chain(max).copied());
+    }
+    UidSet::from_uids(uids.iter().copied())
 }
 
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set] [MODSEQ n]`
@@ -157,11 +186,37 @@ fn needs_bytes(k: &SearchKey<'_>) -> bool {
     }
 }
 
+/// One message as SEARCH sees it.
 struct Ctx<'a> {
+    /// The message.
     m: &'a Message,
+    /// Its sequence number.
     seq: u32,
+    /// Its bytes, when a key needs them (else empty).
     raw: &'a [u8],
+    /// The mailbox as the client knows it.
     view: &'a Selected,
+    /// The criteria's sets, resolved once for all messages.
+    sets: &'a SetCache,
+}
+
+/// The sets of one SEARCH's criteria as `UidSet`s, each resolved on first use: building
+/// one costs as much as the set has ranges (a `$` may stand for a large saved result),
+/// so it is done once per SEARCH, not once per message. Keyed by the set's address: the
+/// criteria stay put while the messages are searched.
+#[derive(Default)]
+struct SetCache(std::cell::RefCell<std::collections::HashMap<usize, UidSet>>);
+
+impl SetCache {
+    /// True when `n` is in `set`, `*` being `largest`.
+    fn contains(&self, set: &imap_types::sequence::SequenceSet, largest: u32, n: u32) -> bool {
+        let key = std::ptr::from_ref(set) as usize;
+        self.0
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| crate::convert::uid_set(set, largest))
+            .contains(n)
+    }
 }
 
 impl Ctx<'_> {
@@ -175,10 +230,10 @@ impl Ctx<'_> {
             Or(a, b) => self.matches(a) || self.matches(b),
             Not(k) => !self.matches(k),
             // Checked range by range: never expanded per message.
-            SequenceSet(set) => {
-                crate::convert::uid_set(set, self.view.uids.len() as u32).contains(self.seq)
-            }
-            Uid(set) => crate::convert::uid_set(set, self.view.max_uid()).contains(self.m.uid),
+            SequenceSet(set) => self
+                .sets
+                .contains(set, self.view.uids.len() as u32, self.seq),
+            Uid(set) => self.sets.contains(set, self.view.max_uid(), self.m.uid),
             Answered => f("\\Answered"),
             Deleted => f("\\Deleted"),
             Draft => f("\\Draft"),

@@ -28,6 +28,8 @@ pub async fn select<S: Stream>(
 ) -> Status<'static> {
     // A new SELECT leaves the old mailbox first, even if it fails (RFC 3501 §6.3.1);
     // [CLOSED] marks where the old mailbox's responses end (RFC 7162 §3.2.11).
+    // RFC 5182 §2.1: SELECT and EXAMINE empty the saved search result (`$`).
+    s.search_result = twinmail_store::UidSet::default();
     if matches!(s.state, State::Selected { .. }) {
         s.state.deselect();
         untagged_ok(s, Code::Closed, "Previous mailbox closed");

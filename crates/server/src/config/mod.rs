@@ -34,8 +34,10 @@ section! {
         pub path: PathBuf = PathBuf::from("twinmail.db"),
         /// Connections kept open for readers.
         pub read_connections: u32 = 8,
-        /// Most password hashes computed at once (each costs password_memory_kib).
-        pub max_concurrent_hashes: usize = 4,
+        /// Most password hashes computed at once. Each slot keeps password_memory_kib of
+        /// working memory once used (reused, never freed: freeing fragments the heap).
+        /// 0: one per CPU core, at most 4 (more than the cores only queues for CPU).
+        pub max_concurrent_hashes: usize = 0,
         /// argon2id memory per new password hash, in KiB.
         pub password_memory_kib: u32 = 19456,
         /// argon2id passes per new password hash.
@@ -365,9 +367,6 @@ impl Config {
         if self.store.read_connections == 0 {
             bad("store.read_connections", "must be at least 1".into());
         }
-        if self.store.max_concurrent_hashes == 0 {
-            bad("store.max_concurrent_hashes", "must be at least 1".into());
-        }
         if self.store.password_memory_kib < 8 {
             bad("store.password_memory_kib", "must be at least 8".into());
         }
@@ -529,7 +528,10 @@ impl Config {
     pub fn store_options(&self) -> twinmail_store::StoreOptions {
         let mut o = twinmail_store::StoreOptions::new(self.database(), self.node.id.clone());
         o.read_connections = self.store.read_connections;
-        o.max_concurrent_hashes = self.store.max_concurrent_hashes;
+        o.max_concurrent_hashes = match self.store.max_concurrent_hashes {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            n => n,
+        };
         o.hash_cost = twinmail_store::HashCost {
             m_cost_kib: self.store.password_memory_kib,
             t_cost: self.store.password_passes,
