@@ -125,8 +125,11 @@ impl Store {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let incarnation = claim_node(&mut conn, &opts.node).await?;
+        // No ping before each use: an embedded database's connections do not go stale,
+        // and the ping was a second round trip to SQLite's worker thread for every read.
         let read = SqlitePoolOptions::new()
             .max_connections(opts.read_connections.max(1))
+            .test_before_acquire(false)
             .connect_with(connect)
             .await?;
         let node: Arc<str> = Arc::from(opts.node.as_str());
