@@ -186,20 +186,48 @@ pub(crate) async fn mailboxes_of<'e>(
 }
 
 /// Messages of a mailbox with UIDs in `lo..=hi`, ascending.
+/// The messages of a mailbox with UIDs in `lo ..= hi`, ascending. SQLite packs the rows
+/// into one text value (group_concat) that is split here: sqlx hands rows over one at a
+/// time from its worker thread, and reading a mailbox row by row cost ~10 µs a message
+/// (SELECT and SEARCH of 2,000 messages took 20–35 ms under load, bench/imap.sh).
 pub(crate) async fn messages_in<'e>(
     e: impl SqliteExecutor<'e>,
     mailbox_id: i64,
     lo: u32,
     hi: u32,
 ) -> Result<Vec<Message>, StoreError> {
-    let rows: Vec<MessageRow> = sqlx::query_as(
-        "SELECT uid, guid, blob, size, internal_date, flags, modseq FROM messages \
-         WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 ORDER BY uid",
+    let packed: Option<String> = sqlx::query_scalar(
+        "SELECT group_concat(uid || ',' || size || ',' || internal_date || ',' || modseq \
+         || ',' || hex(guid) || ',' || hex(blob) || ',' || flags, char(10) ORDER BY uid) \
+         FROM messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3",
     )
     .bind(mailbox_id)
     .bind(lo as i64)
     .bind(hi as i64)
-    .fetch_all(e)
+    .fetch_one(e)
     .await?;
-    collect(rows)
+    packed.map_or(Ok(Vec::new()), |p| p.split('\n').map(unpack).collect())
+}
+
+/// One message of `messages_in`'s packed text: uid,size,date,modseq,guid,blob,flags (the
+/// flags last: a keyword may hold a comma, never a newline).
+fn unpack(line: &str) -> Result<Message, StoreError> {
+    let bad = || StoreError::Corrupt(format!("packed message row {line:?}"));
+    let mut f = line.splitn(7, ',');
+    let mut next = || f.next().ok_or_else(bad);
+    let uid = next()?.parse().map_err(|_| bad())?;
+    let size = next()?.parse().map_err(|_| bad())?;
+    let internal_date = next()?.parse().map_err(|_| bad())?;
+    let modseq = next()?.parse().map_err(|_| bad())?;
+    let guid = Guid::from_slice(&hex::decode(next()?).map_err(|_| bad())?)?;
+    let blob = BlobHash::from_slice(&hex::decode(next()?).map_err(|_| bad())?)?;
+    Ok(Message {
+        uid,
+        guid,
+        blob,
+        size,
+        internal_date,
+        flags: Flags::parse(next()?),
+        modseq,
+    })
 }
