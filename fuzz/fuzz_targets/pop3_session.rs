@@ -12,8 +12,12 @@ use libfuzzer_sys::fuzz_target;
 use tokio::{runtime::Runtime, sync::watch};
 use twinmail_pop3::{Pop3, Pop3Settings};
 
+/// Every input's maildrop.
+const MESSAGES: [&str; 3] = ["Subject: 0\r\n\r\n.dot\r\nbody\r\n", "Subject: 1\r\n\r\nx\r\n", "Subject: 2\r\n\r\n"];
+
 struct World {
     rt: Runtime,
+    store: twinmail_store::Store,
     pop3: Arc<Pop3>,
     shutdown: watch::Receiver<bool>,
     _stop: watch::Sender<bool>,
@@ -23,8 +27,7 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let rt = twinmail_fuzz::runtime();
-        let messages = ["Subject: 0\r\n\r\n.dot\r\nbody\r\n", "Subject: 1\r\n\r\nx\r\n", "Subject: 2\r\n\r\n"];
-        let store = twinmail_fuzz::store(&rt, "pop3", &messages);
+        let store = twinmail_fuzz::store(&rt, "pop3", &[]);
         let settings = Pop3Settings {
             error_delay: Duration::ZERO,
             auth_failure_delay: Duration::ZERO,
@@ -33,16 +36,17 @@ fn world() -> &'static World {
             plaintext_auth_on_loopback: true,
             ..Default::default()
         };
-        let pop3 = Pop3::new(settings, store, None);
+        let pop3 = Pop3::new(settings, store.clone(), None);
         let (stop, shutdown) = watch::channel(false);
-        World { rt, pop3, shutdown, _stop: stop }
+        World { rt, store, pop3, shutdown, _stop: stop }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let w = world();
     // Log in first so the fuzzer's bytes reach the TRANSACTION commands.
-    let mut input = b"USER a@example.com\r\nPASS pw\r\n".to_vec();
+    let user = twinmail_fuzz::fresh_account(&w.rt, &w.store, &MESSAGES);
+    let mut input = format!("USER {user}\r\nPASS pw\r\n").into_bytes();
     input.extend_from_slice(data);
     twinmail_fuzz::drive(&w.rt, input, |server| {
         let peer = "127.0.0.1:110".parse().expect("address");

@@ -123,6 +123,13 @@ pub struct Session<S> {
     stash: std::collections::VecDeque<Result<Event, WireError>>,
 }
 
+/// The tag a refused line starts with, when it is a valid tag followed by a space.
+fn tag_of(line: &[u8]) -> Option<Tag<'static>> {
+    let end = line.iter().take(64).position(|&b| b == b' ')?;
+    let tag = std::str::from_utf8(&line[..end]).ok()?;
+    Tag::try_from(tag.to_string()).ok()
+}
+
 /// The least state a command needs.
 enum Needs {
     /// Any state.
@@ -277,10 +284,9 @@ impl<S: Stream> Session<S> {
                     self.take_change(ev);
                     self.drain_changes();
                     self.report_updates(true);
-                    // Hand the responses to imap-next's encoder, then go on waiting.
-                    while let Err(Interrupt::Io(Io::Output(bytes))) = self.server.next() {
-                        self.conn.reply_raw(&bytes);
-                    }
+                    // Hand the responses to imap-next's encoder, then go on waiting. All
+                    // of them: one change can make several (EXPUNGE then EXISTS).
+                    self.send_queued();
                 }
             }
         }
@@ -383,13 +389,24 @@ impl<S: Stream> Session<S> {
             return;
         }
         self.errors += 1;
-        let text = match e {
-            WireError::ExpectedCrlfGotLf { .. } => "Lines must end with CRLF",
-            WireError::MalformedMessage { .. } => "Malformed command",
-            WireError::LiteralTooLong { .. } => "Literal too long",
-            WireError::CommandTooLong { .. } => "Command too long",
+        let (text, bytes) = match &e {
+            WireError::ExpectedCrlfGotLf { discarded_bytes } => {
+                ("Lines must end with CRLF", discarded_bytes)
+            }
+            WireError::MalformedMessage { discarded_bytes } => {
+                ("Malformed command", discarded_bytes)
+            }
+            WireError::LiteralTooLong { discarded_bytes } => ("Literal too long", discarded_bytes),
+            WireError::CommandTooLong { discarded_bytes } => ("Command too long", discarded_bytes),
         };
-        if let Ok(s) = Status::bad(None, None, text) {
+        // A client waits for its tag: answer with it whenever it can be read (RFC 3501
+        // §7.1.3), untagged only when even the tag is unreadable. A refused literal was
+        // already answered with the tag by imap-next.
+        let tag = match e {
+            WireError::LiteralTooLong { .. } => None,
+            _ => tag_of(bytes.declassify()),
+        };
+        if let Ok(s) = Status::bad(tag, None, text) {
             self.server.enqueue_status(s);
         }
     }
@@ -449,6 +466,14 @@ impl<S: Stream> Session<S> {
     /// Sends a complete untagged response line that imap-types cannot express (ESEARCH),
     /// after everything imap-next has queued.
     pub fn raw_line(&mut self, line: &[u8]) {
+        self.send_queued();
+        self.conn.reply_raw(line);
+    }
+
+    /// Moves everything imap-next has queued to the connection. imap-next reports each
+    /// response as sent before it hands out the next one's bytes, so stopping at the
+    /// first event would leave the rest queued; other events are kept for the main loop.
+    fn send_queued(&mut self) {
         loop {
             match self.server.next() {
                 Err(Interrupt::Io(Io::Output(bytes))) => self.conn.reply_raw(&bytes),
@@ -464,7 +489,6 @@ impl<S: Stream> Session<S> {
                 }
             }
         }
-        self.conn.reply_raw(line);
     }
 
     /// A mailbox name from the wire, as UTF-8 or modified UTF-7 per what the client enabled.

@@ -186,7 +186,12 @@ async fn run<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, q: Query) -> Sta
         // RECURSIVEMATCH: a parent of selected names is listed too, with CHILDINFO.
         let child_selected = q.recursive_match && descendants().any(|(_, c)| selects(Some(c)));
         let virtual_parent = m.is_none() && !q.select_subscribed && !q.select_special_use;
-        if !(selected || child_selected || virtual_parent) {
+        // RFC 3501 §6.3.9: when `%` stops at a name that is not subscribed but has a
+        // subscribed child the pattern does not reach, LSUB lists it, \Noselect.
+        let lsub_parent = q.lsub
+            && !selected
+            && descendants().any(|(n, c)| c.subscribed && !full.iter().any(|p| matches(p, n)));
+        if !(selected || child_selected || virtual_parent || lsub_parent) {
             continue;
         }
         let mut items = Vec::new();
@@ -201,6 +206,8 @@ async fn run<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, q: Query) -> Sta
             } else {
                 "Noselect"
             });
+        } else if lsub_parent {
+            attr("Noselect");
         }
         if q.return_subscribed && m.is_some_and(|m| m.subscribed) {
             attr("Subscribed");

@@ -115,7 +115,15 @@ pub async fn dispatch<S: Stream>(
         C::Unselect => unselect::unselect(s, tag),
         C::Expunge => expunge::expunge(s, tag, None).await,
         C::ExpungeUid { sequence_set } => expunge::expunge(s, tag, Some(&sequence_set)).await,
-        C::Search { criteria, uid, .. } => {
+        C::Search {
+            charset,
+            criteria,
+            uid,
+        } => {
+            // RFC 3501 §6.4.4: an unsupported charset is a tagged NO, not BAD.
+            if let Some(refusal) = search::unsupported_charset(tag, charset.as_ref()) {
+                return refusal;
+            }
             search::search(s, tag, criteria.as_ref(), uid, search_return).await
         }
         C::Fetch {

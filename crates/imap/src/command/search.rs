@@ -104,6 +104,31 @@ pub async fn search<S: Stream>(
     ok(tag, None, "SEARCH completed")
 }
 
+/// The charsets SEARCH understands: strings are compared as UTF-8, of which US-ASCII is
+/// a subset.
+const CHARSETS: [&str; 2] = ["UTF-8", "US-ASCII"];
+
+/// `NO [BADCHARSET (UTF-8 US-ASCII)]` for a charset other than those (RFC 3501 §6.4.4:
+/// a tagged NO, not BAD, and it SHOULD name the supported ones).
+pub fn unsupported_charset(
+    tag: &Tag<'static>,
+    charset: Option<&imap_types::core::Charset<'_>>,
+) -> Option<Status<'static>> {
+    let name = charset?.as_ref();
+    if CHARSETS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+        return None;
+    }
+    let allowed = CHARSETS
+        .iter()
+        .filter_map(|c| imap_types::core::Charset::try_from(*c).ok())
+        .collect();
+    Some(crate::convert::no(
+        tag,
+        Some(imap_types::response::Code::BadCharset { allowed }),
+        "Unsupported charset".into(),
+    ))
+}
+
 /// What RETURN (SAVE ...) keeps of the matches (ascending UIDs), RFC 5182 §2.4: with
 /// MIN and/or MAX but neither ALL nor COUNT, just those; otherwise all of them.
 fn saved_result(ret: &SearchReturn, uids: &[u32]) -> UidSet {

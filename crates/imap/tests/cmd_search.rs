@@ -1,0 +1,154 @@
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4): flag, header, body, size, date and set keys,
+//! AND by juxtaposition, OR, NOT and parentheses; CHARSET UTF-8 / US-ASCII, and
+//! NO [BADCHARSET] for one the server does not know.
+
+mod common;
+
+use common::{ALICE, Client, start};
+
+const MIXED: &str = "From: Ann Example <ann@example.org>\r\nTo: Bob <bob@example.net>, carol@example.net\r\nCc: dave@example.net\r\nSubject: multi part\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <mp1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello world, this is part one\r\n--XX\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>two</p>\r\n--XX--\r\n";
+
+/// Four delivered messages (UIDs 1-4, "message 0".."message 3", sent today) and MIXED
+/// (UID 5, dated 1994, \Flagged); 1-3 \Seen, 2 \Answered, 3 $Label.
+async fn setup() -> (common::Server, Client) {
+    let srv = start().await;
+    srv.deliver(ALICE.0, 4).await;
+    let mut c = srv.login(ALICE).await;
+    c.cmd(&format!(
+        "APPEND INBOX (\\Flagged) \"07-Feb-1994 21:52:25 -0800\" {{{}+}}\r\n{MIXED}",
+        MIXED.len()
+    ))
+    .await;
+    c.cmd("SELECT INBOX").await;
+    c.cmd("STORE 1:3 +FLAGS.SILENT (\\Seen)").await;
+    c.cmd("STORE 2 +FLAGS.SILENT (\\Answered)").await;
+    c.cmd("STORE 3 +FLAGS.SILENT ($Label)").await;
+    (srv, c)
+}
+
+#[tokio::test]
+async fn search_keys() {
+    let (_srv, mut c) = setup().await;
+    for (criteria, hits) in [
+        ("ALL", "1 2 3 4 5"),
+        ("SEEN", "1 2 3"),
+        ("UNSEEN", "4 5"),
+        ("FLAGGED", "5"),
+        ("UNFLAGGED", "1 2 3 4"),
+        ("ANSWERED", "2"),
+        ("UNANSWERED", "1 3 4 5"),
+        ("DELETED", ""),
+        ("UNDELETED", "1 2 3 4 5"),
+        ("DRAFT", ""),
+        ("KEYWORD $Label", "3"),
+        ("UNKEYWORD $Label", "1 2 4 5"),
+        ("NEW", ""),
+        ("OLD", "1 2 3 4 5"),
+        // Headers and text, case-insensitive substrings.
+        ("SUBJECT \"message 2\"", "3"),
+        ("SUBJECT MESSAGE", "1 2 3 4"),
+        ("FROM ann", "5"),
+        ("FROM remote.org", "1 2 3 4"),
+        ("TO carol", "5"),
+        ("CC dave", "5"),
+        ("BCC dave", ""),
+        ("HEADER Message-ID m1@", "2"),
+        ("HEADER MIME-Version \"\"", "5"),
+        ("BODY \"part one\"", "5"),
+        ("BODY Subject", ""),
+        ("TEXT multipart", "5"),
+        ("TEXT \"body of 3\"", "4"),
+        // Sizes: the delivered ones are 134 bytes.
+        ("LARGER 134", "5"),
+        ("SMALLER 135", "1 2 3 4"),
+        // Dates: internal dates, and Date: headers.
+        ("BEFORE 1-Jan-2000", "5"),
+        ("SINCE 1-Jan-2000", "1 2 3 4"),
+        ("ON 8-Feb-1994", "5"),
+        ("SENTON 7-Feb-1994", "5"),
+        ("SENTBEFORE 8-Feb-1994", "5"),
+        ("SENTSINCE 8-Feb-1994", ""),
+        // Sets, AND, OR, NOT, parentheses.
+        ("2:4", "2 3 4"),
+        ("4:*", "4 5"),
+        ("*", "5"),
+        ("2:4 NOT 3", "2 4"),
+        ("SEEN UNANSWERED", "1 3"),
+        ("OR FLAGGED ANSWERED", "2 5"),
+        ("OR (SEEN KEYWORD $Label) FLAGGED", "3 5"),
+        ("NOT (SEEN)", "4 5"),
+        ("NOT OR SEEN FLAGGED", "4"),
+        ("UID 2,4:5", "2 4 5"),
+    ] {
+        let want = if hits.is_empty() {
+            "* SEARCH".to_string()
+        } else {
+            format!("* SEARCH {hits}")
+        };
+        assert_eq!(
+            c.cmd(&format!("SEARCH {criteria}")).await,
+            [want, "A OK SEARCH completed".to_string()],
+            "{criteria}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn uid_search_and_charsets() {
+    let (_srv, mut c) = setup().await;
+    c.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    c.cmd("EXPUNGE").await;
+    // Now UIDs 2-5 are messages 1-4.
+    for (cmd, reply) in [
+        ("SEARCH SEEN", "* SEARCH 1 2"),
+        ("UID SEARCH SEEN", "* SEARCH 2 3"),
+        // A sequence set in UID SEARCH is still message numbers; UID names UIDs.
+        ("UID SEARCH 1:2", "* SEARCH 2 3"),
+        ("UID SEARCH UID 1:2", "* SEARCH 2"),
+        ("SEARCH UID 5", "* SEARCH 4"),
+        ("UID SEARCH UID 9:*", "* SEARCH 5"),
+        ("UID SEARCH NOT ALL", "* SEARCH"),
+        ("SEARCH CHARSET UTF-8 SUBJECT part", "* SEARCH 4"),
+        ("SEARCH CHARSET us-ascii FROM ann", "* SEARCH 4"),
+        (
+            "UID SEARCH CHARSET UTF-8 SUBJECT {5+}\r\nMULTI",
+            "* SEARCH 5",
+        ),
+    ] {
+        assert_eq!(c.cmd(cmd).await, [reply, "A OK SEARCH completed"], "{cmd}");
+    }
+    // RFC 3501 §6.4.4: an unknown charset is NO (not BAD), naming the known ones.
+    for cmd in [
+        "SEARCH CHARSET X-UNKNOWN ALL",
+        "UID SEARCH CHARSET ISO-8859-99 SUBJECT x",
+    ] {
+        assert_eq!(
+            c.cmd(cmd).await,
+            ["A NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset"],
+            "{cmd}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn search_refusals() {
+    let (srv, mut c) = setup().await;
+    for cmd in [
+        "A SEARCH",
+        "A SEARCH BOGUS",
+        "A SEARCH OR SEEN",
+        "A SEARCH 0",
+    ] {
+        c.0.send_line(cmd).await;
+        assert_eq!(c.line().await, "A BAD Malformed command", "{cmd}");
+    }
+    // Numbers beyond the mailbox simply match nothing.
+    assert_eq!(
+        c.cmd("SEARCH 9").await,
+        ["* SEARCH", "A OK SEARCH completed"]
+    );
+    c.cmd("UNSELECT").await;
+    assert_eq!(c.cmd("SEARCH ALL").await, ["A BAD No mailbox selected"]);
+    let mut u = Client::connect_tls(&srv).await;
+    assert_eq!(u.cmd("SEARCH ALL").await, ["A BAD Log in first"]);
+}

@@ -1,0 +1,165 @@
+//! STORE and UID STORE (RFC 3501 §6.4.6): FLAGS, +FLAGS and -FLAGS, with .SILENT;
+//! keywords; the untagged FETCH shows every message's flags after the change (with UID
+//! for UID STORE); other sessions see the change as FETCH FLAGS; NO when read-only.
+
+mod common;
+
+use common::{ALICE, Client, start};
+
+#[tokio::test]
+async fn store_forms() {
+    let srv = start().await;
+    srv.deliver(ALICE.0, 3).await;
+    let mut c = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    for (cmd, reply) in [
+        (
+            "STORE 1 FLAGS (\\Answered)",
+            vec!["* 1 FETCH (FLAGS (\\Answered))"],
+        ),
+        (
+            "STORE 1 +FLAGS (\\Draft $Label1)",
+            vec!["* 1 FETCH (FLAGS ($Label1 \\Answered \\Draft))"],
+        ),
+        (
+            "STORE 1 -FLAGS (\\Answered $Label1)",
+            vec!["* 1 FETCH (FLAGS (\\Draft))"],
+        ),
+        // Removing what is not there, adding what is: the flags are still reported.
+        (
+            "STORE 1 -FLAGS (\\Seen)",
+            vec!["* 1 FETCH (FLAGS (\\Draft))"],
+        ),
+        // A bare flag without parentheses is allowed.
+        (
+            "STORE 1:2 +FLAGS \\Seen",
+            vec![
+                "* 1 FETCH (FLAGS (\\Draft \\Seen))",
+                "* 2 FETCH (FLAGS (\\Seen))",
+            ],
+        ),
+        ("STORE 1 FLAGS.SILENT ()", vec![]),
+        ("STORE 2:3 +FLAGS.SILENT (\\Flagged work)", vec![]),
+        ("STORE 2 -FLAGS.SILENT (work)", vec![]),
+        (
+            "UID STORE 2:3 +FLAGS (\\Answered)",
+            vec![
+                "* 2 FETCH (UID 2 FLAGS (\\Answered \\Flagged \\Seen))",
+                "* 3 FETCH (UID 3 FLAGS (\\Answered \\Flagged work))",
+            ],
+        ),
+        ("UID STORE 3 -FLAGS.SILENT (\\Answered)", vec![]),
+        // UIDs that do not exist are skipped.
+        ("UID STORE 99 +FLAGS (\\Seen)", vec![]),
+    ] {
+        let mut want: Vec<String> = reply.iter().map(|s| s.to_string()).collect();
+        want.push("A OK STORE completed".into());
+        assert_eq!(c.cmd(cmd).await, want, "{cmd}");
+    }
+    assert_eq!(
+        c.cmd("FETCH 1:* (FLAGS)").await,
+        [
+            "* 1 FETCH (FLAGS ())",
+            "* 2 FETCH (FLAGS (\\Answered \\Flagged \\Seen))",
+            "* 3 FETCH (FLAGS (\\Flagged work))",
+            "A OK FETCH completed"
+        ]
+    );
+    assert_eq!(
+        c.cmd("SEARCH KEYWORD work").await,
+        ["* SEARCH 3", "A OK SEARCH completed"]
+    );
+}
+
+#[tokio::test]
+async fn store_refusals() {
+    let srv = start().await;
+    srv.deliver(ALICE.0, 2).await;
+    let mut u = Client::connect_tls(&srv).await;
+    assert_eq!(
+        u.cmd("STORE 1 +FLAGS (\\Seen)").await,
+        ["A BAD Log in first"]
+    );
+    let mut c = srv.login(ALICE).await;
+    assert_eq!(
+        c.cmd("STORE 1 +FLAGS (\\Seen)").await,
+        ["A BAD No mailbox selected"]
+    );
+    c.cmd("SELECT INBOX").await;
+    assert_eq!(
+        c.cmd("STORE 3 +FLAGS (\\Seen)").await,
+        ["A BAD Invalid message sequence number"]
+    );
+    assert_eq!(
+        c.cmd("STORE 1:3 +FLAGS (\\Seen)").await,
+        ["A BAD Invalid message sequence number"]
+    );
+    for cmd in [
+        "A STORE 1 BOGUS (\\Seen)",
+        "A STORE 1 +FLAGS",
+        "A STORE 0 +FLAGS (\\Seen)",
+    ] {
+        c.0.send_line(cmd).await;
+        assert_eq!(c.line().await, "A BAD Malformed command", "{cmd}");
+    }
+    c.cmd("EXAMINE INBOX").await;
+    assert_eq!(
+        c.cmd("STORE 1 +FLAGS (\\Seen)").await,
+        ["A NO Mailbox is read-only"]
+    );
+    assert_eq!(
+        c.cmd("UID STORE 1 +FLAGS (\\Seen)").await,
+        ["A NO Mailbox is read-only"]
+    );
+    // Nothing changed.
+    assert_eq!(
+        c.cmd("FETCH 1:2 (FLAGS)").await,
+        [
+            "* 1 FETCH (FLAGS ())",
+            "* 2 FETCH (FLAGS ())",
+            "A OK FETCH completed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn other_sessions_see_flag_changes() {
+    let srv = start().await;
+    srv.deliver(ALICE.0, 3).await;
+    let mut c = srv.login(ALICE).await;
+    let mut other = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    other.cmd("SELECT INBOX").await;
+    c.cmd("STORE 2 +FLAGS.SILENT (\\Flagged)").await;
+    c.cmd("UID STORE 3 FLAGS (\\Seen $Done)").await;
+    assert_eq!(
+        other.cmd("NOOP").await,
+        [
+            "* 2 FETCH (UID 2 FLAGS (\\Flagged))",
+            "* 3 FETCH (UID 3 FLAGS ($Done \\Seen))",
+            "A OK NOOP completed"
+        ]
+    );
+    // The session that stored does not hear its own change again.
+    assert_eq!(c.cmd("NOOP").await, ["A OK NOOP completed"]);
+    // Another session's change arrives even with a STORE of one's own, after its own
+    // FETCH responses; an expunge elsewhere is held back until NOOP.
+    c.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    c.cmd("EXPUNGE").await;
+    assert_eq!(
+        other.cmd("STORE 3 -FLAGS ($Done)").await,
+        [
+            "* 3 FETCH (FLAGS (\\Seen))",
+            "* 1 FETCH (UID 1 FLAGS (\\Deleted))",
+            "A OK STORE completed"
+        ]
+    );
+    assert_eq!(
+        other.cmd("NOOP").await,
+        ["* 1 EXPUNGE", "* 2 EXISTS", "A OK NOOP completed"]
+    );
+    assert_eq!(
+        c.cmd("NOOP").await,
+        ["* 2 FETCH (UID 3 FLAGS (\\Seen))", "A OK NOOP completed"]
+    );
+}
