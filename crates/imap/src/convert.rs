@@ -66,9 +66,17 @@ pub fn fetch_flags(flags: &Flags) -> Vec<FlagFetch<'static>> {
         .collect()
 }
 
-/// Wire flags as the store's flags (`\Recent` is dropped there).
-pub fn store_flags(flags: &[Flag<'_>]) -> Flags {
-    Flags::new(flags.iter().map(|f| f.to_string()))
+/// Wire flags as the store's flags (`\Recent`, which clients copying flags send along,
+/// is dropped there). Any other system flag RFC 3501 does not define (`\Bogus`) is
+/// refused: only servers define those, and no client may be shown one (§2.3.2).
+pub fn store_flags(flags: &[Flag<'_>]) -> Result<Flags, &'static str> {
+    let unknown = |f: &Flag<'_>| {
+        matches!(f, Flag::Extension(_)) && !f.to_string().eq_ignore_ascii_case("\\Recent")
+    };
+    if flags.iter().any(unknown) {
+        return Err("Unknown system flag");
+    }
+    Ok(Flags::new(flags.iter().map(|f| f.to_string())))
 }
 
 /// Bytes as an nstring: a literal (any bytes but NUL; NULs become spaces, since IMAP4rev1

@@ -287,6 +287,11 @@ impl<S: Stream> Session<S> {
                     // Hand the responses to imap-next's encoder, then go on waiting. All
                     // of them: one change can make several (EXPUNGE then EXISTS).
                     self.send_queued();
+                    if self.closing {
+                        // The idled mailbox is gone (BYE queued): end now, not at the
+                        // client's next word.
+                        break;
+                    }
                 }
             }
         }
@@ -541,6 +546,14 @@ impl<S: Stream> Session<S> {
     pub fn report_updates(&mut self, expunges: bool) {
         let report = self.report();
         let updates = match &mut self.state {
+            // Its mailbox deleted (by this session or another), a session has nothing
+            // left to show: it says so and ends, as Dovecot does.
+            State::Selected { view, .. } if view.gone => {
+                if !self.closing {
+                    self.bye("Selected mailbox was deleted, have to disconnect");
+                }
+                return;
+            }
             State::Selected { view, .. } => view.updates(expunges, report),
             _ => return,
         };

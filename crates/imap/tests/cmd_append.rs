@@ -92,6 +92,11 @@ async fn append_refusals() {
         c.cmd("APPEND Nowhere {12+}\r\nSubject: a\r\n").await,
         ["A NO [TRYCREATE] No such mailbox"]
     );
+    assert_eq!(
+        c.cmd("APPEND INBOX (\\Bogus) {12+}\r\nSubject: a\r\n")
+            .await,
+        ["A BAD Unknown system flag"]
+    );
     // After CREATE, as TRYCREATE suggests, it works.
     c.cmd("CREATE Nowhere").await;
     let r = c.cmd("APPEND Nowhere {12+}\r\nSubject: a\r\n").await;

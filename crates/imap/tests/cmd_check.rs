@@ -13,7 +13,7 @@ async fn check_when_selected() {
     let mut other = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
     other.cmd("SELECT INBOX").await;
-    assert_eq!(c.cmd("CHECK").await, ["A OK NOOP completed"]);
+    assert_eq!(c.cmd("CHECK").await, ["A OK CHECK completed"]);
     srv.deliver(ALICE.0, 1).await;
     other.cmd("STORE 1 +FLAGS.SILENT (\\Answered)").await;
     assert_eq!(
@@ -21,12 +21,12 @@ async fn check_when_selected() {
         [
             "* 1 FETCH (UID 1 FLAGS (\\Answered))",
             "* 3 EXISTS",
-            "A OK NOOP completed"
+            "A OK CHECK completed"
         ]
     );
     // Also in a read-only mailbox.
     c.cmd("EXAMINE INBOX").await;
-    assert_eq!(c.cmd("CHECK").await, ["A OK NOOP completed"]);
+    assert_eq!(c.cmd("CHECK").await, ["A OK CHECK completed"]);
 }
 
 #[tokio::test]

@@ -64,3 +64,38 @@ async fn deleting_the_selected_mailbox_deselects_it() {
     assert_eq!(c.line().await, "A BAD Malformed command");
     assert_eq!(c.cmd("NOOP").await, ["A OK NOOP completed"]);
 }
+
+#[tokio::test]
+async fn a_session_whose_mailbox_another_deletes_is_told_and_ends() {
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    let mut other = srv.login(ALICE).await;
+    c.cmd("CREATE t").await;
+    c.cmd("SELECT t").await;
+    assert_eq!(other.cmd("DELETE t").await, ["A OK DELETE completed"]);
+    assert_eq!(
+        c.cmd("NOOP").await,
+        [
+            "* BYE Selected mailbox was deleted, have to disconnect",
+            "A OK NOOP completed"
+        ]
+    );
+    assert!(c.0.closed().await, "the session should end");
+}
+
+#[tokio::test]
+async fn an_idling_session_whose_mailbox_is_deleted_is_told_at_once() {
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    let mut other = srv.login(ALICE).await;
+    c.cmd("CREATE t").await;
+    c.cmd("SELECT t").await;
+    c.0.send_line("A IDLE").await;
+    assert_eq!(c.line().await, "+ idling");
+    assert_eq!(other.cmd("DELETE t").await, ["A OK DELETE completed"]);
+    assert_eq!(
+        c.line().await,
+        "* BYE Selected mailbox was deleted, have to disconnect"
+    );
+    assert!(c.0.closed().await, "the session should end without a DONE");
+}

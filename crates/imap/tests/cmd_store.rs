@@ -94,6 +94,15 @@ async fn store_refusals() {
         c.cmd("STORE 1:3 +FLAGS (\\Seen)").await,
         ["A BAD Invalid message sequence number"]
     );
+    // System flags are the server's to define: a made-up one is refused, \Recent ignored.
+    assert_eq!(
+        c.cmd("STORE 1 +FLAGS (\\Seen \\Bogus)").await,
+        ["A BAD Unknown system flag"]
+    );
+    assert_eq!(
+        c.cmd("STORE 1 +FLAGS (\\Recent)").await,
+        ["* 1 FETCH (FLAGS ())", "A OK STORE completed"]
+    );
     for cmd in [
         "A STORE 1 BOGUS (\\Seen)",
         "A STORE 1 +FLAGS",

@@ -13,7 +13,7 @@ use twinmail_net::Stream;
 
 use crate::{
     command::{existing_mailbox, store_failed},
-    convert::{nz, ok, store_flags},
+    convert::{bad, nz, ok, store_flags},
     session::Session,
 };
 
@@ -33,9 +33,13 @@ pub async fn append<S: Stream>(
         LiteralOrLiteral8::Literal(l) => l.as_ref().to_vec(),
         LiteralOrLiteral8::Literal8(l) => l.data.into_owned(),
     };
+    let flags = match store_flags(flags) {
+        Ok(f) => f,
+        Err(text) => return bad(tag, text),
+    };
     let store = &s.imap.store;
     let date = date.map(|d| d.as_ref().timestamp());
-    match store.append(m.id, bytes, store_flags(flags), date).await {
+    match store.append(m.id, bytes, flags, date).await {
         Ok(placed) => ok(
             tag,
             Some(Code::AppendUid {

@@ -74,7 +74,8 @@ pub async fn dispatch<S: Stream>(
     };
     match body {
         C::Capability => capability::capability(s, tag),
-        C::Noop | C::Check => noop::noop(tag),
+        C::Noop => noop::noop(tag, "NOOP"),
+        C::Check => noop::noop(tag, "CHECK"),
         C::Logout => logout::logout(s, tag),
         C::StartTLS => starttls::starttls(s, tag),
         C::Login { username, password } => {

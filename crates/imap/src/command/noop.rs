@@ -6,6 +6,15 @@ use imap_types::{core::Tag, response::Status};
 
 use crate::convert::ok;
 
-pub fn noop(tag: &Tag<'static>) -> Status<'static> {
-    ok(tag, None, "NOOP completed")
+/// `what` is "NOOP" or "CHECK", for the reply text.
+pub fn noop(tag: &Tag<'static>, what: &'static str) -> Status<'static> {
+    ok(
+        tag,
+        None,
+        if what == "CHECK" {
+            "CHECK completed"
+        } else {
+            "NOOP completed"
+        },
+    )
 }

@@ -51,17 +51,15 @@ pub async fn store<S: Stream>(
         StoreType::Add => FlagMode::Add,
         StoreType::Remove => FlagMode::Remove,
     };
+    let flags = match store_flags(flags) {
+        Ok(f) => f,
+        Err(text) => return bad(tag, text),
+    };
     let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
     let store = &s.imap.store;
     let mailbox = view.mailbox.id;
     let stored = match store
-        .store_flags(
-            mailbox,
-            uids.clone(),
-            mode,
-            store_flags(flags),
-            unchanged_since,
-        )
+        .store_flags(mailbox, uids.clone(), mode, flags, unchanged_since)
         .await
     {
         Ok(r) => r,
