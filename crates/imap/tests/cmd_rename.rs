@@ -4,17 +4,7 @@
 
 mod common;
 
-use common::{ALICE, Client, start};
-
-/// A number from a STATUS response: `NAME n`.
-fn status_item(line: &str, name: &str) -> u64 {
-    line.split(&format!("{name} "))
-        .nth(1)
-        .and_then(|r| r.split([' ', ')']).next())
-        .unwrap_or_else(|| panic!("{name} in {line}"))
-        .parse()
-        .unwrap()
-}
+use common::{ALICE, Client, start, status_item};
 
 #[tokio::test]
 async fn rename_with_children() {

@@ -108,3 +108,13 @@ impl Client {
         }
     }
 }
+
+/// A number from a STATUS (or SELECT) response: `NAME n`.
+pub fn status_item(line: &str, name: &str) -> u64 {
+    line.split(&format!("{name} "))
+        .nth(1)
+        .and_then(|r| r.split([' ', ')']).next())
+        .unwrap_or_else(|| panic!("{name} in {line}"))
+        .parse()
+        .unwrap()
+}
