@@ -30,7 +30,7 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let rt = twinmail_fuzz::runtime();
-        let store = twinmail_fuzz::store(&rt, "imap", &[]);
+        let store = twinmail_fuzz::store(&rt, "imap");
         let settings = ImapSettings {
             auth_failure_delay: Duration::ZERO,
             max_auth_failures: 1000,

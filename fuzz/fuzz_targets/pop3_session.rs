@@ -27,7 +27,7 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let rt = twinmail_fuzz::runtime();
-        let store = twinmail_fuzz::store(&rt, "pop3", &[]);
+        let store = twinmail_fuzz::store(&rt, "pop3");
         let settings = Pop3Settings {
             error_delay: Duration::ZERO,
             auth_failure_delay: Duration::ZERO,

@@ -22,7 +22,7 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let rt = twinmail_fuzz::runtime();
-        let store = twinmail_fuzz::store(&rt, "smtp", &[]);
+        let store = twinmail_fuzz::store(&rt, "smtp");
         let mut settings = SmtpSettings::new("fuzz.example.com");
         settings.error_delay = Duration::ZERO;
         settings.auth_failure_delay = Duration::ZERO;

@@ -18,8 +18,8 @@ pub fn runtime() -> Runtime {
 }
 
 /// A fresh store in a temp dir with domain example.com and account a@example.com
-/// (password "pw") holding `messages` in its INBOX.
-pub fn store(rt: &Runtime, name: &str, messages: &[&str]) -> Store {
+/// (password "pw", an empty INBOX); inputs that need mail get a `fresh_account`.
+pub fn store(rt: &Runtime, name: &str) -> Store {
     let dir = std::env::temp_dir().join(format!("twinmail-fuzz-{name}-{}", std::process::id()));
     rt.block_on(async {
         let store = Store::open(StoreOptions {
@@ -30,11 +30,6 @@ pub fn store(rt: &Runtime, name: &str, messages: &[&str]) -> Store {
         .expect("open the fuzz store");
         let _ = store.add_domain("example.com").await;
         let _ = store.create_account("a@example.com", "pw").await;
-        for m in messages {
-            let mut d = store.delivery();
-            d.add_recipient("a@example.com").await.expect("recipient");
-            d.commit(m.as_bytes().to_vec()).await.expect("delivery");
-        }
         store
     })
 }
