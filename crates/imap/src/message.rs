@@ -23,6 +23,14 @@ pub fn parse(bytes: &[u8]) -> Option<Message<'_>> {
     MessageParser::default().parse(bytes)
 }
 
+/// A message's header with the empty line that ends it (the whole message if it has no
+/// body).
+pub fn header(raw: &[u8]) -> &[u8] {
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw, |i| &raw[..i + 4])
+}
+
 /// The bytes a BODY[section] names; empty when the section does not exist.
 pub fn section(raw: &[u8], msg: Option<&Message<'_>>, section: Option<&Section<'_>>) -> Vec<u8> {
     let Some(section) = section else {
@@ -503,6 +511,21 @@ mod tests {
         assert_eq!(binary(raw, m.as_ref(), &[]).unwrap(), raw);
         assert_eq!(base64_decode(b"Zm9v!YmFy\r\nYg"), b"foobarb");
         assert_eq!(qp_decode(b"a=3Db=ZZ=\n="), b"a=b=ZZ");
+    }
+
+    #[test]
+    fn the_envelope_from_the_header_alone_is_the_same() {
+        for raw in [
+            MIXED,
+            b"Subject: only a header\r\n".as_slice(),
+            b"".as_slice(),
+        ] {
+            let whole = envelope(parse(raw).as_ref());
+            let head = envelope(parse(header(raw)).as_ref());
+            assert_eq!(format!("{whole:?}"), format!("{head:?}"));
+        }
+        assert!(header(MIXED).ends_with(b"\r\n\r\n"));
+        assert!(header(MIXED).len() < MIXED.len());
     }
 
     #[test]

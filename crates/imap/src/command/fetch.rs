@@ -112,6 +112,21 @@ pub async fn fetch<S: Stream>(
                 | N::BinarySize { .. }
         )
     });
+    // ENVELOPE alone (what a client lists a folder with) needs only the header: parsing
+    // just that skips every body part and attachment.
+    let header_only = !names.iter().any(|n| {
+        matches!(
+            n,
+            N::Body
+                | N::BodyExt { .. }
+                | N::BodyStructure
+                | N::Rfc822
+                | N::Rfc822Header
+                | N::Rfc822Text
+                | N::Binary { .. }
+                | N::BinarySize { .. }
+        )
+    });
     let sets_seen = !read_only
         && names.iter().any(|n| {
             matches!(
@@ -160,7 +175,9 @@ pub async fn fetch<S: Stream>(
         } else {
             Vec::new()
         };
-        let parsed = if needs_body {
+        let parsed = if needs_body && header_only {
+            message::parse(message::header(&raw))
+        } else if needs_body {
             message::parse(&raw)
         } else {
             None
