@@ -22,6 +22,8 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Most jobs one transaction takes; more wait for the next commit.
 const MAX_BATCH: usize = 256;
+/// How often an idle writer looks for changes another process logged.
+const EXTERNAL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One store mutation: runs inside the writer's transaction and returns what the caller
 /// gets once the transaction has committed.
@@ -59,6 +61,9 @@ pub(crate) struct WriteCtx {
     pub node: Arc<str>,
     /// Events of the current transaction, published after commit.
     events: Vec<ChangeEvent>,
+    /// Changes another process logged since this writer's last look, published before
+    /// this transaction's own (they are committed already, whatever becomes of it).
+    external: Vec<ChangeEvent>,
     /// Change-log rows of the current transaction, written in one statement at its end.
     log_rows: Vec<LogRow>,
     /// The sequence number the next logged change gets. Only this writer appends to the
@@ -129,6 +134,42 @@ impl WriteCtx {
         .fetch_one(&mut *conn)
         .await?;
         Ok(last + 1)
+    }
+
+    /// Reads the changes another process (an admin command run beside the server: an
+    /// import, a new user) logged in `from..to`, so that this process's sessions and
+    /// watchers hear of them as of its own: an IDLE session sees imported mail at once.
+    async fn read_external(&mut self, from: i64, to: i64) -> Result<(), sqlx::Error> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT seq, origin, payload FROM changelog WHERE seq >= $1 AND seq < $2 \
+             ORDER BY seq",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut self.conn)
+        .await?;
+        for (seq, origin, payload) in rows {
+            match serde_json::from_str(&payload) {
+                Ok(change) => self.external.push(ChangeEvent {
+                    origin,
+                    seq,
+                    change,
+                }),
+                Err(e) => tracing::error!(seq, error = %e, "unreadable change in the log"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks for changes another process logged while this writer had nothing to do.
+    async fn poll_external(&mut self) -> Result<(), sqlx::Error> {
+        let next = Self::read_next_seq(&mut self.conn).await?;
+        if next > self.next_seq {
+            let from = self.next_seq;
+            self.next_seq = next;
+            self.read_external(from, next).await?;
+        }
+        Ok(())
     }
 
     /// Makes the next logged change get a number above `seq`.
@@ -243,6 +284,7 @@ impl Writer {
             conn,
             node,
             events: Vec::new(),
+            external: Vec::new(),
             log_rows: Vec::new(),
             next_seq,
         };
@@ -277,7 +319,25 @@ async fn run(
     stream: broadcast::Sender<Arc<ChangeEvent>>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    // While no write comes, look once a second for changes another process logged.
+    let mut poll = tokio::time::interval(EXTERNAL_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let received = tokio::select! {
+            n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+            _ = poll.tick() => {
+                if let Err(e) = ctx.poll_external().await {
+                    tracing::warn!(error = %e, "cannot read the change log");
+                }
+                for event in ctx.external.drain(..) {
+                    let _ = stream.send(Arc::new(event));
+                }
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
         // Group commit: give callers that are about to submit one more turn of the
         // runtime, so they share this transaction's fsync instead of waiting for the next.
         tokio::task::yield_now().await;
@@ -289,6 +349,9 @@ async fn run(
         }
         let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(batch.len());
         let commit = run_batch(&mut ctx, &mut batch, &mut done).await;
+        for event in ctx.external.drain(..) {
+            let _ = stream.send(Arc::new(event));
+        }
         let events = std::mem::take(&mut ctx.events);
         let commit = match commit {
             Ok(()) => {
@@ -326,7 +389,12 @@ async fn run_batch(
         // Another process (an admin command run beside the server) may have logged
         // changes since our last transaction: continue after them. One cheap query under
         // the write lock; the log stays gap-free and unique either way.
-        ctx.next_seq = WriteCtx::read_next_seq(&mut ctx.conn).await?;
+        let next = WriteCtx::read_next_seq(&mut ctx.conn).await?;
+        if next > ctx.next_seq {
+            let from = ctx.next_seq;
+            ctx.read_external(from, next).await?;
+        }
+        ctx.next_seq = next;
         for job in batch.drain(..) {
             let mark = (ctx.events.len(), ctx.log_rows.len(), ctx.next_seq);
             let savepoint = job.needs_savepoint();

@@ -1094,3 +1094,48 @@ async fn quota_limits_append_and_copy_but_not_moves() {
     d.add_recipient("alice@example.com").await.unwrap();
     assert_eq!(store.quota(alice.id).await.unwrap().limit_bytes, None);
 }
+
+/// An admin command run beside the server (another process with the same database) logs
+/// its changes; the server's watchers (IDLE sessions) hear of them within the writer's
+/// one-second poll, in log order, and the server's own next changes follow them.
+#[tokio::test]
+async fn changes_made_by_another_process_reach_this_ones_watchers() {
+    let (dir, server) = fresh().await;
+    let alice = server
+        .create_account("alice@example.com", "pw")
+        .await
+        .unwrap();
+    let inbox = mailbox(&server, &alice, "INBOX").await;
+    let mut watch = server.subscribe();
+    let beside = common::open(dir.path(), "a").await;
+    let placed = beside
+        .append(
+            inbox.id,
+            common::message("imported"),
+            Flags::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(5), watch.recv())
+        .await
+        .expect("the import was never published here")
+        .unwrap();
+    assert!(
+        matches!(&ev.change, Change::MessageAdded { uid, .. } if *uid == placed.uid),
+        "{ev:?}"
+    );
+    // The server's own next change comes after it, numbered after it.
+    let own = server
+        .append(inbox.id, common::message("own"), Flags::default(), None)
+        .await
+        .unwrap();
+    assert!(own.uid > placed.uid);
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), watch.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(next.seq > ev.seq, "{} after {}", next.seq, ev.seq);
+    assert!(matches!(&next.change, Change::MessageAdded { uid, .. } if *uid == own.uid));
+    beside.close().await;
+}
