@@ -5,20 +5,14 @@
 
 mod common;
 
-use common::{ALICE, Client, start};
-
-const MIXED: &str = "From: Ann Example <ann@example.org>\r\nTo: Bob <bob@example.net>, carol@example.net\r\nCc: dave@example.net\r\nSubject: multi part\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <mp1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello world, this is part one\r\n--XX\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>two</p>\r\n--XX--\r\n";
+use common::{ALICE, Client, MIXED, append_mixed, start};
 
 /// Two delivered messages (UIDs 1-2) and MIXED (UID 3, \Flagged, dated 1994), selected.
 async fn setup() -> (common::Server, Client) {
     let srv = start().await;
     srv.deliver(ALICE.0, 2).await;
     let mut c = srv.login(ALICE).await;
-    c.cmd(&format!(
-        "APPEND INBOX (\\Flagged) \"07-Feb-1994 21:52:25 -0800\" {{{}+}}\r\n{MIXED}",
-        MIXED.len()
-    ))
-    .await;
+    append_mixed(&mut c).await;
     c.cmd("SELECT INBOX").await;
     (srv, c)
 }

@@ -4,9 +4,7 @@
 
 mod common;
 
-use common::{ALICE, Client, start};
-
-const MIXED: &str = "From: Ann Example <ann@example.org>\r\nTo: Bob <bob@example.net>, carol@example.net\r\nCc: dave@example.net\r\nSubject: multi part\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <mp1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello world, this is part one\r\n--XX\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>two</p>\r\n--XX--\r\n";
+use common::{ALICE, Client, append_mixed, start};
 
 /// Four delivered messages (UIDs 1-4, "message 0".."message 3", sent today) and MIXED
 /// (UID 5, dated 1994, \Flagged); 1-3 \Seen, 2 \Answered, 3 $Label.
@@ -14,11 +12,7 @@ async fn setup() -> (common::Server, Client) {
     let srv = start().await;
     srv.deliver(ALICE.0, 4).await;
     let mut c = srv.login(ALICE).await;
-    c.cmd(&format!(
-        "APPEND INBOX (\\Flagged) \"07-Feb-1994 21:52:25 -0800\" {{{}+}}\r\n{MIXED}",
-        MIXED.len()
-    ))
-    .await;
+    append_mixed(&mut c).await;
     c.cmd("SELECT INBOX").await;
     c.cmd("STORE 1:3 +FLAGS.SILENT (\\Seen)").await;
     c.cmd("STORE 2 +FLAGS.SILENT (\\Answered)").await;

@@ -451,6 +451,11 @@ impl Store {
     /// An account's storage use and limit.
     pub async fn quota(&self, account_id: i64) -> Result<Quota, StoreError> {
         let limit_bytes = self.quota_limit(account_id).await?;
+        self.usage(account_id, limit_bytes).await
+    }
+
+    /// An account's storage use, with the limit already read.
+    async fn usage(&self, account_id: i64, limit_bytes: Option<u64>) -> Result<Quota, StoreError> {
         let (used, messages): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(m.size), 0), COUNT(*) FROM messages m \
              JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = $1",
@@ -477,14 +482,24 @@ impl Store {
     }
 
     /// Fails with `OverQuota` when adding `bytes` to the account would pass its limit.
-    /// Checked before a write is queued (an account without a limit costs one indexed
-    /// read, its use is summed only when it has one), so two writes racing past the
-    /// limit together may both land: a soft limit, as in most mail servers.
     async fn check_quota(&self, account_id: i64, bytes: u64) -> Result<(), StoreError> {
-        if self.quota_limit(account_id).await?.is_none() {
+        let limit = self.quota_limit(account_id).await?;
+        self.check_room(account_id, limit, bytes).await
+    }
+
+    /// Fails with `OverQuota` when adding `bytes` would pass `limit`. Checked before a
+    /// write is queued (the use is summed only when there is a limit), so two writes
+    /// racing past the limit together may both land: a soft limit, as in most servers.
+    async fn check_room(
+        &self,
+        account_id: i64,
+        limit: Option<u64>,
+        bytes: u64,
+    ) -> Result<(), StoreError> {
+        if limit.is_none() {
             return Ok(());
         }
-        let q = self.quota(account_id).await?;
+        let q = self.usage(account_id, limit).await?;
         if q.exceeded_by(bytes) {
             return Err(StoreError::OverQuota(format!(
                 "{} of {} bytes used",
@@ -495,13 +510,17 @@ impl Store {
         Ok(())
     }
 
-    /// The account owning a mailbox.
-    async fn owner_of(&self, mailbox_id: i64) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT account_id FROM mailboxes WHERE id = $1")
-            .bind(mailbox_id)
-            .fetch_optional(self.db())
-            .await?
-            .ok_or_else(|| StoreError::NotFound("mailbox".into()))
+    /// The account owning a mailbox, and its storage limit: one read.
+    async fn owner_and_limit(&self, mailbox_id: i64) -> Result<(i64, Option<u64>), StoreError> {
+        let (account, limit): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT a.id, a.quota_bytes FROM mailboxes m JOIN accounts a ON a.id = m.account_id \
+             WHERE m.id = $1",
+        )
+        .bind(mailbox_id)
+        .fetch_optional(self.db())
+        .await?
+        .ok_or_else(|| StoreError::NotFound("mailbox".into()))?;
+        Ok((account, limit.map(|l| l.max(0) as u64)))
     }
 
     /// An account's home twin, if the admin chose one.
@@ -733,8 +752,8 @@ impl Store {
         internal_date: Option<i64>,
     ) -> Result<Placed, StoreError> {
         let internal_date = internal_date.unwrap_or_else(now_unix);
-        self.check_quota(self.owner_of(mailbox_id).await?, bytes.len() as u64)
-            .await?;
+        let (account, limit) = self.owner_and_limit(mailbox_id).await?;
+        self.check_room(account, limit, bytes.len() as u64).await?;
         let body = body(bytes);
         if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
             let request = Request::Add {
@@ -844,15 +863,15 @@ impl Store {
         remove: bool,
     ) -> Result<Copied, StoreError> {
         if !remove {
-            let account = self.owner_of(to).await?;
-            if self.quota_limit(account).await?.is_some() {
+            let (account, limit) = self.owner_and_limit(to).await?;
+            if limit.is_some() {
                 let adding = self
                     .messages_in(from, &uids)
                     .await?
                     .iter()
                     .map(|m| m.size)
                     .sum();
-                self.check_quota(account, adding).await?;
+                self.check_room(account, limit, adding).await?;
             }
         }
         if let Some((f, source)) = self.route_mailbox(from).await? {

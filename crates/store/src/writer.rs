@@ -161,7 +161,8 @@ impl WriteCtx {
         Ok(())
     }
 
-    /// Looks for changes another process logged while this writer had nothing to do.
+    /// Looks for changes another process logged since this writer's last transaction (at
+    /// the start of each, and once a second while idle), and continues the log after them.
     async fn poll_external(&mut self) -> Result<(), sqlx::Error> {
         let next = Self::read_next_seq(&mut self.conn).await?;
         if next > self.next_seq {
@@ -389,12 +390,7 @@ async fn run_batch(
         // Another process (an admin command run beside the server) may have logged
         // changes since our last transaction: continue after them. One cheap query under
         // the write lock; the log stays gap-free and unique either way.
-        let next = WriteCtx::read_next_seq(&mut ctx.conn).await?;
-        if next > ctx.next_seq {
-            let from = ctx.next_seq;
-            ctx.read_external(from, next).await?;
-        }
-        ctx.next_seq = next;
+        ctx.poll_external().await?;
         for job in batch.drain(..) {
             let mark = (ctx.events.len(), ctx.log_rows.len(), ctx.next_seq);
             let savepoint = job.needs_savepoint();

@@ -98,23 +98,9 @@ pub async fn fetch<S: Stream>(
     {
         names.push(N::ModSeq);
     }
-    let needs_body = names.iter().any(|n| {
-        matches!(
-            n,
-            N::Body
-                | N::BodyExt { .. }
-                | N::BodyStructure
-                | N::Envelope
-                | N::Rfc822
-                | N::Rfc822Header
-                | N::Rfc822Text
-                | N::Binary { .. }
-                | N::BinarySize { .. }
-        )
-    });
-    // ENVELOPE alone (what a client lists a folder with) needs only the header: parsing
-    // just that skips every body part and attachment.
-    let header_only = !names.iter().any(|n| {
+    // What needs the whole message; ENVELOPE alone (what a client lists a folder with)
+    // needs only the header, and parsing just that skips every body part and attachment.
+    let whole = names.iter().any(|n| {
         matches!(
             n,
             N::Body
@@ -127,6 +113,8 @@ pub async fn fetch<S: Stream>(
                 | N::BinarySize { .. }
         )
     });
+    let needs_body = whole || names.contains(&N::Envelope);
+    let header_only = !whole;
     let sets_seen = !read_only
         && names.iter().any(|n| {
             matches!(

@@ -74,8 +74,8 @@ pub async fn dispatch<S: Stream>(
     };
     match body {
         C::Capability => capability::capability(s, tag),
-        C::Noop => noop::noop(tag, "NOOP"),
-        C::Check => noop::noop(tag, "CHECK"),
+        C::Noop => noop::noop(tag, "NOOP completed"),
+        C::Check => noop::noop(tag, "CHECK completed"),
         C::Logout => logout::logout(s, tag),
         C::StartTLS => starttls::starttls(s, tag),
         C::Login { username, password } => {

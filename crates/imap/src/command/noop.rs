@@ -6,15 +6,7 @@ use imap_types::{core::Tag, response::Status};
 
 use crate::convert::ok;
 
-/// `what` is "NOOP" or "CHECK", for the reply text.
-pub fn noop(tag: &Tag<'static>, what: &'static str) -> Status<'static> {
-    ok(
-        tag,
-        None,
-        if what == "CHECK" {
-            "CHECK completed"
-        } else {
-            "NOOP completed"
-        },
-    )
+/// `done` is the reply text: "NOOP completed" or "CHECK completed".
+pub fn noop(tag: &Tag<'static>, done: &'static str) -> Status<'static> {
+    ok(tag, None, done)
 }

@@ -118,3 +118,15 @@ pub fn status_item(line: &str, name: &str) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// A multipart message (text and quoted-printable HTML) dated 7 Feb 1994.
+pub const MIXED: &str = "From: Ann Example <ann@example.org>\r\nTo: Bob <bob@example.net>, carol@example.net\r\nCc: dave@example.net\r\nSubject: multi part\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <mp1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello world, this is part one\r\n--XX\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>two</p>\r\n--XX--\r\n";
+
+/// APPENDs MIXED to INBOX, \Flagged, with its 1994 internal date.
+pub async fn append_mixed(c: &mut Client) {
+    c.cmd(&format!(
+        "APPEND INBOX (\\Flagged) \"07-Feb-1994 21:52:25 -0800\" {{{}+}}\r\n{MIXED}",
+        MIXED.len()
+    ))
+    .await;
+}
