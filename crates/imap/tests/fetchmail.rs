@@ -11,6 +11,7 @@ fn fetchmail(dir: &std::path::Path, port: u16, keep: bool) -> (i32, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetchmail_over_imap() {
+    twinmail_testkit::require(&["fetchmail"]);
     let srv = start().await;
     srv.deliver(ALICE.0, 50).await;
     let dir = srv.dir.path().to_path_buf();

@@ -51,6 +51,7 @@ print(json.dumps(out), flush=True)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imaplib_full_session_with_idle() {
+    twinmail_testkit::require(&["python3"]);
     let srv = start().await;
     srv.deliver(ALICE.0, 3).await;
     let ca = srv.dir.path().join("ca.pem");

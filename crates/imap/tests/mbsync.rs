@@ -41,7 +41,7 @@ async fn sync(rc: &Path) -> (usize, usize, usize) {
         .arg("-Dn")
         .output()
         .await
-        .expect("mbsync is installed (.ci/run installs isync)");
+        .expect("mbsync runs");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -103,6 +103,7 @@ async fn restart(old: Server) -> Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mbsync_full_then_incremental_then_after_restart() {
+    twinmail_testkit::require(&["mbsync"]);
     let srv = start().await;
     srv.deliver(ALICE.0, 500).await;
     let work = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@ use common::{ALICE, python, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poplib_stls_top_uidl_dele_quit() {
+    twinmail_testkit::require(&["python3"]);
     let srv = start().await;
     let sent = srv.deliver(ALICE.0, 3).await;
     let ca = srv.dir.path().join("ca.pem");
@@ -91,6 +92,7 @@ fn fetchmail(dir: &std::path::Path, port: u16, keep: bool) -> (i32, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetchmail_keeps_then_fetches_nothing_new_then_empties_the_inbox() {
+    twinmail_testkit::require(&["fetchmail"]);
     let srv = start().await;
     srv.deliver(ALICE.0, 200).await;
     let dir = srv.dir.path().to_path_buf();

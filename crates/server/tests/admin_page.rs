@@ -46,7 +46,7 @@ fn chromium(args: &[&str]) -> String {
         .env("HOME", home.path())
         .current_dir(home.path())
         .output()
-        .expect("chromium is installed (.ci/run installs it)");
+        .expect("chromium runs");
     assert!(
         out.status.success(),
         "chromium failed: {}",
@@ -90,7 +90,7 @@ fn parse_metrics(text: &str) -> std::collections::HashMap<String, f64> {
     out
 }
 
-/// Runs promtool (.ci/run installs it from Debian's prometheus package) with `args`,
+/// Runs promtool (scripts/test unpacks it from Debian's prometheus package) with `args`,
 /// feeding it `stdin`; fails the test on any complaint.
 fn promtool(args: &[&str], stdin: Option<&str>) -> String {
     use std::io::Write;
@@ -101,7 +101,7 @@ fn promtool(args: &[&str], stdin: Option<&str>) -> String {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("promtool is installed (.ci/run installs it)");
+        .expect("promtool runs");
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
     drop(input);
@@ -119,6 +119,7 @@ fn promtool(args: &[&str], stdin: Option<&str>) -> String {
 /// given series) pass.
 #[test]
 fn the_alert_rules_check_and_their_tests_pass() {
+    twinmail_testkit::require(&["promtool"]);
     let out = promtool(&["check", "rules", "deploy/prometheus-rules.yml"], None);
     assert!(out.contains("SUCCESS"), "{out}");
     let out = promtool(&["test", "rules", "deploy/prometheus-rules.test.yml"], None);
@@ -134,6 +135,7 @@ fn status_json(port: u16) -> serde_json::Value {
 
 #[test]
 fn the_status_page_shows_the_mirror_at_work() {
+    twinmail_testkit::require(&["chromium", "promtool", "python3"]);
     // Audits every second, so the test sees one.
     let pair = Pair::start_custom(|b| b, 1, "audit_interval_secs = 1");
     let (home_a, home_b) = pair.users_on_both_homes();

@@ -156,6 +156,7 @@ fn a_twin_that_was_down_catches_up() {
 /// UIDVALIDITY, UIDs and flags (the failover promise).
 #[test]
 fn mbsync_switching_twins_downloads_nothing() {
+    twinmail_testkit::require(&["mbsync", "python3"]);
     let pair = Pair::start();
     let (home_a, home_b) = pair.users_on_both_homes();
     for user in [&home_a, &home_b] {
@@ -226,7 +227,7 @@ fn mbsync(rc: &std::path::Path) -> (usize, usize, usize) {
         .arg("-a")
         .arg("-Dn")
         .output()
-        .expect("mbsync is installed (.ci/run installs isync)");
+        .expect("mbsync runs");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

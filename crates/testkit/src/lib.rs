@@ -1,6 +1,7 @@
 //! Test support for the protocol crates (a dev-dependency only): a fresh store with two
-//! users, a self-signed TLS pair, a raw line client for byte-exact transcripts, and a way
-//! to run Python's mail clients.
+//! users, a self-signed TLS pair, a raw line client for byte-exact transcripts, a way to
+//! run Python's mail clients, and [`require`], which every test that runs an outside
+//! program calls first so a missing one is named with its Debian package.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -183,8 +184,117 @@ pub fn plain(authz: &str, user: &str, pass: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{authz}\0{user}\0{pass}"))
 }
 
+/// The outside programs the end-to-end tests run, each with what installs it on Debian.
+/// `scripts/test` installs all of them (keep its package list in step with this one).
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        name: "swaks",
+        probe: &["swaks", "--version"],
+        install: "apt-get install swaks",
+    },
+    Tool {
+        name: "swaks-tls",
+        probe: &["perl", "-MIO::Socket::SSL", "-MNet::SSLeay", "-e1"],
+        install: "apt-get install libio-socket-ssl-perl libnet-ssleay-perl",
+    },
+    Tool {
+        name: "fetchmail",
+        probe: &["fetchmail", "--version"],
+        install: "apt-get install fetchmail",
+    },
+    Tool {
+        name: "mbsync",
+        probe: &["mbsync", "--version"],
+        install: "apt-get install isync",
+    },
+    Tool {
+        name: "chromium",
+        probe: &["chromium", "--version"],
+        install: "apt-get install chromium",
+    },
+    Tool {
+        name: "promtool",
+        probe: &["promtool", "--version"],
+        install: "apt-get download prometheus; dpkg-deb -x prometheus_*.deb x; cp x/usr/bin/promtool /usr/local/bin/",
+    },
+    Tool {
+        name: "python3",
+        probe: &["python3", "--version"],
+        install: "apt-get install python3",
+    },
+    Tool {
+        name: "python3 yaml",
+        probe: &["python3", "-c", "import yaml"],
+        install: "apt-get install python3-yaml",
+    },
+    Tool {
+        name: "curl",
+        probe: &["curl", "--version"],
+        install: "apt-get install curl",
+    },
+];
+
+/// An outside program a test runs.
+pub struct Tool {
+    /// What the test needs, as [`require`] is asked for it: a program's name ("swaks",
+    /// "mbsync"), or a program with a capability ("swaks-tls": swaks with Perl's TLS
+    /// modules, which its STARTTLS needs).
+    pub name: &'static str,
+    /// A command that exits 0 exactly when the program can do its part here.
+    pub probe: &'static [&'static str],
+    /// What to run to get it.
+    pub install: &'static str,
+}
+
+impl Tool {
+    /// True when the probe runs and succeeds.
+    pub fn present(&self) -> bool {
+        let Some((program, args)) = self.probe.split_first() else {
+            return false;
+        };
+        std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+/// One line per tool of `names` that is missing here, naming what installs it.
+pub fn missing(names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|name| match TOOLS.iter().find(|t| t.name == *name) {
+            Some(t) if t.present() => None,
+            Some(t) => Some(format!("{} is missing: {}", t.name, t.install)),
+            None => Some(format!(
+                "{name} is not a tool testkit knows (add it to TOOLS)"
+            )),
+        })
+        .collect()
+}
+
+/// Fails the calling test unless every tool of `names` (see [`TOOLS`]) is here, with one
+/// line per missing tool naming the Debian package to install. Call it first in a test
+/// that runs an outside program, so a fresh machine gets that line instead of a panic
+/// deep in a helper.
+#[track_caller]
+pub fn require(names: &[&str]) {
+    let lines = missing(names);
+    if !lines.is_empty() {
+        panic!(
+            "{}\n(scripts/test installs every tool the tests need)",
+            lines.join("\n")
+        );
+    }
+}
+
 /// Runs a Python script with `python3 -c`; panics with its output unless it succeeds.
+#[track_caller]
 pub fn python(script: &str, args: &[String]) -> String {
+    require(&["python3"]);
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -232,8 +342,10 @@ pub async fn deliver(store: &Store, account: &str, n: usize) -> Vec<String> {
 /// or "IMAP"); `options` go on the user line ("keep", "nokeep fetchall", ...). Messages
 /// are handed to an MDA that appends them to a file in `dir`. Returns (exit code, number of
 /// messages delivered): exit 0 means mail was fetched, 1 means there was none.
+#[track_caller]
 pub fn fetchmail(dir: &std::path::Path, proto: &str, port: u16, options: &str) -> (i32, usize) {
     use std::os::unix::fs::PermissionsExt;
+    require(&["fetchmail"]);
     let rc = dir.join("fetchmailrc");
     let out = dir.join("delivered");
     let _ = std::fs::remove_file(&out);
@@ -256,7 +368,7 @@ pub fn fetchmail(dir: &std::path::Path, proto: &str, port: u16, options: &str) -
         .arg("--silent")
         .env("HOME", dir)
         .status()
-        .expect("fetchmail is installed (.ci/run installs it)");
+        .expect("fetchmail runs");
     let got = std::fs::read_to_string(&out)
         .unwrap_or_default()
         .matches("===SEP===")

@@ -296,6 +296,7 @@ impl Pair {
 
     /// The home twin of an account, as the twins compute it (by its GUID's first byte).
     pub fn home_of(&self, name: &str) -> &'static str {
+        twinmail_testkit::require(&["python3"]);
         let db = self.dir.path().join("a-data/twinmail.db");
         let out = Command::new("python3")
             .arg("-c")
