@@ -135,8 +135,15 @@ pub(crate) fn render(s: &Status) -> String {
             &mut out,
             "mirror_in_sync",
             "gauge",
-            "1 when linked with nothing waiting.",
+            "1 when linked with nothing waiting and no unresolved conflict.",
             if m.in_sync { 1.0 } else { 0.0 },
+        );
+        metric(
+            &mut out,
+            "mirror_unresolved_conflicts",
+            "gauge",
+            "The twin's changes not applied here since the last clean audit, or the last audit's differences.",
+            m.unresolved as f64,
         );
         metric(
             &mut out,

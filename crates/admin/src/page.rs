@@ -44,13 +44,17 @@ pub(crate) fn render(s: &Status) -> String {
     match &s.mirror {
         None => o.push_str("<p>This server has no twin.</p>"),
         Some(m) => {
-            let state = if m.in_sync {
-                "<span class=\"good\">in sync</span>"
-            } else if m.link != "up" {
-                "<span class=\"bad\">twin not connected</span>"
+            let class = if m.in_sync {
+                "good"
+            } else if m.link != "up" || m.unresolved > 0 {
+                "bad"
             } else {
-                "catching up"
+                ""
             };
+            let state = format!(
+                "<span id=\"state\" class=\"{class}\">{}</span>",
+                esc(&m.state)
+            );
             let _ = write!(
                 o,
                 "<pre id=\"mirror-lines\">{}\n{}</pre>\

@@ -122,8 +122,13 @@ pub struct Mirror {
     pub lag_secs: i64,
     /// Changes the twin has not acknowledged.
     pub queue: i64,
-    /// Linked, nothing waiting, initial sync done.
+    /// Linked, nothing waiting, initial sync done, no unresolved conflict.
     pub in_sync: bool,
+    /// "in sync", or what stands in the way ("diverged: N conflicts, ...", "catching up").
+    pub state: String,
+    /// Conflicts not known to be resolved: the twin's changes that could not be applied
+    /// here since the last clean audit, or the differences the last audit found.
+    pub unresolved: i64,
     /// Sync mode fell back to async.
     pub sync_fallback: bool,
     /// Outgoing counters.
@@ -326,6 +331,8 @@ fn mirror(mode: &str, m: &MirrorStatus) -> Mirror {
         lag_secs: m.lag_secs.unwrap_or(0),
         queue: m.pending(),
         in_sync: m.in_sync(),
+        state: m.state(),
+        unresolved: m.unresolved(),
         sync_fallback: m.sync_fallback,
         out: Out {
             queued_add: m.queued_add,

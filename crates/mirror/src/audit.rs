@@ -53,14 +53,20 @@ pub(crate) async fn run(
         }
         let (at, n) = (now_unix().to_string(), diffs.len().to_string());
         let first = diffs.first().map_or("", |d| d.what.as_str());
-        if let Err(e) = store
-            .set_mirror_state(&[
-                ("audit_at", &at),
-                ("audit_differences", &n),
-                ("audit_first", first),
-            ])
-            .await
-        {
+        let mut facts = vec![
+            ("audit_at", at.as_str()),
+            ("audit_differences", n.as_str()),
+            ("audit_first", first),
+        ];
+        // The twins match: every failure counted so far is resolved.
+        let failed = match store.mirror_status().await {
+            Ok(s) if diffs.is_empty() => s.failed.to_string(),
+            _ => String::new(),
+        };
+        if !failed.is_empty() {
+            facts.push(("failed_at_clean_audit", &failed));
+        }
+        if let Err(e) = store.set_mirror_state(&facts).await {
             tracing::warn!(error = %e, "mirror audit: cannot record the result");
         }
     }

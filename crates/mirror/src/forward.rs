@@ -7,20 +7,29 @@
 //! which forwarded writes wait for it, so a flapping link never splits the pair; only a
 //! twin that stays away longer is taken for down, and then every twin serves every
 //! account itself.
+//!
+//! Rules of the house:
+//! - A command keeps its request id for life; a session that ends under a waiting command
+//!   does not fail it: the next session sends it again and the home, which recorded the id
+//!   with the outcome, answers the first outcome. "In doubt" is settled by asking again,
+//!   and only when the bounded wait runs out does the client hear a temporary failure.
+//! - A command never sent while the twin is taken for down is done here ("split").
+//! - A home twin hands out no UID for its accounts, for its own clients or forwarded ones,
+//!   until it has applied everything its twin logged before this link came up.
 
 use std::{
     collections::HashMap,
-    future::Future,
-    pin::Pin,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
+    sync::{Arc, Mutex, atomic::AtomicBool},
+    time::Duration,
 };
 
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
-use twinmail_store::{ForwardFuture, Forwarder, Guid, Request, Response, Store, StoreError};
+use tokio::{
+    sync::{Semaphore, mpsc, oneshot, watch},
+    time::Instant,
+};
+use twinmail_store::{
+    BoxFuture, Command, Forwarder, Guid, Outcome, Route, Store, StoreError, WriteError,
+};
 
 use crate::{
     LinkError,
@@ -28,8 +37,6 @@ use crate::{
     session::Out,
 };
 
-/// Longest a forwarded write may take, answer and catching up included.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Forwarded writes the home twin carries out at once.
 const CONCURRENT_REQUESTS: usize = 64;
 
@@ -43,19 +50,25 @@ pub(crate) struct Forwarding {
     pub(crate) linked: AtomicBool,
     /// The live session's outgoing frames; `attached` says when it changes.
     out: Mutex<Option<Out>>,
-    /// Bumped whenever a session attaches.
+    /// Bumped whenever a session attaches or detaches.
     attached: watch::Sender<u64>,
     /// When the last link went down (or this twin started): writes wait for the link
-    /// until `grace` after it, then this twin serves the account alone.
+    /// until `grace` after it, then this twin serves every account alone.
     down_since: Mutex<Instant>,
     /// How long a lost link is waited for.
     grace: Duration,
-    /// Forwarded writes waiting for their answer.
-    pending: Mutex<HashMap<u64, oneshot::Sender<ResponseFrame>>>,
-    /// The next request id.
-    next: AtomicU64,
+    /// The longest a client's write waits here: for the link, the home's answer, or this
+    /// twin's catching up. Past it the client hears a temporary failure.
+    wait: Duration,
+    /// Callers waiting for the answer to a forwarded command, by request id (several when
+    /// a client's retry of a delivery meets its first attempt still in flight).
+    pending: Mutex<HashMap<Guid, Vec<oneshot::Sender<ResponseFrame>>>>,
     /// How far this twin has applied the twin's log.
     pub(crate) applied: watch::Sender<i64>,
+    /// Where the twin's log ended when the current session started (`None` until its
+    /// position arrives): once `applied` reaches it, this twin holds everything the twin
+    /// logged while they were apart and may hand out UIDs as a home twin again.
+    pub(crate) twin_log_end: watch::Sender<Option<i64>>,
     /// How far the twin has acknowledged (durably applied) this twin's log.
     pub(crate) acked: watch::Sender<i64>,
     /// Sync mode's timeout; `None` in async mode.
@@ -66,12 +79,14 @@ pub(crate) struct Forwarding {
 
 impl Forwarding {
     /// `grace`: how long a lost link is waited for; `startup`: how long, at start, the
-    /// first link is waited for (shorter: a twin that is up links within moments).
+    /// first link is waited for (shorter: a twin that is up links within moments); `wait`:
+    /// the longest a client's write is held.
     pub(crate) fn new(
         node: String,
         twin: String,
         grace: Duration,
         startup: Duration,
+        wait: Duration,
         sync: Option<Duration>,
     ) -> Arc<Forwarding> {
         let started = Instant::now();
@@ -86,9 +101,10 @@ impl Forwarding {
             attached: watch::channel(0).0,
             down_since: Mutex::new(down_since),
             grace,
+            wait,
             pending: Mutex::new(HashMap::new()),
-            next: AtomicU64::new(1),
             applied: watch::channel(0).0,
+            twin_log_end: watch::channel(None).0,
             acked: watch::channel(0).0,
             sync,
             fallback: watch::channel(false).0,
@@ -101,32 +117,29 @@ impl Forwarding {
         crate::home_twin(&self.node, &self.twin, account, chosen)
     }
 
-    /// A session starts: forwarded writes go out through `out`.
+    /// A session starts: forwarded writes go out through `out` (writes waiting for an
+    /// answer send themselves again, with the same request ids). Until the twin's position
+    /// arrives, this twin is not caught up.
     pub(crate) fn attach(&self, out: Out, applied: i64) {
         self.applied.send_replace(applied);
-        *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+        self.twin_log_end.send_replace(None);
+        *lock(&self.out) = Some(out);
         self.attached.send_modify(|g| *g += 1);
     }
 
-    /// The session ended: writes waiting for an answer fail (their clients may retry).
+    /// The session ended. Writes waiting for an answer keep waiting (bounded): the next
+    /// session resends them, and the home answers each once.
     pub(crate) fn detach(&self) {
-        *self.out.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        *lock(&self.out) = None;
+        *lock(&self.down_since) = Instant::now();
+        self.attached.send_modify(|g| *g += 1);
     }
 
     /// The home twin answered.
     pub(crate) fn answered(&self, r: ResponseFrame) {
-        let waiter = self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&r.id);
-        if let Some(w) = waiter {
-            let _ = w.send(r);
+        let waiters = lock(&self.pending).remove(&r.id).unwrap_or_default();
+        for w in waiters {
+            let _ = w.send(r.clone());
         }
     }
 
@@ -134,10 +147,10 @@ impl Forwarding {
     async fn session(&self, until: Instant) -> Option<Out> {
         let mut attached = self.attached.subscribe();
         loop {
-            if let Some(out) = self.out.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            if let Some(out) = lock(&self.out).clone() {
                 return Some(out);
             }
-            tokio::time::timeout_at(until.into(), attached.changed())
+            tokio::time::timeout_at(until, attached.changed())
                 .await
                 .ok()?
                 .ok()?;
@@ -146,77 +159,169 @@ impl Forwarding {
 
     /// How much of the grace period after the last link loss is left.
     fn remaining_grace(&self) -> Duration {
-        let since = *self.down_since.lock().unwrap_or_else(|e| e.into_inner());
+        let since = *lock(&self.down_since);
         self.grace.saturating_sub(since.elapsed())
     }
 
     /// True while a session is attached, or the link has not been gone for long.
     fn reachable(&self) -> bool {
-        self.out.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-            || !self.remaining_grace().is_zero()
+        lock(&self.out).is_some() || !self.remaining_grace().is_zero()
+    }
+
+    /// True once this twin has applied everything the twin logged before this link.
+    fn caught_up(&self) -> bool {
+        lock(&self.out).is_some()
+            && self
+                .twin_log_end
+                .borrow()
+                .is_some_and(|end| *self.applied.borrow() >= end)
+    }
+
+    /// Waits until this twin may assign UIDs as a home twin: caught up with the twin's
+    /// log, or the twin taken for down (then it serves alone; the merge of what both did
+    /// meanwhile is the split's business). Fails when `deadline` comes first.
+    pub(crate) async fn ready(&self, deadline: Instant) -> Result<(), StoreError> {
+        let (mut attached, mut applied, mut end) = (
+            self.attached.subscribe(),
+            self.applied.subscribe(),
+            self.twin_log_end.subscribe(),
+        );
+        loop {
+            if self.caught_up() || !self.reachable() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(
+                    "this twin is still catching up with its twin".into(),
+                ));
+            }
+            // Wake for any change, or when the grace period runs out.
+            let wake = if lock(&self.out).is_some() {
+                deadline
+            } else {
+                deadline.min(Instant::now() + self.remaining_grace())
+            };
+            tokio::select! {
+                _ = attached.changed() => {}
+                _ = applied.changed() => {}
+                _ = end.changed() => {}
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Where an account's writes go now.
+    async fn route(&self, account: &Guid, home: Option<&str>) -> Result<Route, StoreError> {
+        if self.home(account, home) == self.twin {
+            return Ok(if self.reachable() {
+                Route::Forward
+            } else {
+                Route::Local
+            });
+        }
+        self.ready(Instant::now() + self.wait).await?;
+        Ok(Route::Local)
     }
 
     async fn forward_inner(
         self: Arc<Self>,
-        request: Request,
+        command: Command,
         bytes: Option<Arc<Vec<u8>>>,
-    ) -> Result<Response, StoreError> {
-        let unavailable = |why: &str| StoreError::Unavailable(why.to_string());
-        let Some(out) = self.session(Instant::now() + self.remaining_grace()).await else {
-            // The link did not come back in time: this twin serves the account alone.
-            return Err(StoreError::TwinDown);
-        };
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+    ) -> Result<Outcome, StoreError> {
+        let id = command.id;
         let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, tx);
-        let send = async {
-            out.send(Frame::Request(RequestHeader {
-                id,
-                request,
-                blob_len: bytes.as_ref().map(|b| b.len() as u64),
-            }))
-            .await
-            .ok()?;
-            for c in bytes.iter().flat_map(|b| b.chunks(CHUNK)) {
-                out.send(Frame::RequestChunk(id, c.to_vec())).await.ok()?;
-            }
-            Some(())
-        };
-        let answer = tokio::time::timeout(FORWARD_TIMEOUT, async {
-            send.await
-                .ok_or_else(|| unavailable("the link to the home twin closed"))?;
-            let answer = rx
-                .await
-                .map_err(|_| unavailable("the link to the home twin closed"))?;
-            // Answer the client only once the home twin's result is here too.
-            let mut applied = self.applied.subscribe();
-            applied
-                .wait_for(|a| *a >= answer.seq)
-                .await
-                .map_err(|_| unavailable("the mirror stopped"))?;
-            Ok(answer.response)
-        })
-        .await;
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
-        answer.unwrap_or_else(|_| Err(unavailable("the home twin did not answer in time")))
+        lock(&self.pending).entry(id).or_default().push(tx);
+        let result = self.exchange(command, bytes, rx).await;
+        if let Some(w) = lock(&self.pending).get_mut(&id) {
+            w.retain(|w| !w.is_closed());
+        }
+        result
     }
+
+    /// Sends a command (again on every new session) until its answer arrives and this
+    /// twin has applied the home's log that far, or the wait runs out.
+    async fn exchange(
+        &self,
+        command: Command,
+        bytes: Option<Arc<Vec<u8>>>,
+        mut rx: oneshot::Receiver<ResponseFrame>,
+    ) -> Result<Outcome, StoreError> {
+        let deadline = Instant::now() + self.wait;
+        let in_doubt = || {
+            StoreError::Unavailable("the home twin has not confirmed the write; try again".into())
+        };
+        let mut sent = false;
+        let answer = loop {
+            let until = if sent {
+                deadline
+            } else {
+                deadline.min(Instant::now() + self.remaining_grace())
+            };
+            let Some(out) = self.session(until).await else {
+                if sent || Instant::now() >= deadline {
+                    return Err(in_doubt());
+                }
+                // Never sent, and the twin is taken for down: this twin does it.
+                return Err(StoreError::TwinDown);
+            };
+            sent = true;
+            if send(&out, &command, &bytes).await.is_err() {
+                // The session is ending; wait for the next one.
+                let _ = tokio::time::timeout_at(deadline, out.closed()).await;
+                continue;
+            }
+            tokio::select! {
+                a = &mut rx => match a {
+                    Ok(a) => break a,
+                    Err(_) => return Err(in_doubt()),
+                },
+                _ = out.closed() => continue,
+                _ = tokio::time::sleep_until(deadline) => return Err(in_doubt()),
+            }
+        };
+        let outcome = answer.result.map_err(StoreError::from)?;
+        // Answer the client once the home's result is here too, so its next command on
+        // this twin sees it; if the link drops meanwhile, the outcome stands.
+        let mut applied = self.applied.subscribe();
+        let _ = tokio::time::timeout_at(deadline, applied.wait_for(|a| *a >= answer.seq)).await;
+        Ok(outcome)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Puts a command and its bytes on a session's queue.
+async fn send(out: &Out, command: &Command, bytes: &Option<Arc<Vec<u8>>>) -> Result<(), ()> {
+    let gone = |_| ();
+    out.send(Frame::Request(RequestHeader {
+        command: command.clone(),
+        blob_len: bytes.as_ref().map(|b| b.len() as u64),
+    }))
+    .await
+    .map_err(gone)?;
+    for c in bytes.iter().flat_map(|b| b.chunks(CHUNK)) {
+        out.send(Frame::RequestChunk(command.id, c.to_vec()))
+            .await
+            .map_err(gone)?;
+    }
+    Ok(())
 }
 
 /// The store's router: forwards while linked, when the account is homed on the twin.
 pub(crate) struct Router(pub(crate) Arc<Forwarding>);
 
 impl Forwarder for Router {
-    fn forwards(&self, account: &Guid, home: Option<&str>) -> bool {
-        self.0.home(account, home) == self.0.twin && self.0.reachable()
+    fn route<'a>(
+        &'a self,
+        account: &'a Guid,
+        home: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Route, StoreError>> {
+        Box::pin(self.0.route(account, home))
     }
 
-    fn replicate(&self, seq: i64) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    fn replicate(&self, seq: i64) -> BoxFuture<'static, ()> {
         let f = self.0.clone();
         Box::pin(async move {
             let Some(timeout) = f.sync else { return };
@@ -234,21 +339,27 @@ impl Forwarder for Router {
         })
     }
 
-    fn forward(&self, request: Request, bytes: Option<Arc<Vec<u8>>>) -> ForwardFuture {
-        Box::pin(self.0.clone().forward_inner(request, bytes))
+    fn forward(
+        &self,
+        command: Command,
+        bytes: Option<Arc<Vec<u8>>>,
+    ) -> BoxFuture<'static, Result<Outcome, StoreError>> {
+        Box::pin(self.0.clone().forward_inner(command, bytes))
     }
 }
 
 /// Carries out the twin's forwarded writes as they arrive, several at once (they share
-/// the store's group commit), answering each with this twin's log position.
+/// the store's group commit), answering each with this twin's log position. A command
+/// sent again (after a reconnect) is answered with its first outcome.
 pub(crate) async fn serve(
     store: Store,
+    fwd: Arc<Forwarding>,
     mut rx: mpsc::Receiver<Frame>,
     out: Out,
     max: u64,
 ) -> Result<(), LinkError> {
     let limit = Arc::new(Semaphore::new(CONCURRENT_REQUESTS));
-    let mut partial: HashMap<u64, (RequestHeader, Vec<u8>)> = HashMap::new();
+    let mut partial: HashMap<Guid, (RequestHeader, Vec<u8>)> = HashMap::new();
     while let Some(f) = rx.recv().await {
         let ready = match f {
             Frame::Request(h) => match h.blob_len {
@@ -259,7 +370,8 @@ pub(crate) async fn serve(
                 }
                 Some(0) => Some((h, Some(Vec::new()))),
                 Some(len) => {
-                    partial.insert(h.id, (h, Vec::with_capacity(len as usize)));
+                    let id = h.command.id;
+                    partial.insert(id, (h, Vec::with_capacity(len as usize)));
                     None
                 }
                 None => Some((h, None)),
@@ -287,9 +399,21 @@ pub(crate) async fn serve(
             .acquire_owned()
             .await
             .map_err(|_| LinkError::Closed)?;
-        let (store, out) = (store.clone(), out.clone());
+        let (store, out, fwd) = (store.clone(), out.clone(), fwd.clone());
         tokio::spawn(async move {
-            let response = store.execute(h.request, bytes).await;
+            let id = h.command.id;
+            let result = async {
+                // No UID is handed out here before this twin has the twin's backlog.
+                fwd.ready(Instant::now() + fwd.wait).await?;
+                store.execute(h.command, bytes.map(Arc::new)).await
+            }
+            .await
+            .map_err(|e| {
+                if !e.is_client_error() {
+                    tracing::error!(error = %e, "mirror: a forwarded write failed");
+                }
+                WriteError::from(&e)
+            });
             let seq = match store.last_seq().await {
                 Ok(s) => s,
                 Err(e) => {
@@ -298,14 +422,14 @@ pub(crate) async fn serve(
                 }
             };
             let _ = out
-                .send(Frame::Response(ResponseFrame {
-                    id: h.id,
-                    response,
-                    seq,
-                }))
+                .send(Frame::Response(ResponseFrame { id, result, seq }))
                 .await;
             drop(permit);
         });
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "forward_tests.rs"]
+mod tests;

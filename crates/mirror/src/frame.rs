@@ -7,11 +7,12 @@
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use twinmail_store::{
-    AccountFacts, BlobHash, Change, DigestRow, Guid, MailboxDigest, Request, Response,
+    AccountFacts, BlobHash, Change, Command, DigestRow, Guid, MailboxDigest, Outcome, WriteError,
 };
 
-/// The protocol version this build speaks.
-pub const VERSION: u32 = 1;
+/// The protocol version this build speaks (2: forwarded writes are GUID-addressed commands
+/// with request ids; positions carry the sender's log end).
+pub const VERSION: u32 = 2;
 /// Largest frame body accepted (a chunk plus headroom for JSON control frames).
 pub const MAX_FRAME: usize = 4 * 1024 * 1024;
 /// Message bytes per `Chunk` frame.
@@ -25,6 +26,9 @@ pub enum Purpose {
     Link,
     /// `twinmail mirror verify`: digests only, nothing applied.
     Verify,
+    /// The accepting twin has just started: the dialing twin should dial now instead of
+    /// waiting out its backoff. Nothing else is said on such a connection.
+    Wake,
 }
 
 /// One frame.
@@ -63,8 +67,8 @@ pub enum Frame {
     /// A write forwarded to the account's home twin; `blob_len` bytes follow in
     /// `RequestChunk` frames with the same id.
     Request(RequestHeader),
-    /// Message bytes of a forwarded write: its id, then bytes.
-    RequestChunk(u64, Vec<u8>),
+    /// Message bytes of a forwarded write: its request id, then bytes.
+    RequestChunk(Guid, Vec<u8>),
     /// The home twin's answer to a forwarded write.
     Response(ResponseFrame),
 }
@@ -72,10 +76,8 @@ pub enum Frame {
 /// A forwarded write.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestHeader {
-    /// Chosen by the forwarding twin, unique per link.
-    pub id: u64,
-    /// The write.
-    pub request: Request,
+    /// The command, with its request id (the same on every resend).
+    pub command: Command,
     /// Message bytes that follow.
     pub blob_len: Option<u64>,
 }
@@ -83,10 +85,10 @@ pub struct RequestHeader {
 /// The answer to a forwarded write.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseFrame {
-    /// The request's id.
-    pub id: u64,
-    /// What happened.
-    pub response: Response,
+    /// The command's request id.
+    pub id: Guid,
+    /// What the home twin did, or why it did not.
+    pub result: Result<Outcome, WriteError>,
     /// The home twin's log position once it was done: the forwarding twin answers its
     /// client when it has applied the log up to here.
     pub seq: i64,
@@ -114,6 +116,11 @@ pub struct Position {
     pub incarnation: String,
     /// The highest sequence it applied from it.
     pub applied: i64,
+    /// The end of the receiver's *own* log as the session starts: once the sender has
+    /// applied that far, it holds everything the receiver logged before the link came up,
+    /// and may assign UIDs as a home twin again.
+    #[serde(default)]
+    pub log_end: i64,
 }
 
 /// A change and the size of the bytes that follow it.
@@ -247,7 +254,7 @@ impl Frame {
             Frame::Answer(a) => (kind::ANSWER, json(a)),
             Frame::Request(r) => (kind::REQUEST, json(r)),
             Frame::RequestChunk(id, b) => {
-                let mut body = id.to_be_bytes().to_vec();
+                let mut body = id.0.to_vec();
                 body.extend_from_slice(b);
                 (kind::REQUEST_CHUNK, body)
             }
@@ -282,9 +289,9 @@ impl Frame {
             kind::QUERY => Frame::Query(parse(body)?),
             kind::ANSWER => Frame::Answer(parse(body)?),
             kind::REQUEST => Frame::Request(parse(body)?),
-            kind::REQUEST_CHUNK if body.len() >= 8 => {
-                let (id, bytes) = body.split_at(8);
-                let id = u64::from_be_bytes(id.try_into().unwrap_or_default());
+            kind::REQUEST_CHUNK if body.len() >= 16 => {
+                let (id, bytes) = body.split_at(16);
+                let id = Guid::from_slice(id).map_err(|e| FrameError::Body(e.to_string()))?;
                 Frame::RequestChunk(id, bytes.to_vec())
             }
             kind::RESPONSE => Frame::Response(parse(body)?),
@@ -352,7 +359,9 @@ mod tests {
             Frame::Position(Position {
                 incarnation: String::new(),
                 applied: 0,
+                log_end: 9,
             }),
+            Frame::RequestChunk(Guid([3; 16]), b"\x00\x00\x00\x05bytes".to_vec()),
         ];
         let mut wire = Vec::new();
         for f in &frames {

@@ -41,6 +41,9 @@ pub struct MirrorSettings {
     pub heartbeat: Duration,
     /// Longest wait between reconnection attempts (backoff doubles from 100 ms up to it).
     pub max_backoff: Duration,
+    /// Longest a client's write is held waiting for the link, the home twin's answer, or
+    /// this twin's catching up; then the client hears a temporary failure.
+    pub write_wait: Duration,
     /// Largest message accepted from the twin, in bytes.
     pub max_message_size: u64,
     /// Sync mode: SMTP 250 and APPEND OK wait (up to this long) until the twin has

@@ -24,6 +24,9 @@ use crate::{
 
 /// Longest a handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a TCP connect to the twin may take (an unreachable address would otherwise
+/// hold the dialer for the kernel's minutes).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The mirror of one twin.
 #[derive(Clone)]
@@ -40,6 +43,8 @@ struct Inner {
     acceptor: TlsAcceptor,
     /// Link state and forwarded writes (one link per pair).
     forwarding: Arc<Forwarding>,
+    /// Told when the twin, just started, asks this (dialing) twin to dial now.
+    wake: tokio::sync::Notify,
 }
 
 impl Mirror {
@@ -51,6 +56,7 @@ impl Mirror {
             settings.twin_id.clone(),
             settings.heartbeat * 3,
             settings.heartbeat,
+            settings.write_wait,
             settings.sync_timeout,
         );
         store.set_forwarder(Arc::new(Router(forwarding.clone())));
@@ -60,6 +66,7 @@ impl Mirror {
                 store,
                 acceptor,
                 forwarding,
+                wake: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -124,6 +131,10 @@ impl Mirror {
             let stop = shutdown.clone();
             tokio::spawn(async move { me.dial_loop(stop).await })
         });
+        if !self.inner.settings.dials() {
+            let me = self.clone();
+            tokio::spawn(async move { me.wake_twin().await });
+        }
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -178,6 +189,10 @@ impl Mirror {
         }
         match authed.peer.purpose {
             Purpose::Verify => verify::serve(&self.inner.store, &mut authed.stream).await,
+            Purpose::Wake => {
+                self.inner.wake.notify_one();
+                Ok(())
+            }
             Purpose::Link => {
                 if self.inner.forwarding.linked.swap(true, Ordering::SeqCst) {
                     let _ = crate::frame::write(
@@ -204,17 +219,7 @@ impl Mirror {
             if *shutdown.borrow() {
                 return;
             }
-            let attempt = async {
-                let tcp = TcpStream::connect(s.twin_addr).await?;
-                tcp.set_nodelay(true)?;
-                tokio::time::timeout(
-                    HANDSHAKE_TIMEOUT,
-                    auth::dial(tcp, &self.me(), &s.secret, Purpose::Link),
-                )
-                .await
-                .unwrap_or_else(|_| Err(LinkError::Auth("handshake timed out".into())))
-            };
-            let result = match attempt.await {
+            let result = match self.dial(Purpose::Link).await {
                 Ok(authed) if authed.peer.node != s.twin_id => Err(LinkError::Auth(format!(
                     "the peer is {:?}, the twin is {:?}",
                     authed.peer.node, s.twin_id
@@ -236,9 +241,40 @@ impl Mirror {
             }
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(s.max_backoff),
+                // The twin has just started: dial now, and from a short backoff again.
+                _ = self.inner.wake.notified() => backoff = Duration::from_millis(100),
             }
-            backoff = (backoff * 2).min(s.max_backoff);
+        }
+    }
+
+    /// Connects to the twin and authenticates, for `purpose`.
+    async fn dial(&self, purpose: Purpose) -> Result<auth::Authed, LinkError> {
+        let s = &self.inner.settings;
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(s.twin_addr))
+            .await
+            .map_err(|_| LinkError::Io(std::io::ErrorKind::TimedOut.into()))??;
+        tcp.set_nodelay(true)?;
+        tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            auth::dial(tcp, &self.me(), &s.secret, purpose),
+        )
+        .await
+        .unwrap_or_else(|_| Err(LinkError::Auth("handshake timed out".into())))
+    }
+
+    /// At start, the accepting twin asks the dialing twin to dial now (it may be deep in
+    /// its backoff after a long outage), a few times until the link is up.
+    async fn wake_twin(&self) {
+        for _ in 0..5 {
+            if self.is_linked() {
+                return;
+            }
+            match self.dial(Purpose::Wake).await {
+                Ok(_) => return,
+                Err(e) => tracing::debug!(error = %e, "mirror: cannot wake the twin"),
+            }
+            tokio::time::sleep(self.inner.settings.heartbeat).await;
         }
     }
 

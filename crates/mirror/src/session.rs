@@ -66,6 +66,7 @@ pub(crate) async fn run(
     out.send(Frame::Position(Position {
         incarnation,
         applied,
+        log_end: store.last_seq().await?,
     }))
     .await
     .map_err(|_| LinkError::Closed)?;
@@ -84,6 +85,7 @@ pub(crate) async fn run(
     ));
     parts.spawn(forward::serve(
         store.clone(),
+        fwd.clone(),
         requests_rx,
         out.clone(),
         settings.max_message_size,
@@ -174,9 +176,16 @@ async fn read_loop(
             Frame::Request(_) | Frame::RequestChunk(..) => {
                 routes.requests.send(f).await.map_err(|_| gone())?
             }
-            Frame::Position(_) | Frame::Want(_) => {
-                routes.sender.send(f).await.map_err(|_| gone())?
+            Frame::Position(p) => {
+                // This twin is caught up once it has applied the twin's log to here.
+                routes.forwarding.twin_log_end.send_replace(Some(p.log_end));
+                routes
+                    .sender
+                    .send(Frame::Position(p))
+                    .await
+                    .map_err(|_| gone())?
             }
+            Frame::Want(_) => routes.sender.send(f).await.map_err(|_| gone())?,
             Frame::Change(_)
             | Frame::Chunk(_)
             | Frame::SnapshotBegin(_)
@@ -464,7 +473,7 @@ async fn apply(store: &Store, origin: &str, batch: Vec<RemoteChange>) -> Result<
 }
 
 /// An error that retrying will not cure: the change does not fit this twin's data.
-fn unappliable(e: &StoreError) -> bool {
+pub(crate) fn unappliable(e: &StoreError) -> bool {
     e.is_client_error() || matches!(e, StoreError::Corrupt(_)) || constraint(e)
 }
 

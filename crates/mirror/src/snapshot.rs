@@ -171,7 +171,36 @@ pub(crate) async fn receive(
         finish(applying.take()).await?;
         let (store, origin) = (store.clone(), origin.to_string());
         applying = Some(tokio::spawn(async move {
-            Ok(store.apply_snapshot(&origin, changes).await?)
+            apply_page(&store, &origin, changes).await
         }));
     }
+}
+
+/// Applies one page; a page that does not fit is applied row by row, and a row that this
+/// twin cannot take is counted as a conflict instead of stopping the snapshot (and with it
+/// the link) for good.
+async fn apply_page(
+    store: &Store,
+    origin: &str,
+    changes: Vec<RemoteChange>,
+) -> Result<(), LinkError> {
+    match store.apply_snapshot(origin, changes.clone()).await {
+        Ok(()) => return Ok(()),
+        Err(e) if !crate::session::unappliable(&e) => return Err(e.into()),
+        Err(_) => {}
+    }
+    for c in changes {
+        let kind = c.change.kind();
+        match store.apply_snapshot(origin, vec![c]).await {
+            Ok(()) => {}
+            Err(e) if crate::session::unappliable(&e) => {
+                tracing::error!(twin = %origin, kind, error = %e, "mirror: a snapshot row does not fit this twin");
+                store
+                    .snapshot_conflict(origin, &format!("{kind}: {e}"))
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

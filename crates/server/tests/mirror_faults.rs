@@ -64,6 +64,35 @@ fn status_counter(status: &str, name: &str) -> u64 {
 /// both twins take mail for accounts homed on each: nothing wrong is ever applied (TLS
 /// rejects every altered record; the link reconnects and resumes), every accepted message
 /// is on both twins exactly once after the proxy heals, and verify is clean.
+/// Waits until both twins are linked with nothing queued: "in sync", or "diverged" where a
+/// conflict stands (which a status must never hide behind "in sync").
+fn wait_settled(pair: &Pair) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let settled = |s: &str| s.contains("State: in sync") || s.contains("State: diverged");
+    loop {
+        let (sa, sb) = (pair.a.status(), pair.b.status());
+        // "log 20/20 acknowledged": nothing of its own waits for the twin.
+        let quiet = |s: &str| {
+            s.contains("Link: up")
+                && s.split("; log ")
+                    .nth(1)
+                    .and_then(|r| r.split(' ').next())
+                    .is_some_and(|n| {
+                        let mut it = n.split('/');
+                        it.next() == it.next()
+                    })
+        };
+        if settled(&sa) && settled(&sb) && quiet(&sa) && quiet(&sb) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the twins did not settle:\n--- a\n{sa}\n--- b\n{sb}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn faults_in_the_mirror_path_never_apply_anything_wrong() {
     let mut proxy = None;
@@ -333,13 +362,18 @@ fn a_twin_restored_from_a_backup_is_reported_and_harms_nothing() {
     }
     pair.a.start();
     common::pair::send(pair.a.port("smtp"), &home_a, &["after the restore".into()]);
-    pair.wait_in_sync();
+    wait_settled(&pair);
     let status = pair.a.status();
     assert!(status.contains("restored from a backup"), "{status}");
-    // The restored twin's new message reused UID 2: refused on B, counted, named.
+    // The restored twin's new message reused UID 2: refused on B, counted, named — and B
+    // never claims to be in sync while that conflict stands.
     let b_status = pair.b.status();
     assert_eq!(status_counter(&b_status, "failed"), 1, "{b_status}");
     assert!(b_status.contains("UNIQUE"), "{b_status}");
+    assert!(
+        b_status.contains("State: diverged: 1 conflicts, see `twinmail mirror verify`"),
+        "{b_status}"
+    );
     let on_b = inbox_subjects(pair.b.port("imaps"), &home_a);
     for s in lost.iter().chain(["before the backup".to_string()].iter()) {
         assert!(on_b.contains(s), "{s} gone from B: {on_b:?}");

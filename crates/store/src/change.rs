@@ -226,6 +226,43 @@ impl Change {
         }
     }
 
+    /// The change as entries of at most `max` messages each (itself when it is smaller, or
+    /// not about messages).
+    pub fn split(self, max: usize) -> Vec<Change> {
+        let max = max.max(1);
+        match self {
+            Change::FlagsChanged {
+                account,
+                mailbox,
+                modseq,
+                messages,
+            } if messages.len() > max => messages
+                .chunks(max)
+                .map(|m| Change::FlagsChanged {
+                    account,
+                    mailbox,
+                    modseq,
+                    messages: m.to_vec(),
+                })
+                .collect(),
+            Change::MessagesExpunged {
+                account,
+                mailbox,
+                modseq,
+                messages,
+            } if messages.len() > max => messages
+                .chunks(max)
+                .map(|m| Change::MessagesExpunged {
+                    account,
+                    mailbox,
+                    modseq,
+                    messages: m.to_vec(),
+                })
+                .collect(),
+            c => vec![c],
+        }
+    }
+
     /// The mailbox this change is about, if it is about one: what an IMAP session that has
     /// that mailbox selected filters the stream by.
     pub fn mailbox(&self) -> Option<Guid> {

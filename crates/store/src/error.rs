@@ -47,6 +47,10 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("store closed")]
     Closed,
+    /// A write named messages as a client saw them (UID with GUID) and a UID holds another
+    /// message here: the twins differ, and the write was refused rather than misapplied.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The account's home twin did not carry out a forwarded write (link lost, timeout):
     /// a temporary failure the client may retry.
     #[error("the twin did not answer: {0}")]
@@ -67,6 +71,7 @@ impl StoreError {
                 | StoreError::Invalid(_)
                 | StoreError::NotAllowed(_)
                 | StoreError::OverQuota(_)
+                | StoreError::Conflict(_)
         )
     }
 

@@ -9,7 +9,6 @@
 
 mod change;
 mod error;
-mod forward;
 mod mirror;
 pub mod names;
 mod ops;
@@ -18,11 +17,11 @@ mod rows;
 mod store;
 mod types;
 mod uidset;
+mod write;
 mod writer;
 
 pub use change::{Change, ChangeEvent, Expunged, FlagUpdate};
 pub use error::StoreError;
-pub use forward::{ForwardFuture, Forwarder, Request, Response};
 pub use mirror::{AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
 pub use ops::{
     message::{Copied, FlagsStored},
@@ -35,3 +34,7 @@ pub use types::{
     now_unix,
 };
 pub use uidset::UidSet;
+pub use write::{
+    BoxFuture, Command, ErrorKind, Forwarder, Outcome, REQUEST_MEMORY_SECS, Route, Targets, Write,
+    WriteError, request_id,
+};

@@ -12,7 +12,8 @@ use crate::{
     Change, Store, StoreError,
     change::Expunged,
     ops::remote::{
-        Applied, ApplyRemote, ApplySnapshot, FinishSnapshot, RemoteChange, SkipRemote, add_counters,
+        Applied, ApplyRemote, ApplySnapshot, FinishSnapshot, RemoteChange, SkipRemote,
+        SnapshotConflict, add_counters,
     },
     types::{BlobHash, Flags, Guid, Role, now_unix},
     writer::{Op, WriteCtx},
@@ -71,6 +72,9 @@ pub struct MirrorStatus {
     pub audit_differences: i64,
     /// The first of them, named.
     pub audit_first: String,
+    /// `failed` as it stood at the last audit that found the twins equal: failures above
+    /// it are conflicts nobody has seen resolved.
+    pub failed_at_clean_audit: i64,
 }
 
 impl MirrorStatus {
@@ -79,9 +83,38 @@ impl MirrorStatus {
         self.last_seq - self.acked_seq
     }
 
-    /// Linked, nothing waiting in either direction that we know of, initial sync done.
+    /// Conflicts not known to be resolved: changes of the twin's that could not be applied
+    /// since the last clean audit, or the differences the last audit found.
+    pub fn unresolved(&self) -> i64 {
+        let failed = (self.failed - self.failed_at_clean_audit).max(0);
+        failed.max(if self.audit_at > 0 {
+            self.audit_differences
+        } else {
+            0
+        })
+    }
+
+    /// Linked, nothing waiting to go out, initial sync done, and no unresolved conflict.
     pub fn in_sync(&self) -> bool {
-        self.link == "up" && self.pending() == 0 && self.synced
+        self.link == "up" && self.pending() == 0 && self.synced && self.unresolved() == 0
+    }
+
+    /// The one-line state: "in sync", or what stands in the way.
+    pub fn state(&self) -> String {
+        if self.in_sync() {
+            "in sync".into()
+        } else if self.unresolved() > 0 {
+            format!(
+                "diverged: {} conflicts, see `twinmail mirror verify`",
+                self.unresolved()
+            )
+        } else if !self.synced {
+            "initial sync not complete".into()
+        } else if self.link != "up" {
+            "twin not connected".into()
+        } else {
+            "catching up".into()
+        }
     }
 }
 
@@ -121,19 +154,7 @@ impl fmt::Display for MirrorStatus {
                 ""
             }
         )?;
-        writeln!(
-            f,
-            "State: {}",
-            if self.in_sync() {
-                "in sync"
-            } else if !self.synced {
-                "initial sync not complete"
-            } else if self.link != "up" {
-                "twin not connected"
-            } else {
-                "catching up"
-            }
-        )?;
+        writeln!(f, "State: {}", self.state())?;
         if self.audit_at > 0 {
             match self.audit_differences {
                 0 => writeln!(f, "Audit: the twins matched at {}", self.audit_at)?,
@@ -629,6 +650,15 @@ impl Store {
         .await
     }
 
+    /// Counts a snapshot row that cannot be applied here (the snapshot goes on).
+    pub async fn snapshot_conflict(&self, origin: &str, error: &str) -> Result<(), StoreError> {
+        self.submit(SnapshotConflict {
+            origin: origin.to_string(),
+            error: format!("{} {error}", now_unix()),
+        })
+        .await
+    }
+
     /// Ends the twin's snapshot: its log is applied from `seq + 1` on.
     pub async fn finish_snapshot(
         &self,
@@ -788,6 +818,7 @@ impl Store {
             audit_at: s("audit_at").parse().unwrap_or(0),
             audit_differences: s("audit_differences").parse().unwrap_or(0),
             audit_first: s("audit_first"),
+            failed_at_clean_audit: s("failed_at_clean_audit").parse().unwrap_or(0),
         })
     }
 

@@ -11,17 +11,11 @@ use sqlx::{
 use tokio::sync::broadcast;
 
 use crate::{
-    Change, ChangeEvent, StoreError,
-    forward::{
-        Forwarder, Request, expect_copied, expect_created, expect_done, expect_flags,
-        expect_placed, expect_uids, forwarded,
-    },
-    names,
+    Change, ChangeEvent, StoreError, names,
     ops::{
         account::{CreateAccount, DeleteAccount, SetDisabled, SetHome, SetPassword, SetQuota},
         domain::{AddAlias, AddDomain, DeleteAlias, DeleteDomain},
-        mailbox::{CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed},
-        message::{AddMessage, Body, Copied, CopyMessages, Expunge, FlagsStored, StoreFlags},
+        message::{Body, Copied, FlagsStored},
         remote::{Applied, RemoteChange},
     },
     password::{HashCost, Hasher},
@@ -31,6 +25,7 @@ use crate::{
         Role, now_unix,
     },
     uidset::UidSet,
+    write::{Command, Forwarder, Owner, Route, Targets, Write, command, request_id},
     writer::{Op, Writer},
 };
 
@@ -86,6 +81,18 @@ struct Inner {
     hasher: Hasher,
     /// Routes writes of accounts homed on the twin there (set by the mirror).
     forwarder: std::sync::OnceLock<Arc<dyn Forwarder>>,
+}
+
+/// A mailbox as a write target.
+struct Target {
+    /// The owning account's local id.
+    account_id: i64,
+    /// Its storage limit in bytes, if any.
+    limit: Option<u64>,
+    /// The account as routing knows it.
+    owner: Owner,
+    /// The mailbox's GUID.
+    mailbox: Guid,
 }
 
 /// Changes buffered per slow subscriber before it lags and must resynchronise.
@@ -372,13 +379,13 @@ impl Store {
             .resolve_inboxes(address)
             .await?
             .into_iter()
-            .map(|(a, _)| a)
+            .map(|r| r.account)
             .collect())
     }
 
-    /// [`resolve_recipient`](Store::resolve_recipient) with each account's INBOX id, so
-    /// that a delivery needs no more reads at commit.
-    async fn resolve_inboxes(&self, address: &str) -> Result<Vec<(Account, i64)>, StoreError> {
+    /// [`resolve_recipient`](Store::resolve_recipient) with each account's INBOX and home,
+    /// so that a delivery needs no more reads at commit.
+    async fn resolve_inboxes(&self, address: &str) -> Result<Vec<Recipient>, StoreError> {
         let Some((local, domain)) = address.rsplit_once('@') else {
             return Ok(Vec::new());
         };
@@ -392,8 +399,9 @@ impl Store {
         }
         candidates.push(format!("@{domain}"));
         for c in candidates {
-            let rows: Vec<(i64, Vec<u8>, String, bool, i64)> = sqlx::query_as(
-                "SELECT a.id, a.guid, a.name, a.disabled, m.id FROM accounts a \
+            type Row = (i64, Vec<u8>, String, bool, Vec<u8>, Option<String>);
+            let rows: Vec<Row> = sqlx::query_as(
+                "SELECT a.id, a.guid, a.name, a.disabled, m.guid, a.home FROM accounts a \
                  JOIN mailboxes m ON m.account_id = a.id AND m.role = 'inbox' \
                  WHERE a.name = $1 OR a.name IN (SELECT target FROM aliases WHERE address = $1) \
                  ORDER BY a.name",
@@ -403,7 +411,7 @@ impl Store {
             .await?;
             if !rows.is_empty() {
                 let mut out = Vec::with_capacity(rows.len());
-                for (id, guid, name, disabled, inbox) in rows {
+                for (id, guid, name, disabled, inbox, home) in rows {
                     if !disabled {
                         let account = Account {
                             id,
@@ -411,7 +419,11 @@ impl Store {
                             name,
                             disabled,
                         };
-                        out.push((account, inbox));
+                        out.push(Recipient {
+                            account,
+                            inbox: Guid::from_slice(&inbox)?,
+                            home,
+                        });
                     }
                 }
                 return Ok(out);
@@ -426,6 +438,7 @@ impl Store {
         Delivery {
             store: self.clone(),
             targets: Vec::new(),
+            key: None,
         }
     }
 
@@ -510,19 +523,6 @@ impl Store {
         Ok(())
     }
 
-    /// The account owning a mailbox, and its storage limit: one read.
-    async fn owner_and_limit(&self, mailbox_id: i64) -> Result<(i64, Option<u64>), StoreError> {
-        let (account, limit): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT a.id, a.quota_bytes FROM mailboxes m JOIN accounts a ON a.id = m.account_id \
-             WHERE m.id = $1",
-        )
-        .bind(mailbox_id)
-        .fetch_optional(self.db())
-        .await?
-        .ok_or_else(|| StoreError::NotFound("mailbox".into()))?;
-        Ok((account, limit.map(|l| l.max(0) as u64)))
-    }
-
     /// An account's home twin, if the admin chose one.
     pub async fn home_of(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(
@@ -576,21 +576,18 @@ impl Store {
 
     /// CREATE (with missing parents).
     pub async fn create_mailbox(&self, account_id: i64, name: &str) -> Result<Mailbox, StoreError> {
-        let name = name.to_string();
-        if let Some((f, account)) = self.route_account(account_id).await? {
-            let name = name.clone();
-            if let Some(r) = forwarded(f, Request::CreateMailbox { account, name }, None).await? {
-                let guid = expect_created(r)?;
-                return self
-                    .mailbox_by_guid(&guid)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("mailbox {guid}")));
-            }
-        }
-        self.inner
-            .writer
-            .submit(CreateMailbox { account_id, name })
-            .await
+        let owner = self.owner_of_account(account_id).await?;
+        let write = Write::CreateMailbox {
+            account: owner.account,
+            name: name.to_string(),
+        };
+        let guid = self
+            .dispatch(&owner, command(write), None)
+            .await?
+            .created()?;
+        self.mailbox_by_guid(&guid)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("mailbox".into()))
     }
 
     /// RENAME (with children; INBOX moves its messages out).
@@ -600,37 +597,23 @@ impl Store {
         from: &str,
         to: &str,
     ) -> Result<(), StoreError> {
-        let (from, to) = (from.to_string(), to.to_string());
-        if let Some((f, account)) = self.route_account(account_id).await? {
-            let (from, to) = (from.clone(), to.clone());
-            let request = Request::RenameMailbox { account, from, to };
-            if let Some(r) = forwarded(f, request, None).await? {
-                return expect_done(r);
-            }
-        }
-        self.inner
-            .writer
-            .submit(RenameMailbox {
-                account_id,
-                from,
-                to,
-            })
-            .await
+        let owner = self.owner_of_account(account_id).await?;
+        let write = Write::RenameMailbox {
+            account: owner.account,
+            from: from.to_string(),
+            to: to.to_string(),
+        };
+        self.dispatch(&owner, command(write), None).await?.done()
     }
 
     /// DELETE.
     pub async fn delete_mailbox(&self, account_id: i64, name: &str) -> Result<(), StoreError> {
-        let name = name.to_string();
-        if let Some((f, account)) = self.route_account(account_id).await? {
-            let name = name.clone();
-            if let Some(r) = forwarded(f, Request::DeleteMailbox { account, name }, None).await? {
-                return expect_done(r);
-            }
-        }
-        self.inner
-            .writer
-            .submit(DeleteMailbox { account_id, name })
-            .await
+        let owner = self.owner_of_account(account_id).await?;
+        let write = Write::DeleteMailbox {
+            account: owner.account,
+            name: name.to_string(),
+        };
+        self.dispatch(&owner, command(write), None).await?.done()
     }
 
     /// SUBSCRIBE / UNSUBSCRIBE.
@@ -640,26 +623,13 @@ impl Store {
         name: &str,
         subscribed: bool,
     ) -> Result<(), StoreError> {
-        let name = name.to_string();
-        if let Some((f, account)) = self.route_account(account_id).await? {
-            let name = name.clone();
-            let request = Request::Subscribe {
-                account,
-                name,
-                subscribed,
-            };
-            if let Some(r) = forwarded(f, request, None).await? {
-                return expect_done(r);
-            }
-        }
-        self.inner
-            .writer
-            .submit(SetSubscribed {
-                account_id,
-                name,
-                subscribed,
-            })
-            .await
+        let owner = self.owner_of_account(account_id).await?;
+        let write = Write::Subscribe {
+            account: owner.account,
+            name: name.to_string(),
+            subscribed,
+        };
+        self.dispatch(&owner, command(write), None).await?.done()
     }
 
     /// Message count, unseen count and total size.
@@ -743,7 +713,10 @@ impl Store {
             .await?)
     }
 
-    /// APPEND: stores a message durably in a mailbox.
+    /// APPEND: stores a message durably in a mailbox. The same message appended again
+    /// with the same flags (and date, when the client gave one) within
+    /// [`REQUEST_MEMORY_SECS`](crate::REQUEST_MEMORY_SECS) is the same write: a client
+    /// retrying after a lost answer gets the first copy back, not a second one.
     pub async fn append(
         &self,
         mailbox_id: i64,
@@ -751,33 +724,28 @@ impl Store {
         flags: Flags,
         internal_date: Option<i64>,
     ) -> Result<Placed, StoreError> {
-        let internal_date = internal_date.unwrap_or_else(now_unix);
-        let (account, limit) = self.owner_and_limit(mailbox_id).await?;
-        self.check_room(account, limit, bytes.len() as u64).await?;
-        let body = body(bytes);
-        if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
-            let request = Request::Add {
-                mailboxes: vec![mailbox],
-                blob: body.hash,
-                flags: flags.clone(),
-                internal_date,
-            };
-            if let Some(r) = forwarded(f, request, Some(body.bytes.clone())).await? {
-                return expect_placed(r)?
-                    .pop()
-                    .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()));
-            }
-        }
-        let mut placed = self
-            .submit(AddMessage {
-                mailboxes: vec![mailbox_id],
-                body,
-                flags,
-                internal_date,
-            })
+        let target = self.target(mailbox_id).await?;
+        self.check_room(target.account_id, target.limit, bytes.len() as u64)
             .await?;
-        self.replicated().await?;
-        placed
+        let body = body(bytes);
+        let flag_text = flags.to_string();
+        let date = internal_date.map(|d| d.to_be_bytes()).unwrap_or_default();
+        let id = request_id(&[
+            b"append",
+            &target.mailbox.0,
+            &body.hash.0,
+            flag_text.as_bytes(),
+            &date,
+        ]);
+        let write = Write::Add {
+            mailboxes: vec![target.mailbox],
+            blob: body.hash,
+            flags,
+            internal_date: internal_date.unwrap_or_else(now_unix),
+        };
+        self.dispatch(&target.owner, Command { id, write }, Some(body.bytes))
+            .await?
+            .placed()?
             .pop()
             .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
     }
@@ -791,28 +759,15 @@ impl Store {
         flags: Flags,
         unchanged_since: Option<u64>,
     ) -> Result<FlagsStored, StoreError> {
-        if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
-            let request = Request::StoreFlags {
-                mailbox,
-                uids: uids.clone(),
-                mode,
-                flags: flags.clone(),
-                unchanged_since,
-            };
-            if let Some(r) = forwarded(f, request, None).await? {
-                return expect_flags(r);
-            }
-        }
-        self.inner
-            .writer
-            .submit(StoreFlags {
-                mailbox_id,
-                uids,
-                mode,
-                flags,
-                unchanged_since,
-            })
-            .await
+        let (owner, mailbox) = self.owner_of_mailbox(mailbox_id).await?;
+        let write = Write::StoreFlags {
+            mailbox,
+            messages: Targets::Uids(uids),
+            mode,
+            flags,
+            unchanged_since,
+        };
+        self.dispatch(&owner, command(write), None).await?.flags()
     }
 
     /// EXPUNGE (only `\Deleted` messages, optionally restricted to `uids`); returns the
@@ -831,22 +786,15 @@ impl Store {
         uids: Option<UidSet>,
         only_deleted: bool,
     ) -> Result<Vec<u32>, StoreError> {
-        if let Some((f, mailbox)) = self.route_mailbox(mailbox_id).await? {
-            let request = Request::Expunge {
-                mailbox,
-                uids: uids.clone(),
-                only_deleted,
-            };
-            if let Some(r) = forwarded(f, request, None).await? {
-                return expect_uids(r);
-            }
-        }
-        self.submit(Expunge {
-            mailbox_id,
-            uids,
+        let (owner, mailbox) = self.owner_of_mailbox(mailbox_id).await?;
+        let write = Write::Expunge {
+            mailbox,
+            messages: uids.map(Targets::Uids),
             only_deleted,
-        })
-        .await
+        };
+        self.dispatch(&owner, command(write), None)
+            .await?
+            .expunged()
     }
 
     /// Removes exactly these messages, flagged or not (POP3 UPDATE state).
@@ -862,43 +810,48 @@ impl Store {
         to: i64,
         remove: bool,
     ) -> Result<Copied, StoreError> {
-        if !remove {
-            let (account, limit) = self.owner_and_limit(to).await?;
-            if limit.is_some() {
-                let adding = self
-                    .messages_in(from, &uids)
-                    .await?
-                    .iter()
-                    .map(|m| m.size)
-                    .sum();
-                self.check_room(account, limit, adding).await?;
-            }
-        }
-        if let Some((f, source)) = self.route_mailbox(from).await? {
-            let target = self
-                .route_mailbox(to)
+        let (owner, source) = self.owner_of_mailbox(from).await?;
+        let target = self.target(to).await?;
+        if !remove && target.limit.is_some() {
+            let adding = self
+                .messages_in(from, &uids)
                 .await?
-                .ok_or_else(|| StoreError::NotFound("target mailbox".into()))?
-                .1;
-            let request = Request::Copy {
-                from: source,
-                uids: uids.clone(),
-                to: target,
-                remove,
-            };
-            if let Some(r) = forwarded(f, request, None).await? {
-                return expect_copied(r);
-            }
+                .iter()
+                .map(|m| m.size)
+                .sum();
+            self.check_room(target.account_id, target.limit, adding)
+                .await?;
         }
-        self.inner
-            .writer
-            .submit(CopyMessages {
-                from,
-                uids,
-                to,
-                remove,
-            })
-            .await
+        let write = Write::Copy {
+            from: source,
+            messages: Targets::Uids(uids),
+            to: target.mailbox,
+            remove,
+        };
+        self.dispatch(&owner, command(write), None).await?.copied()
+    }
+
+    /// A mailbox as a write target: its GUID, its account with its storage limit, and the
+    /// account's home (one read).
+    async fn target(&self, mailbox_id: i64) -> Result<Target, StoreError> {
+        type Row = (i64, Option<i64>, Vec<u8>, Option<String>, Vec<u8>);
+        let (account_id, limit, account, home, mailbox): Row = sqlx::query_as(
+            "SELECT a.id, a.quota_bytes, a.guid, a.home, m.guid FROM mailboxes m \
+             JOIN accounts a ON a.id = m.account_id WHERE m.id = $1",
+        )
+        .bind(mailbox_id)
+        .fetch_optional(self.db())
+        .await?
+        .ok_or_else(|| StoreError::NotFound("mailbox".into()))?;
+        Ok(Target {
+            account_id,
+            limit: limit.map(|l| l.max(0) as u64),
+            owner: Owner {
+                account: Guid::from_slice(&account)?,
+                home,
+            },
+            mailbox: Guid::from_slice(&mailbox)?,
+        })
     }
 
     // ----- the change log, for the mirror -----
@@ -1031,8 +984,21 @@ async fn claim_node(conn: &mut sqlx::SqliteConnection, node: &str) -> Result<Str
 pub struct Delivery {
     /// The store it delivers into.
     store: Store,
-    /// The accounts collected so far, each once, with their INBOX ids.
-    targets: Vec<(Account, i64)>,
+    /// The accounts collected so far, each once, with their INBOXes and homes.
+    targets: Vec<Recipient>,
+    /// What identifies this delivery across a client's retries (see
+    /// [`identify`](Delivery::identify)); `None`: every attempt is a new delivery.
+    key: Option<Guid>,
+}
+
+/// A recipient account as a delivery needs it.
+struct Recipient {
+    /// The account.
+    account: Account,
+    /// Its INBOX's GUID.
+    inbox: Guid,
+    /// Its home twin, if the admin chose one.
+    home: Option<String>,
 }
 
 impl Delivery {
@@ -1040,12 +1006,12 @@ impl Delivery {
     pub async fn add_recipient(&mut self, address: &str) -> Result<(), StoreError> {
         let found = self.store.resolve_inboxes(address).await?;
         if found.is_empty() {
-            return Err(StoreError::NotFound(format!("recipient {address}")));
+            return Err(StoreError::NotFound("recipient".into()));
         }
         for t in found {
             // A full mailbox refuses at RCPT (552 5.2.2), before any data is taken.
-            self.store.check_quota(t.0.id, 1).await?;
-            if !self.targets.iter().any(|b| b.0.id == t.0.id) {
+            self.store.check_quota(t.account.id, 1).await?;
+            if !self.targets.iter().any(|b| b.account.id == t.account.id) {
                 self.targets.push(t);
             }
         }
@@ -1054,59 +1020,59 @@ impl Delivery {
 
     /// The accounts the message will be delivered to.
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
-        self.targets.iter().map(|t| &t.0)
+        self.targets.iter().map(|t| &t.account)
     }
 
-    /// Stores the message once in every recipient's INBOX, durably, in one transaction.
-    /// An account deleted since its RCPT fails the whole delivery (`NotFound`), so the
-    /// client never hears OK for mail that went nowhere.
+    /// Names this delivery by what the client sent (envelope and content, before any
+    /// header of ours): the same transaction sent again — a client retrying after a lost
+    /// 250 or a 451 — is then recognised and delivered once.
+    pub fn identify(&mut self, key: Guid) {
+        self.key = Some(key);
+    }
+
+    /// Stores the message once in every recipient's INBOX, durably: the recipients homed
+    /// here in one transaction, those homed on the twin in one command to it. Each part is
+    /// a command whose id derives from the delivery's key, so a retry after a partial
+    /// failure repeats nothing that was done. An account deleted since its RCPT fails the
+    /// whole delivery (`NotFound`), so the client never hears OK for mail that went nowhere.
     pub async fn commit(self, bytes: Vec<u8>) -> Result<Vec<Placed>, StoreError> {
         if self.targets.is_empty() {
             return Err(StoreError::Invalid("no recipients".into()));
         }
         let body = body(bytes);
         let internal_date = now_unix();
-        // Recipients homed on the twin are delivered there (it assigns their UIDs); the
-        // rest here, in one transaction.
-        let (mut remote, mut local) = (Vec::new(), Vec::new());
-        for (account, inbox) in &self.targets {
-            match self.store.route(&account.guid).await? {
-                Some(f) => remote.push((f, *inbox)),
-                None => local.push(*inbox),
+        let key = self.key.unwrap_or_else(Guid::random);
+        let mut parts: [(Route, Vec<&Recipient>); 2] =
+            [(Route::Local, Vec::new()), (Route::Forward, Vec::new())];
+        for r in &self.targets {
+            let owner = Owner {
+                account: r.account.guid,
+                home: r.home.clone(),
+            };
+            match self.store.route(&owner).await? {
+                Route::Local => parts[0].1.push(r),
+                Route::Forward => parts[1].1.push(r),
             }
         }
         let mut placed = Vec::with_capacity(self.targets.len());
-        if let Some(f) = remote.first().map(|r| r.0.clone()) {
-            let mut mailboxes = Vec::with_capacity(remote.len());
-            for (_, inbox) in &remote {
-                if let Some(m) = self.store.mailbox_by_id(*inbox).await? {
-                    mailboxes.push(m.guid);
-                }
+        for (route, part) in parts {
+            if part.is_empty() {
+                continue;
             }
-            let request = Request::Add {
-                mailboxes,
-                blob: body.hash,
-                flags: Flags::default(),
-                internal_date,
+            let mut mailboxes: Vec<Guid> = part.iter().map(|r| r.inbox).collect();
+            mailboxes.sort();
+            let joined: Vec<u8> = mailboxes.iter().flat_map(|m| m.0).collect();
+            let command = Command {
+                id: request_id(&[b"deliver", &key.0, &joined]),
+                write: Write::Add {
+                    mailboxes,
+                    blob: body.hash,
+                    flags: Flags::default(),
+                    internal_date,
+                },
             };
-            match forwarded(f, request, Some(body.bytes.clone())).await? {
-                Some(r) => placed.extend(expect_placed(r)?),
-                // The twin was given up on: this twin delivers for them too.
-                None => local.extend(remote.iter().map(|r| r.1)),
-            }
-        }
-        if !local.is_empty() {
-            placed.extend(
-                self.store
-                    .submit(AddMessage {
-                        mailboxes: local,
-                        body,
-                        flags: Flags::default(),
-                        internal_date,
-                    })
-                    .await?,
-            );
-            self.store.replicated().await?;
+            let out = self.store.send(route, command, Some(body.bytes.clone()));
+            placed.extend(out.await?.placed()?);
         }
         Ok(placed)
     }

@@ -80,13 +80,28 @@ struct LogRow {
     created_at: i64,
 }
 
+/// Most messages one log entry names (about 120 bytes of JSON each: well under the
+/// mirror's 4 MiB frame).
+pub(crate) const MESSAGES_PER_ENTRY: usize = 5000;
+
 /// Rows per multi-row INSERT into the log (4 binds each, far below SQLite's limit).
 const LOG_ROWS_PER_INSERT: usize = 500;
 
 impl WriteCtx {
     /// Appends a local change to the log (written before this transaction commits) and
     /// queues its event.
+    /// A change about more messages than [`MESSAGES_PER_ENTRY`] (a STORE or EXPUNGE over
+    /// a whole large mailbox) is logged as several entries of that many, so that no entry
+    /// outgrows the mirror's frame: the twin applies them in order, with the same MODSEQ.
     pub async fn log(&mut self, change: Change) -> Result<i64, StoreError> {
+        let mut last = 0;
+        for part in change.split(MESSAGES_PER_ENTRY) {
+            last = self.log_one(part)?;
+        }
+        Ok(last)
+    }
+
+    fn log_one(&mut self, change: Change) -> Result<i64, StoreError> {
         let payload = serde_json::to_string(&change)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode change: {e}")))?;
         let seq = self.next_seq;

@@ -152,8 +152,14 @@ section! {
         pub sync_timeout_ms: u64 = 2000,
         /// Seconds between heartbeats; three missed ones drop the link.
         pub heartbeat_secs: u64 = 5,
-        /// Longest wait between reconnection attempts, in seconds.
+        /// Longest wait between reconnection attempts, in seconds. A twin that starts
+        /// wakes its dialing twin at once, so a restart never waits out this backoff.
         pub max_backoff_secs: u64 = 30,
+        /// Longest a client's write is held, in seconds, while it waits for the link to
+        /// come back (within the grace period), for the home twin's answer, or for this
+        /// twin to catch up with its twin's backlog after a start. Past it the client hears
+        /// a temporary failure (SMTP 451, IMAP NO) and its retry is recognised.
+        pub write_wait_secs: u64 = 30,
         /// Seconds between audits: while the link is up and quiet, the twin compares
         /// itself with its twin (as `twinmail mirror verify`) and shows the result on the
         /// status page. 0 turns audits off.
@@ -485,6 +491,7 @@ impl Config {
             secret: self.mirror_secret().ok()?,
             heartbeat: Duration::from_secs(m.heartbeat_secs.max(1)),
             max_backoff: Duration::from_secs(m.max_backoff_secs.max(1)),
+            write_wait: Duration::from_secs(m.write_wait_secs.max(1)),
             sync_timeout: (m.mode == "sync")
                 .then(|| Duration::from_millis(m.sync_timeout_ms.max(1))),
             audit_every: (m.audit_interval_secs > 0)

@@ -6,7 +6,7 @@
 //! can exist downstream (SMTP smuggling, HOSTILE.md SMUG).
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
-use twinmail_store::{Guid, now_unix};
+use twinmail_store::{Guid, now_unix, request_id};
 
 use crate::{
     Envelope, date,
@@ -103,6 +103,15 @@ pub async fn finish<S: Stream>(
         esmtp,
     };
     let id = Guid::random().to_hex()[..16].to_uppercase();
+    // The same transaction sent again (a client retrying after a lost 250, or after our
+    // 451 while the home twin's answer was in doubt) is the same delivery: named by what
+    // the client sent, before any header of ours.
+    let mut tx = tx;
+    let mut parts: Vec<&[u8]> = vec![b"smtp", tx.from.as_bytes()];
+    parts.extend(tx.recipients.iter().map(|r| r.as_bytes()));
+    parts.push(&body);
+    let key = request_id(&parts);
+    tx.delivery.identify(key);
     let mut message = trace_headers(s, &helo, esmtp, &tx.from, &tx.recipients, &id).into_bytes();
     message.extend_from_slice(&body);
     drop(body);

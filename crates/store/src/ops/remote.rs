@@ -193,6 +193,26 @@ impl Op for SkipRemote {
     }
 }
 
+/// A row of a twin's snapshot that does not fit this twin's data: counted as failed and
+/// named in the status (the snapshot goes on; `mirror verify` shows what it left).
+pub(crate) struct SnapshotConflict {
+    pub origin: String,
+    pub error: String,
+}
+
+impl Op for SnapshotConflict {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        add_counters(ctx, &[("failed", 1)]).await?;
+        crate::mirror::set_state(
+            ctx,
+            "last_error",
+            &format!("snapshot from {}: {}", self.origin, self.error),
+        )
+        .await
+    }
+}
+
 /// A page of a twin's snapshot (initial sync): applied idempotently, so an interrupted
 /// sync simply starts again and skips what arrived before.
 pub(crate) struct ApplySnapshot {

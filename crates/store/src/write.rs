@@ -1,0 +1,761 @@
+//! Writes as commands: the seam between the store and the mirror.
+//!
+//! Every mutation a protocol makes of an account's mail is one [`Write`] value, addressed by
+//! GUIDs (which mean the same thing on both twins), wrapped in a [`Command`] with a request
+//! id. [`Store::write`] carries a command out; its typed [`Outcome`] is the answer. On a
+//! twin the same command, unchanged, is what crosses the link to the account's home twin.
+//!
+//! Rules of the house:
+//! - A command is done once, however often it is sent: the request id and the outcome are
+//!   recorded in the same transaction as the write, and a command whose id is recorded gets
+//!   the first outcome back without acting again.
+//! - Messages are named by what the client saw: UID *and* GUID. A write acts on a message
+//!   only where that UID still holds that GUID; a UID that holds another message refuses the
+//!   whole write ([`StoreError::Conflict`]), never misapplies it; a message gone meanwhile is
+//!   passed over, as if another session had expunged it.
+//! - Bare UIDs ([`Targets::Uids`]) are this store's own numbering: they are turned into
+//!   UID+GUID pairs before a command leaves the twin, and refused when they arrive from it.
+//! - Errors cross the link as a typed [`WriteError`], never as prose to parse back, and
+//!   their texts name no internal identifiers.
+
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::{
+    Store, StoreError,
+    ops::{
+        mailbox::{CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed},
+        message::{AddMessage, Body, Copied, CopyMessages, Expunge, FlagsStored, StoreFlags},
+    },
+    types::{BlobHash, FlagMode, Flags, Guid, Placed, now_unix},
+    uidset::UidSet,
+    writer::{Op, WriteCtx},
+};
+
+/// How long a request id is remembered: a client (or a sending MTA) that retries the same
+/// delivery within this time gets the first result instead of a second copy.
+pub const REQUEST_MEMORY_SECS: i64 = 5 * 24 * 3600;
+
+/// One mutation of an account's mail, addressed by GUIDs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Write {
+    /// Delivery or APPEND: one message (its bytes travel beside the command) into each of
+    /// these mailboxes, all or none.
+    Add {
+        /// The target mailboxes (one per recipient for a delivery, one for APPEND).
+        mailboxes: Vec<Guid>,
+        /// The SHA-256 of the bytes, checked when they arrive.
+        blob: BlobHash,
+        /// Flags at arrival (APPEND may set some; deliveries none).
+        flags: Flags,
+        /// INTERNALDATE, Unix seconds, fixed where the write began.
+        internal_date: i64,
+    },
+    /// STORE: changes flags of some messages.
+    StoreFlags {
+        /// The mailbox the client has selected.
+        mailbox: Guid,
+        /// The messages the client named.
+        messages: Targets,
+        /// Replace, add or remove.
+        mode: FlagMode,
+        /// The flags to replace with, add or remove.
+        flags: Flags,
+        /// CONDSTORE UNCHANGEDSINCE: messages changed after this MODSEQ are left alone.
+        unchanged_since: Option<u64>,
+    },
+    /// EXPUNGE, UID EXPUNGE, or POP3's removal at QUIT.
+    Expunge {
+        /// The mailbox.
+        mailbox: Guid,
+        /// Restricted to these messages; `None`: every `\Deleted` message (plain EXPUNGE).
+        messages: Option<Targets>,
+        /// True: only messages flagged `\Deleted` (IMAP); false: exactly `messages` (POP3).
+        only_deleted: bool,
+    },
+    /// COPY, or MOVE with `remove`, within one account.
+    Copy {
+        /// The source mailbox.
+        from: Guid,
+        /// The messages to copy.
+        messages: Targets,
+        /// The target mailbox.
+        to: Guid,
+        /// MOVE: the source messages are expunged in the same transaction.
+        remove: bool,
+    },
+    /// CREATE (with missing parents).
+    CreateMailbox {
+        /// The owning account.
+        account: Guid,
+        /// The full name.
+        name: String,
+    },
+    /// RENAME (with children; INBOX moves its messages out).
+    RenameMailbox {
+        /// The owning account.
+        account: Guid,
+        /// The current name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// DELETE.
+    DeleteMailbox {
+        /// The owning account.
+        account: Guid,
+        /// The name.
+        name: String,
+    },
+    /// SUBSCRIBE / UNSUBSCRIBE.
+    Subscribe {
+        /// The owning account.
+        account: Guid,
+        /// The name.
+        name: String,
+        /// The new state.
+        subscribed: bool,
+    },
+}
+
+/// Which messages a write acts on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Targets {
+    /// UIDs as this store numbers them. Only valid where the write was made: the forwarding
+    /// twin pins them to GUIDs first (see [`Store::pin`]).
+    Uids(UidSet),
+    /// What the client saw: each UID with the message's GUID.
+    Seen(Vec<(u32, Guid)>),
+}
+
+/// A write with its request id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// Chosen once where the write begins, kept across resends and reconnects: the home
+    /// records it with the outcome, so the command is done once. Derived from the content
+    /// where a client's retry of the same thing must be recognised (deliveries, APPEND).
+    pub id: Guid,
+    /// What to do.
+    pub write: Write,
+}
+
+/// What a write did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "r", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Where an added message landed, one per mailbox.
+    Placed {
+        /// In the order of the write's mailboxes.
+        placed: Vec<Placed>,
+    },
+    /// What a STORE changed.
+    Flags {
+        /// The changed messages and the new MODSEQ.
+        stored: FlagsStored,
+    },
+    /// The UIDs an expunge removed, ascending.
+    Expunged {
+        /// The UIDs.
+        uids: Vec<u32>,
+    },
+    /// What a COPY or MOVE placed.
+    Copied {
+        /// Source and new UIDs.
+        copied: Copied,
+    },
+    /// The GUID of a mailbox CREATE made.
+    Created {
+        /// The new mailbox's GUID.
+        mailbox: Guid,
+    },
+    /// Done; nothing to report.
+    Done,
+}
+
+/// The class of a failed write, as it crosses the link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// [`StoreError::NotFound`].
+    NotFound,
+    /// [`StoreError::AlreadyExists`].
+    AlreadyExists,
+    /// [`StoreError::Invalid`].
+    Invalid,
+    /// [`StoreError::NotAllowed`].
+    NotAllowed,
+    /// [`StoreError::OverQuota`].
+    OverQuota,
+    /// [`StoreError::Conflict`].
+    Conflict,
+    /// Anything else: a temporary failure at the home twin.
+    Unavailable,
+}
+
+/// A failed write, as it crosses the link: its class and a text fit for a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteError {
+    /// The class, which decides the client's reply (NO, NO [OVERQUOTA], 4xx, ...).
+    pub kind: ErrorKind,
+    /// What went wrong, in words a client may read (no identifiers).
+    pub message: String,
+}
+
+impl From<&StoreError> for WriteError {
+    fn from(e: &StoreError) -> WriteError {
+        let (kind, message) = match e {
+            StoreError::NotFound(m) => (ErrorKind::NotFound, m.clone()),
+            StoreError::AlreadyExists(m) => (ErrorKind::AlreadyExists, m.clone()),
+            StoreError::Invalid(m) => (ErrorKind::Invalid, m.clone()),
+            StoreError::NotAllowed(m) => (ErrorKind::NotAllowed, m.clone()),
+            StoreError::OverQuota(m) => (ErrorKind::OverQuota, m.clone()),
+            StoreError::Conflict(m) => (ErrorKind::Conflict, m.clone()),
+            // The server's own failures are logged where they happen; the twin learns
+            // only that it may try again.
+            _ => (
+                ErrorKind::Unavailable,
+                "the home twin could not do it now".into(),
+            ),
+        };
+        WriteError { kind, message }
+    }
+}
+
+impl From<WriteError> for StoreError {
+    fn from(e: WriteError) -> StoreError {
+        match e.kind {
+            ErrorKind::NotFound => StoreError::NotFound(e.message),
+            ErrorKind::AlreadyExists => StoreError::AlreadyExists(e.message),
+            ErrorKind::Invalid => StoreError::Invalid(e.message),
+            ErrorKind::NotAllowed => StoreError::NotAllowed(e.message),
+            ErrorKind::OverQuota => StoreError::OverQuota(e.message),
+            ErrorKind::Conflict => StoreError::Conflict(e.message),
+            ErrorKind::Unavailable => StoreError::Unavailable(e.message),
+        }
+    }
+}
+
+impl Outcome {
+    fn unexpected(self) -> StoreError {
+        StoreError::Corrupt(format!("a write answered with the wrong outcome: {self:?}"))
+    }
+
+    /// The placements of an `Add`.
+    pub fn placed(self) -> Result<Vec<Placed>, StoreError> {
+        match self {
+            Outcome::Placed { placed } => Ok(placed),
+            o => Err(o.unexpected()),
+        }
+    }
+
+    /// The result of a `StoreFlags`.
+    pub fn flags(self) -> Result<FlagsStored, StoreError> {
+        match self {
+            Outcome::Flags { stored } => Ok(stored),
+            o => Err(o.unexpected()),
+        }
+    }
+
+    /// The UIDs of an `Expunge`.
+    pub fn expunged(self) -> Result<Vec<u32>, StoreError> {
+        match self {
+            Outcome::Expunged { uids } => Ok(uids),
+            o => Err(o.unexpected()),
+        }
+    }
+
+    /// The result of a `Copy`.
+    pub fn copied(self) -> Result<Copied, StoreError> {
+        match self {
+            Outcome::Copied { copied } => Ok(copied),
+            o => Err(o.unexpected()),
+        }
+    }
+
+    /// The new mailbox of a `CreateMailbox`.
+    pub fn created(self) -> Result<Guid, StoreError> {
+        match self {
+            Outcome::Created { mailbox } => Ok(mailbox),
+            o => Err(o.unexpected()),
+        }
+    }
+
+    /// Any outcome of a write that reports nothing.
+    pub fn done(self) -> Result<(), StoreError> {
+        match self {
+            Outcome::Done => Ok(()),
+            o => Err(o.unexpected()),
+        }
+    }
+}
+
+/// A command with a fresh random id: a write whose retry by a client is harmless or must
+/// not be taken for the first (STORE, EXPUNGE, COPY, folder changes). Resends after a
+/// reconnect still carry this id, so the home does it once.
+pub(crate) fn command(write: Write) -> Command {
+    Command {
+        id: Guid::random(),
+        write,
+    }
+}
+
+/// A request id derived from what the write is, so that the same write begun again (a
+/// client's retry) has the same id: SHA-256 over the parts, each length-prefixed.
+pub fn request_id(parts: &[&[u8]]) -> Guid {
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&d[..16]);
+    Guid(id)
+}
+
+/// Where a write goes, as the twin's router decides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// This store carries it out (the account is homed here, or the twin is taken for down).
+    Local,
+    /// The account's home twin carries it out.
+    Forward,
+}
+
+/// A boxed future, for the object-safe [`Forwarder`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The twin's router, installed by the mirror: the store knows nothing of links.
+pub trait Forwarder: Send + Sync + 'static {
+    /// Where the writes of `account` (homed on `home` if the admin chose, else spread)
+    /// go now. For an account homed here it first waits (bounded) until this twin has
+    /// applied everything its twin logged, so no UID is handed out twice.
+    fn route<'a>(
+        &'a self,
+        account: &'a Guid,
+        home: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Route, StoreError>>;
+    /// Sync mode: resolves once the twin has durably stored this twin's log up to `seq`
+    /// (at once in async mode, or after the sync timeout).
+    fn replicate(&self, seq: i64) -> BoxFuture<'static, ()>;
+    /// Sends a command to the home twin; resolves once its outcome has been applied here.
+    /// [`StoreError::TwinDown`]: the twin was given up on before the command was sent, so
+    /// this twin does it itself. [`StoreError::Unavailable`]: it was sent and no answer
+    /// came; the caller answers its client with a temporary failure (the client's retry
+    /// carries the same id where it matters).
+    fn forward(
+        &self,
+        command: Command,
+        bytes: Option<Arc<Vec<u8>>>,
+    ) -> BoxFuture<'static, Result<Outcome, StoreError>>;
+}
+
+/// The account and home a write belongs to, read with the mailbox it names.
+pub(crate) struct Owner {
+    /// The account's GUID.
+    pub account: Guid,
+    /// The admin's choice of home twin, if any.
+    pub home: Option<String>,
+}
+
+impl Store {
+    /// Installs the home-twin router (the mirror does, on a twin).
+    pub fn set_forwarder(&self, f: Arc<dyn Forwarder>) {
+        let _ = self.forwarder_cell().set(f);
+    }
+
+    /// Carries out a command here, once: a command whose id is recorded returns its first
+    /// outcome. `bytes` are the message of an `Add`.
+    pub async fn write(
+        &self,
+        command: Command,
+        bytes: Option<Arc<Vec<u8>>>,
+    ) -> Result<Outcome, StoreError> {
+        let body = match (&command.write, bytes) {
+            (Write::Add { blob, .. }, Some(bytes)) => {
+                let body = crate::store::shared_body(bytes);
+                if body.hash != *blob {
+                    return Err(StoreError::Invalid("message bytes do not match".into()));
+                }
+                Some(body)
+            }
+            (Write::Add { .. }, None) => {
+                return Err(StoreError::Invalid("no message bytes".into()));
+            }
+            _ => None,
+        };
+        self.submit(Recorded { command, body }).await
+    }
+
+    /// Carries out a command the twin forwarded (this twin is the account's home): as
+    /// [`write`](Store::write), but bare UIDs are refused (they mean nothing here).
+    pub async fn execute(
+        &self,
+        command: Command,
+        bytes: Option<Arc<Vec<u8>>>,
+    ) -> Result<Outcome, StoreError> {
+        let bare = match &command.write {
+            Write::StoreFlags { messages, .. } | Write::Copy { messages, .. } => {
+                matches!(messages, Targets::Uids(_))
+            }
+            Write::Expunge { messages, .. } => matches!(messages, Some(Targets::Uids(_))),
+            _ => false,
+        };
+        if bare {
+            return Err(StoreError::Invalid(
+                "a forwarded write must name messages by UID and GUID".into(),
+            ));
+        }
+        self.write(command, bytes).await
+    }
+
+    /// Routes a command: to the home twin while the account is homed there and the twin is
+    /// reachable (bare UIDs pinned to GUIDs first), else here. `sync`: in sync mode, a
+    /// local add answers only once the twin has stored it.
+    pub(crate) async fn dispatch(
+        &self,
+        owner: &Owner,
+        command: Command,
+        bytes: Option<Arc<Vec<u8>>>,
+    ) -> Result<Outcome, StoreError> {
+        let route = self.route(owner).await?;
+        self.send(route, command, bytes).await
+    }
+
+    /// Where an account's writes go now (always here without a twin).
+    pub(crate) async fn route(&self, owner: &Owner) -> Result<Route, StoreError> {
+        match self.forwarder_cell().get() {
+            Some(f) => f.route(&owner.account, owner.home.as_deref()).await,
+            None => Ok(Route::Local),
+        }
+    }
+
+    /// Carries a command out where `route` says: forwarded (done here after all if the
+    /// twin was given up on before it was sent), or here.
+    pub(crate) async fn send(
+        &self,
+        route: Route,
+        command: Command,
+        bytes: Option<Arc<Vec<u8>>>,
+    ) -> Result<Outcome, StoreError> {
+        let Some(f) = self.forwarder_cell().get().cloned() else {
+            return self.write(command, bytes).await;
+        };
+        if route == Route::Forward {
+            let pinned = self.pin(command.clone()).await?;
+            match f.forward(pinned, bytes.clone()).await {
+                Err(StoreError::TwinDown) => {}
+                r => return r,
+            }
+        }
+        let is_add = matches!(command.write, Write::Add { .. });
+        let out = self.write(command, bytes).await?;
+        if is_add {
+            let seq = self.last_seq().await?;
+            f.replicate(seq).await;
+        }
+        Ok(out)
+    }
+
+    /// Turns bare UIDs into the UID+GUID pairs the client saw here.
+    pub async fn pin(&self, mut command: Command) -> Result<Command, StoreError> {
+        let (mailbox, targets) = match &mut command.write {
+            Write::StoreFlags {
+                mailbox, messages, ..
+            } => (*mailbox, messages),
+            Write::Copy { from, messages, .. } => (*from, messages),
+            Write::Expunge {
+                mailbox,
+                messages: Some(messages),
+                ..
+            } => (*mailbox, messages),
+            _ => return Ok(command),
+        };
+        if let Targets::Uids(uids) = targets {
+            let id = self
+                .mailbox_by_guid(&mailbox)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("mailbox".into()))?
+                .id;
+            let seen = self.messages_in(id, uids).await?;
+            *targets = Targets::Seen(seen.into_iter().map(|m| (m.uid, m.guid)).collect());
+        }
+        Ok(command)
+    }
+
+    /// The account (and its chosen home) owning a local mailbox, with the mailbox's GUID.
+    pub(crate) async fn owner_of_mailbox(
+        &self,
+        mailbox_id: i64,
+    ) -> Result<(Owner, Guid), StoreError> {
+        let (account, home, mailbox): (Vec<u8>, Option<String>, Vec<u8>) = sqlx::query_as(
+            "SELECT a.guid, a.home, m.guid FROM mailboxes m JOIN accounts a ON a.id = m.account_id WHERE m.id = $1",
+        )
+        .bind(mailbox_id)
+        .fetch_optional(self.db())
+        .await?
+        .ok_or_else(|| StoreError::NotFound("mailbox".into()))?;
+        Ok((
+            Owner {
+                account: Guid::from_slice(&account)?,
+                home,
+            },
+            Guid::from_slice(&mailbox)?,
+        ))
+    }
+
+    /// The account (and its chosen home) by local id.
+    pub(crate) async fn owner_of_account(&self, account_id: i64) -> Result<Owner, StoreError> {
+        let (account, home): (Vec<u8>, Option<String>) =
+            sqlx::query_as("SELECT guid, home FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(self.db())
+                .await?
+                .ok_or_else(|| StoreError::NotFound("account".into()))?;
+        Ok(Owner {
+            account: Guid::from_slice(&account)?,
+            home,
+        })
+    }
+
+    /// The newest sequence number in this twin's log: once the twin has applied up to
+    /// here, it holds the result of everything this twin committed so far.
+    pub async fn last_seq(&self) -> Result<i64, StoreError> {
+        crate::mirror::last_seq(self.db()).await
+    }
+
+    /// Forgets request ids older than [`REQUEST_MEMORY_SECS`].
+    pub async fn trim_requests(&self) -> Result<u64, StoreError> {
+        self.submit(TrimRequests).await
+    }
+}
+
+/// A command carried out on the writer, with its id recorded in the same transaction.
+struct Recorded {
+    command: Command,
+    /// The message of an `Add`, hashed.
+    body: Option<Body>,
+}
+
+impl Op for Recorded {
+    type Output = Outcome;
+    /// A delivery into one mailbox runs without a savepoint, as its add alone would: its
+    /// partial effects are harmless (see `AddMessage`), and the record is its last statement.
+    fn needs_savepoint(&self) -> bool {
+        !matches!(&self.command.write, Write::Add { mailboxes, .. } if mailboxes.len() == 1)
+    }
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<Outcome, StoreError> {
+        let id = self.command.id;
+        let first: Option<String> =
+            sqlx::query_scalar("SELECT outcome FROM requests WHERE id = $1")
+                .bind(&id.0[..])
+                .fetch_optional(&mut ctx.conn)
+                .await?;
+        if let Some(first) = first {
+            return serde_json::from_str(&first)
+                .map_err(|e| StoreError::Corrupt(format!("a recorded outcome: {e}")));
+        }
+        let outcome = run(ctx, self.command.write, self.body).await?;
+        let recorded = serde_json::to_string(&outcome)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode an outcome: {e}")))?;
+        sqlx::query("INSERT INTO requests (id, outcome, created_at) VALUES ($1, $2, $3)")
+            .bind(&id.0[..])
+            .bind(recorded)
+            .bind(now_unix())
+            .execute(&mut ctx.conn)
+            .await?;
+        Ok(outcome)
+    }
+}
+
+/// Carries out one write inside the writer's transaction.
+async fn run(ctx: &mut WriteCtx, write: Write, body: Option<Body>) -> Result<Outcome, StoreError> {
+    Ok(match write {
+        Write::Add {
+            mailboxes,
+            flags,
+            internal_date,
+            ..
+        } => {
+            let body = body.ok_or_else(|| StoreError::Invalid("no message bytes".into()))?;
+            let mut ids = Vec::with_capacity(mailboxes.len());
+            for m in &mailboxes {
+                ids.push(mailbox_id(ctx, m).await?);
+            }
+            let op = AddMessage {
+                mailboxes: ids,
+                body,
+                flags,
+                internal_date,
+            };
+            Outcome::Placed {
+                placed: op.apply(ctx).await?,
+            }
+        }
+        Write::StoreFlags {
+            mailbox,
+            messages,
+            mode,
+            flags,
+            unchanged_since,
+        } => {
+            let mailbox_id = mailbox_id(ctx, &mailbox).await?;
+            let uids = resolve(ctx, mailbox_id, messages).await?;
+            let op = StoreFlags {
+                mailbox_id,
+                uids,
+                mode,
+                flags,
+                unchanged_since,
+            };
+            Outcome::Flags {
+                stored: op.apply(ctx).await?,
+            }
+        }
+        Write::Expunge {
+            mailbox,
+            messages,
+            only_deleted,
+        } => {
+            let mailbox_id = mailbox_id(ctx, &mailbox).await?;
+            let uids = match messages {
+                Some(t) => Some(resolve(ctx, mailbox_id, t).await?),
+                None => None,
+            };
+            let op = Expunge {
+                mailbox_id,
+                uids,
+                only_deleted,
+            };
+            Outcome::Expunged {
+                uids: op.apply(ctx).await?,
+            }
+        }
+        Write::Copy {
+            from,
+            messages,
+            to,
+            remove,
+        } => {
+            let from = mailbox_id(ctx, &from).await?;
+            let to = mailbox_id(ctx, &to).await?;
+            let uids = resolve(ctx, from, messages).await?;
+            let op = CopyMessages {
+                from,
+                uids,
+                to,
+                remove,
+            };
+            Outcome::Copied {
+                copied: op.apply(ctx).await?,
+            }
+        }
+        Write::CreateMailbox { account, name } => {
+            let account_id = account_id(ctx, &account).await?;
+            let m = CreateMailbox { account_id, name }.apply(ctx).await?;
+            Outcome::Created { mailbox: m.guid }
+        }
+        Write::RenameMailbox { account, from, to } => {
+            let account_id = account_id(ctx, &account).await?;
+            RenameMailbox {
+                account_id,
+                from,
+                to,
+            }
+            .apply(ctx)
+            .await?;
+            Outcome::Done
+        }
+        Write::DeleteMailbox { account, name } => {
+            let account_id = account_id(ctx, &account).await?;
+            DeleteMailbox { account_id, name }.apply(ctx).await?;
+            Outcome::Done
+        }
+        Write::Subscribe {
+            account,
+            name,
+            subscribed,
+        } => {
+            let account_id = account_id(ctx, &account).await?;
+            SetSubscribed {
+                account_id,
+                name,
+                subscribed,
+            }
+            .apply(ctx)
+            .await?;
+            Outcome::Done
+        }
+    })
+}
+
+async fn mailbox_id(ctx: &mut WriteCtx, guid: &Guid) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT id FROM mailboxes WHERE guid = $1")
+        .bind(&guid.0[..])
+        .fetch_optional(&mut ctx.conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("mailbox".into()))
+}
+
+async fn account_id(ctx: &mut WriteCtx, guid: &Guid) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT id FROM accounts WHERE guid = $1")
+        .bind(&guid.0[..])
+        .fetch_optional(&mut ctx.conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("account".into()))
+}
+
+/// The UIDs a write acts on: bare UIDs as they are; seen pairs checked against this
+/// mailbox (a UID holding another message refuses the write; a message gone is passed
+/// over).
+async fn resolve(
+    ctx: &mut WriteCtx,
+    mailbox_id: i64,
+    targets: Targets,
+) -> Result<UidSet, StoreError> {
+    let seen = match targets {
+        Targets::Uids(uids) => return Ok(uids),
+        Targets::Seen(seen) => seen,
+    };
+    let asked = UidSet::from_uids(seen.iter().map(|s| s.0));
+    let here: HashMap<u32, Guid> = asked
+        .load(&mut ctx.conn, mailbox_id)
+        .await?
+        .into_iter()
+        .map(|m| (m.uid, m.guid))
+        .collect();
+    let mut act = Vec::with_capacity(seen.len());
+    for (uid, guid) in seen {
+        match here.get(&uid) {
+            Some(g) if *g == guid => act.push(uid),
+            Some(_) => {
+                return Err(StoreError::Conflict(
+                    "the mailbox differs between the twins; nothing was changed".into(),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(UidSet::from_uids(act))
+}
+
+/// Forgets old request ids.
+struct TrimRequests;
+
+impl Op for TrimRequests {
+    type Output = u64;
+    fn needs_savepoint(&self) -> bool {
+        false
+    }
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM requests WHERE created_at < $1")
+            .bind(now_unix() - REQUEST_MEMORY_SECS)
+            .execute(&mut ctx.conn)
+            .await?
+            .rows_affected())
+    }
+}
