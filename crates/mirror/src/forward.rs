@@ -321,6 +321,10 @@ impl Forwarder for Router {
         Box::pin(self.0.route(account, home))
     }
 
+    fn ready(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.0.ready(Instant::now() + self.0.wait))
+    }
+
     fn replicate(&self, seq: i64) -> BoxFuture<'static, ()> {
         let f = self.0.clone();
         Box::pin(async move {

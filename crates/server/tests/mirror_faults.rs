@@ -382,3 +382,143 @@ fn a_twin_restored_from_a_backup_is_reported_and_harms_nothing() {
     assert_eq!(code, 1, "verify missed the lost messages:\n{out}");
     assert!(out.contains("uid 2"), "{out}");
 }
+
+/// The home twin of an account dies for longer than the grace period while its twin takes
+/// that account's mail, and comes back while mail keeps arriving on both twins. The
+/// returning home assigns no UID before it has the survivor's backlog, so the pair
+/// converges: every message accepted with 250 is on both twins exactly once, with the
+/// same UIDs, and verify is clean.
+#[test]
+fn the_home_twin_restarted_under_traffic_converges_with_nothing_lost_or_doubled() {
+    let mut pair = Pair::start();
+    let (home_a, home_b) = pair.users_on_both_homes();
+    let mut accepted: Vec<(String, String)> = Vec::new();
+    let mut round = 0;
+    let mut traffic = |pair: &Pair, both: bool, accepted: &mut Vec<(String, String)>| {
+        round += 1;
+        let mut ports = vec![("a", pair.a.port("smtp"))];
+        if both {
+            ports.push(("b", pair.b.port("smtp")));
+        }
+        for (via, port) in ports {
+            for user in [&home_a, &home_b] {
+                let subject = format!("round {round} via {via}");
+                for s in send_some(port, user, &[subject]) {
+                    accepted.push((user.clone(), s));
+                }
+            }
+        }
+    };
+    traffic(&pair, true, &mut accepted);
+    pair.b.kill();
+    // Past the grace period (three 1-second heartbeats): A serves B's account alone.
+    let down = std::time::Instant::now();
+    while down.elapsed() < Duration::from_secs(5) {
+        traffic(&pair, false, &mut accepted);
+    }
+    pair.b.start();
+    // Mail keeps coming to both while B catches up.
+    let back = std::time::Instant::now();
+    while back.elapsed() < Duration::from_secs(5) {
+        traffic(&pair, true, &mut accepted);
+    }
+    pair.wait_in_sync();
+    for user in [&home_a, &home_b] {
+        let want: std::collections::BTreeSet<&String> = accepted
+            .iter()
+            .filter(|(u, _)| u == user)
+            .map(|(_, s)| s)
+            .collect();
+        let on_a = inbox_subjects(pair.a.port("imaps"), user);
+        let on_b = inbox_subjects(pair.b.port("imaps"), user);
+        assert_eq!(on_a, on_b, "the twins' INBOXes of {user} differ");
+        let mut sorted = on_a.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            on_a.len(),
+            "a message doubled for {user}: {on_a:?}"
+        );
+        let got: std::collections::BTreeSet<&String> = on_a.iter().collect();
+        assert_eq!(got, want, "accepted and stored differ for {user}");
+        assert_eq!(
+            common::pair::dump(pair.a.port("imaps"), user),
+            common::pair::dump(pair.b.port("imaps"), user),
+            "UIDs or flags differ for {user}"
+        );
+    }
+    pair.assert_identical();
+}
+
+/// Sends one message per subject, one transaction each, and returns each subject with the
+/// RCPT reply code (and, where RCPT was taken, the end-of-data code): what a client sees.
+fn send_codes(port: u16, rcpt: &str, subjects: &[String]) -> Vec<(String, u16)> {
+    let mut args = vec![port.to_string(), rcpt.to_string()];
+    args.extend(subjects.iter().cloned());
+    let out = py(
+        r#"
+got = []
+for subj in sys.argv[3:]:
+    try:
+        s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]))
+        s.ehlo()
+        code, _ = s.mail('someone@remote.test')
+        if code == 250:
+            code, _ = s.rcpt(sys.argv[2])
+        if code == 250:
+            code, _ = s.data(('Subject: %s\r\n\r\nbody\r\n' % subj).encode())
+        s.quit()
+    except smtplib.SMTPServerDisconnected:
+        code = 421
+    got.append([subj, code])
+print(json.dumps(got))
+"#,
+        &args,
+    );
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// A twin rebuilt from nothing takes mail while its snapshot is still landing: it never
+/// answers "user unknown" (5xx) for an account its twin holds, and never hands out a UID
+/// before it holds its twin's data — every message it accepted is on both twins once,
+/// with the same UIDs.
+#[test]
+fn a_rebuilt_twin_never_refuses_or_misnumbers_mail_while_its_snapshot_lands() {
+    let mut pair = Pair::start();
+    let (home_a, home_b) = pair.users_on_both_homes();
+    for user in [&home_a, &home_b] {
+        let old: Vec<String> = (0..400).map(|i| format!("old {i}")).collect();
+        common::pair::send(pair.a.port("smtp"), user, &old);
+    }
+    pair.wait_in_sync();
+    pair.b.kill();
+    std::fs::remove_dir_all(pair.dir.path().join("b-data")).unwrap();
+    pair.b.start();
+    let mut accepted = Vec::new();
+    for round in 0..3 {
+        for user in [&home_a, &home_b] {
+            let subjects: Vec<String> = (0..5).map(|i| format!("new {round}.{i}")).collect();
+            for (subject, code) in send_codes(pair.b.port("smtp"), user, &subjects) {
+                assert!(code < 500, "{subject} to {user} refused with {code}");
+                if code == 250 {
+                    accepted.push((user.clone(), subject));
+                }
+            }
+        }
+    }
+    assert!(!accepted.is_empty(), "the rebuilt twin took nothing");
+    pair.wait_in_sync();
+    for user in [&home_a, &home_b] {
+        let on_a = inbox_subjects(pair.a.port("imaps"), user);
+        assert_eq!(on_a, inbox_subjects(pair.b.port("imaps"), user), "{user}");
+        for (_, s) in accepted.iter().filter(|(u, _)| u == user) {
+            assert_eq!(on_a.iter().filter(|x| *x == s).count(), 1, "{s} for {user}");
+        }
+        assert_eq!(
+            common::pair::dump(pair.a.port("imaps"), user),
+            common::pair::dump(pair.b.port("imaps"), user),
+        );
+    }
+    pair.assert_identical();
+}

@@ -1004,7 +1004,16 @@ struct Recipient {
 impl Delivery {
     /// Adds a recipient address; `NotFound` when nobody here takes it.
     pub async fn add_recipient(&mut self, address: &str) -> Result<(), StoreError> {
-        let found = self.store.resolve_inboxes(address).await?;
+        let mut found = self.store.resolve_inboxes(address).await?;
+        if found.is_empty() {
+            // A twin still receiving its twin's data (a new or rebuilt twin's snapshot, the
+            // backlog after a restart) may not know the account yet: it answers only once
+            // it holds what its twin holds, and never "unknown" before (a 4xx instead).
+            if let Some(f) = self.store.forwarder_cell().get() {
+                f.ready().await?;
+                found = self.store.resolve_inboxes(address).await?;
+            }
+        }
         if found.is_empty() {
             return Err(StoreError::NotFound("recipient".into()));
         }

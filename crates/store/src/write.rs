@@ -339,6 +339,10 @@ pub trait Forwarder: Send + Sync + 'static {
         account: &'a Guid,
         home: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Route, StoreError>>;
+    /// Waits (bounded) until this twin holds everything its twin logged before the link
+    /// came up — a new or rebuilt twin's snapshot included — or the twin is taken for
+    /// down. Fails with `Unavailable` when the wait runs out.
+    fn ready(&self) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Sync mode: resolves once the twin has durably stored this twin's log up to `seq`
     /// (at once in async mode, or after the sync timeout).
     fn replicate(&self, seq: i64) -> BoxFuture<'static, ()>;
