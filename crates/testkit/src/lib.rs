@@ -223,7 +223,7 @@ pub const TOOLS: &[Tool] = &[
         install: "apt-get install python3",
     },
     Tool {
-        name: "python3 yaml",
+        name: "python3-yaml",
         probe: &["python3", "-c", "import yaml"],
         install: "apt-get install python3-yaml",
     },
@@ -247,8 +247,20 @@ pub struct Tool {
 }
 
 impl Tool {
-    /// True when the probe runs and succeeds.
+    /// True when the probe runs and succeeds. Probed once per test process: helpers call
+    /// [`require`] on every use, and some tests time what the helper does.
     pub fn present(&self) -> bool {
+        static SEEN: std::sync::Mutex<Vec<(&str, bool)>> = std::sync::Mutex::new(Vec::new());
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, present)) = seen.iter().find(|(name, _)| *name == self.name) {
+            return *present;
+        }
+        let present = self.run_probe();
+        seen.push((self.name, present));
+        present
+    }
+
+    fn run_probe(&self) -> bool {
         let Some((program, args)) = self.probe.split_first() else {
             return false;
         };
