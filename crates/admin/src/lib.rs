@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod autoconfig;
 mod metrics;
 mod page;
 mod status;
@@ -26,6 +27,7 @@ use tokio::{net::TcpListener, sync::watch};
 use tokio_rustls::TlsAcceptor;
 use twinmail_store::Store;
 
+pub use autoconfig::{AutoconfigSettings, MailServer, default_server, run_autoconfig};
 pub use status::{
     Audit, History, In, Listener, Mirror, Out, Protocol, RecentReject, Sample, Status,
 };
@@ -45,6 +47,8 @@ pub struct AdminSettings {
     pub listeners: Vec<(String, SocketAddr)>,
     /// When the TLS certificate every listener presents expires (Unix seconds).
     pub cert_expires: Option<i64>,
+    /// True when that certificate is the self-signed one twinmail generated.
+    pub cert_generated: bool,
     /// Each protocol's limits and counters: ("smtp", ...), ("imap", ...), ("pop3", ...).
     pub protocols: Vec<(String, Arc<twinmail_net::Limits>)>,
     /// Where the sampler leaves the latest status as JSON, for `twinmail status`.

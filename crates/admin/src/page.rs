@@ -146,7 +146,7 @@ pub(crate) fn render(s: &Status) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&l.service),
             esc(&l.addr),
-            expiry(l.cert_expires)
+            expiry(l.cert_expires, l.cert_generated)
         );
     }
     o.push_str(
@@ -172,16 +172,22 @@ fn audit(a: &crate::status::Audit) -> String {
     }
 }
 
-/// A certificate's expiry as days left, red under three weeks.
-fn expiry(at: Option<i64>) -> String {
+/// A certificate's expiry as days left, red under three weeks; and whether twinmail
+/// generated it.
+fn expiry(at: Option<i64>, generated: bool) -> String {
     let Some(at) = at else {
         return "-".into();
     };
     let days = (at - twinmail_store::now_unix()) / 86400;
-    if days < 21 {
-        format!("<span class=\"bad\">in {days} days</span>")
+    let note = if generated {
+        " · self-signed (generated)"
     } else {
-        format!("in {days} days")
+        ""
+    };
+    if days < 21 {
+        format!("<span class=\"bad\">in {days} days</span>{note}")
+    } else {
+        format!("in {days} days{note}")
     }
 }
 

@@ -53,6 +53,10 @@ pub struct Listener {
     pub addr: String,
     /// When its TLS certificate expires (Unix seconds), if known.
     pub cert_expires: Option<i64>,
+    /// True when that certificate is the self-signed one twinmail generated (no
+    /// tls.cert configured), renewed at a start within 30 days of its expiry.
+    #[serde(default)]
+    pub cert_generated: bool,
 }
 
 /// One protocol's traffic since start.
@@ -437,6 +441,7 @@ impl Status {
                     service: service.clone(),
                     addr: addr.to_string(),
                     cert_expires: s.cert_expires,
+                    cert_generated: s.cert_generated,
                 })
                 .collect(),
             protocols,

@@ -4,6 +4,7 @@
 
 mod admin;
 mod config;
+mod human;
 mod pair;
 mod serve;
 mod tls;
@@ -237,7 +238,7 @@ async fn status(store: &twinmail_store::Store, config: &Config) -> anyhow::Resul
             "mirror: mode {}, twin {}",
             config.mirror.mode, config.mirror.twin_id
         );
-        print!("{}", store.mirror_status().await?);
+        print_mirror(store).await?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -256,13 +257,23 @@ fn print_live(path: &std::path::Path) {
         println!("server: not running (no fresh {})", path.display());
         return;
     };
+    let now = twinmail_store::now_unix();
     println!(
-        "server: up {} s, busy {:.0}%",
-        s.uptime_secs, s.busy_percent
+        "server: up {} (since {}), busy {:.0}%",
+        human::duration(s.uptime_secs),
+        human::utc(now - s.uptime_secs as i64),
+        s.busy_percent
     );
-    if let Some(at) = s.listeners.iter().find_map(|l| l.cert_expires) {
-        let days = (at - twinmail_store::now_unix()) / 86400;
-        println!("TLS certificate expires in {days} days");
+    if let Some(l) = s.listeners.iter().find(|l| l.cert_expires.is_some()) {
+        println!(
+            "TLS certificate expires {}{}",
+            human::moment(l.cert_expires.unwrap_or_default(), now),
+            if l.cert_generated {
+                " (self-signed, generated)"
+            } else {
+                ""
+            }
+        );
     }
     println!(
         "{:<6} {:>5} {:>11} {:>8} {:>12} {:>9} {:>10} {:>9}  per min rcvd/dlvd/rej",
@@ -292,12 +303,24 @@ fn print_live(path: &std::path::Path) {
         );
     }
     for r in s.recent_rejects.iter().take(5) {
-        let ago = twinmail_store::now_unix() - r.at;
         println!(
-            "rejected {ago} s ago: {} {}: {}",
-            r.protocol, r.command, r.reply
+            "rejected {}: {} {}: {}",
+            human::moment(r.at, now),
+            r.protocol,
+            r.command,
+            r.reply
         );
     }
+}
+
+/// The mirror's status lines, with times for people.
+async fn print_mirror(store: &twinmail_store::Store) -> anyhow::Result<()> {
+    let status = store.mirror_status().await?.to_string();
+    print!(
+        "{}",
+        human::mirror_lines(&status, twinmail_store::now_unix())
+    );
+    Ok(())
 }
 
 async fn mirror_cmd(
@@ -307,7 +330,7 @@ async fn mirror_cmd(
 ) -> anyhow::Result<ExitCode> {
     match cmd {
         MirrorCmd::Status => {
-            print!("{}", store.mirror_status().await?);
+            print_mirror(store).await?;
             Ok(ExitCode::SUCCESS)
         }
         MirrorCmd::Verify => {

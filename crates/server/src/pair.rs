@@ -1,8 +1,9 @@
 //! `twinmail pair --dir DIR`: a local twin pair for trying twinmail out and for scripts.
 //! On first start it writes both twins' configs (loopback ports from the base port), a
 //! shared secret, and a demo account on twin a (twin b gets it by the initial sync); then
-//! it runs `twinmail serve` for each twin as its own process, writes DIR/pair.json, and
-//! stops both on Ctrl-C or SIGTERM.
+//! it runs `twinmail serve` for each twin as its own process, writes DIR/pair.json, prints
+//! three lines a newcomer can paste at once (send with swaks to twin a, read over IMAP on
+//! twin b, the status page), and stops both on Ctrl-C or SIGTERM.
 
 use std::{
     path::{Path, PathBuf},
@@ -14,7 +15,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 /// The services of a twin, in port order from the twin's first port.
-const SERVICES: [&str; 9] = [
+const SERVICES: [&str; 10] = [
     "smtp",
     "submission",
     "submissions",
@@ -24,6 +25,7 @@ const SERVICES: [&str; 9] = [
     "pop3s",
     "mirror",
     "admin",
+    "autoconfig",
 ];
 
 const DEMO_DOMAIN: &str = "example.test";
@@ -33,13 +35,13 @@ const DEMO_USER: &str = "demo@example.test";
 struct Twin {
     /// Its node id.
     id: &'static str,
-    /// Its first port.
-    base: u16,
+    /// Its loopback port for each of [`SERVICES`], in that order.
+    ports: [u16; SERVICES.len()],
 }
 
 impl Twin {
     fn port(&self, service: &str) -> u16 {
-        self.base + SERVICES.iter().position(|s| *s == service).unwrap_or(0) as u16
+        self.ports[SERVICES.iter().position(|s| *s == service).unwrap_or(0)]
     }
 
     fn config(&self, twin: &Twin) -> String {
@@ -52,7 +54,11 @@ impl Twin {
              [imap]\nlisten = [\"127.0.0.1:{}\"]\ntls_listen = [\"127.0.0.1:{}\"]\n\n\
              [pop3]\nlisten = [\"127.0.0.1:{}\"]\ntls_listen = [\"127.0.0.1:{}\"]\n\n\
              [mirror]\ntwin_id = \"{tid}\"\ntwin = \"127.0.0.1:{}\"\nlisten = \"127.0.0.1:{}\"\n\
-             secret_file = \"mirror.secret\"\n",
+             secret_file = \"mirror.secret\"\n\n\
+             [autoconfig]\nlisten = [\"127.0.0.1:{}\"]\n\
+             imap = [\"localhost:{}\", \"localhost:{}\"]\n\
+             pop3 = [\"localhost:{}\", \"localhost:{}\"]\n\
+             smtp = [\"localhost:{}\", \"localhost:{}\"]\n",
             p("smtp"),
             p("submission"),
             p("submissions"),
@@ -62,6 +68,13 @@ impl Twin {
             p("pop3s"),
             twin.port("mirror"),
             p("mirror"),
+            p("autoconfig"),
+            p("imaps"),
+            twin.port("imaps"),
+            p("pop3s"),
+            twin.port("pop3s"),
+            p("submissions"),
+            twin.port("submissions"),
             id = self.id,
             tid = twin.id,
         )
@@ -85,20 +98,44 @@ pub fn run(dir: &Path, base_port: u16) -> ExitCode {
     }
 }
 
-fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
-    if base_port > u16::MAX - 20 {
+/// Both twins' ports: twin a from `base` on, twin b from `base + 10`; with `base` 0, any
+/// free ports the system hands out (for tests and scripts that run pairs side by side).
+fn ports(base: u16) -> Result<[[u16; SERVICES.len()]; 2]> {
+    let mut out = [[0u16; SERVICES.len()]; 2];
+    if base == 0 {
+        // Hold every listener until all are chosen, so no port is handed out twice.
+        let mut held = Vec::new();
+        for port in out.iter_mut().flatten() {
+            let l = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .context("finding a free loopback port")?;
+            *port = l.local_addr()?.port();
+            held.push(l);
+        }
+        return Ok(out);
+    }
+    if base > u16::MAX - 20 {
         anyhow::bail!("--base-port must leave room for 20 ports");
     }
+    for (t, twin) in out.iter_mut().enumerate() {
+        for (i, port) in twin.iter_mut().enumerate() {
+            *port = base + 10 * t as u16 + i as u16;
+        }
+    }
+    Ok(out)
+}
+
+fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize()?;
+    let [a_ports, b_ports] = ports(base_port)?;
     let twins = [
         Twin {
             id: "a",
-            base: base_port,
+            ports: a_ports,
         },
         Twin {
             id: "b",
-            base: base_port + 10,
+            ports: b_ports,
         },
     ];
     let secret = dir.join("mirror.secret");
@@ -129,6 +166,12 @@ fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
         write_private(&admin_file, &admin)?;
         write_private(&password_file, &password)?;
     }
+    // The ports as the configs say: on a later start they were chosen by an earlier one
+    // (perhaps with another --base-port, or at random).
+    let mut twins = twins;
+    for t in &mut twins {
+        t.ports = ports_of(&load(&dir.join(format!("{}.toml", t.id)))?);
+    }
     let password = std::fs::read_to_string(&password_file)?.trim().to_string();
     let admin = std::fs::read_to_string(&admin_file)
         .unwrap_or_default()
@@ -157,6 +200,10 @@ fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
         "admin": { "user": "admin", "password": admin },
     });
     std::fs::write(dir.join("pair.json"), serde_json::to_string_pretty(&facts)?)?;
+    if let Err(e) = wait_until_listening(&twins, &mut children) {
+        stop(&mut children);
+        return Err(e);
+    }
     println!("twinmail pair running in {}", dir.display());
     for t in &twins {
         println!(
@@ -183,17 +230,98 @@ fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
     );
     println!("  facts for scripts: {}", dir.join("pair.json").display());
     println!("Ctrl-C stops both twins.");
-    wait_for_signal(&mut children)?;
-    for c in &mut children {
+    let [a, b] = &twins;
+    println!(
+        "Try it: send to twin a, read on twin b, open twin a's status page (user admin, password {admin}):"
+    );
+    for line in try_lines(a, b, &password) {
+        println!("  {line}");
+    }
+    let waited = wait_for_signal(&mut children);
+    stop(&mut children);
+    waited.map(|()| ExitCode::SUCCESS)
+}
+
+/// The three lines a newcomer pastes: swaks sends to twin a's MX port, curl prints the
+/// newest INBOX message (`*`) over IMAPS from twin b (the certificate is self-signed,
+/// hence --insecure), and twin a's status page for a browser.
+fn try_lines(a: &Twin, b: &Twin, password: &str) -> [String; 3] {
+    [
+        format!(
+            "swaks --server 127.0.0.1:{} --from newcomer@example.org --to {DEMO_USER} --header 'Subject: hello, twins'",
+            a.port("smtp")
+        ),
+        format!(
+            "curl --silent --insecure --user '{DEMO_USER}:{password}' 'imaps://127.0.0.1:{}/INBOX;MAILINDEX=*'",
+            b.port("imaps")
+        ),
+        format!("https://127.0.0.1:{}/", a.port("admin")),
+    ]
+}
+
+/// Waits until every twin accepts connections on its SMTP and admin ports, so what is
+/// printed next works at once; fails if a twin exits or a minute passes.
+fn wait_until_listening(twins: &[Twin], children: &mut [Child]) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for (t, c) in twins.iter().zip(children.iter_mut()) {
+        for service in ["smtp", "admin"] {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], t.port(service)));
+            while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    anyhow::bail!("twin {} exited ({status}); its messages are above", t.id);
+                }
+                if std::time::Instant::now() > deadline {
+                    anyhow::bail!("twin {} does not answer on {addr} after a minute", t.id);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops both twins with SIGTERM (they finish in-flight writes) and waits for them.
+fn stop(children: &mut [Child]) {
+    for c in children.iter_mut() {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(c.id().to_string())
             .status();
     }
-    for c in &mut children {
+    for c in children.iter_mut() {
         let _ = c.wait();
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// A twin's config, or every problem in it as one error.
+fn load(path: &Path) -> Result<crate::config::Config> {
+    crate::config::Config::load(path).map_err(|p| {
+        anyhow::anyhow!(
+            "{}",
+            p.iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })
+}
+
+/// The port of each of [`SERVICES`] in a twin's config (0 where it has none).
+fn ports_of(c: &crate::config::Config) -> [u16; SERVICES.len()] {
+    let first = |addrs: &[std::net::SocketAddr]| addrs.first().map_or(0, |a| a.port());
+    let one = |addr: Option<std::net::SocketAddr>| addr.map_or(0, |a| a.port());
+    [
+        first(&c.smtp.listen),
+        first(&c.smtp.submission_listen),
+        first(&c.smtp.submissions_listen),
+        first(&c.imap.listen),
+        first(&c.imap.tls_listen),
+        first(&c.pop3.listen),
+        first(&c.pop3.tls_listen),
+        one(c.mirror.listen),
+        one(c.admin.listen),
+        first(&c.autoconfig.listen),
+    ]
 }
 
 /// Waits for Ctrl-C / SIGTERM, or for both twins to have exited.
@@ -221,15 +349,7 @@ fn wait_for_signal(children: &mut [Child]) -> Result<()> {
 /// Creates the demo domain and account on twin a (the mirror brings them to b); returns
 /// the argon2id hash of the admin password.
 fn create_demo(config: &Path, password: &str, admin: &str) -> Result<String> {
-    let config = crate::config::Config::load(config).map_err(|p| {
-        anyhow::anyhow!(
-            "{}",
-            p.iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })?;
+    let config = load(config)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

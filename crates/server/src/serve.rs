@@ -82,6 +82,18 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         }
         None => None,
     };
+    let mut autoconfig_listeners = Vec::new();
+    for (key, tls, addrs) in [
+        ("autoconfig.listen", false, &config.autoconfig.listen),
+        ("autoconfig.tls_listen", true, &config.autoconfig.tls_listen),
+    ] {
+        for addr in addrs {
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("{key}: cannot listen on {addr}"))?;
+            autoconfig_listeners.push((tls, l));
+        }
+    }
     let store = twinmail_store::Store::open(config.store_options())
         .await
         .with_context(|| format!("opening the store {}", config.database().display()))?;
@@ -114,6 +126,19 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         tracing::info!(service = "admin", %addr, "listening");
         shown.push(("admin".into(), addr));
     }
+    for (tls, l) in autoconfig_listeners {
+        let service = if tls { "autoconfig-tls" } else { "autoconfig" };
+        let addr = l.local_addr()?;
+        tracing::info!(service, %addr, "listening");
+        shown.push((service.into(), addr));
+        services.spawn(twinmail_admin::run_autoconfig(
+            l,
+            tls.then(|| acceptor.clone()),
+            config.autoconfig_settings(),
+            store.clone(),
+            shutdown.clone(),
+        ));
+    }
     let monitor = twinmail_admin::Monitor::start(
         twinmail_admin::AdminSettings {
             user: config.admin.user.clone(),
@@ -126,6 +151,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             },
             listeners: shown,
             cert_expires: tls.expires,
+            cert_generated: tls.generated,
             protocols: vec![
                 ("smtp".into(), smtp.limits.clone()),
                 ("imap".into(), imap.limits.clone()),

@@ -1,6 +1,8 @@
 //! TLS set-up for every listener: the configured certificate, or a self-signed one
-//! generated on first start and kept in the data directory. TLS 1.2 and 1.3 only, with
-//! ring's forward-secret AEAD suites (rustls has no others).
+//! generated on first start and kept in the data directory. A generated certificate is
+//! valid for a year and made afresh at a start within 30 days of its expiry (or when it
+//! is one of the older ones valid until 4096). TLS 1.2 and 1.3 only, with ring's
+//! forward-secret AEAD suites (rustls has no others).
 
 use std::{path::Path, sync::Arc};
 
@@ -16,7 +18,15 @@ pub struct Tls {
     pub config: Arc<rustls::ServerConfig>,
     /// The leaf certificate's notAfter (Unix seconds), when it could be read.
     pub expires: Option<i64>,
+    /// True for the self-signed certificate twinmail generated (no tls.cert configured):
+    /// clients see a certificate no authority vouches for.
+    pub generated: bool,
 }
+
+/// How long a generated certificate is valid, in days.
+const GENERATED_DAYS: i64 = 365;
+/// A generated certificate this close to its expiry (days) is made afresh at start.
+const RENEW_WITHIN_DAYS: i64 = 30;
 
 /// Builds the server-side TLS configuration.
 pub fn server_config(config: &Config) -> Result<Tls> {
@@ -25,12 +35,22 @@ pub fn server_config(config: &Config) -> Result<Tls> {
         _ => {
             let dir = config.data_dir().join("tls");
             let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
-            if !c.exists() || !k.exists() {
-                generate(&config.node.hostname, &c, &k)?;
+            let now = chrono::Utc::now().timestamp();
+            let expires = (c.exists() && k.exists()).then(|| expiry_of(&c)).flatten();
+            if needs_renewal(expires, now) {
+                if let Some(at) = expires {
+                    tracing::info!(
+                        cert = %c.display(),
+                        expired = %chrono::DateTime::from_timestamp(at, 0).unwrap_or_default(),
+                        "the generated certificate is near its expiry (or valid far too long): making a new one"
+                    );
+                }
+                generate(&config.node.hostname, &c, &k, now)?;
             }
             (c, k)
         }
     };
+    let generated = config.tls.cert.is_none();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
         .and_then(|it| it.collect())
         .with_context(|| {
@@ -59,7 +79,24 @@ pub fn server_config(config: &Config) -> Result<Tls> {
     Ok(Tls {
         config: Arc::new(cfg),
         expires,
+        generated,
     })
+}
+
+/// Whether a generated certificate expiring at `expires` (None: missing or unreadable)
+/// must be made afresh at `now`: within [`RENEW_WITHIN_DAYS`] of its expiry, or valid
+/// for longer than a generated one ever is now (the older ones ran until 4096).
+fn needs_renewal(expires: Option<i64>, now: i64) -> bool {
+    match expires {
+        None => true,
+        Some(at) => at - now < RENEW_WITHIN_DAYS * 86400 || at - now > (GENERATED_DAYS + 1) * 86400,
+    }
+}
+
+/// The notAfter of the first certificate in a PEM file.
+fn expiry_of(path: &Path) -> Option<i64> {
+    let first = CertificateDer::pem_file_iter(path).ok()?.next()?.ok()?;
+    not_after(&first)
 }
 
 /// A certificate's notAfter as Unix seconds. Hand-written because none of our
@@ -121,19 +158,32 @@ pub fn not_after(der: &[u8]) -> Option<i64> {
         .map(|t| t.and_utc().timestamp())
 }
 
-/// Writes a self-signed certificate for `hostname` (and localhost) with a fresh key.
-fn generate(hostname: &str, cert: &Path, key: &Path) -> Result<()> {
+/// Writes a self-signed certificate for `hostname` (and localhost) with a fresh key,
+/// valid from a day before `now` (clocks differ) for [`GENERATED_DAYS`] after it.
+fn generate(hostname: &str, cert: &Path, key: &Path, now: i64) -> Result<()> {
     let mut names = vec![hostname.to_string()];
     if hostname != "localhost" {
         names.push("localhost".into());
     }
-    let ck = rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
+    let mut params =
+        rcgen::CertificateParams::new(names).context("a certificate for node.hostname")?;
+    let day = |unix: i64| {
+        let d = chrono::DateTime::from_timestamp(unix, 0).unwrap_or_default();
+        use chrono::Datelike;
+        rcgen::date_time_ymd(d.year(), d.month() as u8, d.day() as u8)
+    };
+    params.not_before = day(now - 86400);
+    params.not_after = day(now + GENERATED_DAYS * 86400);
+    let signing_key = rcgen::KeyPair::generate().context("generating a key")?;
+    let generated = params
+        .self_signed(&signing_key)
+        .context("generating a certificate")?;
     if let Some(dir) = cert.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    write_private(key, ck.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(cert, ck.cert.pem()).with_context(|| format!("writing {}", cert.display()))?;
-    tracing::info!(cert = %cert.display(), "generated a self-signed certificate");
+    write_private(key, signing_key.serialize_pem().as_bytes())?;
+    std::fs::write(cert, generated.pem()).with_context(|| format!("writing {}", cert.display()))?;
+    tracing::info!(cert = %cert.display(), days = GENERATED_DAYS, "generated a self-signed certificate");
     Ok(())
 }
 
@@ -164,6 +214,24 @@ mod tests {
         let cert = params.self_signed(&key).unwrap();
         // 2031-07-09T00:00:00Z
         assert_eq!(not_after(cert.der()), Some(1_941_321_600));
+    }
+
+    #[test]
+    fn a_generated_certificate_lasts_a_year_and_is_renewed_a_month_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let now = 1_796_281_295; // 2026-12-03 07:01:35 UTC
+        generate("mx.example", &c, &k, now).unwrap();
+        let expires = expiry_of(&c).unwrap();
+        // Midnight at the start of 2027-12-03: a year less the hours of the first day.
+        assert_eq!(expires, 1_827_792_000);
+        assert!(!needs_renewal(Some(expires), now));
+        assert!(!needs_renewal(Some(expires), expires - 31 * 86400));
+        assert!(needs_renewal(Some(expires), expires - 29 * 86400));
+        assert!(needs_renewal(Some(expires), expires + 1));
+        assert!(needs_renewal(None, now));
+        // The older generated certificates, valid until 4096, are replaced too.
+        assert!(needs_renewal(Some(67_767_976_233), now));
     }
 
     #[test]

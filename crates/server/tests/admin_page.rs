@@ -198,16 +198,17 @@ s.quit()
         reject["reply"].as_str().unwrap().starts_with("550 5.1.1"),
         "{json}"
     );
-    // Every listener shows when its certificate expires (the generated one: in years).
+    // Every listener shows when its certificate expires (the generated one: in a year)
+    // and that it is the generated one.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
     for l in status["listeners"].as_array().unwrap() {
-        assert!(
-            l["cert_expires"].as_i64().unwrap() > now + 86400 * 300,
-            "{l}"
-        );
+        let expires = l["cert_expires"].as_i64().unwrap();
+        assert!(expires > now + 86400 * 363, "{l}");
+        assert!(expires <= now + 86400 * 365, "{l}");
+        assert_eq!(l["cert_generated"], true, "{l}");
     }
     assert_eq!(mirror["link"], "up");
     assert_eq!(mirror["mode"], "async");
@@ -261,6 +262,7 @@ s.quit()
         "{dom}"
     );
     assert!(dom.contains("<svg"), "{dom}");
+    assert!(dom.contains("self-signed (generated)"), "{dom}");
     let anonymous = chromium(&["--dump-dom", &format!("https://127.0.0.1:{port}/")]);
     assert!(
         !anonymous.contains("Mirror out"),
@@ -295,7 +297,19 @@ s.quit()
         std::thread::sleep(std::time::Duration::from_millis(500));
     };
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("TLS certificate expires in"), "{out}");
+    // Times for people: dates in UTC and durations, no Unix seconds (ten digits).
+    assert!(out.contains("TLS certificate expires 20"), "{out}");
+    assert!(
+        out.contains(" UTC, in 36"),
+        "a year, less a day or so:\n{out}"
+    );
+    assert!(out.contains("server: up "), "{out}");
+    assert!(out.contains("Link: up since 20"), "{out}");
+    assert!(
+        !out.split(|c: char| !c.is_ascii_digit())
+            .any(|n| n.len() == 10),
+        "Unix seconds in:\n{out}"
+    );
     // The log: one span per session with a connection id; no message body, no password.
     let log = std::fs::read_to_string(pair.a.config.with_extension("log")).unwrap();
     let smtp_lines: Vec<serde_json::Value> = log

@@ -183,6 +183,32 @@ section! {
 }
 
 section! {
+    /// Mail client autoconfiguration: Thunderbird's autoconfig
+    /// (/.well-known/autoconfig/mail/config-v1.1.xml and
+    /// /mail/config-v1.1.xml?emailaddress=...) and Outlook's autodiscover (POST
+    /// /autodiscover/autodiscover.xml), answered for the local domains only. Both twins
+    /// should list the same servers, so a client is told about both.
+    pub struct AutoconfigConfig {
+        /// Plain-HTTP addresses (port 80 in production, where autoconfig.DOMAIN points);
+        /// empty: none.
+        pub listen: Vec<SocketAddr> = Vec::new(),
+        /// HTTPS addresses with the server's certificate (port 443 in production;
+        /// autodiscover.DOMAIN must be among its names for Outlook); empty: none.
+        pub tls_listen: Vec<SocketAddr> = Vec::new(),
+        /// IMAP over implicit TLS as clients reach it, "host:port", this twin first, e.g.
+        /// ["mx-a.example.com:993", "mx-b.example.com:993"]. Empty: node.hostname with the
+        /// port of the first imap.tls_listen.
+        pub imap: Vec<String> = Vec::new(),
+        /// POP3 over implicit TLS as clients reach it, "host:port" (as imap). Empty:
+        /// node.hostname with the port of the first pop3.tls_listen.
+        pub pop3: Vec<String> = Vec::new(),
+        /// Submission over implicit TLS as clients reach it, "host:port" (as imap). Empty:
+        /// node.hostname with the port of the first smtp.submissions_listen.
+        pub smtp: Vec<String> = Vec::new(),
+    }
+}
+
+section! {
     /// Logging (to standard error).
     pub struct LogConfig {
         /// "pretty" for people or "json" for log collectors.
@@ -212,6 +238,8 @@ pub struct Config {
     pub mirror: MirrorConfig,
     /// See [`AdminConfig`].
     pub admin: AdminConfig,
+    /// See [`AutoconfigConfig`].
+    pub autoconfig: AutoconfigConfig,
     /// See [`LogConfig`].
     pub log: LogConfig,
     /// The directory relative paths are resolved from (the config file's); not in the file.
@@ -235,6 +263,11 @@ const SECTIONS: &[SectionInfo] = &[
     ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
     ("mirror", MirrorConfig::DOC, MirrorConfig::FIELDS),
     ("admin", AdminConfig::DOC, AdminConfig::FIELDS),
+    (
+        "autoconfig",
+        AutoconfigConfig::DOC,
+        AutoconfigConfig::FIELDS,
+    ),
     ("log", LogConfig::DOC, LogConfig::FIELDS),
 ];
 
@@ -340,6 +373,7 @@ impl Config {
         config.tls = section(&table, "tls", &mut problems, &problem);
         config.mirror = section(&table, "mirror", &mut problems, &problem);
         config.admin = section(&table, "admin", &mut problems, &problem);
+        config.autoconfig = section(&table, "autoconfig", &mut problems, &problem);
         config.log = section(&table, "log", &mut problems, &problem);
         for (key, message) in config.check() {
             problems.push(problem(&key, message));
@@ -412,6 +446,17 @@ impl Config {
                 "admin.password_hash",
                 "must be an argon2 PHC string (twinmail hash-password makes one)".into(),
             );
+        }
+        for (key, servers) in [
+            ("autoconfig.imap", &self.autoconfig.imap),
+            ("autoconfig.pop3", &self.autoconfig.pop3),
+            ("autoconfig.smtp", &self.autoconfig.smtp),
+        ] {
+            for s in servers {
+                if let Err(e) = twinmail_admin::MailServer::parse(s) {
+                    bad(key, e);
+                }
+            }
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             bad(
@@ -500,6 +545,29 @@ impl Config {
                 .max(self.imap.max_literal_size as u64)
                 + 1024 * 1024,
         })
+    }
+
+    /// What autoconfiguration answers name: the configured servers, or this twin alone
+    /// at its own first implicit-TLS port of each service.
+    pub fn autoconfig_settings(&self) -> twinmail_admin::AutoconfigSettings {
+        let host = &self.node.hostname;
+        let servers = |listed: &[String], own: Option<&SocketAddr>| {
+            let listed: Vec<_> = listed
+                .iter()
+                .filter_map(|s| twinmail_admin::MailServer::parse(s).ok())
+                .collect();
+            if listed.is_empty() {
+                twinmail_admin::default_server(host, own.copied())
+            } else {
+                listed
+            }
+        };
+        let a = &self.autoconfig;
+        twinmail_admin::AutoconfigSettings {
+            imap: servers(&a.imap, self.imap.tls_listen.first()),
+            pop3: servers(&a.pop3, self.pop3.tls_listen.first()),
+            smtp: servers(&a.smtp, self.smtp.submissions_listen.first()),
+        }
     }
 
     /// A path from the config, made absolute against the config file's directory.
