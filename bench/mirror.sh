@@ -21,6 +21,10 @@
 #                 (target >= 0.8 mirror on). ROUNDS > 1 alternates the order and reports
 #                 medians. Both twins run on this machine: the twin applying the stream
 #                 competes for the same cores.
+#                 Around the home-a and home-b measurements (and the drain after them)
+#                 each twin's CPU time is read from /proc: the mirroring twin's CPU time
+#                 per message as a fraction of the receiving twin's (target <= 0.35: the
+#                 load is by no means doubled).
 #   c. sync       a fresh pair whose twin b is not running: MIRROR_SYNC_N messages of
 #                 SIZE bytes delivered by SMTP to twin a (FILL_SENDERS sessions), then b
 #                 started with an empty data dir; timed from starting b until b's
@@ -252,6 +256,12 @@ if [[ " $PARTS " == *" lag "* || " $PARTS " == *" rate "* ]]; then
     A_SMTP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["twins"][0]["ports"]["smtp"])' "$PAIR/pair.json")
     B_IMAPS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["twins"][1]["ports"]["imaps"])' "$PAIR/pair.json")
     wait_port "$A_SMTP" "twin a smtp" "$PAIR_PID"
+    # cpu_ticks TWIN: user+system clock ticks the twin's process has used so far
+    cpu_ticks() {
+        local pid
+        pid=$(python3 -c 'import json,sys; print({t["id"]: t for t in json.load(open(sys.argv[1]))["twins"]}[sys.argv[2]]["pid"])' "$PAIR/pair.json" "$1")
+        awk '{print $14 + $15}' "/proc/$pid/stat"
+    }
     wait_port "$B_IMAPS" "twin b imaps" "$PAIR_PID"
     # b is in sync once it has taken a's snapshot (the demo account). a may say
     # "catching up" until b acknowledges a change after the snapshot: accepted here,
@@ -336,14 +346,30 @@ if [[ " $PARTS " == *" lag "* || " $PARTS " == *" rate "* ]]; then
                 *) port=$((BASE_PORT + 20 + SMTP)) u=$USER_NAME dir="" ;;
                 esac
                 say "b. rate ($side${dir:+, $dir}, round $((r + 1))/$ROUNDS): $SENDERS sessions x $SIZE B for $RATE_SECS s"
-                "${PY[@]}" rate --name "$side" --dir "$dir" --smtp-port "$port" --rcpt "$u" \
-                    --senders "$SENDERS" --size "$SIZE" --duration "$RATE_SECS" |
-                    tee -a "$RESULTS" >&2 || FAILED=1
+                cpu_a0=$(cpu_ticks a) cpu_b0=$(cpu_ticks b)
+                rec=$("${PY[@]}" rate --name "$side" --dir "$dir" --smtp-port "$port" --rcpt "$u" \
+                    --senders "$SENDERS" --size "$SIZE" --duration "$RATE_SECS") || FAILED=1
+                echo "$rec" | tee -a "$RESULTS" >&2
                 # let the twins drain before the next measurement
                 for ((i = 0; i < 600; i++)); do
                     [[ $(mirror_state "$PAIR/a.toml") == "in sync" && $(mirror_state "$PAIR/b.toml") == "in sync" ]] && break
                     sleep 0.2
                 done
+                # CPU time of each twin over the measurement and the drain (from /proc):
+                # the twin that took the mail by SMTP, and the one that got it mirrored.
+                if [[ $side == home-a || $side == home-b ]]; then
+                    python3 -c '
+import json, sys
+rec = json.loads(sys.argv[1]); side = sys.argv[2]; hz = float(sys.argv[3])
+a = (int(sys.argv[5]) - int(sys.argv[4])) / hz
+b = (int(sys.argv[7]) - int(sys.argv[6])) / hz
+n = max(rec["messages"], 1)
+took, got = (a, b) if side == "home-a" else (b, a)
+print(json.dumps({"test": "cpu", "name": side, "messages": rec["messages"],
+    "receiving_ms": took * 1000 / n, "mirroring_ms": got * 1000 / n,
+    "ratio": got / took if took else 0}))' "$rec" "$side" "$(getconf CLK_TCK)" \
+                        "$cpu_a0" "$(cpu_ticks a)" "$cpu_b0" "$(cpu_ticks b)" | tee -a "$RESULTS" >&2
+                fi
             done
         done
         stop_pid "$SOLO_PID"

@@ -510,6 +510,11 @@ def cmd_table(a):
         row("   SMTP rate, standalone (no [mirror])", f"{roff:.0f} msgs/s", "",
             f"{sum(x['errors'] for x in off)} errors"
             + ("; rounds " + " ".join(f"{x['msgs_per_s']:.0f}" for x in off) if len(off) > 1 else ""))
+    for key in ("cpu:home-a", "cpu:home-b"):
+        for r in by.get(key, [])[-1:]:
+            row(f"   CPU per message, {key[4:]}: mirroring / receiving twin", f"{r['ratio']:.2f}",
+                f"<= 0.35: {'met' if r['ratio'] <= 0.35 else 'MISSED'}",
+                f"{r['mirroring_ms']:.2f} / {r['receiving_ms']:.2f} ms over {r['messages']} msgs")
     fill = by.get("fill:", [])
     sync = by.get("sync:", [])
     if fill:

@@ -203,6 +203,27 @@ pub(crate) fn render(s: &Status) -> String {
         );
         metric(
             &mut out,
+            "mirror_forwarded_writes_total",
+            "counter",
+            "Writes forwarded to the accounts' home twin and done there.",
+            m.forwarded.writes as f64,
+        );
+        metric(
+            &mut out,
+            "mirror_forwarded_bytes_total",
+            "counter",
+            "Message bytes of the writes forwarded to the home twin.",
+            m.forwarded.bytes as f64,
+        );
+        metric(
+            &mut out,
+            "mirror_forwarded_failed_total",
+            "counter",
+            "Forwarded writes that failed or stayed in doubt.",
+            m.forwarded.failed as f64,
+        );
+        metric(
+            &mut out,
             "mirror_in_add_total",
             "counter",
             "Messages added by the twin's changes.",

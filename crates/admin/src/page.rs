@@ -62,6 +62,7 @@ pub(crate) fn render(s: &Status) -> String {
                  <tr><th>link</th><td id=\"link\">{} (twin {}, for {})</td></tr>\
                  <tr><th>mode</th><td>{}{}</td></tr>\
                  <tr><th>lag now</th><td id=\"lag\">{} s, {} changes queued</td></tr>\
+                 <tr><th>forwarded to the home twin</th><td id=\"forwarded\">{} writes ({} bytes), {} failed</td></tr>\
                  <tr><th>flags received</th><td>{}</td></tr>\
                  <tr><th>other changes received</th><td>{}</td></tr>\
                  <tr><th>conflicts (not applied)</th><td>{}</td></tr>\
@@ -81,6 +82,9 @@ pub(crate) fn render(s: &Status) -> String {
                 },
                 m.lag_secs,
                 m.queue,
+                m.forwarded.writes,
+                m.forwarded.bytes,
+                m.forwarded.failed,
                 m.received.flags,
                 m.received.other,
                 m.received.failed,

@@ -140,6 +140,8 @@ pub struct Mirror {
     /// Incoming counters.
     #[serde(rename = "in")]
     pub received: In,
+    /// Writes forwarded to the accounts' home twin.
+    pub forwarded: Forwarded,
     /// Connections refused on the mirror port.
     pub refused_peers: i64,
     /// The last problem.
@@ -163,6 +165,19 @@ pub struct Out {
     pub queued_del: i64,
     /// Expunged messages acknowledged.
     pub sent_del: i64,
+}
+
+/// Writes of accounts homed on the twin, which this twin forwarded there (they do not
+/// show in `out`: the home twin logs and ships them).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Forwarded {
+    /// Writes done by the home twin.
+    pub writes: i64,
+    /// Message bytes they carried.
+    pub bytes: i64,
+    /// Writes that failed or stayed in doubt (the client heard a temporary failure or
+    /// the home's refusal).
+    pub failed: i64,
 }
 
 /// Changes applied from the twin.
@@ -352,6 +367,11 @@ fn mirror(mode: &str, m: &MirrorStatus) -> Mirror {
             flags: m.recv_flags,
             other: m.recv_other,
             failed: m.failed,
+        },
+        forwarded: Forwarded {
+            writes: m.forwarded,
+            bytes: m.forwarded_bytes,
+            failed: m.forward_failed,
         },
         refused_peers: m.rejected,
         last_error: m.last_error.clone(),

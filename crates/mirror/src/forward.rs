@@ -19,7 +19,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, atomic::AtomicBool},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicI64, Ordering},
+    },
     time::Duration,
 };
 
@@ -75,6 +78,9 @@ pub(crate) struct Forwarding {
     sync: Option<Duration>,
     /// Sync mode gave up waiting for the twin; async until the twin catches up.
     pub(crate) fallback: watch::Sender<bool>,
+    /// Forwarded writes done, their bytes, and those that failed, not yet added to the
+    /// store's counters (see [`Forwarding::take_counts`]).
+    counts: [AtomicI64; 3],
 }
 
 impl Forwarding {
@@ -108,7 +114,18 @@ impl Forwarding {
             acked: watch::channel(0).0,
             sync,
             fallback: watch::channel(false).0,
+            counts: Default::default(),
         })
+    }
+
+    /// The forwarding counters gathered since the last call, as the store names them.
+    pub(crate) fn take_counts(&self) -> [(&'static str, i64); 3] {
+        let take = |i: usize| self.counts[i].swap(0, Ordering::Relaxed);
+        [
+            ("fwd_writes", take(0)),
+            ("fwd_bytes", take(1)),
+            ("fwd_failed", take(2)),
+        ]
     }
 
     /// The account's home twin: spread over both by the account's GUID, the same answer
@@ -231,7 +248,19 @@ impl Forwarding {
         let id = command.id;
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).entry(id).or_default().push(tx);
+        let len = bytes.as_ref().map_or(0, |b| b.len() as i64);
         let result = self.exchange(command, bytes, rx).await;
+        match &result {
+            Ok(_) => {
+                self.counts[0].fetch_add(1, Ordering::Relaxed);
+                self.counts[1].fetch_add(len, Ordering::Relaxed);
+            }
+            // Not sent: done here, not a forwarding failure.
+            Err(StoreError::TwinDown) => {}
+            Err(_) => {
+                self.counts[2].fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if let Some(w) = lock(&self.pending).get_mut(&id) {
             w.retain(|w| !w.is_closed());
         }

@@ -116,6 +116,25 @@ impl Mirror {
             .store
             .set_mirror_state(&[("link", "down"), ("link_since", &now_unix().to_string())])
             .await;
+        // Forwarding counters go to the store (where `mirror status` reads them) once a
+        // second, not once per write.
+        let (store, f) = (self.inner.store.clone(), fwd.clone());
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let done = tokio::select! {
+                    _ = stop.changed() => true,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+                };
+                let counts = f.take_counts();
+                if counts.iter().any(|c| c.1 != 0) {
+                    let _ = store.add_mirror_counters(&counts).await;
+                }
+                if done {
+                    return;
+                }
+            }
+        });
         if let Some(every) = self.inner.settings.audit_every {
             let me = self.clone();
             tokio::spawn(crate::audit::run(

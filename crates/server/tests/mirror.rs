@@ -45,6 +45,18 @@ fn delivery_on_either_twin_reads_the_same_on_both() {
         assert_eq!(uids, (1..=18).collect::<Vec<_>>(), "UIDs dense and rising");
     }
     pair.assert_identical();
+    // Each twin forwarded the 9 deliveries for the account homed on the other, and says so
+    // (its "Mirror out" counts only what it logged itself).
+    for t in [&pair.a, &pair.b] {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut status = t.status();
+        while !status.contains("Forwarded to the home twin: writes=9 (") {
+            assert!(Instant::now() < deadline, "{}: {status}", t.id);
+            std::thread::sleep(Duration::from_millis(200));
+            status = t.status();
+        }
+        assert!(status.contains(") failed=0"), "{status}");
+    }
 }
 
 /// Flag on A, expunge on B, rename a folder on A, create an account on B: all show on the

@@ -72,6 +72,13 @@ pub struct MirrorStatus {
     pub audit_differences: i64,
     /// The first of them, named.
     pub audit_first: String,
+    /// Writes this twin forwarded to the accounts' home twin and saw done there.
+    pub forwarded: i64,
+    /// Message bytes those writes carried.
+    pub forwarded_bytes: i64,
+    /// Forwarded writes that failed or stayed in doubt (the client heard a temporary
+    /// failure, or the home's refusal).
+    pub forward_failed: i64,
     /// `failed` as it stood at the last audit that found the twins equal: failures above
     /// it are conflicts nobody has seen resolved.
     pub failed_at_clean_audit: i64,
@@ -134,6 +141,11 @@ impl fmt::Display for MirrorStatus {
             f,
             "Mirror in: flags={} other={}; refused peers={}",
             self.recv_flags, self.recv_other, self.rejected
+        )?;
+        writeln!(
+            f,
+            "Forwarded to the home twin: writes={} ({} bytes) failed={}",
+            self.forwarded, self.forwarded_bytes, self.forward_failed
         )?;
         let peer = if self.peer.is_empty() {
             "-"
@@ -341,6 +353,16 @@ impl Op for Count {
     type Output = ();
     async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
         add_counters(ctx, &[(self.0, self.1)]).await
+    }
+}
+
+/// Adds to several counters.
+struct Counts(Vec<(&'static str, i64)>);
+
+impl Op for Counts {
+    type Output = ();
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        add_counters(ctx, &self.0).await
     }
 }
 
@@ -650,6 +672,14 @@ impl Store {
         .await
     }
 
+    /// Adds to the mirror's counters (by name: `fwd_writes`, `fwd_bytes`, `fwd_failed`).
+    pub async fn add_mirror_counters(
+        &self,
+        amounts: &[(&'static str, i64)],
+    ) -> Result<(), StoreError> {
+        self.submit(Counts(amounts.to_vec())).await
+    }
+
     /// Counts a snapshot row that cannot be applied here (the snapshot goes on).
     pub async fn snapshot_conflict(&self, origin: &str, error: &str) -> Result<(), StoreError> {
         self.submit(SnapshotConflict {
@@ -819,6 +849,9 @@ impl Store {
             audit_differences: s("audit_differences").parse().unwrap_or(0),
             audit_first: s("audit_first"),
             failed_at_clean_audit: s("failed_at_clean_audit").parse().unwrap_or(0),
+            forwarded: c("fwd_writes"),
+            forwarded_bytes: c("fwd_bytes"),
+            forward_failed: c("fwd_failed"),
         })
     }
 

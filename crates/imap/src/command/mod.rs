@@ -213,6 +213,17 @@ pub fn store_failed(tag: &Tag<'static>, e: StoreError) -> Status<'static> {
     }
     if e.is_client_error() {
         no(tag, None, e.to_string())
+    } else if let StoreError::Unavailable(why) = &e {
+        // RFC 5530 UNAVAILABLE: the home twin has not confirmed the write (yet); the
+        // client's retry is safe (the write carries its id).
+        tracing::warn!(why = %why, "write not confirmed by the home twin");
+        no(
+            tag,
+            Some(imap_types::response::Code::Other(
+                imap_types::response::CodeOther::unvalidated(&b"UNAVAILABLE"[..]),
+            )),
+            "Temporarily unavailable, try again in a moment".into(),
+        )
     } else {
         tracing::error!(error = %e, "store operation failed");
         no(
