@@ -116,8 +116,15 @@ fn check_version(h: &Hello) -> Result<Vec<u8>, LinkError> {
         .ok_or_else(|| LinkError::Auth("bad nonce".into()))
 }
 
+/// The next handshake frame: small (a hello or a proof), so a peer that has proved
+/// nothing cannot make this twin read or hold more than a KiB.
 async fn next(stream: &mut TlsStream<TcpStream>) -> Result<Frame, LinkError> {
-    Ok(frame::read(stream).await?)
+    Ok(frame::read_limited(stream, frame::MAX_HANDSHAKE_FRAME).await?)
+}
+
+/// A handshake frame of the wrong kind, named by its kind only (never its contents).
+fn unexpected(want: &str, got: &Frame) -> LinkError {
+    LinkError::Protocol(format!("expected {want}, got {}", got.name()))
 }
 
 async fn send(stream: &mut TlsStream<TcpStream>, f: &Frame) -> Result<(), LinkError> {
@@ -151,11 +158,7 @@ pub async fn dial(
     let theirs = match next(&mut stream).await? {
         Frame::Hello(h) => check_version(&h)?,
         Frame::Refused(why) => return Err(LinkError::Refused(why)),
-        other => {
-            return Err(LinkError::Protocol(format!(
-                "expected hello, got {other:?}"
-            )));
-        }
+        other => return Err(unexpected("hello", &other)),
     };
     let ekm = exporter(&stream)?;
     send(
@@ -171,9 +174,7 @@ pub async fn dial(
     match next(&mut stream).await? {
         Frame::Hello(peer) => Ok(Authed { stream, peer }),
         Frame::Refused(why) => Err(LinkError::Refused(why)),
-        other => Err(LinkError::Protocol(format!(
-            "expected hello, got {other:?}"
-        ))),
+        other => Err(unexpected("hello", &other)),
     }
 }
 
@@ -184,14 +185,16 @@ pub async fn accept(
     me: &Me,
     secret: &Secret,
 ) -> Result<Authed, LinkError> {
-    let mut stream: TlsStream<TcpStream> = acceptor.accept(tcp).await?.into();
+    let stream = acceptor.accept(tcp).await?;
+    // The listener's TLS settings are the mail listeners' (1.2 and up); the link speaks
+    // TLS 1.3 only, as the twin's dialer does.
+    if stream.get_ref().1.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+        return Err(LinkError::Auth("the mirror link speaks TLS 1.3 only".into()));
+    }
+    let mut stream: TlsStream<TcpStream> = stream.into();
     let peer = match next(&mut stream).await? {
         Frame::Hello(h) => h,
-        other => {
-            return Err(LinkError::Protocol(format!(
-                "expected hello, got {other:?}"
-            )));
-        }
+        other => return Err(unexpected("hello", &other)),
     };
     let theirs = match check_version(&peer) {
         Ok(n) => n,

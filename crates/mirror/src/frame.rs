@@ -234,6 +234,30 @@ fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FrameError> {
 }
 
 impl Frame {
+    /// The frame's kind, for logs and errors: never its contents, which a peer chose.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Frame::Hello(_) => "hello",
+            Frame::Proof(_) => "proof",
+            Frame::Refused(_) => "refused",
+            Frame::Position(_) => "position",
+            Frame::Change(_) => "change",
+            Frame::Chunk(_) => "chunk",
+            Frame::Ack(_) => "ack",
+            Frame::Heartbeat => "heartbeat",
+            Frame::SnapshotBegin(_) => "snapshot-begin",
+            Frame::SnapshotPage(_) => "snapshot-page",
+            Frame::Want(_) => "want",
+            Frame::Blob(_) => "blob",
+            Frame::SnapshotEnd(_) => "snapshot-end",
+            Frame::Query(_) => "query",
+            Frame::Answer(_) => "answer",
+            Frame::Request(_) => "request",
+            Frame::RequestChunk(..) => "request-chunk",
+            Frame::Response(_) => "response",
+        }
+    }
+
     /// The frame on the wire: length, type, body.
     pub fn encode(&self) -> Vec<u8> {
         let (k, body) = match self {
@@ -321,10 +345,22 @@ impl Frame {
     }
 }
 
+/// Largest frame accepted before the peer has proved the secret: a hello or a proof.
+pub const MAX_HANDSHAKE_FRAME: usize = 1024;
+
 /// Reads one frame.
 pub async fn read<R: AsyncRead + Unpin>(r: &mut R) -> Result<Frame, FrameError> {
+    read_limited(r, MAX_FRAME).await
+}
+
+/// Reads one frame whose body is at most `max` bytes (the length is checked before any
+/// byte of the body is read or buffered).
+pub async fn read_limited<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<Frame, FrameError> {
     let len = r.read_u32().await? as usize;
-    if len == 0 || len > MAX_FRAME + 1 {
+    if len == 0 || len > max + 1 {
         return Err(FrameError::Length(len));
     }
     let k = r.read_u8().await?;

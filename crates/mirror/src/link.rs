@@ -24,6 +24,11 @@ use crate::{
 
 /// Longest a handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes on the mirror port at once, in total and from one address: a peer that has
+/// not proved the secret holds at most a TLS session and a KiB, and only this many of them.
+const MAX_HANDSHAKES: usize = 16;
+const MAX_HANDSHAKES_PER_IP: usize = 4;
+
 /// Longest a TCP connect to the twin may take (an unreachable address would otherwise
 /// hold the dialer for the kernel's minutes).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,6 +50,13 @@ struct Inner {
     forwarding: Arc<Forwarding>,
     /// Told when the twin, just started, asks this (dialing) twin to dial now.
     wake: tokio::sync::Notify,
+    /// Refused connections not yet added to the store's counter (persisted once a
+    /// second, so a flood of refusals costs no write each).
+    refused: std::sync::atomic::AtomicI64,
+    /// Handshakes under way, in total (permits) and per peer address.
+    handshakes: Arc<tokio::sync::Semaphore>,
+    /// Handshakes under way per peer address.
+    handshakes_by_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
 }
 
 impl Mirror {
@@ -67,6 +79,9 @@ impl Mirror {
                 acceptor,
                 forwarding,
                 wake: tokio::sync::Notify::new(),
+                refused: Default::default(),
+                handshakes: Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES)),
+                handshakes_by_ip: Default::default(),
             }),
         }
     }
@@ -118,7 +133,7 @@ impl Mirror {
             .await;
         // Forwarding counters go to the store (where `mirror status` reads them) once a
         // second, not once per write.
-        let (store, f) = (self.inner.store.clone(), fwd.clone());
+        let (store, f, me) = (self.inner.store.clone(), fwd.clone(), self.clone());
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             loop {
@@ -126,7 +141,8 @@ impl Mirror {
                     _ = stop.changed() => true,
                     _ = tokio::time::sleep(Duration::from_secs(1)) => false,
                 };
-                let counts = f.take_counts();
+                let mut counts = f.take_counts().to_vec();
+                counts.push(("rejected", me.inner.refused.swap(0, Ordering::Relaxed)));
                 if counts.iter().any(|c| c.1 != 0) {
                     let _ = store.add_mirror_counters(&counts).await;
                 }
@@ -162,10 +178,16 @@ impl Mirror {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     };
+                    let Some(slot) = self.handshake_slot(addr.ip()) else {
+                        // Too many handshakes under way: closed at once, counted.
+                        drop(tcp);
+                        self.inner.refused.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
                     let me = self.clone();
                     let stop = shutdown.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = me.accepted(tcp, stop).await {
+                        if let Err(e) = me.accepted(tcp, slot, stop).await {
                             tracing::warn!(peer = %addr, error = %e, "mirror connection ended");
                         }
                     });
@@ -177,9 +199,30 @@ impl Mirror {
         }
     }
 
+    /// A place for one more handshake from `ip`, if the caps allow; freed when dropped.
+    fn handshake_slot(&self, ip: std::net::IpAddr) -> Option<HandshakeSlot> {
+        let permit = self.inner.handshakes.clone().try_acquire_owned().ok()?;
+        let mut by_ip = self
+            .inner
+            .handshakes_by_ip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let n = by_ip.entry(ip).or_default();
+        if *n >= MAX_HANDSHAKES_PER_IP {
+            return None;
+        }
+        *n += 1;
+        Some(HandshakeSlot {
+            mirror: self.clone(),
+            ip,
+            _permit: permit,
+        })
+    }
+
     async fn accepted(
         &self,
         tcp: TcpStream,
+        slot: HandshakeSlot,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(), LinkError> {
         // Frames are small and latency matters (forwarded writes wait on them).
@@ -191,6 +234,7 @@ impl Mirror {
         )
         .await
         .unwrap_or_else(|_| Err(LinkError::Auth("handshake timed out".into())));
+        drop(slot);
         let mut authed = match authed {
             Ok(a) => a,
             Err(e) => {
@@ -228,7 +272,7 @@ impl Mirror {
 
     async fn refused(&self, e: &LinkError) {
         tracing::warn!(error = %e, "mirror: refused a connection");
-        let _ = self.inner.store.count_rejected_peer().await;
+        self.inner.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn dial_loop(&self, mut shutdown: watch::Receiver<bool>) {
@@ -331,5 +375,33 @@ impl Mirror {
         let facts: Vec<(&str, &str)> = facts.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let _ = store.set_mirror_state(&facts).await;
         result
+    }
+}
+
+/// One handshake under way on the mirror port: its share of the total and per-address
+/// caps, given back when dropped (when the peer has proved itself, or failed to).
+struct HandshakeSlot {
+    /// Whose caps.
+    mirror: Mirror,
+    /// The peer's address.
+    ip: std::net::IpAddr,
+    /// The share of the total cap.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        let mut by_ip = self
+            .mirror
+            .inner
+            .handshakes_by_ip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                by_ip.remove(&self.ip);
+            }
+        }
     }
 }

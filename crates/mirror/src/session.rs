@@ -196,20 +196,10 @@ async fn read_loop(
             other => {
                 return Err(LinkError::Protocol(format!(
                     "unexpected frame on the link: {}",
-                    frame_name(&other)
+                    other.name()
                 )));
             }
         }
-    }
-}
-
-fn frame_name(f: &Frame) -> &'static str {
-    match f {
-        Frame::Hello(_) => "hello",
-        Frame::Proof(_) => "proof",
-        Frame::Query(_) => "query",
-        Frame::Answer(_) => "answer",
-        _ => "other",
     }
 }
 
