@@ -70,7 +70,8 @@ enum Command {
         /// Directory for both twins' configs and data.
         #[arg(long, default_value = "twinmail-pair")]
         dir: PathBuf,
-        /// First of the 20 loopback ports the pair uses.
+        /// First of the 20 loopback ports the pair uses; 0 takes any free ones (written
+        /// into the configs, so later starts keep them).
         #[arg(long, default_value_t = 2600)]
         base_port: u16,
     },
@@ -222,6 +223,12 @@ async fn status(store: &twinmail_store::Store, config: &Config) -> anyhow::Resul
         for a in addrs {
             println!("listener {name}: {a}");
         }
+    }
+    for a in &config.autoconfig.listen {
+        println!("autoconfig: http://{a}/mail/config-v1.1.xml");
+    }
+    for a in &config.autoconfig.tls_listen {
+        println!("autoconfig: https://{a}/autodiscover/autodiscover.xml");
     }
     if let Some(a) = config
         .admin
