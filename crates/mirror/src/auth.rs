@@ -189,7 +189,9 @@ pub async fn accept(
     // The listener's TLS settings are the mail listeners' (1.2 and up); the link speaks
     // TLS 1.3 only, as the twin's dialer does.
     if stream.get_ref().1.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
-        return Err(LinkError::Auth("the mirror link speaks TLS 1.3 only".into()));
+        return Err(LinkError::Auth(
+            "the mirror link speaks TLS 1.3 only".into(),
+        ));
     }
     let mut stream: TlsStream<TcpStream> = stream.into();
     let peer = match next(&mut stream).await? {

@@ -78,6 +78,10 @@ pub(crate) struct Forwarding {
     sync: Option<Duration>,
     /// Sync mode gave up waiting for the twin; async until the twin catches up.
     pub(crate) fallback: watch::Sender<bool>,
+    /// True once this database holds a complete copy of the twin's (a snapshot or the log
+    /// applied from the twin's current incarnation); false while a new or rebuilt twin
+    /// waits for its snapshot.
+    pub(crate) synced: AtomicBool,
     /// Forwarded writes done, their bytes, and those that failed, not yet added to the
     /// store's counters (see [`Forwarding::take_counts`]).
     counts: [AtomicI64; 3],
@@ -115,6 +119,7 @@ impl Forwarding {
             sync,
             fallback: watch::channel(false).0,
             counts: Default::default(),
+            synced: AtomicBool::new(false),
         })
     }
 
@@ -352,6 +357,10 @@ impl Forwarder for Router {
 
     fn ready(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.0.ready(Instant::now() + self.0.wait))
+    }
+
+    fn synced(&self) -> bool {
+        self.0.synced.load(Ordering::SeqCst)
     }
 
     fn replicate(&self, seq: i64) -> BoxFuture<'static, ()> {

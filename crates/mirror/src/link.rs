@@ -113,6 +113,16 @@ impl Mirror {
         if let Ok(s) = self.inner.store.mirror_status().await {
             fwd.acked.send_replace(s.acked_seq);
         }
+        // Whether this database ever completed a sync from the twin (until the first
+        // link says whether a snapshot comes).
+        if let Ok((incarnation, _)) = self
+            .inner
+            .store
+            .remote_position(&self.inner.settings.twin_id)
+            .await
+        {
+            fwd.synced.store(!incarnation.is_empty(), Ordering::SeqCst);
+        }
         // Sync mode's fallback is shown by the status: keep it in the store.
         let mut fallback = fwd.fallback.subscribe();
         let store = self.inner.store.clone();

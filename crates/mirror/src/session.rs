@@ -12,7 +12,10 @@
 //! Whichever part fails ends the session; the link then reconnects and resumes from the
 //! positions in the two databases, so nothing is lost and nothing applied twice.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use tokio::{
     io::{AsyncWriteExt, ReadHalf, WriteHalf},
@@ -62,6 +65,10 @@ pub(crate) async fn run(
     // A resync asked for while no link was up begins now: the twin sends a snapshot.
     store.take_resync(&peer.node).await?;
     let (incarnation, applied) = store.remote_position(&peer.node).await?;
+    // A twin that never synced from this incarnation of its twin's database gets a
+    // snapshot first, and holds the twin's data only once it has ended.
+    fwd.synced
+        .store(incarnation == peer.incarnation, Ordering::SeqCst);
     fwd.attach(out.clone(), applied);
     out.send(Frame::Position(Position {
         incarnation,
@@ -410,6 +417,7 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
             Frame::SnapshotBegin(seq) => {
                 snapshot::receive(&store, &origin, &mut rx, &out, max).await?;
                 store.finish_snapshot(&origin, &incarnation, seq).await?;
+                forwarding.synced.store(true, Ordering::SeqCst);
                 forwarding.applied.send_replace(seq);
                 out.send(Frame::Ack(seq))
                     .await

@@ -417,12 +417,21 @@ fn the_home_twin_restarted_under_traffic_converges_with_nothing_lost_or_doubled(
     };
     traffic(&pair, true, &mut accepted);
     pair.b.kill();
-    // Past the grace period (three 1-second heartbeats): A serves B's account alone.
+    // Past the grace period (three 1-second heartbeats): A serves B's account alone, and
+    // takes a backlog big enough that B needs a moment to apply it when it returns.
     let down = std::time::Instant::now();
+    let bulk: Vec<String> = (0..600).map(|i| format!("bulk {i}")).collect();
+    common::pair::send(pair.a.port("smtp"), &home_b, &bulk);
+    accepted.extend(bulk.into_iter().map(|s| (home_b.clone(), s)));
     while down.elapsed() < Duration::from_secs(5) {
         traffic(&pair, false, &mut accepted);
     }
     pair.b.start();
+    // At once: mail for B's own account to B, while B still applies A's backlog.
+    let early: Vec<String> = (0..20).map(|i| format!("early {i}")).collect();
+    for s in send_some(pair.b.port("smtp"), &home_b, &early) {
+        accepted.push((home_b.clone(), s));
+    }
     // Mail keeps coming to both while B catches up.
     let back = std::time::Instant::now();
     while back.elapsed() < Duration::from_secs(5) {
@@ -437,7 +446,16 @@ fn the_home_twin_restarted_under_traffic_converges_with_nothing_lost_or_doubled(
             .collect();
         let on_a = inbox_subjects(pair.a.port("imaps"), user);
         let on_b = inbox_subjects(pair.b.port("imaps"), user);
-        assert_eq!(on_a, on_b, "the twins' INBOXes of {user} differ");
+        if let Some(i) = (0..on_a.len().max(on_b.len())).find(|&i| on_a.get(i) != on_b.get(i)) {
+            panic!(
+                "the twins' INBOXes of {user} differ from position {i}: a has {:?}, b has {:?} \
+                 ({} and {} messages)",
+                on_a.get(i),
+                on_b.get(i),
+                on_a.len(),
+                on_b.len()
+            );
+        }
         let mut sorted = on_a.clone();
         sorted.sort();
         sorted.dedup();
@@ -485,13 +503,20 @@ print(json.dumps(got))
     serde_json::from_str(out.trim()).unwrap()
 }
 
-/// A twin rebuilt from nothing takes mail while its snapshot is still landing: it never
-/// answers "user unknown" (5xx) for an account its twin holds, and never hands out a UID
-/// before it holds its twin's data — every message it accepted is on both twins once,
-/// with the same UIDs.
+/// A twin rebuilt from nothing takes mail before and while its snapshot lands: it never
+/// answers "user unknown" (5xx) for an account its twin holds (a 4xx until it has the
+/// data), and never hands out a UID before it holds its twin's data — every message it
+/// accepted is on both twins once, with the same UIDs.
 #[test]
 fn a_rebuilt_twin_never_refuses_or_misnumbers_mail_while_its_snapshot_lands() {
-    let mut pair = Pair::start();
+    let mut proxy = None;
+    let mut pair = Pair::start_with(|b| {
+        let p = Proxy::start(b);
+        let addr = p.addr;
+        proxy = Some(p);
+        addr
+    });
+    let proxy = proxy.unwrap();
     let (home_a, home_b) = pair.users_on_both_homes();
     for user in [&home_a, &home_b] {
         let old: Vec<String> = (0..400).map(|i| format!("old {i}")).collect();
@@ -500,18 +525,35 @@ fn a_rebuilt_twin_never_refuses_or_misnumbers_mail_while_its_snapshot_lands() {
     pair.wait_in_sync();
     pair.b.kill();
     std::fs::remove_dir_all(pair.dir.path().join("b-data")).unwrap();
+    // The rebuilt twin comes up before the link can: it must not answer from its empty
+    // database.
+    proxy.set(Fault::Refuse);
     pair.b.start();
     let mut accepted = Vec::new();
-    for round in 0..3 {
+    let mut round = 0;
+    let mut deliver = |pair: &Pair, accepted: &mut Vec<(String, String)>| {
+        round += 1;
+        let mut codes = Vec::new();
         for user in [&home_a, &home_b] {
-            let subjects: Vec<String> = (0..5).map(|i| format!("new {round}.{i}")).collect();
+            let subjects: Vec<String> = (0..3).map(|i| format!("new {round}.{i}")).collect();
             for (subject, code) in send_codes(pair.b.port("smtp"), user, &subjects) {
                 assert!(code < 500, "{subject} to {user} refused with {code}");
+                codes.push(code);
                 if code == 250 {
                     accepted.push((user.clone(), subject));
                 }
             }
         }
+        codes
+    };
+    let unlinked = deliver(&pair, &mut accepted);
+    assert!(
+        unlinked.iter().all(|c| (400..500).contains(c)),
+        "before its snapshot, the rebuilt twin answers 4xx: {unlinked:?}"
+    );
+    proxy.set(Fault::Pass);
+    for _ in 0..3 {
+        deliver(&pair, &mut accepted);
     }
     assert!(!accepted.is_empty(), "the rebuilt twin took nothing");
     pair.wait_in_sync();

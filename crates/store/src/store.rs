@@ -1012,6 +1012,11 @@ impl Delivery {
             if let Some(f) = self.store.forwarder_cell().get() {
                 f.ready().await?;
                 found = self.store.resolve_inboxes(address).await?;
+                if found.is_empty() && !f.synced() {
+                    return Err(StoreError::Unavailable(
+                        "this twin has not yet received its twin's data".into(),
+                    ));
+                }
             }
         }
         if found.is_empty() {

@@ -343,6 +343,9 @@ pub trait Forwarder: Send + Sync + 'static {
     /// came up — a new or rebuilt twin's snapshot included — or the twin is taken for
     /// down. Fails with `Unavailable` when the wait runs out.
     fn ready(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// True once this database has completed a sync from its twin (a new or rebuilt twin,
+    /// or one after `mirror resync`, is not: it may lack accounts its twin has).
+    fn synced(&self) -> bool;
     /// Sync mode: resolves once the twin has durably stored this twin's log up to `seq`
     /// (at once in async mode, or after the sync timeout).
     fn replicate(&self, seq: i64) -> BoxFuture<'static, ()>;
