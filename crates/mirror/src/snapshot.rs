@@ -204,3 +204,54 @@ async fn apply_page(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use twinmail_store::{Guid, HashCost, StoreOptions};
+
+    use super::*;
+
+    /// A snapshot page with one row that does not fit this twin (a folder of an account it
+    /// does not hold) is applied row by row: the rest lands, the misfit is counted and
+    /// named, and the snapshot goes on instead of ending the link for good.
+    #[tokio::test]
+    async fn a_snapshot_row_that_does_not_fit_is_counted_and_the_rest_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreOptions {
+            hash_cost: HashCost::cheap(),
+            ..StoreOptions::new(dir.path().join("b.db"), "b")
+        })
+        .await
+        .unwrap();
+        let row = |change| RemoteChange {
+            seq: 0,
+            change,
+            bytes: None,
+        };
+        let page = vec![
+            row(Change::DomainAdded {
+                domain: "example.test".into(),
+            }),
+            row(Change::MailboxCreated {
+                account: Guid::random(),
+                mailbox: Guid::random(),
+                name: "Orphan".into(),
+                role: None,
+                uidvalidity: 7,
+                subscribed: true,
+            }),
+            row(Change::DomainAdded {
+                domain: "example.org".into(),
+            }),
+        ];
+        apply_page(&store, "a", page).await.unwrap();
+        assert_eq!(
+            store.domains().await.unwrap(),
+            vec!["example.org".to_string(), "example.test".to_string()]
+        );
+        let status = store.mirror_status().await.unwrap();
+        assert_eq!(status.failed, 1);
+        assert!(status.last_error.contains("mailbox_created"), "{status}");
+        assert!(status.state().starts_with("diverged: 1 conflicts"), "{status}");
+    }
+}
