@@ -143,7 +143,7 @@ impl Store {
         let (stream, _) = broadcast::channel(STREAM_CAPACITY);
         let writer = Writer::start(conn, node.clone(), stream.clone()).await?;
         let hasher = Hasher::new(opts.hash_cost, opts.max_concurrent_hashes).await?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 node,
                 incarnation,
@@ -153,7 +153,24 @@ impl Store {
                 hasher,
                 forwarder: std::sync::OnceLock::new(),
             }),
-        })
+        };
+        store.forget_old_requests();
+        Ok(store)
+    }
+
+    /// Forgets request ids past their memory now and every hour, for as long as the
+    /// store is open (the task holds no reference that would keep it open).
+    fn forget_old_requests(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = (Store { inner }).trim_requests().await {
+                    tracing::warn!(error = %e, "cannot forget old request ids");
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        });
     }
 
     /// This node's id.

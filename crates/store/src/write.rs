@@ -293,6 +293,80 @@ impl Outcome {
     }
 }
 
+/// Most messages one forwarded command names, so that neither it nor its answer comes
+/// near the mirror's frame limit (about 40 bytes a message each way).
+pub(crate) const MESSAGES_PER_COMMAND: usize = 5_000;
+
+impl Command {
+    /// This command as several of at most `max` messages each (a STORE, EXPUNGE or COPY
+    /// over a whole large mailbox), each with an id derived from this one's, so a resend
+    /// of the whole is still done once. Other commands stay whole.
+    pub(crate) fn split(self, max: usize) -> Vec<Command> {
+        let max = max.max(1);
+        let seen = match &self.write {
+            Write::StoreFlags {
+                messages: Targets::Seen(seen),
+                ..
+            }
+            | Write::Copy {
+                messages: Targets::Seen(seen),
+                ..
+            }
+            | Write::Expunge {
+                messages: Some(Targets::Seen(seen)),
+                ..
+            } if seen.len() > max => seen.clone(),
+            _ => return vec![self],
+        };
+        seen.chunks(max)
+            .enumerate()
+            .map(|(i, part)| {
+                let mut write = self.write.clone();
+                match &mut write {
+                    Write::StoreFlags { messages, .. } | Write::Copy { messages, .. } => {
+                        *messages = Targets::Seen(part.to_vec());
+                    }
+                    Write::Expunge { messages, .. } => {
+                        *messages = Some(Targets::Seen(part.to_vec()));
+                    }
+                    _ => {}
+                }
+                Command {
+                    id: request_id(&[b"part", &self.id.0, &(i as u64).to_be_bytes()]),
+                    write,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Outcome {
+    /// The outcomes of a split command's parts as one, as if it had run whole.
+    pub(crate) fn merge(parts: Vec<Outcome>) -> Result<Outcome, StoreError> {
+        let mut parts = parts.into_iter();
+        let Some(mut whole) = parts.next() else {
+            return Err(StoreError::Corrupt("a split write had no parts".into()));
+        };
+        for part in parts {
+            match (&mut whole, part) {
+                (Outcome::Flags { stored }, Outcome::Flags { stored: more }) => {
+                    stored.changed.extend(more.changed);
+                    stored.modified.extend(more.modified);
+                    stored.modseq = stored.modseq.max(more.modseq);
+                }
+                (Outcome::Expunged { uids }, Outcome::Expunged { uids: more }) => {
+                    uids.extend(more);
+                }
+                (Outcome::Copied { copied }, Outcome::Copied { copied: more }) => {
+                    copied.uids.extend(more.uids);
+                }
+                (_, other) => return Err(other.unexpected()),
+            }
+        }
+        Ok(whole)
+    }
+}
+
 /// A command with a fresh random id: a write whose retry by a client is harmless or must
 /// not be taken for the first (STORE, EXPUNGE, COPY, folder changes). Resends after a
 /// reconnect still carry this id, so the home does it once.
@@ -453,10 +527,23 @@ impl Store {
             return self.write(command, bytes).await;
         };
         if route == Route::Forward {
-            let pinned = self.pin(command.clone()).await?;
-            match f.forward(pinned, bytes.clone()).await {
-                Err(StoreError::TwinDown) => {}
-                r => return r,
+            let parts = self.pin(command.clone()).await?.split(MESSAGES_PER_COMMAND);
+            let mut done = Vec::with_capacity(parts.len());
+            for part in parts {
+                match f.forward(part, bytes.clone()).await {
+                    Ok(o) => done.push(o),
+                    // The twin was given up on before anything was sent: done here.
+                    Err(StoreError::TwinDown) if done.is_empty() => break,
+                    Err(StoreError::TwinDown) => {
+                        return Err(StoreError::Unavailable(
+                            "the home twin was lost part-way through a large write".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if !done.is_empty() {
+                return Outcome::merge(done);
             }
         }
         let is_add = matches!(command.write, Write::Add { .. });
@@ -469,7 +556,7 @@ impl Store {
     }
 
     /// Turns bare UIDs into the UID+GUID pairs the client saw here.
-    pub async fn pin(&self, mut command: Command) -> Result<Command, StoreError> {
+    pub(crate) async fn pin(&self, mut command: Command) -> Result<Command, StoreError> {
         let (mailbox, targets) = match &mut command.write {
             Write::StoreFlags {
                 mailbox, messages, ..
@@ -764,5 +851,64 @@ impl Op for TrimRequests {
             .execute(&mut ctx.conn)
             .await?
             .rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_write_splits_into_parts_whose_outcomes_merge_back() {
+        let seen: Vec<(u32, Guid)> = (1..=12_001).map(|u| (u, Guid::random())).collect();
+        let whole = Command {
+            id: Guid::random(),
+            write: Write::Expunge {
+                mailbox: Guid::random(),
+                messages: Some(Targets::Seen(seen.clone())),
+                only_deleted: true,
+            },
+        };
+        let parts = whole.clone().split(5_000);
+        assert_eq!(parts.len(), 3);
+        let mut named = Vec::new();
+        for p in &parts {
+            assert_ne!(p.id, whole.id);
+            let Write::Expunge {
+                messages: Some(Targets::Seen(s)),
+                ..
+            } = &p.write
+            else {
+                panic!("a part of an expunge is an expunge");
+            };
+            assert!(s.len() <= 5_000);
+            named.extend(s.iter().copied());
+            let size = serde_json::to_vec(p).unwrap().len();
+            assert!(size < 1024 * 1024, "a part of {size} bytes");
+        }
+        assert_eq!(named, seen);
+        // The same command split again gives the same ids: a resend is done once.
+        let again: Vec<Guid> = whole.clone().split(5_000).iter().map(|p| p.id).collect();
+        assert_eq!(again, parts.iter().map(|p| p.id).collect::<Vec<_>>());
+        let merged = Outcome::merge(vec![
+            Outcome::Expunged { uids: vec![1, 2] },
+            Outcome::Expunged { uids: vec![5_001] },
+        ])
+        .unwrap();
+        assert_eq!(
+            merged,
+            Outcome::Expunged {
+                uids: vec![1, 2, 5_001]
+            }
+        );
+        // A small command stays whole.
+        let small = Command {
+            id: Guid::random(),
+            write: Write::CreateMailbox {
+                account: Guid::random(),
+                name: "x".into(),
+            },
+        };
+        assert_eq!(small.clone().split(5_000), vec![small]);
     }
 }
