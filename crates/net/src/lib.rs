@@ -7,6 +7,7 @@
 mod accept;
 mod conn;
 mod limits;
+pub mod log;
 pub mod sasl;
 mod stats;
 mod tls;
@@ -14,6 +15,7 @@ mod tls;
 pub use accept::{accept_loop, connection_id};
 pub use conn::{Conn, Stop};
 pub use limits::{Limits, Slot};
+pub use log::{escaped, name_hash};
 pub use stats::{Counts, Reject, Stats};
 pub use tls::handshake;
 

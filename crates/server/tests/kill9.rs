@@ -53,20 +53,21 @@ fn deliver_until_killed(
             "MAIL FROM:<k@remote.org>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\nSubject: {id}\r\nMessage-ID: <{id}@test>\r\n\r\n{}\r\n.\r\n",
             "payload line\r\n".repeat(200)
         );
-        // HELO (not EHLO): no PIPELINING, so send the three commands one by one.
+        // HELO (not EHLO): no PIPELINING, so each command waits for its reply (the
+        // server drops a client that does not), then the message.
         let mut ok = true;
-        for part in body.split_inclusive("DATA\r\n") {
+        for part in body.split_inclusive("\r\n").take(3) {
             if w.write_all(part.as_bytes()).is_err() {
                 return;
             }
-            if part.ends_with("DATA\r\n") {
-                for _ in 0..3 {
-                    match reply(&mut r) {
-                        Some(l) if l.starts_with('2') || l.starts_with("354") => {}
-                        _ => ok = false,
-                    }
-                }
+            match reply(&mut r) {
+                Some(l) if l.starts_with('2') || l.starts_with("354") => {}
+                _ => ok = false,
             }
+        }
+        let message = body.split_inclusive("\r\n").skip(3).collect::<String>();
+        if w.write_all(message.as_bytes()).is_err() {
+            return;
         }
         match reply(&mut r) {
             Some(l) if ok && l.starts_with("250") => acked.lock().unwrap().push(id),

@@ -6,6 +6,12 @@
 //! - Errors count against a budget; past it the client is disconnected with 421, and
 //!   each error beyond the second costs a growing delay.
 //! - Replies are queued and flushed only before a blocking read (PIPELINING).
+//! - Only CRLF ends a command line: a bare LF or CR in one ends the session (521), as
+//!   Postfix's `smtpd_forbid_bare_newline` does, so no reader can see other line ends.
+//! - A client that talks before our greeting, or sends a command before the reply to
+//!   one that ends a pipelined group (any command, without PIPELINING) was flushed, is
+//!   dropped (RFC 2920 §3.1; `SmtpSettings::enforce_sync`).
+//! - NOOP, RSET, VRFY, EXPN and HELP beyond `junk_command_limit` count as errors.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -77,6 +83,14 @@ pub enum State {
 }
 
 impl State {
+    /// True once the client greeted with EHLO, which told it we do PIPELINING.
+    fn pipelining(&self) -> bool {
+        matches!(
+            self,
+            State::Greeted { esmtp: true, .. } | State::Mail { esmtp: true, .. }
+        )
+    }
+
     /// Ends any transaction, keeping the greeting (RSET, and after each message).
     pub fn reset(&mut self) {
         if matches!(self, State::Mail { .. })
@@ -131,6 +145,51 @@ pub struct Session<S> {
     partial: usize,
     /// Skipping the rest of an over-long line.
     skipping: bool,
+    /// Line ends seen in the current command line so far.
+    line: LineEnds,
+    /// The last command ended a pipelined group (RFC 2920 §3.1) and its reply has not
+    /// been sent yet: a command read before it is, was sent without waiting for it. Set
+    /// after such a command, cleared by every read (which flushes replies first).
+    unanswered: bool,
+    /// NOOP, RSET, VRFY, EXPN and HELP commands since the session began or since the
+    /// last message accepted.
+    pub junk: u32,
+}
+
+/// Tracks the line ends of one command line as it arrives in pieces: a CR not followed
+/// by LF, or an LF not preceded by CR, is bare (smtp-proto's parser would drop the CR
+/// and take the LF as the end of the line, RFC 5321 §2.3.8 allows neither).
+#[derive(Default)]
+struct LineEnds {
+    /// The last byte scanned, 0 at the start of a line.
+    last: u8,
+    /// A bare CR or LF was seen in this line.
+    bare: bool,
+}
+
+impl LineEnds {
+    /// Scans the next piece of the line (ending at its LF, if it has arrived).
+    fn scan(&mut self, piece: &[u8]) {
+        for &b in piece {
+            if (self.last == b'\r') != (b == b'\n') {
+                self.bare = true;
+            }
+            self.last = b;
+        }
+    }
+
+    /// True when the line just ended held a bare CR or LF; starts the next line.
+    fn end(&mut self) -> bool {
+        std::mem::take(self).bare
+    }
+}
+
+/// Why `next_request` produced no command: the reply to give.
+enum Refusal {
+    /// A reply; the session goes on.
+    Reply(&'static str),
+    /// A reply, then the session ends.
+    Close(&'static str),
 }
 
 /// Longest command line (RFC 5321 allows 512; extensions need more).
@@ -141,6 +200,10 @@ const MAX_LINE: usize = 4096;
 fn allowed(req: &Request<String>, state: &State) -> Result<(), &'static str> {
     use Request::*;
     match (req, state) {
+        // RFC 4954 §4: "The AUTH command is not permitted during a mail transaction."
+        (Auth { .. }, State::Mail { .. }) => {
+            Err("503 5.5.1 AUTH not allowed during a mail transaction")
+        }
         (
             Ehlo { .. }
             | Helo { .. }
@@ -168,6 +231,40 @@ fn allowed(req: &Request<String>, state: &State) -> Result<(), &'static str> {
     }
 }
 
+/// True when the client must wait for this command's reply before sending more: every
+/// command without PIPELINING; with it, those RFC 2920 §3.1 puts last in a group (EHLO,
+/// VRFY, EXPN, QUIT, NOOP; HELO and STARTTLS change state as EHLO does) and AUTH (RFC
+/// 4954 §4), except AUTH PLAIN with an initial response, which completes in one round.
+/// DATA is checked by its handler: nothing may follow it before the 354.
+fn ends_group(req: &Request<String>, pipelining: bool) -> bool {
+    use Request::*;
+    match req {
+        _ if !pipelining => true,
+        Ehlo { .. }
+        | Helo { .. }
+        | Noop { .. }
+        | Vrfy { .. }
+        | Expn { .. }
+        | Help { .. }
+        | Quit
+        | StartTls => true,
+        Auth {
+            mechanism,
+            initial_response,
+        } => *mechanism != smtp_proto::AUTH_PLAIN || initial_response.is_empty(),
+        _ => false,
+    }
+}
+
+/// Commands that do no work, counted against `junk_command_limit`.
+fn is_junk(req: &Request<String>) -> bool {
+    use Request::*;
+    matches!(
+        req,
+        Noop { .. } | Rset | Vrfy { .. } | Expn { .. } | Help { .. }
+    )
+}
+
 impl<S: Stream> Session<S> {
     pub fn new(
         stream: S,
@@ -190,12 +287,37 @@ impl<S: Stream> Session<S> {
             receiver: RequestReceiver::default(),
             partial: 0,
             skipping: false,
+            line: LineEnds::default(),
+            unanswered: false,
+            junk: 0,
         }
     }
 
     /// Runs the session until QUIT, an error, a timeout, shutdown or STARTTLS.
     pub async fn run(mut self, greet: bool) -> End<S> {
         if greet {
+            if self.smtp.settings.enforce_sync {
+                // Anything the client sends before our greeting is early talk: RFC 5321
+                // §3.1 has the client wait for it. 554 may stand in for the greeting.
+                match self.conn.fill(self.smtp.settings.greet_delay).await {
+                    Ok(()) => {
+                        tracing::info!("client talked before the greeting");
+                        self.smtp.limits.stats.rejected(
+                            "GREETING",
+                            "554 5.5.1 Protocol error: talking before the greeting",
+                        );
+                        self.conn
+                            .reply("554 5.5.1 Protocol error: talking before the greeting");
+                        let _ = self.conn.flush().await;
+                        return End::Closed;
+                    }
+                    Err(Stop::Timeout) => {}
+                    Err(stop) => {
+                        self.stopped(stop).await;
+                        return End::Closed;
+                    }
+                }
+            }
             let banner = format!("220 {} ESMTP twinmail", self.smtp.settings.hostname);
             self.conn.reply(&banner);
         }
@@ -207,17 +329,41 @@ impl<S: Stream> Session<S> {
                     return End::Closed;
                 }
             };
+            if self.unanswered {
+                // Read before the reply the client had to wait for was even sent.
+                let reply = "421 4.5.0 Improper command pipelining, closing connection";
+                tracing::info!("improper command pipelining");
+                self.smtp.limits.stats.rejected("PIPELINING", reply);
+                self.conn.reply(reply);
+                let _ = self.conn.flush().await;
+                return End::Closed;
+            }
             let flow = match req {
-                Ok(req) => match allowed(&req, &self.state) {
-                    Ok(()) => command::dispatch(&mut self, req).await,
-                    Err(reply) => {
-                        self.fail(reply).await;
-                        Ok(Flow::Continue)
+                Ok(req) => {
+                    if is_junk(&req) {
+                        self.junk += 1;
+                        if self.junk > self.smtp.settings.junk_command_limit {
+                            self.charge().await;
+                        }
                     }
-                },
-                Err(e) => {
-                    self.fail(protocol_error(&e)).await;
+                    self.unanswered = self.smtp.settings.enforce_sync
+                        && ends_group(&req, self.state.pipelining());
+                    match allowed(&req, &self.state) {
+                        Ok(()) => command::dispatch(&mut self, req).await,
+                        Err(reply) => {
+                            self.fail(reply).await;
+                            Ok(Flow::Continue)
+                        }
+                    }
+                }
+                Err(Refusal::Reply(reply)) => {
+                    self.fail(reply).await;
                     Ok(Flow::Continue)
+                }
+                Err(Refusal::Close(reply)) => {
+                    self.smtp.limits.stats.rejected("LINE", reply);
+                    self.conn.reply(reply);
+                    Ok(Flow::Quit)
                 }
             };
             match flow {
@@ -251,7 +397,8 @@ impl<S: Stream> Session<S> {
     /// The next parsed command, reading as needed. Command lines are capped at
     /// `MAX_LINE` here, before the parser sees them: a longer line is answered once with
     /// 500 5.5.6 and skipped up to its end, however long it is and however it arrives.
-    async fn next_request(&mut self) -> Result<Result<Request<String>, ProtoError>, Stop> {
+    /// A line holding a bare CR or LF is refused whole, before the parser sees its end.
+    async fn next_request(&mut self) -> Result<Result<Request<String>, Refusal>, Stop> {
         let timeout = self.smtp.settings.command_timeout;
         loop {
             let input = self.conn.input();
@@ -265,6 +412,7 @@ impl<S: Stream> Session<S> {
                     None => {
                         let n = input.len();
                         self.conn.consume(n);
+                        self.unanswered = false;
                         self.conn.fill(timeout).await?;
                     }
                 }
@@ -273,6 +421,7 @@ impl<S: Stream> Session<S> {
             if self.partial + lf.map_or(input.len(), |i| i + 1) > MAX_LINE {
                 self.receiver = RequestReceiver::default();
                 self.partial = 0;
+                self.line = LineEnds::default();
                 match lf {
                     Some(i) => self.conn.consume(i + 1),
                     None => {
@@ -281,20 +430,36 @@ impl<S: Stream> Session<S> {
                         self.skipping = true;
                     }
                 }
-                return Ok(Err(ProtoError::ResponseTooLong));
+                return Ok(Err(Refusal::Reply(protocol_error(
+                    &ProtoError::ResponseTooLong,
+                ))));
             }
-            let mut it = input.iter();
+            // The parser sees one line at a time, and only once its line ends are known good.
+            let piece = lf.map_or(input, |i| &input[..=i]);
+            self.line.scan(piece);
+            if let Some(i) = lf
+                && self.line.end()
+            {
+                self.receiver = RequestReceiver::default();
+                self.partial = 0;
+                self.conn.consume(i + 1);
+                return Ok(Err(Refusal::Close(
+                    "521 5.5.2 Bare <CR> or <LF> received; lines must end with <CR><LF>",
+                )));
+            }
+            let mut it = piece.iter();
             let result = self.receiver.ingest(&mut it).map(Request::into_owned);
-            let used = input.len() - it.as_slice().len();
+            let used = piece.len() - it.as_slice().len();
             self.conn.consume(used);
             match result {
                 Err(ProtoError::NeedsMoreData { .. }) => {
                     self.partial += used;
+                    self.unanswered = false;
                     self.conn.fill(timeout).await?;
                 }
                 other => {
                     self.partial = 0;
-                    return Ok(other);
+                    return Ok(other.map_err(|e| Refusal::Reply(protocol_error(&e))));
                 }
             }
         }
@@ -320,6 +485,11 @@ impl<S: Stream> Session<S> {
     /// Replies with an error and charges it to the budget, slowing down repeat offenders.
     pub async fn fail(&mut self, reply: &str) {
         self.conn.reply(reply);
+        self.charge().await;
+    }
+
+    /// Charges one error to the budget (with its delay), whatever the reply was.
+    async fn charge(&mut self) {
         self.errors += 1;
         if self.errors > 2 {
             let delay = self.smtp.settings.error_delay * (self.errors - 2);

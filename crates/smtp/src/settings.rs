@@ -54,6 +54,19 @@ pub struct SmtpSettings {
     pub auth_failure_delay: Duration,
     /// Failed logins after which a session is disconnected.
     pub max_auth_failures: u32,
+    /// Refuse clients that do not wait for our replies where they must: commands sent
+    /// before the greeting (dropped with 554), and commands sent ahead of the reply to a
+    /// command that ends a pipelined group, or to any command when PIPELINING was not
+    /// negotiated (RFC 2920 §3.1; dropped with 421). Exim calls this `smtp_enforce_sync`.
+    pub enforce_sync: bool,
+    /// How long to wait for a client to talk first before sending the greeting; a client
+    /// that does is an early talker (a bot that does not wait). Zero still catches what
+    /// arrived with the connection; a few seconds catch more and delay every session.
+    pub greet_delay: Duration,
+    /// NOOP, RSET, VRFY, EXPN and HELP commands a session may send before each further
+    /// one counts as an error (Postfix's `smtpd_junk_command_limit`); the count starts
+    /// again after each message accepted.
+    pub junk_command_limit: u32,
 }
 
 impl SmtpSettings {
@@ -71,6 +84,9 @@ impl SmtpSettings {
             max_connections_per_ip: 20,
             auth_failure_delay: Duration::from_secs(1),
             max_auth_failures: 3,
+            enforce_sync: true,
+            greet_delay: Duration::ZERO,
+            junk_command_limit: 100,
         }
     }
 }

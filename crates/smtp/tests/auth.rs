@@ -104,3 +104,83 @@ async fn replies_do_not_reveal_who_exists() {
     assert_eq!(known, unknown);
     drop(srv);
 }
+
+#[tokio::test]
+async fn auth_inside_a_mail_transaction_is_503() {
+    let srv = start().await;
+    // On the MX port, where AUTH is not offered at all, and on submission.
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    assert_eq!(c.cmd("MAIL FROM:<a@remote.org>").await, "250 2.1.0 Ok");
+    assert_eq!(
+        c.auth_plain("", ALICE.0, ALICE.1).await,
+        "503 5.5.1 AUTH not allowed during a mail transaction"
+    );
+    let (mut c, _) = Client::connect_tls(&srv, srv.submissions).await;
+    c.cmd("EHLO laptop").await;
+    c.auth_plain("", ALICE.0, ALICE.1).await;
+    assert_eq!(c.cmd("MAIL FROM:<alice@example.com>").await, "250 2.1.0 Ok");
+    assert_eq!(
+        c.cmd("AUTH LOGIN").await,
+        "503 5.5.1 AUTH not allowed during a mail transaction"
+    );
+    assert_eq!(c.cmd("RCPT TO:<bob@example.com>").await, "250 2.1.5 Ok");
+}
+
+/// Where the server's log lines go in the test below.
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn failed_user_names_are_logged_as_a_hash_and_client_text_escaped() {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || Log(writer.clone()))
+        .finish();
+    // Global: a thread-local subscriber misses callsites other tests reached first.
+    // The other tests of this file then log here too, which does not disturb them.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let srv = start().await;
+    let (mut c, _) = Client::connect_tls(&srv, srv.submissions).await;
+    c.cmd("EHLO laptop").await;
+    // A password typed into the user name box, with a terminal escape for good measure.
+    let typo = "correct-horse-battery\x1b[2J\x01";
+    assert_eq!(
+        c.auth_plain("", typo, "x").await,
+        "535 5.7.8 Authentication credentials invalid"
+    );
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    assert_eq!(
+        c.cmd("MAIL FROM:<\"ev\x01il\x0b\x1b[31m\"\x7f\u{9b}@remote.org>")
+            .await,
+        "250 2.1.0 Ok"
+    );
+    c.cmd("RCPT TO:<alice@example.com>").await;
+    c.cmd("DATA").await;
+    c.send(common::message("log", "x").as_bytes()).await;
+    assert!(c.cmd(".").await.starts_with("250 2.0.0 Ok"));
+    let log = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("authentication failed"), "{log}");
+    assert!(!log.contains("correct-horse"), "{log}");
+    assert!(log.contains("user_hash="), "{log}");
+    assert!(
+        log.contains(r"from=ev\x01il\x0b\x1b[31m\x7f\u{9b}@remote.org"),
+        "{log}"
+    );
+    assert!(
+        !log.chars().any(|c| c.is_control() && c != '\n'),
+        "a control byte reached the log: {log:?}"
+    );
+}

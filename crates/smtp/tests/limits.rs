@@ -198,3 +198,113 @@ async fn a_full_mailbox_refuses_at_rcpt_and_the_admin_sees_why() {
     assert_eq!(recent[1].reply, "552 5.2.2 Mailbox full");
     assert_eq!(srv.smtp.limits.open(), 1);
 }
+
+#[tokio::test]
+async fn clients_that_talk_before_the_greeting_are_dropped() {
+    let srv = start_with(|s| s.greet_delay = Duration::from_millis(300)).await;
+    let mut c = Client::connect_silent(srv.mx).await;
+    c.send(b"EHLO eager\r\n").await;
+    assert_eq!(
+        c.reply().await,
+        "554 5.5.1 Protocol error: talking before the greeting"
+    );
+    assert!(c.closed().await);
+    // A client that waits gets the greeting after the delay, and is served.
+    let (mut c, greeting) = Client::connect(srv.mx).await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+    assert!(c.cmd("EHLO patient").await.starts_with("250"));
+    assert_eq!(
+        srv.smtp.limits.stats.recent_rejects()[0].command,
+        "GREETING"
+    );
+}
+
+#[tokio::test]
+async fn commands_sent_ahead_of_a_reply_they_must_wait_for_are_refused() {
+    let srv = start().await;
+    // HELO: no PIPELINING, so every command waits for its reply.
+    let (mut c, _) = Client::connect(srv.mx).await;
+    assert!(c.cmd("HELO client").await.starts_with("250"));
+    c.send(b"MAIL FROM:<a@remote.org>\r\nRCPT TO:<alice@example.com>\r\n")
+        .await;
+    assert_eq!(c.reply().await, "250 2.1.0 Ok");
+    assert_eq!(
+        c.reply().await,
+        "421 4.5.0 Improper command pipelining, closing connection"
+    );
+    assert!(c.closed().await);
+    // EHLO, NOOP and VRFY end a group even with PIPELINING (RFC 2920 §3.1).
+    for batch in [
+        "EHLO client\r\nMAIL FROM:<a@remote.org>\r\n",
+        "NOOP\r\nMAIL FROM:<a@remote.org>\r\n",
+    ] {
+        let (mut c, _) = Client::connect(srv.mx).await;
+        if batch.starts_with("NOOP") {
+            c.cmd("EHLO client").await;
+        }
+        c.send(batch.as_bytes()).await;
+        assert!(c.reply().await.starts_with("250"), "{batch:?}");
+        assert_eq!(
+            c.reply().await,
+            "421 4.5.0 Improper command pipelining, closing connection",
+            "{batch:?}"
+        );
+        assert!(c.closed().await);
+    }
+    // The message itself sent with DATA, before the 354.
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    c.send(b"MAIL FROM:<a@remote.org>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\nSubject: eager\r\n\r\nhi\r\n.\r\n").await;
+    assert_eq!(c.reply().await, "250 2.1.0 Ok");
+    assert_eq!(c.reply().await, "250 2.1.5 Ok");
+    assert_eq!(
+        c.reply().await,
+        "421 4.5.0 Improper command pipelining after DATA"
+    );
+    assert!(c.closed().await);
+    assert!(srv.inbox(ALICE.0).await.is_empty());
+    // What PIPELINING allows still works: MAIL, RCPT and DATA in one go.
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    c.send(b"MAIL FROM:<a@remote.org>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n")
+        .await;
+    assert_eq!(c.reply().await, "250 2.1.0 Ok");
+    assert_eq!(c.reply().await, "250 2.1.5 Ok");
+    assert!(c.reply().await.starts_with("354"));
+    c.send(message("ok", "fine").as_bytes()).await;
+    assert!(c.cmd(".").await.starts_with("250 2.0.0 Ok"));
+    assert_eq!(srv.inbox(ALICE.0).await.len(), 1);
+}
+
+#[tokio::test]
+async fn noop_rset_and_vrfy_floods_count_as_errors() {
+    let srv = start_with(|s| {
+        s.junk_command_limit = 3;
+        s.max_errors = 3;
+    })
+    .await;
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    for junk in ["NOOP", "RSET", "VRFY alice", "NOOP", "HELP", "RSET"] {
+        assert!(c.cmd(junk).await.starts_with("2"), "{junk}");
+    }
+    assert_eq!(
+        c.reply().await,
+        "421 4.7.0 Too many errors, closing connection"
+    );
+    assert!(c.closed().await);
+    // A message accepted starts the count again.
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    for _ in 0..3 {
+        for _ in 0..3 {
+            assert_eq!(c.cmd("RSET").await, "250 2.0.0 Ok");
+        }
+        c.cmd("MAIL FROM:<a@remote.org>").await;
+        c.cmd("RCPT TO:<alice@example.com>").await;
+        assert!(c.cmd("DATA").await.starts_with("354"));
+        c.send(message("m", "x").as_bytes()).await;
+        assert!(c.cmd(".").await.starts_with("250 2.0.0 Ok"));
+    }
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok");
+}

@@ -126,3 +126,92 @@ async fn bdat_content_is_opaque() {
     assert_eq!(c.reply().await, "503 5.5.1 Need MAIL before BDAT");
     assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok");
 }
+
+#[tokio::test]
+async fn a_bare_lf_or_cr_in_a_command_line_ends_the_session() {
+    let srv = start().await;
+    for line in [
+        "EHLO client\n",
+        "EHLO client\r\rMAIL FROM:<a@remote.org>\r\n",
+        "NOOP\rRSET\r\n",
+        "EHLO client\n\r\n",
+    ] {
+        let (mut c, _) = Client::connect(srv.mx).await;
+        c.send(line.as_bytes()).await;
+        assert_eq!(
+            c.reply().await,
+            "521 5.5.2 Bare <CR> or <LF> received; lines must end with <CR><LF>",
+            "{line:?}"
+        );
+        assert!(c.closed().await, "{line:?}");
+    }
+    // Split across reads, the line is judged whole.
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.send(b"EHLO cli").await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    c.send(b"ent\r").await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    c.send(b"\n").await;
+    assert!(c.reply().await.starts_with("250"));
+}
+
+#[tokio::test]
+async fn data_ended_by_crlf_dot_and_a_run_of_crs_closes_the_session() {
+    let srv = start().await;
+    for fake_end in ["\r\n.\r\r\n", "\r\n.\r\r\r\r\n"] {
+        let (mut c, _) = Client::connect(srv.mx).await;
+        open_transaction(&mut c, ALICE.0).await;
+        let smuggled = format!(
+            "Subject: innocent\r\n\r\nbody{fake_end}MAIL FROM:<evil@remote.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n"
+        );
+        c.send(smuggled.as_bytes()).await;
+        assert_eq!(
+            c.reply().await,
+            "421 4.5.2 Data ended by something other than <CR><LF>.<CR><LF>, closing connection",
+            "{fake_end:?}"
+        );
+        assert!(c.closed().await, "{fake_end:?}");
+    }
+    assert!(srv.inbox(ALICE.0).await.is_empty());
+    assert!(srv.inbox(BOB.0).await.is_empty());
+    // The same run of CRs in a message too big to keep is caught all the same.
+    let srv = common::start_with(|s| s.max_message_size = 100).await;
+    let (mut c, _) = Client::connect(srv.mx).await;
+    open_transaction(&mut c, ALICE.0).await;
+    c.send(format!("{}\r\n.\r\r\nNOOP\r\n", "x".repeat(500)).as_bytes())
+        .await;
+    assert!(c.reply().await.starts_with("421 4.5.2"));
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn bdat_messages_with_bare_line_ends_are_refused() {
+    let srv = start().await;
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    for body in [
+        "Subject: lf\r\n\r\nline\n.\nmore\r\n",
+        "Subject: cr\r\n\r\nline\r.\rmore\r\n",
+    ] {
+        assert_eq!(c.cmd("MAIL FROM:<a@remote.org>").await, "250 2.1.0 Ok");
+        assert_eq!(c.cmd("RCPT TO:<alice@example.com>").await, "250 2.1.5 Ok");
+        c.send(format!("BDAT {} LAST\r\n{body}", body.len()).as_bytes())
+            .await;
+        assert_eq!(
+            c.reply().await,
+            "550 5.5.2 Message contains a bare CR or LF; lines must end with CRLF",
+            "{body:?}"
+        );
+    }
+    // A CRLF split between two chunks is no bare line end.
+    assert_eq!(c.cmd("MAIL FROM:<a@remote.org>").await, "250 2.1.0 Ok");
+    assert_eq!(c.cmd("RCPT TO:<alice@example.com>").await, "250 2.1.5 Ok");
+    let (one, two) = ("Subject: split\r\n\r\nline\r", "\nend\r\n");
+    c.send(format!("BDAT {}\r\n{one}", one.len()).as_bytes())
+        .await;
+    assert!(c.reply().await.starts_with("250 2.0.0"));
+    c.send(format!("BDAT {} LAST\r\n{two}", two.len()).as_bytes())
+        .await;
+    assert!(c.reply().await.starts_with("250 2.0.0 Ok: queued as"));
+    assert_eq!(srv.inbox(ALICE.0).await.len(), 1);
+}

@@ -73,6 +73,17 @@ section! {
         pub max_connections_per_ip: usize = 20,
         /// Delay in milliseconds per recent failed login from the same IP (grows, capped at 10x).
         pub auth_failure_delay_ms: u64 = 1000,
+        /// Drop clients that do not wait for replies where SMTP says they must: talking
+        /// before the greeting (554), or sending commands ahead of the reply to EHLO, NOOP,
+        /// VRFY, AUTH or DATA, or to any command without PIPELINING (421; RFC 2920).
+        pub enforce_sync: bool = true,
+        /// Milliseconds to wait before the greeting for a client that talks first (an
+        /// early talker, see enforce_sync). 0 still catches what came with the connection;
+        /// a few seconds on the MX port catch more bots and delay every session as much.
+        pub greet_delay_ms: u64 = 0,
+        /// NOOP, RSET, VRFY, EXPN and HELP commands a session may send before each further
+        /// one counts as an error (towards max_errors); counted afresh after each message.
+        pub junk_command_limit: u32 = 100,
     }
 }
 
@@ -629,6 +640,9 @@ impl SmtpConfig {
         s.max_connections = self.max_connections;
         s.max_connections_per_ip = self.max_connections_per_ip;
         s.auth_failure_delay = Duration::from_millis(self.auth_failure_delay_ms);
+        s.enforce_sync = self.enforce_sync;
+        s.greet_delay = Duration::from_millis(self.greet_delay_ms);
+        s.junk_command_limit = self.junk_command_limit;
         s
     }
 }

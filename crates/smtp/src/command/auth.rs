@@ -6,7 +6,7 @@ use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
 
 use crate::session::{Flow, Session, State, Stream};
 use twinmail_net::{
-    Stop,
+    Stop, name_hash,
     sasl::{self, Answer},
 };
 
@@ -24,8 +24,6 @@ pub async fn auth<S: Stream>(
         Some("538 5.7.11 Encryption required for requested authentication mechanism")
     } else if s.user.is_some() {
         Some("503 5.5.1 Already authenticated")
-    } else if matches!(s.state, State::Mail { .. }) {
-        Some("503 5.5.1 AUTH not allowed during a mail transaction")
     } else if matches!(s.state, State::Fresh) {
         Some("503 5.5.1 Send EHLO first")
     } else {
@@ -84,7 +82,8 @@ pub async fn auth<S: Stream>(
         .smtp
         .limits
         .auth_failed(s.peer.ip(), s.smtp.settings.auth_failure_delay);
-    tracing::info!(user = %user.chars().take(64).collect::<String>(), "authentication failed");
+    // The name a client failed with is often a password typed into the wrong box.
+    tracing::info!(user_hash = %name_hash(&user), "authentication failed");
     tokio::time::sleep(delay).await;
     s.auth_failures += 1;
     s.fail("535 5.7.8 Authentication credentials invalid").await;

@@ -1,10 +1,12 @@
 //! BDAT (RFC 3030 CHUNKING). The chunk's bytes are always read, whatever the reply, and
-//! never parsed: BDAT content is opaque, so no command can hide inside it.
+//! never parsed: BDAT content is opaque, so no command can hide inside it. The message
+//! they make up gets the same check as DATA: a bare CR or LF in it is refused, since we
+//! offer no BINARYMIME and a later reader (a relay, a mail client) could split on it.
 
 use smtp_proto::request::receiver::{BdatReceiver, DummyDataReceiver};
 
 use crate::{
-    command::data::finish,
+    command::data::{finish, has_bare_cr_or_lf},
     session::{Flow, Session, State, Stream},
 };
 use twinmail_net::Stop;
@@ -65,5 +67,14 @@ pub async fn bdat<S: Stream>(
         return Ok(Flow::Continue);
     };
     let body = std::mem::take(&mut tx.chunks);
+    if has_bare_cr_or_lf(&body) {
+        s.state.reset();
+        s.reject(
+            "BDAT",
+            "550 5.5.2 Message contains a bare CR or LF; lines must end with CRLF",
+        )
+        .await;
+        return Ok(Flow::Continue);
+    }
     finish(s, "BDAT", body).await
 }

@@ -1,9 +1,11 @@
 //! DATA (RFC 5321 §4.1.1.4) and the end of every transaction (shared with BDAT LAST):
 //! trace headers, the pipeline, and a 250 only once the message is durable.
 //!
-//! Only CRLF.CRLF ends DATA (smtp-proto's receiver); a message that still contains a bare
-//! CR or LF is refused rather than normalised, so that no other reading of where it ends
-//! can exist downstream (SMTP smuggling, HOSTILE.md SMUG).
+//! Only CRLF.CRLF ends DATA; a message that still contains a bare CR or LF is refused
+//! rather than normalised, so that no other reading of where it ends can exist
+//! downstream (SMTP smuggling, HOSTILE.md SMUG). smtp-proto's receiver also ends the data
+//! on CRLF . CR CR ... LF (it stays in its "dot" state through a run of CRs): such an end
+//! closes the session with 421, so that nothing after it is read as a command.
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
 use twinmail_store::{Guid, now_unix, request_id};
@@ -13,20 +15,27 @@ use crate::{
     pipeline::Refused,
     session::{Flow, Session, State, Stream},
 };
-use twinmail_net::Stop;
+use twinmail_net::{Stop, escaped};
 
 pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
-    if let State::Mail { tx, .. } = &s.state
-        && tx.recipients.is_empty()
-    {
+    let refused = matches!(&s.state, State::Mail { tx, .. } if tx.recipients.is_empty());
+    if refused {
         s.reject("DATA", "554 5.5.1 No valid recipients").await;
-        // The client sent its message without waiting for 354 (RFC 2920 forbids it):
-        // those lines must never be read as commands.
-        if !s.conn.input().is_empty() {
-            s.conn
-                .reply("421 4.5.0 Improper command pipelining after DATA");
-            return Ok(Flow::Quit);
-        }
+    }
+    // The client sent its message without waiting for 354 (RFC 2920 §3.1 puts DATA last
+    // in a group): after a refusal those lines must never be read as commands, and a
+    // client that does not wait is not given the benefit of the doubt either.
+    if (refused || s.smtp.settings.enforce_sync) && !s.conn.input().is_empty() {
+        s.state.reset();
+        s.smtp
+            .limits
+            .stats
+            .rejected("DATA", "421 4.5.0 Improper command pipelining after DATA");
+        s.conn
+            .reply("421 4.5.0 Improper command pipelining after DATA");
+        return Ok(Flow::Quit);
+    }
+    if refused {
         return Ok(Flow::Continue);
     }
     s.conn.reply("354 End data with <CR><LF>.<CR><LF>");
@@ -38,6 +47,7 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     receiver.ingest(&mut b"\r\n".iter(), &mut body);
     body.clear();
     let mut discard: Option<DummyDataReceiver> = None;
+    let mut end = Tail::after_crlf();
     loop {
         let input = s.conn.input();
         let mut it = input.iter();
@@ -46,6 +56,7 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
             None => receiver.ingest(&mut it, &mut body),
         };
         let used = input.len() - it.as_slice().len();
+        end.push(&input[..used]);
         s.conn.consume(used);
         if discard.is_none() && body.len() > max {
             // Keep reading to the end of the data, but hold none of it.
@@ -57,6 +68,14 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
         }
         let timeout = s.smtp.settings.data_timeout;
         s.conn.fill(timeout).await?;
+    }
+    if !end.is(b"\r\n.\r\n") {
+        s.state.reset();
+        let reply =
+            "421 4.5.2 Data ended by something other than <CR><LF>.<CR><LF>, closing connection";
+        s.smtp.limits.stats.rejected("DATA", reply);
+        s.conn.reply(reply);
+        return Ok(Flow::Quit);
     }
     if discard.is_some() {
         s.state.reset();
@@ -79,8 +98,32 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     finish(s, "DATA", body).await
 }
 
+/// The last five bytes read: what ended the data.
+struct Tail([u8; 5]);
+
+impl Tail {
+    /// Starts as if after the CRLF that ended the DATA line (a lone "." ends an empty
+    /// message).
+    fn after_crlf() -> Tail {
+        Tail([0, 0, 0, b'\r', b'\n'])
+    }
+
+    /// Adds bytes read.
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().rev().take(5).rev() {
+            self.0.rotate_left(1);
+            self.0[4] = b;
+        }
+    }
+
+    /// True when the last bytes read were `end`.
+    fn is(&self, end: &[u8; 5]) -> bool {
+        &self.0 == end
+    }
+}
+
 /// True when a CR not followed by LF, or an LF not preceded by CR, occurs.
-fn has_bare_cr_or_lf(b: &[u8]) -> bool {
+pub fn has_bare_cr_or_lf(b: &[u8]) -> bool {
     b.iter().enumerate().any(|(i, &c)| match c {
         b'\r' => b.get(i + 1) != Some(&b'\n'),
         b'\n' => i == 0 || b[i - 1] != b'\r',
@@ -130,12 +173,13 @@ pub async fn finish<S: Stream>(
         .await
     {
         Ok(placed) => {
-            tracing::info!(id = %id, size, mailboxes = placed.len(), from = %envelope.from, "delivered");
+            tracing::info!(id = %id, size, mailboxes = placed.len(), from = %escaped(&envelope.from), "delivered");
             s.smtp.limits.stats.received(placed.len());
+            s.junk = 0;
             s.conn.reply(&format!("250 2.0.0 Ok: queued as {id}"));
         }
         Err(Refused::Filter(reply)) => {
-            tracing::info!(id = %id, reply = %reply, "refused by filter");
+            tracing::info!(id = %id, reply = %escaped(&reply), "refused by filter");
             s.reject(command, &reply).await;
         }
         Err(Refused::Store(e)) if e.is_disk_full() => {
@@ -196,5 +240,19 @@ mod tests {
         assert!(bare(b"\n"));
         assert!(bare(b"a\r"));
         assert!(!bare(b""));
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_five_bytes() {
+        let mut t = super::Tail::after_crlf();
+        assert!(!t.is(b"\r\n.\r\n"));
+        t.push(b".\r\n");
+        assert!(t.is(b"\r\n.\r\n"));
+        t.push(b"abc\r\n.\r\r\n");
+        assert!(!t.is(b"\r\n.\r\n"));
+        t.push(b"x\r\n.");
+        t.push(b"\r");
+        t.push(b"\n");
+        assert!(t.is(b"\r\n.\r\n"));
     }
 }

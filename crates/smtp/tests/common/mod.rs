@@ -78,6 +78,11 @@ impl Client {
         (c, greeting)
     }
 
+    /// Connects without reading the greeting (to talk before it).
+    pub async fn connect_silent(addr: SocketAddr) -> Client {
+        Client(twinmail_testkit::Client::connect(addr).await)
+    }
+
     /// Connects with implicit TLS.
     pub async fn connect_tls(server: &Server, addr: SocketAddr) -> (Client, String) {
         let mut c = Client(twinmail_testkit::Client::connect_tls(&server.tls, addr).await);
