@@ -252,6 +252,9 @@ mod tests {
         let status = store.mirror_status().await.unwrap();
         assert_eq!(status.failed, 1);
         assert!(status.last_error.contains("mailbox_created"), "{status}");
-        assert!(status.state().starts_with("diverged: 1 conflicts"), "{status}");
+        assert!(
+            status.state().starts_with("diverged: 1 conflicts"),
+            "{status}"
+        );
     }
 }

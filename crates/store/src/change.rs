@@ -229,36 +229,34 @@ impl Change {
     /// The change as entries of at most `max` messages each (itself when it is smaller, or
     /// not about messages).
     pub fn split(self, max: usize) -> Vec<Change> {
-        let max = max.max(1);
+        fn parts<T: Clone>(all: &[T], max: usize, f: impl Fn(Vec<T>) -> Change) -> Vec<Change> {
+            all.chunks(max.max(1)).map(|m| f(m.to_vec())).collect()
+        }
         match self {
             Change::FlagsChanged {
                 account,
                 mailbox,
                 modseq,
                 messages,
-            } if messages.len() > max => messages
-                .chunks(max)
-                .map(|m| Change::FlagsChanged {
-                    account,
-                    mailbox,
-                    modseq,
-                    messages: m.to_vec(),
-                })
-                .collect(),
+            } if messages.len() > max => parts(&messages, max, |messages| Change::FlagsChanged {
+                account,
+                mailbox,
+                modseq,
+                messages,
+            }),
             Change::MessagesExpunged {
                 account,
                 mailbox,
                 modseq,
                 messages,
-            } if messages.len() > max => messages
-                .chunks(max)
-                .map(|m| Change::MessagesExpunged {
+            } if messages.len() > max => {
+                parts(&messages, max, |messages| Change::MessagesExpunged {
                     account,
                     mailbox,
                     modseq,
-                    messages: m.to_vec(),
+                    messages,
                 })
-                .collect(),
+            }
             c => vec![c],
         }
     }
