@@ -81,7 +81,15 @@ struct Inner {
     hasher: Hasher,
     /// Routes writes of accounts homed on the twin there (set by the mirror).
     forwarder: std::sync::OnceLock<Arc<dyn Forwarder>>,
+    /// APPENDs whose client heard a temporary failure while the home twin may have done
+    /// them: content key -> (the command's id, when). The client's retry of the same
+    /// content reuses the id and gets the first copy; any other APPEND gets a fresh id,
+    /// so a message appended twice on purpose is stored twice.
+    in_doubt: std::sync::Mutex<std::collections::HashMap<Guid, (Guid, std::time::Instant)>>,
 }
+
+/// How long an APPEND in doubt is remembered for its client's retry.
+const IN_DOUBT_MEMORY: Duration = Duration::from_secs(600);
 
 /// A mailbox as a write target.
 struct Target {
@@ -152,6 +160,7 @@ impl Store {
                 stream,
                 hasher,
                 forwarder: std::sync::OnceLock::new(),
+                in_doubt: Default::default(),
             }),
         };
         store.forget_old_requests();
@@ -730,10 +739,11 @@ impl Store {
             .await?)
     }
 
-    /// APPEND: stores a message durably in a mailbox. The same message appended again
-    /// with the same flags (and date, when the client gave one) within
-    /// [`REQUEST_MEMORY_SECS`](crate::REQUEST_MEMORY_SECS) is the same write: a client
-    /// retrying after a lost answer gets the first copy back, not a second one.
+    /// APPEND: stores a message durably in a mailbox. An APPEND whose client heard a
+    /// temporary failure while the home twin may have done it (in doubt) is remembered for
+    /// ten minutes: the client's retry of the same message, flags and date is the same
+    /// write and gets the first copy back, not a second one. Otherwise every APPEND is new
+    /// (a client may append the same message twice on purpose, then delete one).
     pub async fn append(
         &self,
         mailbox_id: i64,
@@ -747,24 +757,56 @@ impl Store {
         let body = body(bytes);
         let flag_text = flags.to_string();
         let date = internal_date.map(|d| d.to_be_bytes()).unwrap_or_default();
-        let id = request_id(&[
+        let key = request_id(&[
             b"append",
             &target.mailbox.0,
             &body.hash.0,
             flag_text.as_bytes(),
             &date,
         ]);
+        let id = self.in_doubt(&key).unwrap_or_else(Guid::random);
         let write = Write::Add {
             mailboxes: vec![target.mailbox],
             blob: body.hash,
             flags,
             internal_date: internal_date.unwrap_or_else(now_unix),
         };
-        self.dispatch(&target.owner, Command { id, write }, Some(body.bytes))
-            .await?
+        let placed = self
+            .dispatch(&target.owner, Command { id, write }, Some(body.bytes))
+            .await;
+        self.note_doubt(key, id, matches!(placed, Err(StoreError::Unavailable(_))));
+        placed?
             .placed()?
             .pop()
             .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
+    }
+
+    /// The id of an APPEND of this content whose client was told to try again, if recent.
+    fn in_doubt(&self, key: &Guid) -> Option<Guid> {
+        let doubts = self
+            .inner
+            .in_doubt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        doubts
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < IN_DOUBT_MEMORY)
+            .map(|(id, _)| *id)
+    }
+
+    /// Remembers (or, once settled, forgets) an APPEND left in doubt.
+    fn note_doubt(&self, key: Guid, id: Guid, doubt: bool) {
+        let mut doubts = self
+            .inner
+            .in_doubt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        doubts.retain(|_, (_, at)| at.elapsed() < IN_DOUBT_MEMORY);
+        if doubt {
+            doubts.insert(key, (id, std::time::Instant::now()));
+        } else {
+            doubts.remove(&key);
+        }
     }
 
     /// STORE: changes flags of the messages in `uids`.

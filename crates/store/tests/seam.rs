@@ -5,10 +5,14 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use twinmail_store::{
-    Change, Command, FlagMode, Flags, Guid, Outcome, Store, Targets, UidSet, Write, request_id,
+    BoxFuture, Change, Command, FlagMode, Flags, Forwarder, Guid, Outcome, Route, Store,
+    StoreError, Targets, UidSet, Write, request_id,
 };
 
 /// An account `u@example.test`: its id and its INBOX's id.
@@ -87,25 +91,81 @@ async fn a_delivery_retried_by_the_client_lands_once_and_a_new_one_lands_again()
     assert_eq!(store.messages(inbox).await.unwrap().len(), 2);
 }
 
+/// A twin whose home answers nothing the first time (the write done there, the answer
+/// lost) and everything after.
+struct AnswerLostOnce {
+    /// The account's home twin.
+    home: Store,
+    /// Commands forwarded so far.
+    calls: AtomicUsize,
+}
+
+impl Forwarder for AnswerLostOnce {
+    fn route<'a>(
+        &'a self,
+        _account: &'a Guid,
+        _home: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Route, StoreError>> {
+        Box::pin(async { Ok(Route::Forward) })
+    }
+    fn ready(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn synced(&self) -> bool {
+        true
+    }
+    fn replicate(&self, _seq: i64) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+    fn forward(
+        &self,
+        command: Command,
+        bytes: Option<Arc<Vec<u8>>>,
+    ) -> BoxFuture<'static, Result<Outcome, StoreError>> {
+        let (home, n) = (self.home.clone(), self.calls.fetch_add(1, Ordering::SeqCst));
+        Box::pin(async move {
+            let done = home.execute(command, bytes).await;
+            if n == 0 {
+                return Err(StoreError::Unavailable("the answer was lost".into()));
+            }
+            done
+        })
+    }
+}
+
 #[tokio::test]
-async fn an_append_sent_again_after_a_lost_answer_is_one_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = common::open(dir.path(), "a").await;
-    let (_, inbox) = account(&store).await;
+async fn an_append_retried_after_an_answer_in_doubt_is_one_message_and_a_deliberate_one_two() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let home = common::open(dir_b.path(), "b").await;
+    let (_, home_inbox) = account(&home).await;
+    let here = common::open(dir_a.path(), "a").await;
+    for e in home.changes_since(0, 1000).await.unwrap() {
+        here.apply_remote("b", e.seq, e.change, None).await.unwrap();
+    }
+    here.set_forwarder(Arc::new(AnswerLostOnce {
+        home: home.clone(),
+        calls: AtomicUsize::new(0),
+    }));
+    let a = here.account("u@example.test").await.unwrap().unwrap();
+    let inbox = here.mailbox(a.id, "INBOX").await.unwrap().unwrap().id;
     let m = b"Subject: draft\r\n\r\n1\r\n".to_vec();
     let seen = Flags::new(["\\Seen"]);
-    let a = store
+    let first = here.append(inbox, m.clone(), seen.clone(), None).await;
+    assert!(
+        matches!(first, Err(StoreError::Unavailable(_))),
+        "{first:?}"
+    );
+    // The client retries: the home already has it, and answers where it put it.
+    let retried = here
         .append(inbox, m.clone(), seen.clone(), None)
         .await
         .unwrap();
-    let b = store.append(inbox, m.clone(), seen, None).await.unwrap();
-    assert_eq!(a, b);
-    // Other flags make it another write.
-    store
-        .append(inbox, m, Flags::default(), None)
-        .await
-        .unwrap();
-    assert_eq!(store.messages(inbox).await.unwrap().len(), 2);
+    assert_eq!(retried.uid, 1);
+    assert_eq!(home.messages(home_inbox).await.unwrap().len(), 1);
+    // The same message appended again on purpose is a second message.
+    let again = here.append(inbox, m, seen, None).await.unwrap();
+    assert_eq!(again.uid, 2);
+    assert_eq!(home.messages(home_inbox).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
