@@ -208,6 +208,7 @@ async fn swaks_plain_and_authenticated_starttls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_send_client_over_starttls_with_auth() {
+    twinmail_testkit::require(&["ca-certificates"]);
     use mail_send::{SmtpClientBuilder, mail_builder::MessageBuilder};
     let srv = start().await;
     let msg = MessageBuilder::new()

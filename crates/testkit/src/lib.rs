@@ -228,6 +228,13 @@ pub const TOOLS: &[Tool] = &[
         install: "apt-get install python3-yaml",
     },
     Tool {
+        // Not a program: rustls-platform-verifier (under the mail-send client) refuses to
+        // start without the system's CA bundle, even when told to trust any certificate.
+        name: "ca-certificates",
+        probe: &["test", "-s", "/etc/ssl/certs/ca-certificates.crt"],
+        install: "apt-get install ca-certificates",
+    },
+    Tool {
         name: "curl",
         probe: &["curl", "--version"],
         install: "apt-get install curl",
