@@ -26,14 +26,22 @@ pub fn mailbox_name(m: &WireMailbox<'_>, utf8: bool) -> Option<String> {
     }
 }
 
-/// A mailbox name (or pattern) from its wire bytes; see `mailbox_name`.
+/// A mailbox name (or pattern) from its wire bytes; see `mailbox_name`. Names are
+/// stored in Unicode NFC (RFC 9051 §5.1 and RFC 5198's Net-Unicode), so that a name typed
+/// with a combining accent and one typed precomposed are one mailbox, not two that look
+/// the same.
 pub fn name_from_wire(bytes: &[u8], utf8: bool) -> Option<String> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
     let s = std::str::from_utf8(bytes).ok()?;
-    if s.is_ascii() && !utf8 {
-        mutf7::decode(s)
+    let name = if s.is_ascii() && !utf8 {
+        mutf7::decode(s)?
     } else {
-        Some(s.to_string())
-    }
+        s.to_string()
+    };
+    Some(match is_nfc_quick(name.chars()) {
+        IsNormalized::Yes => name,
+        _ => name.nfc().collect(),
+    })
 }
 
 /// A store name for the wire: modified UTF-7, or UTF-8 for clients that enabled it.
@@ -130,9 +138,15 @@ pub fn bad(tag: &Tag<'static>, text: &'static str) -> Status<'static> {
     Status::bad(Some(tag.clone()), None, text).unwrap_or_else(|_| unreachable_text())
 }
 
-/// Status text may not be empty nor hold CR, LF or `[` at its start.
+/// Status text may not be empty nor hold CR, LF or `[` at its start, and is ASCII
+/// (RFC 3501 TEXT-CHAR): a store error naming a mailbox "Café" would otherwise make no
+/// valid status at all, and the client would wait for its tagged reply forever.
 fn clean(text: String) -> String {
-    let t: String = text.chars().filter(|c| !c.is_control()).collect();
+    let t: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c.is_ascii() { c } else { '?' })
+        .collect();
     let t = t.trim_start_matches('[').trim().to_string();
     if t.is_empty() {
         "Failed".to_string()

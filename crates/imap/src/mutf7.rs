@@ -46,8 +46,17 @@ pub fn encode(name: &str) -> String {
 }
 
 /// Decodes a name from the wire; `None` for anything that is not canonical modified
-/// UTF-7 (raw 8-bit, bad base64, encoded printable ASCII, an unterminated shift).
+/// UTF-7 (raw 8-bit, bad base64, encoded printable ASCII, an unterminated shift, two
+/// encoded runs side by side, or any other spelling `encode` would not write): RFC 3501
+/// §5.1.3 has one way to write each name, and a second would be a second mailbox that
+/// looks the same.
 pub fn decode(wire: &str) -> Option<String> {
+    let name = decode_any(wire)?;
+    (encode(&name) == wire).then_some(name)
+}
+
+/// Decodes what modified UTF-7 could mean, canonical or not.
+fn decode_any(wire: &str) -> Option<String> {
     let mut out = String::with_capacity(wire.len());
     let mut rest = wire;
     while let Some(i) = rest.find('&') {
@@ -103,7 +112,17 @@ mod tests {
             assert_eq!(decode(wire).as_deref(), Some(utf8));
         }
         // "A" encoded inside a shift, unterminated shift, raw 8-bit, bad base64.
-        for bad in ["&AEE-", "&APw", "Entwürfe", "&!!-", "&AP-"] {
+        // Two runs where one would do; "&-" written as a shift of "&".
+        for bad in [
+            "&AEE-",
+            "&APw",
+            "Entwürfe",
+            "&!!-",
+            "&AP-",
+            "&APw-&APw-",
+            "&ZeVn-&LIqe-",
+            "&ACY-",
+        ] {
             assert_eq!(decode(bad), None, "{bad}");
         }
     }

@@ -222,3 +222,54 @@ async fn junk_floods_end_with_bye() {
     }
     assert!(saw_bye);
 }
+
+#[tokio::test]
+async fn an_empty_append_is_refused() {
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    for literal in ["{0+}\r\n", "~{0+}\r\n"] {
+        let r = c.cmd(&format!("APPEND INBOX {literal}")).await;
+        assert_eq!(r, ["A NO Empty message refused"], "{literal:?}");
+    }
+    let r = c.cmd("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(r[0], "* STATUS INBOX (MESSAGES 0)");
+    // One byte is a message (a poor one, but what the client meant to store).
+    let r = c.cmd("APPEND INBOX {1+}\r\nx").await;
+    assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
+}
+
+#[tokio::test]
+async fn mailbox_names_have_one_spelling() {
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    // Modified UTF-7 that is not what RFC 3501 §5.1.3 would write: "üü" as two runs.
+    for bad in ["&APw-&APw-", "a&AOQ-&AOQ-b"] {
+        let r = c.cmd(&format!("CREATE {bad}")).await;
+        assert_eq!(r, ["A NO Invalid mailbox name"], "{bad}");
+    }
+    assert_eq!(c.cmd("CREATE &APwA,A-").await, ["A OK CREATE completed"]);
+    // UTF-8 names are stored in NFC: "é" typed as e + combining acute is the same name as
+    // the precomposed one, whichever comes first and whichever way it is spelled.
+    c.cmd("ENABLE UTF8=ACCEPT").await;
+    let (decomposed, precomposed) = ("Caf\u{65}\u{301}", "Caf\u{e9}");
+    assert_eq!(
+        c.cmd(&format!("CREATE \"{decomposed}\"")).await,
+        ["A OK CREATE completed"]
+    );
+    // (The refusal names the mailbox in ASCII: status text is ASCII, RFC 3501 TEXT-CHAR.)
+    assert_eq!(
+        c.cmd(&format!("CREATE \"{precomposed}\"")).await,
+        ["A NO mailbox Caf? already exists"]
+    );
+    let r = c.cmd(&format!("STATUS \"{decomposed}\" (MESSAGES)")).await;
+    assert_eq!(r[0], format!("* STATUS \"{precomposed}\" (MESSAGES 0)"));
+    let a = srv.store.account(ALICE.0).await.unwrap().unwrap();
+    assert!(
+        srv.store
+            .mailbox(a.id, precomposed)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(srv.store.mailbox(a.id, decomposed).await.unwrap().is_none());
+}

@@ -1,5 +1,5 @@
 //! APPEND (RFC 3501 §6.3.11) with UIDPLUS's APPENDUID (RFC 4315). OK only once the
-//! message is durable.
+//! message is durable; an empty message is refused.
 
 use imap_types::{
     core::Tag,
@@ -13,7 +13,7 @@ use twinmail_net::Stream;
 
 use crate::{
     command::{existing_mailbox, store_failed},
-    convert::{bad, nz, ok, store_flags},
+    convert::{bad, no, nz, ok, store_flags},
     session::Session,
 };
 
@@ -33,6 +33,11 @@ pub async fn append<S: Stream>(
         LiteralOrLiteral8::Literal(l) => l.as_ref().to_vec(),
         LiteralOrLiteral8::Literal8(l) => l.data.into_owned(),
     };
+    // A message of no bytes has no header, so it is no RFC 5322 message; clients that
+    // send one have lost what they meant to store (Dovecot refuses it too).
+    if bytes.is_empty() {
+        return no(tag, None, "Empty message refused".into());
+    }
     let flags = match store_flags(flags) {
         Ok(f) => f,
         Err(text) => return bad(tag, text),
