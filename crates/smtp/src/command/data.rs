@@ -148,13 +148,16 @@ pub async fn finish<S: Stream>(
     let id = Guid::random().to_hex()[..16].to_uppercase();
     // The same transaction sent again (a client retrying after a lost 250, or after our
     // 451 while the home twin's answer was in doubt) is the same delivery: named by what
-    // the client sent, before any header of ours.
+    // the client sent, before any header of ours. Only a message with a Message-ID is
+    // named so: without one, two identical messages (a script's daily "backup ok") may
+    // well be two messages.
     let mut tx = tx;
-    let mut parts: Vec<&[u8]> = vec![b"smtp", tx.from.as_bytes()];
-    parts.extend(tx.recipients.iter().map(|r| r.as_bytes()));
-    parts.push(&body);
-    let key = request_id(&parts);
-    tx.delivery.identify(key);
+    if has_message_id(&body) {
+        let mut parts: Vec<&[u8]> = vec![b"smtp", tx.from.as_bytes()];
+        parts.extend(tx.recipients.iter().map(|r| r.as_bytes()));
+        parts.push(&body);
+        tx.delivery.identify(request_id(&parts));
+    }
     let mut message = trace_headers(s, &helo, esmtp, &tx.from, &tx.recipients, &id).into_bytes();
     message.extend_from_slice(&body);
     drop(body);
@@ -227,6 +230,15 @@ fn trace_headers<S>(
         host = s.smtp.settings.hostname,
         date = date::rfc5322(now_unix()),
     )
+}
+
+/// True when the message's header section has a Message-ID field (RFC 5322 §3.6.4).
+fn has_message_id(message: &[u8]) -> bool {
+    message
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .any(|l| l.len() >= 11 && l[..11].eq_ignore_ascii_case(b"message-id:"))
 }
 
 #[cfg(test)]
