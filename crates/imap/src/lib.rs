@@ -14,6 +14,7 @@
 
 mod command;
 mod convert;
+mod framing;
 // Public only for the fuzz crate (fuzz/fuzz_targets/extparse.rs); not an API.
 #[doc(hidden)]
 pub mod extparse;

@@ -9,6 +9,11 @@
 //!   behind STARTTLS is dropped, never run.
 //! - Syntax errors are BAD and count against the error budget; the user's mistakes are NO;
 //!   the server's failures are NO plus a loud log.
+//! - imap-next gets the input one piece at a time (`framing`), so it never holds bytes of
+//!   a later message; between messages its decoder may be replaced: until login it
+//!   accepts only small commands and literals (`PRE_LOGIN_*`: LOGIN and AUTHENTICATE need
+//!   no more), after login the configured sizes, and after a large message a fresh one
+//!   gives the large buffer back.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -29,8 +34,17 @@ use crate::{
     Imap,
     command::{self, Extra},
     extparse::Rescued,
+    framing::Framer,
     selected::Selected,
 };
+
+/// Largest literal accepted before login (a LOGIN password, an ID value).
+const PRE_LOGIN_LITERAL: u32 = 4 * 1024;
+/// Largest command (with its literals) or AUTHENTICATE response accepted before login.
+const PRE_LOGIN_COMMAND: u32 = 8 * 1024;
+/// A decoder that held a message larger than this is replaced by a fresh one afterwards,
+/// which gives its buffer back (imap-next keeps the capacity of its largest message).
+const KEEP_DECODER: u64 = 64 * 1024;
 
 /// Where the session is (RFC 3501 §3).
 pub enum State {
@@ -121,6 +135,10 @@ pub struct Session<S> {
     /// What imap-next produced while responses were being pumped out mid-command
     /// (a pipelined command, say), to be handled by the main loop in order.
     stash: std::collections::VecDeque<Result<Event, WireError>>,
+    /// Where the messages given to imap-next end: it is given one piece at a time.
+    framer: Framer,
+    /// imap-next's decoder has the small limits of before login.
+    small_decoder: bool,
 }
 
 /// The tag a refused line starts with, when it is a valid tag followed by a space.
@@ -188,19 +206,7 @@ impl<S: Stream> Session<S> {
         shutdown: watch::Receiver<bool>,
         greet: bool,
     ) -> Session<S> {
-        let mut options = Options::default();
-        options.max_literal_size = imap.settings.max_literal_size;
-        options.max_command_size = imap.settings.max_literal_size.saturating_add(64 * 1024);
-        let caps = capabilities(&imap, tls, false);
-        let code = crate::convert::vec1(caps).map(Code::Capability);
-        let greeting = Greeting::ok(code, "twinmail IMAP ready").unwrap_or_else(|_| {
-            Greeting::ok(None, "ready").expect("static greeting text is valid")
-        });
-        let mut server = Server::new(options, greeting);
-        if !greet {
-            // After STARTTLS a new protocol state begins, but no second greeting is sent.
-            while let Err(Interrupt::Io(Io::Output(_))) = server.next() {}
-        }
+        let server = decoder(&imap, tls, false, greet);
         let changes = imap.store.subscribe();
         Session {
             conn: Conn::new(stream, shutdown),
@@ -223,6 +229,24 @@ impl<S: Stream> Session<S> {
             search_result: twinmail_store::UidSet::default(),
             user_slot: None,
             stash: std::collections::VecDeque::new(),
+            framer: Framer::default(),
+            small_decoder: true,
+        }
+    }
+
+    /// Replaces imap-next's decoder by a fresh one when that is due and safe: due after
+    /// login (larger limits) or after a message larger than `KEEP_DECODER` (its buffer is
+    /// given back); safe between two messages when imap-next expects a command (not an
+    /// AUTHENTICATE response, not DONE) and has nothing left to send.
+    fn renew_decoder(&mut self) {
+        if !self.framer.at_boundary() || self.idling.is_some() || self.authenticating.is_some() {
+            return;
+        }
+        let logged_in = self.state.account().is_some();
+        let grown = self.framer.take_largest() > KEEP_DECODER;
+        if (self.small_decoder && logged_in) || grown {
+            self.server = decoder(&self.imap, self.tls, logged_in, false);
+            self.small_decoder = !logged_in;
         }
     }
 
@@ -253,6 +277,7 @@ impl<S: Stream> Session<S> {
                         self.conn.discard_input();
                         return End::StartTls(self.conn.stream);
                     }
+                    self.renew_decoder();
                     if let Err(stop) = self.read().await {
                         self.stopped(stop).await;
                         return End::Closed;
@@ -266,8 +291,21 @@ impl<S: Stream> Session<S> {
         }
     }
 
-    /// Reads more input for imap-next; while idling, also reports changes as they come.
+    /// Gives imap-next its next piece of input, reading more first when none is left;
+    /// while idling, also reports changes as they come.
     async fn read(&mut self) -> Result<(), Stop> {
+        if self.conn.input().is_empty() {
+            self.fill().await?;
+        }
+        let input = self.conn.input();
+        let n = self.framer.piece(input);
+        self.server.enqueue_input(&input[..n]);
+        self.conn.consume(n);
+        Ok(())
+    }
+
+    /// Reads more input; while idling, also reports changes as they come.
+    async fn fill(&mut self) -> Result<(), Stop> {
         let timeout = match self.state {
             State::NotAuthenticated => self.imap.settings.login_timeout,
             _ => self.imap.settings.command_timeout,
@@ -295,9 +333,6 @@ impl<S: Stream> Session<S> {
                 }
             }
         }
-        let input = self.conn.input().to_vec();
-        self.conn.consume(input.len());
-        self.server.enqueue_input(&input);
         Ok(())
     }
 
@@ -364,6 +399,21 @@ impl<S: Stream> Session<S> {
     }
 
     async fn wire_error(&mut self, e: WireError) {
+        if let WireError::LiteralTooLong { .. } = &e {
+            // imap-next refused a synchronising literal and skipped the rest of its
+            // message, which the client will not send.
+            self.framer.literal_refused();
+        }
+        // A response to AUTHENTICATE that cannot be read (over PRE_LOGIN_COMMAND, say)
+        // ends the exchange (RFC 3501 §6.2.2), answered with AUTHENTICATE's tag.
+        if let Some(tag) = self.authenticating.take() {
+            self.errors += 1;
+            let status = crate::convert::bad(&tag, "Invalid authentication response");
+            if let Err(status) = self.server.authenticate_finish(status) {
+                self.server.enqueue_status(status);
+            }
+            return;
+        }
         // What imap-codec cannot decode may be an extension it does not know.
         if let WireError::MalformedMessage { discarded_bytes } = &e
             && let Some(rescued) = crate::extparse::rescue(discarded_bytes.declassify())
@@ -583,6 +633,28 @@ impl<S: Stream> Session<S> {
         )
         .unwrap_or_else(|_| CommandContinuationRequest::base64(Vec::<u8>::new()))
     }
+}
+
+/// imap-next's protocol state with the limits for before or after login, and our
+/// greeting (sent only when `greet`: not after STARTTLS, nor when a decoder is renewed).
+fn decoder(imap: &Imap, tls: bool, logged_in: bool, greet: bool) -> Server {
+    let mut options = Options::default();
+    if logged_in {
+        options.max_literal_size = imap.settings.max_literal_size;
+        options.max_command_size = imap.settings.max_literal_size.saturating_add(64 * 1024);
+    } else {
+        options.max_literal_size = PRE_LOGIN_LITERAL.min(imap.settings.max_literal_size);
+        options.max_command_size = PRE_LOGIN_COMMAND;
+    }
+    let caps = capabilities(imap, tls, false);
+    let code = crate::convert::vec1(caps).map(Code::Capability);
+    let greeting = Greeting::ok(code, "twinmail IMAP ready")
+        .unwrap_or_else(|_| Greeting::ok(None, "ready").expect("static greeting text is valid"));
+    let mut server = Server::new(options, greeting);
+    if !greet {
+        while let Err(Interrupt::Io(Io::Output(_))) = server.next() {}
+    }
+    server
 }
 
 /// What this server offers now (RFC 3501 §7.2.1), given TLS and login state.

@@ -273,3 +273,86 @@ async fn mailbox_names_have_one_spelling() {
     );
     assert!(srv.store.mailbox(a.id, decomposed).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn before_login_commands_and_literals_are_capped_at_a_few_kib() {
+    let srv = start().await;
+    let mut c = Client::connect_tls(&srv).await;
+    // A synchronising literal over the cap is refused before a byte of it is sent.
+    c.0.send(b"A LOGIN {5000}\r\n").await;
+    let r = c.line().await;
+    assert!(r.starts_with("A BAD"), "{r}");
+    // A non-synchronising one is read to its end and refused; its bytes are not commands.
+    let junk = format!("B LOGOUT\r\n{}", "x".repeat(100_000));
+    c.0.send(format!("A LOGIN {{{}+}}\r\n{junk} pw\r\n", junk.len()).as_bytes())
+        .await;
+    let r = c.until_tagged().await;
+    assert!(tagged(&r).starts_with("A BAD"), "{r:?}");
+    // So is a command line of 20 KiB.
+    let r = c
+        .cmd(&format!("ID (\"name\" \"{}\")", "n".repeat(20_000)))
+        .await;
+    assert!(tagged(&r).starts_with("A BAD"), "{r:?}");
+    // And a 1 MB AUTHENTICATE response: BAD with AUTHENTICATE's tag, then back to commands.
+    c.0.send(b"A AUTHENTICATE PLAIN\r\n").await;
+    assert_eq!(c.line().await, "+ ");
+    c.0.send(format!("{}\r\n", "A".repeat(1_000_000)).as_bytes())
+        .await;
+    assert_eq!(
+        c.until_tagged().await,
+        ["A BAD Invalid authentication response"]
+    );
+    assert_eq!(c.cmd("NOOP").await, ["A OK NOOP completed"]);
+    // Logged in, the configured sizes apply, and a password in a literal still works.
+    let r = c
+        .cmd(&format!(
+            "LOGIN {} {{{}+}}\r\n{}",
+            ALICE.0,
+            ALICE.1.len(),
+            ALICE.1
+        ))
+        .await;
+    assert!(tagged(&r).starts_with("A OK"), "{r:?}");
+    let message = format!("Subject: big\r\n\r\n{}\r\n", "y".repeat(200_000));
+    let r = c
+        .cmd(&format!("APPEND INBOX {{{}+}}\r\n{message}", message.len()))
+        .await;
+    assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
+}
+
+#[tokio::test]
+async fn commands_pipelined_with_login_and_after_a_large_literal_all_run() {
+    let srv = start().await;
+    let mut c = Client::connect_tls(&srv).await;
+    // Login, then commands that need the larger limits, in one write: the decoder is
+    // replaced between LOGIN and what follows without losing a byte.
+    let message = format!("Subject: big\r\n\r\n{}\r\n", "z".repeat(300_000));
+    c.0.send(
+        format!(
+            "A LOGIN {} {}\r\nB APPEND INBOX {{{}+}}\r\n{message}\r\nC NOOP\r\nD APPEND INBOX {{5+}}\r\nhello\r\nE STATUS INBOX (MESSAGES)\r\n",
+            ALICE.0,
+            ALICE.1,
+            message.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    let mut lines = Vec::new();
+    while !lines.last().is_some_and(|l: &String| l.starts_with("E ")) {
+        lines.push(c.line().await);
+    }
+    let tagged: Vec<&str> = lines
+        .iter()
+        .filter(|l| !l.starts_with('*'))
+        .map(|l| &l[..4])
+        .collect();
+    assert_eq!(
+        tagged,
+        ["A OK", "B OK", "C OK", "D OK", "E OK"],
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"* STATUS INBOX (MESSAGES 2)".to_string()),
+        "{lines:?}"
+    );
+}
