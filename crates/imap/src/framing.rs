@@ -46,6 +46,8 @@ pub struct Framer {
     current: u64,
     /// The largest message completed since `take_largest` was last called, in bytes.
     largest: u64,
+    /// The current message has announced a literal.
+    literal: bool,
 }
 
 impl Default for Framer {
@@ -54,6 +56,7 @@ impl Default for Framer {
             part: Part::Line(Latest::Other),
             current: 0,
             largest: 0,
+            literal: false,
         }
     }
 }
@@ -86,8 +89,12 @@ impl Framer {
                         };
                         latest = Latest::Other;
                         match announced {
-                            Some(len) => self.part = Part::Literal(len),
+                            Some(len) => {
+                                self.part = Part::Literal(len);
+                                self.literal = true;
+                            }
                             None => {
+                                self.literal = false;
                                 self.current += n as u64;
                                 self.largest = self.largest.max(self.current);
                                 self.current = 0;
@@ -123,6 +130,12 @@ impl Framer {
     pub fn literal_refused(&mut self) {
         self.part = Part::Line(Latest::Other);
         self.current = 0;
+        self.literal = false;
+    }
+
+    /// True when the message under way has announced a literal.
+    pub fn has_literal(&self) -> bool {
+        self.literal
     }
 
     /// The largest message completed since the last call, in bytes.

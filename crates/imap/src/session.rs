@@ -26,7 +26,10 @@ use imap_types::{
     core::{Tag, Text},
     response::{Capability, Code, CommandContinuationRequest, Data, Greeting, Status},
 };
-use tokio::sync::{broadcast, watch};
+use tokio::{
+    sync::{broadcast, watch},
+    time::Instant,
+};
 use twinmail_net::{Conn, Stop, Stream};
 use twinmail_store::{Account, ChangeEvent};
 
@@ -139,6 +142,11 @@ pub struct Session<S> {
     framer: Framer,
     /// imap-next's decoder has the small limits of before login.
     small_decoder: bool,
+    /// When the session is closed if it has not logged in (`login_deadline` after it
+    /// began).
+    login_by: Instant,
+    /// When the first byte of the message (command) being read arrived.
+    message_started: Option<Instant>,
 }
 
 /// The tag a refused line starts with, when it is a valid tag followed by a space.
@@ -208,6 +216,7 @@ impl<S: Stream> Session<S> {
     ) -> Session<S> {
         let server = decoder(&imap, tls, false, greet);
         let changes = imap.store.subscribe();
+        let login_by = Instant::now() + imap.settings.login_deadline;
         Session {
             conn: Conn::new(stream, shutdown),
             server,
@@ -231,6 +240,8 @@ impl<S: Stream> Session<S> {
             stash: std::collections::VecDeque::new(),
             framer: Framer::default(),
             small_decoder: true,
+            login_by,
+            message_started: None,
         }
     }
 
@@ -298,18 +309,39 @@ impl<S: Stream> Session<S> {
             self.fill().await?;
         }
         let input = self.conn.input();
+        let starts = self.framer.at_boundary();
         let n = self.framer.piece(input);
         self.server.enqueue_input(&input[..n]);
         self.conn.consume(n);
+        if self.framer.at_boundary() {
+            self.message_started = None;
+        } else if starts {
+            self.message_started = Some(Instant::now());
+        }
         Ok(())
     }
 
     /// Reads more input; while idling, also reports changes as they come.
+    /// Besides the idle timeouts, a deadline: for the login, and for the message under
+    /// way (longer once it has announced a literal).
     async fn fill(&mut self) -> Result<(), Stop> {
-        let timeout = match self.state {
-            State::NotAuthenticated => self.imap.settings.login_timeout,
-            _ => self.imap.settings.command_timeout,
+        let settings = &self.imap.settings;
+        let (timeout, login_by) = match self.state {
+            State::NotAuthenticated => (settings.login_timeout, Some(self.login_by)),
+            _ => (settings.command_timeout, None),
         };
+        let message_by = self.message_started.map(|t| {
+            t + if self.framer.has_literal() {
+                settings.literal_deadline
+            } else {
+                settings.command_deadline
+            }
+        });
+        let deadline = match (login_by, message_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.conn.set_deadline(deadline);
         loop {
             if self.idling.is_none() {
                 self.conn.fill(timeout).await?;

@@ -26,6 +26,14 @@ impl Kind {
 pub struct ImapSettings {
     /// Idle time allowed before login.
     pub login_timeout: Duration,
+    /// Longest a session may stay unauthenticated, however busy it keeps.
+    pub login_deadline: Duration,
+    /// Longest one command without literals (or an AUTHENTICATE response, or DONE) may
+    /// take to arrive once its first byte has.
+    pub command_deadline: Duration,
+    /// Longest one command with literals (an APPEND) may take to arrive once its first
+    /// byte has.
+    pub literal_deadline: Duration,
     /// Idle time allowed after login (RFC 3501 §5.4: at least 30 minutes), IDLE included.
     pub command_timeout: Duration,
     /// Largest literal (APPEND message) accepted, in bytes.
@@ -50,6 +58,9 @@ impl Default for ImapSettings {
     fn default() -> Self {
         ImapSettings {
             login_timeout: Duration::from_secs(60),
+            login_deadline: Duration::from_secs(120),
+            command_deadline: Duration::from_secs(60),
+            literal_deadline: Duration::from_secs(30 * 60),
             command_timeout: Duration::from_secs(30 * 60),
             max_literal_size: 50 * 1024 * 1024,
             max_errors: 20,

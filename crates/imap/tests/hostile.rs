@@ -356,3 +356,90 @@ async fn commands_pipelined_with_login_and_after_a_large_literal_all_run() {
         "{lines:?}"
     );
 }
+
+/// Connects in plaintext, sends the `preface` commands one by one (each up to its tagged
+/// reply), then drips `drip` a byte every 100 ms; returns the lines that came after the
+/// preface and how long the server took to close the connection (5 s when it did not).
+async fn drip(
+    srv: &common::Server,
+    preface: &[&str],
+    drip: &[u8],
+) -> (Vec<String>, std::time::Duration) {
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stream = tokio::net::TcpStream::connect(srv.imap).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    r.read_line(&mut line).await.unwrap();
+    for command in preface {
+        w.write_all(format!("A {command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        loop {
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            if line.starts_with("A ") {
+                assert!(line.starts_with("A OK"), "{command}: {line}");
+                break;
+            }
+        }
+    }
+    let drip = drip.to_vec();
+    let writer = tokio::spawn(async move {
+        for b in drip {
+            if w.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Dropping the write half would close our side: keep it open.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(w);
+    });
+    let start = std::time::Instant::now();
+    let mut lines = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            line.clear();
+            match r.read_line(&mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => lines.push(line.trim_end().to_string()),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    (lines, start.elapsed())
+}
+
+#[tokio::test]
+async fn a_byte_every_100_ms_meets_the_login_command_and_literal_deadlines() {
+    use std::time::Duration;
+    let srv = start_with(|s| {
+        s.plaintext_auth_on_loopback = true;
+        s.login_deadline = Duration::from_millis(800);
+        s.command_deadline = Duration::from_millis(400);
+        s.literal_deadline = Duration::from_millis(600);
+    })
+    .await;
+    let bye = "* BYE Autologout; idle for too long";
+    // One command, a byte at a time: each read is quick, the command is not.
+    let (lines, took) = drip(&srv, &[], b"A NOOP NOOP NOOP NOOP NOOP NOOP NOOP").await;
+    assert_eq!(lines, [bye]);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Whole commands, quickly, but never a login.
+    let (lines, took) = drip(&srv, &[], "A NOOP\r\n".repeat(20).as_bytes()).await;
+    assert_eq!(lines.last(), Some(&bye.to_string()), "{lines:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Logged in: an APPEND whose literal trickles in.
+    let login = format!("LOGIN {} {}", ALICE.0, ALICE.1);
+    let append = format!("A APPEND INBOX {{100+}}\r\n{}", "x".repeat(100));
+    let (lines, took) = drip(&srv, &[&login], append.as_bytes()).await;
+    assert_eq!(lines, [bye]);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Logged in and quiet: no deadline, only the (long) idle timeout.
+    let mut c = srv.login(ALICE).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(c.cmd("NOOP").await, ["A OK NOOP completed"]);
+}

@@ -1,5 +1,7 @@
 //! A buffered connection: unread input, pending output, reads with a timeout that also
-//! end on server shutdown. Output is flushed before every blocking read, which is what
+//! end on server shutdown, and an optional deadline: an idle timeout alone lets a client
+//! that sends a byte every few seconds keep a session (or one command) going forever, so
+//! the session sets a deadline for the phase or command under way and no read outlasts it. Output is flushed before every blocking read, which is what
 //! PIPELINING needs (RFC 2920: reply to a batch of commands when the client waits).
 
 use std::time::Duration;
@@ -7,6 +9,7 @@ use std::time::Duration;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     sync::watch,
+    time::Instant,
 };
 
 /// Bytes read at most per read call: also the bound on unparsed input held here.
@@ -45,6 +48,11 @@ pub struct Conn<S> {
     /// How much the next read asks for: doubles while reads come back full (a message
     /// streaming in), halves back while they come back small (commands).
     next_read: usize,
+    /// No read waits past this instant (a read that would is a `Stop::Timeout`); set and
+    /// cleared by the session for the phase, command or literal under way.
+    deadline: Option<Instant>,
+    /// How long `read_line` allows one line from its first byte to its end, if limited.
+    line_deadline: Option<Duration>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -56,7 +64,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             out: Vec::with_capacity(512),
             shutdown,
             next_read: SMALL_READ,
+            deadline: None,
+            line_deadline: None,
         }
+    }
+
+    /// Limits how long `read_line` waits for the rest of a line once it has begun.
+    pub fn set_line_deadline(&mut self, limit: Option<Duration>) {
+        self.line_deadline = limit;
+    }
+
+    /// Sets (or with `None` clears) the instant no read may wait past.
+    pub fn set_deadline(&mut self, at: Option<Instant>) {
+        self.deadline = at;
     }
 
     /// The unread input.
@@ -129,8 +149,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             take.read_buf(&mut self.buf).await
         };
         let mut shutdown = self.shutdown.clone();
+        let until = Instant::now() + timeout;
+        let until = self.deadline.map_or(until, |d| d.min(until));
         tokio::select! {
-            r = tokio::time::timeout(timeout, read) => match r {
+            r = tokio::time::timeout_at(until, read) => match r {
                 Err(_) => Err(Stop::Timeout),
                 Ok(Err(e)) => Err(Stop::Io(e.kind())),
                 Ok(Ok(0)) => Err(Stop::Eof),
@@ -155,7 +177,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Reads one line (SASL continuation), without its CRLF; lines over `max` bytes are
-    /// consumed and reported as `Ok(None)`.
+    /// consumed and reported as `Ok(None)`. Once the line has begun, it must end within
+    /// the line deadline (`set_line_deadline`), if there is one.
     pub async fn read_line(
         &mut self,
         timeout: Duration,
@@ -163,6 +186,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     ) -> Result<Option<Vec<u8>>, Stop> {
         let mut line = Vec::new();
         let mut too_long = false;
+        let mut started: Option<Instant> = None;
         loop {
             let input = self.input();
             match input.iter().position(|&b| b == b'\n') {
@@ -186,7 +210,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     }
                     let n = input.len();
                     self.consume(n);
-                    self.fill(timeout).await?;
+                    let outer = self.deadline;
+                    if n > 0 || started.is_some() {
+                        let by = *started.get_or_insert_with(Instant::now);
+                        if let Some(limit) = self.line_deadline {
+                            let by = by + limit;
+                            self.deadline = Some(outer.map_or(by, |d| d.min(by)));
+                        }
+                    }
+                    let filled = self.fill(timeout).await;
+                    self.deadline = outer;
+                    filled?;
                 }
             }
         }

@@ -8,7 +8,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 use twinmail_net::{Conn, Stop, Stream};
 use twinmail_store::{Account, Guid};
 
@@ -134,8 +134,11 @@ impl<S: Stream> Session<S> {
         tls: bool,
         shutdown: watch::Receiver<bool>,
     ) -> Session<S> {
+        let mut conn = Conn::new(stream, shutdown);
+        conn.set_line_deadline(Some(pop3.settings.command_deadline));
+        conn.set_deadline(Some(Instant::now() + pop3.settings.login_deadline));
         Session {
-            conn: Conn::new(stream, shutdown),
+            conn,
             peer,
             pop3,
             tls,
@@ -150,8 +153,15 @@ impl<S: Stream> Session<S> {
         if greet {
             self.conn.reply("+OK twinmail POP3 ready");
         }
-        let timeout = self.pop3.settings.command_timeout;
         loop {
+            // Before login: a shorter idle timeout, and the login deadline set in `new`.
+            let timeout = match self.state {
+                State::Authorization { .. } => self.pop3.settings.login_timeout,
+                State::Transaction(_) => {
+                    self.conn.set_deadline(None);
+                    self.pop3.settings.command_timeout
+                }
+            };
             let line = match self.conn.read_line(timeout, MAX_LINE).await {
                 Ok(Some(line)) => line,
                 Ok(None) => {

@@ -24,8 +24,15 @@ impl Kind {
 /// Limits shared by the POP3 listeners of a node.
 #[derive(Clone, Debug)]
 pub struct Pop3Settings {
-    /// How long to wait for a command (RFC 1939 asks for at least 10 minutes).
+    /// How long to wait for a command once logged in (RFC 1939 asks for at least 10
+    /// minutes).
     pub command_timeout: Duration,
+    /// How long to wait for a command before login.
+    pub login_timeout: Duration,
+    /// Longest a session may stay unauthenticated, however busy it keeps.
+    pub login_deadline: Duration,
+    /// Longest one command line may take to arrive once its first byte has.
+    pub command_deadline: Duration,
     /// Errors a session may make before it is disconnected.
     pub max_errors: u32,
     /// Added delay per error beyond the second.
@@ -47,6 +54,9 @@ impl Default for Pop3Settings {
     fn default() -> Self {
         Pop3Settings {
             command_timeout: Duration::from_secs(600),
+            login_timeout: Duration::from_secs(60),
+            login_deadline: Duration::from_secs(120),
+            command_deadline: Duration::from_secs(60),
             max_errors: 10,
             error_delay: Duration::from_secs(1),
             auth_failure_delay: Duration::from_secs(1),

@@ -208,3 +208,70 @@ async fn failed_logins_look_alike_and_end_the_session() {
     assert_eq!(c.line().await, "-ERR Too many authentication failures");
     assert!(c.0.closed().await);
 }
+
+/// Connects, reads the greeting, then sends `drip` a byte every 100 ms; returns the
+/// replies and how long the server took to close the connection (5 s when it did not).
+async fn drip(addr: std::net::SocketAddr, drip: &[u8]) -> (Vec<String>, std::time::Duration) {
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    r.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("+OK"), "{line}");
+    let drip = drip.to_vec();
+    let writer = tokio::spawn(async move {
+        for b in drip {
+            if w.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Dropping the write half would close our side: keep it open.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(w);
+    });
+    let start = std::time::Instant::now();
+    let mut replies = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            line.clear();
+            match r.read_line(&mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => replies.push(line.trim_end().to_string()),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    (replies, start.elapsed())
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_meet_timeouts_and_deadlines_before_login() {
+    use std::time::Duration;
+    let srv = common::start_with(|s| {
+        s.login_timeout = Duration::from_millis(300);
+        s.command_deadline = Duration::from_millis(400);
+        s.login_deadline = Duration::from_millis(800);
+    })
+    .await;
+    let timeout = "-ERR [SYS/TEMP] Timeout, closing connection";
+    // Idle before login: the short login timeout, not the 10 minutes of RFC 1939.
+    let (replies, took) = drip(srv.pop3, b"").await;
+    assert_eq!(replies, [timeout]);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // One line a byte at a time: every read is quick, the line is not.
+    let (replies, took) = drip(srv.pop3, &[b'x'; 50]).await;
+    assert_eq!(replies, [timeout]);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Whole commands, quickly, but never a login.
+    let (replies, took) = drip(srv.pop3, "NOOP\r\n".repeat(20).as_bytes()).await;
+    assert_eq!(replies.last(), Some(&timeout.to_string()), "{replies:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Logged in, none of these apply.
+    let mut c = srv.login(ALICE).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(c.cmd("STAT").await.starts_with("+OK"));
+}

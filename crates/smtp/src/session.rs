@@ -16,7 +16,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use smtp_proto::{Error as ProtoError, Request, request::receiver::RequestReceiver};
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 pub use twinmail_net::Stream;
 use twinmail_store::{Account, Delivery};
 
@@ -154,6 +154,11 @@ pub struct Session<S> {
     /// NOOP, RSET, VRFY, EXPN and HELP commands since the session began or since the
     /// last message accepted.
     pub junk: u32,
+    /// When a submission session that has not logged in is closed (`login_deadline`
+    /// after it began); `None` on MX, which has no login.
+    login_by: Option<Instant>,
+    /// When the first byte of the command line being read arrived.
+    line_started: Option<Instant>,
 }
 
 /// Tracks the line ends of one command line as it arrives in pieces: a CR not followed
@@ -274,6 +279,9 @@ impl<S: Stream> Session<S> {
         tls: Option<TlsInfo>,
         shutdown: watch::Receiver<bool>,
     ) -> Session<S> {
+        let login_by = kind
+            .is_submission()
+            .then(|| Instant::now() + smtp.settings.login_deadline);
         Session {
             conn: Conn::new(stream, shutdown),
             peer,
@@ -290,6 +298,8 @@ impl<S: Stream> Session<S> {
             line: LineEnds::default(),
             unanswered: false,
             junk: 0,
+            login_by,
+            line_started: None,
         }
     }
 
@@ -399,7 +409,13 @@ impl<S: Stream> Session<S> {
     /// 500 5.5.6 and skipped up to its end, however long it is and however it arrives.
     /// A line holding a bare CR or LF is refused whole, before the parser sees its end.
     async fn next_request(&mut self) -> Result<Result<Request<String>, Refusal>, Stop> {
-        let timeout = self.smtp.settings.command_timeout;
+        let timeout = match self.user {
+            Some(_) => self.smtp.settings.command_timeout,
+            None => self.smtp.settings.login_timeout,
+        };
+        if !self.skipping {
+            self.line_started = None;
+        }
         loop {
             let input = self.conn.input();
             let lf = input.iter().position(|&b| b == b'\n');
@@ -412,8 +428,7 @@ impl<S: Stream> Session<S> {
                     None => {
                         let n = input.len();
                         self.conn.consume(n);
-                        self.unanswered = false;
-                        self.conn.fill(timeout).await?;
+                        self.fill_line(timeout).await?;
                     }
                 }
                 continue;
@@ -454,8 +469,7 @@ impl<S: Stream> Session<S> {
             match result {
                 Err(ProtoError::NeedsMoreData { .. }) => {
                     self.partial += used;
-                    self.unanswered = false;
-                    self.conn.fill(timeout).await?;
+                    self.fill_line(timeout).await?;
                 }
                 other => {
                     self.partial = 0;
@@ -463,6 +477,31 @@ impl<S: Stream> Session<S> {
                 }
             }
         }
+    }
+
+    /// Reads more of a command line. Between commands only the idle timeout (and the
+    /// login deadline) apply; once a line has begun, it must end within command_deadline.
+    async fn fill_line(&mut self, timeout: std::time::Duration) -> Result<(), Stop> {
+        if self.partial > 0 || self.skipping {
+            self.line_started.get_or_insert_with(Instant::now);
+        }
+        let line_by = self
+            .line_started
+            .map(|t| t + self.smtp.settings.command_deadline);
+        self.read_deadline(line_by);
+        self.unanswered = false;
+        self.conn.fill(timeout).await
+    }
+
+    /// Sets the deadline for the next reads: `until` (for the command or message under
+    /// way), and the login deadline while a submission session has not logged in.
+    pub fn read_deadline(&mut self, until: Option<Instant>) {
+        let login_by = self.login_by.filter(|_| self.user.is_none());
+        let at = match (login_by, until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.conn.set_deadline(at);
     }
 
     async fn stopped(&mut self, stop: Stop) {

@@ -42,10 +42,20 @@ pub struct SmtpSettings {
     pub max_errors: u32,
     /// Added delay per error beyond the second (a junk flood slows itself down).
     pub error_delay: Duration,
-    /// How long to wait for a command.
+    /// How long to wait for a command once logged in (submission).
     pub command_timeout: Duration,
+    /// How long to wait for a command before login. MX sessions never log in, so for
+    /// them this is the wait for every command.
+    pub login_timeout: Duration,
+    /// Longest a submission session may stay unauthenticated, however busy it keeps.
+    pub login_deadline: Duration,
+    /// Longest one command line (or AUTH response) may take to arrive, from its first
+    /// byte: a client that sends a byte every few seconds gets no further.
+    pub command_deadline: Duration,
     /// How long to wait for each piece of message data.
     pub data_timeout: Duration,
+    /// Longest one message's DATA, or one BDAT chunk, may take to arrive.
+    pub data_deadline: Duration,
     /// Most simultaneous sessions per listener.
     pub max_connections: usize,
     /// Most simultaneous sessions from one IP address.
@@ -79,7 +89,11 @@ impl SmtpSettings {
             max_errors: 10,
             error_delay: Duration::from_secs(1),
             command_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(60),
+            login_deadline: Duration::from_secs(120),
+            command_deadline: Duration::from_secs(60),
             data_timeout: Duration::from_secs(600),
+            data_deadline: Duration::from_secs(30 * 60),
             max_connections: 1000,
             max_connections_per_ip: 20,
             auth_failure_delay: Duration::from_secs(1),

@@ -128,7 +128,8 @@ async fn connections_are_capped_per_ip() {
 
 #[tokio::test]
 async fn idle_clients_time_out_and_shutdown_says_goodbye() {
-    let srv = start_with(|s| s.command_timeout = Duration::from_millis(200)).await;
+    // MX sessions never log in: the pre-login idle timeout is theirs.
+    let srv = start_with(|s| s.login_timeout = Duration::from_millis(200)).await;
     let (mut c, _) = Client::connect(srv.mx).await;
     assert_eq!(c.reply().await, "421 4.4.2 Timeout, closing connection");
     assert!(c.closed().await);
@@ -307,4 +308,90 @@ async fn noop_rset_and_vrfy_floods_count_as_errors() {
         assert!(c.cmd(".").await.starts_with("250 2.0.0 Ok"));
     }
     assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok");
+}
+
+/// Connects, sends the `preface` lines one by one (each waiting for its reply), then
+/// drips `drip` a byte every 100 ms; returns the replies that came after the preface and
+/// how long the server took to close the connection (or 5 s when it did not).
+async fn drip(
+    addr: std::net::SocketAddr,
+    preface: &[&str],
+    drip: &[u8],
+) -> (Vec<String>, Duration) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    r.read_line(&mut line).await.unwrap(); // the greeting
+    for command in preface {
+        w.write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        loop {
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+    }
+    let drip = drip.to_vec();
+    let writer = tokio::spawn(async move {
+        for b in drip {
+            if w.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Dropping the write half would close our side: keep it open.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(w);
+    });
+    let start = std::time::Instant::now();
+    let mut replies = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            line.clear();
+            match r.read_line(&mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => replies.push(line.trim_end().to_string()),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    (replies, start.elapsed())
+}
+
+#[tokio::test]
+async fn a_byte_every_100_ms_meets_the_command_login_and_data_deadlines() {
+    let srv = start_with(|s| {
+        s.command_deadline = Duration::from_millis(400);
+        s.login_deadline = Duration::from_millis(800);
+        s.data_deadline = Duration::from_millis(600);
+    })
+    .await;
+    let timeout = "421 4.4.2 Timeout, closing connection";
+    // One command line, a byte at a time: each read is quick, the line is not.
+    let (replies, took) = drip(srv.mx, &[], &[b'x'; 50]).await;
+    assert_eq!(replies, [timeout]);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Complete commands, each quick, but no login: submission closes at login_deadline.
+    let noops = "NOOP\r\n".repeat(10);
+    let (replies, took) = drip(srv.submission, &["EHLO slow"], noops.as_bytes()).await;
+    assert_eq!(replies.last(), Some(&timeout.to_string()), "{replies:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // A message trickling in, a line at a time.
+    let preface = [
+        "EHLO slow",
+        "MAIL FROM:<a@remote.org>",
+        "RCPT TO:<alice@example.com>",
+        "DATA",
+    ];
+    let body = "x\r\n".repeat(40);
+    let (replies, took) = drip(srv.mx, &preface, body.as_bytes()).await;
+    assert_eq!(replies, [timeout]);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(srv.inbox(ALICE.0).await.is_empty());
 }

@@ -29,7 +29,7 @@ pub async fn auth<S: Stream>(s: &mut Session<S>, args: &[&str]) -> Result<Flow, 
         Some(initial) => Answer::decode(initial),
         None => {
             s.conn.reply("+ ");
-            let timeout = s.pop3.settings.command_timeout;
+            let timeout = s.pop3.settings.login_timeout;
             match s.conn.read_line(timeout, MAX_LINE).await? {
                 Some(line) => Answer::decode(&String::from_utf8_lossy(&line)),
                 None => Answer::Invalid,

@@ -20,14 +20,20 @@ pub struct Server {
 }
 
 pub async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+/// Starts a server whose settings `tweak` may change (timeouts for hostile tests).
+pub async fn start_with(tweak: impl FnOnce(&mut Pop3Settings)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = twinmail_testkit::store(dir.path()).await;
     let tls = Tls::new();
-    let settings = Pop3Settings {
+    let mut settings = Pop3Settings {
         error_delay: Duration::from_millis(1),
         auth_failure_delay: Duration::from_millis(1),
         ..Default::default()
     };
+    tweak(&mut settings);
     let pop3 = Pop3::new(settings, store.clone(), Some(tls.acceptor()));
     let (stop, shutdown) = watch::channel(false);
     let mut addrs = Vec::new();

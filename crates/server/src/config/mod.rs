@@ -63,10 +63,20 @@ section! {
         pub max_errors: u32 = 10,
         /// Extra delay per error beyond the second, in milliseconds.
         pub error_delay_ms: u64 = 1000,
-        /// Seconds to wait for a command.
+        /// Seconds to wait for a command once logged in (submission).
         pub command_timeout_secs: u64 = 300,
+        /// Seconds to wait for a command before login; MX sessions never log in, so this
+        /// is their wait for every command.
+        pub login_timeout_secs: u64 = 60,
+        /// Seconds a submission session may stay unauthenticated, however busy it keeps.
+        pub login_deadline_secs: u64 = 120,
+        /// Seconds one command line may take to arrive once its first byte has (a client
+        /// sending a byte every few seconds is closed with 421).
+        pub command_deadline_secs: u64 = 60,
         /// Seconds to wait for each piece of message data.
         pub data_timeout_secs: u64 = 600,
+        /// Seconds one message (DATA) or BDAT chunk may take to arrive in all.
+        pub data_deadline_secs: u64 = 1800,
         /// Most simultaneous sessions per listener.
         pub max_connections: usize = 1000,
         /// Most simultaneous sessions from one IP address.
@@ -96,6 +106,14 @@ section! {
         pub tls_listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2993))],
         /// Largest literal (e.g. an APPENDed message) accepted, in bytes.
         pub max_literal_size: u32 = 50 * 1024 * 1024,
+        /// Seconds a client may stay silent before login.
+        pub login_timeout_secs: u64 = 60,
+        /// Seconds a session may stay unauthenticated, however busy it keeps.
+        pub login_deadline_secs: u64 = 120,
+        /// Seconds one command without literals may take to arrive once its first byte has.
+        pub command_deadline_secs: u64 = 60,
+        /// Seconds one command with literals (an APPEND) may take to arrive in all.
+        pub literal_deadline_secs: u64 = 1800,
         /// Most simultaneous sessions per listener.
         pub max_connections: usize = 5000,
         /// Most simultaneous sessions from one IP address.
@@ -116,8 +134,14 @@ section! {
         pub listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2110))],
         /// Addresses for POP3 over implicit TLS (port 995 in production).
         pub tls_listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2995))],
-        /// Seconds to wait for a command (RFC 1939: at least 600).
+        /// Seconds to wait for a command once logged in (RFC 1939: at least 600).
         pub command_timeout_secs: u64 = 600,
+        /// Seconds to wait for a command before login.
+        pub login_timeout_secs: u64 = 60,
+        /// Seconds a session may stay unauthenticated, however busy it keeps.
+        pub login_deadline_secs: u64 = 120,
+        /// Seconds one command line may take to arrive once its first byte has.
+        pub command_deadline_secs: u64 = 60,
         /// Errors a session may make before it is disconnected.
         pub max_errors: u32 = 10,
         /// Most simultaneous sessions per listener.
@@ -637,6 +661,10 @@ impl SmtpConfig {
         s.error_delay = Duration::from_millis(self.error_delay_ms);
         s.command_timeout = Duration::from_secs(self.command_timeout_secs.max(1));
         s.data_timeout = Duration::from_secs(self.data_timeout_secs.max(1));
+        s.login_timeout = Duration::from_secs(self.login_timeout_secs.max(1));
+        s.login_deadline = Duration::from_secs(self.login_deadline_secs.max(1));
+        s.command_deadline = Duration::from_secs(self.command_deadline_secs.max(1));
+        s.data_deadline = Duration::from_secs(self.data_deadline_secs.max(1));
         s.max_connections = self.max_connections;
         s.max_connections_per_ip = self.max_connections_per_ip;
         s.auth_failure_delay = Duration::from_millis(self.auth_failure_delay_ms);
@@ -652,6 +680,10 @@ impl ImapConfig {
     pub fn settings(&self) -> twinmail_imap::ImapSettings {
         twinmail_imap::ImapSettings {
             max_literal_size: self.max_literal_size,
+            login_timeout: Duration::from_secs(self.login_timeout_secs.max(1)),
+            login_deadline: Duration::from_secs(self.login_deadline_secs.max(1)),
+            command_deadline: Duration::from_secs(self.command_deadline_secs.max(1)),
+            literal_deadline: Duration::from_secs(self.literal_deadline_secs.max(1)),
             auth_failure_delay: Duration::from_millis(self.auth_failure_delay_ms),
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
@@ -667,6 +699,9 @@ impl Pop3Config {
     pub fn settings(&self) -> twinmail_pop3::Pop3Settings {
         twinmail_pop3::Pop3Settings {
             command_timeout: Duration::from_secs(self.command_timeout_secs.max(1)),
+            login_timeout: Duration::from_secs(self.login_timeout_secs.max(1)),
+            login_deadline: Duration::from_secs(self.login_deadline_secs.max(1)),
+            command_deadline: Duration::from_secs(self.command_deadline_secs.max(1)),
             max_errors: self.max_errors.max(1),
             auth_failure_delay: Duration::from_millis(self.auth_failure_delay_ms),
             max_connections: self.max_connections,

@@ -3,6 +3,7 @@
 //! locking anyone out; a session with too many failures is closed.
 
 use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
+use tokio::time::Instant;
 
 use crate::session::{Flow, Session, State, Stream};
 use twinmail_net::{
@@ -97,7 +98,8 @@ pub async fn auth<S: Stream>(
 /// Sends a 334 challenge and reads the client's answer line.
 async fn prompt<S: Stream>(s: &mut Session<S>, challenge: &str) -> Result<Answer, Stop> {
     s.conn.reply(challenge);
-    let timeout = s.smtp.settings.command_timeout;
+    let timeout = s.smtp.settings.login_timeout;
+    s.read_deadline(Some(Instant::now() + s.smtp.settings.command_deadline));
     match s.conn.read_line(timeout, MAX_SASL_LINE).await? {
         Some(line) => Ok(Answer::decode(&String::from_utf8_lossy(&line))),
         None => Ok(Answer::Invalid),

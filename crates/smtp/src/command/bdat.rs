@@ -4,6 +4,7 @@
 //! offer no BINARYMIME and a later reader (a relay, a mail client) could split on it.
 
 use smtp_proto::request::receiver::{BdatReceiver, DummyDataReceiver};
+use tokio::time::Instant;
 
 use crate::{
     command::data::{finish, has_bare_cr_or_lf},
@@ -26,6 +27,7 @@ pub async fn bdat<S: Stream>(
         _ => Some("503 5.5.1 Need MAIL before BDAT"),
     };
     let timeout = s.smtp.settings.data_timeout;
+    s.read_deadline(Some(Instant::now() + s.smtp.settings.data_deadline));
     if let Some(reply) = refusal {
         let mut sink = DummyDataReceiver::new_bdat(chunk_size);
         loop {

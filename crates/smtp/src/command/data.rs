@@ -8,6 +8,7 @@
 //! closes the session with 421, so that nothing after it is read as a command.
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
+use tokio::time::Instant;
 use twinmail_store::{Guid, now_unix, request_id};
 
 use crate::{
@@ -48,6 +49,7 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     body.clear();
     let mut discard: Option<DummyDataReceiver> = None;
     let mut end = Tail::after_crlf();
+    s.read_deadline(Some(Instant::now() + s.smtp.settings.data_deadline));
     loop {
         let input = s.conn.input();
         let mut it = input.iter();
