@@ -12,7 +12,10 @@ use std::{
 
 /// A string that displays with its control characters and backslashes escaped
 /// (`\x1b`, `\x7f`, `\u{85}`, `\\`), everything else as it is.
-pub struct Escaped<'a>(&'a str);
+pub struct Escaped<'a>(
+    /// The client's text, as it came.
+    &'a str,
+);
 
 /// `s`, ready for a log field (`tracing::info!(from = %escaped(&from), ...)`).
 pub fn escaped(s: &str) -> Escaped<'_> {

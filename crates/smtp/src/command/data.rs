@@ -101,7 +101,10 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
 }
 
 /// The last five bytes read: what ended the data.
-struct Tail([u8; 5]);
+struct Tail(
+    /// The bytes, oldest first.
+    [u8; 5],
+);
 
 impl Tail {
     /// Starts as if after the CRLF that ended the DATA line (a lone "." ends an empty
