@@ -245,14 +245,9 @@ fn ends_group(req: &Request<String>, pipelining: bool) -> bool {
     use Request::*;
     match req {
         _ if !pipelining => true,
-        Ehlo { .. }
-        | Helo { .. }
-        | Noop { .. }
-        | Vrfy { .. }
-        | Expn { .. }
-        | Help { .. }
-        | Quit
-        | StartTls => true,
+        Ehlo { .. } | Helo { .. } | Noop { .. } | Vrfy { .. } | Expn { .. } | Quit | StartTls => {
+            true
+        }
         Auth {
             mechanism,
             initial_response,
