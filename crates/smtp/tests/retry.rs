@@ -32,5 +32,9 @@ async fn a_retried_transaction_is_delivered_once_but_identical_messages_without_
         .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <n1@remote.org>"))
         .count();
     assert_eq!(with_id, 1, "the retried transaction made a second copy");
-    assert_eq!(inbox.len(), 3, "identical messages without a Message-ID are two");
+    assert_eq!(
+        inbox.len(),
+        3,
+        "identical messages without a Message-ID are two"
+    );
 }
