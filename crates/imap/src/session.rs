@@ -327,6 +327,10 @@ impl<S: Stream> Session<S> {
     async fn fill(&mut self) -> Result<(), Stop> {
         let settings = &self.imap.settings;
         let (timeout, login_by) = match self.state {
+            State::NotAuthenticated if self.imap.limits.busy(settings.max_connections) => (
+                settings.login_timeout.min(settings.stress_login_timeout),
+                Some(self.login_by),
+            ),
             State::NotAuthenticated => (settings.login_timeout, Some(self.login_by)),
             _ => (settings.command_timeout, None),
         };

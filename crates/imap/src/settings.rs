@@ -26,6 +26,9 @@ impl Kind {
 pub struct ImapSettings {
     /// Idle time allowed before login.
     pub login_timeout: Duration,
+    /// Idle time allowed before login while three quarters of `max_connections` are in
+    /// use (Postfix's stress mode): idle clients then make room sooner.
+    pub stress_login_timeout: Duration,
     /// Longest a session may stay unauthenticated, however busy it keeps.
     pub login_deadline: Duration,
     /// Longest one command without literals (or an AUTHENTICATE response, or DONE) may
@@ -58,6 +61,7 @@ impl Default for ImapSettings {
     fn default() -> Self {
         ImapSettings {
             login_timeout: Duration::from_secs(60),
+            stress_login_timeout: Duration::from_secs(10),
             login_deadline: Duration::from_secs(120),
             command_deadline: Duration::from_secs(60),
             literal_deadline: Duration::from_secs(30 * 60),

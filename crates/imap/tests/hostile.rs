@@ -443,3 +443,20 @@ async fn a_byte_every_100_ms_meets_the_login_command_and_literal_deadlines() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(c.cmd("NOOP").await, ["A OK NOOP completed"]);
 }
+
+#[tokio::test]
+async fn idle_clients_before_login_get_less_time_when_the_server_is_busy() {
+    let srv = start_with(|s| {
+        s.max_connections = 4;
+        s.stress_login_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut a = Client::connect(&srv).await;
+    let _b = Client::connect(&srv).await;
+    // The third of four: three quarters in use, so the short wait applies.
+    let mut c = Client::connect(&srv).await;
+    assert_eq!(c.line().await, "* BYE Autologout; idle for too long");
+    // The first two began to wait when there was room: they are still served.
+    assert_eq!(c.line().await, "");
+    assert_eq!(a.cmd("NOOP").await, ["A OK NOOP completed"]);
+}

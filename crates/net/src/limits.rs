@@ -69,6 +69,12 @@ impl Limits {
         s.values().sum()
     }
 
+    /// True when at least three quarters of `total` sessions are open: then sessions
+    /// that have not logged in get a shorter idle timeout (Postfix's stress mode).
+    pub fn busy(&self, total: usize) -> bool {
+        self.open().saturating_mul(4) >= total.saturating_mul(3)
+    }
+
     /// Records a failed login and returns how long to make the client wait.
     pub fn auth_failed(&self, ip: IpAddr, unit: Duration) -> Duration {
         self.stats.auth_failure();

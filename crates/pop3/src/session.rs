@@ -155,11 +155,15 @@ impl<S: Stream> Session<S> {
         }
         loop {
             // Before login: a shorter idle timeout, and the login deadline set in `new`.
+            let settings = &self.pop3.settings;
             let timeout = match self.state {
-                State::Authorization { .. } => self.pop3.settings.login_timeout,
+                State::Authorization { .. } if self.pop3.limits.busy(settings.max_connections) => {
+                    settings.login_timeout.min(settings.stress_login_timeout)
+                }
+                State::Authorization { .. } => settings.login_timeout,
                 State::Transaction(_) => {
                     self.conn.set_deadline(None);
-                    self.pop3.settings.command_timeout
+                    settings.command_timeout
                 }
             };
             let line = match self.conn.read_line(timeout, MAX_LINE).await {

@@ -29,6 +29,9 @@ pub struct Pop3Settings {
     pub command_timeout: Duration,
     /// How long to wait for a command before login.
     pub login_timeout: Duration,
+    /// The wait for a command before login while three quarters of `max_connections`
+    /// are in use (Postfix's stress mode): idle clients then make room sooner.
+    pub stress_login_timeout: Duration,
     /// Longest a session may stay unauthenticated, however busy it keeps.
     pub login_deadline: Duration,
     /// Longest one command line may take to arrive once its first byte has.
@@ -55,6 +58,7 @@ impl Default for Pop3Settings {
         Pop3Settings {
             command_timeout: Duration::from_secs(600),
             login_timeout: Duration::from_secs(60),
+            stress_login_timeout: Duration::from_secs(10),
             login_deadline: Duration::from_secs(120),
             command_deadline: Duration::from_secs(60),
             max_errors: 10,

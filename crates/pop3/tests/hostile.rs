@@ -275,3 +275,22 @@ async fn slow_and_idle_clients_meet_timeouts_and_deadlines_before_login() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(c.cmd("STAT").await.starts_with("+OK"));
 }
+
+#[tokio::test]
+async fn idle_clients_before_login_get_less_time_when_the_server_is_busy() {
+    let srv = common::start_with(|s| {
+        s.max_connections = 4;
+        s.stress_login_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut a = Client::connect(&srv).await;
+    let _b = Client::connect(&srv).await;
+    // The third of four: three quarters in use, so the short wait applies.
+    let mut c = Client::connect(&srv).await;
+    assert_eq!(
+        c.line().await,
+        "-ERR [SYS/TEMP] Timeout, closing connection"
+    );
+    // The first two began to wait when there was room: they are still served.
+    assert!(a.cmd("CAPA").await.starts_with("+OK"));
+}

@@ -404,9 +404,13 @@ impl<S: Stream> Session<S> {
     /// 500 5.5.6 and skipped up to its end, however long it is and however it arrives.
     /// A line holding a bare CR or LF is refused whole, before the parser sees its end.
     async fn next_request(&mut self) -> Result<Result<Request<String>, Refusal>, Stop> {
+        let settings = &self.smtp.settings;
         let timeout = match self.user {
-            Some(_) => self.smtp.settings.command_timeout,
-            None => self.smtp.settings.login_timeout,
+            Some(_) => settings.command_timeout,
+            None if self.smtp.limits.busy(settings.max_connections) => {
+                settings.login_timeout.min(settings.stress_login_timeout)
+            }
+            None => settings.login_timeout,
         };
         if !self.skipping {
             self.line_started = None;

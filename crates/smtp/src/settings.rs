@@ -47,6 +47,9 @@ pub struct SmtpSettings {
     /// How long to wait for a command before login. MX sessions never log in, so for
     /// them this is the wait for every command.
     pub login_timeout: Duration,
+    /// The wait for a command before login while three quarters of `max_connections`
+    /// are in use (Postfix's stress mode): idle clients then make room sooner.
+    pub stress_login_timeout: Duration,
     /// Longest a submission session may stay unauthenticated, however busy it keeps.
     pub login_deadline: Duration,
     /// Longest one command line (or AUTH response) may take to arrive, from its first
@@ -90,6 +93,7 @@ impl SmtpSettings {
             error_delay: Duration::from_secs(1),
             command_timeout: Duration::from_secs(300),
             login_timeout: Duration::from_secs(60),
+            stress_login_timeout: Duration::from_secs(10),
             login_deadline: Duration::from_secs(120),
             command_deadline: Duration::from_secs(60),
             data_timeout: Duration::from_secs(600),

@@ -395,3 +395,20 @@ async fn a_byte_every_100_ms_meets_the_command_login_and_data_deadlines() {
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(srv.inbox(ALICE.0).await.is_empty());
 }
+
+#[tokio::test]
+async fn idle_clients_before_login_get_less_time_when_the_server_is_busy() {
+    let srv = start_with(|s| {
+        s.max_connections = 4;
+        s.stress_login_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let (mut a, _) = Client::connect(srv.mx).await;
+    let (_b, _) = Client::connect(srv.mx).await;
+    // The third of four: three quarters in use, so the short wait applies.
+    let (mut c, _) = Client::connect(srv.mx).await;
+    assert_eq!(c.reply().await, "421 4.4.2 Timeout, closing connection");
+    assert!(c.closed().await);
+    // The first two began to wait when there was room: they are still served.
+    assert!(a.cmd("EHLO patient").await.starts_with("250"));
+}

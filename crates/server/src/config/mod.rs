@@ -68,6 +68,9 @@ section! {
         /// Seconds to wait for a command before login; MX sessions never log in, so this
         /// is their wait for every command.
         pub login_timeout_secs: u64 = 60,
+        /// Seconds to wait for a command before login while three quarters of
+        /// max_connections are in use (Postfix's stress mode).
+        pub stress_login_timeout_secs: u64 = 10,
         /// Seconds a submission session may stay unauthenticated, however busy it keeps.
         pub login_deadline_secs: u64 = 120,
         /// Seconds one command line may take to arrive once its first byte has (a client
@@ -108,6 +111,9 @@ section! {
         pub max_literal_size: u32 = 50 * 1024 * 1024,
         /// Seconds a client may stay silent before login.
         pub login_timeout_secs: u64 = 60,
+        /// Seconds a client may stay silent before login while three quarters of
+        /// max_connections are in use (Postfix's stress mode).
+        pub stress_login_timeout_secs: u64 = 10,
         /// Seconds a session may stay unauthenticated, however busy it keeps.
         pub login_deadline_secs: u64 = 120,
         /// Seconds one command without literals may take to arrive once its first byte has.
@@ -138,6 +144,9 @@ section! {
         pub command_timeout_secs: u64 = 600,
         /// Seconds to wait for a command before login.
         pub login_timeout_secs: u64 = 60,
+        /// Seconds to wait for a command before login while three quarters of
+        /// max_connections are in use (Postfix's stress mode).
+        pub stress_login_timeout_secs: u64 = 10,
         /// Seconds a session may stay unauthenticated, however busy it keeps.
         pub login_deadline_secs: u64 = 120,
         /// Seconds one command line may take to arrive once its first byte has.
@@ -662,6 +671,7 @@ impl SmtpConfig {
         s.command_timeout = Duration::from_secs(self.command_timeout_secs.max(1));
         s.data_timeout = Duration::from_secs(self.data_timeout_secs.max(1));
         s.login_timeout = Duration::from_secs(self.login_timeout_secs.max(1));
+        s.stress_login_timeout = Duration::from_secs(self.stress_login_timeout_secs.max(1));
         s.login_deadline = Duration::from_secs(self.login_deadline_secs.max(1));
         s.command_deadline = Duration::from_secs(self.command_deadline_secs.max(1));
         s.data_deadline = Duration::from_secs(self.data_deadline_secs.max(1));
@@ -681,6 +691,7 @@ impl ImapConfig {
         twinmail_imap::ImapSettings {
             max_literal_size: self.max_literal_size,
             login_timeout: Duration::from_secs(self.login_timeout_secs.max(1)),
+            stress_login_timeout: Duration::from_secs(self.stress_login_timeout_secs.max(1)),
             login_deadline: Duration::from_secs(self.login_deadline_secs.max(1)),
             command_deadline: Duration::from_secs(self.command_deadline_secs.max(1)),
             literal_deadline: Duration::from_secs(self.literal_deadline_secs.max(1)),
@@ -700,6 +711,7 @@ impl Pop3Config {
         twinmail_pop3::Pop3Settings {
             command_timeout: Duration::from_secs(self.command_timeout_secs.max(1)),
             login_timeout: Duration::from_secs(self.login_timeout_secs.max(1)),
+            stress_login_timeout: Duration::from_secs(self.stress_login_timeout_secs.max(1)),
             login_deadline: Duration::from_secs(self.login_deadline_secs.max(1)),
             command_deadline: Duration::from_secs(self.command_deadline_secs.max(1)),
             max_errors: self.max_errors.max(1),
