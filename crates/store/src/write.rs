@@ -644,16 +644,26 @@ impl Op for Recorded {
     }
     async fn apply(self, ctx: &mut WriteCtx) -> Result<Outcome, StoreError> {
         let id = self.command.id;
-        let first: Option<String> =
-            sqlx::query_scalar("SELECT outcome FROM requests WHERE id = $1")
-                .bind(&id.0[..])
-                .fetch_optional(&mut ctx.conn)
-                .await?;
+        // One round trip for the common case, a delivery or APPEND into one mailbox: the
+        // first outcome, if any, and the mailbox's local id.
+        let one = match &self.command.write {
+            Write::Add { mailboxes, .. } if mailboxes.len() == 1 => Some(mailboxes[0]),
+            _ => None,
+        };
+        let (first, one_id): (Option<String>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT outcome FROM requests WHERE id = $1), \
+             (SELECT id FROM mailboxes WHERE guid = $2)",
+        )
+        .bind(&id.0[..])
+        .bind(one.map(|g| g.0.to_vec()))
+        .fetch_one(&mut ctx.conn)
+        .await?;
         if let Some(first) = first {
             return serde_json::from_str(&first)
                 .map_err(|e| StoreError::Corrupt(format!("a recorded outcome: {e}")));
         }
-        let outcome = run(ctx, self.command.write, self.body).await?;
+        let known = one.zip(one_id);
+        let outcome = run(ctx, self.command.write, self.body, known).await?;
         let recorded = serde_json::to_string(&outcome)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode an outcome: {e}")))?;
         sqlx::query("INSERT INTO requests (id, outcome, created_at) VALUES ($1, $2, $3)")
@@ -666,8 +676,14 @@ impl Op for Recorded {
     }
 }
 
-/// Carries out one write inside the writer's transaction.
-async fn run(ctx: &mut WriteCtx, write: Write, body: Option<Body>) -> Result<Outcome, StoreError> {
+/// Carries out one write inside the writer's transaction; `known` is a mailbox whose local
+/// id was read already.
+async fn run(
+    ctx: &mut WriteCtx,
+    write: Write,
+    body: Option<Body>,
+    known: Option<(Guid, i64)>,
+) -> Result<Outcome, StoreError> {
     Ok(match write {
         Write::Add {
             mailboxes,
@@ -678,7 +694,10 @@ async fn run(ctx: &mut WriteCtx, write: Write, body: Option<Body>) -> Result<Out
             let body = body.ok_or_else(|| StoreError::Invalid("no message bytes".into()))?;
             let mut ids = Vec::with_capacity(mailboxes.len());
             for m in &mailboxes {
-                ids.push(mailbox_id(ctx, m).await?);
+                ids.push(match known {
+                    Some((g, id)) if g == *m => id,
+                    _ => mailbox_id(ctx, m).await?,
+                });
             }
             let op = AddMessage {
                 mailboxes: ids,
