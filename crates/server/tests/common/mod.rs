@@ -91,9 +91,13 @@ pub fn serve(config: &Path) -> Serving {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut addrs = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
     loop {
         assert!(Instant::now() < deadline, "twinmail did not start");
-        let line = lines.next().expect("twinmail exited early").unwrap();
+        let Some(Ok(line)) = lines.next() else {
+            panic!("twinmail exited early:\n{}", seen.join("\n"));
+        };
+        seen.push(line.clone());
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };

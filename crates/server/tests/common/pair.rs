@@ -121,13 +121,21 @@ impl Drop for Pair {
     }
 }
 
-/// A free loopback port (bound and released: good enough for tests).
+/// A free loopback port for a listener that must keep its number across restarts (a
+/// twin's mirror port). Taken below the kernel's ephemeral range (32768 and up here), so
+/// no outgoing connection of a test running beside it can land on it while its twin is
+/// down; the port is bound once to check it is free.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Spread over the range by process, then walk it.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 600) as u16 * 20;
+    loop {
+        let port = 20_000 + (base - 20_000 + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn config(
