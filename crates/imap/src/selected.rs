@@ -5,8 +5,10 @@
 //! client has enabled QRESYNC, expunges are told as `VANISHED uids` (RFC 7162 §3.2.10).
 
 use imap_types::{
+    IntoStatic,
     fetch::MessageDataItem,
-    response::Data,
+    flag::{Flag, FlagPerm},
+    response::{Code, Data},
     sequence::{SeqOrUid, Sequence, SequenceSet},
 };
 use twinmail_store::{Change, ChangeEvent, Flags, Mailbox};
@@ -35,7 +37,8 @@ pub fn vanished(uids: impl IntoIterator<Item = u32>, earlier: bool) -> Option<Da
 
 /// A change not yet told to the client.
 enum Pending {
-    Added(u32),
+    /// A new message and its flags at arrival (their keywords are announced with it).
+    Added(u32, Flags),
     Expunged(u32),
     Flags(u32, Flags, u64),
 }
@@ -52,17 +55,95 @@ pub struct Selected {
     pending: Vec<Pending>,
     /// The mailbox was deleted or renamed away by another session.
     pub gone: bool,
+    /// Keywords the client has been told in an untagged FLAGS, in the order first told:
+    /// no FETCH may show a flag before FLAGS has announced it (RFC 3501 §7.2.6,
+    /// RFC 9051 §7.3.5).
+    keywords: Vec<String>,
 }
 
+/// The system flags every mailbox has (RFC 3501 §2.3.2), as announced in FLAGS.
+const SYSTEM_FLAGS: [Flag<'static>; 5] = [
+    Flag::Answered,
+    Flag::Flagged,
+    Flag::Deleted,
+    Flag::Seen,
+    Flag::Draft,
+];
+
 impl Selected {
-    pub fn new(mailbox: Mailbox, read_only: bool, uids: Vec<u32>) -> Selected {
-        Selected {
+    /// The view at SELECT; `flags` are the messages' flags, whose keywords SELECT's
+    /// FLAGS announces.
+    pub fn new<'a>(
+        mailbox: Mailbox,
+        read_only: bool,
+        uids: Vec<u32>,
+        flags: impl IntoIterator<Item = &'a Flags>,
+    ) -> Selected {
+        let mut view = Selected {
             mailbox,
             read_only,
             uids: UidMap::from_sorted(uids),
             pending: Vec::new(),
             gone: false,
+            keywords: Vec::new(),
+        };
+        view.learn_keywords(flags);
+        view
+    }
+
+    /// Takes note of keywords these flag sets use that the client has not been told yet;
+    /// true when there were any, so that FLAGS must be sent again before they are used
+    /// (RFC 3501 §7.2.6: "the FLAGS response ... MUST be sent" when the set changes).
+    /// Keywords compare case-insensitively (RFC 3501 §2.3.2 flag names are atoms that
+    /// clients match without regard to case).
+    pub fn learn_keywords<'a>(&mut self, flags: impl IntoIterator<Item = &'a Flags>) -> bool {
+        let mut learned = false;
+        for f in flags.into_iter().flat_map(Flags::iter) {
+            if f.starts_with('\\') || self.keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+                continue;
+            }
+            // A stored name the wire cannot carry is never shown in FETCH either
+            // (`fetch_flags` drops it), so it need not be announced.
+            if Flag::try_from(f).is_ok() {
+                self.keywords.push(f.to_string());
+                learned = true;
+            }
         }
+        learned
+    }
+
+    /// Learns the keywords of the flag news and new messages still pending (a message
+    /// APPENDed with a new keyword is announced with its EXISTS, as Dovecot does); see
+    /// `learn_keywords`.
+    pub fn learn_pending_keywords(&mut self) -> bool {
+        let pending = std::mem::take(&mut self.pending);
+        let learned = self.learn_keywords(pending.iter().filter_map(|p| match p {
+            Pending::Flags(_, flags, _) | Pending::Added(_, flags) => Some(flags),
+            Pending::Expunged(_) => None,
+        }));
+        self.pending = pending;
+        learned
+    }
+
+    /// `* FLAGS (...)` and the code of `* OK [PERMANENTFLAGS (...)]` for the flags told so
+    /// far (RFC 3501 §7.2.6, §7.1): the system flags, then the keywords; PERMANENTFLAGS
+    /// adds `\*` (any keyword may be created), and is empty for EXAMINE.
+    pub fn flags_announcement(&self) -> (Data<'static>, Code<'static>) {
+        let mut flags = SYSTEM_FLAGS.to_vec();
+        flags.extend(
+            self.keywords
+                .iter()
+                .filter_map(|k| Flag::try_from(k.as_str()).ok().map(IntoStatic::into_static)),
+        );
+        let perm = if self.read_only {
+            Vec::new()
+        } else {
+            let mut perm: Vec<FlagPerm<'static>> =
+                flags.iter().cloned().map(FlagPerm::Flag).collect();
+            perm.push(FlagPerm::Asterisk);
+            perm
+        };
+        (Data::Flags(flags), Code::PermanentFlags(perm))
     }
 
     /// The sequence number of a UID.
@@ -81,7 +162,9 @@ impl Selected {
             return;
         }
         match &ev.change {
-            Change::MessageAdded { uid, .. } => self.pending.push(Pending::Added(*uid)),
+            Change::MessageAdded { uid, flags, .. } => {
+                self.pending.push(Pending::Added(*uid, flags.clone()))
+            }
             Change::MessagesExpunged { messages, .. } => self
                 .pending
                 .extend(messages.iter().map(|m| Pending::Expunged(m.uid))),
@@ -143,7 +226,7 @@ impl Selected {
         let mut expunged_any = false;
         for p in std::mem::take(&mut self.pending) {
             match p {
-                Pending::Added(uid) => {
+                Pending::Added(uid, _) => {
                     if uid > self.max_uid() {
                         self.uids.push(uid);
                     }

@@ -31,7 +31,7 @@ use tokio::{
     time::Instant,
 };
 use twinmail_net::{Conn, Stop, Stream};
-use twinmail_store::{Account, ChangeEvent};
+use twinmail_store::{Account, ChangeEvent, Flags};
 
 use crate::{
     Imap,
@@ -628,8 +628,39 @@ impl<S: Stream> Session<S> {
         }
     }
 
+    /// Queues `* FLAGS` and `* OK [PERMANENTFLAGS]` for the selected mailbox's flags as
+    /// told so far (RFC 3501 §7.2.6); called when a keyword is about to be used in a FETCH
+    /// that the client has not been told yet.
+    pub fn announce_flags(&mut self) {
+        let State::Selected { view, .. } = &self.state else {
+            return;
+        };
+        let (flags, perm) = view.flags_announcement();
+        self.server.enqueue_data(flags);
+        if let Ok(status) = Status::ok(None, Some(perm), "Flags permitted") {
+            self.server.enqueue_status(status);
+        }
+    }
+
+    /// Learns the keywords these flag sets use and, when any is new to the client,
+    /// announces the mailbox's flags again before it is used (RFC 3501 §7.2.6,
+    /// RFC 9051 §7.3.5).
+    pub fn announce_keywords<'a>(&mut self, flags: impl IntoIterator<Item = &'a Flags>) {
+        if let State::Selected { view, .. } = &mut self.state
+            && view.learn_keywords(flags)
+        {
+            self.announce_flags();
+        }
+    }
+
     /// Queues EXISTS / EXPUNGE / FETCH for what changed in the selected mailbox.
     pub fn report_updates(&mut self, expunges: bool) {
+        if let State::Selected { view, .. } = &mut self.state
+            && !view.gone
+            && view.learn_pending_keywords()
+        {
+            self.announce_flags();
+        }
         let report = self.report();
         let updates = match &mut self.state {
             // Its mailbox deleted (by this session or another), a session has nothing

@@ -33,10 +33,16 @@ async fn append_forms_flags_and_dates() {
         [format!("A OK [APPENDUID {drafts} 1] APPEND completed")]
     );
 
-    // The other session learns of the INBOX one.
+    // The other session learns of the INBOX one, and of its new keyword first.
+    let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
     assert_eq!(
         other.cmd("NOOP").await,
-        ["* 3 EXISTS", "A OK NOOP completed"]
+        [
+            format!("* FLAGS ({system} $Important)"),
+            format!("* OK [PERMANENTFLAGS ({system} $Important \\*)] Flags permitted"),
+            "* 3 EXISTS".into(),
+            "A OK NOOP completed".into()
+        ]
     );
     assert_eq!(
         other
@@ -102,5 +108,41 @@ async fn append_refusals() {
     assert_eq!(
         c.cmd("STATUS INBOX (MESSAGES)").await,
         ["* STATUS INBOX (MESSAGES 0)", "A OK STATUS completed"]
+    );
+}
+
+#[tokio::test]
+async fn a_keyword_new_with_an_appended_message_is_announced_in_flags_with_its_exists() {
+    // RFC 3501 §7.2.6 / RFC 9051 §7.3.5: a session with the mailbox selected is told the
+    // new keyword in FLAGS (and PERMANENTFLAGS) before any FETCH can show it; the
+    // session that appended into its own selected mailbox too.
+    let srv = start().await;
+    srv.deliver(ALICE.0, 1).await;
+    let mut c = srv.login(ALICE).await;
+    let mut other = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    other.cmd("SELECT INBOX").await;
+    let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+    let flags = format!("* FLAGS ({system} $Invoice)");
+    let perm = format!("* OK [PERMANENTFLAGS ({system} $Invoice \\*)] Flags permitted");
+    let st = c.cmd("STATUS INBOX (UIDVALIDITY)").await;
+    let inbox = status_item(&st[0], "UIDVALIDITY");
+    assert_eq!(
+        c.cmd("APPEND INBOX ($Invoice) {12+}\r\nSubject: i\r\n")
+            .await,
+        [
+            flags.clone(),
+            perm.clone(),
+            "* 2 EXISTS".into(),
+            format!("A OK [APPENDUID {inbox} 2] APPEND completed")
+        ]
+    );
+    assert_eq!(
+        other.cmd("NOOP").await,
+        [flags.as_str(), &perm, "* 2 EXISTS", "A OK NOOP completed"]
+    );
+    assert_eq!(
+        other.cmd("FETCH 2 (FLAGS)").await,
+        ["* 2 FETCH (FLAGS ($Invoice))", "A OK FETCH completed"]
     );
 }

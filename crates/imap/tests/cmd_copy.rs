@@ -35,10 +35,17 @@ async fn copy_and_uid_copy() {
     );
     // UIDs that do not exist: nothing copied, no COPYUID.
     assert_eq!(c.cmd("UID COPY 99 Sent").await, ["A OK COPY completed"]);
-    // The copy keeps flags and internal date; the source is untouched.
+    // The copy keeps flags and internal date; the source is untouched. The copied
+    // keyword is new to Sent's session: FLAGS first (RFC 3501 §7.2.6).
+    let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
     assert_eq!(
         watcher.cmd("NOOP").await,
-        ["* 5 EXISTS", "A OK NOOP completed"]
+        [
+            format!("* FLAGS ({system} $Keep)"),
+            format!("* OK [PERMANENTFLAGS ({system} $Keep \\*)] Flags permitted"),
+            "* 5 EXISTS".into(),
+            "A OK NOOP completed".into()
+        ]
     );
     assert_eq!(
         watcher

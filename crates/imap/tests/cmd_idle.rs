@@ -70,3 +70,26 @@ async fn idle_without_a_mailbox_and_before_login() {
     assert_eq!(c.until_tagged().await, ["A OK IDLE terminated"]);
     assert_eq!(c.cmd("NOOP").await, ["A OK NOOP completed"]);
 }
+
+#[tokio::test]
+async fn an_idling_session_is_told_a_new_keyword_in_flags_before_the_fetch_that_uses_it() {
+    // RFC 3501 §7.2.6 / RFC 9051 §7.3.5: FLAGS first, then the FETCH that shows it.
+    let srv = start().await;
+    srv.deliver(ALICE.0, 1).await;
+    let mut c = srv.login(ALICE).await;
+    let mut other = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    other.cmd("SELECT INBOX").await;
+    c.0.send_line("A IDLE").await;
+    assert_eq!(c.line().await, "+ idling");
+    other.cmd("STORE 1 +FLAGS.SILENT ($Later)").await;
+    let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+    assert_eq!(c.line().await, format!("* FLAGS ({system} $Later)"));
+    assert_eq!(
+        c.line().await,
+        format!("* OK [PERMANENTFLAGS ({system} $Later \\*)] Flags permitted")
+    );
+    assert_eq!(c.line().await, "* 1 FETCH (UID 1 FLAGS ($Later))");
+    c.0.send_line("DONE").await;
+    assert_eq!(c.until_tagged().await, ["A OK IDLE terminated"]);
+}

@@ -1,6 +1,7 @@
 //! STORE and UID STORE (RFC 3501 §6.4.6): FLAGS, +FLAGS and -FLAGS, with .SILENT;
 //! keywords; the untagged FETCH shows every message's flags after the change (with UID
-//! for UID STORE); other sessions see the change as FETCH FLAGS; NO when read-only.
+//! for UID STORE); other sessions see the change as FETCH FLAGS; NO when read-only; a new
+//! keyword is announced in FLAGS and PERMANENTFLAGS to every session before a FETCH uses it.
 
 mod common;
 
@@ -12,6 +13,7 @@ async fn store_forms() {
     srv.deliver(ALICE.0, 3).await;
     let mut c = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
+    let (label, work) = (flags_told(" $Label1"), flags_told(" $Label1 work"));
     for (cmd, reply) in [
         (
             "STORE 1 FLAGS (\\Answered)",
@@ -19,7 +21,12 @@ async fn store_forms() {
         ),
         (
             "STORE 1 +FLAGS (\\Draft $Label1)",
-            vec!["* 1 FETCH (FLAGS ($Label1 \\Answered \\Draft))"],
+            // A new keyword: FLAGS and PERMANENTFLAGS first (RFC 3501 §7.2.6).
+            vec![
+                &label[0],
+                &label[1],
+                "* 1 FETCH (FLAGS ($Label1 \\Answered \\Draft))",
+            ],
         ),
         (
             "STORE 1 -FLAGS (\\Answered $Label1)",
@@ -43,7 +50,10 @@ async fn store_forms() {
         ("STORE 2 -FLAGS.SILENT (work)", vec![]),
         (
             "UID STORE 2:3 +FLAGS (\\Answered)",
+            // `work` was stored silently: it is announced when a FETCH first shows it.
             vec![
+                &work[0],
+                &work[1],
                 "* 2 FETCH (UID 2 FLAGS (\\Answered \\Flagged \\Seen))",
                 "* 3 FETCH (UID 3 FLAGS (\\Answered \\Flagged work))",
             ],
@@ -141,9 +151,12 @@ async fn other_sessions_see_flag_changes() {
     other.cmd("SELECT INBOX").await;
     c.cmd("STORE 2 +FLAGS.SILENT (\\Flagged)").await;
     c.cmd("UID STORE 3 FLAGS (\\Seen $Done)").await;
+    let [flags, perm] = flags_told(" $Done");
     assert_eq!(
         other.cmd("NOOP").await,
         [
+            flags.as_str(),
+            &perm,
             "* 2 FETCH (UID 2 FLAGS (\\Flagged))",
             "* 3 FETCH (UID 3 FLAGS ($Done \\Seen))",
             "A OK NOOP completed"
@@ -170,5 +183,62 @@ async fn other_sessions_see_flag_changes() {
     assert_eq!(
         c.cmd("NOOP").await,
         ["* 2 FETCH (UID 3 FLAGS (\\Seen))", "A OK NOOP completed"]
+    );
+}
+
+/// `* FLAGS` and `* OK [PERMANENTFLAGS]` for the system flags and these keywords, as a
+/// session with the mailbox selected read-write is told them (RFC 3501 §7.2.6, §7.1).
+fn flags_told(keywords: &str) -> [String; 2] {
+    let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+    [
+        format!("* FLAGS ({system}{keywords})"),
+        format!("* OK [PERMANENTFLAGS ({system}{keywords} \\*)] Flags permitted"),
+    ]
+}
+
+#[tokio::test]
+async fn a_new_keyword_is_announced_in_flags_to_every_session_before_a_fetch_uses_it() {
+    // RFC 3501 §7.2.6: "If the server ... allows the creation of new keywords, [it]
+    // MUST send an untagged FLAGS response" when the defined flags change, and RFC 9051
+    // §7.3.5 the same; no FETCH may show a flag that FLAGS has not defined (§7.4.2).
+    let srv = start().await;
+    srv.deliver(ALICE.0, 2).await;
+    let mut c = srv.login(ALICE).await;
+    let mut other = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    other.cmd("SELECT INBOX").await;
+    let [flags, perm] = flags_told(" $Todo");
+    assert_eq!(
+        c.cmd("STORE 1 +FLAGS ($Todo \\Seen)").await,
+        [
+            flags.as_str(),
+            &perm,
+            "* 1 FETCH (FLAGS ($Todo \\Seen))",
+            "A OK STORE completed"
+        ]
+    );
+    // Known now: not announced again.
+    assert_eq!(
+        c.cmd("STORE 2 +FLAGS ($Todo)").await,
+        ["* 2 FETCH (FLAGS ($Todo))", "A OK STORE completed"]
+    );
+    assert_eq!(
+        other.cmd("NOOP").await,
+        [
+            flags.as_str(),
+            &perm,
+            "* 1 FETCH (UID 1 FLAGS ($Todo \\Seen))",
+            "* 2 FETCH (UID 2 FLAGS ($Todo))",
+            "A OK NOOP completed"
+        ]
+    );
+    // A session selecting later is told the keyword with SELECT's FLAGS.
+    let mut late = srv.login(ALICE).await;
+    let selected = late.cmd("SELECT INBOX").await;
+    assert!(selected.contains(&flags), "{selected:?}");
+    assert!(selected.contains(&perm), "{selected:?}");
+    assert_eq!(
+        late.cmd("FETCH 2 (FLAGS)").await,
+        ["* 2 FETCH (FLAGS ($Todo))", "A OK FETCH completed"]
     );
 }

@@ -144,6 +144,9 @@ pub async fn fetch<S: Stream>(
         Ok(m) => m,
         Err(e) => return store_failed(tag, e),
     };
+    if names.contains(&N::Flags) || sets_seen {
+        s.announce_keywords(messages.iter().map(|m| &m.flags));
+    }
     let mut by_uid = messages
         .into_iter()
         .map(|m| (m.uid, m))

@@ -6,7 +6,6 @@ use imap_types::{
     command::SelectParameter,
     core::{QuotedChar, Tag},
     fetch::MessageDataItem,
-    flag::{Flag, FlagPerm},
     mailbox::Mailbox,
     response::{Code, Data, Status},
 };
@@ -63,21 +62,19 @@ pub async fn select<S: Stream>(
         Ok(v) => v,
         Err(e) => return store_failed(tag, e),
     };
-    let system = [
-        Flag::Answered,
-        Flag::Flagged,
-        Flag::Deleted,
-        Flag::Seen,
-        Flag::Draft,
-    ];
-    s.data(Data::Flags(system.to_vec()));
-    let mut perm: Vec<FlagPerm> = system.into_iter().map(FlagPerm::Flag).collect();
-    perm.push(FlagPerm::Asterisk);
-    untagged_ok(
-        s,
-        Code::PermanentFlags(if read_only { Vec::new() } else { perm }),
-        "Flags permitted",
+    // FLAGS names every keyword a message here carries, so no FETCH below or later uses
+    // one the client has not been told (RFC 3501 §7.2.6); PERMANENTFLAGS adds \* for
+    // new ones.
+    let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+    let view = Selected::new(
+        m.clone(),
+        read_only,
+        uids.clone(),
+        messages.iter().map(|m| &m.flags),
     );
+    let (flags, perm) = view.flags_announcement();
+    s.data(flags);
+    untagged_ok(s, perm, "Flags permitted");
     s.data(Data::Exists(messages.len() as u32));
     if s.rev2 {
         // RFC 9051 §6.3.2: no RECENT or UNSEEN; a LIST response gives the name as the
@@ -98,7 +95,6 @@ pub async fn select<S: Stream>(
     untagged_ok(s, Code::UidNext(nz(m.uidnext)), "Predicted next UID");
     // RFC 7162 §3.1.2.1: MODSEQs are persistent, so HIGHESTMODSEQ comes with every SELECT.
     untagged_ok(s, Code::HighestModSeq(nz64(m.highestmodseq)), "Highest");
-    let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
     // QRESYNC: only when the client's UIDVALIDITY is still right (else it must resync
     // from scratch, which the ordinary responses above let it do).
     if let Some((validity, since, known)) = resync
@@ -134,7 +130,7 @@ pub async fn select<S: Stream>(
     }
     s.state = State::Selected {
         account,
-        view: Box::new(Selected::new(m, read_only, uids)),
+        view: Box::new(view),
     };
     if read_only {
         ok(tag, Some(Code::ReadOnly), "EXAMINE completed")

@@ -81,6 +81,9 @@ pub async fn store<S: Stream>(
             Ok(m) => m,
             Err(e) => return store_failed(tag, e),
         };
+        if !silent {
+            s.announce_keywords(current.iter().map(|m| &m.flags));
+        }
         let condstore = s.condstore;
         // With QRESYNC every FETCH names its UID: the client may not keep sequence
         // numbers at all (RFC 7162 §3.2, erratum 1807 to RFC 5162).
