@@ -288,25 +288,38 @@ pub fn envelope(msg: Option<&Message<'_>>) -> Envelope<'static> {
         else {
             return Vec::new();
         };
-        let list: Vec<&mail_parser::Addr> = match &h.value {
-            HeaderValue::Address(Address::List(l)) => l.iter().collect(),
-            HeaderValue::Address(Address::Group(g)) => {
-                g.iter().flat_map(|g| g.addresses.iter()).collect()
+        match &h.value {
+            HeaderValue::Address(Address::List(l)) => l.iter().map(wire_address).collect(),
+            HeaderValue::Address(Address::Group(groups)) => {
+                let mut out = Vec::new();
+                for g in groups {
+                    // mail-parser puts addresses outside any group into a group without
+                    // a name: those stay plain addresses.
+                    let Some(name) = g.name.as_deref() else {
+                        out.extend(g.addresses.iter().map(wire_address));
+                        continue;
+                    };
+                    // RFC 3501 §7.4.2: a group is a start marker (NIL host, the group's
+                    // phrase as mailbox name), its members, and an end marker (NIL
+                    // mailbox name and host); an empty group is the two markers alone.
+                    out.push(WireAddress {
+                        name: NString(None),
+                        adl: NString(None),
+                        mailbox: nstring_text(Some(name)),
+                        host: NString(None),
+                    });
+                    out.extend(g.addresses.iter().map(wire_address));
+                    out.push(WireAddress {
+                        name: NString(None),
+                        adl: NString(None),
+                        mailbox: NString(None),
+                        host: NString(None),
+                    });
+                }
+                out
             }
             _ => Vec::new(),
-        };
-        list.into_iter()
-            .map(|a| {
-                let addr = a.address.as_deref().unwrap_or_default();
-                let (local, host) = addr.rsplit_once('@').unwrap_or((addr, ""));
-                WireAddress {
-                    name: nstring_text(a.name.as_deref()),
-                    adl: NString(None),
-                    mailbox: nstring_text(Some(local)),
-                    host: nstring_text((!host.is_empty()).then_some(host)),
-                }
-            })
-            .collect()
+        }
     };
     let from = addresses("From");
     let or_from = |v: Vec<WireAddress<'static>>| if v.is_empty() { from.clone() } else { v };
@@ -321,6 +334,18 @@ pub fn envelope(msg: Option<&Message<'_>>) -> Envelope<'static> {
         bcc: addresses("Bcc"),
         in_reply_to: nstring_text(raw_header("In-Reply-To").as_deref()),
         message_id: nstring_text(raw_header("Message-ID").as_deref()),
+    }
+}
+
+/// One mailbox as an ENVELOPE address: (name adl mailbox host), RFC 3501 §7.4.2.
+fn wire_address(a: &mail_parser::Addr<'_>) -> WireAddress<'static> {
+    let addr = a.address.as_deref().unwrap_or_default();
+    let (local, host) = addr.rsplit_once('@').unwrap_or((addr, ""));
+    WireAddress {
+        name: nstring_text(a.name.as_deref()),
+        adl: NString(None),
+        mailbox: nstring_text(Some(local)),
+        host: nstring_text((!host.is_empty()).then_some(host)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5): FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE,
 //! BODY and BODYSTRUCTURE of a multipart message, BODY[section] with HEADER.FIELDS,
 //! HEADER.FIELDS.NOT, TEXT, MIME and partial ranges, RFC822*, the macros; BODY[] sets
-//! \Seen (and says so) where BODY.PEEK[] does not; UID FETCH adds UID.
+//! \Seen (and says so) where BODY.PEEK[] does not; UID FETCH adds UID; ENVELOPE keeps groups.
 
 mod common;
 
@@ -250,4 +250,31 @@ async fn uid_fetch_and_refusals() {
     );
     let mut u = Client::connect_tls(&srv).await;
     assert_eq!(u.cmd("FETCH 1 (FLAGS)").await, ["A BAD Log in first"]);
+}
+
+#[tokio::test]
+async fn envelope_keeps_groups_with_their_start_and_end_markers() {
+    // RFC 3501 §7.4.2: "[RFC-2822] group syntax is indicated by a special form of address
+    // structure in which the host name field is NIL. If the mailbox name field is also
+    // NIL, this is an end of group marker (semi-colon in RFC 822 syntax). If the mailbox
+    // name field is non-NIL, this is a start of group marker, and the mailbox name field
+    // holds the group name phrase." An empty group (RFC 5322 §3.4) is the two markers.
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    let msg = "From: a@example.org\r\n\
+               To: Team: Bob <bob@example.net>, carol@example.net;, dave@example.net\r\n\
+               Cc: undisclosed-recipients:;\r\n\
+               Subject: g\r\n\r\nhi\r\n";
+    let r = c
+        .cmd(&format!("APPEND INBOX {{{}+}}\r\n{msg}", msg.len()))
+        .await;
+    assert!(r[0].starts_with("A OK"), "{r:?}");
+    c.cmd("SELECT INBOX").await;
+    assert_eq!(
+        c.cmd("FETCH 1 (ENVELOPE)").await,
+        [
+            "* 1 FETCH (ENVELOPE (NIL \"g\" ((NIL NIL \"a\" \"example.org\")) ((NIL NIL \"a\" \"example.org\")) ((NIL NIL \"a\" \"example.org\")) ((NIL NIL \"Team\" NIL)(\"Bob\" NIL \"bob\" \"example.net\")(NIL NIL \"carol\" \"example.net\")(NIL NIL NIL NIL)(NIL NIL \"dave\" \"example.net\")) ((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) NIL NIL NIL))",
+            "A OK FETCH completed"
+        ]
+    );
 }
