@@ -365,7 +365,6 @@ async fn drip(
     preface: &[&str],
     drip: &[u8],
 ) -> (Vec<String>, std::time::Duration) {
-    use std::time::Duration;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let stream = tokio::net::TcpStream::connect(srv.imap).await.unwrap();
     let (r, mut w) = stream.into_split();
@@ -385,32 +384,7 @@ async fn drip(
             }
         }
     }
-    let drip = drip.to_vec();
-    let writer = tokio::spawn(async move {
-        for b in drip {
-            if w.write_all(&[b]).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // Dropping the write half would close our side: keep it open.
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        drop(w);
-    });
-    let start = std::time::Instant::now();
-    let mut lines = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            line.clear();
-            match r.read_line(&mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => lines.push(line.trim_end().to_string()),
-            }
-        }
-    })
-    .await;
-    writer.abort();
-    (lines, start.elapsed())
+    twinmail_testkit::drip_and_read(r, w, drip).await
 }
 
 #[tokio::test]

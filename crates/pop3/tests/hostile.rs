@@ -212,40 +212,14 @@ async fn failed_logins_look_alike_and_end_the_session() {
 /// Connects, reads the greeting, then sends `drip` a byte every 100 ms; returns the
 /// replies and how long the server took to close the connection (5 s when it did not).
 async fn drip(addr: std::net::SocketAddr, drip: &[u8]) -> (Vec<String>, std::time::Duration) {
-    use std::time::Duration;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, BufReader};
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (r, mut w) = stream.into_split();
+    let (r, w) = stream.into_split();
     let mut r = BufReader::new(r);
     let mut line = String::new();
     r.read_line(&mut line).await.unwrap();
     assert!(line.starts_with("+OK"), "{line}");
-    let drip = drip.to_vec();
-    let writer = tokio::spawn(async move {
-        for b in drip {
-            if w.write_all(&[b]).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // Dropping the write half would close our side: keep it open.
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        drop(w);
-    });
-    let start = std::time::Instant::now();
-    let mut replies = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            line.clear();
-            match r.read_line(&mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => replies.push(line.trim_end().to_string()),
-            }
-        }
-    })
-    .await;
-    writer.abort();
-    (replies, start.elapsed())
+    twinmail_testkit::drip_and_read(r, w, drip).await
 }
 
 #[tokio::test]

@@ -336,32 +336,7 @@ async fn drip(
             }
         }
     }
-    let drip = drip.to_vec();
-    let writer = tokio::spawn(async move {
-        for b in drip {
-            if w.write_all(&[b]).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // Dropping the write half would close our side: keep it open.
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        drop(w);
-    });
-    let start = std::time::Instant::now();
-    let mut replies = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            line.clear();
-            match r.read_line(&mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => replies.push(line.trim_end().to_string()),
-            }
-        }
-    })
-    .await;
-    writer.abort();
-    (replies, start.elapsed())
+    twinmail_testkit::drip_and_read(r, w, drip).await
 }
 
 #[tokio::test]

@@ -394,3 +394,42 @@ pub fn fetchmail(dir: &std::path::Path, proto: &str, port: u16, options: &str) -
         .count();
     (status.code().unwrap_or(-1), got)
 }
+
+/// A slow client: sends `drip` one byte every 100 ms on `w` (then keeps the connection
+/// open), and collects the lines the server sends on `r` for at most 5 s, until it closes.
+/// Returns those lines and how long it took, for deadline tests (HOSTILE.md CONN).
+pub async fn drip_and_read(
+    mut r: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    mut w: tokio::net::tcp::OwnedWriteHalf,
+    drip: &[u8],
+) -> (Vec<String>, std::time::Duration) {
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let drip = drip.to_vec();
+    let writer = tokio::spawn(async move {
+        for b in drip {
+            if w.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Dropping the write half would close our side: keep it open.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(w);
+    });
+    let start = std::time::Instant::now();
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            line.clear();
+            match r.read_line(&mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => lines.push(line.trim_end().to_string()),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    (lines, start.elapsed())
+}
