@@ -62,14 +62,34 @@ pub fn wire_mailbox(name: &str, utf8: bool) -> WireMailbox<'static> {
     } else {
         mutf7::encode(name)
     };
+    // A mailbox called "NIL" (any case) is an astring that imap-codec would send as the
+    // atom NIL, which a client reads as nil (RFC 3501 §4.5): it goes quoted, as Dovecot
+    // sends it.
+    if encoded.eq_ignore_ascii_case("NIL")
+        && let Some(other) = Quoted::try_from(encoded.clone())
+            .ok()
+            .map(|q| AString::String(IString::Quoted(q)))
+            .and_then(|a| MailboxOther::try_from(a).ok())
+    {
+        return WireMailbox::Other(other);
+    }
     WireMailbox::try_from(encoded).unwrap_or(WireMailbox::Inbox)
+}
+
+/// A stored flag as the wire can show it: None for a name no flag may have (not an atom)
+/// and for the keyword `NIL`, which a client would read as nil (RFC 3501 §4.5).
+pub fn wire_flag(f: &str) -> Option<Flag<'static>> {
+    if f.eq_ignore_ascii_case("NIL") {
+        return None;
+    }
+    Flag::try_from(f).ok().map(IntoStatic::into_static)
 }
 
 /// The store's flags as FETCH flags.
 pub fn fetch_flags(flags: &Flags) -> Vec<FlagFetch<'static>> {
     flags
         .iter()
-        .filter_map(|f| Flag::try_from(f).ok().map(IntoStatic::into_static))
+        .filter_map(wire_flag)
         .map(FlagFetch::Flag)
         .collect()
 }
@@ -77,12 +97,21 @@ pub fn fetch_flags(flags: &Flags) -> Vec<FlagFetch<'static>> {
 /// Wire flags as the store's flags (`\Recent`, which clients copying flags send along,
 /// is dropped there). Any other system flag RFC 3501 does not define (`\Bogus`) is
 /// refused: only servers define those, and no client may be shown one (§2.3.2).
+/// `NIL` is an atom, so the grammar lets it stand as a keyword, but it is nil to every
+/// client that reads it back in a FLAGS list (RFC 3501 §4.5): refused as Dovecot
+/// refuses it, and `+FLAGS NIL` is not read as "no flags" either.
 pub fn store_flags(flags: &[Flag<'_>]) -> Result<Flags, &'static str> {
     let unknown = |f: &Flag<'_>| {
         matches!(f, Flag::Extension(_)) && !f.to_string().eq_ignore_ascii_case("\\Recent")
     };
     if flags.iter().any(unknown) {
         return Err("Unknown system flag");
+    }
+    if flags
+        .iter()
+        .any(|f| matches!(f, Flag::Keyword(k) if k.as_ref().eq_ignore_ascii_case("NIL")))
+    {
+        return Err("NIL is not a flag");
     }
     Ok(Flags::new(flags.iter().map(|f| f.to_string())))
 }
@@ -129,13 +158,17 @@ pub fn nz64(n: u64) -> std::num::NonZeroU64 {
 
 /// Tagged OK / NO / BAD with optional code. Texts are ours, never client input.
 pub fn ok(tag: &Tag<'static>, code: Option<Code<'static>>, text: &'static str) -> Status<'static> {
-    Status::ok(Some(tag.clone()), code, text).unwrap_or_else(|_| unreachable_text())
+    Status::ok(Some(tag.clone()), code, text).unwrap_or_else(|_| server_bug(tag, "OK", text))
 }
 pub fn no(tag: &Tag<'static>, code: Option<Code<'static>>, text: String) -> Status<'static> {
-    Status::no(Some(tag.clone()), code, clean(text)).unwrap_or_else(|_| unreachable_text())
+    let text = clean(text);
+    match Status::no(Some(tag.clone()), code, text.clone()) {
+        Ok(s) => s,
+        Err(_) => server_bug(tag, "NO", &text),
+    }
 }
 pub fn bad(tag: &Tag<'static>, text: &'static str) -> Status<'static> {
-    Status::bad(Some(tag.clone()), None, text).unwrap_or_else(|_| unreachable_text())
+    Status::bad(Some(tag.clone()), None, text).unwrap_or_else(|_| server_bug(tag, "BAD", text))
 }
 
 /// Status text may not be empty nor hold CR, LF or `[` at its start, and is ASCII
@@ -155,8 +188,18 @@ fn clean(text: String) -> String {
     }
 }
 
-fn unreachable_text() -> Status<'static> {
-    Status::bad(None, None, "Internal error").expect("static text is valid")
+/// The tagged answer when a status of ours cannot be built (a text the wire cannot
+/// carry): a server fault, never the client's, so it is `NO [SERVERBUG]` (RFC 5530) with
+/// the client's own tag, and a loud log. The log line carries the command's name through
+/// the span `Session::run_command` opens.
+fn server_bug(tag: &Tag<'static>, kind: &str, text: &str) -> Status<'static> {
+    tracing::error!(kind, text, "a tagged status could not be built");
+    let code = Code::Other(imap_types::response::CodeOther::unvalidated(
+        &b"SERVERBUG"[..],
+    ));
+    Status::no(Some(tag.clone()), Some(code), "Server error")
+        .or_else(|_| Status::bad(None, None, "Server error"))
+        .expect("static text is valid")
 }
 
 /// The UIDs a set names. For UID sets, `*` is the largest UID given; ranges are kept as

@@ -5,7 +5,6 @@
 //! client has enabled QRESYNC, expunges are told as `VANISHED uids` (RFC 7162 §3.2.10).
 
 use imap_types::{
-    IntoStatic,
     fetch::MessageDataItem,
     flag::{Flag, FlagPerm},
     response::{Code, Data},
@@ -104,7 +103,7 @@ impl Selected {
             }
             // A stored name the wire cannot carry is never shown in FETCH either
             // (`fetch_flags` drops it), so it need not be announced.
-            if Flag::try_from(f).is_ok() {
+            if crate::convert::wire_flag(f).is_some() {
                 self.keywords.push(f.to_string());
                 learned = true;
             }
@@ -133,7 +132,7 @@ impl Selected {
         flags.extend(
             self.keywords
                 .iter()
-                .filter_map(|k| Flag::try_from(k.as_str()).ok().map(IntoStatic::into_static)),
+                .filter_map(|k| crate::convert::wire_flag(k)),
         );
         let perm = if self.read_only {
             Vec::new()

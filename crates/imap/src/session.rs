@@ -428,7 +428,11 @@ impl<S: Stream> Session<S> {
                 | CommandBody::Search { .. }
                 | CommandBody::Copy { .. }
         );
-        let status = command::dispatch(self, &tag, body, extra).await;
+        // Every log line the command writes (a store failure, a status that could not be
+        // built) names the command it came from.
+        let span = tracing::info_span!("command", name = body.name());
+        let status =
+            tracing::Instrument::instrument(command::dispatch(self, &tag, body, extra), span).await;
         self.drain_changes();
         self.report_updates(expunges);
         self.server.enqueue_status(status);

@@ -134,3 +134,45 @@ async fn list_needs_login_and_arguments() {
     assert_eq!(c.cmd("LIST").await, ["A BAD Missing LIST reference"]);
     assert_eq!(c.cmd("NOOP").await, ["A OK NOOP completed"]);
 }
+
+#[tokio::test]
+async fn a_mailbox_called_nil_is_sent_quoted_wherever_its_name_is_sent() {
+    // "NIL" is a legal mailbox name (an astring), but sent as the atom NIL it reads as
+    // nil (RFC 3501 §4.5): LIST, LSUB and STATUS quote it, as Dovecot does; the client
+    // may name it either way.
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    assert_eq!(c.cmd("CREATE NIL").await, ["A OK CREATE completed"]);
+    assert_eq!(c.cmd("CREATE nil/x").await, ["A OK CREATE completed"]);
+    assert_eq!(
+        c.cmd("LIST \"\" NIL").await,
+        list(&["(\\HasNoChildren) \"/\" \"NIL\""])
+    );
+    assert_eq!(
+        c.cmd("LIST \"\" nil/%").await,
+        list(&["(\\HasNoChildren) \"/\" nil/x"])
+    );
+    assert_eq!(
+        c.cmd("LIST \"\" nil").await,
+        list(&["(\\HasChildren) \"/\" \"nil\""])
+    );
+    assert_eq!(
+        c.cmd("LSUB \"\" NIL").await,
+        [
+            "* LSUB (\\HasNoChildren) \"/\" \"NIL\"",
+            "A OK LSUB completed"
+        ]
+    );
+    assert_eq!(
+        c.cmd("STATUS NIL (MESSAGES)").await,
+        ["* STATUS \"NIL\" (MESSAGES 0)", "A OK STATUS completed"]
+    );
+    assert_eq!(
+        c.cmd("LIST \"\" \"NIL\" RETURN (STATUS (MESSAGES))").await,
+        [
+            "* LIST (\\HasNoChildren) \"/\" \"NIL\"",
+            "* STATUS \"NIL\" (MESSAGES 0)",
+            "A OK LIST completed"
+        ]
+    );
+}

@@ -242,3 +242,36 @@ async fn a_new_keyword_is_announced_in_flags_to_every_session_before_a_fetch_use
         ["* 2 FETCH (FLAGS ($Todo))", "A OK FETCH completed"]
     );
 }
+
+#[tokio::test]
+async fn nil_is_refused_as_a_flag_with_a_precise_bad() {
+    // RFC 3501 §4.5: NIL is the nil of nstrings and lists. The grammar lets the atom
+    // "NIL" stand as a keyword (flag-keyword = atom), but a client reading `FLAGS (NIL)`
+    // back sees nil: STORE and APPEND refuse it with a BAD that says why, as Dovecot
+    // does, and nothing is stored; the session goes on.
+    let srv = start().await;
+    srv.deliver(ALICE.0, 1).await;
+    let mut c = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    for cmd in [
+        "STORE 1 +FLAGS NIL",
+        "STORE 1 FLAGS (NIL)",
+        "STORE 1 -FLAGS.SILENT (\\Seen nil)",
+        "UID STORE 1 +FLAGS (Nil)",
+    ] {
+        assert_eq!(c.cmd(cmd).await, ["A BAD NIL is not a flag"], "{cmd}");
+    }
+    assert_eq!(
+        c.cmd("APPEND INBOX (NIL) {1+}\r\nx").await,
+        ["A BAD NIL is not a flag"]
+    );
+    assert_eq!(
+        c.cmd("FETCH 1:* (FLAGS)").await,
+        ["* 1 FETCH (FLAGS ())", "A OK FETCH completed"]
+    );
+    // NIL is still a keyword one may search for (it matches nothing).
+    assert_eq!(
+        c.cmd("SEARCH KEYWORD NIL").await,
+        ["* SEARCH", "A OK SEARCH completed"]
+    );
+}
