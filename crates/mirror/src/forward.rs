@@ -190,6 +190,12 @@ impl Forwarding {
         lock(&self.out).is_some() || !self.remaining_grace().is_zero()
     }
 
+    /// True when, having applied the twin's log up to `applied`, this twin holds
+    /// everything the twin logged before this link.
+    pub(crate) fn caught_up_to(&self, applied: i64) -> bool {
+        lock(&self.out).is_some() && self.twin_log_end.borrow().is_some_and(|end| applied >= end)
+    }
+
     /// True once this twin has applied everything the twin logged before this link.
     fn caught_up(&self) -> bool {
         lock(&self.out).is_some()

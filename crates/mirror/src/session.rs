@@ -409,6 +409,14 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
                     }
                 }
                 let last = apply(&store, &origin, batch).await?;
+                if forwarding.caught_up_to(last) {
+                    // Both twins' numbers are known here now: merge what the twins did
+                    // while apart, before the home hands out UIDs again.
+                    let renumbered = store.merge(&origin).await?;
+                    if renumbered > 0 {
+                        tracing::info!(twin = %origin, renumbered, "mirror: merged the split");
+                    }
+                }
                 forwarding.applied.send_replace(last);
                 out.send(Frame::Ack(last))
                     .await

@@ -166,6 +166,32 @@ pub enum Change {
         /// The expunged messages, ascending by UID.
         messages: Vec<Expunged>,
     },
+    /// The merge after a split gave a message a fresh UID (its old one, or the one the
+    /// twin gave it while apart, collided with another message's): on each twin it now
+    /// lives at `to`, and `from` is expunged. Logged only by the account's home twin.
+    /// An IMAP session sees it as EXPUNGE of `from` and a new message at `to`.
+    MessageRenumbered {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox.
+        mailbox: Guid,
+        /// The message's GUID (unchanged: POP3 UIDLs survive).
+        message: Guid,
+        /// The UID it had (on the twin that gave it).
+        from: u32,
+        /// Its new UID, above both twins' UIDNEXT.
+        to: u32,
+        /// The MODSEQ of the renumbering, above both twins' HIGHESTMODSEQ.
+        modseq: u64,
+        /// Its bytes' address.
+        blob: BlobHash,
+        /// Its size in bytes.
+        size: u64,
+        /// Its INTERNALDATE (Unix seconds).
+        internal_date: i64,
+        /// Its flags.
+        flags: Flags,
+    },
     /// A mailbox's UIDNEXT and HIGHESTMODSEQ are at least these. Sent only by the initial
     /// sync of a new twin, after the mailbox's messages, so that UIDs of messages expunged
     /// before the sync are never handed out again there.
@@ -223,6 +249,7 @@ impl Change {
             Change::FlagsChanged { .. } => "flags_changed",
             Change::MessagesExpunged { .. } => "messages_expunged",
             Change::MailboxState { .. } => "mailbox_state",
+            Change::MessageRenumbered { .. } => "message_renumbered",
         }
     }
 
@@ -272,6 +299,7 @@ impl Change {
             | Change::MessageAdded { mailbox, .. }
             | Change::FlagsChanged { mailbox, .. }
             | Change::MessagesExpunged { mailbox, .. }
+            | Change::MessageRenumbered { mailbox, .. }
             | Change::MailboxState { mailbox, .. } => Some(*mailbox),
             _ => None,
         }

@@ -36,5 +36,5 @@ pub use types::{
 pub use uidset::UidSet;
 pub use write::{
     BoxFuture, Command, ErrorKind, Forwarder, Outcome, REQUEST_MEMORY_SECS, Route, Targets, Write,
-    WriteError, request_id,
+    WriteError, home_twin, request_id,
 };

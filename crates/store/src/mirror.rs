@@ -11,6 +11,7 @@ use sqlx::{Sqlite, Transaction};
 use crate::{
     Change, Store, StoreError,
     change::Expunged,
+    ops::merge::Merge,
     ops::remote::{
         Applied, ApplyRemote, ApplySnapshot, FinishSnapshot, RemoteChange, SkipRemote,
         SnapshotConflict, add_counters,
@@ -642,11 +643,39 @@ impl Store {
         origin: &str,
         changes: Vec<RemoteChange>,
     ) -> Result<Vec<Applied>, StoreError> {
-        self.submit(ApplyRemote {
-            origin: origin.to_string(),
-            changes,
-        })
-        .await
+        let (applied, merge_due) = self
+            .submit(ApplyRemote {
+                origin: origin.to_string(),
+                changes,
+            })
+            .await?;
+        if merge_due {
+            self.merge_due()
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(applied)
+    }
+
+    /// On the home twin, once it has applied everything `twin` logged: merges what both
+    /// twins did while apart (see `ops::merge`). Cheap when there is nothing to merge.
+    /// Returns how many messages were renumbered.
+    pub async fn merge(&self, twin: &str) -> Result<usize, StoreError> {
+        if !self
+            .merge_due()
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(0);
+        }
+        let result = self
+            .submit(Merge {
+                twin: twin.to_string(),
+            })
+            .await;
+        if result.is_err() {
+            self.merge_due()
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        result
     }
 
     /// Passes over a twin's change that cannot be applied here, counting it as failed.

@@ -86,6 +86,9 @@ struct Inner {
     /// content reuses the id and gets the first copy; any other APPEND gets a fresh id,
     /// so a message appended twice on purpose is stored twice.
     in_doubt: std::sync::Mutex<std::collections::HashMap<Guid, (Guid, std::time::Instant)>>,
+    /// Set when applying the twin's log left work for the home's merge (held messages,
+    /// split-time changes); true at start, for what an earlier run left.
+    merge_due: std::sync::atomic::AtomicBool,
 }
 
 /// How long an APPEND in doubt is remembered for its client's retry.
@@ -161,6 +164,7 @@ impl Store {
                 hasher,
                 forwarder: std::sync::OnceLock::new(),
                 in_doubt: Default::default(),
+                merge_due: std::sync::atomic::AtomicBool::new(true),
             }),
         };
         store.forget_old_requests();
@@ -199,6 +203,10 @@ impl Store {
 
     pub(crate) fn forwarder_cell(&self) -> &std::sync::OnceLock<Arc<dyn Forwarder>> {
         &self.inner.forwarder
+    }
+
+    pub(crate) fn merge_due(&self) -> &std::sync::atomic::AtomicBool {
+        &self.inner.merge_due
     }
 
     pub(crate) fn incarnation_str(&self) -> &str {

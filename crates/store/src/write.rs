@@ -391,6 +391,25 @@ pub fn request_id(parts: &[&[u8]]) -> Guid {
     Guid(id)
 }
 
+/// The home twin of an account among twins `a` and `b`: the admin's choice when it names
+/// one of them, else spread by the account's GUID. Both twins compute the same answer.
+pub fn home_twin<'a>(a: &'a str, b: &'a str, account: &Guid, chosen: Option<&str>) -> &'a str {
+    if let Some(c) = chosen {
+        if c == a {
+            return a;
+        }
+        if c == b {
+            return b;
+        }
+    }
+    let (first, second) = if a < b { (a, b) } else { (b, a) };
+    if account.0[0].is_multiple_of(2) {
+        first
+    } else {
+        second
+    }
+}
+
 /// Where a write goes, as the twin's router decides it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {

@@ -101,6 +101,25 @@ impl WriteCtx {
         Ok(last)
     }
 
+    /// Appends a local change to the log, but tells this twin's sessions `seen` instead
+    /// (the merge's renumbering is an EXPUNGE and a new message to an IMAP session; a
+    /// re-emitted expunge is nothing new to it).
+    pub fn log_seen_as(&mut self, change: Change, seen: Vec<Change>) -> Result<i64, StoreError> {
+        let mut last = 0;
+        for part in change.split(MESSAGES_PER_ENTRY) {
+            last = self.log_one(part)?;
+            self.events.pop();
+        }
+        let node = self.node.to_string();
+        self.events
+            .extend(seen.into_iter().map(|change| ChangeEvent {
+                origin: node.clone(),
+                seq: last,
+                change,
+            }));
+        Ok(last)
+    }
+
     fn log_one(&mut self, change: Change) -> Result<i64, StoreError> {
         let payload = serde_json::to_string(&change)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode change: {e}")))?;

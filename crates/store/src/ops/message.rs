@@ -278,7 +278,7 @@ pub(crate) async fn set_flags(
 }
 
 /// Removes one message and leaves its tombstone, in one round trip (local EXPUNGE and
-/// `apply_remote`). A second tombstone for the same UID is a no-op.
+/// MOVE). A message has one tombstone, at the highest MODSEQ told.
 pub(crate) async fn tombstone(
     ctx: &mut WriteCtx,
     mailbox_id: i64,
@@ -288,7 +288,8 @@ pub(crate) async fn tombstone(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "DELETE FROM messages WHERE guid = $3; \
-         INSERT INTO expunged (mailbox_id, uid, guid, modseq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+         INSERT INTO expunged (mailbox_id, uid, guid, modseq) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (guid) DO UPDATE SET modseq = max(modseq, excluded.modseq)",
     )
     .bind(mailbox_id)
     .bind(uid as i64)

@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod domain;
 pub(crate) mod mailbox;
+pub(crate) mod merge;
 pub(crate) mod message;
 pub(crate) mod remote;
 

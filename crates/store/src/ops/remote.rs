@@ -10,17 +10,69 @@
 use std::collections::HashMap;
 
 use crate::{
-    Change, Guid, StoreError,
+    Change, Expunged, FlagUpdate, Guid, StoreError,
     ops::{
         NewMailbox,
         account::{delete_account_rows, insert_account},
         insert_mailbox,
-        message::{Body, set_flags, set_highestmodseq, tombstone},
+        merge::{self, Arrival, Local},
+        message::{Body, set_highestmodseq},
     },
     rows,
     types::Mailbox,
     writer::{Op, WriteCtx},
 };
+
+/// What one transaction of a twin's changes has learnt so far.
+pub(crate) struct Batch<'a> {
+    /// The twin's node id.
+    origin: &'a str,
+    /// Mailboxes named so far.
+    mailboxes: HashMap<Guid, Local>,
+    /// Mailboxes homed here that took split-time changes from the twin, with the MODSEQ
+    /// below the first of them (the merge re-emits everything above it).
+    forks: HashMap<i64, u64>,
+    /// Whether a message was held for the merge.
+    held: bool,
+}
+
+impl<'a> Batch<'a> {
+    fn new(origin: &'a str) -> Self {
+        Batch {
+            origin,
+            mailboxes: HashMap::new(),
+            forks: HashMap::new(),
+            held: false,
+        }
+    }
+
+    /// The mailbox a change names.
+    async fn mailbox(&mut self, ctx: &mut WriteCtx, guid: &Guid) -> Result<Local, StoreError> {
+        merge::local_mailbox(ctx, guid, self.origin, &mut self.mailboxes).await
+    }
+
+    /// A message change of the twin's in `mailbox` at `modseq`: on the home twin it was
+    /// made while the twins were apart (the twin forwards every other), so it is merged.
+    fn split_time(&mut self, mailbox: Local, modseq: u64) {
+        if mailbox.home {
+            let fork = self.forks.entry(mailbox.id).or_insert(u64::MAX);
+            *fork = (*fork).min(modseq.saturating_sub(1));
+        }
+    }
+
+    /// Whether the home's merge has work (held messages, or split-time changes).
+    fn merge_due(&self) -> bool {
+        self.held || !self.forks.is_empty()
+    }
+}
+
+/// What this twin's sessions are told of an applied change.
+enum Seen {
+    /// The change as the twin logged it.
+    Same,
+    /// What it did here instead (nothing, or other UIDs).
+    These(Vec<Change>),
+}
 
 /// One change from the twin's log, with the message bytes when it adds a message.
 #[derive(Clone, Debug)]
@@ -127,8 +179,9 @@ async fn set_position(ctx: &mut WriteCtx, origin: &str, seq: i64) -> Result<(), 
 }
 
 impl Op for ApplyRemote {
-    type Output = Vec<Applied>;
-    async fn apply(self, ctx: &mut WriteCtx) -> Result<Vec<Applied>, StoreError> {
+    /// What was done with each change, and whether the home's merge has work now.
+    type Output = (Vec<Applied>, bool);
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(Vec<Applied>, bool), StoreError> {
         if self.origin == *ctx.node {
             return Err(StoreError::Invalid(
                 "a change cannot be applied to its own origin".into(),
@@ -138,7 +191,7 @@ impl Op for ApplyRemote {
         let start = last;
         let mut out = Vec::with_capacity(self.changes.len());
         let mut received = Received::default();
-        let mut mailboxes = HashMap::new();
+        let mut batch = Batch::new(&self.origin);
         for c in self.changes {
             if c.seq <= last {
                 out.push(Applied::AlreadyApplied);
@@ -152,17 +205,25 @@ impl Op for ApplyRemote {
                 });
             }
             let body = c.bytes.map(crate::store::shared_body);
-            apply_change(ctx, &c.change, body.as_ref(), false, &mut mailboxes).await?;
+            let seen = apply_change(ctx, &c.change, body.as_ref(), false, &mut batch).await?;
             received.count(&c.change);
             last = c.seq;
-            ctx.publish_remote(&self.origin, c.seq, c.change);
+            match seen {
+                Seen::Same => ctx.publish_remote(&self.origin, c.seq, c.change),
+                Seen::These(changes) => {
+                    for change in changes {
+                        ctx.publish_remote(&self.origin, c.seq, change);
+                    }
+                }
+            }
             out.push(Applied::Applied);
         }
         if last != start {
             set_position(ctx, &self.origin, last).await?;
             received.save(ctx).await?;
         }
-        Ok(out)
+        merge::note_pending(ctx, &batch.forks).await?;
+        Ok((out, batch.merge_due()))
     }
 }
 
@@ -224,17 +285,17 @@ impl Op for ApplySnapshot {
     type Output = ();
     async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
         let mut received = Received::default();
-        let mut mailboxes = HashMap::new();
+        let mut batch = Batch::new(&self.origin);
         if self
             .changes
             .iter()
             .all(|c| matches!(c.change, Change::MessageAdded { .. }))
         {
-            add_page(ctx, &self.changes, &mut mailboxes).await?;
+            add_page(ctx, &self.changes, &mut batch).await?;
         } else {
             for c in &self.changes {
                 let body = c.bytes.clone().map(crate::store::shared_body);
-                apply_change(ctx, &c.change, body.as_ref(), true, &mut mailboxes).await?;
+                apply_change(ctx, &c.change, body.as_ref(), true, &mut batch).await?;
             }
         }
         for c in self.changes {
@@ -254,7 +315,7 @@ const PAGE_ROWS: usize = 128;
 async fn add_page(
     ctx: &mut WriteCtx,
     changes: &[RemoteChange],
-    mailboxes: &mut HashMap<Guid, i64>,
+    batch: &mut Batch<'_>,
 ) -> Result<(), StoreError> {
     struct Row<'a> {
         mailbox: i64,
@@ -284,14 +345,7 @@ async fn add_page(
         else {
             continue;
         };
-        let id = match mailboxes.get(mailbox) {
-            Some(id) => *id,
-            None => {
-                let id = self::mailbox(ctx, mailbox).await?.id;
-                mailboxes.insert(*mailbox, id);
-                id
-            }
-        };
+        let id = batch.mailbox(ctx, mailbox).await?.id;
         if let Some(bytes) = &c.bytes {
             if crate::types::BlobHash::of(bytes) != *blob {
                 return Err(StoreError::Invalid(
@@ -410,8 +464,11 @@ async fn exec(
 }
 
 /// A twin's message, in one round trip: stored unless this twin expunged it (no
-/// resurrection) or holds it already (a resend: skipped, or in a snapshot refreshed with
-/// its current flags and MODSEQ); the mailbox's UIDNEXT and HIGHESTMODSEQ raised to match.
+/// resurrection), holds it already (a resend: skipped, or in a snapshot refreshed with its
+/// current flags and MODSEQ), or gave its UID to another message, live or expunged (then
+/// it is not stored: the caller holds it for the merge). The mailbox's UIDNEXT and
+/// HIGHESTMODSEQ are raised to match only when the row was written (`changes()` is the
+/// row INSERT's count), so the statement's count tells the caller: 2 or 3 when stored.
 /// Binds: $1 blob hash, $2 size, $3 mailbox id, $4 UID, $5 GUID, $6 date, $7 flags,
 /// $8 MODSEQ, $9 the bytes (the `_WITH_BLOB` forms store them first). Every form names
 /// $9 (the `length($9)` test is always true) so that all four take the same nine binds.
@@ -421,9 +478,12 @@ macro_rules! remote_add {
             $blob,
             "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
              SELECT $3, $4, $5, $1, $2, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM expunged WHERE guid = $5) \
+             AND NOT EXISTS (SELECT 1 FROM messages WHERE mailbox_id = $3 AND uid = $4 AND guid != $5) \
+             AND NOT EXISTS (SELECT 1 FROM expunged WHERE mailbox_id = $3 AND uid = $4) \
              AND coalesce(length($9), 0) >= 0 ON CONFLICT (guid) ",
             $conflict,
-            "; UPDATE mailboxes SET uidnext = max(uidnext, $4 + 1), highestmodseq = max(highestmodseq, $8) WHERE id = $3"
+            "; UPDATE mailboxes SET uidnext = max(uidnext, $4 + 1), highestmodseq = max(highestmodseq, $8) \
+             WHERE id = $3 AND changes() > 0"
         )
     };
 }
@@ -448,8 +508,8 @@ async fn apply_change(
     change: &Change,
     body: Option<&Body>,
     refresh: bool,
-    mailboxes: &mut HashMap<Guid, i64>,
-) -> Result<(), StoreError> {
+    batch: &mut Batch<'_>,
+) -> Result<Seen, StoreError> {
     match change {
         Change::DomainAdded { domain } => {
             exec(
@@ -634,6 +694,7 @@ async fn apply_change(
             .await?;
         }
         Change::MessageAdded {
+            account,
             mailbox,
             message,
             uid,
@@ -642,16 +703,9 @@ async fn apply_change(
             size,
             internal_date,
             flags,
-            ..
         } => {
-            let id = match mailboxes.get(mailbox) {
-                Some(id) => *id,
-                None => {
-                    let id = self::mailbox(ctx, mailbox).await?.id;
-                    mailboxes.insert(*mailbox, id);
-                    id
-                }
-            };
+            let local = batch.mailbox(ctx, mailbox).await?;
+            batch.split_time(local, *modseq);
             let sql = match (body, refresh) {
                 (Some(b), _) if b.hash != *blob => {
                     return Err(StoreError::Invalid(
@@ -672,10 +726,10 @@ async fn apply_change(
                     if refresh { REFRESH } else { ADD }
                 }
             };
-            sqlx::query(sql)
+            let done = sqlx::query(sql)
                 .bind(&blob.0[..])
                 .bind(*size as i64)
-                .bind(id)
+                .bind(local.id)
                 .bind(*uid as i64)
                 .bind(&message.0[..])
                 .bind(*internal_date)
@@ -683,31 +737,96 @@ async fn apply_change(
                 .bind(*modseq as i64)
                 .bind(body.map(|b| &b.bytes[..]))
                 .execute(&mut ctx.conn)
-                .await?;
+                .await?
+                .rows_affected();
+            // The message row and the mailbox's UIDNEXT count two; the bytes one more.
+            if done < 2 {
+                let arrival = Arrival {
+                    account,
+                    mailbox,
+                    message,
+                    uid: *uid,
+                    modseq: *modseq,
+                    blob,
+                    size: *size,
+                    internal_date: *internal_date,
+                    flags,
+                };
+                batch.held |= merge::hold(ctx, local.id, &arrival).await?;
+                return Ok(Seen::These(Vec::new()));
+            }
+        }
+        Change::MessageRenumbered {
+            account,
+            mailbox,
+            message,
+            from,
+            to,
+            modseq,
+            blob,
+            size,
+            internal_date,
+            flags,
+        } => {
+            let local = batch.mailbox(ctx, mailbox).await?;
+            let arrival = Arrival {
+                account,
+                mailbox,
+                message,
+                uid: *from,
+                modseq: *modseq,
+                blob,
+                size: *size,
+                internal_date: *internal_date,
+                flags,
+            };
+            return Ok(Seen::These(
+                merge::apply_renumbered(ctx, local.id, &arrival, *to).await?,
+            ));
         }
         Change::FlagsChanged {
+            account,
             mailbox,
             modseq,
             messages,
-            ..
         } => {
-            let m = self::mailbox(ctx, mailbox).await?;
+            let local = batch.mailbox(ctx, mailbox).await?;
+            batch.split_time(local, *modseq);
+            let mut seen = Vec::with_capacity(messages.len());
             for u in messages {
-                set_flags(ctx, &u.message, &u.flags, *modseq).await?;
+                if let Some(uid) = merge::set_flags(ctx, &u.message, &u.flags, *modseq).await? {
+                    seen.push(FlagUpdate { uid, ..u.clone() });
+                }
             }
-            set_highestmodseq(ctx, m.id, *modseq).await?;
+            set_highestmodseq(ctx, local.id, *modseq).await?;
+            return Ok(Seen::These(vec![Change::FlagsChanged {
+                account: *account,
+                mailbox: *mailbox,
+                modseq: *modseq,
+                messages: seen,
+            }]));
         }
         Change::MessagesExpunged {
+            account,
             mailbox,
             modseq,
             messages,
-            ..
         } => {
-            let m = self::mailbox(ctx, mailbox).await?;
+            let local = batch.mailbox(ctx, mailbox).await?;
+            batch.split_time(local, *modseq);
+            let mut seen = Vec::with_capacity(messages.len());
             for e in messages {
-                tombstone(ctx, m.id, e.uid, &e.message, *modseq).await?;
+                if let Some(uid) = merge::expunge(ctx, local, e, *modseq).await? {
+                    seen.push(Expunged { uid, ..e.clone() });
+                }
             }
-            set_highestmodseq(ctx, m.id, *modseq).await?;
+            set_highestmodseq(ctx, local.id, *modseq).await?;
+            return Ok(Seen::These(vec![Change::MessagesExpunged {
+                account: *account,
+                mailbox: *mailbox,
+                modseq: *modseq,
+                messages: seen,
+            }]));
         }
         Change::MailboxState {
             mailbox,
@@ -723,5 +842,5 @@ async fn apply_change(
             .bind(&mailbox.0[..])).await?;
         }
     }
-    Ok(())
+    Ok(Seen::Same)
 }

@@ -1,0 +1,585 @@
+//! The merge after a split (DESIGN.md "Split mode"): both twins took writes for one account
+//! while apart, each numbering from its own UIDNEXT and MODSEQ.
+//!
+//! - Applying the twin's log, a message whose UID this twin already gave to another message
+//!   (live, or expunged: a UID is never reused) is *held*: its bytes are stored, it is not
+//!   shown to anyone, and nothing is refused.
+//! - The account's home twin, once it has applied everything the twin logged, merges each
+//!   mailbox that held messages or took split-time changes from the twin ([`Merge`]): both
+//!   messages of each colliding UID get fresh UIDs above both twins' UIDNEXT, in
+//!   (INTERNALDATE, GUID) order, as `MessageRenumbered` changes; every split-time change
+//!   (flags, expunges) is re-emitted at a MODSEQ above both twins' HIGHESTMODSEQ, so that
+//!   CONDSTORE/QRESYNC clients of either twin see it.
+//! - The other twin applies those changes like any other: a renumbered message it holds
+//!   moves (its clients see EXPUNGE and a new message, never a reused or falling UID); one
+//!   it held is released at its new UID.
+//!
+//! Both twins end with the same UIDs, MODSEQs and tombstones; UIDVALIDITY never changes.
+
+use std::collections::HashMap;
+
+use crate::{
+    Change, Expunged, FlagUpdate, Flags, Guid, StoreError,
+    types::BlobHash,
+    write::{home_twin, request_id},
+    writer::{Op, WriteCtx},
+};
+
+/// What this twin knows of a mailbox a twin's change names.
+#[derive(Clone, Copy)]
+pub(crate) struct Local {
+    /// Its row id here.
+    pub id: i64,
+    /// True when its account is homed on this twin (the twin's message changes for it are
+    /// then split-time changes, to be merged).
+    pub home: bool,
+}
+
+/// The mailbox a twin's change names, read once per batch.
+pub(crate) async fn local_mailbox(
+    ctx: &mut WriteCtx,
+    guid: &Guid,
+    origin: &str,
+    cache: &mut HashMap<Guid, Local>,
+) -> Result<Local, StoreError> {
+    if let Some(l) = cache.get(guid) {
+        return Ok(*l);
+    }
+    let row: Option<(i64, Vec<u8>, Option<String>)> = sqlx::query_as(
+        "SELECT m.id, a.guid, a.home FROM mailboxes m JOIN accounts a ON a.id = m.account_id \
+         WHERE m.guid = $1",
+    )
+    .bind(&guid.0[..])
+    .fetch_optional(&mut ctx.conn)
+    .await?;
+    let (id, account, chosen) =
+        row.ok_or_else(|| StoreError::NotFound(format!("mailbox {guid}")))?;
+    let account = Guid::from_slice(&account)?;
+    let node = ctx.node.clone();
+    let home = home_twin(&node, origin, &account, chosen.as_deref()) == &*node;
+    let l = Local { id, home };
+    cache.insert(*guid, l);
+    Ok(l)
+}
+
+/// The GUID of the tombstone a renumbered message leaves at its old UID: the same on both
+/// twins, and never a message's own (so it cannot hide the message at its new UID).
+fn moved_away(mailbox: &Guid, uid: u32) -> Guid {
+    request_id(&[b"renumbered", &mailbox.0, &uid.to_be_bytes()])
+}
+
+/// A twin's message as a `MessageAdded` or `MessageRenumbered` describes it.
+pub(crate) struct Arrival<'a> {
+    /// The owning account.
+    pub account: &'a Guid,
+    /// The mailbox.
+    pub mailbox: &'a Guid,
+    /// The message.
+    pub message: &'a Guid,
+    /// The UID the twin gave it.
+    pub uid: u32,
+    /// Its MODSEQ there.
+    pub modseq: u64,
+    /// Its bytes' address (stored here already).
+    pub blob: &'a BlobHash,
+    /// Its size.
+    pub size: u64,
+    /// Its INTERNALDATE.
+    pub internal_date: i64,
+    /// Its flags.
+    pub flags: &'a Flags,
+}
+
+impl Arrival<'_> {
+    /// The `MessageAdded` an IMAP session of this twin is told of, at `uid`.
+    fn added(&self, uid: u32, modseq: u64) -> Change {
+        Change::MessageAdded {
+            account: *self.account,
+            mailbox: *self.mailbox,
+            message: *self.message,
+            uid,
+            modseq,
+            blob: *self.blob,
+            size: self.size,
+            internal_date: self.internal_date,
+            flags: self.flags.clone(),
+        }
+    }
+}
+
+/// After a twin's message was not stored: holds it when its UID collides with another
+/// message's here, live or expunged (true); a message here already, expunged here, or held
+/// already is left alone (false).
+pub(crate) async fn hold(
+    ctx: &mut WriteCtx,
+    mailbox_id: i64,
+    a: &Arrival<'_>,
+) -> Result<bool, StoreError> {
+    let held = sqlx::query(
+        "INSERT INTO held (guid, mailbox_id, uid, blob, size, internal_date, flags, modseq) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE guid = $1) \
+         AND NOT EXISTS (SELECT 1 FROM expunged WHERE guid = $1) \
+         ON CONFLICT (guid) DO NOTHING",
+    )
+    .bind(&a.message.0[..])
+    .bind(mailbox_id)
+    .bind(a.uid as i64)
+    .bind(&a.blob.0[..])
+    .bind(a.size as i64)
+    .bind(a.internal_date)
+    .bind(a.flags.to_string())
+    .bind(a.modseq as i64)
+    .execute(&mut ctx.conn)
+    .await?
+    .rows_affected();
+    if held > 0 {
+        tracing::info!(
+            uid = a.uid,
+            "mirror: a message of the twin's collides with one here; held for the merge"
+        );
+    }
+    Ok(held > 0)
+}
+
+/// A twin's flag change for one message: the message here (wherever its UID is now) or
+/// held. Returns its UID here, for this twin's sessions (none when held or gone).
+pub(crate) async fn set_flags(
+    ctx: &mut WriteCtx,
+    message: &Guid,
+    flags: &Flags,
+    modseq: u64,
+) -> Result<Option<u32>, StoreError> {
+    let uid: Option<i64> = sqlx::query_scalar(
+        "UPDATE messages SET flags = $1, modseq = $2 WHERE guid = $3 RETURNING uid",
+    )
+    .bind(flags.to_string())
+    .bind(modseq as i64)
+    .bind(&message.0[..])
+    .fetch_optional(&mut ctx.conn)
+    .await?;
+    if uid.is_none() {
+        sqlx::query("UPDATE held SET flags = $1 WHERE guid = $2")
+            .bind(flags.to_string())
+            .bind(&message.0[..])
+            .execute(&mut ctx.conn)
+            .await?;
+    }
+    Ok(uid.map(|u| u as u32))
+}
+
+/// A twin's expunge of one message: removed wherever it is here (or held: on the home
+/// twin marked gone, since the merge must still move the message at its UID), its
+/// tombstone kept at the highest MODSEQ told. Returns the UID it had here, for this twin's
+/// sessions.
+pub(crate) async fn expunge(
+    ctx: &mut WriteCtx,
+    local: Local,
+    e: &Expunged,
+    modseq: u64,
+) -> Result<Option<u32>, StoreError> {
+    let live: Option<(i64, i64)> =
+        sqlx::query_as("DELETE FROM messages WHERE guid = $1 RETURNING mailbox_id, uid")
+            .bind(&e.message.0[..])
+            .fetch_optional(&mut ctx.conn)
+            .await?;
+    let (mailbox, uid) = live.unwrap_or((local.id, e.uid as i64));
+    sqlx::query(
+        "INSERT INTO expunged (guid, mailbox_id, uid, modseq) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (guid) DO UPDATE SET modseq = max(modseq, excluded.modseq); \
+         UPDATE held SET gone = 1 WHERE guid = $1 AND $5; \
+         DELETE FROM held WHERE guid = $1 AND NOT $5",
+    )
+    .bind(&e.message.0[..])
+    .bind(mailbox)
+    .bind(uid)
+    .bind(modseq as i64)
+    .bind(local.home)
+    .execute(&mut ctx.conn)
+    .await?;
+    Ok(live.map(|l| l.1 as u32))
+}
+
+/// Moves a message here to `to`.
+async fn move_to(
+    ctx: &mut WriteCtx,
+    message: &Guid,
+    to: u32,
+    modseq: u64,
+    flags: Option<&Flags>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE messages SET uid = $1, modseq = $2, flags = coalesce($3, flags) WHERE guid = $4",
+    )
+    .bind(to as i64)
+    .bind(modseq as i64)
+    .bind(flags.map(|f| f.to_string()))
+    .bind(&message.0[..])
+    .execute(&mut ctx.conn)
+    .await?;
+    Ok(())
+}
+
+/// Every renumbering from `from` leaves this tombstone, on both twins alike (one per old
+/// UID, whichever of its messages moved): QRESYNC clients hear that `from` vanished.
+async fn moved_away_tombstone(
+    ctx: &mut WriteCtx,
+    mailbox: (i64, &Guid),
+    from: u32,
+    modseq: u64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO expunged (guid, mailbox_id, uid, modseq) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (guid) DO UPDATE SET modseq = max(modseq, excluded.modseq)",
+    )
+    .bind(&moved_away(mailbox.1, from).0[..])
+    .bind(mailbox.0)
+    .bind(from as i64)
+    .bind(modseq as i64)
+    .execute(&mut ctx.conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores a message at `uid` (from the held rows or a renumbering), dropping it from `held`.
+async fn place(
+    ctx: &mut WriteCtx,
+    mailbox_id: i64,
+    a: &Arrival<'_>,
+    uid: u32,
+    modseq: u64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8); \
+         DELETE FROM held WHERE guid = $3",
+    )
+    .bind(mailbox_id)
+    .bind(uid as i64)
+    .bind(&a.message.0[..])
+    .bind(&a.blob.0[..])
+    .bind(a.size as i64)
+    .bind(a.internal_date)
+    .bind(a.flags.to_string())
+    .bind(modseq as i64)
+    .execute(&mut ctx.conn)
+    .await?;
+    Ok(())
+}
+
+/// The home twin's renumbering, applied here: the message moves to its new UID (it was
+/// here), or is released from `held`, or is stored (its bytes are here); a message
+/// expunged here stays expunged. Returns what this twin's sessions are told.
+pub(crate) async fn apply_renumbered(
+    ctx: &mut WriteCtx,
+    mailbox_id: i64,
+    a: &Arrival<'_>,
+    to: u32,
+) -> Result<Vec<Change>, StoreError> {
+    let here: Option<(i64, i64)> =
+        sqlx::query_as("SELECT mailbox_id, uid FROM messages WHERE guid = $1")
+            .bind(&a.message.0[..])
+            .fetch_optional(&mut ctx.conn)
+            .await?;
+    let mut seen = Vec::new();
+    match here {
+        Some((_, uid)) if uid as u32 == to => {}
+        Some((_, uid)) => {
+            let uid = uid as u32;
+            move_to(ctx, a.message, to, a.modseq, Some(a.flags)).await?;
+            seen.push(Change::MessagesExpunged {
+                account: *a.account,
+                mailbox: *a.mailbox,
+                modseq: a.modseq,
+                messages: vec![Expunged {
+                    message: moved_away(a.mailbox, uid),
+                    uid,
+                }],
+            });
+            seen.push(a.added(to, a.modseq));
+        }
+        None => {
+            let gone: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM expunged WHERE guid = $1) \
+                 OR NOT EXISTS (SELECT 1 FROM blobs WHERE hash = $2)",
+            )
+            .bind(&a.message.0[..])
+            .bind(&a.blob.0[..])
+            .fetch_one(&mut ctx.conn)
+            .await?;
+            if !gone {
+                place(ctx, mailbox_id, a, to, a.modseq).await?;
+                seen.push(a.added(to, a.modseq));
+            }
+        }
+    }
+    if a.uid != to {
+        moved_away_tombstone(ctx, (mailbox_id, a.mailbox), a.uid, a.modseq).await?;
+    }
+    set_top(ctx, mailbox_id, to as i64 + 1, a.modseq).await?;
+    Ok(seen)
+}
+
+/// Notes, on the home twin, that a mailbox took split-time changes from the twin: the
+/// merge re-emits everything above `fork` (the lowest MODSEQ before any of them).
+pub(crate) async fn note_pending(
+    ctx: &mut WriteCtx,
+    forks: &HashMap<i64, u64>,
+) -> Result<(), StoreError> {
+    for (id, fork) in forks {
+        sqlx::query(
+            "INSERT INTO merge_pending (mailbox_id, fork_modseq) VALUES ($1, $2) \
+             ON CONFLICT (mailbox_id) DO UPDATE SET fork_modseq = min(fork_modseq, excluded.fork_modseq)",
+        )
+        .bind(id)
+        .bind(*fork as i64)
+        .execute(&mut ctx.conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The home twin's merge of every mailbox homed here that held messages or took
+/// split-time changes from `twin`. Run once this twin has applied everything the twin
+/// logged (so both twins' UIDNEXT and HIGHESTMODSEQ are known here) and before it hands
+/// out UIDs again. Returns how many messages were renumbered.
+pub(crate) struct Merge {
+    /// The twin's node id (the other party of every home decision).
+    pub twin: String,
+}
+
+/// A held or colliding message, as the merge orders them.
+struct Candidate {
+    held: bool,
+    guid: Guid,
+    uid: u32,
+    blob: BlobHash,
+    size: u64,
+    date: i64,
+    flags: Flags,
+}
+
+type CandidateRow = (bool, Vec<u8>, i64, Vec<u8>, i64, i64, String);
+
+impl Op for Merge {
+    type Output = usize;
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<usize, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT mailbox_id FROM merge_pending UNION SELECT mailbox_id FROM held",
+        )
+        .fetch_all(&mut ctx.conn)
+        .await?;
+        let mut renumbered = 0;
+        let mut cache = HashMap::new();
+        for id in ids {
+            let (guid, account): (Vec<u8>, Vec<u8>) = sqlx::query_as(
+                "SELECT m.guid, a.guid FROM mailboxes m JOIN accounts a ON a.id = m.account_id \
+                 WHERE m.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut ctx.conn)
+            .await?;
+            let (mailbox, account) = (Guid::from_slice(&guid)?, Guid::from_slice(&account)?);
+            if !local_mailbox(ctx, &mailbox, &self.twin, &mut cache)
+                .await?
+                .home
+            {
+                // The twin's merge renumbers these; its changes release them here.
+                continue;
+            }
+            renumbered += merge_mailbox(ctx, id, &account, &mailbox).await?;
+        }
+        Ok(renumbered)
+    }
+}
+
+async fn merge_mailbox(
+    ctx: &mut WriteCtx,
+    id: i64,
+    account: &Guid,
+    mailbox: &Guid,
+) -> Result<usize, StoreError> {
+    let (mut uidnext, highest): (i64, i64) =
+        sqlx::query_as("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut ctx.conn)
+            .await?;
+    let mut modseq = highest as u64;
+    let fork: Option<i64> =
+        sqlx::query_scalar("DELETE FROM merge_pending WHERE mailbox_id = $1 RETURNING fork_modseq")
+            .bind(id)
+            .fetch_optional(&mut ctx.conn)
+            .await?;
+    if let Some(fork) = fork {
+        modseq += 1;
+        reemit(ctx, id, account, mailbox, fork, modseq).await?;
+    }
+    let rows: Vec<CandidateRow> = sqlx::query_as(
+        "SELECT true, guid, uid, blob, size, internal_date, flags FROM held \
+         WHERE mailbox_id = $1 AND gone = 0 \
+         UNION ALL SELECT false, guid, uid, blob, size, internal_date, flags FROM messages \
+         WHERE mailbox_id = $1 AND uid IN (SELECT uid FROM held WHERE mailbox_id = $1)",
+    )
+    .bind(id)
+    .fetch_all(&mut ctx.conn)
+    .await?;
+    sqlx::query("DELETE FROM held WHERE mailbox_id = $1 AND gone = 1")
+        .bind(id)
+        .execute(&mut ctx.conn)
+        .await?;
+    if rows.is_empty() {
+        set_top(ctx, id, uidnext, modseq).await?;
+        return Ok(0);
+    }
+    let mut all = rows
+        .into_iter()
+        .map(|(held, guid, uid, blob, size, date, flags)| {
+            Ok(Candidate {
+                held,
+                guid: Guid::from_slice(&guid)?,
+                uid: uid as u32,
+                blob: BlobHash::from_slice(&blob)?,
+                size: size as u64,
+                date,
+                flags: Flags::parse(&flags),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    all.sort_by(|a, b| (a.date, a.guid).cmp(&(b.date, b.guid)));
+    modseq += 1;
+    for c in &all {
+        let to = uidnext as u32;
+        uidnext += 1;
+        let a = Arrival {
+            account,
+            mailbox,
+            message: &c.guid,
+            uid: c.uid,
+            modseq,
+            blob: &c.blob,
+            size: c.size,
+            internal_date: c.date,
+            flags: &c.flags,
+        };
+        let mut seen = Vec::with_capacity(2);
+        moved_away_tombstone(ctx, (id, mailbox), c.uid, modseq).await?;
+        if c.held {
+            place(ctx, id, &a, to, modseq).await?;
+        } else {
+            move_to(ctx, &c.guid, to, modseq, None).await?;
+            seen.push(Change::MessagesExpunged {
+                account: *account,
+                mailbox: *mailbox,
+                modseq,
+                messages: vec![Expunged {
+                    message: moved_away(mailbox, c.uid),
+                    uid: c.uid,
+                }],
+            });
+        }
+        seen.push(a.added(to, modseq));
+        ctx.log_seen_as(
+            Change::MessageRenumbered {
+                account: *account,
+                mailbox: *mailbox,
+                message: c.guid,
+                from: c.uid,
+                to,
+                modseq,
+                blob: c.blob,
+                size: c.size,
+                internal_date: c.date,
+                flags: c.flags.clone(),
+            },
+            seen,
+        )?;
+    }
+    tracing::info!(%mailbox, renumbered = all.len(), "mirror: merged a mailbox after a split");
+    set_top(ctx, id, uidnext, modseq).await?;
+    Ok(all.len())
+}
+
+async fn set_top(ctx: &mut WriteCtx, id: i64, uidnext: i64, modseq: u64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE mailboxes SET uidnext = max(uidnext, $1), highestmodseq = max(highestmodseq, $2) \
+         WHERE id = $3",
+    )
+    .bind(uidnext)
+    .bind(modseq as i64)
+    .bind(id)
+    .execute(&mut ctx.conn)
+    .await?;
+    Ok(())
+}
+
+/// Re-emits every flag change and expunge above `fork` at `modseq`, on both twins.
+async fn reemit(
+    ctx: &mut WriteCtx,
+    id: i64,
+    account: &Guid,
+    mailbox: &Guid,
+    fork: i64,
+    modseq: u64,
+) -> Result<(), StoreError> {
+    let live: Vec<(Vec<u8>, i64, String)> = sqlx::query_as(
+        "UPDATE messages SET modseq = $3 WHERE mailbox_id = $1 AND modseq > $2 \
+         RETURNING guid, uid, flags",
+    )
+    .bind(id)
+    .bind(fork)
+    .bind(modseq as i64)
+    .fetch_all(&mut ctx.conn)
+    .await?;
+    if !live.is_empty() {
+        let mut messages = live
+            .into_iter()
+            .map(|(g, uid, flags)| {
+                Ok(FlagUpdate {
+                    message: Guid::from_slice(&g)?,
+                    uid: uid as u32,
+                    flags: Flags::parse(&flags),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        messages.sort_by_key(|m| m.uid);
+        ctx.log(Change::FlagsChanged {
+            account: *account,
+            mailbox: *mailbox,
+            modseq,
+            messages,
+        })
+        .await?;
+    }
+    let gone: Vec<(Vec<u8>, i64)> = sqlx::query_as(
+        "UPDATE expunged SET modseq = $3 WHERE mailbox_id = $1 AND modseq > $2 \
+         RETURNING guid, uid",
+    )
+    .bind(id)
+    .bind(fork)
+    .bind(modseq as i64)
+    .fetch_all(&mut ctx.conn)
+    .await?;
+    if !gone.is_empty() {
+        let mut messages = gone
+            .into_iter()
+            .map(|(g, uid)| {
+                Ok(Expunged {
+                    message: Guid::from_slice(&g)?,
+                    uid: uid as u32,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        messages.sort_by_key(|m| m.uid);
+        // This twin's sessions were told of these expunges already.
+        ctx.log_seen_as(
+            Change::MessagesExpunged {
+                account: *account,
+                mailbox: *mailbox,
+                modseq,
+                messages,
+            },
+            Vec::new(),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+-- The split-brain merge (issue 13).
+
+-- Tombstones keyed by message GUID: one per expunged message, whatever else once held its
+-- UID. Keyed by (mailbox, UID) as before, a second message at an expunged UID (a twin's
+-- split-time message) could not leave its own tombstone and came back later.
+CREATE TABLE expunged_new (
+    guid       BLOB    PRIMARY KEY,
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL
+) STRICT;
+INSERT INTO expunged_new (guid, mailbox_id, uid, modseq)
+    SELECT guid, mailbox_id, uid, max(modseq) FROM expunged GROUP BY guid;
+DROP TABLE expunged;
+ALTER TABLE expunged_new RENAME TO expunged;
+CREATE INDEX expunged_by_modseq ON expunged (mailbox_id, modseq);
+CREATE INDEX expunged_by_uid ON expunged (mailbox_id, uid);
+
+-- A twin's message whose UID this twin had already given to another message (both took
+-- mail while split): held back, bytes stored, until the account's home twin gives it a
+-- fresh UID above both twins' UIDNEXT (a `message_renumbered` change). On the home twin
+-- the merge takes these rows; on the other twin the home's renumber releases them.
+CREATE TABLE held (
+    guid          BLOB    PRIMARY KEY,
+    mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid           INTEGER NOT NULL,
+    blob          BLOB    NOT NULL REFERENCES blobs(hash),
+    size          INTEGER NOT NULL,
+    internal_date INTEGER NOT NULL,
+    flags         TEXT    NOT NULL,
+    modseq        INTEGER NOT NULL,
+    gone          INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX held_by_mailbox ON held (mailbox_id);
+
+-- Mailboxes of accounts homed here that took split-time changes from the twin: the merge
+-- re-emits every change above `fork_modseq` at a MODSEQ above both twins' HIGHESTMODSEQ,
+-- so that CONDSTORE/QRESYNC clients of either twin see them.
+CREATE TABLE merge_pending (
+    mailbox_id  INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+    fork_modseq INTEGER NOT NULL
+) STRICT;
