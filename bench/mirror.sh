@@ -252,7 +252,7 @@ if [[ " $PARTS " == *" lag "* || " $PARTS " == *" rate "* ]]; then
         sleep 0.1
     done
     [[ -s $PAIR/pair.json ]] || die "no $PAIR/pair.json after 60 s"
-    PASSWORD=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["demo"]["password"])' "$PAIR/pair.json")
+    PASSWORD=$(python3 -c 'import json,sys; print(open(json.load(open(sys.argv[1]))["demo"]["password_file"]).read().strip())' "$PAIR/pair.json")
     A_SMTP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["twins"][0]["ports"]["smtp"])' "$PAIR/pair.json")
     B_IMAPS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["twins"][1]["ports"]["imaps"])' "$PAIR/pair.json")
     wait_port "$A_SMTP" "twin a smtp" "$PAIR_PID"

@@ -332,11 +332,24 @@ pub(crate) async fn sample(app: Arc<App>) {
         {
             let tmp = path.with_extension("json.tmp");
             let json = serde_json::to_vec_pretty(&status).unwrap_or_default();
-            if let Err(e) = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, path)) {
+            if let Err(e) = write_private(&tmp, &json).and_then(|()| std::fs::rename(&tmp, path)) {
                 tracing::warn!(error = %e, file = %path.display(), "cannot write the status file");
             }
         }
     }
+}
+
+/// Writes `bytes` to a fresh file at `path`, readable by this user alone (a file an older
+/// version left there, perhaps readable by others, is replaced, not reused).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
 }
 
 fn mirror(mode: &str, m: &MirrorStatus) -> Mirror {

@@ -428,6 +428,11 @@ impl<S: Stream> Session<S> {
                 | CommandBody::Search { .. }
                 | CommandBody::Copy { .. }
         );
+        let condstore_before = self.condstore || self.qresync;
+        let selects = matches!(
+            body,
+            CommandBody::Select { .. } | CommandBody::Examine { .. }
+        );
         // Every log line the command writes (a store failure, a status that could not be
         // built) names the command it came from.
         let span = tracing::info_span!("command", name = body.name());
@@ -435,7 +440,59 @@ impl<S: Stream> Session<S> {
             tracing::Instrument::instrument(command::dispatch(self, &tag, body, extra), span).await;
         self.drain_changes();
         self.report_updates(expunges);
+        // SELECT/EXAMINE (CONDSTORE) tell HIGHESTMODSEQ among their own responses.
+        let status = if !condstore_before && self.condstore && !selects {
+            self.highest_modseq_on(status).await
+        } else {
+            status
+        };
         self.server.enqueue_status(status);
+    }
+
+    /// The first CONDSTORE enabling command (RFC 7162 §3.1) run with a mailbox selected
+    /// (FETCH ... MODSEQ or CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE, STATUS
+    /// HIGHESTMODSEQ) tells the selected mailbox's HIGHESTMODSEQ in its tagged OK, so a
+    /// client that was not told it at SELECT knows where its cache stands; when the OK
+    /// already carries a code ([MODIFIED]), in an untagged OK just before it.
+    async fn highest_modseq_on(&mut self, status: Status<'static>) -> Status<'static> {
+        use imap_types::response::{StatusBody, StatusKind, Tagged};
+        let State::Selected { view, .. } = &self.state else {
+            return status;
+        };
+        let highest = match self.imap.store.mailbox_by_id(view.mailbox.id).await {
+            Ok(Some(m)) => m.highestmodseq,
+            Ok(None) => return status,
+            Err(e) => {
+                tracing::warn!(error = %e, "HIGHESTMODSEQ not read");
+                return status;
+            }
+        };
+        let code = Code::HighestModSeq(crate::convert::nz64(highest));
+        match status {
+            Status::Tagged(Tagged {
+                tag,
+                body:
+                    StatusBody {
+                        kind: StatusKind::Ok,
+                        code: None,
+                        text,
+                    },
+            }) => Status::Tagged(Tagged {
+                tag,
+                body: StatusBody {
+                    kind: StatusKind::Ok,
+                    code: Some(code),
+                    text,
+                },
+            }),
+            Status::Tagged(Tagged { tag, body }) if body.kind == StatusKind::Ok => {
+                if let Ok(untagged) = Status::ok(None, Some(code), "Highest") {
+                    self.server.enqueue_status(untagged);
+                }
+                Status::Tagged(Tagged { tag, body })
+            }
+            other => other,
+        }
     }
 
     async fn wire_error(&mut self, e: WireError) {

@@ -17,7 +17,10 @@ async fn select_and_examine() {
     let srv = start().await;
     srv.deliver(ALICE.0, 3).await;
     let mut c = srv.login(ALICE).await;
-    let st = c
+    // STATUS (HIGHESTMODSEQ) enables CONDSTORE (RFC 7162 §3.1): another session reads it,
+    // so `c` stays a plain IMAP4rev1 client.
+    let mut o = srv.login(ALICE).await;
+    let st = o
         .cmd("STATUS INBOX (UIDVALIDITY UIDNEXT HIGHESTMODSEQ)")
         .await;
     let (validity, next, hms) = (
@@ -43,7 +46,7 @@ async fn select_and_examine() {
     let r = c.cmd("STORE 1 +FLAGS.SILENT (\\Seen)").await;
     assert_eq!(r, ["A OK STORE completed"]);
     let hms = status_item(
-        &c.cmd("STATUS INBOX (HIGHESTMODSEQ)").await[0],
+        &o.cmd("STATUS INBOX (HIGHESTMODSEQ)").await[0],
         "HIGHESTMODSEQ",
     );
 
@@ -84,7 +87,7 @@ async fn select_and_examine() {
 async fn empty_mailbox_has_no_unseen() {
     let srv = start().await;
     let mut c = srv.login(ALICE).await;
-    let st = c.cmd("STATUS Trash (UIDVALIDITY HIGHESTMODSEQ)").await;
+    let st = o.cmd("STATUS Trash (UIDVALIDITY HIGHESTMODSEQ)").await;
     let validity = status_item(&st[0], "UIDVALIDITY");
     let hms = status_item(&st[0], "HIGHESTMODSEQ");
     assert_eq!(

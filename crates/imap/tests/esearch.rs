@@ -92,3 +92,54 @@ async fn search_return_options() {
         ["A BAD No mailbox selected"]
     );
 }
+
+#[tokio::test]
+async fn esearch_modseq_is_the_highest_modseq_of_the_messages_returned() {
+    // RFC 4731 §3.2 / RFC 7162 §3.1.5: with MIN and/or MAX alone, MODSEQ is the highest
+    // MODSEQ of the message(s) returned; with ALL or COUNT, of every match.
+    let srv = start().await;
+    srv.deliver(ALICE.0, 3).await;
+    let mut c = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX (CONDSTORE)").await;
+    // Message 2 changes last, so it has the highest MODSEQ; then 3, then 1.
+    for n in [1, 3, 2] {
+        c.cmd(&format!("STORE {n} +FLAGS.SILENT (\\Seen)")).await;
+    }
+    let r = c.cmd("FETCH 1:3 (MODSEQ)").await;
+    let m: Vec<u64> = r[..3]
+        .iter()
+        .map(|l| {
+            l.split("MODSEQ (")
+                .nth(1)
+                .unwrap()
+                .split(')')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(m[1] > m[2] && m[2] > m[0], "{m:?}");
+    for (ret, want) in [
+        ("MIN", format!("MIN 1 MODSEQ {}", m[0])),
+        ("MAX", format!("MAX 3 MODSEQ {}", m[2])),
+        ("MIN MAX", format!("MIN 1 MAX 3 MODSEQ {}", m[2])),
+        ("COUNT", format!("COUNT 3 MODSEQ {}", m[1])),
+        ("MIN ALL", format!("MIN 1 ALL 1:3 MODSEQ {}", m[1])),
+    ] {
+        assert_eq!(
+            c.cmd(&format!("SEARCH RETURN ({ret}) MODSEQ 1")).await,
+            [
+                format!("* ESEARCH (TAG \"A\") {want}"),
+                "A OK SEARCH completed".to_string()
+            ],
+            "{ret}"
+        );
+    }
+    // Nothing matches: no MODSEQ at all.
+    assert_eq!(
+        c.cmd(&format!("SEARCH RETURN (MIN) MODSEQ {}", m[1] + 1))
+            .await,
+        ["* ESEARCH (TAG \"A\")", "A OK SEARCH completed"]
+    );
+}

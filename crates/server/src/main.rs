@@ -99,6 +99,10 @@ enum ConfigCmd {
 }
 
 fn main() -> ExitCode {
+    // Everything twinmail creates (data directory, database with its WAL and SHM, status
+    // file, certificates, a pair's files) is for its own user alone: mail, password
+    // hashes and secrets. Set before any file is made, so no window shows them.
+    rustix::process::umask(rustix::fs::Mode::RWXG | rustix::fs::Mode::RWXO);
     let cli = Cli::parse();
     if let Command::Config(ConfigCmd::Example) = cli.command {
         print!("{}", config::example());

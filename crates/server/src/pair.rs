@@ -1,12 +1,13 @@
 //! `twinmail pair --dir DIR`: a local twin pair for trying twinmail out and for scripts.
 //! On first start it writes both twins' configs (loopback ports from the base port), a
 //! shared secret, and a demo account on twin a (twin b gets it by the initial sync); then
-//! it runs `twinmail serve` for each twin as its own process, writes DIR/pair.json, prints
+//! it runs `twinmail serve` for each twin as its own process, writes DIR/pair.json (mode
+//! 0600; it names the password files, 0600 too, and holds no password itself), prints
 //! three lines a newcomer can paste at once (send with swaks to twin a, read over IMAP on
 //! twin b, the status page), and stops both on Ctrl-C or SIGTERM.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, ExitCode},
     time::Duration,
 };
@@ -196,10 +197,14 @@ fn pair(dir: &Path, base_port: u16) -> Result<ExitCode> {
             "ports": SERVICES.iter().map(|s| (s.to_string(), json!(t.port(s)))).collect::<serde_json::Map<_, _>>(),
             "status_url": format!("https://127.0.0.1:{}/", t.port("admin")),
         })).collect::<Vec<_>>(),
-        "demo": { "user": DEMO_USER, "password": password },
-        "admin": { "user": "admin", "password": admin },
+        // Passwords stay in their own 0600 files; the facts only say where.
+        "demo": { "user": DEMO_USER, "password_file": password_file },
+        "admin": { "user": "admin", "password_file": admin_file },
     });
-    std::fs::write(dir.join("pair.json"), serde_json::to_string_pretty(&facts)?)?;
+    rewrite_private(
+        &dir.join("pair.json"),
+        &serde_json::to_string_pretty(&facts)?,
+    )?;
     if let Err(e) = wait_until_listening(&twins, &mut children) {
         stop(&mut children);
         return Err(e);
@@ -363,7 +368,17 @@ fn create_demo(config: &Path, password: &str, admin: &str) -> Result<String> {
     })
 }
 
-fn write_private(path: &PathBuf, text: &str) -> Result<()> {
+/// Writes `text` to `path`, replacing what was there, readable by this user alone (also
+/// when an older twinmail left the file readable to others).
+fn rewrite_private(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    write_private(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
     let mut f = std::fs::OpenOptions::new()
         .write(true)

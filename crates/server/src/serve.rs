@@ -97,6 +97,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     let store = twinmail_store::Store::open(config.store_options())
         .await
         .with_context(|| format!("opening the store {}", config.database().display()))?;
+    make_private(&config);
     let acceptor = TlsAcceptor::from(tls.config);
     let smtp = Smtp::new(
         c.settings(&config.node.hostname),
@@ -194,6 +195,37 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes group and other permissions off what an older twinmail (or another umask) left
+/// readable: the data directory (0700), the database with its WAL and SHM files and the
+/// status file (0600). New files are private by the umask `main` sets.
+fn make_private(config: &Config) {
+    use std::os::unix::fs::PermissionsExt;
+    let db = config.database();
+    let mut files = vec![config.status_file()];
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.clone().into_os_string();
+        name.push(suffix);
+        files.push(name.into());
+    }
+    let dirs = [config.data_dir()];
+    for (paths, mode) in [(&dirs[..], 0o700), (&files[..], 0o600)] {
+        for path in paths {
+            let Ok(meta) = std::fs::symlink_metadata(path) else {
+                continue; // not there (yet): made private by the umask
+            };
+            if meta.file_type().is_symlink() || meta.permissions().mode() & 0o077 == 0 {
+                continue;
+            }
+            match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), mode = format!("{mode:o}"), "made private")
+                }
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot make private"),
+            }
+        }
+    }
 }
 
 /// A listener's protocol and flavour.

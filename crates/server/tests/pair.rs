@@ -2,7 +2,9 @@
 //! lines to paste; pasted into a shell, the first sends a message to twin a with swaks,
 //! the second reads it over IMAP on twin b with curl, and the third is a status page that
 //! answers. The default directory is one git ignores, so trying it leaves a checkout
-//! clean.
+//! clean. What a pair or a server leaves on disk is for its own user alone.
+
+mod common;
 
 use std::{
     io::{BufRead, BufReader},
@@ -22,6 +24,26 @@ impl Drop for Running {
             .status();
         let _ = self.0.wait();
     }
+}
+
+/// Every file and directory under `dir` that group or others may read: (path, mode).
+fn readable_by_others(dir: &std::path::Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().map_while(Result::ok) {
+            let meta = e.path().symlink_metadata().unwrap();
+            if meta.is_dir() {
+                todo.push(e.path());
+            }
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                out.push((e.path().display().to_string(), mode));
+            }
+        }
+    }
+    out
 }
 
 /// Runs `line` as a shell would; returns (success, stdout and stderr).
@@ -143,4 +165,104 @@ fn the_default_pair_directory_is_git_ignored() {
             .any(|l| l.trim_matches('/') == default.trim_matches('/')),
         "{default} is not in .gitignore"
     );
+}
+
+/// A pair leaves nothing readable to other local users (configs, secret, databases, keys,
+/// status files, pair.json), and pair.json names the password files instead of holding
+/// the passwords; the printout still shows the demo password.
+#[test]
+fn a_pair_keeps_its_files_and_passwords_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair_dir = dir.path().join("pair");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twinmail"))
+        .args(["pair", "--base-port", "0", "--dir"])
+        .arg(&pair_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _running = Running(child);
+    let mut printed = String::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("Try it") {
+            break;
+        }
+    }
+    // Both twins have written their status files by now (the first sample is at start).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ["a", "b"]
+        .iter()
+        .any(|t| !pair_dir.join(format!("{t}-data/status.json")).exists())
+    {
+        assert!(Instant::now() < deadline, "no status.json from both twins");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let open = readable_by_others(&pair_dir);
+    assert!(open.is_empty(), "readable by others: {open:?}");
+    let facts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pair_dir.join("pair.json")).unwrap())
+            .unwrap();
+    let demo = std::fs::read_to_string(pair_dir.join("demo.password")).unwrap();
+    let admin = std::fs::read_to_string(pair_dir.join("admin.password")).unwrap();
+    let text = facts.to_string();
+    assert!(
+        !text.contains(demo.trim()) && !text.contains(admin.trim()),
+        "{text}"
+    );
+    assert_eq!(
+        facts["demo"]["password_file"].as_str(),
+        Some(pair_dir.join("demo.password").to_str().unwrap())
+    );
+    assert!(
+        printed.contains(&format!("password: {}", demo.trim())),
+        "{printed}"
+    );
+}
+
+/// `twinmail serve` makes its data private, also what an older version (or a loose umask)
+/// left readable: the data directory 0700, the database and its WAL/SHM and the status
+/// file 0600.
+#[test]
+fn a_start_leaves_the_data_directory_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(dir.path());
+    common::admin(&config, &["domain", "add", "example.org"], "");
+    let data = dir.path().join("twinmail-data");
+    // As an older twinmail left them.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        data.join("twinmail.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let mut serving = common::serve(&config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !data.join("status.json").exists() {
+        assert!(Instant::now() < deadline, "no status.json");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mode = |p: &std::path::Path| p.metadata().unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for f in [
+        "twinmail.db",
+        "twinmail.db-wal",
+        "twinmail.db-shm",
+        "status.json",
+    ] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    let open = readable_by_others(dir.path());
+    let _ = serving.child.kill();
+    let _ = serving.child.wait();
+    // The test's own config and log are the test's; everything twinmail made is private.
+    let open: Vec<_> = open
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("twinmail.toml") && !p.ends_with("twinmail.log"))
+        .collect();
+    assert!(open.is_empty(), "readable by others: {open:?}");
 }

@@ -53,8 +53,9 @@ pub async fn search<S: Stream>(
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
     };
-    let mut highest = 0u64;
     let mut hits = Vec::new();
+    // Each hit's MODSEQ, in the order of `hits`, for the MODSEQ the answer carries.
+    let mut modseqs = Vec::new();
     let mut hit_uids = Vec::new();
     let sets = SetCache::default();
     for m in messages {
@@ -79,13 +80,16 @@ pub async fn search<S: Stream>(
             if save {
                 hit_uids.push(m.uid);
             }
-            highest = highest.max(m.modseq);
+            modseqs.push(m.modseq);
         }
     }
     if let Some(r) = ret.as_ref().filter(|r| r.save) {
         s.search_result = saved_result(r, &hit_uids);
     }
-    let modseq = (by_modseq && !hits.is_empty()).then(|| nz64(highest));
+    let modseq = by_modseq
+        .then(|| highest_returned(ret.as_ref(), &modseqs))
+        .flatten()
+        .map(nz64);
     let ret = ret.or_else(|| {
         s.rev2.then_some(SearchReturn {
             all: true,
@@ -102,6 +106,22 @@ pub async fn search<S: Stream>(
         None => s.data(Data::Search(hits.into_iter().map(nz).collect(), modseq)),
     }
     ok(tag, None, "SEARCH completed")
+}
+
+/// The MODSEQ a SEARCH with the MODSEQ criterion answers with (RFC 7162 §3.1.5, RFC 4731
+/// §3.2): the highest MODSEQ of the messages the answer returns. With only MIN and/or MAX
+/// asked for, those are the first and/or last match; otherwise (ALL, COUNT, plain SEARCH)
+/// every match. None when nothing matched. `modseqs` are the matches' MODSEQs in
+/// ascending message order.
+fn highest_returned(ret: Option<&SearchReturn>, modseqs: &[u64]) -> Option<u64> {
+    match ret {
+        Some(r) if (r.min || r.max) && !r.all && !r.count => {
+            let first = modseqs.first().filter(|_| r.min);
+            let last = modseqs.last().filter(|_| r.max);
+            first.into_iter().chain(last).copied().max()
+        }
+        _ => modseqs.iter().copied().max(),
+    }
 }
 
 /// The charsets SEARCH understands: strings are compared as UTF-8, of which US-ASCII is

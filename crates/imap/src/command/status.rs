@@ -24,6 +24,10 @@ pub async fn status<S: Stream>(
     mailbox: &Mailbox<'_>,
     names: &[StatusDataItemName],
 ) -> Status<'static> {
+    // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command.
+    if names.contains(&StatusDataItemName::HighestModSeq) {
+        s.condstore = true;
+    }
     let (_, m) = match existing_mailbox(s, tag, mailbox, false).await {
         Ok(found) => found,
         Err(status) => return status,
