@@ -626,3 +626,77 @@ fn wrong_formats_are_refused_whole() {
     );
     assert!(!md.join(".Quarantine").exists());
 }
+
+/// A Maildir whose `cur` is a symbolic link to a directory of secrets (as `cur ->
+/// /etc/twinmail`), with a linked message file, a linked folder and a FIFO: nothing of
+/// the secrets lands, the import does not hang on the FIFO, and each skipped entry is
+/// named.
+#[test]
+fn symbolic_links_and_special_files_are_skipped_and_named() {
+    let t = Setup::new();
+    let secrets = t.path("etc-twinmail");
+    put(&secrets.join("mirror.secret"), b"the-mirror-secret\n", None);
+    put(
+        &t.path("elsewhere/cur/1700000009.M9P9.mx:2,S"),
+        b"Subject: elsewhere\n\nnot in this Maildir\n",
+        None,
+    );
+    let md = t.path("hostile");
+    put(
+        &md.join("new/1700000001.M1P1.mx"),
+        &simple("the only real one", "\n"),
+        None,
+    );
+    std::os::unix::fs::symlink(&secrets, md.join("cur")).unwrap();
+    std::os::unix::fs::symlink(
+        secrets.join("mirror.secret"),
+        md.join("new/1700000002.M2P1.mx"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(t.path("elsewhere"), md.join(".Leak")).unwrap();
+    let fifo = md.join("new/1700000003.M3P1.mx");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = t.run(&["import", "maildir", s(&md), "--user", ALICE]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("imported 1 messages into 1 folders") && stdout.contains("skipped 4"),
+        "{stdout}"
+    );
+    for (path, what) in [
+        (md.join("cur"), "a symbolic link"),
+        (md.join("new/1700000002.M2P1.mx"), "a symbolic link"),
+        (md.join(".Leak"), "a symbolic link"),
+        (fifo.clone(), "a FIFO"),
+    ] {
+        assert!(
+            stderr.contains(&format!("skipped {}: {what}", path.display())),
+            "{} not named as {what}:\n{stderr}",
+            path.display()
+        );
+    }
+    let export = t.path("export");
+    assert_eq!(
+        t.ok(&["export", "maildir", s(&export), "--user", ALICE]),
+        format!("exported 1 messages from 6 folders for {ALICE}")
+    );
+    let mut all = Vec::new();
+    for sub in ["cur", "new"] {
+        for e in fs::read_dir(export.join(sub)).unwrap() {
+            all.extend(fs::read(e.unwrap().path()).unwrap());
+        }
+    }
+    let all = String::from_utf8_lossy(&all);
+    assert!(all.contains("the only real one"), "{all}");
+    assert!(!all.contains("the-mirror-secret"), "the secret landed");
+    assert!(!export.join(".Leak").exists());
+}

@@ -4,6 +4,11 @@
 //! `.Level1.Level2` beside them, each level in modified UTF-7 (as Dovecot and Courier
 //! write them). Flags live in the file name's `:2,` info suffix; INTERNALDATE is the
 //! leading Unix timestamp of the file name, else the file's mtime.
+//!
+//! Only real directories and regular files are read: a symbolic link (`cur ->
+//! /etc/twinmail` would land the mirror secret in someone's INBOX), a FIFO or a device is
+//! skipped and named on standard error, and counted in the summary. Files are opened
+//! without following a link, so one swapped in after the listing is refused too.
 
 use std::{
     collections::BTreeSet,
@@ -50,9 +55,65 @@ struct SourceMessage {
 }
 
 /// True when `dir` holds a `cur/` or a `new/` directory (copies made with tools that
-/// drop empty directories may lack one; a missing one holds no mail).
+/// drop empty directories may lack one; a missing one holds no mail). A symbolic link
+/// named so is no directory of the Maildir's.
 fn is_maildir(dir: &Path) -> bool {
-    dir.join("cur").is_dir() || dir.join("new").is_dir()
+    real_dir(&dir.join("cur")) || real_dir(&dir.join("new"))
+}
+
+/// True for a directory that is not reached through a symbolic link at its last step.
+fn real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// What a Maildir entry is when it is not what an import reads, for the skip message.
+fn oddity(kind: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Says on standard error that `path` was left out, and why; counts it.
+fn skip(path: &Path, why: &str, skipped: &mut u64) {
+    eprintln!("twinmail: skipped {}: {why}", path.display());
+    *skipped += 1;
+}
+
+/// A message file's bytes, read only if it is a regular file: opened without following
+/// a symbolic link and without blocking on a FIFO, then checked on the open file.
+fn read_regular(path: &Path) -> std::io::Result<Result<Vec<u8>, &'static str>> {
+    use std::{io::Read, os::unix::fs::OpenOptionsExt};
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let mut f = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+    {
+        Ok(f) => f,
+        // ELOOP: the last step is a symbolic link.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Ok(Err("a symbolic link"));
+        }
+        Err(e) => return Err(e),
+    };
+    let kind = f.metadata()?.file_type();
+    if !kind.is_file() {
+        return Ok(Err(oddity(kind)));
+    }
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(Ok(bytes))
 }
 
 /// Imports every folder of the Maildir++ at `path` into the account.
@@ -68,14 +129,21 @@ pub async fn import(store: &Store, account: &Account, path: &Path) -> Result<Tal
     }
     // Find and name every folder before importing anything, so that a bad folder name
     // stops the import before it has begun.
-    let folders = source_folders(path)?;
     let mut tally = Tally::default();
+    let folders = source_folders(path, &mut tally.skipped)?;
     for f in &folders {
         let mailbox = folder(store, account, &f.name).await?;
-        let messages = source_messages(&f.dir)?;
+        let messages = source_messages(&f.dir, &mut tally.skipped)?;
         for m in messages {
-            let bytes =
-                fs::read(&m.path).with_context(|| format!("reading {}", m.path.display()))?;
+            let read =
+                read_regular(&m.path).with_context(|| format!("reading {}", m.path.display()))?;
+            let bytes = match read {
+                Ok(b) => b,
+                Err(why) => {
+                    skip(&m.path, why, &mut tally.skipped);
+                    continue;
+                }
+            };
             let date = match m.stamp {
                 Some(s) => s,
                 None => mtime(&m.path)?,
@@ -93,7 +161,7 @@ pub async fn import(store: &Store, account: &Account, path: &Path) -> Result<Tal
 }
 
 /// INBOX and every `.Name` folder directory of a Maildir++, named for the store.
-fn source_folders(top: &Path) -> Result<Vec<SourceFolder>> {
+fn source_folders(top: &Path, skipped: &mut u64) -> Result<Vec<SourceFolder>> {
     let mut folders = vec![SourceFolder {
         name: "INBOX".into(),
         dir: top.to_path_buf(),
@@ -111,7 +179,14 @@ fn source_folders(top: &Path) -> Result<Vec<SourceFolder>> {
         let Some(encoded) = raw.strip_prefix('.') else {
             continue;
         };
-        if encoded.is_empty() || encoded == "." || !entry.file_type()?.is_dir() {
+        if encoded.is_empty() || encoded == "." {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if !kind.is_dir() {
+            if kind.is_symlink() {
+                skip(&entry.path(), oddity(kind), skipped);
+            }
             continue;
         }
         if !is_maildir(&entry.path()) {
@@ -161,19 +236,29 @@ fn folder_name(encoded: &str) -> Result<String> {
 
 /// The message files in a folder's `cur/` and `new/`, oldest first. `tmp/` holds
 /// deliveries in progress and is left alone, as are hidden files.
-fn source_messages(dir: &Path) -> Result<Vec<SourceMessage>> {
+fn source_messages(dir: &Path, skipped: &mut u64) -> Result<Vec<SourceMessage>> {
     let mut out = Vec::new();
     for (sub, is_new) in [("cur", false), ("new", true)] {
         let d = dir.join(sub);
-        if !d.is_dir() {
-            continue;
+        match fs::symlink_metadata(&d) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                skip(&d, oddity(m.file_type()), skipped);
+                continue;
+            }
+            Err(_) => continue,
         }
         for entry in fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
             let entry = entry?;
             let Ok(name) = entry.file_name().into_string() else {
                 bail!("file name {} is not valid UTF-8", entry.path().display());
             };
-            if name.starts_with('.') || !entry.file_type()?.is_file() {
+            if name.starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if !kind.is_file() {
+                skip(&entry.path(), oddity(kind), skipped);
                 continue;
             }
             out.push(SourceMessage {

@@ -154,8 +154,8 @@ pub async fn import(store: &Store, account: &Account, path: &Path, name: &str) -
     let mut next = reader.next()?;
     let mailbox = folder(store, account, name).await?;
     let mut tally = Tally {
-        messages: 0,
         folders: 1,
+        ..Tally::default()
     };
     while let Some(m) = next {
         let date = m.date.unwrap_or_else(now_unix);
@@ -176,8 +176,8 @@ pub async fn export(store: &Store, account: &Account, path: &Path, name: &str) -
         fs::File::create_new(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = BufWriter::with_capacity(64 * 1024, file);
     let mut tally = Tally {
-        messages: 0,
         folders: 1,
+        ..Tally::default()
     };
     let mut unterminated = 0u64;
     for m in store.messages(mailbox.id).await? {

@@ -68,6 +68,9 @@ pub struct Tally {
     pub messages: u64,
     /// Folders imported into or exported from.
     pub folders: u64,
+    /// Entries an import left out (symbolic links, FIFOs, devices), each named on
+    /// standard error as it was met.
+    pub skipped: u64,
 }
 
 impl ImportCmd {
@@ -97,8 +100,13 @@ pub async fn import(store: &Store, cmd: ImportCmd) -> Result<()> {
         }
     };
     println!(
-        "imported {} messages into {} folders for {user}",
-        tally.messages, tally.folders
+        "imported {} messages into {} folders for {user}{}",
+        tally.messages,
+        tally.folders,
+        match tally.skipped {
+            0 => String::new(),
+            n => format!("; skipped {n} symbolic links or special files (named above)"),
+        }
     );
     Ok(())
 }
