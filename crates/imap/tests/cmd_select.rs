@@ -87,7 +87,7 @@ async fn select_and_examine() {
 async fn empty_mailbox_has_no_unseen() {
     let srv = start().await;
     let mut c = srv.login(ALICE).await;
-    let st = o.cmd("STATUS Trash (UIDVALIDITY HIGHESTMODSEQ)").await;
+    let st = c.cmd("STATUS Trash (UIDVALIDITY HIGHESTMODSEQ)").await;
     let validity = status_item(&st[0], "UIDVALIDITY");
     let hms = status_item(&st[0], "HIGHESTMODSEQ");
     assert_eq!(
