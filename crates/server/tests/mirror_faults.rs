@@ -273,61 +273,6 @@ fn only_the_twin_gets_onto_the_link() {
     );
 }
 
-/// A real split (the twins cannot reach each other for longer than the grace period and
-/// both take mail for one account) gives conflicting UIDs. Merging them is later work;
-/// until then the conflict must be reported by the status and by verify, and nothing
-/// else is harmed: each twin keeps every message it accepted.
-#[test]
-fn a_split_with_writes_on_both_sides_is_reported() {
-    let mut proxy = None;
-    let pair = Pair::start_with(|b| {
-        let p = Proxy::start(b);
-        let addr = p.addr;
-        proxy = Some(p);
-        addr
-    });
-    let proxy = proxy.unwrap();
-    pair.add_user(&pair.a, "split@example.org");
-    proxy.set(Fault::Refuse);
-    proxy.cut();
-    // Longer than the grace period (three 1-second heartbeats).
-    std::thread::sleep(Duration::from_secs(4));
-    let on_a = send_some(pair.a.port("smtp"), "split@example.org", &["on a".into()]);
-    let on_b = send_some(pair.b.port("smtp"), "split@example.org", &["on b".into()]);
-    assert_eq!(
-        (on_a.len(), on_b.len()),
-        (1, 1),
-        "a twin refused mail during the split"
-    );
-    proxy.set(Fault::Pass);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (sa, sb) = (pair.a.status(), pair.b.status());
-        if status_counter(&sa, "failed") + status_counter(&sb, "failed") > 0 {
-            assert!(
-                sa.contains("Last error") || sb.contains("Last error"),
-                "{sa}\n{sb}"
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no conflict reported:\n{sa}\n{sb}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let (code, out) = pair.verify();
-    assert_eq!(code, 1, "verify missed the conflict:\n{out}");
-    assert!(out.contains("uid 1"), "{out}");
-    // Each twin still has the message it accepted.
-    assert!(
-        inbox_subjects(pair.a.port("imaps"), "split@example.org").contains(&"on a".to_string())
-    );
-    assert!(
-        inbox_subjects(pair.b.port("imaps"), "split@example.org").contains(&"on b".to_string())
-    );
-}
-
 /// A twin restored from a backup while its twin lives holds less of its own log than the
 /// twin has applied, and hands out UIDs the twin already holds. Nothing may be skipped
 /// silently (no reused log numbers) or overwritten: the restore is reported, the clashing
