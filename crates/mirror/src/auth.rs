@@ -5,8 +5,10 @@
 //! (RFC 5705/8446 exporter). The acceptor checks it before it proves anything or says who
 //! it is, so a peer without the secret learns nothing; and a proof relayed from another
 //! TLS session fails, because that session exports other bytes. The secret itself never
-//! crosses the wire. Certificates are not checked (twins use self-signed ones): the
-//! exporter binding makes a man in the middle visible without them.
+//! crosses the wire. Certificates are not checked against authorities (twins use
+//! self-signed ones): the exporter binding makes a man in the middle visible without
+//! them. A twin's config may also pin the twin's certificate by the SHA-256 of its public
+//! key (SPKI); the dialer then refuses any other in the TLS handshake, before a frame.
 
 use std::sync::Arc;
 
@@ -24,22 +26,62 @@ use crate::{
     frame::{self, Frame, Hello, Purpose, VERSION},
 };
 
-/// The shared secret; never printed.
+/// What the twin must show to be taken for the twin: proof of the shared secret, and,
+/// when the config pins it, a certificate with the pinned key. Never printed.
 #[derive(Clone)]
-pub struct Secret(Arc<hmac::Key>);
+pub struct Secret {
+    /// The HMAC key made from the secret's text.
+    key: Arc<hmac::Key>,
+    /// SHA-256 of the twin's certificate's SubjectPublicKeyInfo, when pinned; a dialer
+    /// refuses a twin presenting any other key.
+    twin_cert: Option<[u8; 32]>,
+}
+
+/// How to make a secret good enough, for the messages that refuse a weak one.
+pub const MAKE_SECRET: &str =
+    "head -c 32 /dev/urandom | base64 > mirror.secret; chmod 600 mirror.secret";
 
 impl Secret {
-    /// A secret from its text (at least 16 bytes).
+    /// A secret from its text: at least 32 random bytes, written as 64 or more hex digits,
+    /// or (base64 or any other text) 43 or more characters, with some variety in them.
+    /// Surrounding whitespace is not part of it.
     pub fn new(text: &str) -> Result<Secret, String> {
         let t = text.trim();
-        if t.len() < 16 {
-            return Err("the mirror secret must be at least 16 characters".into());
+        let hex = t.bytes().all(|b| b.is_ascii_hexdigit());
+        let bytes = if hex { t.len() / 2 } else { t.len() * 3 / 4 };
+        let distinct = t.bytes().collect::<std::collections::BTreeSet<_>>().len();
+        if bytes < 32 || distinct < 8 {
+            return Err(format!(
+                "the mirror secret must be at least 32 random bytes (64 hex digits or 44 \
+                 base64 characters; this one holds about {bytes}{}); make one with `{MAKE_SECRET}`",
+                if distinct < 8 {
+                    ", and repeats itself"
+                } else {
+                    ""
+                }
+            ));
         }
-        Ok(Secret(Arc::new(hmac::Key::new(
-            hmac::HMAC_SHA256,
-            t.as_bytes(),
-        ))))
+        Ok(Secret {
+            key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, t.as_bytes())),
+            twin_cert: None,
+        })
     }
+
+    /// The same secret, with the twin's certificate pinned to the key whose SPKI SHA-256
+    /// is `spki_sha256` (as [`spki_sha256`] computes it).
+    pub fn pin_twin_cert(mut self, spki_sha256: [u8; 32]) -> Secret {
+        self.twin_cert = Some(spki_sha256);
+        self
+    }
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo (DER, with its SEQUENCE header), the
+/// value a pin names: it stays the same when a certificate is renewed with the same key.
+/// `None` for bytes that are not an X.509 certificate.
+pub fn spki_sha256(cert: &CertificateDer<'_>) -> Option<[u8; 32]> {
+    let parsed = webpki::EndEntityCert::try_from(cert).ok()?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &parsed.subject_public_key_info());
+    digest.as_ref().try_into().ok()
 }
 
 impl std::fmt::Debug for Secret {
@@ -96,14 +138,14 @@ fn mac_input(role: &str, ekm: &[u8; 32], dialer: &[u8], acceptor: &[u8]) -> Vec<
 }
 
 fn proof(secret: &Secret, input: &[u8]) -> [u8; 32] {
-    let tag = hmac::sign(&secret.0, input);
+    let tag = hmac::sign(&secret.key, input);
     let mut out = [0u8; 32];
     out.copy_from_slice(tag.as_ref());
     out
 }
 
 fn check(secret: &Secret, input: &[u8], got: &[u8; 32]) -> Result<(), LinkError> {
-    hmac::verify(&secret.0, input, got).map_err(|_| LinkError::Auth("wrong proof".into()))
+    hmac::verify(&secret.key, input, got).map_err(|_| LinkError::Auth("wrong proof".into()))
 }
 
 fn check_version(h: &Hello) -> Result<Vec<u8>, LinkError> {
@@ -140,9 +182,22 @@ pub async fn dial(
     secret: &Secret,
     purpose: Purpose,
 ) -> Result<Authed, LinkError> {
-    let tls = TlsConnector::from(client_config());
+    let tls = TlsConnector::from(client_config(secret.twin_cert));
     let name = ServerName::try_from("twin").expect("a valid name");
-    let mut stream: TlsStream<TcpStream> = tls.connect(name, tcp).await?.into();
+    let mut stream: TlsStream<TcpStream> = tls
+        .connect(name, tcp)
+        .await
+        .map_err(
+            |e| match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                )) => LinkError::Auth(
+                    "the twin's certificate is not the pinned one (mirror.twin_cert_sha256)".into(),
+                ),
+                _ => LinkError::Io(e),
+            },
+        )?
+        .into();
     let mine = nonce();
     send(
         &mut stream,
@@ -186,8 +241,8 @@ pub async fn accept(
     secret: &Secret,
 ) -> Result<Authed, LinkError> {
     let stream = acceptor.accept(tcp).await?;
-    // The listener's TLS settings are the mail listeners' (1.2 and up); the link speaks
-    // TLS 1.3 only, as the twin's dialer does.
+    // The server offers TLS 1.3 alone on the mirror port; checked here as well, so an
+    // acceptor built with wider settings (a test's, say) still holds the link to 1.3.
     if stream.get_ref().1.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
         return Err(LinkError::Auth(
             "the mirror link speaks TLS 1.3 only".into(),
@@ -248,37 +303,63 @@ pub async fn accept(
     Ok(Authed { stream, peer })
 }
 
-fn client_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let verifier = Arc::new(AnyCert(provider.clone()));
-            let cfg = rustls::ClientConfig::builder_with_provider(provider)
-                .with_protocol_versions(&[&rustls::version::TLS13])
-                .expect("TLS 1.3 is supported by ring")
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth();
-            Arc::new(cfg)
-        })
-        .clone()
+/// The dialer's TLS: 1.3 only, the twin's certificate pinned when `pin` is set.
+fn client_config(pin: Option<[u8; 32]>) -> Arc<rustls::ClientConfig> {
+    static UNPINNED: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    let build = |pin| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(TwinCert {
+            provider: provider.clone(),
+            pin,
+        });
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("TLS 1.3 is supported by ring")
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Arc::new(cfg)
+    };
+    match pin {
+        None => UNPINNED.get_or_init(|| build(None)).clone(),
+        // Dials are few (a link, a wake, a verify): no cache needed.
+        Some(_) => build(pin),
+    }
 }
 
-/// Accepts the twin's certificate whatever it is (twins use self-signed certificates),
-/// but still checks that the server holds its key. Identity comes from the secret proof.
+/// Checks the twin's certificate: against the pin when there is one, else not at all
+/// (twins use self-signed certificates; identity comes from the secret proof). Either way
+/// the server must prove it holds the certificate's key.
 #[derive(Debug)]
-struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+struct TwinCert {
+    /// The signature algorithms.
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    /// SHA-256 of the SPKI the twin's certificate must carry; `None`: any.
+    pin: Option<[u8; 32]>,
+}
 
-impl ServerCertVerifier for AnyCert {
+impl ServerCertVerifier for TwinCert {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(pin) = self.pin else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let got = spki_sha256(end_entity).ok_or(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::BadEncoding,
+        ))?;
+        // A pin is public (it is in both configs and any client sees the key): no need
+        // for a constant-time comparison.
+        if got != pin {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ));
+        }
         Ok(ServerCertVerified::assertion())
     }
 
@@ -292,7 +373,7 @@ impl ServerCertVerifier for AnyCert {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -306,12 +387,14 @@ impl ServerCertVerifier for AnyCert {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -356,14 +439,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_secret_links_and_another_does_not() {
-        assert_eq!(
-            handshake("0123456789abcdef!", "0123456789abcdef!").await,
-            (true, true)
-        );
-        assert_eq!(
-            handshake("0123456789abcdef!", "0123456789abcdeX!").await,
-            (false, false)
-        );
+        let key = "0123456789abcdef!".repeat(3);
+        let other = key.replace('X', "f").replacen('f', "X", 1);
+        assert_eq!(handshake(&key, &key).await, (true, true));
+        assert_eq!(handshake(&key, &other).await, (false, false));
     }
 
     /// A man in the middle terminates TLS on both sides and relays every frame
@@ -373,7 +452,7 @@ mod tests {
     async fn a_relayed_challenge_fails() {
         let real = twinmail_testkit::Tls::new();
         let fake = twinmail_testkit::Tls::new();
-        let key = "0123456789abcdef-shared";
+        let key = "0123456789abcdef-shared-0123456789abcdef-shared";
         let real_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let real_addr = real_l.local_addr().unwrap();
         let acceptor = real.acceptor();
@@ -391,7 +470,7 @@ mod tests {
             let victim: TlsStream<TcpStream> = fake_acceptor.accept(tcp).await.unwrap().into();
             let upstream = TcpStream::connect(real_addr).await.unwrap();
             let name = ServerName::try_from("twin").unwrap();
-            let upstream: TlsStream<TcpStream> = TlsConnector::from(client_config())
+            let upstream: TlsStream<TcpStream> = TlsConnector::from(client_config(None))
                 .connect(name, upstream)
                 .await
                 .unwrap()

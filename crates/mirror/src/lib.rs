@@ -22,7 +22,7 @@ mod verify;
 
 use std::{net::SocketAddr, time::Duration};
 
-pub use auth::Secret;
+pub use auth::{MAKE_SECRET, Secret, spki_sha256};
 pub use link::Mirror;
 pub use verify::{Difference, verify};
 

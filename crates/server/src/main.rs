@@ -64,6 +64,9 @@ enum Command {
     /// The mirror: status and verification against the twin.
     #[command(subcommand)]
     Mirror(MirrorCmd),
+    /// Certificates: what to pin.
+    #[command(subcommand)]
+    Cert(CertCmd),
     /// Run a local twin pair (configs, certificates, secret and a demo account are made
     /// in DIR on first start); Ctrl-C stops both.
     Pair {
@@ -91,6 +94,17 @@ enum MirrorCmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum CertCmd {
+    /// Print the SHA-256 of the public key (SPKI) of the first certificate in a PEM
+    /// file, for the twin's mirror.twin_cert_sha256. A twin's generated certificate is
+    /// DATA_DIR/tls/cert.pem.
+    Fingerprint {
+        /// The PEM file (a certificate chain, leaf first).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ConfigCmd {
     /// Report every problem in the config file (exit status 2 if any).
     Check,
@@ -107,6 +121,18 @@ fn main() -> ExitCode {
     if let Command::Config(ConfigCmd::Example) = cli.command {
         print!("{}", config::example());
         return ExitCode::SUCCESS;
+    }
+    if let Command::Cert(CertCmd::Fingerprint { file }) = &cli.command {
+        return match tls::spki_fingerprint(file) {
+            Ok(hex) => {
+                println!("{hex}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("twinmail: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = match &cli.config {
         Some(path) => match Config::load(path) {
@@ -176,7 +202,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             println!("{}", store.hash_password(&password).await?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve | Command::Config(_) | Command::Pair { .. } => Ok(ExitCode::SUCCESS),
+        Command::Serve | Command::Config(_) | Command::Pair { .. } | Command::Cert(_) => {
+            Ok(ExitCode::SUCCESS)
+        }
     };
     store.close().await;
     result

@@ -116,7 +116,12 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     if let (Some(settings), Some(l)) = (config.mirror_settings(), mirror_listener) {
         tracing::info!(addr = %l.local_addr()?, twin = %settings.twin_id, "mirror listening");
         shown.push(("mirror".into(), l.local_addr()?));
-        let mirror = twinmail_mirror::Mirror::new(settings, store.clone(), acceptor.clone());
+        // TLS 1.3 only on the mirror port: the twin's dialer speaks nothing else.
+        let mirror = twinmail_mirror::Mirror::new(
+            settings,
+            store.clone(),
+            TlsAcceptor::from(tls.mirror.clone()),
+        );
         services.spawn(mirror.run(l, shutdown.clone()));
     }
     let admin_addr = admin_listener

@@ -14,8 +14,12 @@ use crate::config::Config;
 /// The server's TLS: the configuration every listener uses and when its certificate
 /// expires.
 pub struct Tls {
-    /// The rustls configuration.
+    /// The rustls configuration of the mail, admin and autoconfig listeners (TLS 1.2
+    /// and 1.3).
     pub config: Arc<rustls::ServerConfig>,
+    /// The mirror listener's: the same certificate, TLS 1.3 only (both twins speak it,
+    /// so an older version offered there is no twin).
+    pub mirror: Arc<rustls::ServerConfig>,
     /// The leaf certificate's notAfter (Unix seconds), when it could be read.
     pub expires: Option<i64>,
     /// True for the self-signed certificate twinmail generated (no tls.cert configured):
@@ -70,17 +74,39 @@ pub fn server_config(config: &Config) -> Result<Tls> {
     })?;
     let expires = not_after(&certs[0]);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("tls: certificate and key do not match")?;
+    let build = |versions: &[&'static rustls::SupportedProtocolVersion]| {
+        rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)
+            .context("TLS protocol versions")?
+            .with_no_client_auth()
+            .with_single_cert(certs.clone(), key.clone_key())
+            .context("tls: certificate and key do not match")
+    };
+    let cfg = build(rustls::DEFAULT_VERSIONS)?;
+    let mirror = build(&[&rustls::version::TLS13])?;
     Ok(Tls {
         config: Arc::new(cfg),
+        mirror: Arc::new(mirror),
         expires,
         generated,
     })
+}
+
+/// The SHA-256 of the public key (SPKI) of the first certificate in a PEM file, in hex:
+/// what mirror.twin_cert_sha256 pins.
+pub fn spki_fingerprint(path: &Path) -> Result<String> {
+    let first = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .next()
+        .with_context(|| format!("no certificate in {}", path.display()))?
+        .with_context(|| format!("cannot read a certificate from {}", path.display()))?;
+    let digest = twinmail_mirror::spki_sha256(&first).with_context(|| {
+        format!(
+            "the first certificate in {} cannot be parsed",
+            path.display()
+        )
+    })?;
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Whether a generated certificate expiring at `expires` (None: missing or unreadable)
@@ -158,8 +184,10 @@ pub fn not_after(der: &[u8]) -> Option<i64> {
         .map(|t| t.and_utc().timestamp())
 }
 
-/// Writes a self-signed certificate for `hostname` (and localhost) with a fresh key,
-/// valid from a day before `now` (clocks differ) for [`GENERATED_DAYS`] after it.
+/// Writes a self-signed certificate for `hostname` (and localhost), valid from a day
+/// before `now` (clocks differ) for [`GENERATED_DAYS`] after it. The key already in `key`
+/// is kept when it can be read (so a twin's pin of it, mirror.twin_cert_sha256, survives
+/// the renewal); else a fresh one is made.
 fn generate(hostname: &str, cert: &Path, key: &Path, now: i64) -> Result<()> {
     let mut names = vec![hostname.to_string()];
     if hostname != "localhost" {
@@ -174,7 +202,13 @@ fn generate(hostname: &str, cert: &Path, key: &Path, now: i64) -> Result<()> {
     };
     params.not_before = day(now - 86400);
     params.not_after = day(now + GENERATED_DAYS * 86400);
-    let signing_key = rcgen::KeyPair::generate().context("generating a key")?;
+    let kept = std::fs::read_to_string(key)
+        .ok()
+        .and_then(|pem| rcgen::KeyPair::from_pem(&pem).ok());
+    let signing_key = match kept {
+        Some(k) => k,
+        None => rcgen::KeyPair::generate().context("generating a key")?,
+    };
     let generated = params
         .self_signed(&signing_key)
         .context("generating a certificate")?;
@@ -232,6 +266,20 @@ mod tests {
         assert!(needs_renewal(None, now));
         // The older generated certificates, valid until 4096, are replaced too.
         assert!(needs_renewal(Some(67_767_976_233), now));
+    }
+
+    /// A twin pins its twin's key (mirror.twin_cert_sha256): the yearly renewal of a
+    /// generated certificate must not change it.
+    #[test]
+    fn a_renewed_generated_certificate_keeps_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        generate("mx.example", &c, &k, 1_796_281_295).unwrap();
+        let first = spki_fingerprint(&c).unwrap();
+        let first_cert = std::fs::read(&c).unwrap();
+        generate("mx.example", &c, &k, 1_796_281_295 + 340 * 86400).unwrap();
+        assert_ne!(std::fs::read(&c).unwrap(), first_cert, "not renewed");
+        assert_eq!(spki_fingerprint(&c).unwrap(), first);
     }
 
     #[test]

@@ -208,7 +208,7 @@ fn the_compose_pair_configs_check_and_point_at_each_other() {
             .arg("--config")
             .arg(&config)
             .args(["config", "check"])
-            .env("TWINMAIL_MIRROR_SECRET", "0123456789abcdef0123456789abcdef")
+            .env("TWINMAIL_MIRROR_SECRET", "0123456789abcdef".repeat(4))
             .output()
             .unwrap();
         assert!(
@@ -222,5 +222,50 @@ fn the_compose_pair_configs_check_and_point_at_each_other() {
             "{me} does not dial {twin}'s address"
         );
         assert!(text.contains(&format!("twin_id = \"{twin}\"")));
+    }
+}
+
+/// A mirror secret shorter than 32 random bytes is refused at load, with how to make a
+/// good one; 32 bytes in hex or base64 pass.
+#[test]
+fn a_short_mirror_secret_is_refused_with_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twin.toml");
+    std::fs::write(
+        &path,
+        "[mirror]\ntwin_id = \"b\"\ntwin = \"127.0.0.1:4190\"\nlisten = \"127.0.0.1:4191\"\n\
+         secret_file = \"mirror.secret\"\n",
+    )
+    .unwrap();
+    let check = |secret: &str| {
+        std::fs::write(dir.path().join("mirror.secret"), secret).unwrap();
+        twinmail(
+            &["--config", path.to_str().unwrap(), "config", "check"],
+            dir.path(),
+        )
+    };
+    for weak in [
+        "0123456789abcdef0123456789abcdef\n", // 16 bytes in hex
+        "correct horse battery staple\n",
+        &"ab".repeat(40),
+    ] {
+        let out = check(weak);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{weak:?} accepted: {err}");
+        assert!(
+            err.contains("mirror.secret_file") && err.contains("head -c 32 /dev/urandom | base64"),
+            "{err}"
+        );
+    }
+    for good in [
+        "6e4f0c7a1b9d2e8f3a5c7b1d9e0f2a4c6e8a0b2d4f6a8c0e2b4d6f8a0c2e4b6d\n",
+        "bk8Me6ZJxH2dq1V0mR3sT9uW4yA7cE5gI8kO1nL2pQ0=\n",
+    ] {
+        let out = check(good);
+        assert!(
+            out.status.success(),
+            "{good:?} refused: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -207,7 +207,11 @@ fn only_the_twin_gets_onto_the_link() {
     // A copy of twin a's config with the wrong secret, and one with another node id.
     let dir = pair.dir.path();
     let a_text = std::fs::read_to_string(&pair.a.config).unwrap();
-    std::fs::write(dir.join("wrong.secret"), "not-the-secret-at-all-0123456789").unwrap();
+    std::fs::write(
+        dir.join("wrong.secret"),
+        "not-the-secret-at-all-0123456789-not-the-secret-at-all",
+    )
+    .unwrap();
     let wrong_secret = dir.join("wrong-secret.toml");
     std::fs::write(
         &wrong_secret,
@@ -590,5 +594,81 @@ print(json.dumps({"closed": closed_big, "secs": secs, "tls12_closed": old == b''
     pair.add_user(&pair.a, "alice@example.org");
     common::pair::send(pair.a.port("smtp"), "alice@example.org", &["after".into()]);
     pair.wait_in_sync();
+    pair.assert_identical();
+}
+
+/// The twin's certificate can be pinned (mirror.twin_cert_sha256, the SPKI SHA-256 that
+/// `twinmail cert fingerprint` prints): with the twin's own key in the pin the dialer
+/// gets through, with any other key it is refused in the TLS handshake and says why.
+/// And the mirror port speaks TLS 1.3 only: a TLS 1.2 client gets no handshake at all.
+#[test]
+fn a_pinned_twin_certificate_must_match_and_the_port_speaks_tls_1_3_only() {
+    let pair = Pair::start();
+    let dir = pair.dir.path();
+    let fingerprint = |twin: &str| {
+        let cert = dir.join(format!("{twin}-data/tls/cert.pem"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinmail"))
+            .args(["cert", "fingerprint"])
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let hex = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert_eq!(hex.len(), 64, "{hex}");
+        hex
+    };
+    let (a_pin, b_pin) = (fingerprint("a"), fingerprint("b"));
+    assert_ne!(a_pin, b_pin);
+    let a_text = std::fs::read_to_string(&pair.a.config).unwrap();
+    let verify_with_pin = |name: &str, pin: &str| {
+        let config = dir.join(name);
+        std::fs::write(
+            &config,
+            a_text.replace(
+                "secret_file = \"mirror.secret\"",
+                &format!("secret_file = \"mirror.secret\"\ntwin_cert_sha256 = \"{pin}\""),
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinmail"))
+            .arg("--config")
+            .arg(&config)
+            .args(["mirror", "verify"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, text) = verify_with_pin("pinned-right.toml", &b_pin);
+    assert!(ok && text.contains("the twins match"), "{text}");
+    let (ok, text) = verify_with_pin("pinned-wrong.toml", &a_pin);
+    assert!(!ok, "a twin with another certificate got through: {text}");
+    assert!(text.contains("not the pinned one"), "{text}");
+
+    let out = py(
+        r#"
+import socket
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)
+try:
+    print('handshake', ctx.wrap_socket(s).version())
+except (ssl.SSLError, OSError) as e:
+    print('refused', e)
+"#,
+        &[pair.b_mirror.port().to_string()],
+    );
+    assert!(
+        out.starts_with("refused"),
+        "TLS 1.2 on the mirror port: {out}"
+    );
+    // The real link is unharmed.
     pair.assert_identical();
 }

@@ -184,9 +184,17 @@ section! {
         pub twin: Option<SocketAddr> = None,
         /// This twin's mirror listener (reachable by the twin only: firewall it).
         pub listen: Option<SocketAddr> = None,
-        /// File holding the shared secret (at least 16 characters; keep it mode 0600).
-        /// The environment variable TWINMAIL_MIRROR_SECRET overrides it. Never logged.
+        /// File holding the shared secret: at least 32 random bytes (64 hex digits or 44
+        /// base64 characters), the same on both twins; keep it mode 0600. Make one with
+        /// `head -c 32 /dev/urandom | base64`. The environment variable
+        /// TWINMAIL_MIRROR_SECRET overrides it. Never logged.
         pub secret_file: Option<PathBuf> = None,
+        /// The twin's certificate, pinned: the SHA-256 of its public key (SPKI) in hex, as
+        /// `twinmail cert fingerprint CERT.pem` (or `twinmail pair`) prints it. The link
+        /// then refuses a twin presenting another key, before any frame. Empty: any
+        /// certificate (the secret proof alone says who the twin is). A generated
+        /// certificate keeps its key when renewed, so its pin stays valid.
+        pub twin_cert_sha256: String = String::new(),
         /// "async": answer clients at once and mirror right after (the default).
         /// "sync": SMTP 250 and APPEND OK wait until the twin has stored the message too,
         /// for at most sync_timeout_ms; then async until the twin catches up (the status
@@ -546,6 +554,29 @@ impl Config {
         if let Err(e) = self.mirror_secret() {
             bad("mirror.secret_file", e);
         }
+        if let Err(e) = self.twin_cert_pin() {
+            bad("mirror.twin_cert_sha256", e);
+        }
+    }
+
+    /// The pinned SPKI SHA-256 of the twin's certificate, if the config pins one: 64 hex
+    /// digits, in either case, optionally in colon-separated pairs.
+    pub fn twin_cert_pin(&self) -> Result<Option<[u8; 32]>, String> {
+        let text = self.mirror.twin_cert_sha256.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let digits: String = text.chars().filter(|c| *c != ':').collect();
+        let mut out = [0u8; 32];
+        if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "{text:?} is not a SHA-256 in hex (64 digits; `twinmail cert fingerprint` prints one)"
+            ));
+        }
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).unwrap_or_default();
+        }
+        Ok(Some(out))
     }
 
     /// The mirror's shared secret: TWINMAIL_MIRROR_SECRET, or the secret file.
@@ -564,7 +595,11 @@ impl Config {
                 return Err("set it, or TWINMAIL_MIRROR_SECRET, when mirror.twin_id is set".into());
             }
         };
-        twinmail_mirror::Secret::new(&text)
+        let secret = twinmail_mirror::Secret::new(&text)?;
+        Ok(match self.twin_cert_pin() {
+            Ok(Some(pin)) => secret.pin_twin_cert(pin),
+            _ => secret,
+        })
     }
 
     /// The mirror's settings, when this server has a twin.

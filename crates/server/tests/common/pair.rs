@@ -212,7 +212,7 @@ impl Pair {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("mirror.secret"),
-            "0123456789abcdef0123456789abcdef",
+            "0123456789abcdef".repeat(4),
         )
         .unwrap();
         let (pa, pb) = (free_port(), free_port());
