@@ -335,3 +335,26 @@ s.quit()
         "{out}"
     );
 }
+
+/// TLS handshakes on the admin port run side by side: clients that connect and say
+/// nothing (each may hold its handshake for 5 s) do not keep the page from another.
+#[test]
+fn silent_clients_do_not_stall_the_admin_page() {
+    let pair = Pair::start();
+    let port = pair.a.port("admin");
+    let silent: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // Let the listener take them first.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let (status, body) = get(port, "/api/status", Some(("admin", ADMIN_PASSWORD)));
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "the page took {took:?} behind {} silent clients",
+        silent.len()
+    );
+    drop(silent);
+}
