@@ -153,3 +153,52 @@ fn compose_yaml_agrees_with_the_dockerfile_and_the_twins_configs() {
         "the secret's directory {secret} is missing"
     );
 }
+
+/// The mirror secret reaches each deployment's twinmail user without being readable by
+/// anyone else: systemd's DynamicUser gets it by LoadCredential (the config points at the
+/// credential), and the containers' fixed uid owns the compose secret file, which is made
+/// 0600. The unit also caps the service's memory.
+#[test]
+fn the_mirror_secret_reaches_the_service_user_alone() {
+    let deploy = root().join("deploy");
+    let unit = std::fs::read_to_string(deploy.join("twinmail.service")).unwrap();
+    let setting = |key: &str| -> Vec<&str> {
+        unit.lines()
+            .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .collect()
+    };
+    assert_eq!(setting("DynamicUser"), ["yes"]);
+    let credential = setting("LoadCredential");
+    let [credential] = credential[..] else {
+        panic!("no single LoadCredential= in the unit: {credential:?}")
+    };
+    let (name, source) = credential.split_once(':').unwrap();
+    assert!(source.starts_with('/'), "{credential}");
+    // The config the unit's comment asks for reads the credential where systemd puts it.
+    assert!(
+        unit.contains(&format!(
+            "mirror.secret_file = \"/run/credentials/twinmail.service/{name}\""
+        )),
+        "the unit does not say where the config reads the secret"
+    );
+    assert!(unit.contains(&format!("chmod 600 {source}")), "{unit}");
+    assert!(!setting("MemoryMax").is_empty(), "no MemoryMax=");
+
+    let dockerfile = std::fs::read_to_string(deploy.join("Dockerfile")).unwrap();
+    let uid = dockerfile
+        .split("useradd ")
+        .nth(1)
+        .and_then(|rest| rest.split("--uid ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the Dockerfile's user has no fixed --uid"));
+    let compose = std::fs::read_to_string(deploy.join("compose.yaml")).unwrap();
+    assert!(
+        compose.contains(&format!("user: \"{uid}:")),
+        "compose does not run as uid {uid}"
+    );
+    assert!(
+        compose.contains(&format!("chown {uid}:")) && compose.contains("umask 077"),
+        "compose's instructions do not give the secret to uid {uid} alone"
+    );
+    assert!(!compose.contains("chmod 644") && !compose.contains("chmod 444"));
+}
