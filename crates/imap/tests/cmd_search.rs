@@ -146,3 +146,54 @@ async fn search_refusals() {
     let mut u = Client::connect_tls(&srv).await;
     assert_eq!(u.cmd("SEARCH ALL").await, ["A BAD Log in first"]);
 }
+
+#[tokio::test]
+async fn address_keys_match_decoded_addresses_as_well_as_the_raw_header() {
+    // RFC 3501 §6.4.4: FROM/TO/CC/BCC match "the ... structure's field". What a user
+    // types is what the client shows: the decoded display name (RFC 2047 encoded words,
+    // quoted phrases), the address, "name <address>", a group's name (RFC 5322 §3.4).
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    let messages = [
+        "From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@example.de>\r\nTo: \"Doe, Jane\" <jane@example.org>\r\nSubject: one\r\n\r\nx\r\n",
+        "From: ann@example.org (Ann Example)\r\nTo: Team: =?ISO-8859-1?Q?Fran=E7ois?= <f@example.fr>,\r\n bob@example.net;\r\nCc: undisclosed-recipients:;\r\nBcc: =?UTF-8?B?w4lsb2RpZQ==?= <elodie@example.fr>\r\nSubject: two\r\n\r\nx\r\n",
+    ];
+    for m in messages {
+        let r = c
+            .cmd(&format!("APPEND INBOX {{{}+}}\r\n{m}", m.len()))
+            .await;
+        assert!(r.last().unwrap().starts_with("A OK"), "{r:?}");
+    }
+    c.cmd("SELECT INBOX").await;
+    let utf8 = |key: &str, s: &str| format!("SEARCH CHARSET UTF-8 {key} {{{}+}}\r\n{s}", s.len());
+    for (cmd, hits) in [
+        // Encoded words, decoded.
+        (utf8("FROM", "Jürgen"), "1"),
+        (utf8("FROM", "jürgen müller <jm@"), "1"),
+        (utf8("TO", "François"), "2"),
+        (utf8("BCC", "Élodie <elodie@example.fr>"), "2"),
+        // The quoted phrase's display name, with the address as a client shows it.
+        ("SEARCH TO \"Doe, Jane <jane@example.org>\"".into(), "1"),
+        // A comment-style name (RFC 5322 obsolete form) still matches raw and decoded.
+        ("SEARCH FROM \"Ann Example\"".into(), "2"),
+        // Groups: by the group's name, by a member, an empty group by its name.
+        ("SEARCH TO Team".into(), "2"),
+        ("SEARCH TO bob@example.net".into(), "2"),
+        ("SEARCH CC undisclosed-recipients".into(), "2"),
+        // The raw header still counts (the encoded word as it stands).
+        ("SEARCH FROM \"=?UTF-8?Q?J\"".into(), "1"),
+        ("SEARCH FROM example.org".into(), "2"),
+        (utf8("FROM", "Élodie"), ""),
+    ] {
+        let want = if hits.is_empty() {
+            "* SEARCH".to_string()
+        } else {
+            format!("* SEARCH {hits}")
+        };
+        assert_eq!(
+            c.cmd(&cmd).await,
+            [want, "A OK SEARCH completed".to_string()],
+            "{cmd}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use imap_types::{
     response::{Data, Status},
     search::SearchKey,
 };
+use mail_parser::{Address, HeaderValue};
 use twinmail_net::Stream;
 use twinmail_store::{Message, UidSet};
 
@@ -74,6 +75,7 @@ pub async fn search<S: Stream>(
             raw: &raw,
             view,
             sets: &sets,
+            parsed: std::cell::OnceCell::new(),
         };
         if criteria.iter().all(|k| ctx.matches(k)) {
             hits.push(if uid { m.uid } else { seq });
@@ -243,6 +245,8 @@ struct Ctx<'a> {
     view: &'a Selected,
     /// The criteria's sets, resolved once for all messages.
     sets: &'a SetCache,
+    /// The message's header parsed, once a key needs it (address keys, SENT*).
+    parsed: std::cell::OnceCell<Option<mail_parser::Message<'a>>>,
 }
 
 /// The sets of one SEARCH's criteria as `UidSet`s, each resolved on first use: building
@@ -264,7 +268,7 @@ impl SetCache {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     fn matches(&self, k: &SearchKey<'_>) -> bool {
         use SearchKey::*;
         let f = |flag: &str| self.m.flags.contains(flag);
@@ -302,10 +306,10 @@ impl Ctx<'_> {
             SentBefore(d) => self.sent_day().is_some_and(|s| s < *d.as_ref()),
             SentOn(d) => self.sent_day().is_some_and(|s| s == *d.as_ref()),
             SentSince(d) => self.sent_day().is_some_and(|s| s >= *d.as_ref()),
-            Bcc(v) => self.header_has("Bcc", v),
-            Cc(v) => self.header_has("Cc", v),
-            From(v) => self.header_has("From", v),
-            To(v) => self.header_has("To", v),
+            Bcc(v) => self.address_has("Bcc", v),
+            Cc(v) => self.address_has("Cc", v),
+            From(v) => self.address_has("From", v),
+            To(v) => self.address_has("To", v),
             Subject(v) => self.header_has("Subject", v),
             Header(name, v) => self.header_has(&String::from_utf8_lossy(name.as_ref()), v),
             Body(v) => contains(self.body(), v),
@@ -323,9 +327,15 @@ impl Ctx<'_> {
             .date_naive()
     }
 
+    /// The message's header, parsed on first use.
+    fn parsed(&self) -> Option<&mail_parser::Message<'a>> {
+        self.parsed
+            .get_or_init(|| message::parse(message::header(self.raw)))
+            .as_ref()
+    }
+
     fn sent_day(&self) -> Option<NaiveDate> {
-        let parsed = message::parse(self.raw)?;
-        let d = parsed.date()?;
+        let d = self.parsed()?.date()?;
         NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
     }
 
@@ -336,6 +346,48 @@ impl Ctx<'_> {
             .position(|w| w == b"\r\n\r\n")
             .map(|i| i + 4);
         end.map_or(&[][..], |i| &self.raw[i..])
+    }
+
+    /// An address header (FROM, TO, CC, BCC) contains `v`: as it stands in the message
+    /// (unfolded), or in its decoded address list, where each address reads as its
+    /// display name (RFC 2047 encoded words decoded, quotes and comments gone), its
+    /// address, and `name <address>`, and a group (RFC 5322 §3.4) also by its name. So
+    /// `FROM "Jürgen"` finds `=?UTF-8?Q?J=C3=BCrgen?= <j@x.de>` and `TO "Doe, Jane
+    /// <jane@x.org>"` finds `"Doe, Jane" <jane@x.org>`, as a user typing what the client
+    /// shows expects.
+    fn address_has(&self, name: &str, v: &AString<'_>) -> bool {
+        if self.header_has(name, v) {
+            return true;
+        }
+        let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
+        let Some(parsed) = self.parsed() else {
+            return false;
+        };
+        let addr_has = |a: &mail_parser::Addr<'_>| {
+            let display = a.name.as_deref().unwrap_or_default();
+            let address = a.address.as_deref().unwrap_or_default();
+            [
+                display.to_string(),
+                address.to_string(),
+                format!("{display} <{address}>"),
+            ]
+            .iter()
+            .any(|s| s.to_lowercase().contains(&needle))
+        };
+        parsed.parts[0]
+            .headers
+            .iter()
+            .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
+            .any(|h| match &h.value {
+                HeaderValue::Address(Address::List(list)) => list.iter().any(addr_has),
+                HeaderValue::Address(Address::Group(groups)) => groups.iter().any(|g| {
+                    g.name
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase().contains(&needle))
+                        || g.addresses.iter().any(addr_has)
+                }),
+                _ => false,
+            })
     }
 
     /// The unfolded values of every header called `name` contain `v`.
