@@ -278,3 +278,57 @@ async fn envelope_keeps_groups_with_their_start_and_end_markers() {
         ]
     );
 }
+
+#[tokio::test]
+async fn text_of_an_encapsulated_message_is_its_body_without_its_header() {
+    // RFC 3501 §6.4.5: "1.TEXT" where part 1 is MESSAGE/RFC822 is the text body of the
+    // encapsulated message (its header is 1.HEADER, its MIME header 1.MIME); the CRLF
+    // before the outer boundary belongs to the boundary (RFC 2046 §5.1.1). A message
+    // that is itself MESSAGE/RFC822 has one part, 1, the encapsulated message.
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    let nested = "Subject: outer\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\nplain\r\n--i--\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--o--\r\n";
+    let forwarded =
+        "Subject: fwd\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner2\r\n\r\ninner text\r\n";
+    for m in [nested, forwarded] {
+        c.cmd(&format!("APPEND INBOX {{{}+}}\r\n{m}", m.len()))
+            .await;
+    }
+    c.cmd("SELECT INBOX").await;
+    assert_eq!(
+        c.cmd("FETCH 1 (BODY.PEEK[1.TEXT] BODY.PEEK[1.HEADER] BODY.PEEK[1.MIME] BODY.PEEK[1.1])")
+            .await,
+        [
+            "* 1 FETCH (BODY[1.TEXT] {47}",
+            "--i",
+            "Content-Type: text/plain",
+            "",
+            "plain",
+            "--i--",
+            " BODY[1.HEADER] {67}",
+            "Subject: inner",
+            "Content-Type: multipart/alternative; boundary=i",
+            "",
+            " BODY[1.MIME] {32}",
+            "Content-Type: message/rfc822",
+            "",
+            " BODY[1.1] {5}",
+            "plain)",
+            "A OK FETCH completed"
+        ]
+    );
+    assert_eq!(
+        c.cmd("FETCH 2 (BODY.PEEK[1.TEXT] BODY.PEEK[1.HEADER] BODY.PEEK[1.TEXT]<6.4>)")
+            .await,
+        [
+            "* 2 FETCH (BODY[1.TEXT] {12}",
+            "inner text",
+            " BODY[1.HEADER] {19}",
+            "Subject: inner2",
+            "",
+            " BODY[1.TEXT]<6> {4}",
+            "text)",
+            "A OK FETCH completed"
+        ]
+    );
+}

@@ -174,7 +174,10 @@ pub async fn fetch<S: Stream>(
             None
         };
         let mut out = Vec::with_capacity(names.len() + 1);
+        // (index in `out`, origin) of each partial BINARY item.
+        let mut binary_origins = Vec::new();
         for name in &names {
+            let index = out.len();
             out.push(match name {
                 N::Uid => MessageDataItem::Uid(nz(m.uid)),
                 N::ModSeq => MessageDataItem::ModSeq(nz64(m.modseq)),
@@ -223,6 +226,7 @@ pub async fn fetch<S: Stream>(
                         let start = (*origin as usize).min(data.len());
                         let end = start.saturating_add(count.get() as usize).min(data.len());
                         data = data[start..end].to_vec();
+                        binary_origins.push((index, *origin));
                     }
                     MessageDataItem::Binary {
                         section: section.clone(),
@@ -248,10 +252,15 @@ pub async fn fetch<S: Stream>(
         }
         drop(parsed);
         if let Some(items) = vec1(out) {
-            s.data(Data::Fetch {
+            let data = Data::Fetch {
                 seq: nz(seq),
                 items,
-            });
+            };
+            if binary_origins.is_empty() {
+                s.data(data);
+            } else {
+                s.raw_line(&with_binary_origins(data, &binary_origins));
+            }
         }
         if s.pump().await.is_err() {
             break;
@@ -272,6 +281,43 @@ pub async fn fetch<S: Stream>(
             "FETCH completed"
         },
     )
+}
+
+/// The bytes of a FETCH response whose partial BINARY items carry their origin,
+/// `BINARY[1]<0> {7}` (RFC 3516 §4.2 with RFC 9051 erratum 7246, as for BODY[]<0>), so a
+/// client asking for two ranges of one part can tell them apart. imap-types' BINARY item
+/// has no origin: the response is encoded as usual and `<origin>` put in after each such
+/// item's section. An item's place is the length of the response holding only the items
+/// before it; the insertions go from the last item to the first, so each place still
+/// holds when it is used. `origins` is (item index, origin), ascending.
+fn with_binary_origins(data: Data<'static>, origins: &[(usize, u32)]) -> Vec<u8> {
+    use imap_codec::{ResponseCodec, encode::Encoder};
+    use imap_types::response::Response;
+    let encode = |d: Data<'static>| ResponseCodec::default().encode(&Response::Data(d)).dump();
+    let Data::Fetch { seq, items } = data else {
+        return encode(data);
+    };
+    let all: Vec<MessageDataItem<'static>> = items.as_ref().to_vec();
+    let mut bytes = encode(Data::Fetch {
+        seq,
+        items: items.clone(),
+    });
+    for &(index, origin) in origins.iter().rev() {
+        // "* n FETCH (" alone, or the items before this one, then ")\r\n" and a space.
+        let start = match vec1(all[..index].to_vec()) {
+            None => format!("* {seq} FETCH (").len(),
+            Some(before) => encode(Data::Fetch { seq, items: before }).len() - 3 + 1,
+        };
+        // A BINARY section holds digits and dots only: its first ']' ends it.
+        if let Some(end) = bytes
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|&b| b == b']'))
+        {
+            let at = start + end + 1;
+            bytes.splice(at..at, format!("<{origin}>").into_bytes());
+        }
+    }
+    bytes
 }
 
 /// RFC 3516 §4.3: a part whose encoding cannot be undone.
