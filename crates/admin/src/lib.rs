@@ -68,6 +68,7 @@ impl Monitor {
             started: Instant::now(),
             history: Arc::default(),
             auth_cache: auth::Cache::default(),
+            auth_gate: auth::Gate::default(),
         });
         tokio::spawn(status::sample(app.clone()));
         Monitor(app)
@@ -86,6 +87,8 @@ pub(crate) struct App {
     history: Arc<History>,
     /// Logins that passed (SHA-256 of the Authorization header), so argon2 runs once.
     auth_cache: auth::Cache,
+    /// The admin page's own slot and failure delays for password checks.
+    auth_gate: auth::Gate,
 }
 
 type Shared = State<Arc<App>>;
@@ -105,7 +108,12 @@ pub async fn run(
         .layer(middleware::from_fn_with_state(app.clone(), auth::require))
         .with_state(app);
     let listener = tls::TlsListener::new(listener, tls);
-    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+    // The peer's address reaches the auth layer (failure delays per address).
+    let serve = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<tls::Peer>(),
+    )
+    .with_graceful_shutdown(async move {
         let _ = shutdown.changed().await;
     });
     if let Err(e) = serve.await {

@@ -17,6 +17,16 @@ const HANDSHAKE: Duration = Duration::from_secs(5);
 /// is for one admin, not a crowd).
 const MAX_HANDSHAKES: usize = 64;
 
+/// The client's address, for handlers (the auth layer's failure delays).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Peer(pub(crate) SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// A TLS listener for axum.
 pub(crate) struct TlsListener {
     /// The TCP listener.

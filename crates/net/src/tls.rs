@@ -1,5 +1,5 @@
 //! The server side of a TLS handshake, bounded in time so that half-open handshakes
-//! cannot pile up (HOSTILE.md CONN).
+//! cannot pile up, and in rate per address (HOSTILE.md CONN).
 
 use std::time::Duration;
 
@@ -16,6 +16,14 @@ pub async fn handshake(
     stream: TcpStream,
 ) -> Option<TlsStream<TcpStream>> {
     let acceptor = acceptor?;
+    // Checked before the handshake does any work: a handshake costs this side a key
+    // exchange and a signature, so a flood of them from one address is cut off here.
+    if let Ok(peer) = stream.peer_addr()
+        && !crate::limits::handshake_allowed(peer.ip())
+    {
+        tracing::debug!(%peer, "too many TLS handshakes from this address; closed");
+        return None;
+    }
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Some(tls),
         _ => {

@@ -18,6 +18,7 @@ use twinmail_smtp::{Kind as SmtpKind, Pipeline, Smtp};
 use crate::{EXIT_CONFIG, config::Config};
 
 pub async fn serve(config: Config) -> Result<ExitCode> {
+    twinmail_net::set_policy(config.limits.policy());
     // TLS first: a bad certificate is a config problem and must stop us before anything
     // is opened or bound.
     let tls = match crate::tls::server_config(&config) {

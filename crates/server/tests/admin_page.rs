@@ -358,3 +358,32 @@ fn silent_clients_do_not_stall_the_admin_page() {
     );
     drop(silent);
 }
+
+/// Password guesses at the admin page pass its own gate: one check at a time and a few
+/// waiting; the rest hear 503 at once instead of queueing for the hash slots the mail
+/// logins use. The admin still gets in afterwards (after the delay the guesses earned).
+#[test]
+fn admin_page_guesses_pass_a_bounded_gate_of_their_own() {
+    let pair = Pair::start();
+    let out = py(
+        r#"
+import urllib.request, urllib.error, base64, concurrent.futures
+def one(pw):
+    req = urllib.request.Request('https://127.0.0.1:%s/api/status' % sys.argv[1])
+    req.add_header('Authorization', 'Basic ' + base64.b64encode(('admin:%s' % pw).encode()).decode())
+    try:
+        return urllib.request.urlopen(req, context=CTX, timeout=60).status
+    except urllib.error.HTTPError as e:
+        return e.code
+with concurrent.futures.ThreadPoolExecutor(16) as ex:
+    codes = list(ex.map(one, ['guess%d' % i for i in range(16)]))
+print(json.dumps([codes, one(sys.argv[2])]))
+"#,
+        &[pair.a.port("admin").to_string(), ADMIN_PASSWORD.to_string()],
+    );
+    let (codes, admin): (Vec<u16>, u16) = serde_json::from_str(out.trim()).unwrap();
+    let busy = codes.iter().filter(|c| **c == 503).count();
+    assert!(busy >= 8, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 503 || *c == 401), "{codes:?}");
+    assert_eq!(admin, 200);
+}

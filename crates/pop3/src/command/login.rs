@@ -8,6 +8,19 @@ use crate::session::{Entry, Flow, Maildrop, Session, State};
 
 pub async fn login<S: Stream>(s: &mut Session<S>, user: &str, pass: &str) -> Result<Flow, Stop> {
     s.state = State::Authorization { user: None };
+    // The address's failure delay comes before the hash, and the queue in front of it
+    // is bounded: past it, a temporary failure at once (RFC 3206 SYS/TEMP).
+    let Ok(_ticket) = s
+        .pop3
+        .limits
+        .before_login(s.peer.ip(), s.pop3.settings.auth_failure_delay)
+        .await
+    else {
+        tracing::info!("too many logins waiting for a password check");
+        s.conn
+            .reply("-ERR [SYS/TEMP] Too many logins at once, try again later");
+        return Ok(Flow::Continue);
+    };
     let account = match s.pop3.store.authenticate(user, pass).await {
         Ok(a) => a,
         Err(e) => {
@@ -18,11 +31,10 @@ pub async fn login<S: Stream>(s: &mut Session<S>, user: &str, pass: &str) -> Res
         }
     };
     let Some(account) = account else {
-        let delay = s
-            .pop3
+        // The delay this earns is waited before this address's next password check.
+        s.pop3
             .limits
             .auth_failed(s.peer.ip(), s.pop3.settings.auth_failure_delay);
-        tokio::time::sleep(delay).await;
         s.auth_failures += 1;
         s.fail("-ERR [AUTH] Authentication failed").await;
         if s.auth_failures >= s.pop3.settings.max_auth_failures {

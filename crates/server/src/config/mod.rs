@@ -165,6 +165,32 @@ section! {
 }
 
 section! {
+    /// Limits per client address and on password checks, for every protocol. An
+    /// "address" is an IPv4 address or an IPv6 prefix (ipv6_prefix): the per-address
+    /// connection caps of each protocol, failed-login delays and these rates count by it.
+    pub struct LimitsConfig {
+        /// IPv6 clients sharing this many leading bits count as one (64: a /64, what one
+        /// host or customer gets; 128: each address alone).
+        pub ipv6_prefix: u32 = 64,
+        /// New connections one address may open per minute to each protocol (also its
+        /// burst); more are refused like connections over max_connections_per_ip. 0: no
+        /// limit.
+        pub connections_per_minute: u32 = 100,
+        /// TLS handshakes (implicit TLS and STARTTLS, all protocols) one address may start
+        /// per minute; more are closed before any handshake work. 0: no limit.
+        pub tls_handshakes_per_minute: u32 = 100,
+        /// Logins waiting for or computing a password hash, all protocols together; one
+        /// more gets a temporary failure at once (SMTP 454, POP3 -ERR [SYS/TEMP]).
+        pub max_logins_in_flight: usize = 32,
+        /// Of those, from one address.
+        pub max_logins_in_flight_per_ip: usize = 4,
+        /// Loopback clients (local tools, a proxy on this host) are exempt from the two
+        /// rates above.
+        pub exempt_loopback: bool = true,
+    }
+}
+
+section! {
     /// TLS for every listener. With no certificate configured, a self-signed one for
     /// node.hostname is generated on first start and kept in data_dir/tls/.
     pub struct TlsConfig {
@@ -284,6 +310,8 @@ pub struct Config {
     pub imap: ImapConfig,
     /// See [`Pop3Config`].
     pub pop3: Pop3Config,
+    /// See [`LimitsConfig`].
+    pub limits: LimitsConfig,
     /// See [`TlsConfig`].
     pub tls: TlsConfig,
     /// See [`MirrorConfig`].
@@ -312,6 +340,7 @@ const SECTIONS: &[SectionInfo] = &[
     ("smtp", SmtpConfig::DOC, SmtpConfig::FIELDS),
     ("imap", ImapConfig::DOC, ImapConfig::FIELDS),
     ("pop3", Pop3Config::DOC, Pop3Config::FIELDS),
+    ("limits", LimitsConfig::DOC, LimitsConfig::FIELDS),
     ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
     ("mirror", MirrorConfig::DOC, MirrorConfig::FIELDS),
     ("admin", AdminConfig::DOC, AdminConfig::FIELDS),
@@ -422,6 +451,7 @@ impl Config {
         config.smtp = section(&table, "smtp", &mut problems, &problem);
         config.imap = section(&table, "imap", &mut problems, &problem);
         config.pop3 = section(&table, "pop3", &mut problems, &problem);
+        config.limits = section(&table, "limits", &mut problems, &problem);
         config.tls = section(&table, "tls", &mut problems, &problem);
         config.mirror = section(&table, "mirror", &mut problems, &problem);
         config.admin = section(&table, "admin", &mut problems, &problem);
@@ -490,6 +520,9 @@ impl Config {
             if v == 0 {
                 bad(key, "must be at least 1".into());
             }
+        }
+        if self.limits.ipv6_prefix > 128 {
+            bad("limits.ipv6_prefix", "must be at most 128".into());
         }
         self.check_mirror(&mut bad);
         let hash = &self.admin.password_hash;
@@ -692,6 +725,20 @@ impl Config {
             p_cost: 1,
         };
         o
+    }
+}
+
+impl LimitsConfig {
+    /// The process-wide limits of the net crate.
+    pub fn policy(&self) -> twinmail_net::Policy {
+        twinmail_net::Policy {
+            ipv6_prefix: self.ipv6_prefix.min(128) as u8,
+            connections_per_minute: self.connections_per_minute,
+            tls_handshakes_per_minute: self.tls_handshakes_per_minute,
+            max_logins_in_flight: self.max_logins_in_flight,
+            max_logins_in_flight_per_ip: self.max_logins_in_flight_per_ip,
+            exempt_loopback: self.exempt_loopback,
+        }
     }
 }
 

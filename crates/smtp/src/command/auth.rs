@@ -65,6 +65,19 @@ pub async fn auth<S: Stream>(
             return Ok(Flow::Continue);
         }
     };
+    // The address's failure delay comes before the hash, and the queue in front of it
+    // is bounded: past it, a temporary failure at once (RFC 4954 §6: 454).
+    let Ok(_ticket) = s
+        .smtp
+        .limits
+        .before_login(s.peer.ip(), s.smtp.settings.auth_failure_delay)
+        .await
+    else {
+        tracing::info!("too many logins waiting for a password check");
+        s.conn
+            .reply("454 4.7.0 Temporary authentication failure, try again later");
+        return Ok(Flow::Continue);
+    };
     let account = match s.smtp.store.authenticate(&user, &pass).await {
         Ok(a) => a,
         Err(e) => {
@@ -79,13 +92,12 @@ pub async fn auth<S: Stream>(
         s.conn.reply("235 2.7.0 Authentication successful");
         return Ok(Flow::Continue);
     }
-    let delay = s
-        .smtp
+    // The delay this earns is waited before this address's next password check.
+    s.smtp
         .limits
         .auth_failed(s.peer.ip(), s.smtp.settings.auth_failure_delay);
     // The name a client failed with is often a password typed into the wrong box.
     tracing::info!(user_hash = %name_hash(&user), "authentication failed");
-    tokio::time::sleep(delay).await;
     s.auth_failures += 1;
     s.fail("535 5.7.8 Authentication credentials invalid").await;
     if s.auth_failures >= s.smtp.settings.max_auth_failures {
