@@ -20,6 +20,7 @@ mod framing;
 pub mod extparse;
 mod message;
 pub mod mutf7;
+mod recent;
 mod selected;
 mod server;
 mod session;

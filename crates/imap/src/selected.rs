@@ -6,7 +6,7 @@
 
 use imap_types::{
     fetch::MessageDataItem,
-    flag::{Flag, FlagPerm},
+    flag::{Flag, FlagFetch, FlagPerm},
     response::{Code, Data},
     sequence::{SeqOrUid, Sequence, SequenceSet},
 };
@@ -14,6 +14,7 @@ use twinmail_store::{Change, ChangeEvent, Flags, Mailbox};
 
 use crate::{
     convert::{fetch_flags, nz, nz64, vec1, wire_set},
+    recent::{Recent, RecentMode},
     uidmap::UidMap,
 };
 
@@ -58,6 +59,14 @@ pub struct Selected {
     /// no FETCH may show a flag before FLAGS has announced it (RFC 3501 §7.2.6,
     /// RFC 9051 §7.3.5).
     keywords: Vec<String>,
+    /// How this session takes part in `\Recent` (see `recent.rs`): set at SELECT.
+    pub recent_mode: RecentMode,
+    /// UIDs that are `\Recent` in this session (ascending): claimed at SELECT, or new
+    /// messages this session was the first to tell. Expunged ones stay here harmlessly;
+    /// they are no longer in `uids`.
+    recent: Vec<u32>,
+    /// The count the client was last told in `* n RECENT` (at SELECT, then on change).
+    recent_told: u32,
 }
 
 /// The system flags every mailbox has (RFC 3501 §2.3.2), as announced in FLAGS.
@@ -72,11 +81,14 @@ const SYSTEM_FLAGS: [Flag<'static>; 5] = [
 impl Selected {
     /// The view at SELECT; `flags` are the messages' flags, whose keywords SELECT's
     /// FLAGS announces.
+    /// `recent` are the UIDs recent to this session (ascending), per `recent_mode`.
     pub fn new<'a>(
         mailbox: Mailbox,
         read_only: bool,
         uids: Vec<u32>,
         flags: impl IntoIterator<Item = &'a Flags>,
+        recent_mode: RecentMode,
+        recent: Vec<u32>,
     ) -> Selected {
         let mut view = Selected {
             mailbox,
@@ -85,7 +97,11 @@ impl Selected {
             pending: Vec::new(),
             gone: false,
             keywords: Vec::new(),
+            recent_mode,
+            recent,
+            recent_told: 0,
         };
+        view.recent_told = view.recent_count();
         view.learn_keywords(flags);
         view
     }
@@ -143,6 +159,29 @@ impl Selected {
             perm
         };
         (Data::Flags(flags), Code::PermanentFlags(perm))
+    }
+
+    /// The message is `\Recent` in this session (RFC 3501 §2.3.2).
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent.binary_search(&uid).is_ok()
+    }
+
+    /// How many messages in the mailbox as told are `\Recent` here (`* n RECENT`).
+    pub fn recent_count(&self) -> u32 {
+        self.recent
+            .iter()
+            .filter(|&&u| self.uids.seq(u).is_some())
+            .count() as u32
+    }
+
+    /// A message's flags for a FETCH response: its stored flags, and `\Recent` when it is
+    /// recent in this session.
+    pub fn flags_of(&self, uid: u32, flags: &Flags) -> Vec<FlagFetch<'static>> {
+        let mut out = fetch_flags(flags);
+        if self.is_recent(uid) {
+            out.push(FlagFetch::Recent);
+        }
+        out
     }
 
     /// The sequence number of a UID.
@@ -215,7 +254,15 @@ impl Selected {
 
     /// The untagged responses for what changed, in a valid order. Expunges stay pending
     /// unless `expunges` allows them.
-    pub fn updates(&mut self, expunges: bool, report: Report) -> Vec<Data<'static>> {
+    /// New messages are claimed as `\Recent` in `recent` (per `recent_mode`), and when
+    /// the number of recent messages changed, `* n RECENT` follows EXISTS for IMAP4rev1
+    /// sessions (RFC 3501 §7.3.2), as Dovecot sends it.
+    pub fn updates(
+        &mut self,
+        expunges: bool,
+        report: Report,
+        recent: &Recent,
+    ) -> Vec<Data<'static>> {
         let mut out = Vec::new();
         let before = self.uids.len();
         let mut kept = Vec::new();
@@ -223,11 +270,13 @@ impl Selected {
         // that follows them so sequence numbers stay consistent.
         let mut gone: Vec<u32> = Vec::new();
         let mut expunged_any = false;
+        let mut added = Vec::new();
         for p in std::mem::take(&mut self.pending) {
             match p {
                 Pending::Added(uid, _) => {
                     if uid > self.max_uid() {
                         self.uids.push(uid);
+                        added.push(uid);
                     }
                 }
                 Pending::Expunged(uid) if expunges => {
@@ -246,7 +295,7 @@ impl Selected {
                     out.extend(vanished(std::mem::take(&mut gone), false));
                     let mut items = vec![
                         MessageDataItem::Uid(nz(uid)),
-                        MessageDataItem::Flags(fetch_flags(&flags)),
+                        MessageDataItem::Flags(self.flags_of(uid, &flags)),
                     ];
                     if report.condstore {
                         items.push(MessageDataItem::ModSeq(nz64(modseq)));
@@ -265,8 +314,15 @@ impl Selected {
         gone.sort_unstable();
         out.extend(vanished(gone, false));
         self.pending = kept;
+        let claimed = recent.arrived(self.mailbox.guid, &added, self.recent_mode);
+        self.recent.extend(claimed);
         if self.uids.len() != before || expunged_any {
             out.push(Data::Exists(self.uids.len() as u32));
+            let count = self.recent_count();
+            if self.recent_mode != RecentMode::Off && count != self.recent_told {
+                self.recent_told = count;
+                out.push(Data::Recent(count));
+            }
         }
         out
     }

@@ -33,6 +33,9 @@ pub struct Imap {
     pub limits: Arc<Limits>,
     /// Logged-in sessions per account (local id).
     users: Arc<Mutex<HashMap<i64, usize>>>,
+    /// Which messages are `\Recent` to which session: per mailbox, the highest UID a
+    /// session has claimed (in memory, per twin and per process; see `recent.rs`).
+    pub recent: crate::recent::Recent,
 }
 
 /// A logged-in session's place in the per-user count; released when the session ends.
@@ -62,6 +65,7 @@ impl Imap {
             tls,
             limits: Arc::default(),
             users: Arc::default(),
+            recent: crate::recent::Recent::default(),
         })
     }
 

@@ -732,7 +732,7 @@ impl<S: Stream> Session<S> {
                 }
                 return;
             }
-            State::Selected { view, .. } => view.updates(expunges, report),
+            State::Selected { view, .. } => view.updates(expunges, report, &self.imap.recent),
             _ => return,
         };
         for d in updates {

@@ -41,6 +41,7 @@ async fn append_forms_flags_and_dates() {
             format!("* FLAGS ({system} $Important)"),
             format!("* OK [PERMANENTFLAGS ({system} $Important \\*)] Flags permitted"),
             "* 3 EXISTS".into(),
+            "* 3 RECENT".into(),
             "A OK NOOP completed".into()
         ]
     );
@@ -49,7 +50,7 @@ async fn append_forms_flags_and_dates() {
             .cmd("FETCH 3 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")
             .await,
         [
-            "* 3 FETCH (UID 3 FLAGS ($Important \\Seen) INTERNALDATE \"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 12 BODY[] {12}",
+            "* 3 FETCH (UID 3 FLAGS ($Important \\Seen \\Recent) INTERNALDATE \"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 12 BODY[] {12}",
             "Subject: a",
             ")",
             "A OK FETCH completed"
@@ -62,14 +63,16 @@ async fn append_forms_flags_and_dates() {
         c.cmd("APPEND Drafts {12+}\r\nSubject: e\r\n").await,
         [
             "* 2 EXISTS".to_string(),
+            "* 2 RECENT".to_string(),
             format!("A OK [APPENDUID {drafts} 2] APPEND completed")
         ]
     );
     assert_eq!(
         c.cmd("UID FETCH 1:* (FLAGS RFC822.SIZE)").await,
         [
-            "* 1 FETCH (UID 1 FLAGS (\\Draft) RFC822.SIZE 12)",
-            "* 2 FETCH (UID 2 FLAGS () RFC822.SIZE 12)",
+            // The first session to select Drafts gets both as recent.
+            "* 1 FETCH (UID 1 FLAGS (\\Draft \\Recent) RFC822.SIZE 12)",
+            "* 2 FETCH (UID 2 FLAGS (\\Recent) RFC822.SIZE 12)",
             "A OK UID FETCH completed"
         ]
     );
@@ -134,6 +137,8 @@ async fn a_keyword_new_with_an_appended_message_is_announced_in_flags_with_its_e
             flags.clone(),
             perm.clone(),
             "* 2 EXISTS".into(),
+            // RFC 3501 §7.3.2: this session is the first told of it, so it is recent here.
+            "* 2 RECENT".into(),
             format!("A OK [APPENDUID {inbox} 2] APPEND completed")
         ]
     );

@@ -19,7 +19,9 @@ async fn check_when_selected() {
     assert_eq!(
         c.cmd("CHECK").await,
         [
-            "* 1 FETCH (UID 1 FLAGS (\\Answered))",
+            // Message 1 is recent here (this session selected first); message 3 went
+            // to `other`, told of it first by its STORE (RFC 3501 §2.3.2).
+            "* 1 FETCH (UID 1 FLAGS (\\Answered \\Recent))",
             "* 3 EXISTS",
             "A OK CHECK completed"
         ]

@@ -44,6 +44,7 @@ async fn copy_and_uid_copy() {
             format!("* FLAGS ({system} $Keep)"),
             format!("* OK [PERMANENTFLAGS ({system} $Keep \\*)] Flags permitted"),
             "* 5 EXISTS".into(),
+            "* 5 RECENT".into(),
             "A OK NOOP completed".into()
         ]
     );
@@ -53,7 +54,7 @@ async fn copy_and_uid_copy() {
             .await,
         [
             format!(
-                "* 2 FETCH (UID 2 FLAGS ($Keep \\Flagged) INTERNALDATE {date} BODY[HEADER.FIELDS (Subject)] {{22}}"
+                "* 2 FETCH (UID 2 FLAGS ($Keep \\Flagged \\Recent) INTERNALDATE {date} BODY[HEADER.FIELDS (Subject)] {{22}}"
             ),
             "Subject: message 2".to_string(),
             String::new(),
@@ -70,6 +71,7 @@ async fn copy_and_uid_copy() {
         c.cmd("COPY 1 INBOX").await,
         [
             "* 5 EXISTS".to_string(),
+            "* 5 RECENT".to_string(),
             format!("A OK [COPYUID {inbox} 1 5] COPY completed")
         ]
     );

@@ -28,8 +28,8 @@ async fn expunge_and_uid_expunge() {
     assert_eq!(
         c.cmd("FETCH 1:* (UID FLAGS)").await,
         [
-            "* 1 FETCH (UID 1 FLAGS (\\Deleted))",
-            "* 2 FETCH (UID 3 FLAGS (\\Deleted))",
+            "* 1 FETCH (UID 1 FLAGS (\\Deleted \\Recent))",
+            "* 2 FETCH (UID 3 FLAGS (\\Deleted \\Recent))",
             "A OK FETCH completed"
         ]
     );
@@ -115,6 +115,10 @@ async fn other_sessions_are_told_at_the_right_time() {
     // c sees other's flag change, and its own expunge is not told again.
     assert_eq!(
         c.cmd("NOOP").await,
-        ["* 2 FETCH (UID 3 FLAGS (\\Flagged))", "A OK NOOP completed"]
+        // Recent in c, which selected first (RFC 3501 §2.3.2), not in `other`.
+        [
+            "* 2 FETCH (UID 3 FLAGS (\\Flagged \\Recent))",
+            "A OK NOOP completed"
+        ]
     );
 }

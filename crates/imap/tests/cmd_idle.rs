@@ -18,14 +18,23 @@ async fn idle_is_woken_by_deliveries_and_other_sessions() {
     c.0.send_line("A IDLE").await;
     assert_eq!(c.line().await, "+ idling");
     srv.deliver(ALICE.0, 1).await;
+    // `c` selected first and is first told of the delivery: all are \Recent to it.
     assert_eq!(c.line().await, "* 3 EXISTS");
+    assert_eq!(c.line().await, "* 3 RECENT");
     other.cmd("STORE 1 +FLAGS.SILENT (\\Flagged)").await;
-    assert_eq!(c.line().await, "* 1 FETCH (UID 1 FLAGS (\\Flagged))");
+    assert_eq!(
+        c.line().await,
+        "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))"
+    );
     other.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
-    assert_eq!(c.line().await, "* 2 FETCH (UID 2 FLAGS (\\Deleted))");
+    assert_eq!(
+        c.line().await,
+        "* 2 FETCH (UID 2 FLAGS (\\Deleted \\Recent))"
+    );
     other.cmd("EXPUNGE").await;
     assert_eq!(c.line().await, "* 2 EXPUNGE");
     assert_eq!(c.line().await, "* 2 EXISTS");
+    assert_eq!(c.line().await, "* 2 RECENT");
     c.0.send_line("DONE").await;
     assert_eq!(c.until_tagged().await, ["A OK IDLE terminated"]);
     // Nothing is told twice.
@@ -50,6 +59,7 @@ async fn changes_before_idle_are_told_at_once() {
     c.0.send_line("A IDLE").await;
     assert_eq!(c.line().await, "+ idling");
     assert_eq!(c.line().await, "* 2 EXISTS");
+    assert_eq!(c.line().await, "* 2 RECENT");
     c.0.send_line("DONE").await;
     assert_eq!(c.until_tagged().await, ["A OK IDLE terminated"]);
 }
@@ -89,7 +99,7 @@ async fn an_idling_session_is_told_a_new_keyword_in_flags_before_the_fetch_that_
         c.line().await,
         format!("* OK [PERMANENTFLAGS ({system} $Later \\*)] Flags permitted")
     );
-    assert_eq!(c.line().await, "* 1 FETCH (UID 1 FLAGS ($Later))");
+    assert_eq!(c.line().await, "* 1 FETCH (UID 1 FLAGS ($Later \\Recent))");
     c.0.send_line("DONE").await;
     assert_eq!(c.until_tagged().await, ["A OK IDLE terminated"]);
 }

@@ -71,14 +71,14 @@ async fn move_and_uid_move() {
     // The session on Trash sees them arrive, flags kept.
     assert_eq!(
         target.cmd("NOOP").await,
-        ["* 3 EXISTS", "A OK NOOP completed"]
+        ["* 3 EXISTS", "* 3 RECENT", "A OK NOOP completed"]
     );
     assert_eq!(
         target.cmd("FETCH 1:* (UID FLAGS)").await,
         [
-            "* 1 FETCH (UID 1 FLAGS (\\Flagged))",
-            "* 2 FETCH (UID 2 FLAGS ())",
-            "* 3 FETCH (UID 3 FLAGS ())",
+            "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))",
+            "* 2 FETCH (UID 2 FLAGS (\\Recent))",
+            "* 3 FETCH (UID 3 FLAGS (\\Recent))",
             "A OK FETCH completed"
         ]
     );

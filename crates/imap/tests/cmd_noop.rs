@@ -32,7 +32,10 @@ async fn noop_reports_other_sessions_changes() {
 
     // A delivery.
     srv.deliver(ALICE.0, 1).await;
-    assert_eq!(a.cmd("NOOP").await, ["* 5 EXISTS", "A OK NOOP completed"]);
+    assert_eq!(
+        a.cmd("NOOP").await,
+        ["* 5 EXISTS", "* 5 RECENT", "A OK NOOP completed"]
+    );
     // Told once only.
     assert_eq!(a.cmd("NOOP").await, ["A OK NOOP completed"]);
 
@@ -40,7 +43,10 @@ async fn noop_reports_other_sessions_changes() {
     b.cmd("STORE 1 +FLAGS.SILENT (\\Seen)").await;
     assert_eq!(
         a.cmd("NOOP").await,
-        ["* 1 FETCH (UID 1 FLAGS (\\Seen))", "A OK NOOP completed"]
+        [
+            "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))",
+            "A OK NOOP completed"
+        ]
     );
 
     // Another session's expunge: EXPUNGE with the number as a knows it, then EXISTS.
@@ -49,11 +55,12 @@ async fn noop_reports_other_sessions_changes() {
     assert_eq!(
         a.cmd("NOOP").await,
         [
-            "* 2 FETCH (UID 2 FLAGS (\\Deleted))",
-            "* 4 FETCH (UID 4 FLAGS (\\Deleted))",
+            "* 2 FETCH (UID 2 FLAGS (\\Deleted \\Recent))",
+            "* 4 FETCH (UID 4 FLAGS (\\Deleted \\Recent))",
             "* 2 EXPUNGE",
             "* 3 EXPUNGE",
             "* 3 EXISTS",
+            "* 3 RECENT",
             "A OK NOOP completed"
         ]
     );

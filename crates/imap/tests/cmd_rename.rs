@@ -146,6 +146,7 @@ async fn renaming_inbox_moves_its_messages() {
             "* 1 EXPUNGE",
             "* 1 EXPUNGE",
             "* 0 EXISTS",
+            "* 0 RECENT",
             "A OK NOOP completed"
         ]
     );
@@ -153,6 +154,6 @@ async fn renaming_inbox_moves_its_messages() {
     srv.deliver(ALICE.0, 1).await;
     assert_eq!(
         other.cmd("NOOP").await,
-        ["* 1 EXISTS", "A OK NOOP completed"]
+        ["* 1 EXISTS", "* 1 RECENT", "A OK NOOP completed"]
     );
 }

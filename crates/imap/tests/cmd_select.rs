@@ -35,7 +35,8 @@ async fn select_and_examine() {
             FLAGS.to_string(),
             PERM_RW.to_string(),
             "* 3 EXISTS".to_string(),
-            "* 0 RECENT".to_string(),
+            // The first session to SELECT gets the delivered messages as recent.
+            "* 3 RECENT".to_string(),
             "* OK [UNSEEN 1] First unseen".to_string(),
             format!("* OK [UIDVALIDITY {validity}] UIDs valid"),
             "* OK [UIDNEXT 4] Predicted next UID".to_string(),

@@ -26,7 +26,8 @@ async fn status_items_and_changes() {
             .await,
         [
             format!(
-                "* STATUS INBOX (MESSAGES 3 RECENT 0 UIDNEXT 4 UIDVALIDITY {validity} UNSEEN 3)"
+                // EXAMINE does not take \\Recent (RFC 3501 §6.3.2): all 3 still are.
+                "* STATUS INBOX (MESSAGES 3 RECENT 3 UIDNEXT 4 UIDVALIDITY {validity} UNSEEN 3)"
             ),
             "A OK STATUS completed".to_string()
         ]
@@ -61,6 +62,7 @@ async fn status_items_and_changes() {
         [
             "* STATUS INBOX (MESSAGES 4 UIDNEXT 6)",
             "* 4 EXISTS",
+            "* 1 RECENT",
             "A OK STATUS completed"
         ]
     );

@@ -11,6 +11,7 @@ use common::{ALICE, Client, start};
 async fn store_forms() {
     let srv = start().await;
     srv.deliver(ALICE.0, 3).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
     let (label, work) = (flags_told(" $Label1"), flags_told(" $Label1 work"));
@@ -85,6 +86,7 @@ async fn store_forms() {
 async fn store_refusals() {
     let srv = start().await;
     srv.deliver(ALICE.0, 2).await;
+    srv.take_recent(ALICE).await;
     let mut u = Client::connect_tls(&srv).await;
     assert_eq!(
         u.cmd("STORE 1 +FLAGS (\\Seen)").await,
@@ -145,6 +147,7 @@ async fn store_refusals() {
 async fn other_sessions_see_flag_changes() {
     let srv = start().await;
     srv.deliver(ALICE.0, 3).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     let mut other = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
@@ -203,6 +206,7 @@ async fn a_new_keyword_is_announced_in_flags_to_every_session_before_a_fetch_use
     // §7.3.5 the same; no FETCH may show a flag that FLAGS has not defined (§7.4.2).
     let srv = start().await;
     srv.deliver(ALICE.0, 2).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     let mut other = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
@@ -251,6 +255,7 @@ async fn nil_is_refused_as_a_flag_with_a_precise_bad() {
     // does, and nothing is stored; the session goes on.
     let srv = start().await;
     srv.deliver(ALICE.0, 1).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
     for cmd in [

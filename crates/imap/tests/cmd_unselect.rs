@@ -9,6 +9,7 @@ use common::{ALICE, Client, start};
 async fn unselect_keeps_deleted_messages() {
     let srv = start().await;
     srv.deliver(ALICE.0, 2).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     let mut other = srv.login(ALICE).await;
     other.cmd("SELECT INBOX").await;

@@ -14,6 +14,7 @@ fn modseq_of(line: &str) -> u64 {
 async fn conditional_store_and_changes_since() {
     let srv = start().await;
     srv.deliver(ALICE.0, 3).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     let caps = c.cmd("CAPABILITY").await;
     assert!(caps[0].contains("CONDSTORE"), "{caps:?}");

@@ -173,7 +173,11 @@ async fn other_sessions_changes_are_reported_at_the_right_time() {
     b.cmd("STORE 2 +FLAGS.SILENT (\\Flagged)").await;
     assert_eq!(
         a.cmd("NOOP").await,
-        ["* 2 FETCH (UID 2 FLAGS (\\Flagged))", "A OK NOOP completed"]
+        // `a` selected first: the messages are \\Recent to it (RFC 3501 §2.3.2).
+        [
+            "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))",
+            "A OK NOOP completed"
+        ]
     );
     b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     b.cmd("EXPUNGE").await;

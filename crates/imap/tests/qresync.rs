@@ -23,6 +23,7 @@ fn number_after(lines: &[String], key: &str) -> u64 {
 async fn resync_after_changes_elsewhere() {
     let srv = start().await;
     srv.deliver(ALICE.0, 5).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     let caps = c.cmd("CAPABILITY").await;
     assert!(caps[0].contains(" QRESYNC"), "{caps:?}");
@@ -171,6 +172,7 @@ async fn resync_after_changes_elsewhere() {
 async fn condstore_only_clients_keep_expunge() {
     let srv = start().await;
     srv.deliver(ALICE.0, 2).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     assert_eq!(
         c.cmd("ENABLE CONDSTORE QRESYNC").await,

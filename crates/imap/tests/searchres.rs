@@ -11,6 +11,7 @@ use common::{ALICE, start};
 async fn saved_result_stands_for_dollar() {
     let srv = start().await;
     srv.deliver(ALICE.0, 5).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     let caps = c.cmd("CAPABILITY").await;
     assert!(caps[0].contains(" SEARCHRES"), "{caps:?}");
@@ -119,6 +120,7 @@ async fn saved_result_stands_for_dollar() {
 async fn expunges_elsewhere_drop_out_and_select_forgets() {
     let srv = start().await;
     srv.deliver(ALICE.0, 4).await;
+    srv.take_recent(ALICE).await;
     let mut c = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
     c.cmd("SEARCH RETURN (SAVE) NOT SUBJECT \"message 3\"")

@@ -155,6 +155,11 @@ pub async fn fetch<S: Stream>(
     for (seq, u) in pairs {
         // Expunged by another session meanwhile: nothing to say about it.
         let Some(m) = by_uid.remove(&u) else { continue };
+        // Its flags as this session shows them (with \Recent when it is recent here).
+        let flags = match &s.state {
+            State::Selected { view, .. } => view.flags_of(m.uid, &m.flags),
+            _ => fetch_flags(&m.flags),
+        };
         if changed_since.is_some_and(|since| m.modseq <= since) {
             continue;
         }
@@ -181,7 +186,7 @@ pub async fn fetch<S: Stream>(
             out.push(match name {
                 N::Uid => MessageDataItem::Uid(nz(m.uid)),
                 N::ModSeq => MessageDataItem::ModSeq(nz64(m.modseq)),
-                N::Flags => MessageDataItem::Flags(fetch_flags(&m.flags)),
+                N::Flags => MessageDataItem::Flags(flags.clone()),
                 N::InternalDate => MessageDataItem::InternalDate(date(m.internal_date)),
                 N::Rfc822Size => MessageDataItem::Rfc822Size(m.size as u32),
                 N::Envelope => MessageDataItem::Envelope(message::envelope(parsed.as_ref())),
@@ -245,7 +250,7 @@ pub async fn fetch<S: Stream>(
             });
         }
         if sets_seen && !names.contains(&N::Flags) {
-            out.push(MessageDataItem::Flags(fetch_flags(&m.flags)));
+            out.push(MessageDataItem::Flags(flags));
         }
         if sets_seen {
             seen_reported.push(m.uid);

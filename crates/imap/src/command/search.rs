@@ -295,9 +295,10 @@ impl<'a> Ctx<'a> {
             Unseen => !f("\\Seen"),
             Keyword(a) => f(a.as_ref()),
             Unkeyword(a) => !f(a.as_ref()),
-            // \Recent is never set here: no message is new to only one session.
-            New | Recent => false,
-            Old => true,
+            // \Recent as this session has it (RFC 3501 §6.4.4: NEW is RECENT UNSEEN).
+            New => self.view.is_recent(self.m.uid) && !f("\\Seen"),
+            Recent => self.view.is_recent(self.m.uid),
+            Old => !self.view.is_recent(self.m.uid),
             Larger(n) => self.m.size > u64::from(*n),
             Smaller(n) => self.m.size < u64::from(*n),
             Before(d) => day < *d.as_ref(),

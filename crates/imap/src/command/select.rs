@@ -13,7 +13,8 @@ use twinmail_net::Stream;
 
 use crate::{
     command::{existing_mailbox, store_failed},
-    convert::{bad, fetch_flags, nz, nz64, ok, uid_set, vec1},
+    convert::{bad, nz, nz64, ok, uid_set, vec1},
+    recent::RecentMode,
     selected::{Selected, vanished},
     session::{Session, State},
 };
@@ -66,11 +67,23 @@ pub async fn select<S: Stream>(
     // one the client has not been told (RFC 3501 §7.2.6); PERMANENTFLAGS adds \* for
     // new ones.
     let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+    // \Recent (RFC 3501 §2.3.2, see `recent.rs`): SELECT claims what no session has
+    // claimed yet, EXAMINE only looks; IMAP4rev2 has no \Recent.
+    let mode = if s.rev2 {
+        RecentMode::Off
+    } else if read_only {
+        RecentMode::Peek
+    } else {
+        RecentMode::Claim
+    };
+    let recent = s.imap.recent.at_select(m.guid, &messages, mode);
     let view = Selected::new(
         m.clone(),
         read_only,
         uids.clone(),
         messages.iter().map(|m| &m.flags),
+        mode,
+        recent,
     );
     let (flags, perm) = view.flags_announcement();
     s.data(flags);
@@ -86,7 +99,7 @@ pub async fn select<S: Stream>(
             mailbox,
         });
     } else {
-        s.data(Data::Recent(0));
+        s.data(Data::Recent(view.recent_count()));
         if let Some(i) = messages.iter().position(|m| !m.flags.contains("\\Seen")) {
             untagged_ok(s, Code::Unseen(nz(i as u32 + 1)), "First unseen");
         }
@@ -116,7 +129,7 @@ pub async fn select<S: Stream>(
             if let Ok(i) = uids.binary_search(&msg.uid) {
                 let items = vec![
                     MessageDataItem::Uid(nz(msg.uid)),
-                    MessageDataItem::Flags(fetch_flags(&msg.flags)),
+                    MessageDataItem::Flags(view.flags_of(msg.uid, &msg.flags)),
                     MessageDataItem::ModSeq(nz64(msg.modseq)),
                 ];
                 if let Some(items) = vec1(items) {

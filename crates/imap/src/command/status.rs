@@ -47,10 +47,19 @@ pub async fn status_items<S: Stream>(
 ) -> Result<Data<'static>, StoreError> {
     let store = &s.imap.store;
     let counts = store.counts(m.id).await?;
-    // DELETED needs the flags of every message: only read them when asked.
-    let deleted = if names.contains(&StatusDataItemName::Deleted) {
-        let all = store.messages(m.id).await?;
-        all.iter().filter(|m| m.flags.contains("\\Deleted")).count() as u32
+    // DELETED and RECENT need every message: only read them when asked.
+    let all = if names.contains(&StatusDataItemName::Deleted)
+        || names.contains(&StatusDataItemName::Recent)
+    {
+        store.messages(m.id).await?
+    } else {
+        Vec::new()
+    };
+    let deleted = all.iter().filter(|m| m.flags.contains("\\Deleted")).count() as u32;
+    // RFC 3501 §6.3.10: the messages with \Recent, i.e. those the next session to
+    // SELECT the mailbox would get as recent (see `recent.rs`).
+    let recent = if names.contains(&StatusDataItemName::Recent) {
+        s.imap.recent.unclaimed(m.guid, &all)
     } else {
         0
     };
@@ -58,7 +67,7 @@ pub async fn status_items<S: Stream>(
         .iter()
         .filter_map(|n| match n {
             StatusDataItemName::Messages => Some(StatusDataItem::Messages(counts.messages as u32)),
-            StatusDataItemName::Recent => Some(StatusDataItem::Recent(0)),
+            StatusDataItemName::Recent => Some(StatusDataItem::Recent(recent)),
             StatusDataItemName::UidNext => Some(StatusDataItem::UidNext(nz(m.uidnext))),
             StatusDataItemName::UidValidity => Some(StatusDataItem::UidValidity(nz(m.uidvalidity))),
             StatusDataItemName::Unseen => Some(StatusDataItem::Unseen(counts.unseen as u32)),

@@ -14,7 +14,7 @@ use twinmail_store::{FlagMode, UidSet};
 
 use crate::{
     command::store_failed,
-    convert::{bad, fetch_flags, no, nz, nz64, ok, store_flags, vec1},
+    convert::{bad, no, nz, nz64, ok, store_flags, vec1},
     session::{Session, State},
 };
 
@@ -99,7 +99,7 @@ pub async fn store<S: Stream>(
                     items.push(MessageDataItem::Uid(nz(m.uid)));
                 }
                 if !silent {
-                    items.push(MessageDataItem::Flags(fetch_flags(&m.flags)));
+                    items.push(MessageDataItem::Flags(view.flags_of(m.uid, &m.flags)));
                 }
                 if condstore {
                     items.push(MessageDataItem::ModSeq(nz64(m.modseq)));

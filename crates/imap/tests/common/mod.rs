@@ -56,6 +56,15 @@ impl Server {
         twinmail_testkit::deliver(&self.store, account, n).await
     }
 
+    /// Takes `\Recent` (RFC 3501 §2.3.2) for the messages now in `user`'s INBOX with a
+    /// session of its own that SELECTs it and logs out, for tests about something else
+    /// whose sessions should show stored flags only.
+    pub async fn take_recent(&self, user: (&str, &str)) {
+        let mut c = self.login(user).await;
+        c.cmd("SELECT INBOX").await;
+        c.cmd("LOGOUT").await;
+    }
+
     /// A client logged in over implicit TLS.
     pub async fn login(&self, user: (&str, &str)) -> Client {
         let mut c = Client::connect_tls(self).await;
