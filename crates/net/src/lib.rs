@@ -15,8 +15,8 @@ mod tls;
 pub use accept::{accept_loop, connection_id};
 pub use conn::{Conn, Stop};
 pub use limits::{
-    Limits, LoginBusy, LoginTicket, MAX_TRACKED, Policy, Slot, group, handshake_allowed, policy,
-    set_policy,
+    HeldBytes, Limits, LoginBusy, LoginTicket, MAX_TRACKED, Policy, Slot, group, handshake_allowed,
+    policy, set_policy,
 };
 pub use log::{escaped, name_hash};
 pub use stats::{Counts, Reject, Stats};

@@ -138,6 +138,47 @@ pub fn handshake_allowed(ip: IpAddr) -> bool {
     HANDSHAKES.take(group(ip), p.tls_handshakes_per_minute)
 }
 
+/// Message bytes held in memory by every session of the process (SMTP DATA and BDAT,
+/// IMAP APPEND literals), counted by [`HeldBytes`].
+static MESSAGE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// One session's share of the message bytes held in memory; given back when dropped.
+/// Capping the sum keeps thousands of sessions each sending a large message from taking
+/// all memory: past the cap a message is refused with a temporary failure.
+#[derive(Debug, Default)]
+pub struct HeldBytes(
+    /// Bytes this share holds.
+    usize,
+);
+
+impl HeldBytes {
+    /// Grows this share to `total` bytes if every session together then holds at most
+    /// `cap`; `false`, and no change, if not. A smaller `total` changes nothing.
+    pub fn grow_to(&mut self, total: usize, cap: usize) -> bool {
+        let Some(more) = total.checked_sub(self.0).filter(|m| *m > 0) else {
+            return true;
+        };
+        let before = MESSAGE_BYTES.fetch_add(more, Ordering::AcqRel);
+        if before.saturating_add(more) > cap {
+            MESSAGE_BYTES.fetch_sub(more, Ordering::AcqRel);
+            return false;
+        }
+        self.0 = total;
+        true
+    }
+
+    /// Message bytes all sessions hold now.
+    pub fn in_flight() -> usize {
+        MESSAGE_BYTES.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for HeldBytes {
+    fn drop(&mut self) {
+        MESSAGE_BYTES.fetch_sub(self.0, Ordering::AcqRel);
+    }
+}
+
 /// Logins waiting for or computing a hash, in the whole process.
 static LOGINS: AtomicUsize = AtomicUsize::new(0);
 

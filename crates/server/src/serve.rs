@@ -101,7 +101,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     make_private(&config);
     let acceptor = TlsAcceptor::from(tls.config);
     let smtp = Smtp::new(
-        c.settings(&config.node.hostname),
+        c.settings(&config.node.hostname, &config.limits),
         store.clone(),
         Some(acceptor.clone()),
         Pipeline::default(),

@@ -58,6 +58,8 @@ pub struct Transaction {
     pub delivery: Delivery,
     /// BDAT chunks received so far.
     pub chunks: Vec<u8>,
+    /// The chunks' share of the message bytes held in memory by all sessions.
+    pub held: twinmail_net::HeldBytes,
 }
 
 /// Where the session is.

@@ -80,6 +80,9 @@ pub struct SmtpSettings {
     /// one counts as an error (Postfix's `smtpd_junk_command_limit`); the count starts
     /// again after each message accepted.
     pub junk_command_limit: u32,
+    /// Most message bytes (DATA and BDAT) all sessions of the process may hold in memory
+    /// at once; a message that would go past it is answered 451 4.3.1 (try later).
+    pub max_bytes_in_flight: usize,
 }
 
 impl SmtpSettings {
@@ -105,6 +108,7 @@ impl SmtpSettings {
             enforce_sync: true,
             greet_delay: Duration::ZERO,
             junk_command_limit: 100,
+            max_bytes_in_flight: 512 * 1024 * 1024,
         }
     }
 }

@@ -88,6 +88,44 @@ async fn size_and_recipient_limits() {
     assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok");
 }
 
+/// Message bytes held in memory are capped across all sessions: a message (DATA) or a
+/// chunk (BDAT) that would go past the cap is read to its end, dropped and answered
+/// 451 4.3.1 (the sender retries later); the session goes on, and a message that fits
+/// is taken.
+#[tokio::test]
+async fn messages_past_the_bytes_in_flight_cap_are_refused_for_now() {
+    let srv = start_with(|s| s.max_bytes_in_flight = 100_000).await;
+    let (mut c, _) = Client::connect(srv.mx).await;
+    c.cmd("EHLO client").await;
+    c.cmd("MAIL FROM:<a@remote.org>").await;
+    c.cmd("RCPT TO:<alice@example.com>").await;
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.send(message("too much at once", &"y\r\n".repeat(75_000)).as_bytes())
+        .await;
+    c.send(b".\r\n").await;
+    assert_eq!(
+        c.reply().await,
+        "451 4.3.1 Insufficient system resources, try again later"
+    );
+    c.cmd("MAIL FROM:<a@remote.org>").await;
+    c.cmd("RCPT TO:<alice@example.com>").await;
+    c.send(format!("BDAT 150000 LAST\r\n{}", "z".repeat(150_000)).as_bytes())
+        .await;
+    assert_eq!(
+        c.reply().await,
+        "451 4.3.1 Insufficient system resources, try again later"
+    );
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok");
+    assert!(srv.inbox(ALICE.0).await.is_empty());
+    c.cmd("MAIL FROM:<a@remote.org>").await;
+    c.cmd("RCPT TO:<alice@example.com>").await;
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.send(message("fits", "small").as_bytes()).await;
+    c.send(b".\r\n").await;
+    assert!(c.reply().await.starts_with("250"));
+    assert_eq!(srv.inbox(ALICE.0).await.len(), 1);
+}
+
 #[tokio::test]
 async fn mail_loops_hit_the_hop_limit() {
     let srv = start().await;

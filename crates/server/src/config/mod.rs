@@ -187,6 +187,10 @@ section! {
         /// Loopback clients (local tools, a proxy on this host) are exempt from the two
         /// rates above.
         pub exempt_loopback: bool = true,
+        /// Most bytes of messages being received (SMTP DATA and BDAT) held in memory by
+        /// all sessions together; a message that would go past it gets 451 4.3.1 and is
+        /// retried later by its sender.
+        pub max_message_bytes_in_flight: usize = 512 * 1024 * 1024,
     }
 }
 
@@ -744,8 +748,9 @@ impl LimitsConfig {
 
 impl SmtpConfig {
     /// The SMTP crate's settings from this section.
-    pub fn settings(&self, hostname: &str) -> twinmail_smtp::SmtpSettings {
+    pub fn settings(&self, hostname: &str, limits: &LimitsConfig) -> twinmail_smtp::SmtpSettings {
         let mut s = twinmail_smtp::SmtpSettings::new(hostname);
+        s.max_bytes_in_flight = limits.max_message_bytes_in_flight;
         s.max_message_size = self.max_message_size;
         s.max_recipients = self.max_recipients;
         s.max_errors = self.max_errors.max(1);

@@ -18,12 +18,26 @@ pub async fn bdat<S: Stream>(
     is_last: bool,
 ) -> Result<Flow, Stop> {
     let max = s.smtp.settings.max_message_size;
-    let refusal = match &s.state {
+    let cap = s.smtp.settings.max_bytes_in_flight;
+    let refusal = match &mut s.state {
         State::Mail { tx, .. } if tx.recipients.is_empty() => Some("554 5.5.1 No valid recipients"),
         State::Mail { tx, .. } if tx.chunks.len().saturating_add(chunk_size) > max => {
             Some("552 5.3.4 Message size exceeds fixed maximum message size")
         }
-        State::Mail { .. } => None,
+        // The chunk's room among the message bytes all sessions hold, taken before
+        // any of it is read.
+        State::Mail { tx, .. } => {
+            let total = tx.chunks.len().saturating_add(chunk_size);
+            if tx.held.grow_to(total, cap) {
+                None
+            } else {
+                tracing::warn!(
+                    in_flight = twinmail_net::HeldBytes::in_flight(),
+                    "chunk refused for now: too many message bytes in memory"
+                );
+                Some("451 4.3.1 Insufficient system resources, try again later")
+            }
+        }
         _ => Some("503 5.5.1 Need MAIL before BDAT"),
     };
     let timeout = s.smtp.settings.data_timeout;

@@ -48,6 +48,10 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
     receiver.ingest(&mut b"\r\n".iter(), &mut body);
     body.clear();
     let mut discard: Option<DummyDataReceiver> = None;
+    // This message's share of the bytes all sessions hold; past the cap the rest of the
+    // data is read and dropped, and the message refused for now.
+    let mut held = twinmail_net::HeldBytes::default();
+    let mut over_budget = false;
     let mut end = Tail::after_crlf();
     s.read_deadline(Some(Instant::now() + s.smtp.settings.data_deadline));
     loop {
@@ -65,6 +69,13 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
             discard = Some(DummyDataReceiver::new_data(&receiver));
             body = Vec::new();
         }
+        if discard.is_none() && !held.grow_to(body.capacity(), s.smtp.settings.max_bytes_in_flight)
+        {
+            discard = Some(DummyDataReceiver::new_data(&receiver));
+            body = Vec::new();
+            held = twinmail_net::HeldBytes::default();
+            over_budget = true;
+        }
         if done {
             break;
         }
@@ -78,6 +89,19 @@ pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
         s.smtp.limits.stats.rejected("DATA", reply);
         s.conn.reply(reply);
         return Ok(Flow::Quit);
+    }
+    if over_budget {
+        s.state.reset();
+        tracing::warn!(
+            in_flight = twinmail_net::HeldBytes::in_flight(),
+            "message refused for now: too many message bytes in memory"
+        );
+        s.reject(
+            "DATA",
+            "451 4.3.1 Insufficient system resources, try again later",
+        )
+        .await;
+        return Ok(Flow::Continue);
     }
     if discard.is_some() {
         s.state.reset();

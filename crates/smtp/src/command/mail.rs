@@ -50,6 +50,7 @@ pub async fn mail<S: Stream>(s: &mut Session<S>, from: MailFrom<String>) -> Resu
             recipients: Vec::new(),
             delivery: s.smtp.store.delivery(),
             chunks: Vec::new(),
+            held: Default::default(),
         }),
     };
     s.conn.reply("250 2.1.0 Ok");
