@@ -1,8 +1,13 @@
 //! `\Recent` (RFC 3501 §2.3.2): a message is recent to the one IMAP4rev1 session that is
 //! first told of it with the mailbox SELECTed read-write; every other session sees it
-//! without `\Recent`. EXAMINE shows what is still unclaimed as recent but claims nothing
-//! (§6.3.2: it "MUST NOT cause messages to lose the \Recent flag"); IMAP4rev2 sessions
-//! neither see nor claim it (RFC 9051 removed it).
+//! without `\Recent`. EXAMINE claims nothing (§6.3.2: it "MUST NOT cause messages to lose
+//! the \Recent flag"), so STATUS RECENT and the next SELECT still count them; IMAP4rev2
+//! sessions neither see nor claim it (RFC 9051 removed it).
+//!
+//! A read-only session is also shown nothing as recent (`* 0 RECENT`, no `\Recent` in
+//! FETCH), where §2.3.2 would let the first one see it: recent differs between the twins
+//! (below), and read-only sessions are how a mailbox is compared or backed up — over
+//! IMAP the twins must look alike message for message, flags included.
 //!
 //! What we chose, and why: recent is kept here, in memory, per twin and per process —
 //! not in the store, and not mirrored. Per mailbox (by GUID, so a rename keeps it) one
@@ -27,7 +32,8 @@ use twinmail_store::{Guid, Message};
 pub enum RecentMode {
     /// SELECT by an IMAP4rev1 client: new messages it is told of first are its recent ones.
     Claim,
-    /// EXAMINE by an IMAP4rev1 client: sees what no one has claimed, claims nothing.
+    /// EXAMINE by an IMAP4rev1 client: claims nothing and is shown nothing as recent
+    /// (`* 0 RECENT`); see the module's comment.
     Peek,
     /// IMAP4rev2 (RFC 9051): no `\Recent`, no RECENT responses.
     Off,
@@ -75,10 +81,10 @@ impl Recent {
         })
     }
 
-    /// At SELECT / EXAMINE: the UIDs among `messages` that are recent to this session
-    /// (ascending); with `Claim` they are claimed, so no other session gets them.
+    /// At SELECT: the UIDs among `messages` that are recent to this session (ascending),
+    /// now claimed, so no other session gets them. None for the other modes.
     pub fn at_select(&self, mailbox: Guid, messages: &[Message], mode: RecentMode) -> Vec<u32> {
-        if mode == RecentMode::Off {
+        if mode != RecentMode::Claim {
             return Vec::new();
         }
         let mut claimed = self.claimed.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,28 +94,24 @@ impl Recent {
             .map(|m| m.uid)
             .filter(|&u| u > *last)
             .collect();
-        if mode == RecentMode::Claim
-            && let Some(&max) = recent.iter().max()
-        {
+        if let Some(&max) = recent.iter().max() {
             *last = max;
         }
         recent
     }
 
-    /// New messages a session is telling its client about (ascending UIDs): those that
-    /// are recent to it; with `Claim`, claimed.
+    /// New messages a session with `Claim` is telling its client about (ascending UIDs):
+    /// those no session has claimed, now claimed by it. None for the other modes.
     pub fn arrived(&self, mailbox: Guid, uids: &[u32], mode: RecentMode) -> Vec<u32> {
-        if mode == RecentMode::Off || uids.is_empty() {
+        if mode != RecentMode::Claim || uids.is_empty() {
             return Vec::new();
         }
         let mut claimed = self.claimed.lock().unwrap_or_else(|e| e.into_inner());
         // The session selected the mailbox, so it has an entry; 0 is the safe default.
         let last = claimed.entry(mailbox).or_insert(0);
         let recent: Vec<u32> = uids.iter().copied().filter(|&u| u > *last).collect();
-        if mode == RecentMode::Claim
-            && let Some(&max) = recent.last()
-        {
-            *last = (*last).max(max);
+        if let Some(&max) = recent.last() {
+            *last = max;
         }
         recent
     }

@@ -68,7 +68,7 @@ pub async fn select<S: Stream>(
     // new ones.
     let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
     // \Recent (RFC 3501 §2.3.2, see `recent.rs`): SELECT claims what no session has
-    // claimed yet, EXAMINE only looks; IMAP4rev2 has no \Recent.
+    // claimed yet, EXAMINE claims nothing (and is shown none); IMAP4rev2 has no \Recent.
     let mode = if s.rev2 {
         RecentMode::Off
     } else if read_only {
