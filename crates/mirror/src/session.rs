@@ -186,6 +186,12 @@ async fn read_loop(
             Frame::Position(p) => {
                 // This twin is caught up once it has applied the twin's log to here.
                 routes.forwarding.twin_log_end.send_replace(Some(p.log_end));
+                // The applier merges a split at once if nothing of the twin's is missing.
+                routes
+                    .applier
+                    .send(Frame::Position(p.clone()))
+                    .await
+                    .map_err(|_| gone())?;
                 routes
                     .sender
                     .send(Frame::Position(p))
@@ -409,18 +415,15 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
                     }
                 }
                 let last = apply(&store, &origin, batch).await?;
-                if forwarding.caught_up_to(last) {
-                    // Both twins' numbers are known here now: merge what the twins did
-                    // while apart, before the home hands out UIDs again.
-                    let renumbered = store.merge(&origin).await?;
-                    if renumbered > 0 {
-                        tracing::info!(twin = %origin, renumbered, "mirror: merged the split");
-                    }
-                }
+                merge_if_caught_up(&store, &origin, &forwarding, last).await?;
                 forwarding.applied.send_replace(last);
                 out.send(Frame::Ack(last))
                     .await
                     .map_err(|_| LinkError::Closed)?;
+            }
+            Frame::Position(_) => {
+                let applied = *forwarding.applied.borrow();
+                merge_if_caught_up(&store, &origin, &forwarding, applied).await?;
             }
             Frame::SnapshotBegin(seq) => {
                 snapshot::receive(&store, &origin, &mut rx, &out, max).await?;
@@ -439,6 +442,23 @@ async fn apply_loop(a: Applier, mut rx: In) -> Result<(), LinkError> {
             }
         }
     }
+}
+
+/// Once this twin holds everything the twin logged (both twins' numbers are known here),
+/// the home merges what the twins did while apart, before it hands out UIDs again.
+async fn merge_if_caught_up(
+    store: &Store,
+    origin: &str,
+    forwarding: &Forwarding,
+    applied: i64,
+) -> Result<(), LinkError> {
+    if forwarding.caught_up_to(applied) {
+        let renumbered = store.merge(origin).await?;
+        if renumbered > 0 {
+            tracing::info!(twin = %origin, renumbered, "mirror: merged the split");
+        }
+    }
+    Ok(())
 }
 
 async fn change(rx: &mut In, h: ChangeHeader, max: u64) -> Result<RemoteChange, LinkError> {

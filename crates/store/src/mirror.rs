@@ -83,6 +83,11 @@ pub struct MirrorStatus {
     /// `failed` as it stood at the last audit that found the twins equal: failures above
     /// it are conflicts nobody has seen resolved.
     pub failed_at_clean_audit: i64,
+    /// Messages held for the split merge, plus mailboxes whose split-time changes the home
+    /// twin has yet to re-emit: the twins differ until the merge has run.
+    pub merging: i64,
+    /// Messages the split merges renumbered here (on the home twin) or took renumbered.
+    pub renumbered: i64,
 }
 
 impl MirrorStatus {
@@ -104,7 +109,11 @@ impl MirrorStatus {
 
     /// Linked, nothing waiting to go out, initial sync done, and no unresolved conflict.
     pub fn in_sync(&self) -> bool {
-        self.link == "up" && self.pending() == 0 && self.synced && self.unresolved() == 0
+        self.link == "up"
+            && self.pending() == 0
+            && self.synced
+            && self.unresolved() == 0
+            && self.merging == 0
     }
 
     /// The one-line state: "in sync", or what stands in the way.
@@ -115,6 +124,11 @@ impl MirrorStatus {
             format!(
                 "diverged: {} conflicts, see `twinmail mirror verify`",
                 self.unresolved()
+            )
+        } else if self.merging > 0 && self.link == "up" {
+            format!(
+                "merging a split: {} waiting (if this stays, see `twinmail mirror verify`)",
+                self.merging
             )
         } else if !self.synced {
             "initial sync not complete".into()
@@ -147,6 +161,11 @@ impl fmt::Display for MirrorStatus {
             f,
             "Forwarded to the home twin: writes={} ({} bytes) failed={}",
             self.forwarded, self.forwarded_bytes, self.forward_failed
+        )?;
+        writeln!(
+            f,
+            "Split merge: renumbered={} waiting={}",
+            self.renumbered, self.merging
         )?;
         let peer = if self.peer.is_empty() {
             "-"
@@ -847,7 +866,14 @@ impl Store {
         let peer = s("peer");
         let synced = !peer.is_empty() && !self.remote_position(&peer).await?.0.is_empty();
         let link = s("link");
+        let merging: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM held) + (SELECT count(*) FROM merge_pending)",
+        )
+        .fetch_one(self.db())
+        .await?;
         Ok(MirrorStatus {
+            merging,
+            renumbered: c("renumbered"),
             queued_add: c("sent_add") + adds,
             sent_add: c("sent_add"),
             sent_add_bytes: c("sent_add_bytes"),

@@ -869,6 +869,25 @@ impl Store {
         self.expunge_as(mailbox_id, Some(uids), false).await
     }
 
+    /// Removes exactly these messages, each named as the client saw it (UID and GUID),
+    /// wherever it is now: a message the split merge renumbered since is still removed.
+    /// Returns the UIDs removed.
+    pub async fn remove_seen(
+        &self,
+        mailbox_id: i64,
+        seen: Vec<(u32, Guid)>,
+    ) -> Result<Vec<u32>, StoreError> {
+        let (owner, mailbox) = self.owner_of_mailbox(mailbox_id).await?;
+        let write = Write::Expunge {
+            mailbox,
+            messages: Some(Targets::Seen(seen)),
+            only_deleted: false,
+        };
+        self.dispatch(&owner, command(write), None)
+            .await?
+            .expunged()
+    }
+
     /// COPY (or MOVE with `remove`) within one account.
     pub async fn copy(
         &self,

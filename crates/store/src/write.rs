@@ -842,8 +842,8 @@ async fn account_id(ctx: &mut WriteCtx, guid: &Guid) -> Result<i64, StoreError> 
 }
 
 /// The UIDs a write acts on: bare UIDs as they are; seen pairs checked against this
-/// mailbox (a UID holding another message refuses the write; a message gone is passed
-/// over).
+/// mailbox (a message the split merge renumbered is found at its new UID; a UID holding
+/// another message refuses the write; a message gone is passed over).
 async fn resolve(
     ctx: &mut WriteCtx,
     mailbox_id: i64,
@@ -862,14 +862,24 @@ async fn resolve(
         .collect();
     let mut act = Vec::with_capacity(seen.len());
     for (uid, guid) in seen {
-        match here.get(&uid) {
-            Some(g) if *g == guid => act.push(uid),
-            Some(_) => {
+        if here.get(&uid) == Some(&guid) {
+            act.push(uid);
+            continue;
+        }
+        let moved: Option<i64> =
+            sqlx::query_scalar("SELECT uid FROM messages WHERE mailbox_id = $1 AND guid = $2")
+                .bind(mailbox_id)
+                .bind(&guid.0[..])
+                .fetch_optional(&mut ctx.conn)
+                .await?;
+        match (moved, here.contains_key(&uid)) {
+            (Some(now), _) => act.push(now as u32),
+            (None, true) => {
                 return Err(StoreError::Conflict(
                     "the mailbox differs between the twins; nothing was changed".into(),
                 ));
             }
-            None => {}
+            (None, false) => {}
         }
     }
     Ok(UidSet::from_uids(act))

@@ -406,6 +406,8 @@ async fn mail_taken_on_both_sides_of_a_split_is_merged_with_fresh_uids() {
                 .unwrap();
         }
     }
+    // A POP3 session on b lists b1 as the split left it.
+    let b1 = t[1].store.messages(inbox_b.id).await.unwrap()[1].clone();
     heal(&mut t, &mut rng, 0).await;
     let (sa, sb) = (state(&t[0].store).await, state(&t[1].store).await);
     assert_eq!(sa, sb);
@@ -420,4 +422,19 @@ async fn mail_taken_on_both_sides_of_a_split_is_merged_with_fresh_uids() {
         "the old UIDs are expunged on both"
     );
     assert_eq!(inbox_state.1, 9, "UIDNEXT above every UID either twin gave");
+
+    // Its DELE, named by the UID and GUID it listed, removes b1 at its new UID: the POP3
+    // client never sees the message again.
+    let gone = t[1]
+        .store
+        .remove_seen(inbox_b.id, vec![(b1.uid, b1.guid)])
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_ne!(gone[0], b1.uid, "b1 was renumbered");
+    heal(&mut t, &mut rng, 0).await;
+    let after = state(&t[0].store).await;
+    assert_eq!(after, state(&t[1].store).await);
+    let msgs = &after[&(USERS[0].to_string(), "INBOX".to_string())].3;
+    assert!(msgs.iter().all(|m| m.1 != b1.guid), "{msgs:?}");
 }

@@ -495,6 +495,7 @@ async fn merge_mailbox(
         )?;
     }
     tracing::info!(%mailbox, renumbered = all.len(), "mirror: merged a mailbox after a split");
+    crate::ops::remote::add_counters(ctx, &[("renumbered", all.len() as i64)]).await?;
     set_top(ctx, id, uidnext, modseq).await?;
     Ok(all.len())
 }

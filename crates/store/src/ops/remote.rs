@@ -780,6 +780,7 @@ async fn apply_change(
                 internal_date: *internal_date,
                 flags,
             };
+            add_counters(ctx, &[("renumbered", 1)]).await?;
             return Ok(Seen::These(
                 merge::apply_renumbered(ctx, local.id, &arrival, *to).await?,
             ));
