@@ -1,6 +1,7 @@
 //! SUBSCRIBE, UNSUBSCRIBE and LSUB (RFC 3501 §6.3.6-9): new mailboxes start subscribed;
 //! only existing names may be (un)subscribed here; LSUB lists subscribed names, with
-//! patterns and reference names; the change is seen by other sessions.
+//! patterns and reference names, and no attribute but \Noselect (for a level shown only
+//! for the subscribed names below it); the change is seen by other sessions.
 
 mod common;
 
@@ -14,12 +15,12 @@ async fn subscribe_unsubscribe_lsub() {
     assert_eq!(
         c.cmd("LSUB \"\" *").await,
         [
-            "* LSUB (\\HasNoChildren \\Archive) \"/\" Archive",
-            "* LSUB (\\HasNoChildren \\Drafts) \"/\" Drafts",
-            "* LSUB (\\HasNoChildren) \"/\" INBOX",
-            "* LSUB (\\HasNoChildren \\Junk) \"/\" Junk",
-            "* LSUB (\\HasNoChildren \\Sent) \"/\" Sent",
-            "* LSUB (\\HasNoChildren \\Trash) \"/\" Trash",
+            "* LSUB () \"/\" Archive",
+            "* LSUB () \"/\" Drafts",
+            "* LSUB () \"/\" INBOX",
+            "* LSUB () \"/\" Junk",
+            "* LSUB () \"/\" Sent",
+            "* LSUB () \"/\" Trash",
             "A OK LSUB completed",
         ]
     );
@@ -39,10 +40,10 @@ async fn subscribe_unsubscribe_lsub() {
     assert_eq!(
         other.cmd("LSUB \"\" *").await,
         [
-            "* LSUB (\\HasNoChildren \\Archive) \"/\" Archive",
-            "* LSUB (\\HasNoChildren \\Drafts) \"/\" Drafts",
-            "* LSUB (\\HasNoChildren) \"/\" INBOX",
-            "* LSUB (\\HasNoChildren \\Trash) \"/\" Trash",
+            "* LSUB () \"/\" Archive",
+            "* LSUB () \"/\" Drafts",
+            "* LSUB () \"/\" INBOX",
+            "* LSUB () \"/\" Trash",
             "A OK LSUB completed",
         ]
     );
@@ -51,10 +52,7 @@ async fn subscribe_unsubscribe_lsub() {
     assert_eq!(c.cmd("SUBSCRIBE Sent").await, ["A OK SUBSCRIBE completed"]);
     assert_eq!(
         other.cmd("LSUB \"\" S*").await,
-        [
-            "* LSUB (\\HasNoChildren \\Sent) \"/\" Sent",
-            "A OK LSUB completed"
-        ]
+        ["* LSUB () \"/\" Sent", "A OK LSUB completed"]
     );
     for (cmd, reply) in [
         ("SUBSCRIBE Nowhere", "A NO mailbox Nowhere not found"),
@@ -76,17 +74,17 @@ async fn lsub_patterns_and_hierarchy() {
     c.cmd("CREATE k/l").await;
     assert_eq!(
         c.cmd("LSUB a %").await,
-        ["* LSUB (\\HasChildren) \"/\" a", "A OK LSUB completed"]
+        ["* LSUB () \"/\" a", "A OK LSUB completed"]
     );
     assert_eq!(
         c.cmd("LSUB a/ %").await,
-        ["* LSUB (\\HasChildren) \"/\" a/b", "A OK LSUB completed"]
+        ["* LSUB () \"/\" a/b", "A OK LSUB completed"]
     );
     assert_eq!(
         c.cmd("LSUB \"\" a/*").await,
         [
-            "* LSUB (\\HasChildren) \"/\" a/b",
-            "* LSUB (\\HasNoChildren) \"/\" a/b/c",
+            "* LSUB () \"/\" a/b",
+            "* LSUB () \"/\" a/b/c",
             "A OK LSUB completed"
         ]
     );
@@ -94,15 +92,12 @@ async fn lsub_patterns_and_hierarchy() {
     c.cmd("UNSUBSCRIBE k").await;
     assert_eq!(
         c.cmd("LSUB \"\" k*").await,
-        ["* LSUB (\\HasNoChildren) \"/\" k/l", "A OK LSUB completed"]
+        ["* LSUB () \"/\" k/l", "A OK LSUB completed"]
     );
     // ...but `%` must still reach a subscribed child through it: the parent is listed,
     // \Noselect (RFC 3501 §6.3.9).
     assert_eq!(
         c.cmd("LSUB \"\" k%").await,
-        [
-            "* LSUB (\\Noselect \\HasChildren) \"/\" k",
-            "A OK LSUB completed"
-        ]
+        ["* LSUB (\\Noselect) \"/\" k", "A OK LSUB completed"]
     );
 }

@@ -183,8 +183,12 @@ async fn run<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, q: Query) -> Sta
         };
         let children = descendants().next().is_some();
         let selected = selects(m);
-        // RECURSIVEMATCH: a parent of selected names is listed too, with CHILDINFO.
-        let child_selected = q.recursive_match && descendants().any(|(_, c)| selects(Some(c)));
+        // RECURSIVEMATCH: a parent of selected names is listed too, with CHILDINFO — but
+        // only for a selected descendant the patterns do not list themselves (RFC 5258
+        // §3.5: "servers SHOULD suppress redundant CHILDINFO responses"; with `*` every
+        // selected name is listed, so no parent is added and none has CHILDINFO).
+        let child_selected = q.recursive_match
+            && descendants().any(|(n, c)| selects(Some(c)) && !full.iter().any(|p| matches(p, n)));
         let virtual_parent = m.is_none() && !q.select_subscribed && !q.select_special_use;
         // RFC 3501 §6.3.9: when `%` stops at a name that is not subscribed but has a
         // subscribed child the pattern does not reach, LSUB lists it, \Noselect.
@@ -209,6 +213,17 @@ async fn run<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, q: Query) -> Sta
         } else if lsub_parent {
             attr("Noselect");
         }
+        // RFC 3501 §6.3.9: LSUB tells which names are subscribed, and \Noselect for a
+        // level shown only for the subscribed names below it; the mailbox's other
+        // attributes are LIST's to tell (Dovecot's LSUB shows none either).
+        if q.lsub {
+            s.data(Data::Lsub {
+                items,
+                delimiter,
+                mailbox: s.wire_mailbox(name),
+            });
+            continue;
+        }
         if q.return_subscribed && m.is_some_and(|m| m.subscribed) {
             attr("Subscribed");
         }
@@ -221,14 +236,6 @@ async fn run<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, q: Query) -> Sta
             attr(su);
         }
         let mailbox = s.wire_mailbox(name);
-        if q.lsub {
-            s.data(Data::Lsub {
-                items,
-                delimiter,
-                mailbox,
-            });
-            continue;
-        }
         let data = Data::List {
             items,
             delimiter,
