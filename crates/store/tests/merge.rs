@@ -438,3 +438,61 @@ async fn mail_taken_on_both_sides_of_a_split_is_merged_with_fresh_uids() {
     let msgs = &after[&(USERS[0].to_string(), "INBOX".to_string())].3;
     assert!(msgs.iter().all(|m| m.1 != b1.guid), "{msgs:?}");
 }
+
+/// On demand (`cargo test --release -p twinmail-store --test merge -- --ignored --nocapture`):
+/// how long the heal of a split with N colliding APPENDs a side takes in one process (ship
+/// both logs, merge, ship the renumbering), as a table.
+#[tokio::test]
+#[ignore]
+async fn merge_time_for_splits_of_n_changes_a_side() {
+    println!("{:>8} {:>12} {:>12}", "a side", "renumbered", "heal ms");
+    for n in [100, 1000] {
+        let mut rng = Lcg::new(n);
+        let mut t: [Twin; 2] = [open("a").await, open("b").await];
+        t[0].store.add_domain("example.com").await.unwrap();
+        t[0].store.create_account(USERS[0], "pw").await.unwrap();
+        t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
+        let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+        let inbox = t[0].store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
+        heal(&mut t, &mut rng, 0).await;
+        let inbox_b = t[1]
+            .store
+            .mailbox_by_guid(&inbox.guid)
+            .await
+            .unwrap()
+            .unwrap();
+        for (i, id) in [(0, inbox.id), (1, inbox_b.id)] {
+            for k in 0..n {
+                let tag = format!("{i}-{k}");
+                t[i].store
+                    .append(id, common::message(&tag), Flags::default(), Some(k as i64))
+                    .await
+                    .unwrap();
+            }
+        }
+        let start = std::time::Instant::now();
+        let renumbered = heal_fast(&mut t).await;
+        let ms = start.elapsed().as_millis();
+        assert_eq!(state(&t[0].store).await, state(&t[1].store).await);
+        println!("{n:>8} {renumbered:>12} {ms:>12}");
+    }
+}
+
+/// A heal as the link does it: whole batches of up to 256 changes.
+async fn heal_fast(t: &mut [Twin; 2]) -> usize {
+    let mut renumbered = 0;
+    loop {
+        let mut moved = 0;
+        for (i, j) in [(0, 1), (1, 0)] {
+            moved += ship(&t[i], &t[j], 256).await;
+            if caught_up(&t[i], &t[j]).await {
+                let n = t[j].store.merge(t[i].node).await.unwrap();
+                renumbered += n;
+                moved += n;
+            }
+        }
+        if moved == 0 && caught_up(&t[0], &t[1]).await && caught_up(&t[1], &t[0]).await {
+            return renumbered;
+        }
+    }
+}
