@@ -8,7 +8,10 @@
 //! crosses the wire. Certificates are not checked against authorities (twins use
 //! self-signed ones): the exporter binding makes a man in the middle visible without
 //! them. A twin's config may also pin the twin's certificate by the SHA-256 of its public
-//! key (SPKI); the dialer then refuses any other in the TLS handshake, before a frame.
+//! key (SPKI): a dialer then refuses an acceptor with any other in the TLS handshake, and
+//! an acceptor refuses a dialer that does not show a certificate with the pinned key
+//! (dialers show their own certificate, the one their mirror listener presents, when
+//! they have it), before a frame either way.
 
 use std::sync::Arc;
 
@@ -33,8 +36,19 @@ pub struct Secret {
     /// The HMAC key made from the secret's text.
     key: Arc<hmac::Key>,
     /// SHA-256 of the twin's certificate's SubjectPublicKeyInfo, when pinned; a dialer
-    /// refuses a twin presenting any other key.
+    /// refuses a twin presenting any other key, an acceptor a dialer not presenting it.
     twin_cert: Option<[u8; 32]>,
+    /// This twin's own certificate chain and key, shown when dialing (so that a twin
+    /// pinning it lets us in); `None`: dial without a client certificate.
+    identity: Option<Arc<Identity>>,
+}
+
+/// A certificate chain (leaf first) and its private key.
+pub struct Identity {
+    /// The chain.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
+    pub key: rustls::pki_types::PrivateKeyDer<'static>,
 }
 
 /// How to make a secret good enough, for the messages that refuse a weak one.
@@ -64,6 +78,7 @@ impl Secret {
         Ok(Secret {
             key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, t.as_bytes())),
             twin_cert: None,
+            identity: None,
         })
     }
 
@@ -71,6 +86,12 @@ impl Secret {
     /// is `spki_sha256` (as [`spki_sha256`] computes it).
     pub fn pin_twin_cert(mut self, spki_sha256: [u8; 32]) -> Secret {
         self.twin_cert = Some(spki_sha256);
+        self
+    }
+
+    /// The same secret, dialing with `identity` as this twin's client certificate.
+    pub fn with_identity(mut self, identity: Identity) -> Secret {
+        self.identity = Some(Arc::new(identity));
         self
     }
 }
@@ -182,7 +203,7 @@ pub async fn dial(
     secret: &Secret,
     purpose: Purpose,
 ) -> Result<Authed, LinkError> {
-    let tls = TlsConnector::from(client_config(secret.twin_cert));
+    let tls = TlsConnector::from(client_config(secret.twin_cert, secret.identity.as_deref())?);
     let name = ServerName::try_from("twin").expect("a valid name");
     let mut stream: TlsStream<TcpStream> = tls
         .connect(name, tcp)
@@ -248,6 +269,19 @@ pub async fn accept(
             "the mirror link speaks TLS 1.3 only".into(),
         ));
     }
+    if let Some(pin) = secret.twin_cert {
+        let shown = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(spki_sha256);
+        if shown != Some(pin) {
+            return Err(LinkError::Auth(
+                "the dialer's certificate is not the pinned one (mirror.twin_cert_sha256)".into(),
+            ));
+        }
+    }
     let mut stream: TlsStream<TcpStream> = stream.into();
     let peer = match next(&mut stream).await? {
         Frame::Hello(h) => h,
@@ -303,27 +337,99 @@ pub async fn accept(
     Ok(Authed { stream, peer })
 }
 
-/// The dialer's TLS: 1.3 only, the twin's certificate pinned when `pin` is set.
-fn client_config(pin: Option<[u8; 32]>) -> Arc<rustls::ClientConfig> {
-    static UNPINNED: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    let build = |pin| {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = Arc::new(TwinCert {
-            provider: provider.clone(),
-            pin,
-        });
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .expect("TLS 1.3 is supported by ring")
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        Arc::new(cfg)
+/// The dialer's TLS: 1.3 only, the twin's certificate pinned when `pin` is set, this
+/// twin's certificate shown when it has one.
+fn client_config(
+    pin: Option<[u8; 32]>,
+    identity: Option<&Identity>,
+) -> Result<Arc<rustls::ClientConfig>, LinkError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(TwinCert {
+        provider: provider.clone(),
+        pin,
+    });
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("TLS 1.3 is supported by ring")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    // Dials are few (a link, a wake, a verify): built afresh each time.
+    let cfg = match identity {
+        None => builder.with_no_client_auth(),
+        Some(id) => builder
+            .with_client_auth_cert(id.certs.clone(), id.key.clone_key())
+            .map_err(|e| LinkError::Auth(format!("this twin's certificate: {e}")))?,
     };
-    match pin {
-        None => UNPINNED.get_or_init(|| build(None)).clone(),
-        // Dials are few (a link, a wake, a verify): no cache needed.
-        Some(_) => build(pin),
+    Ok(Arc::new(cfg))
+}
+
+/// The mirror listener's TLS: 1.3 only, with `certs` and `key`, asking dialers for a
+/// certificate without requiring one (checked against the pin, if any, by [`accept`]).
+pub fn acceptor_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(Arc::new(DialerCert(provider)))
+        .with_single_cert(certs, key)?;
+    Ok(Arc::new(cfg))
+}
+
+/// Takes a dialer's certificate, whatever it is, once the dialer has proved it holds
+/// the certificate's key; [`accept`] compares it with the pin.
+#[derive(Debug)]
+struct DialerCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::server::danger::ClientCertVerifier for DialerCert {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -470,11 +576,12 @@ mod tests {
             let victim: TlsStream<TcpStream> = fake_acceptor.accept(tcp).await.unwrap().into();
             let upstream = TcpStream::connect(real_addr).await.unwrap();
             let name = ServerName::try_from("twin").unwrap();
-            let upstream: TlsStream<TcpStream> = TlsConnector::from(client_config(None))
-                .connect(name, upstream)
-                .await
-                .unwrap()
-                .into();
+            let upstream: TlsStream<TcpStream> =
+                TlsConnector::from(client_config(None, None).unwrap())
+                    .connect(name, upstream)
+                    .await
+                    .unwrap()
+                    .into();
             let (mut vr, mut vw) = tokio::io::split(victim);
             let (mut ur, mut uw) = tokio::io::split(upstream);
             let up = async {

@@ -22,7 +22,7 @@ mod verify;
 
 use std::{net::SocketAddr, time::Duration};
 
-pub use auth::{MAKE_SECRET, Secret, spki_sha256};
+pub use auth::{Identity, MAKE_SECRET, Secret, acceptor_config, spki_sha256};
 pub use link::Mirror;
 pub use verify::{Difference, verify};
 

@@ -373,9 +373,16 @@ async fn mirror_cmd(
             Ok(ExitCode::SUCCESS)
         }
         MirrorCmd::Verify => {
-            let Some(settings) = config.mirror_settings() else {
+            let Some(mut settings) = config.mirror_settings() else {
                 anyhow::bail!("this server has no twin (mirror.twin_id is empty)");
             };
+            // Shown to the twin as the running server shows it, for a twin that pins it.
+            if let Ok(tls) = crate::tls::server_config(config) {
+                settings.secret = settings.secret.with_identity(twinmail_mirror::Identity {
+                    certs: tls.certs,
+                    key: tls.key,
+                });
+            }
             let diffs = twinmail_mirror::verify(store, &settings).await?;
             for d in &diffs {
                 println!("{d}");

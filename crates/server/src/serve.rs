@@ -114,7 +114,12 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     for (service, l) in &listeners {
         shown.push((service.name().to_string(), l.local_addr()?));
     }
-    if let (Some(settings), Some(l)) = (config.mirror_settings(), mirror_listener) {
+    if let (Some(mut settings), Some(l)) = (config.mirror_settings(), mirror_listener) {
+        // Shown when dialing, so that a twin pinning this twin's certificate lets it in.
+        settings.secret = settings.secret.with_identity(twinmail_mirror::Identity {
+            certs: tls.certs.clone(),
+            key: tls.key.clone_key(),
+        });
         tracing::info!(addr = %l.local_addr()?, twin = %settings.twin_id, "mirror listening");
         shown.push(("mirror".into(), l.local_addr()?));
         // TLS 1.3 only on the mirror port: the twin's dialer speaks nothing else.

@@ -18,8 +18,12 @@ pub struct Tls {
     /// and 1.3).
     pub config: Arc<rustls::ServerConfig>,
     /// The mirror listener's: the same certificate, TLS 1.3 only (both twins speak it,
-    /// so an older version offered there is no twin).
+    /// so an older version offered there is no twin), asking the dialer for its own.
     pub mirror: Arc<rustls::ServerConfig>,
+    /// The certificate chain and key, which this twin also shows when it dials its twin.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The chain's private key.
+    pub key: PrivateKeyDer<'static>,
     /// The leaf certificate's notAfter (Unix seconds), when it could be read.
     pub expires: Option<i64>,
     /// True for the self-signed certificate twinmail generated (no tls.cert configured):
@@ -74,19 +78,19 @@ pub fn server_config(config: &Config) -> Result<Tls> {
     })?;
     let expires = not_after(&certs[0]);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let build = |versions: &[&'static rustls::SupportedProtocolVersion]| {
-        rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(versions)
-            .context("TLS protocol versions")?
-            .with_no_client_auth()
-            .with_single_cert(certs.clone(), key.clone_key())
-            .context("tls: certificate and key do not match")
-    };
-    let cfg = build(rustls::DEFAULT_VERSIONS)?;
-    let mirror = build(&[&rustls::version::TLS13])?;
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs.clone(), key.clone_key())
+        .context("tls: certificate and key do not match")?;
+    let mirror = twinmail_mirror::acceptor_config(certs.clone(), key.clone_key())
+        .context("tls: certificate and key do not match")?;
     Ok(Tls {
         config: Arc::new(cfg),
-        mirror: Arc::new(mirror),
+        mirror,
+        certs,
+        key,
         expires,
         generated,
     })

@@ -603,12 +603,14 @@ print(json.dumps({"closed": closed_big, "secs": secs, "tls12_closed": old == b''
 }
 
 /// The twin's certificate can be pinned (mirror.twin_cert_sha256, the SPKI SHA-256 that
-/// `twinmail cert fingerprint` prints): with the twin's own key in the pin the dialer
-/// gets through, with any other key it is refused in the TLS handshake and says why.
-/// And the mirror port speaks TLS 1.3 only: a TLS 1.2 client gets no handshake at all.
+/// `twinmail cert fingerprint` prints), on both sides: a dialer pinning the acceptor's key
+/// gets through and one pinning another key is refused in the TLS handshake and says
+/// why; an acceptor pinning the dialer's key lets it in (dialers show their own
+/// certificate), one pinning another key refuses it. And the mirror port speaks TLS 1.3
+/// only: a TLS 1.2 client gets no handshake at all.
 #[test]
 fn a_pinned_twin_certificate_must_match_and_the_port_speaks_tls_1_3_only() {
-    let pair = Pair::start();
+    let mut pair = Pair::start();
     let dir = pair.dir.path();
     let fingerprint = |twin: &str| {
         let cert = dir.join(format!("{twin}-data/tls/cert.pem"));
@@ -674,6 +676,42 @@ except (ssl.SSLError, OSError) as e:
         out.starts_with("refused"),
         "TLS 1.2 on the mirror port: {out}"
     );
-    // The real link is unharmed.
+
+    // The acceptor's side: b pins a key a does not have, then a's.
+    let b_config = pair.b.config.clone();
+    let b_text = std::fs::read_to_string(&b_config).unwrap();
+    let pin_b = |pin: &str| {
+        std::fs::write(
+            &b_config,
+            b_text.replace(
+                "secret_file = \"mirror.secret\"",
+                &format!("secret_file = \"mirror.secret\"\ntwin_cert_sha256 = \"{pin}\""),
+            ),
+        )
+        .unwrap()
+    };
+    pair.b.kill();
+    pin_b(&b_pin);
+    pair.b.start();
+    let (ok, text) = verify_with_pin("pinned-right.toml", &b_pin);
+    assert!(!ok, "b let in a dialer with another certificate: {text}");
+    let log = std::fs::read_to_string(b_config.with_extension("log")).unwrap();
+    assert!(
+        log.contains("the dialer's certificate is not the pinned one"),
+        "b does not say why"
+    );
+    pair.b.kill();
+    pin_b(&a_pin);
+    pair.b.start();
+    let (ok, text) = verify_with_pin("pinned-right.toml", &b_pin);
+    assert!(ok && text.contains("the twins match"), "{text}");
+    // The real link, with b pinning a, is unharmed.
+    pair.add_user(&pair.a, "pinned@example.org");
+    common::pair::send(
+        pair.a.port("smtp"),
+        "pinned@example.org",
+        &["after pinning".into()],
+    );
+    pair.wait_in_sync();
     pair.assert_identical();
 }

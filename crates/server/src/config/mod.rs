@@ -221,7 +221,8 @@ section! {
         pub secret_file: Option<PathBuf> = None,
         /// The twin's certificate, pinned: the SHA-256 of its public key (SPKI) in hex, as
         /// `twinmail cert fingerprint CERT.pem` (or `twinmail pair`) prints it. The link
-        /// then refuses a twin presenting another key, before any frame. Empty: any
+        /// then refuses a twin presenting another key (or, dialing in, none), whichever
+        /// side dials, before any frame. Empty: any
         /// certificate (the secret proof alone says who the twin is). A generated
         /// certificate keeps its key when renewed, so its pin stays valid.
         pub twin_cert_sha256: String = String::new(),
