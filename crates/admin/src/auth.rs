@@ -59,7 +59,10 @@ impl Gate {
 }
 
 /// A place in the admin gate's queue.
-struct Queued<'a>(&'a Gate);
+struct Queued<'a>(
+    /// The gate whose count it is part of.
+    &'a Gate,
+);
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {

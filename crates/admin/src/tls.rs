@@ -19,7 +19,10 @@ const MAX_HANDSHAKES: usize = 64;
 
 /// The client's address, for handlers (the auth layer's failure delays).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Peer(pub(crate) SocketAddr);
+pub(crate) struct Peer(
+    /// The client's address and port.
+    pub(crate) SocketAddr,
+);
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
     fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Peer {

@@ -380,7 +380,10 @@ pub fn acceptor_config(
 /// Takes a dialer's certificate, whatever it is, once the dialer has proved it holds
 /// the certificate's key; [`accept`] compares it with the pin.
 #[derive(Debug)]
-struct DialerCert(Arc<rustls::crypto::CryptoProvider>);
+struct DialerCert(
+    /// The signature algorithms the dialer's proof of its key may use.
+    Arc<rustls::crypto::CryptoProvider>,
+);
 
 impl rustls::server::danger::ClientCertVerifier for DialerCert {
     fn client_auth_mandatory(&self) -> bool {

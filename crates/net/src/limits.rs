@@ -91,7 +91,10 @@ pub const MAX_TRACKED: usize = 100_000;
 
 /// A token bucket per address group: `per_minute` tokens, refilled evenly.
 #[derive(Default)]
-struct Rates(Mutex<HashMap<IpAddr, (f64, Instant)>>);
+struct Rates(
+    /// Per address group: the tokens left and when they were last counted.
+    Mutex<HashMap<IpAddr, (f64, Instant)>>,
+);
 
 impl Rates {
     /// Takes a token for `key`, or says there is none. `per_minute` 0: always allowed.
