@@ -67,6 +67,9 @@ pub struct Selected {
     recent: Vec<u32>,
     /// The count the client was last told in `* n RECENT` (at SELECT, then on change).
     recent_told: u32,
+    /// Per UID, the MODSEQ of the latest flags the client was shown (FETCH, STORE, flag
+    /// news): older flag news still pending is dropped, never told after newer.
+    told_modseq: std::collections::HashMap<u32, u64>,
 }
 
 /// The system flags every mailbox has (RFC 3501 §2.3.2), as announced in FLAGS.
@@ -100,6 +103,7 @@ impl Selected {
             recent_mode,
             recent,
             recent_told: 0,
+            told_modseq: std::collections::HashMap::new(),
         };
         view.recent_told = view.recent_count();
         view.learn_keywords(flags);
@@ -132,10 +136,14 @@ impl Selected {
     /// `learn_keywords`.
     pub fn learn_pending_keywords(&mut self) -> bool {
         let pending = std::mem::take(&mut self.pending);
+        let told = std::mem::take(&mut self.told_modseq);
         let learned = self.learn_keywords(pending.iter().filter_map(|p| match p {
+            // News the client already has (its own STORE's) will not be told.
+            Pending::Flags(uid, _, modseq) if told.get(uid).is_some_and(|t| t >= modseq) => None,
             Pending::Flags(_, flags, _) | Pending::Added(_, flags) => Some(flags),
             Pending::Expunged(_) => None,
         }));
+        self.told_modseq = told;
         self.pending = pending;
         learned
     }
@@ -218,12 +226,6 @@ impl Selected {
         }
     }
 
-    /// Drops pending flag news for these UIDs (this session just reported them itself).
-    pub fn forget_flags(&mut self, uids: &[u32]) {
-        self.pending
-            .retain(|p| !matches!(p, Pending::Flags(u, ..) if uids.binary_search(u).is_ok()));
-    }
-
     /// Removes UIDs this session expunged itself, returning their sequence numbers in
     /// the order to report them (each number valid after the ones before).
     pub fn expunge_now(&mut self, uids: &[u32]) -> Vec<u32> {
@@ -264,35 +266,84 @@ impl Selected {
         recent: &Recent,
     ) -> Vec<Data<'static>> {
         let mut out = Vec::new();
-        let before = self.uids.len();
+        // How many messages the client knows of: no response below may name a number
+        // above it (RFC 3501 §7.4.1, §5.5), so a new message is told with EXISTS before
+        // a FETCH or EXPUNGE that names it.
+        let mut told = self.uids.len();
+        // EXISTS is due at the end: messages came or went since the last one.
+        let mut exists_due = false;
         let mut kept = Vec::new();
         // With QRESYNC, consecutive expunges become one VANISHED, told before anything
         // that follows them so sequence numbers stay consistent.
         let mut gone: Vec<u32> = Vec::new();
-        let mut expunged_any = false;
         let mut added = Vec::new();
         for p in std::mem::take(&mut self.pending) {
+            // Before a response naming message `seq`: the VANISHED gathered so far, and
+            // EXISTS if the client has not been told of that message yet.
+            let make_known = |out: &mut Vec<Data<'static>>,
+                              gone: &mut Vec<u32>,
+                              told: &mut usize,
+                              exists_due: &mut bool,
+                              seq: u32,
+                              len: usize| {
+                gone.sort_unstable();
+                out.extend(vanished(std::mem::take(gone), false));
+                if seq as usize > *told {
+                    out.push(Data::Exists(len as u32));
+                    *told = len;
+                    *exists_due = false;
+                }
+            };
             match p {
                 Pending::Added(uid, _) => {
                     if uid > self.max_uid() {
                         self.uids.push(uid);
                         added.push(uid);
+                        exists_due = true;
                     }
                 }
                 Pending::Expunged(uid) if expunges => {
-                    if let Some(seq) = self.uids.remove(uid) {
-                        expunged_any = true;
-                        if report.qresync {
-                            gone.push(uid);
-                        } else {
-                            out.push(Data::Expunge(nz(seq)));
-                        }
+                    let Some(seq) = self.uids.seq(uid) else {
+                        continue;
+                    };
+                    if seq as usize > told {
+                        make_known(
+                            &mut out,
+                            &mut gone,
+                            &mut told,
+                            &mut exists_due,
+                            seq,
+                            self.uids.len(),
+                        );
+                    }
+                    self.uids.remove(uid);
+                    told -= 1;
+                    exists_due = true;
+                    self.told_modseq.remove(&uid);
+                    if report.qresync {
+                        gone.push(uid);
+                    } else {
+                        out.push(Data::Expunge(nz(seq)));
                     }
                 }
                 Pending::Expunged(uid) => kept.push(Pending::Expunged(uid)),
                 Pending::Flags(uid, flags, modseq) => {
-                    gone.sort_unstable();
-                    out.extend(vanished(std::mem::take(&mut gone), false));
+                    let Some(seq) = self.seq(uid) else { continue };
+                    // Never older news than the client already has (a FETCH or STORE
+                    // of this session may have shown a later state): flags would go
+                    // back and MODSEQ fall (RFC 7162 §3.1).
+                    if self.told_modseq.get(&uid).is_some_and(|&t| t >= modseq) {
+                        continue;
+                    }
+                    make_known(
+                        &mut out,
+                        &mut gone,
+                        &mut told,
+                        &mut exists_due,
+                        seq,
+                        self.uids.len(),
+                    );
+                    self.told_modseq.insert(uid, modseq);
                     let mut items = vec![
                         MessageDataItem::Uid(nz(uid)),
                         MessageDataItem::Flags(self.flags_of(uid, &flags)),
@@ -300,9 +351,7 @@ impl Selected {
                     if report.condstore {
                         items.push(MessageDataItem::ModSeq(nz64(modseq)));
                     }
-                    if let Some(seq) = self.seq(uid)
-                        && let Some(items) = vec1(items)
-                    {
+                    if let Some(items) = vec1(items) {
                         out.push(Data::Fetch {
                             seq: nz(seq),
                             items,
@@ -316,7 +365,7 @@ impl Selected {
         self.pending = kept;
         let claimed = recent.arrived(self.mailbox.guid, &added, self.recent_mode);
         self.recent.extend(claimed);
-        if self.uids.len() != before || expunged_any {
+        if exists_due || self.uids.len() != told {
             out.push(Data::Exists(self.uids.len() as u32));
             let count = self.recent_count();
             if self.recent_mode != RecentMode::Off && count != self.recent_told {
@@ -325,6 +374,21 @@ impl Selected {
             }
         }
         out
+    }
+
+    /// Flag news for `uid` is waiting to be told, other than the change of MODSEQ
+    /// `except` (a STORE's own).
+    pub fn has_flag_news(&self, uid: u32, except: u64) -> bool {
+        self.pending
+            .iter()
+            .any(|p| matches!(p, Pending::Flags(u, _, m) if *u == uid && *m != except))
+    }
+
+    /// Takes note that the client was shown a message's flags as of `modseq` (by a FETCH
+    /// or STORE response), so that older flag news still pending is not told after it.
+    pub fn told_flags(&mut self, uid: u32, modseq: u64) {
+        let t = self.told_modseq.entry(uid).or_insert(0);
+        *t = (*t).max(modseq);
     }
 
     /// (sequence number, UID) pairs a set names. Message numbers outside the mailbox are

@@ -151,7 +151,8 @@ pub async fn fetch<S: Stream>(
         .into_iter()
         .map(|m| (m.uid, m))
         .collect::<std::collections::HashMap<_, _>>();
-    let mut seen_reported = Vec::new();
+    // (UID, MODSEQ) of the flags shown, so that older flag news is not told after them.
+    let mut flags_told = Vec::new();
     for (seq, u) in pairs {
         // Expunged by another session meanwhile: nothing to say about it.
         let Some(m) = by_uid.remove(&u) else { continue };
@@ -252,8 +253,8 @@ pub async fn fetch<S: Stream>(
         if sets_seen && !names.contains(&N::Flags) {
             out.push(MessageDataItem::Flags(flags));
         }
-        if sets_seen {
-            seen_reported.push(m.uid);
+        if sets_seen || names.contains(&N::Flags) {
+            flags_told.push((m.uid, m.modseq));
         }
         drop(parsed);
         if let Some(items) = vec1(out) {
@@ -271,11 +272,13 @@ pub async fn fetch<S: Stream>(
             break;
         }
     }
-    // The \Seen change was published before the store answered: drain it now so it is
-    // not told again as news.
+    // The \Seen change was published before the store answered: drain it now; it and
+    // any older flag news are not told again after the flags shown here (newer is).
     s.drain_changes();
     if let State::Selected { view, .. } = &mut s.state {
-        view.forget_flags(&seen_reported);
+        for (uid, modseq) in flags_told {
+            view.told_flags(uid, modseq);
+        }
     }
     ok(
         tag,

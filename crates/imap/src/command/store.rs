@@ -68,48 +68,63 @@ pub async fn store<S: Stream>(
     // The store published this change before it answered: take it off the stream now,
     // so this session does not report its own change a second time as news.
     s.drain_changes();
-    let changed: Vec<u32> = pairs.iter().map(|p| p.1).collect();
-    if let State::Selected { view, .. } = &mut s.state {
-        view.forget_flags(&changed);
-    }
-    let store = &s.imap.store;
     let silent = matches!(response, StoreResponse::Silent);
-    if !silent || s.condstore {
-        // Every message's flags as they are now (RFC 3501 §6.4.6); with CONDSTORE even
-        // .SILENT reports the new MODSEQs (RFC 7162 §3.1.3).
-        let current = match store.messages_in(mailbox, &uids).await {
-            Ok(m) => m,
-            Err(e) => return store_failed(tag, e),
-        };
-        if !silent {
-            s.announce_keywords(current.iter().map(|m| &m.flags));
-        }
-        let condstore = s.condstore;
-        // With QRESYNC every FETCH names its UID: the client may not keep sequence
-        // numbers at all (RFC 7162 §3.2, erratum 1807 to RFC 5162).
-        let with_uid = uid || s.qresync;
-        if let State::Selected { view, .. } = &mut s.state {
-            for m in &current {
-                let Some(seq) = view.seq(m.uid) else { continue };
-                if silent && !stored.changed.iter().any(|(u, _)| *u == m.uid) {
-                    continue;
-                }
-                let mut items = Vec::new();
-                if with_uid {
-                    items.push(MessageDataItem::Uid(nz(m.uid)));
-                }
-                if !silent {
-                    items.push(MessageDataItem::Flags(view.flags_of(m.uid, &m.flags)));
-                }
-                if condstore {
-                    items.push(MessageDataItem::ModSeq(nz64(m.modseq)));
-                }
-                if let Some(items) = vec1(items) {
-                    s.server.enqueue_data(Data::Fetch {
-                        seq: nz(seq),
-                        items,
-                    });
-                }
+    // Changed messages with flag news from elsewhere not told yet: even .SILENT shows
+    // their flags as they are now, or the client would take its own change on top of
+    // the flags it knew for the whole truth, and the older news told afterwards would
+    // take its change back.
+    let news: Vec<u32> = match &s.state {
+        State::Selected { view, .. } => stored
+            .changed
+            .iter()
+            .map(|(u, _)| *u)
+            .filter(|&u| view.has_flag_news(u, stored.modseq))
+            .collect(),
+        _ => Vec::new(),
+    };
+    // Every message's flags as they are now (RFC 3501 §6.4.6); with CONDSTORE even
+    // .SILENT reports the new MODSEQs (RFC 7162 §3.1.3).
+    let current = match s.imap.store.messages_in(mailbox, &uids).await {
+        Ok(m) => m,
+        Err(e) => return store_failed(tag, e),
+    };
+    s.announce_keywords(
+        current
+            .iter()
+            .filter(|m| !silent || news.contains(&m.uid))
+            .map(|m| &m.flags),
+    );
+    let condstore = s.condstore;
+    // With QRESYNC every FETCH names its UID: the client may not keep sequence numbers
+    // at all (RFC 7162 §3.2, erratum 1807 to RFC 5162).
+    let with_uid = uid || s.qresync;
+    if let State::Selected { view, .. } = &mut s.state {
+        for m in &current {
+            let Some(seq) = view.seq(m.uid) else { continue };
+            if silent && !stored.changed.iter().any(|(u, _)| *u == m.uid) {
+                continue;
+            }
+            // From here the client knows this message's flags as of m.modseq (told, or
+            // its own change on what it knew): older news is not told after it.
+            view.told_flags(m.uid, m.modseq);
+            let show_flags = !silent || news.contains(&m.uid);
+            let mut items = Vec::new();
+            if with_uid {
+                items.push(MessageDataItem::Uid(nz(m.uid)));
+            }
+            if show_flags {
+                items.push(MessageDataItem::Flags(view.flags_of(m.uid, &m.flags)));
+            }
+            if condstore {
+                items.push(MessageDataItem::ModSeq(nz64(m.modseq)));
+            }
+            if (show_flags || condstore)
+                && let Some(items) = vec1(items)
+            {
+                s.server.enqueue_data(Data::Fetch {
+                    seq: nz(seq),
+                    items,
+                });
             }
         }
     }
