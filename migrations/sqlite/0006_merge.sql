@@ -34,9 +34,12 @@ CREATE TABLE held (
 CREATE INDEX held_by_mailbox ON held (mailbox_id);
 
 -- Mailboxes of accounts homed here that took split-time changes from the twin: the merge
--- re-emits every change above `fork_modseq` at a MODSEQ above both twins' HIGHESTMODSEQ,
--- so that CONDSTORE/QRESYNC clients of either twin see them.
+-- re-emits every message change above `fork_modseq` at a MODSEQ above both twins'
+-- HIGHESTMODSEQ, so that CONDSTORE/QRESYNC clients of either twin see them, and, when
+-- `folder` is set (renamed or (un)subscribed by the twin), the folder's name and
+-- subscription as they stand here, which both twins then keep.
 CREATE TABLE merge_pending (
     mailbox_id  INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
-    fork_modseq INTEGER NOT NULL
+    fork_modseq INTEGER NOT NULL,
+    folder      INTEGER NOT NULL DEFAULT 0
 ) STRICT;

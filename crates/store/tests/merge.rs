@@ -274,6 +274,20 @@ async fn run(seed: u64, steps: usize) -> (usize, usize) {
                     .unwrap();
                 removed.insert(m.guid);
             }
+            9 if rng.below(3) == 0 => {
+                // Folders named alike on both sides while apart: created, or renamed to.
+                let name = ["P", "Q", "R"][rng.below(3) as usize];
+                let movable: Vec<_> = boxes
+                    .iter()
+                    .filter(|b| b.role.is_none() && b.name != "INBOX")
+                    .collect();
+                if movable.is_empty() || rng.below(2) == 0 {
+                    let _ = s.create_mailbox(acc.id, name).await;
+                } else {
+                    let from = &movable[rng.below(movable.len() as u64) as usize].name;
+                    let _ = s.rename_mailbox(acc.id, from, name).await;
+                }
+            }
             9 if !msgs.is_empty() && boxes.len() > 1 => {
                 let m = &msgs[rng.below(msgs.len() as u64) as usize];
                 let to = boxes.iter().find(|b| b.id != mbox.id).unwrap();
@@ -495,4 +509,41 @@ async fn heal_fast(t: &mut [Twin; 2]) -> usize {
             return renumbered;
         }
     }
+}
+
+/// Folders named alike on both twins while apart, by creation or by rename: after the heal
+/// both twins hold both folders, the one with the greater GUID renamed `NAME-xxxxxx` on
+/// both (nothing is logged for it: each twin applies the same rule).
+#[tokio::test]
+async fn folders_named_alike_on_both_sides_keep_both_with_one_suffixed_on_both() {
+    let mut rng = Lcg::new(3);
+    let mut t: [Twin; 2] = [open("a").await, open("b").await];
+    t[0].store.add_domain("example.com").await.unwrap();
+    t[0].store.create_account(USERS[0], "pw").await.unwrap();
+    t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
+    let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+    t[0].store.create_mailbox(acc.id, "Old").await.unwrap();
+    heal(&mut t, &mut rng, 0).await;
+    let acc_b = t[1].store.account(USERS[0]).await.unwrap().unwrap();
+    // Apart: a creates Projects and renames Old to Plans; b creates Projects and Plans.
+    t[0].store.create_mailbox(acc.id, "Projects").await.unwrap();
+    t[0].store
+        .rename_mailbox(acc.id, "Old", "Plans")
+        .await
+        .unwrap();
+    t[1].store
+        .create_mailbox(acc_b.id, "Projects")
+        .await
+        .unwrap();
+    t[1].store.create_mailbox(acc_b.id, "Plans").await.unwrap();
+    heal(&mut t, &mut rng, 0).await;
+    let (sa, sb) = (state(&t[0].store).await, state(&t[1].store).await);
+    assert_eq!(sa, sb);
+    let names: Vec<&str> = sa.keys().map(|k| k.1.as_str()).collect();
+    for base in ["Projects", "Plans"] {
+        let n = names.iter().filter(|n| n.starts_with(base)).count();
+        assert_eq!(n, 2, "{names:?}");
+        assert!(names.contains(&base), "{names:?}");
+    }
+    assert!(!names.contains(&"Old"), "{names:?}");
 }

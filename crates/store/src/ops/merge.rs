@@ -324,15 +324,17 @@ pub(crate) async fn apply_renumbered(
 /// merge re-emits everything above `fork` (the lowest MODSEQ before any of them).
 pub(crate) async fn note_pending(
     ctx: &mut WriteCtx,
-    forks: &HashMap<i64, u64>,
+    forks: &HashMap<i64, (u64, bool)>,
 ) -> Result<(), StoreError> {
-    for (id, fork) in forks {
+    for (id, (fork, folder)) in forks {
         sqlx::query(
-            "INSERT INTO merge_pending (mailbox_id, fork_modseq) VALUES ($1, $2) \
-             ON CONFLICT (mailbox_id) DO UPDATE SET fork_modseq = min(fork_modseq, excluded.fork_modseq)",
+            "INSERT INTO merge_pending (mailbox_id, fork_modseq, folder) VALUES ($1, $2, $3) \
+             ON CONFLICT (mailbox_id) DO UPDATE SET \
+             fork_modseq = min(fork_modseq, excluded.fork_modseq), folder = max(folder, excluded.folder)",
         )
         .bind(id)
         .bind(*fork as i64)
+        .bind(folder)
         .execute(&mut ctx.conn)
         .await?;
     }
@@ -405,14 +407,20 @@ async fn merge_mailbox(
             .fetch_one(&mut ctx.conn)
             .await?;
     let mut modseq = highest as u64;
-    let fork: Option<i64> =
-        sqlx::query_scalar("DELETE FROM merge_pending WHERE mailbox_id = $1 RETURNING fork_modseq")
-            .bind(id)
-            .fetch_optional(&mut ctx.conn)
-            .await?;
-    if let Some(fork) = fork {
-        modseq += 1;
-        reemit(ctx, id, account, mailbox, fork, modseq).await?;
+    let fork: Option<(i64, bool)> = sqlx::query_as(
+        "DELETE FROM merge_pending WHERE mailbox_id = $1 RETURNING fork_modseq, folder",
+    )
+    .bind(id)
+    .fetch_optional(&mut ctx.conn)
+    .await?;
+    if let Some((fork, folder)) = fork {
+        if fork < i64::MAX {
+            modseq += 1;
+            reemit(ctx, id, account, mailbox, fork, modseq).await?;
+        }
+        if folder {
+            reemit_folder(ctx, id, account, mailbox).await?;
+        }
     }
     let rows: Vec<CandidateRow> = sqlx::query_as(
         "SELECT true, guid, uid, blob, size, internal_date, flags FROM held \
@@ -445,7 +453,7 @@ async fn merge_mailbox(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    all.sort_by(|a, b| (a.date, a.guid).cmp(&(b.date, b.guid)));
+    all.sort_by_key(|c| (c.date, c.guid));
     modseq += 1;
     for c in &all {
         let to = uidnext as u32;
@@ -509,6 +517,34 @@ async fn set_top(ctx: &mut WriteCtx, id: i64, uidnext: i64, modseq: u64) -> Resu
     .bind(modseq as i64)
     .bind(id)
     .execute(&mut ctx.conn)
+    .await?;
+    Ok(())
+}
+
+/// Tells the twin the folder's name and subscription as they stand here.
+async fn reemit_folder(
+    ctx: &mut WriteCtx,
+    id: i64,
+    account: &Guid,
+    mailbox: &Guid,
+) -> Result<(), StoreError> {
+    let (name, subscribed): (String, bool) =
+        sqlx::query_as("SELECT name, subscribed FROM mailboxes WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut ctx.conn)
+            .await?;
+    ctx.log(Change::MailboxRenamed {
+        account: *account,
+        mailbox: *mailbox,
+        from: name.clone(),
+        to: name,
+    })
+    .await?;
+    ctx.log(Change::MailboxSubscribed {
+        account: *account,
+        mailbox: *mailbox,
+        subscribed,
+    })
     .await?;
     Ok(())
 }
@@ -583,4 +619,44 @@ async fn reemit(
         )?;
     }
     Ok(())
+}
+
+/// A folder of the twin's (created, or renamed) takes `name`, which this account already
+/// uses for another folder: both twins named a folder so while apart. The folder with the
+/// greater GUID takes `name-xxxxxx` (its GUID's first six hex digits), on both twins alike
+/// and without a logged change (each twin applies the same rule to the same pair). Returns
+/// the name for the twin's folder.
+pub(crate) async fn make_room(
+    ctx: &mut WriteCtx,
+    account_id: i64,
+    name: &str,
+    incoming: &Guid,
+) -> Result<String, StoreError> {
+    let other: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, guid FROM mailboxes WHERE account_id = $1 AND name = $2 AND guid != $3",
+    )
+    .bind(account_id)
+    .bind(name)
+    .bind(&incoming.0[..])
+    .fetch_optional(&mut ctx.conn)
+    .await?;
+    let Some((id, guid)) = other else {
+        return Ok(name.to_string());
+    };
+    let guid = Guid::from_slice(&guid)?;
+    let suffixed = |g: &Guid| format!("{name}-{}", &g.to_string()[..6]);
+    tracing::info!(
+        name,
+        "mirror: both twins named a folder so while apart; one gets a suffix"
+    );
+    if guid > *incoming {
+        sqlx::query("UPDATE mailboxes SET name = $1 WHERE id = $2")
+            .bind(suffixed(&guid))
+            .bind(id)
+            .execute(&mut ctx.conn)
+            .await?;
+        Ok(name.to_string())
+    } else {
+        Ok(suffixed(incoming))
+    }
 }

@@ -29,9 +29,10 @@ pub(crate) struct Batch<'a> {
     origin: &'a str,
     /// Mailboxes named so far.
     mailboxes: HashMap<Guid, Local>,
-    /// Mailboxes homed here that took split-time changes from the twin, with the MODSEQ
-    /// below the first of them (the merge re-emits everything above it).
-    forks: HashMap<i64, u64>,
+    /// Mailboxes homed here that took split-time changes from the twin: the MODSEQ below
+    /// the first message change (the merge re-emits everything above it), and whether
+    /// the folder itself was renamed or (un)subscribed.
+    forks: HashMap<i64, (u64, bool)>,
     /// Whether a message was held for the merge.
     held: bool,
 }
@@ -55,8 +56,23 @@ impl<'a> Batch<'a> {
     /// made while the twins were apart (the twin forwards every other), so it is merged.
     fn split_time(&mut self, mailbox: Local, modseq: u64) {
         if mailbox.home {
-            let fork = self.forks.entry(mailbox.id).or_insert(u64::MAX);
-            *fork = (*fork).min(modseq.saturating_sub(1));
+            let fork = self
+                .forks
+                .entry(mailbox.id)
+                .or_insert((i64::MAX as u64, false));
+            fork.0 = fork.0.min(modseq.saturating_sub(1));
+        }
+    }
+
+    /// The twin renamed or (un)subscribed a folder: on the home twin a split-time change,
+    /// after which the merge tells the twin the folder's state here (both may have renamed
+    /// it differently, each applying the other's rename last).
+    fn folder_changed(&mut self, mailbox: Local) {
+        if mailbox.home {
+            self.forks
+                .entry(mailbox.id)
+                .or_insert((i64::MAX as u64, false))
+                .1 = true;
         }
     }
 
@@ -641,6 +657,7 @@ async fn apply_change(
                 let owner = rows::account_by_guid(&mut ctx.conn, account)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
+                let name = &merge::make_room(ctx, owner.id, name, mailbox).await?;
                 insert_mailbox(
                     ctx,
                     NewMailbox {
@@ -665,6 +682,7 @@ async fn apply_change(
         }
         Change::MailboxRenamed { mailbox, to, .. } => {
             let m = self::mailbox(ctx, mailbox).await?;
+            let to = merge::make_room(ctx, m.account_id, to, mailbox).await?;
             exec(
                 ctx,
                 sqlx::query("UPDATE mailboxes SET name = $1 WHERE id = $2")
@@ -672,6 +690,8 @@ async fn apply_change(
                     .bind(m.id),
             )
             .await?;
+            let local = batch.mailbox(ctx, mailbox).await?;
+            batch.folder_changed(local);
         }
         Change::MailboxDeleted { mailbox, .. } => {
             exec(
@@ -692,6 +712,8 @@ async fn apply_change(
                     .bind(&mailbox.0[..]),
             )
             .await?;
+            let local = batch.mailbox(ctx, mailbox).await?;
+            batch.folder_changed(local);
         }
         Change::MessageAdded {
             account,
