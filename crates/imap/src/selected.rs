@@ -306,20 +306,15 @@ impl Selected {
                     let Some(seq) = self.uids.seq(uid) else {
                         continue;
                     };
-                    if seq as usize > told {
-                        make_known(
-                            &mut out,
-                            &mut gone,
-                            &mut told,
-                            &mut exists_due,
-                            seq,
-                            self.uids.len(),
-                        );
-                    }
                     self.uids.remove(uid);
+                    self.told_modseq.remove(&uid);
+                    if seq as usize > told {
+                        // Came and went before the client was told of it: it never hears
+                        // of it (an EXPUNGE or VANISHED would name what it cannot know).
+                        continue;
+                    }
                     told -= 1;
                     exists_due = true;
-                    self.told_modseq.remove(&uid);
                     if report.qresync {
                         gone.push(uid);
                     } else {

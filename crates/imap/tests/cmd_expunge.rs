@@ -77,11 +77,13 @@ async fn other_sessions_are_told_at_the_right_time() {
     other.cmd("SELECT INBOX").await;
     c.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
     c.cmd("EXPUNGE").await;
-    // Not during FETCH, STORE or SEARCH (RFC 3501 §7.4.1): message 2 is still there.
+    // Not during FETCH, STORE or SEARCH (RFC 3501 §7.4.1): message 2 is still there,
+    // and its UID, all that is left of it, is told when asked (RFC 2180 §4.1.3).
     assert_eq!(
         other.cmd("FETCH 1:3 (UID)").await,
         [
             "* 1 FETCH (UID 1)",
+            "* 2 FETCH (UID 2)",
             "* 3 FETCH (UID 3)",
             "* 2 FETCH (UID 2 FLAGS (\\Deleted))",
             "A OK FETCH completed"

@@ -24,6 +24,8 @@ const KEYWORDS: [&str; 6] = ["$k0", "$k1", "$k2", "$k3", "Work", "Later"];
 /// What one client was told and what it found wrong.
 #[derive(Default)]
 struct View {
+    /// QRESYNC is enabled: expunges come as VANISHED (RFC 7162 §3.2.10).
+    qresync: bool,
     /// UIDs by sequence number (index + 1); None until a FETCH names the UID.
     uids: Vec<Option<u32>>,
     /// Flags the last untagged FLAGS announced (system flags always count).
@@ -34,6 +36,8 @@ struct View {
     violations: Vec<String>,
     /// Untagged responses checked.
     checked: u64,
+    /// Messages told gone (by EXPUNGE or VANISHED).
+    gone: u64,
 }
 
 impl View {
@@ -58,6 +62,24 @@ impl View {
                 .collect();
             return;
         }
+        if let Some(set) = rest.strip_prefix("VANISHED ") {
+            if !self.qresync {
+                self.violation("VANISHED without QRESYNC", line, context);
+            }
+            if set.starts_with("(EARLIER)") {
+                return;
+            }
+            for uid in uid_set(set) {
+                match self.place(uid) {
+                    Some(i) => {
+                        self.uids.remove(i);
+                        self.gone += 1;
+                    }
+                    None => self.violation("VANISHED of a UID not told", line, context),
+                }
+            }
+            return;
+        }
         let mut words = rest.splitn(3, ' ');
         let (Some(n), Some(kind)) = (words.next(), words.next()) else {
             return;
@@ -78,15 +100,36 @@ impl View {
                 self.violation("RECENT above the count told", line, context);
             }
             "EXPUNGE" => {
+                if self.qresync {
+                    self.violation("EXPUNGE after ENABLE QRESYNC", line, context);
+                }
                 if n == 0 || n > count {
                     self.violation("EXPUNGE of a number not told", line, context);
                 } else {
                     self.uids.remove(n - 1);
+                    self.gone += 1;
                 }
             }
             "FETCH" => self.fetch(n, words.next().unwrap_or_default(), line, context),
             _ => {}
         }
+    }
+
+    /// Where a VANISHED UID is: its number if the client learned it, else a message told
+    /// by EXISTS whose UID the client has not learned yet and that can only be this one
+    /// (UIDs rise with numbers, RFC 3501 §2.3.1.1: it lies between the known UIDs below
+    /// and above `uid`; such unknowns are interchangeable). None: the client cannot have
+    /// been told of it.
+    fn place(&self, uid: u32) -> Option<usize> {
+        if let Some(i) = self.uids.iter().position(|u| *u == Some(uid)) {
+            return Some(i);
+        }
+        let start = self
+            .uids
+            .iter()
+            .rposition(|u| u.is_some_and(|u| u < uid))
+            .map_or(0, |i| i + 1);
+        self.uids.get(start)?.is_none().then_some(start)
     }
 
     fn fetch(&mut self, seq: usize, items: &str, line: &str, context: &str) {
@@ -135,6 +178,18 @@ impl View {
     }
 }
 
+/// The UIDs of a sequence set such as `3:5,9`.
+fn uid_set(set: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in set.trim().split(',') {
+        let (a, b) = part.split_once(':').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+            out.extend(a.min(b)..=a.max(b));
+        }
+    }
+    out
+}
+
 /// The number after `name` in a FETCH item list.
 fn item_number(items: &str, name: &str) -> Option<u64> {
     let i = items.find(name)? + name.len();
@@ -160,7 +215,16 @@ impl Lcg {
 
 /// One strict client: runs random commands until `until`; returns its view.
 async fn run_client(mut c: Client, id: u64, until: Instant) -> (View, u64) {
-    let mut view = View::default();
+    // Every other client enables QRESYNC and is told expunges as VANISHED.
+    let qresync = id % 2 == 1;
+    let mut view = View {
+        qresync,
+        ..View::default()
+    };
+    if qresync {
+        let r = c.cmd("ENABLE QRESYNC").await;
+        assert_eq!(r.last().map(String::as_str), Some("A OK ENABLE completed"));
+    }
     let mut rng = Lcg(id * 7919 + 17);
     let mut commands = 0u64;
     let select = "SELECT INBOX (CONDSTORE)";
@@ -168,6 +232,19 @@ async fn run_client(mut c: Client, id: u64, until: Instant) -> (View, u64) {
         view.take(&line, select);
     }
     while Instant::now() < until {
+        // A QRESYNC client learns the UIDs of messages it was told of before anything
+        // else, so that each VANISHED names UIDs it knows (FETCH is never answered with
+        // VANISHED or EXPUNGE, RFC 3501 §7.4.1).
+        while qresync && let Some(first) = view.uids.iter().position(Option::is_none) {
+            let cmd = format!("FETCH {}:* (UID)", first + 1);
+            for line in c.cmd(&cmd).await {
+                view.take(&line, &cmd);
+            }
+            if view.uids[first].is_none() {
+                view.violation("FETCH did not tell the UID", &cmd, "learning UIDs");
+                break;
+            }
+        }
         let count = view.uids.len();
         let seq = 1 + rng.below(count);
         let kw = KEYWORDS[rng.below(KEYWORDS.len())];
@@ -185,8 +262,10 @@ async fn run_client(mut c: Client, id: u64, until: Instant) -> (View, u64) {
             }
             10 if rng.below(8) == 0 => {
                 view = View {
+                    qresync,
                     violations: std::mem::take(&mut view.violations),
                     checked: view.checked,
+                    gone: view.gone,
                     ..View::default()
                 };
                 select.to_string()
@@ -236,16 +315,21 @@ async fn concurrent_sessions_are_told_a_consistent_story() {
         let c = srv.login(ALICE).await;
         tasks.push(tokio::spawn(run_client(c, id, until)));
     }
-    let (mut violations, mut checked, mut commands) = (Vec::new(), 0, 0);
+    let (mut violations, mut checked, mut commands, mut gone) = (Vec::new(), 0, 0, 0);
     for t in tasks {
         let (view, n) = t.await.unwrap();
         violations.extend(view.violations);
         checked += view.checked;
         commands += n;
+        gone += view.gone;
     }
     println!(
-        "{clients} clients, {secs} s: {commands} commands, {checked} untagged responses checked, {} violations",
+        "{clients} clients, {secs} s: {commands} commands, {checked} untagged responses checked, {gone} expunges told, {} violations",
         violations.len()
+    );
+    assert!(
+        gone > 0,
+        "no expunge was told: the arithmetic went unchecked"
     );
     assert!(
         commands > clients * 10,

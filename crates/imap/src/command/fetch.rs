@@ -154,8 +154,18 @@ pub async fn fetch<S: Stream>(
     // (UID, MODSEQ) of the flags shown, so that older flag news is not told after them.
     let mut flags_told = Vec::new();
     for (seq, u) in pairs {
-        // Expunged by another session meanwhile: nothing to say about it.
-        let Some(m) = by_uid.remove(&u) else { continue };
+        // Expunged by another session meanwhile, not yet told (RFC 3501 §7.4.1): only
+        // its UID is still known, and told when asked, so that a client can learn which
+        // message the EXPUNGE or VANISHED to come is about (RFC 2180 §4.1.3).
+        let Some(m) = by_uid.remove(&u) else {
+            if names.contains(&N::Uid) {
+                s.data(Data::Fetch {
+                    seq: nz(seq),
+                    items: imap_types::core::Vec1::from(MessageDataItem::Uid(nz(u))),
+                });
+            }
+            continue;
+        };
         // Its flags as this session shows them (with \Recent when it is recent here).
         let flags = match &s.state {
             State::Selected { view, .. } => view.flags_of(m.uid, &m.flags),
