@@ -439,7 +439,11 @@ impl<S: Stream> Session<S> {
         let status =
             tracing::Instrument::instrument(command::dispatch(self, &tag, body, extra), span).await;
         self.drain_changes();
-        self.report_updates(expunges);
+        // After BYE (LOGOUT, a fatal error) the client is told nothing more about the
+        // mailbox it is leaving: only the tagged status follows (RFC 3501 §6.1.3).
+        if !self.closing {
+            self.report_updates(expunges);
+        }
         // SELECT/EXAMINE (CONDSTORE) tell HIGHESTMODSEQ among their own responses.
         let status = if !condstore_before && self.condstore && !selects {
             self.highest_modseq_on(status).await

@@ -48,3 +48,25 @@ async fn logout_with_arguments_is_a_syntax_error() {
     );
     assert!(c.0.closed().await);
 }
+
+#[tokio::test]
+async fn logout_tells_nothing_after_bye_about_the_mailbox_left() {
+    // RFC 3501 §6.1.3: BYE, then the tagged OK. Changes made elsewhere meanwhile (a flag,
+    // an expunge, a delivery) are not told after BYE: no FETCH or EXPUNGE for a message
+    // the client is leaving, numbered by a view that is closing.
+    let srv = start().await;
+    srv.deliver(ALICE.0, 3).await;
+    let mut c = srv.login(ALICE).await;
+    let mut other = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    other.cmd("SELECT INBOX").await;
+    other.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+    other.cmd("EXPUNGE").await;
+    other.cmd("STORE 2 +FLAGS.SILENT (\\Flagged)").await;
+    srv.deliver(ALICE.0, 1).await;
+    assert_eq!(
+        c.cmd("LOGOUT").await,
+        ["* BYE twinmail logging out", "A OK LOGOUT completed"]
+    );
+    assert!(c.0.closed().await);
+}
