@@ -3,11 +3,13 @@
 -- Tombstones keyed by message GUID: one per expunged message, whatever else once held its
 -- UID. Keyed by (mailbox, UID) as before, a second message at an expunged UID (a twin's
 -- split-time message) could not leave its own tombstone and came back later.
+-- `at` is when (Unix seconds): tombstones are kept for a configured period, then expired.
 CREATE TABLE expunged_new (
     guid       BLOB    PRIMARY KEY,
     mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     uid        INTEGER NOT NULL,
-    modseq     INTEGER NOT NULL
+    modseq     INTEGER NOT NULL,
+    at         INTEGER NOT NULL DEFAULT (unixepoch())
 ) STRICT;
 INSERT INTO expunged_new (guid, mailbox_id, uid, modseq)
     SELECT guid, mailbox_id, uid, max(modseq) FROM expunged GROUP BY guid;
@@ -42,4 +44,16 @@ CREATE TABLE merge_pending (
     mailbox_id  INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
     fork_modseq INTEGER NOT NULL,
     folder      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- The highest MODSEQ of a tombstone expired in this mailbox: a QRESYNC client that knows
+-- less is told every UID not present as vanished, since the tombstones cannot tell.
+ALTER TABLE mailboxes ADD COLUMN vanished_before INTEGER NOT NULL DEFAULT 0;
+
+-- Message bytes no message, held message or unsent log entry referenced at `since`: removed
+-- an hour later if still unreferenced (a snapshot or a twin's want list in flight in
+-- between finds them).
+CREATE TABLE blob_orphans (
+    hash  BLOB    PRIMARY KEY,
+    since INTEGER NOT NULL
 ) STRICT;

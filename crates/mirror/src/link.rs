@@ -360,6 +360,20 @@ impl Mirror {
         let store = &self.inner.store;
         let peer = authed.peer.node.clone();
         tracing::info!(twin = %peer, "mirror link up");
+        let before = store.mirror_status().await?;
+        let apart = now_unix() - before.link_since;
+        if before.link == "down" && apart > store.tombstone_secs() {
+            // Tombstones of what was expunged early in the split are gone: the merge could
+            // bring such mail back. Say so where the admin looks.
+            let why = format!(
+                "{} the twins were apart {} days, longer than tombstones are kept ({} days): mail expunged on one twin early in the split may come back; compare with `twinmail mirror verify`",
+                now_unix(),
+                apart / 86_400,
+                store.tombstone_secs() / 86_400
+            );
+            tracing::error!(twin = %peer, apart_days = apart / 86_400, "mirror: split longer than the tombstone period");
+            store.set_mirror_state(&[("last_error", &why)]).await?;
+        }
         store
             .set_mirror_state(&[
                 ("link", "up"),

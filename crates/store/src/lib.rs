@@ -24,6 +24,7 @@ pub use change::{Change, ChangeEvent, Expunged, FlagUpdate};
 pub use error::StoreError;
 pub use mirror::{AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
 pub use ops::{
+    housekeep::Housekept,
     message::{Copied, FlagsStored},
     remote::{Applied, RemoteChange},
 };

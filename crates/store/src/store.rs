@@ -45,6 +45,9 @@ pub struct StoreOptions {
     pub max_concurrent_hashes: usize,
     /// Connections in the read pool.
     pub read_connections: u32,
+    /// How long tombstones of expunged messages are kept (seconds): longer than any split
+    /// the pair should merge; a longer one is reported instead of merged.
+    pub tombstone_secs: i64,
 }
 
 impl StoreOptions {
@@ -56,6 +59,7 @@ impl StoreOptions {
             hash_cost: HashCost::default(),
             max_concurrent_hashes: 4,
             read_connections: 8,
+            tombstone_secs: 30 * 86_400,
         }
     }
 }
@@ -89,6 +93,8 @@ struct Inner {
     /// Set when applying the twin's log left work for the home's merge (held messages,
     /// split-time changes); true at start, for what an earlier run left.
     merge_due: std::sync::atomic::AtomicBool,
+    /// How long tombstones are kept (seconds).
+    tombstone_secs: i64,
 }
 
 /// How long an APPEND in doubt is remembered for its client's retry.
@@ -165,6 +171,7 @@ impl Store {
                 forwarder: std::sync::OnceLock::new(),
                 in_doubt: Default::default(),
                 merge_due: std::sync::atomic::AtomicBool::new(true),
+                tombstone_secs: opts.tombstone_secs,
             }),
         };
         store.forget_old_requests();
@@ -178,12 +185,41 @@ impl Store {
         tokio::spawn(async move {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = (Store { inner }).trim_requests().await {
+                let store = Store { inner };
+                if let Err(e) = store.trim_requests().await {
                     tracing::warn!(error = %e, "cannot forget old request ids");
                 }
+                if let Err(e) = store.housekeep(crate::types::now_unix()).await {
+                    tracing::warn!(error = %e, "housekeeping failed");
+                }
+                drop(store);
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
         });
+    }
+
+    /// Expires tombstones older than the keeping period and removes message bytes nothing
+    /// has referenced for an hour, as of `now` (Unix seconds; run hourly by the store).
+    pub async fn housekeep(&self, now: i64) -> Result<crate::Housekept, StoreError> {
+        self.submit(crate::ops::housekeep::Housekeep {
+            tombstone_secs: self.inner.tombstone_secs,
+            now,
+        })
+        .await
+    }
+
+    /// Message bodies stored and their bytes (each body once, however many copies).
+    pub async fn blob_use(&self) -> Result<(u64, u64), StoreError> {
+        let (n, bytes): (i64, i64) =
+            sqlx::query_as("SELECT count(*), coalesce(sum(size), 0) FROM blobs")
+                .fetch_one(self.db())
+                .await?;
+        Ok((n as u64, bytes as u64))
+    }
+
+    /// How long tombstones are kept (seconds).
+    pub fn tombstone_secs(&self) -> i64 {
+        self.inner.tombstone_secs
     }
 
     /// This node's id.
@@ -729,8 +765,28 @@ impl Store {
         mailbox_id: i64,
         modseq: u64,
     ) -> Result<Vec<u32>, StoreError> {
+        let (before, uidnext): (i64, i64) =
+            sqlx::query_as("SELECT vanished_before, uidnext FROM mailboxes WHERE id = $1")
+                .bind(mailbox_id)
+                .fetch_optional(self.db())
+                .await?
+                .unwrap_or((0, 1));
+        if (modseq as i64) < before {
+            // Expired tombstones cannot tell what vanished since: every UID not present.
+            let present: std::collections::HashSet<i64> =
+                sqlx::query_scalar("SELECT uid FROM messages WHERE mailbox_id = $1")
+                    .bind(mailbox_id)
+                    .fetch_all(self.db())
+                    .await?
+                    .into_iter()
+                    .collect();
+            return Ok((1..uidnext)
+                .filter(|u| !present.contains(u))
+                .map(|u| u as u32)
+                .collect());
+        }
         let uids: Vec<i64> = sqlx::query_scalar(
-            "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+            "SELECT DISTINCT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
         )
         .bind(mailbox_id)
         .bind(modseq as i64)

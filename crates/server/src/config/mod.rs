@@ -42,6 +42,10 @@ section! {
         pub password_memory_kib: u32 = 19456,
         /// argon2id passes per new password hash.
         pub password_passes: u32 = 2,
+        /// Days a tombstone of an expunged message is kept: longer than any split the
+        /// twins should merge (a longer one is reported, not merged). The bytes of expunged
+        /// mail are removed within hours of nothing needing them.
+        pub tombstone_days: u32 = 30,
     }
 }
 
@@ -729,6 +733,7 @@ impl Config {
             t_cost: self.store.password_passes,
             p_cost: 1,
         };
+        o.tombstone_secs = i64::from(self.store.tombstone_days.max(1)) * 86_400;
         o
     }
 }

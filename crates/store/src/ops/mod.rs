@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod domain;
+pub(crate) mod housekeep;
 pub(crate) mod mailbox;
 pub(crate) mod merge;
 pub(crate) mod message;
