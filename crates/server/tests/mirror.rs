@@ -5,7 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::pair::{PASSWORD, Pair, dump, send};
+use common::{
+    mbsync,
+    pair::{PASSWORD, Pair, dump, send},
+};
 
 fn subjects(tag: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{tag} {i}")).collect()
@@ -176,82 +179,26 @@ fn mbsync_switching_twins_downloads_nothing() {
         send(pair.b.port("smtp"), user, &subjects("more for mbsync", 20));
     }
     pair.wait_in_sync();
-    // One CA file that trusts both twins' self-signed certificates.
-    let ca = pair.dir.path().join("ca.pem");
-    let mut pem = String::new();
-    for id in ["a", "b"] {
-        pem += &std::fs::read_to_string(pair.dir.path().join(format!("{id}-data/tls/cert.pem")))
-            .unwrap();
-    }
-    std::fs::write(&ca, pem).unwrap();
+    let ca = mbsync::ca(&pair);
     for user in [&home_a, &home_b] {
         let local = tempfile::tempdir().unwrap();
-        let rc = mbsync_config(local.path(), &ca, pair.a.port("imaps"), user);
-        let first = mbsync(&rc);
+        let rc = mbsync::config(local.path(), &ca, pair.a.port("imaps"), user);
+        let first = mbsync::run(&rc);
         assert_eq!(
             first.0, 40,
             "{user}: the first sync downloads every message"
         );
         // The phone switches to twin B.
-        let rc = mbsync_config(local.path(), &ca, pair.b.port("imaps"), user);
+        let rc = mbsync::config(local.path(), &ca, pair.b.port("imaps"), user);
         assert_eq!(
-            mbsync(&rc),
+            mbsync::run(&rc),
             (0, 0, 0),
             "{user}: nothing moves after the switch"
         );
         // Mail that arrives at B afterwards is all that the next sync fetches.
         send(pair.b.port("smtp"), user, &subjects("after the switch", 3));
-        assert_eq!(mbsync(&rc).0, 3);
+        assert_eq!(mbsync::run(&rc).0, 3);
     }
-}
-
-fn mbsync_config(
-    dir: &std::path::Path,
-    ca: &std::path::Path,
-    port: u16,
-    user: &str,
-) -> std::path::PathBuf {
-    let rc = dir.join("mbsyncrc");
-    let mail = dir.join("mail");
-    std::fs::create_dir_all(&mail).unwrap();
-    std::fs::write(
-        &rc,
-        format!(
-            "IMAPAccount test\nHost localhost\nPort {port}\nUser {user}\nPass {PASSWORD}\nSSLType IMAPS\nCertificateFile {}\n\n\
-             IMAPStore remote\nAccount test\n\n\
-             MaildirStore local\nPath {}/\nInbox {}/INBOX\nSubFolders Verbatim\n\n\
-             Channel test\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\nSync All\n",
-            ca.display(),
-            mail.display(),
-            mail.display()
-        ),
-    )
-    .unwrap();
-    rc
-}
-
-/// Runs mbsync; returns what went over the wire according to its protocol trace:
-/// (bodies downloaded, messages uploaded, flag changes sent).
-fn mbsync(rc: &std::path::Path) -> (usize, usize, usize) {
-    let out = std::process::Command::new("mbsync")
-        .arg("-c")
-        .arg(rc)
-        .arg("-a")
-        .arg("-Dn")
-        .output()
-        .expect("mbsync runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "mbsync failed:\n{text}");
-    let sent: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.split_once(">>> ").map(|(_, c)| c))
-        .collect();
-    let count = |what: &str| sent.iter().filter(|c| c.contains(what)).count();
-    (count("BODY.PEEK[]"), count("APPEND"), count("STORE"))
 }
 
 /// A twin rebuilt from nothing (its data directory lost) is brought level by a snapshot

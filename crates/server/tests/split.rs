@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
+    mbsync,
     pair::{Pair, dump, send},
     proxy::{Fault, Proxy},
 };
@@ -98,4 +99,60 @@ fn mail_taken_by_both_twins_while_apart_is_merged_with_honest_uids() {
         let received = status.lines().find(|l| l.contains("Mirror in:")).unwrap();
         assert!(received.contains("failed=0"), "{status}");
     }
+}
+
+/// Failover with a real client (mbsync, one channel and one local Maildir throughout):
+/// synced against twin a; the link cut past the grace period, mail arrives at a, a is
+/// killed, mail arrives at b; pointed at b, mbsync fetches only what b took; a returns and
+/// the pair merges; mbsync then fetches only the messages the merge renumbered (and those
+/// a took while apart), on either twin, and never meets a UIDVALIDITY change.
+#[test]
+fn mbsync_fails_over_and_back_fetching_only_what_is_new_or_renumbered() {
+    twinmail_testkit::require(&["mbsync", "python3"]);
+    let mut proxy = None;
+    let mut pair = Pair::start_with(|b| {
+        let p = Proxy::start(b);
+        let addr = p.addr;
+        proxy = Some(p);
+        addr
+    });
+    let proxy = proxy.unwrap();
+    let (user, _) = pair.users_on_both_homes();
+    let subjects =
+        |what: &str, n: usize| -> Vec<String> { (0..n).map(|i| format!("{what} {i}")).collect() };
+    send(pair.a.port("smtp"), &user, &subjects("before", 10));
+    pair.wait_in_sync();
+    let ca = mbsync::ca(&pair);
+    let local = tempfile::tempdir().unwrap();
+    let on = |port: u16| mbsync::config(local.path(), &ca, port, &user);
+    assert_eq!(mbsync::run(&on(pair.a.port("imaps"))).0, 10);
+
+    proxy.set(Fault::Refuse);
+    proxy.cut();
+    std::thread::sleep(Duration::from_secs(4));
+    send(pair.a.port("smtp"), &user, &subjects("on a while apart", 2));
+    pair.a.kill();
+    send(pair.b.port("smtp"), &user, &subjects("on b while apart", 3));
+    let (moved, text) = mbsync::run_traced(&on(pair.b.port("imaps")));
+    assert_eq!(moved, (3, 0, 0), "pointed at b: only what b took\n{text}");
+
+    pair.a.start();
+    proxy.set(Fault::Pass);
+    pair.wait_in_sync();
+    pair.assert_identical();
+    // b's first two collided with a's two (UIDs 11, 12): all four renumbered; b's third
+    // keeps 13. mbsync fetches a's two and b's two again under their new UIDs.
+    let (moved, text) = mbsync::run_traced(&on(pair.b.port("imaps")));
+    assert!(!text.contains("UIDVALIDITY of"), "{text}");
+    assert_eq!(moved, (4, 0, 0), "after the merge, on b\n{text}");
+    let (moved, text) = mbsync::run_traced(&on(pair.a.port("imaps")));
+    assert_eq!(moved, (0, 0, 0), "then on a: nothing\n{text}");
+    let inbox = std::fs::read_dir(local.path().join("mail/INBOX/cur"))
+        .unwrap()
+        .count()
+        + std::fs::read_dir(local.path().join("mail/INBOX/new"))
+            .unwrap()
+            .count();
+    assert_eq!(inbox, 15, "every message once in the local Maildir");
+    eprintln!("mbsync after the merge: 4 bodies fetched again of 15 (2 new from a, 2 renumbered)");
 }

@@ -2,6 +2,7 @@
 //! addresses it listens on from its JSON log.
 #![allow(dead_code)]
 
+pub mod mbsync;
 pub mod pair;
 pub mod proxy;
 
