@@ -216,6 +216,11 @@ pub struct FlagUpdate {
     pub uid: u32,
     /// Its whole flag set after the change.
     pub flags: Flags,
+    /// Its flag set before (absent from older twins): a split-time change is merged on the
+    /// home twin as the flags it added and removed, not as a whole set, so a flag set on
+    /// one twin and another on the other while apart both stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub was: Option<Flags>,
 }
 
 /// One message within a [`Change::MessagesExpunged`].

@@ -547,3 +547,73 @@ async fn folders_named_alike_on_both_sides_keep_both_with_one_suffixed_on_both()
     }
     assert!(!names.contains(&"Old"), "{names:?}");
 }
+
+/// Flags changed on each side while apart merge per flag: a flag one twin set and another
+/// the other set both stay, a flag removed on one side and untouched on the other is gone,
+/// on both twins.
+#[tokio::test]
+async fn flags_set_on_each_side_while_apart_merge_per_flag() {
+    let mut rng = Lcg::new(5);
+    let mut t: [Twin; 2] = [open("a").await, open("b").await];
+    t[0].store.add_domain("example.com").await.unwrap();
+    t[0].store.create_account(USERS[0], "pw").await.unwrap();
+    t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
+    let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+    let inbox = t[0].store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
+    t[0].store
+        .append(
+            inbox.id,
+            common::message("m"),
+            Flags::new(["$Work"]),
+            Some(1),
+        )
+        .await
+        .unwrap();
+    heal(&mut t, &mut rng, 0).await;
+    let inbox_b = t[1]
+        .store
+        .mailbox_by_guid(&inbox.guid)
+        .await
+        .unwrap()
+        .unwrap();
+    let one = || UidSet::from_uids([1]);
+    // a (the home) marks it read; b flags it and drops $Work.
+    t[0].store
+        .store_flags(inbox.id, one(), FlagMode::Add, Flags::new(["\\Seen"]), None)
+        .await
+        .unwrap();
+    t[1].store
+        .store_flags(
+            inbox_b.id,
+            one(),
+            FlagMode::Add,
+            Flags::new(["\\Flagged"]),
+            None,
+        )
+        .await
+        .unwrap();
+    t[1].store
+        .store_flags(
+            inbox_b.id,
+            one(),
+            FlagMode::Remove,
+            Flags::new(["$Work"]),
+            None,
+        )
+        .await
+        .unwrap();
+    heal(&mut t, &mut rng, 0).await;
+    for tw in &t {
+        let mb = tw
+            .store
+            .mailbox_by_guid(&inbox.guid)
+            .await
+            .unwrap()
+            .unwrap();
+        let m = &tw.store.messages(mb.id).await.unwrap()[0];
+        let mut flags: Vec<&str> = m.flags.iter().collect();
+        flags.sort();
+        assert_eq!(flags, ["\\Flagged", "\\Seen"], "{}", tw.node);
+    }
+    assert_eq!(state(&t[0].store).await, state(&t[1].store).await);
+}

@@ -142,6 +142,26 @@ pub(crate) async fn hold(
     Ok(held > 0)
 }
 
+/// The flags a twin's split-time change leaves on the home twin: what it added and
+/// removed, applied to the flags here (which may hold the home's own split-time changes).
+pub(crate) async fn merged_flags(ctx: &mut WriteCtx, u: &FlagUpdate) -> Result<Flags, StoreError> {
+    let Some(was) = &u.was else {
+        return Ok(u.flags.clone());
+    };
+    let here: Option<String> = sqlx::query_scalar(
+        "SELECT flags FROM messages WHERE guid = $1 UNION ALL SELECT flags FROM held WHERE guid = $1",
+    )
+    .bind(&u.message.0[..])
+    .fetch_optional(&mut ctx.conn)
+    .await?;
+    Ok(match here {
+        Some(here) => Flags::parse(&here)
+            .minus(&was.minus(&u.flags))
+            .union(&u.flags.minus(was)),
+        None => u.flags.clone(),
+    })
+}
+
 /// A twin's flag change for one message: the message here (wherever its UID is now) or
 /// held. Returns its UID here, for this twin's sessions (none when held or gone).
 pub(crate) async fn set_flags(
@@ -575,6 +595,7 @@ async fn reemit(
                     message: Guid::from_slice(&g)?,
                     uid: uid as u32,
                     flags: Flags::parse(&flags),
+                    was: None,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -226,6 +226,7 @@ impl Op for StoreFlags {
                 message: m.guid,
                 uid: m.uid,
                 flags: new.clone(),
+                was: Some(m.flags.clone()),
             });
             out.changed.push((m.uid, new));
         }

@@ -817,8 +817,17 @@ async fn apply_change(
             batch.split_time(local, *modseq);
             let mut seen = Vec::with_capacity(messages.len());
             for u in messages {
-                if let Some(uid) = merge::set_flags(ctx, &u.message, &u.flags, *modseq).await? {
-                    seen.push(FlagUpdate { uid, ..u.clone() });
+                let flags = if local.home {
+                    &merge::merged_flags(ctx, u).await?
+                } else {
+                    &u.flags
+                };
+                if let Some(uid) = merge::set_flags(ctx, &u.message, flags, *modseq).await? {
+                    seen.push(FlagUpdate {
+                        uid,
+                        flags: flags.clone(),
+                        ..u.clone()
+                    });
                 }
             }
             set_highestmodseq(ctx, local.id, *modseq).await?;
