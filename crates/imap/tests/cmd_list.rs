@@ -173,3 +173,21 @@ async fn a_mailbox_called_nil_is_sent_quoted_wherever_its_name_is_sent() {
         ]
     );
 }
+
+#[tokio::test]
+async fn patterns_mixing_star_and_percent_match_every_name_they_describe() {
+    // RFC 3501 §6.3.8: `*` matches zero or more characters, `%` the same but not the
+    // hierarchy delimiter; in one pattern both keep their meaning.
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    assert_eq!(c.cmd("CREATE a/b/c").await, ["A OK CREATE completed"]);
+    assert_eq!(
+        c.cmd("LIST \"\" \"a*/%\"").await,
+        list(&["(\\HasChildren) \"/\" a/b", "(\\HasNoChildren) \"/\" a/b/c"])
+    );
+    assert_eq!(
+        c.cmd("LIST \"\" \"%/*c\"").await,
+        list(&["(\\HasNoChildren) \"/\" a/b/c"])
+    );
+    assert_eq!(c.cmd("LIST \"\" \"%/%c\"").await, list(&[]));
+}

@@ -286,29 +286,30 @@ fn matches(pattern: &str, name: &str) -> bool {
 }
 
 fn glob(p: &[char], n: &[char]) -> bool {
-    // Iterative matcher with backtracking over the last wildcard: linear in practice and
-    // never recursive, whatever the client sends.
-    let (mut pi, mut ni) = (0, 0);
-    let mut back: Option<(usize, usize, bool)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '*' || p[pi] == '%') {
-            back = Some((pi, ni, p[pi] == '%'));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == n[ni] {
-            pi += 1;
-            ni += 1;
-        } else if let Some((bp, bn, pct)) = back {
-            if pct && n[bn] == '/' {
-                return false;
+    // Dynamic programming over (pattern, name) prefixes, one row at a time: exact for any
+    // mix of `*` and `%` (a single backtrack point is not: "*/%" must match "a/b/c"),
+    // never recursive, and bounded by the lengths of both (names and patterns are short).
+    // `row[j]`: the pattern so far matches the first `j` characters of the name.
+    let mut row = vec![false; n.len() + 1];
+    row[0] = true;
+    for &c in p {
+        let mut next = vec![false; n.len() + 1];
+        match c {
+            '*' | '%' => {
+                // A wildcard takes any run of characters (`%` none that is "/").
+                for j in 0..=n.len() {
+                    next[j] = row[j] || (j > 0 && next[j - 1] && (c == '*' || n[j - 1] != '/'));
+                }
             }
-            back = Some((bp, bn + 1, pct));
-            pi = bp + 1;
-            ni = bn + 1;
-        } else {
-            return false;
+            _ => {
+                for j in 1..=n.len() {
+                    next[j] = row[j - 1] && n[j - 1] == c;
+                }
+            }
         }
+        row = next;
     }
-    p[pi..].iter().all(|&c| c == '*' || c == '%')
+    row[n.len()]
 }
 
 #[cfg(test)]
@@ -330,5 +331,13 @@ mod tests {
         assert!(matches("Entw*", "Entwürfe"));
         assert!(matches("*", "Entwürfe"));
         assert!(!matches("inboxes", "INBOXES"));
+        // Both wildcards in one pattern.
+        assert!(matches("*/%", "a/b/c"));
+        assert!(matches("%/*", "a/b/c"));
+        assert!(!matches("%/%", "a/b/c"));
+        assert!(matches("*b%", "a/b/c/bc"));
+        assert!(!matches("*b%", "a/b/c"));
+        assert!(matches("a*c", "a/b/c"));
+        assert!(!matches("a%c", "a/b/c"));
     }
 }
