@@ -146,8 +146,12 @@ async fn ship(from: &Twin, to: &Twin, limit: u32) -> usize {
             bytes,
         });
     }
-    if !batch.is_empty() {
-        to.store.apply_remote_batch(from.node, batch).await.unwrap();
+    if batch.is_empty() {
+        return n;
+    }
+    if let Err(e) = to.store.apply_remote_batch(from.node, batch.clone()).await {
+        let kinds: Vec<&str> = batch.iter().map(|c| c.change.kind()).collect();
+        panic!("{} applying {kinds:?} from {}: {e}", to.node, from.node);
     }
     n
 }
@@ -283,6 +287,14 @@ async fn run(seed: u64, steps: usize) -> (usize, usize) {
                     .collect();
                 if movable.is_empty() || rng.below(2) == 0 {
                     let _ = s.create_mailbox(acc.id, name).await;
+                } else if rng.below(3) == 0 {
+                    // Deleted: what is in it here goes; the other twin's split-time mail
+                    // for it is recovered.
+                    let doomed = movable[rng.below(movable.len() as u64) as usize];
+                    let inside = s.messages(doomed.id).await.unwrap();
+                    if s.delete_mailbox(acc.id, &doomed.name).await.is_ok() {
+                        removed.extend(inside.iter().map(|m| m.guid));
+                    }
                 } else {
                     let from = &movable[rng.below(movable.len() as u64) as usize].name;
                     let _ = s.rename_mailbox(acc.id, from, name).await;
@@ -616,4 +628,85 @@ async fn flags_set_on_each_side_while_apart_merge_per_flag() {
         assert_eq!(flags, ["\\Flagged", "\\Seen"], "{}", tw.node);
     }
     assert_eq!(state(&t[0].store).await, state(&t[1].store).await);
+}
+
+/// Mail one twin put into a folder the other deleted while apart is never dropped: after
+/// the heal it is in the account's Recovered folder on both twins, alike; what the deleting
+/// twin knew of the folder is gone.
+#[tokio::test]
+async fn mail_into_a_folder_the_other_twin_deleted_is_recovered_on_both() {
+    let mut rng = Lcg::new(11);
+    let mut t: [Twin; 2] = [open("a").await, open("b").await];
+    t[0].store.add_domain("example.com").await.unwrap();
+    t[0].store.create_account(USERS[0], "pw").await.unwrap();
+    t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
+    let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+    for name in ["Old", "Gone"] {
+        let m = t[0].store.create_mailbox(acc.id, name).await.unwrap();
+        t[0].store
+            .append(
+                m.id,
+                common::message(&format!("kept in {name}")),
+                Flags::default(),
+                Some(1),
+            )
+            .await
+            .unwrap();
+    }
+    heal(&mut t, &mut rng, 0).await;
+    let acc_b = t[1].store.account(USERS[0]).await.unwrap().unwrap();
+    // Apart: a (the home) deletes Old and appends to Gone; b deletes Gone and appends to Old.
+    t[0].store.delete_mailbox(acc.id, "Old").await.unwrap();
+    let gone_a = t[0].store.mailbox(acc.id, "Gone").await.unwrap().unwrap();
+    t[0].store
+        .append(
+            gone_a.id,
+            common::message("into Gone on a"),
+            Flags::default(),
+            Some(2),
+        )
+        .await
+        .unwrap();
+    t[1].store.delete_mailbox(acc_b.id, "Gone").await.unwrap();
+    let old_b = t[1].store.mailbox(acc_b.id, "Old").await.unwrap().unwrap();
+    t[1].store
+        .append(
+            old_b.id,
+            common::message("into Old on b"),
+            Flags::new(["\\Flagged"]),
+            Some(3),
+        )
+        .await
+        .unwrap();
+    heal(&mut t, &mut rng, 0).await;
+    let (sa, sb) = (state(&t[0].store).await, state(&t[1].store).await);
+    assert_eq!(sa, sb);
+    let names: Vec<&str> = sa.keys().map(|k| k.1.as_str()).collect();
+    assert!(
+        !names.contains(&"Old") && !names.contains(&"Gone"),
+        "{names:?}"
+    );
+    let recovered = &sa[&(USERS[0].to_string(), "Recovered".to_string())];
+    assert_eq!(recovered.3.len(), 2, "{recovered:?}");
+    for tw in &t {
+        let acc = tw.store.account(USERS[0]).await.unwrap().unwrap();
+        let r = tw
+            .store
+            .mailbox(acc.id, "Recovered")
+            .await
+            .unwrap()
+            .unwrap();
+        let mut subjects = Vec::new();
+        for m in tw.store.messages(r.id).await.unwrap() {
+            let body = String::from_utf8(tw.store.blob(&m.blob).await.unwrap().unwrap()).unwrap();
+            subjects.push(
+                body.lines()
+                    .find_map(|l| l.strip_prefix("Subject: "))
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        subjects.sort();
+        assert_eq!(subjects, ["into Gone on a", "into Old on b"], "{}", tw.node);
+    }
 }

@@ -183,6 +183,11 @@ impl Op for DeleteMailbox {
                 "{name} has child mailboxes; delete them first"
             )));
         }
+        // Its messages are expunged first, by GUID, in the log: the twin removes exactly
+        // these, and anything else it holds in the folder (mail it took while the twins
+        // were apart) goes to its recovery folder instead of being deleted unseen.
+        let all = crate::UidSet::all().load(&mut ctx.conn, m.id).await?;
+        super::message::expunge_messages(ctx, &m, &all).await?;
         sqlx::query("DELETE FROM mailboxes WHERE id = $1")
             .bind(m.id)
             .execute(&mut ctx.conn)

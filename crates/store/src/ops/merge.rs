@@ -30,6 +30,8 @@ use crate::{
 pub(crate) struct Local {
     /// Its row id here.
     pub id: i64,
+    /// Its GUID here.
+    pub guid: Guid,
     /// True when its account is homed on this twin (the twin's message changes for it are
     /// then split-time changes, to be merged).
     pub home: bool,
@@ -57,9 +59,45 @@ pub(crate) async fn local_mailbox(
     let account = Guid::from_slice(&account)?;
     let node = ctx.node.clone();
     let home = home_twin(&node, origin, &account, chosen.as_deref()) == &*node;
-    let l = Local { id, home };
+    let l = Local {
+        id,
+        guid: *guid,
+        home,
+    };
     cache.insert(*guid, l);
     Ok(l)
+}
+
+/// The mailbox a twin's flag change or expunge is about, found by its first message when
+/// the mailbox it names is gone here (deleted while apart: its mail may have been
+/// recovered); `None` when neither is here (nothing to do).
+pub(crate) async fn mailbox_of(
+    ctx: &mut WriteCtx,
+    guid: &Guid,
+    message: Option<&Guid>,
+    origin: &str,
+    cache: &mut HashMap<Guid, Local>,
+) -> Result<Option<Local>, StoreError> {
+    match local_mailbox(ctx, guid, origin, cache).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => return other.map(Some),
+    }
+    let Some(message) = message else {
+        return Ok(None);
+    };
+    let found: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT b.guid FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.guid = $1 \
+         UNION ALL SELECT b.guid FROM held h JOIN mailboxes b ON b.id = h.mailbox_id WHERE h.guid = $1",
+    )
+    .bind(&message.0[..])
+    .fetch_optional(&mut ctx.conn)
+    .await?;
+    match found {
+        Some(g) => Ok(Some(
+            local_mailbox(ctx, &Guid::from_slice(&g)?, origin, cache).await?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// The GUID of the tombstone a renumbered message leaves at its old UID: the same on both
@@ -69,6 +107,7 @@ fn moved_away(mailbox: &Guid, uid: u32) -> Guid {
 }
 
 /// A twin's message as a `MessageAdded` or `MessageRenumbered` describes it.
+#[derive(Clone, Copy)]
 pub(crate) struct Arrival<'a> {
     /// The owning account.
     pub account: &'a Guid,
@@ -333,7 +372,7 @@ pub(crate) async fn apply_renumbered(
             }
         }
     }
-    if a.uid != to {
+    if a.uid != to && a.uid != 0 {
         moved_away_tombstone(ctx, (mailbox_id, a.mailbox), a.uid, a.modseq).await?;
     }
     set_top(ctx, mailbox_id, to as i64 + 1, a.modseq).await?;
@@ -348,7 +387,8 @@ pub(crate) async fn note_pending(
 ) -> Result<(), StoreError> {
     for (id, (fork, folder)) in forks {
         sqlx::query(
-            "INSERT INTO merge_pending (mailbox_id, fork_modseq, folder) VALUES ($1, $2, $3) \
+            "INSERT INTO merge_pending (mailbox_id, fork_modseq, folder) SELECT $1, $2, $3 \
+             WHERE EXISTS (SELECT 1 FROM mailboxes WHERE id = $1) \
              ON CONFLICT (mailbox_id) DO UPDATE SET \
              fork_modseq = min(fork_modseq, excluded.fork_modseq), folder = max(folder, excluded.folder)",
         )
@@ -382,6 +422,9 @@ struct Candidate {
 }
 
 type CandidateRow = (bool, Vec<u8>, i64, Vec<u8>, i64, i64, String);
+
+/// A message row: GUID, UID, blob, size, INTERNALDATE, flags, MODSEQ.
+type MessageRow = (Vec<u8>, i64, Vec<u8>, i64, i64, String, i64);
 
 impl Op for Merge {
     type Output = usize;
@@ -490,7 +533,9 @@ async fn merge_mailbox(
             flags: &c.flags,
         };
         let mut seen = Vec::with_capacity(2);
-        moved_away_tombstone(ctx, (id, mailbox), c.uid, modseq).await?;
+        if c.uid != 0 {
+            moved_away_tombstone(ctx, (id, mailbox), c.uid, modseq).await?;
+        }
         if c.held {
             place(ctx, id, &a, to, modseq).await?;
         } else {
@@ -680,4 +725,102 @@ pub(crate) async fn make_room(
     } else {
         Ok(suffixed(incoming))
     }
+}
+
+/// The account's recovery folder: mail one twin put into a folder the other deleted while
+/// apart lands here, never dropped. Both twins make it alike (GUID and UIDVALIDITY derived
+/// from the account's GUID, logged so a twin that needs it first has it); its messages
+/// are held until the home twin's merge numbers them. Returns its row id.
+async fn recovered(ctx: &mut WriteCtx, account: &Guid) -> Result<(i64, Guid), StoreError> {
+    let guid = request_id(&[b"recovered", &account.0]);
+    if let Some(id) = sqlx::query_scalar::<_, i64>("SELECT id FROM mailboxes WHERE guid = $1")
+        .bind(&guid.0[..])
+        .fetch_optional(&mut ctx.conn)
+        .await?
+    {
+        return Ok((id, guid));
+    }
+    let owner = crate::rows::account_by_guid(&mut ctx.conn, account)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
+    let uidvalidity =
+        u32::from_be_bytes([guid.0[0] & 0x7f, guid.0[1], guid.0[2], guid.0[3]]).max(1);
+    let name = make_room(ctx, owner.id, "Recovered", &guid).await?;
+    let m = crate::ops::insert_mailbox(
+        ctx,
+        crate::ops::NewMailbox {
+            account_id: owner.id,
+            guid,
+            name: &name,
+            role: None,
+            uidvalidity,
+            subscribed: true,
+        },
+    )
+    .await?;
+    ctx.log(Change::MailboxCreated {
+        account: *account,
+        mailbox: guid,
+        name,
+        role: None,
+        uidvalidity,
+        subscribed: true,
+    })
+    .await?;
+    tracing::warn!(%account, "mirror: mail for a folder deleted on the other twin goes to Recovered");
+    Ok((m.id, guid))
+}
+
+/// A twin's message for a folder this twin deleted while apart: held in the recovery
+/// folder (UID 0: it never had one there) for the home's merge to number.
+pub(crate) async fn recover_arrival(ctx: &mut WriteCtx, a: &Arrival<'_>) -> Result<(), StoreError> {
+    let (id, _) = recovered(ctx, a.account).await?;
+    hold(ctx, id, &Arrival { uid: 0, ..*a }).await?;
+    Ok(())
+}
+
+/// Before a folder the twin deleted goes: the twin expunged (by GUID, in its log, just
+/// before) every message it knew there; what is still here it never saw (mail this twin
+/// took while apart), so it moves to the recovery folder (held, for the home's merge).
+pub(crate) async fn recover_unseen(
+    ctx: &mut WriteCtx,
+    account: &Guid,
+    mailbox: &Guid,
+) -> Result<(), StoreError> {
+    let unseen: Vec<MessageRow> = sqlx::query_as(
+        "SELECT m.guid, m.uid, m.blob, m.size, m.internal_date, m.flags, m.modseq \
+         FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.guid = $1",
+    )
+    .bind(&mailbox.0[..])
+    .fetch_all(&mut ctx.conn)
+    .await?;
+    if unseen.is_empty() {
+        return Ok(());
+    }
+    let (id, _) = recovered(ctx, account).await?;
+    for (guid, _, blob, size, date, flags, modseq) in unseen {
+        let (guid, blob) = (Guid::from_slice(&guid)?, BlobHash::from_slice(&blob)?);
+        sqlx::query("DELETE FROM messages WHERE guid = $1")
+            .bind(&guid.0[..])
+            .execute(&mut ctx.conn)
+            .await?;
+        let flags = Flags::parse(&flags);
+        hold(
+            ctx,
+            id,
+            &Arrival {
+                account,
+                mailbox,
+                message: &guid,
+                uid: 0,
+                modseq: modseq as u64,
+                blob: &blob,
+                size: size as u64,
+                internal_date: date,
+                flags: &flags,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }

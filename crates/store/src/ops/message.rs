@@ -326,7 +326,7 @@ impl Op for Expunge {
 }
 
 /// Deletes `messages` from `mailbox`, writes tombstones, logs one entry. Shared with MOVE.
-async fn expunge_messages(
+pub(crate) async fn expunge_messages(
     ctx: &mut WriteCtx,
     mailbox: &crate::Mailbox,
     messages: &[Message],

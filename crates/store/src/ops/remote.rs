@@ -19,7 +19,7 @@ use crate::{
         message::{Body, set_highestmodseq},
     },
     rows,
-    types::Mailbox,
+    types::{BlobHash, Mailbox},
     writer::{Op, WriteCtx},
 };
 
@@ -50,6 +50,16 @@ impl<'a> Batch<'a> {
     /// The mailbox a change names.
     async fn mailbox(&mut self, ctx: &mut WriteCtx, guid: &Guid) -> Result<Local, StoreError> {
         merge::local_mailbox(ctx, guid, self.origin, &mut self.mailboxes).await
+    }
+
+    /// The mailbox a message change names, or where its first message is now.
+    async fn mailbox_of(
+        &mut self,
+        ctx: &mut WriteCtx,
+        guid: &Guid,
+        first: Option<&Guid>,
+    ) -> Result<Option<Local>, StoreError> {
+        merge::mailbox_of(ctx, guid, first, self.origin, &mut self.mailboxes).await
     }
 
     /// A message change of the twin's in `mailbox` at `modseq`: on the home twin it was
@@ -517,6 +527,33 @@ const REFRESH_WITH_BLOB: &str = remote_add!(
     "DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq"
 );
 
+/// Stores a twin's message bytes (when sent) on their own, for a message that is held.
+async fn store_body(
+    ctx: &mut WriteCtx,
+    body: Option<&Body>,
+    blob: &BlobHash,
+) -> Result<(), StoreError> {
+    match body {
+        Some(b) if b.hash != *blob => Err(StoreError::Invalid(
+            "message bytes do not match their hash".into(),
+        )),
+        Some(b) => {
+            exec(
+                ctx,
+                sqlx::query(
+                    "INSERT INTO blobs (hash, size, data) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+                )
+                .bind(&b.hash.0[..])
+                .bind(b.bytes.len() as i64)
+                .bind(&b.bytes[..]),
+            )
+            .await?;
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 /// Applies one change. In a snapshot (`refresh`), a message this twin holds already takes
 /// the snapshot's flags and MODSEQ instead of being skipped.
 async fn apply_change(
@@ -693,7 +730,11 @@ async fn apply_change(
             let local = batch.mailbox(ctx, mailbox).await?;
             batch.folder_changed(local);
         }
-        Change::MailboxDeleted { mailbox, .. } => {
+        Change::MailboxDeleted {
+            account, mailbox, ..
+        } => {
+            merge::recover_unseen(ctx, account, mailbox).await?;
+            batch.held = true;
             exec(
                 ctx,
                 sqlx::query("DELETE FROM mailboxes WHERE guid = $1").bind(&mailbox.0[..]),
@@ -726,7 +767,27 @@ async fn apply_change(
             internal_date,
             flags,
         } => {
-            let local = batch.mailbox(ctx, mailbox).await?;
+            let arrival = Arrival {
+                account,
+                mailbox,
+                message,
+                uid: *uid,
+                modseq: *modseq,
+                blob,
+                size: *size,
+                internal_date: *internal_date,
+                flags,
+            };
+            let local = match batch.mailbox(ctx, mailbox).await {
+                Err(StoreError::NotFound(_)) if !refresh => {
+                    // A folder this twin deleted while apart: the mail is recovered.
+                    store_body(ctx, body, blob).await?;
+                    merge::recover_arrival(ctx, &arrival).await?;
+                    batch.held = true;
+                    return Ok(Seen::These(Vec::new()));
+                }
+                other => other?,
+            };
             batch.split_time(local, *modseq);
             let sql = match (body, refresh) {
                 (Some(b), _) if b.hash != *blob => {
@@ -763,17 +824,6 @@ async fn apply_change(
                 .rows_affected();
             // The message row and the mailbox's UIDNEXT count two; the bytes one more.
             if done < 2 {
-                let arrival = Arrival {
-                    account,
-                    mailbox,
-                    message,
-                    uid: *uid,
-                    modseq: *modseq,
-                    blob,
-                    size: *size,
-                    internal_date: *internal_date,
-                    flags,
-                };
                 batch.held |= merge::hold(ctx, local.id, &arrival).await?;
                 return Ok(Seen::These(Vec::new()));
             }
@@ -813,7 +863,10 @@ async fn apply_change(
             modseq,
             messages,
         } => {
-            let local = batch.mailbox(ctx, mailbox).await?;
+            let first = messages.first().map(|m| &m.message);
+            let Some(local) = batch.mailbox_of(ctx, mailbox, first).await? else {
+                return Ok(Seen::These(Vec::new()));
+            };
             batch.split_time(local, *modseq);
             let mut seen = Vec::with_capacity(messages.len());
             for u in messages {
@@ -833,7 +886,7 @@ async fn apply_change(
             set_highestmodseq(ctx, local.id, *modseq).await?;
             return Ok(Seen::These(vec![Change::FlagsChanged {
                 account: *account,
-                mailbox: *mailbox,
+                mailbox: local.guid,
                 modseq: *modseq,
                 messages: seen,
             }]));
@@ -844,7 +897,10 @@ async fn apply_change(
             modseq,
             messages,
         } => {
-            let local = batch.mailbox(ctx, mailbox).await?;
+            let first = messages.first().map(|m| &m.message);
+            let Some(local) = batch.mailbox_of(ctx, mailbox, first).await? else {
+                return Ok(Seen::These(Vec::new()));
+            };
             batch.split_time(local, *modseq);
             let mut seen = Vec::with_capacity(messages.len());
             for e in messages {
@@ -855,7 +911,7 @@ async fn apply_change(
             set_highestmodseq(ctx, local.id, *modseq).await?;
             return Ok(Seen::These(vec![Change::MessagesExpunged {
                 account: *account,
-                mailbox: *mailbox,
+                mailbox: local.guid,
                 modseq: *modseq,
                 messages: seen,
             }]));
