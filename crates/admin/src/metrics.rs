@@ -147,6 +147,20 @@ pub(crate) fn render(s: &Status) -> String {
         );
         metric(
             &mut out,
+            "mirror_merge_renumbered_total",
+            "counter",
+            "Messages given fresh UIDs by the merge of a split.",
+            m.merge.renumbered as f64,
+        );
+        metric(
+            &mut out,
+            "mirror_merge_waiting",
+            "gauge",
+            "Messages and mailboxes waiting for the home twin's merge of a split.",
+            m.merge.waiting as f64,
+        );
+        metric(
+            &mut out,
             "mirror_sync_fallback",
             "gauge",
             "1 while sync mode runs async after a timeout.",

@@ -142,6 +142,8 @@ pub struct Mirror {
     pub received: In,
     /// Writes forwarded to the accounts' home twin.
     pub forwarded: Forwarded,
+    /// The merges of splits (both twins took writes while apart).
+    pub merge: Merge,
     /// Connections refused on the mirror port.
     pub refused_peers: i64,
     /// The last problem.
@@ -178,6 +180,16 @@ pub struct Forwarded {
     /// Writes that failed or stayed in doubt (the client heard a temporary failure or
     /// the home's refusal).
     pub failed: i64,
+}
+
+/// What the merges after splits did, and what waits for one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Merge {
+    /// Messages given fresh UIDs by a merge (on the home twin) or taken so (on the other).
+    pub renumbered: i64,
+    /// Messages held for a merge plus mailboxes whose split-time changes wait for the
+    /// home's merge: the twins differ until it is 0.
+    pub waiting: i64,
 }
 
 /// Changes applied from the twin.
@@ -385,6 +397,10 @@ fn mirror(mode: &str, m: &MirrorStatus) -> Mirror {
             writes: m.forwarded,
             bytes: m.forwarded_bytes,
             failed: m.forward_failed,
+        },
+        merge: Merge {
+            renumbered: m.renumbered,
+            waiting: m.merging,
         },
         refused_peers: m.rejected,
         last_error: m.last_error.clone(),
