@@ -116,3 +116,57 @@ async fn missing_arguments_are_a_syntax_error() {
         logged_in()
     );
 }
+
+/// Guesses from many connections of one address at once, with LOGIN and AUTHENTICATE:
+/// at most 4 wait for a password check (after the delay the address's failures earned,
+/// before any hashing), the others hear NO [UNAVAILABLE] at once instead of queueing for
+/// the hash slots every login shares. The real user then still gets in.
+#[tokio::test]
+async fn parallel_guesses_from_one_address_get_unavailable_past_a_bounded_queue() {
+    use std::time::{Duration, Instant};
+    let unit = Duration::from_millis(300);
+    let srv = start_with(|s| s.auth_failure_delay = unit).await;
+    let mut c = Client::connect_tls(&srv).await;
+    assert_eq!(
+        c.cmd("LOGIN alice@example.com first-guess").await,
+        ["A NO Authentication failed"]
+    );
+    let mut clients = Vec::new();
+    for _ in 0..10 {
+        clients.push(Client::connect_tls(&srv).await);
+    }
+    let guesses = clients.into_iter().enumerate().map(|(i, mut c)| {
+        tokio::spawn(async move {
+            let command = if i % 2 == 0 {
+                "LOGIN alice@example.com another-guess".to_string()
+            } else {
+                let ir = twinmail_testkit::plain("", ALICE.0, "another-guess");
+                format!("AUTHENTICATE PLAIN {ir}")
+            };
+            let t = Instant::now();
+            let reply = c.cmd(&command).await;
+            (reply, t.elapsed())
+        })
+    });
+    let mut busy = 0;
+    for g in guesses.collect::<Vec<_>>() {
+        let (reply, took) = g.await.unwrap();
+        if reply == ["A NO [UNAVAILABLE] Too many logins at once, try again later"] {
+            busy += 1;
+            assert!(took < unit, "an UNAVAILABLE waited {took:?}");
+        } else {
+            assert_eq!(reply, ["A NO Authentication failed"]);
+            assert!(
+                took >= unit,
+                "a guess was checked before the delay: {took:?}"
+            );
+        }
+    }
+    assert_eq!(busy, 6, "10 parallel guesses, 4 may wait");
+    // The real user, from the same address, waits out the delay and is let in.
+    let mut c = Client::connect_tls(&srv).await;
+    assert_eq!(
+        c.cmd("LOGIN alice@example.com alice-password").await,
+        logged_in()
+    );
+}

@@ -1,9 +1,10 @@
 //! LOGIN (RFC 3501 §6.2.3), refused without TLS (LOGINDISABLED), and the end of every
-//! login (shared with AUTHENTICATE): growing delays for failures, never a lock-out.
+//! login (shared with AUTHENTICATE): growing delays for failures, waited before the
+//! password is checked, never a lock-out; a bounded queue in front of the hash.
 
 use imap_types::{
     core::{AString, Tag},
-    response::{Code, Status},
+    response::{Code, CodeOther, Status},
 };
 use twinmail_net::Stream;
 
@@ -35,6 +36,21 @@ pub async fn finish<S: Stream>(
     user: &str,
     pass: &str,
 ) -> Status<'static> {
+    // The address's failure delay comes before the hash, and the queue in front of it
+    // is bounded: past it, a temporary failure at once (RFC 5530 UNAVAILABLE).
+    let Ok(_ticket) = s
+        .imap
+        .limits
+        .before_login(s.peer.ip(), s.imap.settings.auth_failure_delay)
+        .await
+    else {
+        tracing::info!("too many logins waiting for a password check");
+        return no(
+            tag,
+            Some(Code::Other(CodeOther::unvalidated(&b"UNAVAILABLE"[..]))),
+            "Too many logins at once, try again later".into(),
+        );
+    };
     match s.imap.store.authenticate(user, pass).await {
         Ok(Some(account)) => {
             let Some(slot) = s.imap.user_slot(account.id) else {
@@ -51,11 +67,10 @@ pub async fn finish<S: Stream>(
             ok(tag, code, "Logged in")
         }
         Ok(None) => {
-            let delay = s
-                .imap
+            // The delay this earns is waited before this address's next password check.
+            s.imap
                 .limits
                 .auth_failed(s.peer.ip(), s.imap.settings.auth_failure_delay);
-            tokio::time::sleep(delay).await;
             s.auth_failures += 1;
             if s.auth_failures >= s.imap.settings.max_auth_failures {
                 s.bye("Too many authentication failures");
