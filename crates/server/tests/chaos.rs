@@ -17,7 +17,7 @@ use std::{collections::HashMap, time::Duration};
 
 use common::{
     pair::{PASSWORD, Pair, dump, py},
-    proxy::{Fault, Proxy},
+    proxy::Fault,
 };
 use serde_json::{Value, json};
 
@@ -159,14 +159,7 @@ print(json.dumps(n))
 /// Runs one seed; returns a line of what it did.
 fn run(seed: u64, rounds: usize) -> String {
     let mut rng = Lcg(seed ^ 0x9e37_79b9_7f4a_7c15);
-    let mut proxy = None;
-    let mut pair = Pair::start_with(|b| {
-        let p = Proxy::start(b);
-        let addr = p.addr;
-        proxy = Some(p);
-        addr
-    });
-    let proxy = proxy.unwrap();
+    let (mut pair, proxy) = Pair::start_behind_proxy();
     let (u1, u2) = pair.users_on_both_homes();
     for u in [&u1, &u2] {
         py(

@@ -463,14 +463,7 @@ print(json.dumps(got))
 /// accepted is on both twins once, with the same UIDs.
 #[test]
 fn a_rebuilt_twin_never_refuses_or_misnumbers_mail_while_its_snapshot_lands() {
-    let mut proxy = None;
-    let mut pair = Pair::start_with(|b| {
-        let p = Proxy::start(b);
-        let addr = p.addr;
-        proxy = Some(p);
-        addr
-    });
-    let proxy = proxy.unwrap();
+    let (mut pair, proxy) = Pair::start_behind_proxy();
     let (home_a, home_b) = pair.users_on_both_homes();
     for user in [&home_a, &home_b] {
         let old: Vec<String> = (0..400).map(|i| format!("old {i}")).collect();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{
     mbsync,
     pair::{Pair, dump, send},
-    proxy::{Fault, Proxy},
+    proxy::Fault,
 };
 use serde_json::Value;
 
@@ -44,14 +44,7 @@ fn assert_honest(
 
 #[test]
 fn mail_taken_by_both_twins_while_apart_is_merged_with_honest_uids() {
-    let mut proxy = None;
-    let pair = Pair::start_with(|b| {
-        let p = Proxy::start(b);
-        let addr = p.addr;
-        proxy = Some(p);
-        addr
-    });
-    let proxy = proxy.unwrap();
+    let (pair, proxy) = Pair::start_behind_proxy();
     let user = "split@example.org";
     pair.add_user(&pair.a, user);
     send(pair.a.port("smtp"), user, &["before".into()]);
@@ -109,14 +102,7 @@ fn mail_taken_by_both_twins_while_apart_is_merged_with_honest_uids() {
 #[test]
 fn mbsync_fails_over_and_back_fetching_only_what_is_new_or_renumbered() {
     twinmail_testkit::require(&["mbsync", "python3"]);
-    let mut proxy = None;
-    let mut pair = Pair::start_with(|b| {
-        let p = Proxy::start(b);
-        let addr = p.addr;
-        proxy = Some(p);
-        addr
-    });
-    let proxy = proxy.unwrap();
+    let (mut pair, proxy) = Pair::start_behind_proxy();
     let (user, _) = pair.users_on_both_homes();
     let subjects =
         |what: &str, n: usize| -> Vec<String> { (0..n).map(|i| format!("{what} {i}")).collect() };

@@ -326,6 +326,16 @@ async fn run(seed: u64, steps: usize) -> (usize, usize) {
     (splits, renumbered)
 }
 
+/// Twins a and b with one account (USERS[0]) homed on a, and a generator.
+async fn homed_on_a(seed: u64) -> ([Twin; 2], Lcg, twinmail_store::Account) {
+    let t: [Twin; 2] = [open("a").await, open("b").await];
+    t[0].store.add_domain("example.com").await.unwrap();
+    t[0].store.create_account(USERS[0], "pw").await.unwrap();
+    t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
+    let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+    (t, Lcg::new(seed), acc)
+}
+
 async fn open(node: &'static str) -> Twin {
     let dir = tempfile::tempdir().unwrap();
     let store = common::open(dir.path(), node).await;
@@ -393,12 +403,7 @@ async fn split_brain_seeds_converge_with_nothing_lost_doubled_or_reused() {
 /// twins' UIDNEXT, the others keeping their UIDs.
 #[tokio::test]
 async fn mail_taken_on_both_sides_of_a_split_is_merged_with_fresh_uids() {
-    let mut rng = Lcg::new(7);
-    let mut t: [Twin; 2] = [open("a").await, open("b").await];
-    t[0].store.add_domain("example.com").await.unwrap();
-    t[0].store.create_account(USERS[0], "pw").await.unwrap();
-    t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
-    let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+    let (mut t, mut rng, acc) = homed_on_a(7).await;
     let inbox = t[0].store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
     t[0].store
         .append(
@@ -528,12 +533,7 @@ async fn heal_fast(t: &mut [Twin; 2]) -> usize {
 /// both (nothing is logged for it: each twin applies the same rule).
 #[tokio::test]
 async fn folders_named_alike_on_both_sides_keep_both_with_one_suffixed_on_both() {
-    let mut rng = Lcg::new(3);
-    let mut t: [Twin; 2] = [open("a").await, open("b").await];
-    t[0].store.add_domain("example.com").await.unwrap();
-    t[0].store.create_account(USERS[0], "pw").await.unwrap();
-    t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
-    let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+    let (mut t, mut rng, acc) = homed_on_a(3).await;
     t[0].store.create_mailbox(acc.id, "Old").await.unwrap();
     heal(&mut t, &mut rng, 0).await;
     let acc_b = t[1].store.account(USERS[0]).await.unwrap().unwrap();
@@ -565,12 +565,7 @@ async fn folders_named_alike_on_both_sides_keep_both_with_one_suffixed_on_both()
 /// on both twins.
 #[tokio::test]
 async fn flags_set_on_each_side_while_apart_merge_per_flag() {
-    let mut rng = Lcg::new(5);
-    let mut t: [Twin; 2] = [open("a").await, open("b").await];
-    t[0].store.add_domain("example.com").await.unwrap();
-    t[0].store.create_account(USERS[0], "pw").await.unwrap();
-    t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
-    let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+    let (mut t, mut rng, acc) = homed_on_a(5).await;
     let inbox = t[0].store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
     t[0].store
         .append(
@@ -635,12 +630,7 @@ async fn flags_set_on_each_side_while_apart_merge_per_flag() {
 /// twin knew of the folder is gone.
 #[tokio::test]
 async fn mail_into_a_folder_the_other_twin_deleted_is_recovered_on_both() {
-    let mut rng = Lcg::new(11);
-    let mut t: [Twin; 2] = [open("a").await, open("b").await];
-    t[0].store.add_domain("example.com").await.unwrap();
-    t[0].store.create_account(USERS[0], "pw").await.unwrap();
-    t[0].store.set_home(USERS[0], Some("a")).await.unwrap();
-    let acc = t[0].store.account(USERS[0]).await.unwrap().unwrap();
+    let (mut t, mut rng, acc) = homed_on_a(11).await;
     for name in ["Old", "Gone"] {
         let m = t[0].store.create_mailbox(acc.id, name).await.unwrap();
         t[0].store

@@ -196,6 +196,18 @@ impl Pair {
         Pair::start_with(|b| b)
     }
 
+    /// Starts a pair whose mirror link runs through a [`Proxy`] (a dials b through it).
+    pub fn start_behind_proxy() -> (Pair, super::proxy::Proxy) {
+        let mut proxy = None;
+        let pair = Pair::start_with(|b| {
+            let p = super::proxy::Proxy::start(b);
+            let addr = p.addr;
+            proxy = Some(p);
+            addr
+        });
+        (pair, proxy.expect("the proxy started"))
+    }
+
     /// Starts a pair; `route` maps b's mirror address to what a dials (a proxy, say).
     /// Domain example.org exists on both (made on a, mirrored to b).
     pub fn start_with(route: impl FnOnce(SocketAddr) -> SocketAddr) -> Pair {
