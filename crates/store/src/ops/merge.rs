@@ -412,12 +412,19 @@ pub(crate) struct Merge {
 
 /// A held or colliding message, as the merge orders them.
 struct Candidate {
+    /// Held (the twin's, stored but not shown) rather than live here.
     held: bool,
+    /// The message.
     guid: Guid,
+    /// The UID it had (0: a recovered message that never had one in this mailbox).
     uid: u32,
+    /// Its bytes' address.
     blob: BlobHash,
+    /// Its size.
     size: u64,
+    /// Its INTERNALDATE, the first sort key.
     date: i64,
+    /// Its flags.
     flags: Flags,
 }
 
@@ -731,14 +738,14 @@ pub(crate) async fn make_room(
 /// apart lands here, never dropped. Both twins make it alike (GUID and UIDVALIDITY derived
 /// from the account's GUID, logged so a twin that needs it first has it); its messages
 /// are held until the home twin's merge numbers them. Returns its row id.
-async fn recovered(ctx: &mut WriteCtx, account: &Guid) -> Result<(i64, Guid), StoreError> {
+async fn recovered(ctx: &mut WriteCtx, account: &Guid) -> Result<i64, StoreError> {
     let guid = request_id(&[b"recovered", &account.0]);
     if let Some(id) = sqlx::query_scalar::<_, i64>("SELECT id FROM mailboxes WHERE guid = $1")
         .bind(&guid.0[..])
         .fetch_optional(&mut ctx.conn)
         .await?
     {
-        return Ok((id, guid));
+        return Ok(id);
     }
     let owner = crate::rows::account_by_guid(&mut ctx.conn, account)
         .await?
@@ -768,13 +775,13 @@ async fn recovered(ctx: &mut WriteCtx, account: &Guid) -> Result<(i64, Guid), St
     })
     .await?;
     tracing::warn!(%account, "mirror: mail for a folder deleted on the other twin goes to Recovered");
-    Ok((m.id, guid))
+    Ok(m.id)
 }
 
 /// A twin's message for a folder this twin deleted while apart: held in the recovery
 /// folder (UID 0: it never had one there) for the home's merge to number.
 pub(crate) async fn recover_arrival(ctx: &mut WriteCtx, a: &Arrival<'_>) -> Result<(), StoreError> {
-    let (id, _) = recovered(ctx, a.account).await?;
+    let id = recovered(ctx, a.account).await?;
     hold(ctx, id, &Arrival { uid: 0, ..*a }).await?;
     Ok(())
 }
@@ -797,7 +804,7 @@ pub(crate) async fn recover_unseen(
     if unseen.is_empty() {
         return Ok(());
     }
-    let (id, _) = recovered(ctx, account).await?;
+    let id = recovered(ctx, account).await?;
     for (guid, _, blob, size, date, flags, modseq) in unseen {
         let (guid, blob) = (Guid::from_slice(&guid)?, BlobHash::from_slice(&blob)?);
         sqlx::query("DELETE FROM messages WHERE guid = $1")
