@@ -22,10 +22,11 @@ enum Latest {
     Digit(u32),
     /// `{N+`.
     Plus(u32),
-    /// `{N}` or `{N+}`.
-    Close(u32),
-    /// CR, after `{N}` (the announcement) or after anything else.
-    Cr(Option<u32>),
+    /// `{N}` or `{N+}`: the length, and whether the literal is synchronising (`{N}`).
+    Close(u32, bool),
+    /// CR, after `{N}` or `{N+}` (the announcement: length, synchronising) or after
+    /// anything else.
+    Cr(Option<(u32, bool)>),
 }
 
 /// Where the framer is in the input.
@@ -48,6 +49,9 @@ pub struct Framer {
     largest: u64,
     /// The current message has announced a literal.
     literal: bool,
+    /// The literal the last piece announced, not yet taken (`take_announced`): its
+    /// length, and whether it is synchronising.
+    announced: Option<(u32, bool)>,
 }
 
 impl Default for Framer {
@@ -57,6 +61,7 @@ impl Default for Framer {
             current: 0,
             largest: 0,
             literal: false,
+            announced: None,
         }
     }
 }
@@ -84,14 +89,17 @@ impl Framer {
                     if b == b'\n' {
                         n = i + 1;
                         let announced = match latest {
-                            Latest::Close(len) | Latest::Cr(Some(len)) => Some(len),
+                            Latest::Close(len, sync) | Latest::Cr(Some((len, sync))) => {
+                                Some((len, sync))
+                            }
                             _ => None,
                         };
                         latest = Latest::Other;
                         match announced {
-                            Some(len) => {
+                            Some((len, sync)) => {
                                 self.part = Part::Literal(len);
                                 self.literal = true;
+                                self.announced = Some((len, sync));
                             }
                             None => {
                                 self.literal = false;
@@ -133,6 +141,12 @@ impl Framer {
         self.literal = false;
     }
 
+    /// The literal the last piece announced (it ended with `{N}` or `{N+}` and its
+    /// line end), if not taken yet: its length, and whether it is synchronising.
+    pub fn take_announced(&mut self) -> Option<(u32, bool)> {
+        self.announced.take()
+    }
+
     /// True when the message under way has announced a literal.
     pub fn has_literal(&self) -> bool {
         self.literal
@@ -147,7 +161,7 @@ impl Framer {
 /// imap-codec's `LineParser` transitions for every byte but LF.
 fn next(latest: Latest, b: u8) -> Latest {
     match (latest, b) {
-        (Latest::Close(len), b'\r') => Latest::Cr(Some(len)),
+        (Latest::Close(len, sync), b'\r') => Latest::Cr(Some((len, sync))),
         (_, b'\r') => Latest::Cr(None),
         (_, b'{') => Latest::Open,
         (Latest::Open, b'0'..=b'9') => Latest::Digit(u32::from(b - b'0')),
@@ -156,7 +170,8 @@ fn next(latest: Latest, b: u8) -> Latest {
             .and_then(|x| x.checked_add(u32::from(b - b'0')))
             .map_or(Latest::Other, Latest::Digit),
         (Latest::Digit(len), b'+') => Latest::Plus(len),
-        (Latest::Digit(len) | Latest::Plus(len), b'}') => Latest::Close(len),
+        (Latest::Digit(len), b'}') => Latest::Close(len, true),
+        (Latest::Plus(len), b'}') => Latest::Close(len, false),
         _ => Latest::Other,
     }
 }
@@ -240,6 +255,23 @@ mod tests {
                 assert_eq!(framer_ends(&input, chunk), want, "{input:?} in {chunk}s");
             }
         }
+    }
+
+    #[test]
+    fn tells_each_literal_announced_once() {
+        let mut f = Framer::default();
+        let input = b"A APPEND INBOX {3}\r\nabc {2+}\r\nde\r\nB NOOP\r\n";
+        let mut rest = &input[..];
+        let mut told = Vec::new();
+        while !rest.is_empty() {
+            let n = f.piece(rest);
+            rest = &rest[n..];
+            told.push(f.take_announced());
+        }
+        assert_eq!(
+            told,
+            [Some((3, true)), None, Some((2, false)), None, None, None]
+        );
     }
 
     #[test]

@@ -14,6 +14,11 @@
 //!   accepts only small commands and literals (`PRE_LOGIN_*`: LOGIN and AUTHENTICATE need
 //!   no more), after login the configured sizes, and after a large message a fresh one
 //!   gives the large buffer back.
+//! - The literals of the message under way hold a share of the message bytes in memory
+//!   across the process (`HeldBytes`, as SMTP DATA does), taken when each is announced
+//!   and given back once its command is done. A literal past the cap is refused for now
+//!   with NO [LIMIT]: a synchronising one before the client sends it, a
+//!   non-synchronising one after it is read to its end and dropped; the session goes on.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -48,6 +53,9 @@ const PRE_LOGIN_COMMAND: u32 = 8 * 1024;
 /// A decoder that held a message larger than this is replaced by a fresh one afterwards,
 /// which gives its buffer back (imap-next keeps the capacity of its largest message).
 const KEEP_DECODER: u64 = 64 * 1024;
+/// How much of the start of a message with literals is kept, to answer it by its tag
+/// when it is refused (`tag_of` looks no further).
+const HEAD: usize = 65;
 
 /// Where the session is (RFC 3501 §3).
 pub enum State {
@@ -147,6 +155,17 @@ pub struct Session<S> {
     login_by: Instant,
     /// When the first byte of the message (command) being read arrived.
     message_started: Option<Instant>,
+    /// The share of the message bytes held in memory (all sessions together) taken for
+    /// the literals of the message under way; given back once its command is done.
+    held: twinmail_net::HeldBytes,
+    /// How many bytes `held` is.
+    held_bytes: usize,
+    /// The first bytes (up to `HEAD`) of a message under way that has not ended with its
+    /// first piece: its tag, should it be refused.
+    head: Vec<u8>,
+    /// A literal of the message under way was refused past the bytes-in-flight cap: the
+    /// rest of the message is read and dropped, never given to imap-next.
+    discarding: bool,
 }
 
 /// The tag a refused line starts with, when it is a valid tag followed by a space.
@@ -242,6 +261,10 @@ impl<S: Stream> Session<S> {
             small_decoder: true,
             login_by,
             message_started: None,
+            held: twinmail_net::HeldBytes::default(),
+            held_bytes: 0,
+            head: Vec::new(),
+            discarding: false,
         }
     }
 
@@ -288,6 +311,12 @@ impl<S: Stream> Session<S> {
                         self.conn.discard_input();
                         return End::StartTls(self.conn.stream);
                     }
+                    if self.framer.at_boundary() {
+                        // The last message's command is done: its literals are gone.
+                        self.held = twinmail_net::HeldBytes::default();
+                        self.held_bytes = 0;
+                        self.head = Vec::new();
+                    }
                     self.renew_decoder();
                     if let Err(stop) = self.read().await {
                         self.stopped(stop).await;
@@ -311,14 +340,92 @@ impl<S: Stream> Session<S> {
         let input = self.conn.input();
         let starts = self.framer.at_boundary();
         let n = self.framer.piece(input);
-        self.server.enqueue_input(&input[..n]);
+        if starts {
+            self.head.clear();
+        }
+        if !self.framer.at_boundary() && self.head.len() < HEAD {
+            let more = n.min(HEAD - self.head.len());
+            self.head.extend_from_slice(&input[..more]);
+        }
+        let mut refused = false;
+        if let Some((len, sync)) = self.framer.take_announced()
+            && !self.discarding
+            && !self.literal_fits(len)
+        {
+            if sync {
+                // Refused before the client sends it (no continuation): the message
+                // ends here.
+                self.framer.literal_refused();
+                refused = true;
+            } else {
+                // The client sends it anyway: read it and the rest of the message, and
+                // drop them.
+                self.discarding = true;
+            }
+        }
+        let input = self.conn.input();
+        if !self.discarding && !refused {
+            self.server.enqueue_input(&input[..n]);
+        }
         self.conn.consume(n);
+        if refused || (self.discarding && self.framer.at_boundary()) {
+            self.refuse_message();
+        }
         if self.framer.at_boundary() {
             self.message_started = None;
         } else if starts {
             self.message_started = Some(Instant::now());
         }
         Ok(())
+    }
+
+    /// Takes room for a literal of `len` bytes in this session's share of the message
+    /// bytes in memory; false when every session together would then hold more than the
+    /// cap. Literals imap-next refuses anyway (too long), AUTHENTICATE responses and
+    /// DONE are let through.
+    fn literal_fits(&mut self, len: u32) -> bool {
+        let settings = &self.imap.settings;
+        let limit = if self.small_decoder {
+            PRE_LOGIN_LITERAL.min(settings.max_literal_size)
+        } else {
+            settings.max_literal_size
+        };
+        if len == 0 || len > limit || self.authenticating.is_some() || self.idling.is_some() {
+            return true;
+        }
+        let total = self.held_bytes.saturating_add(len as usize);
+        if !self.held.grow_to(total, settings.max_bytes_in_flight) {
+            return false;
+        }
+        self.held_bytes = total;
+        true
+    }
+
+    /// Answers a message one of whose literals was refused, now that nothing of it is
+    /// left to read, with NO [LIMIT] (RFC 5530), and forgets it: imap-next may hold its
+    /// start (a line that came in pieces, an earlier literal), so it gets a fresh
+    /// decoder, and the message's share of the bytes in memory is given back.
+    fn refuse_message(&mut self) {
+        self.discarding = false;
+        tracing::warn!(
+            in_flight = twinmail_net::HeldBytes::in_flight(),
+            "literal refused for now: too many message bytes in memory"
+        );
+        let logged_in = self.state.account().is_some();
+        self.server = decoder(&self.imap, self.tls, logged_in, false);
+        self.small_decoder = !logged_in;
+        self.held = twinmail_net::HeldBytes::default();
+        self.held_bytes = 0;
+        let code = Code::Other(imap_types::response::CodeOther::unvalidated(&b"LIMIT"[..]));
+        let text = "Too many messages in memory, try again later";
+        let status = match tag_of(&self.head) {
+            Some(tag) => crate::convert::no(&tag, Some(code), text.into()),
+            None => Status::no(None, Some(code), text)
+                .or_else(|_| Status::bad(None, None, "Server error"))
+                .expect("static text is valid"),
+        };
+        self.head = Vec::new();
+        self.server.enqueue_status(status);
     }
 
     /// Reads more input; while idling, also reports changes as they come.

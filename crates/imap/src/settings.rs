@@ -41,6 +41,11 @@ pub struct ImapSettings {
     pub command_timeout: Duration,
     /// Largest literal (APPEND message) accepted, in bytes.
     pub max_literal_size: u32,
+    /// Most message bytes all sessions of the process together may hold in memory
+    /// (`twinmail_net::HeldBytes`, shared with SMTP): a literal that would go past it
+    /// is refused for now with NO [LIMIT] (a synchronising one before it is sent, a
+    /// non-synchronising one once read to its end and dropped).
+    pub max_bytes_in_flight: usize,
     /// Errors (BAD) a session may make before it is disconnected.
     pub max_errors: u32,
     /// Delay per recent failed login from the same IP (grows, capped at 10×).
@@ -67,6 +72,7 @@ impl Default for ImapSettings {
             literal_deadline: Duration::from_secs(30 * 60),
             command_timeout: Duration::from_secs(30 * 60),
             max_literal_size: 50 * 1024 * 1024,
+            max_bytes_in_flight: 512 * 1024 * 1024,
             max_errors: 20,
             auth_failure_delay: Duration::from_secs(1),
             max_auth_failures: 3,

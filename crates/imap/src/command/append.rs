@@ -30,7 +30,8 @@ pub async fn append<S: Stream>(
         Err(status) => return status,
     };
     let bytes = match message {
-        LiteralOrLiteral8::Literal(l) => l.as_ref().to_vec(),
+        // Taken, not copied: the session's share of the bytes in memory counts one copy.
+        LiteralOrLiteral8::Literal(l) => l.into_inner().into_owned(),
         LiteralOrLiteral8::Literal8(l) => l.data.into_owned(),
     };
     // A message of no bytes has no header, so it is no RFC 5322 message; clients that
