@@ -163,9 +163,19 @@ pub struct Session<S> {
     /// The first bytes (up to `HEAD`) of a message under way that has not ended with its
     /// first piece: its tag, should it be refused.
     head: Vec<u8>,
-    /// A literal of the message under way was refused past the bytes-in-flight cap: the
-    /// rest of the message is read and dropped, never given to imap-next.
-    discarding: bool,
+    /// A literal of the message under way was refused (past the bytes-in-flight cap, or
+    /// too long): the rest of the message is read and dropped, never given to imap-next.
+    discarding: Option<Refusal>,
+}
+
+/// Why a literal was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// Every session together would hold more message bytes than the cap: NO [LIMIT].
+    Limit,
+    /// Longer than the decoder accepts, and non-synchronising (imap-next would buffer it
+    /// up to its command limit before refusing it): BAD.
+    TooLong,
 }
 
 /// The tag a refused line starts with, when it is a valid tag followed by a space.
@@ -264,7 +274,7 @@ impl<S: Stream> Session<S> {
             held: twinmail_net::HeldBytes::default(),
             held_bytes: 0,
             head: Vec::new(),
-            discarding: false,
+            discarding: None,
         }
     }
 
@@ -347,29 +357,31 @@ impl<S: Stream> Session<S> {
             let more = n.min(HEAD - self.head.len());
             self.head.extend_from_slice(&input[..more]);
         }
-        let mut refused = false;
+        let mut refused = None;
         if let Some((len, sync)) = self.framer.take_announced()
-            && !self.discarding
-            && !self.literal_fits(len)
+            && self.discarding.is_none()
+            && let Some(why) = self.literal_refusal(len, sync)
         {
             if sync {
                 // Refused before the client sends it (no continuation): the message
                 // ends here.
                 self.framer.literal_refused();
-                refused = true;
+                refused = Some(why);
             } else {
                 // The client sends it anyway: read it and the rest of the message, and
                 // drop them.
-                self.discarding = true;
+                self.discarding = Some(why);
             }
         }
         let input = self.conn.input();
-        if !self.discarding && !refused {
+        if self.discarding.is_none() && refused.is_none() {
             self.server.enqueue_input(&input[..n]);
         }
         self.conn.consume(n);
-        if refused || (self.discarding && self.framer.at_boundary()) {
-            self.refuse_message();
+        if self.framer.at_boundary()
+            && let Some(why) = refused.or(self.discarding.take())
+        {
+            self.refuse_message(why);
         }
         if self.framer.at_boundary() {
             self.message_started = None;
@@ -380,52 +392,64 @@ impl<S: Stream> Session<S> {
     }
 
     /// Takes room for a literal of `len` bytes in this session's share of the message
-    /// bytes in memory; false when every session together would then hold more than the
-    /// cap. Literals imap-next refuses anyway (too long), AUTHENTICATE responses and
-    /// DONE are let through.
-    fn literal_fits(&mut self, len: u32) -> bool {
+    /// bytes in memory, or says why it is refused: every session together would then
+    /// hold more than the cap, or it is longer than the decoder takes and
+    /// non-synchronising (a synchronising one imap-next refuses before it is sent).
+    /// AUTHENTICATE responses and DONE are imap-next's alone.
+    fn literal_refusal(&mut self, len: u32, sync: bool) -> Option<Refusal> {
         let settings = &self.imap.settings;
         let limit = if self.small_decoder {
             PRE_LOGIN_LITERAL.min(settings.max_literal_size)
         } else {
             settings.max_literal_size
         };
-        if len == 0 || len > limit || self.authenticating.is_some() || self.idling.is_some() {
-            return true;
+        if len == 0 || self.authenticating.is_some() || self.idling.is_some() {
+            return None;
+        }
+        if len > limit {
+            return (!sync).then_some(Refusal::TooLong);
         }
         let total = self.held_bytes.saturating_add(len as usize);
         if !self.held.grow_to(total, settings.max_bytes_in_flight) {
-            return false;
+            return Some(Refusal::Limit);
         }
         self.held_bytes = total;
-        true
+        None
     }
 
     /// Answers a message one of whose literals was refused, now that nothing of it is
-    /// left to read, with NO [LIMIT] (RFC 5530), and forgets it: imap-next may hold its
-    /// start (a line that came in pieces, an earlier literal), so it gets a fresh
-    /// decoder, and the message's share of the bytes in memory is given back.
-    fn refuse_message(&mut self) {
-        self.discarding = false;
-        tracing::warn!(
-            in_flight = twinmail_net::HeldBytes::in_flight(),
-            "literal refused for now: too many message bytes in memory"
-        );
+    /// left to read, with NO [LIMIT] (RFC 5530) or BAD, and forgets it: imap-next may
+    /// hold its start (a line that came in pieces, an earlier literal), so it gets a
+    /// fresh decoder, and the message's share of the bytes in memory is given back.
+    fn refuse_message(&mut self, why: Refusal) {
         let logged_in = self.state.account().is_some();
         self.server = decoder(&self.imap, self.tls, logged_in, false);
         self.small_decoder = !logged_in;
         self.held = twinmail_net::HeldBytes::default();
         self.held_bytes = 0;
-        let code = Code::Other(imap_types::response::CodeOther::unvalidated(&b"LIMIT"[..]));
-        let text = "Too many messages in memory, try again later";
-        let status = match tag_of(&self.head) {
-            Some(tag) => crate::convert::no(&tag, Some(code), text.into()),
-            None => Status::no(None, Some(code), text)
-                .or_else(|_| Status::bad(None, None, "Server error"))
-                .expect("static text is valid"),
-        };
+        let tag = tag_of(&self.head);
         self.head = Vec::new();
-        self.server.enqueue_status(status);
+        let status = match why {
+            Refusal::Limit => {
+                tracing::warn!(
+                    in_flight = twinmail_net::HeldBytes::in_flight(),
+                    "literal refused for now: too many message bytes in memory"
+                );
+                let code = Code::Other(imap_types::response::CodeOther::unvalidated(&b"LIMIT"[..]));
+                let text = "Too many messages in memory, try again later";
+                match tag {
+                    Some(tag) => Some(crate::convert::no(&tag, Some(code), text.into())),
+                    None => Status::no(None, Some(code), text).ok(),
+                }
+            }
+            Refusal::TooLong => {
+                self.errors += 1;
+                Status::bad(tag, None, "Literal too long").ok()
+            }
+        };
+        if let Some(status) = status {
+            self.server.enqueue_status(status);
+        }
     }
 
     /// Reads more input; while idling, also reports changes as they come.

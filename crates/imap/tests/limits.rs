@@ -59,5 +59,23 @@ async fn literals_past_the_bytes_in_flight_cap_are_refused_for_now() {
     let r = c.cmd(&append_half).await;
     assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
     assert_eq!(srv.store.messages(inbox.id).await.unwrap().len(), 3);
-    assert_eq!(twinmail_net::HeldBytes::in_flight(), 0);
+}
+
+/// A non-synchronising literal longer than the largest accepted is read to its end and
+/// dropped without being held (imap-next would buffer it up to its command limit first):
+/// BAD, its bytes are not commands, and the session goes on.
+#[tokio::test]
+async fn a_non_synchronising_literal_over_the_size_limit_is_dropped_as_it_comes() {
+    let srv = start_with(|s| s.max_literal_size = 10_000).await;
+    let mut c = srv.login(ALICE).await;
+    let junk = format!("B LOGOUT\r\n{}", "x".repeat(100_000));
+    c.0.send(format!("A APPEND INBOX {{{}+}}\r\n{junk}\r\n", junk.len()).as_bytes())
+        .await;
+    assert_eq!(c.until_tagged().await, ["A BAD Literal too long"]);
+    assert!(tagged(&c.cmd("NOOP").await).starts_with("A OK"));
+    let small = "Subject: fits\r\n\r\nsmall\r\n";
+    let r = c
+        .cmd(&format!("APPEND INBOX {{{}+}}\r\n{small}", small.len()))
+        .await;
+    assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
 }
