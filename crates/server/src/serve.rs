@@ -107,7 +107,11 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         Pipeline::default(),
     );
     let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor.clone()));
-    let imap = Imap::new(i.settings(), store.clone(), Some(acceptor.clone()));
+    let imap = Imap::new(
+        i.settings(&config.limits),
+        store.clone(),
+        Some(acceptor.clone()),
+    );
     let (stop, shutdown) = watch::channel(false);
     let mut services = JoinSet::new();
     let mut shown: Vec<(String, std::net::SocketAddr)> = Vec::new();

@@ -780,8 +780,9 @@ impl SmtpConfig {
 
 impl ImapConfig {
     /// The IMAP crate's settings from this section.
-    pub fn settings(&self) -> twinmail_imap::ImapSettings {
+    pub fn settings(&self, limits: &LimitsConfig) -> twinmail_imap::ImapSettings {
         twinmail_imap::ImapSettings {
+            max_bytes_in_flight: limits.max_message_bytes_in_flight,
             max_literal_size: self.max_literal_size,
             login_timeout: Duration::from_secs(self.login_timeout_secs.max(1)),
             stress_login_timeout: Duration::from_secs(self.stress_login_timeout_secs.max(1)),
