@@ -700,3 +700,38 @@ async fn mail_into_a_folder_the_other_twin_deleted_is_recovered_on_both() {
         assert_eq!(subjects, ["into Gone on a", "into Old on b"], "{}", tw.node);
     }
 }
+
+/// A rename cycle on one twin (a→c, b→a, c→b: two folders swap names) while the other,
+/// apart, renames one of them too: both twins end with the same names, every folder and
+/// message kept.
+#[tokio::test]
+async fn a_rename_cycle_on_one_side_and_a_rename_on_the_other_converge() {
+    let (mut t, mut rng, acc) = homed_on_a(13).await;
+    for name in ["a", "b"] {
+        let m = t[0].store.create_mailbox(acc.id, name).await.unwrap();
+        t[0].store
+            .append(
+                m.id,
+                common::message(&format!("in {name}")),
+                Flags::default(),
+                Some(1),
+            )
+            .await
+            .unwrap();
+    }
+    heal(&mut t, &mut rng, 0).await;
+    let acc_b = t[1].store.account(USERS[0]).await.unwrap().unwrap();
+    for (from, to) in [("a", "c"), ("b", "a"), ("c", "b")] {
+        t[1].store.rename_mailbox(acc_b.id, from, to).await.unwrap();
+    }
+    t[0].store.rename_mailbox(acc.id, "a", "x").await.unwrap();
+    heal(&mut t, &mut rng, 0).await;
+    let (sa, sb) = (state(&t[0].store).await, state(&t[1].store).await);
+    assert_eq!(sa, sb);
+    let with_mail: Vec<&str> = sa
+        .iter()
+        .filter(|(_, v)| !v.3.is_empty())
+        .map(|(k, _)| k.1.as_str())
+        .collect();
+    assert_eq!(with_mail.len(), 2, "{with_mail:?}");
+}
