@@ -545,6 +545,10 @@ impl<S: Stream> Session<S> {
 
     async fn run_command(&mut self, tag: Tag<'static>, body: CommandBody<'static>, extra: Extra) {
         self.drain_changes();
+        if self.closing {
+            // Told BYE meanwhile (the account changed, or the session fell behind).
+            return;
+        }
         if let Err(text) = allowed(&body, &self.state) {
             self.errors += 1;
             self.server.enqueue_status(crate::convert::bad(&tag, text));
@@ -796,6 +800,13 @@ impl<S: Stream> Session<S> {
     fn take_change(&mut self, ev: Result<Arc<ChangeEvent>, broadcast::error::RecvError>) {
         match ev {
             Ok(ev) => {
+                if let Some(account) = ev.change.ends_sessions_of()
+                    && self.state.account().is_some_and(|a| a.guid == *account)
+                {
+                    // Disabled, deleted or a new password: log in again.
+                    self.bye("The account changed; please log in again");
+                    return;
+                }
                 if let State::Selected { view, .. } = &mut self.state {
                     view.observe(&ev);
                 }

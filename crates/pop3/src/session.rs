@@ -39,6 +39,9 @@ pub struct Maildrop {
     pub messages: Vec<Entry>,
     /// Held until the session ends.
     pub _lock: MaildropLock,
+    /// The account's session mark at login: when it moves (disabled, deleted, a new
+    /// password) the session ends without an UPDATE.
+    pub mark: (u64, u64),
 }
 
 impl Maildrop {
@@ -183,6 +186,16 @@ impl<S: Stream> Session<S> {
                     return End::Closed;
                 }
             };
+            if let State::Transaction(m) = &self.state
+                && self.pop3.store.session_mark(&m.account.guid) != m.mark
+            {
+                // The account was disabled, deleted or given a new password: log in again
+                // (nothing marked for deletion is removed).
+                self.conn
+                    .reply("-ERR [AUTH] The account changed; please log in again");
+                let _ = self.conn.flush().await;
+                return End::Closed;
+            }
             let line = String::from_utf8_lossy(&line);
             let (cmd, rest) = line.split_once(' ').unwrap_or((&line, ""));
             let cmd = cmd.to_ascii_uppercase();

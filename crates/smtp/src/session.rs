@@ -137,6 +137,9 @@ pub struct Session<S> {
     pub state: State,
     /// The logged-in account (submission).
     pub user: Option<Account>,
+    /// The account's session mark at login: when it moves (disabled, deleted, a new
+    /// password) the session ends.
+    pub user_mark: (u64, u64),
     /// Errors so far.
     pub errors: u32,
     /// Failed logins so far.
@@ -287,6 +290,7 @@ impl<S: Stream> Session<S> {
             tls,
             state: State::Fresh,
             user: None,
+            user_mark: (0, 0),
             errors: 0,
             auth_failures: 0,
             receiver: RequestReceiver::default(),
@@ -336,6 +340,15 @@ impl<S: Stream> Session<S> {
                     return End::Closed;
                 }
             };
+            if let Some(user) = &self.user
+                && self.smtp.store.session_mark(&user.guid) != self.user_mark
+            {
+                // Disabled, deleted or a new password: log in again.
+                self.conn
+                    .reply("421 4.7.0 The account changed; please log in again");
+                let _ = self.conn.flush().await;
+                return End::Closed;
+            }
             if self.unanswered {
                 // Read before the reply the client had to wait for was even sent.
                 let reply = "421 4.5.0 Improper command pipelining, closing connection";

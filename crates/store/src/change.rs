@@ -293,6 +293,20 @@ impl Change {
         }
     }
 
+    /// The account whose open sessions this change ends (disabled, deleted, or a new
+    /// password: its IMAP, POP3 and submission sessions must log in again).
+    pub fn ends_sessions_of(&self) -> Option<&Guid> {
+        match self {
+            Change::PasswordChanged { account, .. }
+            | Change::AccountDeleted { account, .. }
+            | Change::AccountDisabled {
+                account,
+                disabled: true,
+            } => Some(account),
+            _ => None,
+        }
+    }
+
     /// The mailbox this change is about, if it is about one: what an IMAP session that has
     /// that mailbox selected filters the stream by.
     pub fn mailbox(&self) -> Option<Guid> {

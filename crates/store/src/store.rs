@@ -95,6 +95,12 @@ struct Inner {
     merge_due: std::sync::atomic::AtomicBool,
     /// How long tombstones are kept (seconds).
     tombstone_secs: i64,
+    /// Per account, how many changes that end its sessions were published (a session
+    /// notes the count at login and ends when it moves); `lagged` counts the times the
+    /// watcher fell behind the stream (then every session re-checks).
+    session_ends: std::sync::Mutex<std::collections::HashMap<Guid, u64>>,
+    /// See `session_ends`.
+    lagged: std::sync::atomic::AtomicU64,
 }
 
 /// How long an APPEND in doubt is remembered for its client's retry.
@@ -172,10 +178,58 @@ impl Store {
                 in_doubt: Default::default(),
                 merge_due: std::sync::atomic::AtomicBool::new(true),
                 tombstone_secs: opts.tombstone_secs,
+                session_ends: Default::default(),
+                lagged: Default::default(),
             }),
         };
         store.forget_old_requests();
+        store.watch_session_ends();
         Ok(store)
+    }
+
+    /// Counts, per account, the published changes that end its sessions.
+    fn watch_session_ends(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let mut rx = self.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let ev = rx.recv().await;
+                let Some(inner) = weak.upgrade() else { return };
+                match ev {
+                    Ok(ev) => {
+                        if let Some(account) = ev.change.ends_sessions_of() {
+                            *inner
+                                .session_ends
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .entry(*account)
+                                .or_default() += 1;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        inner
+                            .lagged
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// A mark that moves when `account` is disabled, deleted or gets a new password
+    /// (here or on the twin): a session notes it at login and ends when it differs.
+    pub fn session_mark(&self, account: &Guid) -> (u64, u64) {
+        (
+            self.inner.lagged.load(std::sync::atomic::Ordering::SeqCst),
+            self.inner
+                .session_ends
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(account)
+                .copied()
+                .unwrap_or(0),
+        )
     }
 
     /// Forgets request ids past their memory now and every hour, for as long as the

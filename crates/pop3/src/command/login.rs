@@ -84,11 +84,13 @@ pub async fn login<S: Stream>(s: &mut Session<S>, user: &str, pass: &str) -> Res
         "+OK {} messages ({octets} octets)",
         messages.len()
     ));
+    let mark = store.session_mark(&account.guid);
     s.state = State::Transaction(Box::new(Maildrop {
         account,
         mailbox: inbox.id,
         messages,
         _lock: lock,
+        mark,
     }));
     Ok(Flow::Continue)
 }

@@ -88,6 +88,7 @@ pub async fn auth<S: Stream>(
     };
     if let Some(account) = account {
         tracing::info!(user = %account.name, "authenticated");
+        s.user_mark = s.smtp.store.session_mark(&account.guid);
         s.user = Some(account);
         s.conn.reply("235 2.7.0 Authentication successful");
         return Ok(Flow::Continue);
