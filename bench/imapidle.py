@@ -21,6 +21,7 @@ server answered afterwards.
 
 import argparse
 import asyncio
+import random
 import json
 import multiprocessing as mp
 import os
@@ -60,8 +61,17 @@ async def session(a, sem, counters, stop, idx):
                 greet = await reader.readline()
                 if not greet.startswith(b"* OK"):
                     raise ConnectionError(f"greeting {greet!r}")
-                writer.write(b"a1 LOGIN " + ic.quote(a.user) + b" " + ic.quote(a.password) + b"\r\n")
-                await read_tagged(reader, b"a1")
+                # A server that bounds logins waiting for a password hash (per address and
+                # in all) answers NO [UNAVAILABLE] past the bound: retry, as clients do.
+                for attempt in range(100):
+                    writer.write(b"a1 LOGIN " + ic.quote(a.user) + b" " + ic.quote(a.password) + b"\r\n")
+                    try:
+                        await read_tagged(reader, b"a1")
+                        break
+                    except ConnectionError as e:
+                        if "UNAVAILABLE" not in str(e) or attempt == 99:
+                            raise
+                        await asyncio.sleep(0.05 + random.random() * 0.5)
                 writer.write(b"a2 SELECT INBOX\r\n")
                 await read_tagged(reader, b"a2")
                 writer.write(b"a3 IDLE\r\n")
