@@ -10,50 +10,16 @@ use common::{ALICE, Server, start};
 
 /// Writes the mbsyncrc for a server on `port`; the local side is a Maildir in `dir`.
 fn config(dir: &Path, port: u16) -> std::path::PathBuf {
-    let rc = dir.join("mbsyncrc");
-    let mail = dir.join("mail");
-    std::fs::create_dir_all(&mail).unwrap();
-    std::fs::write(
-        &rc,
-        format!(
-            "IMAPAccount test\nHost localhost\nPort {port}\nUser {}\nPass {}\nSSLType IMAPS\nCertificateFile {}\n\n\
-             IMAPStore remote\nAccount test\n\n\
-             MaildirStore local\nPath {}/\nInbox {}/INBOX\nSubFolders Verbatim\n\n\
-             Channel test\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\nSync All\n",
-            ALICE.0,
-            ALICE.1,
-            dir.join("ca.pem").display(),
-            mail.display(),
-            mail.display()
-        ),
-    )
-    .unwrap();
-    rc
+    twinmail_testkit::mbsync_config(dir, &dir.join("ca.pem"), port, ALICE.0, ALICE.1)
 }
 
-/// Runs mbsync; returns what went over the wire, from its protocol trace (-Dn): (bodies
+/// Runs mbsync (off the async runtime); returns what went over the wire: (bodies
 /// downloaded, messages uploaded, flag changes sent).
 async fn sync(rc: &Path) -> (usize, usize, usize) {
-    let out = tokio::process::Command::new("mbsync")
-        .arg("-c")
-        .arg(rc)
-        .arg("-a")
-        .arg("-Dn")
-        .output()
+    let rc = rc.to_path_buf();
+    tokio::task::spawn_blocking(move || twinmail_testkit::mbsync(&rc).0)
         .await
-        .expect("mbsync runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "mbsync failed:\n{text}");
-    let sent: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.split_once(">>> ").map(|(_, c)| c))
-        .collect();
-    let count = |what: &str| sent.iter().filter(|c| c.contains(what)).count();
-    (count("BODY.PEEK[]"), count("APPEND"), count("STORE"))
+        .unwrap()
 }
 
 fn maildir_count(dir: &Path, folder: &str) -> usize {

@@ -119,7 +119,7 @@ fn mbsync_fails_over_and_back_fetching_only_what_is_new_or_renumbered() {
     send(pair.a.port("smtp"), &user, &subjects("on a while apart", 2));
     pair.a.kill();
     send(pair.b.port("smtp"), &user, &subjects("on b while apart", 3));
-    let (moved, text) = mbsync::run_traced(&on(pair.b.port("imaps")));
+    let (moved, text) = twinmail_testkit::mbsync(&on(pair.b.port("imaps")));
     assert_eq!(moved, (3, 0, 0), "pointed at b: only what b took\n{text}");
 
     pair.a.start();
@@ -128,10 +128,10 @@ fn mbsync_fails_over_and_back_fetching_only_what_is_new_or_renumbered() {
     pair.assert_identical();
     // b's first two collided with a's two (UIDs 11, 12): all four renumbered; b's third
     // keeps 13. mbsync fetches a's two and b's two again under their new UIDs.
-    let (moved, text) = mbsync::run_traced(&on(pair.b.port("imaps")));
+    let (moved, text) = twinmail_testkit::mbsync(&on(pair.b.port("imaps")));
     assert!(!text.contains("UIDVALIDITY of"), "{text}");
     assert_eq!(moved, (4, 0, 0), "after the merge, on b\n{text}");
-    let (moved, text) = mbsync::run_traced(&on(pair.a.port("imaps")));
+    let (moved, text) = twinmail_testkit::mbsync(&on(pair.a.port("imaps")));
     assert_eq!(moved, (0, 0, 0), "then on a: nothing\n{text}");
     let inbox = std::fs::read_dir(local.path().join("mail/INBOX/cur"))
         .unwrap()

@@ -954,19 +954,20 @@ impl Store {
         mailbox_id: i64,
         uids: Option<UidSet>,
     ) -> Result<Vec<u32>, StoreError> {
-        self.expunge_as(mailbox_id, uids, true).await
+        self.expunge_as(mailbox_id, uids.map(Targets::Uids), true)
+            .await
     }
 
     async fn expunge_as(
         &self,
         mailbox_id: i64,
-        uids: Option<UidSet>,
+        messages: Option<Targets>,
         only_deleted: bool,
     ) -> Result<Vec<u32>, StoreError> {
         let (owner, mailbox) = self.owner_of_mailbox(mailbox_id).await?;
         let write = Write::Expunge {
             mailbox,
-            messages: uids.map(Targets::Uids),
+            messages,
             only_deleted,
         };
         self.dispatch(&owner, command(write), None)
@@ -976,7 +977,8 @@ impl Store {
 
     /// Removes exactly these messages, flagged or not (POP3 UPDATE state).
     pub async fn remove(&self, mailbox_id: i64, uids: UidSet) -> Result<Vec<u32>, StoreError> {
-        self.expunge_as(mailbox_id, Some(uids), false).await
+        self.expunge_as(mailbox_id, Some(Targets::Uids(uids)), false)
+            .await
     }
 
     /// Removes exactly these messages, each named as the client saw it (UID and GUID),
@@ -987,15 +989,8 @@ impl Store {
         mailbox_id: i64,
         seen: Vec<(u32, Guid)>,
     ) -> Result<Vec<u32>, StoreError> {
-        let (owner, mailbox) = self.owner_of_mailbox(mailbox_id).await?;
-        let write = Write::Expunge {
-            mailbox,
-            messages: Some(Targets::Seen(seen)),
-            only_deleted: false,
-        };
-        self.dispatch(&owner, command(write), None)
-            .await?
-            .expunged()
+        self.expunge_as(mailbox_id, Some(Targets::Seen(seen)), false)
+            .await
     }
 
     /// COPY (or MOVE with `remove`) within one account.

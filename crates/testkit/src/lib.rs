@@ -395,6 +395,64 @@ pub fn fetchmail(dir: &std::path::Path, proto: &str, port: u16, options: &str) -
     (status.code().unwrap_or(-1), got)
 }
 
+/// Writes an mbsyncrc for `user` on an IMAPS `port` that trusts the certificates in `ca`;
+/// the local side is a Maildir under `dir`, kept across runs (the same channel may be
+/// pointed at another server).
+pub fn mbsync_config(
+    dir: &std::path::Path,
+    ca: &std::path::Path,
+    port: u16,
+    user: &str,
+    password: &str,
+) -> std::path::PathBuf {
+    let rc = dir.join("mbsyncrc");
+    let mail = dir.join("mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    std::fs::write(
+        &rc,
+        format!(
+            "IMAPAccount test\nHost localhost\nPort {port}\nUser {user}\nPass {password}\nSSLType IMAPS\nCertificateFile {}\n\n\
+             IMAPStore remote\nAccount test\n\n\
+             MaildirStore local\nPath {}/\nInbox {}/INBOX\nSubFolders Verbatim\n\n\
+             Channel test\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\nSync All\n",
+            ca.display(),
+            mail.display(),
+            mail.display()
+        ),
+    )
+    .unwrap();
+    rc
+}
+
+/// Runs mbsync on `rc`; returns what went over the wire according to its protocol trace
+/// (-Dn): (bodies downloaded, messages uploaded, flag changes sent), and all it printed.
+#[track_caller]
+pub fn mbsync(rc: &std::path::Path) -> ((usize, usize, usize), String) {
+    require(&["mbsync"]);
+    let out = std::process::Command::new("mbsync")
+        .arg("-c")
+        .arg(rc)
+        .arg("-a")
+        .arg("-Dn")
+        .output()
+        .expect("mbsync runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "mbsync failed:\n{text}");
+    let sent: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(">>> ").map(|(_, c)| c))
+        .collect();
+    let count = |what: &str| sent.iter().filter(|c| c.contains(what)).count();
+    (
+        (count("BODY.PEEK[]"), count("APPEND"), count("STORE")),
+        text,
+    )
+}
+
 /// A slow client: sends `drip` one byte every 100 ms on `w` (then keeps the connection
 /// open), and collects the lines the server sends on `r` for at most 5 s, until it closes.
 /// Returns those lines and how long it took, for deadline tests (HOSTILE.md CONN).

@@ -52,14 +52,20 @@ impl<'a> Batch<'a> {
         merge::local_mailbox(ctx, guid, self.origin, &mut self.mailboxes).await
     }
 
-    /// The mailbox a message change names, or where its first message is now.
-    async fn mailbox_of(
+    /// The mailbox a flag change or expunge at `modseq` names, or where its first message
+    /// is now (`None`: neither is here); noted for the merge when it is split-time.
+    async fn message_change(
         &mut self,
         ctx: &mut WriteCtx,
         guid: &Guid,
         first: Option<&Guid>,
+        modseq: u64,
     ) -> Result<Option<Local>, StoreError> {
-        merge::mailbox_of(ctx, guid, first, self.origin, &mut self.mailboxes).await
+        let local = merge::mailbox_of(ctx, guid, first, self.origin, &mut self.mailboxes).await?;
+        if let Some(l) = local {
+            self.split_time(l, modseq);
+        }
+        Ok(local)
     }
 
     /// A message change of the twin's in `mailbox` at `modseq`: on the home twin it was
@@ -864,10 +870,9 @@ async fn apply_change(
             messages,
         } => {
             let first = messages.first().map(|m| &m.message);
-            let Some(local) = batch.mailbox_of(ctx, mailbox, first).await? else {
+            let Some(local) = batch.message_change(ctx, mailbox, first, *modseq).await? else {
                 return Ok(Seen::These(Vec::new()));
             };
-            batch.split_time(local, *modseq);
             let mut seen = Vec::with_capacity(messages.len());
             for u in messages {
                 let flags = if local.home {
@@ -898,10 +903,9 @@ async fn apply_change(
             messages,
         } => {
             let first = messages.first().map(|m| &m.message);
-            let Some(local) = batch.mailbox_of(ctx, mailbox, first).await? else {
+            let Some(local) = batch.message_change(ctx, mailbox, first, *modseq).await? else {
                 return Ok(Seen::These(Vec::new()));
             };
-            batch.split_time(local, *modseq);
             let mut seen = Vec::with_capacity(messages.len());
             for e in messages {
                 if let Some(uid) = merge::expunge(ctx, local, e, *modseq).await? {
