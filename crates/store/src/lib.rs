@@ -13,6 +13,7 @@ mod mirror;
 pub mod names;
 mod ops;
 mod password;
+mod queue;
 mod rows;
 mod store;
 mod types;
@@ -20,7 +21,7 @@ mod uidset;
 mod write;
 mod writer;
 
-pub use change::{Change, ChangeEvent, Expunged, FlagUpdate};
+pub use change::{Change, ChangeEvent, Expunged, FlagUpdate, QueueAction, RcptOutcome, RcptState};
 pub use error::StoreError;
 pub use mirror::{AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
 pub use ops::{
@@ -29,6 +30,7 @@ pub use ops::{
     remote::{Applied, RemoteChange},
 };
 pub use password::HashCost;
+pub use queue::{Attempt, Bounce, DkimKey, QueueStats, Queued, QueuedRcpt};
 pub use store::{Delivery, Store, StoreOptions};
 pub use types::{
     Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Quota, Role,
