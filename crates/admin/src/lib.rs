@@ -53,6 +53,8 @@ pub struct AdminSettings {
     pub protocols: Vec<(String, Arc<twinmail_net::Limits>)>,
     /// Where the sampler leaves the latest status as JSON, for `twinmail status`.
     pub status_file: Option<PathBuf>,
+    /// The outbound runner's counters, when it runs.
+    pub outbound: Option<Arc<twinmail_outbound::Stats>>,
 }
 
 /// The status sampler of a running server; the admin page serves what it gathers.

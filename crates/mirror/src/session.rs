@@ -24,7 +24,7 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_rustls::TlsStream;
-use twinmail_store::{Change, RemoteChange, Store, StoreError};
+use twinmail_store::{RemoteChange, Store, StoreError};
 
 use crate::{
     LinkError, MirrorSettings,

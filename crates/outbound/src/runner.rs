@@ -86,6 +86,9 @@ impl Runner {
 
     /// One pass over the messages due now; how many were tried.
     pub async fn pass(&self) -> Result<usize, StoreError> {
+        // Back from a crash, the twin may have delivered (and recorded) some of this
+        // twin's queue meanwhile: hear of that first.
+        self.store.twin_ready().await?;
         let now = now_unix();
         let take_over = match self.store.twin_gone_since().await? {
             Some(since) => now - since >= self.settings.lease.as_secs() as i64,

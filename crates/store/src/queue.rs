@@ -357,6 +357,16 @@ impl Store {
 }
 
 impl Store {
+    /// Waits (bounded) until this twin holds everything its twin logged, or the twin is
+    /// taken for down: a twin back from a crash must learn what its twin delivered for it
+    /// before it tries its own queue again. `Unavailable` while still catching up.
+    pub async fn twin_ready(&self) -> Result<(), StoreError> {
+        match self.forwarder_cell().get() {
+            Some(f) => f.ready().await,
+            None => Ok(()),
+        }
+    }
+
     /// Since when the twin has been unreachable (Unix seconds), or `None` while the link
     /// is up or no twin was ever configured: the runner takes over the twin's queue once
     /// this is older than the lease.

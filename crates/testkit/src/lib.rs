@@ -534,6 +534,8 @@ pub struct SinkOptions {
     pub reject: Vec<String>,
     /// Answer the first N RCPTs with 451.
     pub tempfail: usize,
+    /// Listen on this port (0: any free one).
+    pub port: u16,
 }
 
 impl Sink {
@@ -559,6 +561,7 @@ impl Sink {
             cmd.arg("--reject").arg(r);
         }
         cmd.arg("--tempfail").arg(opts.tempfail.to_string());
+        cmd.arg("--port").arg(opts.port.to_string());
         let mut child = cmd
             .stdout(std::process::Stdio::piped())
             .spawn()

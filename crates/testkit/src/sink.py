@@ -6,6 +6,7 @@ after un-stuffing (base64). Behaviour for tests:
   --tls CERT KEY        offer STARTTLS with this certificate
   --reject ADDR         answer RCPT TO:<ADDR> with 550 5.1.1 (repeatable)
   --tempfail N          answer the first N RCPTs with 451 4.3.0
+  --port P              listen on P instead of any free port
 """
 import argparse, asyncio, base64, json, ssl, sys
 
@@ -16,6 +17,7 @@ p.add_argument("--log", required=True)
 p.add_argument("--tls", nargs=2)
 p.add_argument("--reject", action="append", default=[])
 p.add_argument("--tempfail", type=int, default=0)
+p.add_argument("--port", type=int, default=0)
 args = p.parse_args()
 state = {"tempfail": args.tempfail}
 
@@ -52,7 +54,7 @@ async def main():
     server = await loop.create_server(
         lambda: SMTP(handler, tls_context=ctx, decode_data=False, enable_SMTPUTF8=True,
                      hostname="sink.test"),
-        "127.0.0.1", 0)
+        "127.0.0.1", args.port)
     print(server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
 
