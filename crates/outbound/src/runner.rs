@@ -37,6 +37,18 @@ pub struct Runner {
     stats: Arc<Stats>,
 }
 
+/// One message's recipients in one domain: what a connection to that domain carries.
+struct Leg {
+    /// The message's index among the pass's jobs.
+    job: usize,
+    /// Its recipients in the domain.
+    rcpts: Vec<String>,
+    /// The envelope sender.
+    from: String,
+    /// The (signed) bytes.
+    bytes: Arc<Vec<u8>>,
+}
+
 /// One message being tried in a pass.
 struct Job {
     /// The queued message.
@@ -222,21 +234,26 @@ impl Runner {
         for (domain, list) in by_domain {
             let this = self.clone();
             let limit = limit.clone();
-            let work: Vec<(usize, Vec<String>, String, Arc<Vec<u8>>)> = list
+            let legs: Vec<Leg> = list
                 .into_iter()
-                .map(|(i, rcpts)| (i, rcpts, jobs[i].queued.from.clone(), jobs[i].bytes.clone()))
+                .map(|(i, rcpts)| Leg {
+                    job: i,
+                    rcpts,
+                    from: jobs[i].queued.from.clone(),
+                    bytes: jobs[i].bytes.clone(),
+                })
                 .collect();
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let replies = this.to_domain(&domain, &work).await;
-                (work, replies)
+                let replies = this.to_domain(&domain, &legs).await;
+                (legs, replies)
             });
         }
         while let Some(done) = tasks.join_next().await {
-            let Ok((work, replies)) = done else { continue };
-            for ((i, rcpts, _, _), replies) in work.into_iter().zip(replies) {
-                for (rcpt, reply) in rcpts.into_iter().zip(replies) {
-                    jobs[i].outcomes.push(RcptOutcome {
+            let Ok((legs, replies)) = done else { continue };
+            for (leg, replies) in legs.into_iter().zip(replies) {
+                for (rcpt, reply) in leg.rcpts.into_iter().zip(replies) {
+                    jobs[leg.job].outcomes.push(RcptOutcome {
                         rcpt,
                         state: reply.state,
                         reply: reply.text,
@@ -248,26 +265,22 @@ impl Runner {
 
     /// Delivers a domain's messages: its MX hosts in preference order (the domain itself
     /// without MX; RFC 5321 §5.1), each address of each, until one takes the connection.
-    async fn to_domain(
-        &self,
-        domain: &str,
-        work: &[(usize, Vec<String>, String, Arc<Vec<u8>>)],
-    ) -> Vec<Vec<Reply>> {
+    async fn to_domain(&self, domain: &str, legs: &[Leg]) -> Vec<Vec<Reply>> {
         let all = |r: Reply| -> Vec<Vec<Reply>> {
-            work.iter()
-                .map(|(_, rcpts, _, _)| vec![r.clone(); rcpts.len()])
+            legs.iter()
+                .map(|l| vec![r.clone(); l.rcpts.len()])
                 .collect()
         };
         let hosts = match self.hosts(domain).await {
             Ok(h) => h,
             Err(r) => return all(r),
         };
-        let outgoing: Vec<Outgoing<'_>> = work
+        let outgoing: Vec<Outgoing<'_>> = legs
             .iter()
-            .map(|(_, rcpts, from, bytes)| Outgoing {
-                from,
-                recipients: rcpts,
-                bytes,
+            .map(|l| Outgoing {
+                from: &l.from,
+                recipients: &l.rcpts,
+                bytes: &l.bytes,
             })
             .collect();
         let mut last = Reply::deferred(format!("451 4.4.1 no mail server of {domain} answered"));
