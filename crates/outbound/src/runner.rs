@@ -132,11 +132,20 @@ impl Runner {
         }
         self.deliver_local(&mut jobs).await?;
         self.deliver_remote(&mut jobs).await;
+        // Recorded side by side, so one commit (one fsync) takes many.
         let n = jobs.len();
+        let mut records = tokio::task::JoinSet::new();
         for job in jobs {
-            self.record(job, now).await?;
+            let this = self.clone();
+            records.spawn(async move { this.record(job, now).await });
         }
-        Ok(n)
+        let mut result = Ok(n);
+        while let Some(r) = records.join_next().await {
+            if let Ok(Err(e)) = r {
+                result = Err(e);
+            }
+        }
+        result
     }
 
     /// The bytes with a DKIM signature per key of the signing domain (unsigned when it
@@ -208,8 +217,9 @@ impl Runner {
         Ok(())
     }
 
-    /// The remaining recipients, by domain: one connection per domain (at most
-    /// `max_connections` at once) carries all of its messages.
+    /// The remaining recipients, by domain: a domain's messages share up to
+    /// `per_destination` connections (at most `max_connections` in all), each carrying
+    /// many messages.
     async fn deliver_remote(&self, jobs: &mut [Job]) {
         let mut by_domain: BTreeMap<String, Vec<(usize, Vec<String>)>> = BTreeMap::new();
         for (i, job) in jobs.iter().enumerate() {
@@ -232,22 +242,25 @@ impl Runner {
         let limit = Arc::new(Semaphore::new(self.settings.max_connections.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (domain, list) in by_domain {
-            let this = self.clone();
-            let limit = limit.clone();
-            let legs: Vec<Leg> = list
-                .into_iter()
-                .map(|(i, rcpts)| Leg {
+            // Up to `per_destination` connections share a domain's messages.
+            let n = self.settings.per_destination.clamp(1, list.len().max(1));
+            let mut shares: Vec<Vec<Leg>> = (0..n).map(|_| Vec::new()).collect();
+            for (k, (i, rcpts)) in list.into_iter().enumerate() {
+                shares[k % n].push(Leg {
                     job: i,
                     rcpts,
                     from: jobs[i].queued.from.clone(),
                     bytes: jobs[i].bytes.clone(),
-                })
-                .collect();
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let replies = this.to_domain(&domain, &legs).await;
-                (legs, replies)
-            });
+                });
+            }
+            for legs in shares {
+                let (this, limit, domain) = (self.clone(), limit.clone(), domain.clone());
+                tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    let replies = this.to_domain(&domain, &legs).await;
+                    (legs, replies)
+                });
+            }
         }
         while let Some(done) = tasks.join_next().await {
             let Ok((legs, replies)) = done else { continue };

@@ -39,6 +39,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// Most connections to one destination (domain, or the smarthost) at once.
+    pub per_destination: usize,
     /// Most messages taken per pass.
     pub batch: u32,
     /// How often the queue is looked at when nothing wakes the runner.
@@ -59,7 +61,8 @@ impl Settings {
             delay_notice: Duration::from_secs(4 * 3600),
             lease: Duration::from_secs(15 * 60),
             timeout: Duration::from_secs(60),
-            max_connections: 20,
+            max_connections: 100,
+            per_destination: 20,
             batch: 500,
             poll: Duration::from_secs(5),
         }

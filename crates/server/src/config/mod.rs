@@ -136,7 +136,10 @@ section! {
         /// messages sent twice when only the link between the twins was down.
         pub lease_secs: u64 = 900,
         /// Most connections to other servers open at once.
-        pub max_connections: usize = 20,
+        pub max_connections: usize = 100,
+        /// Most connections to one destination (a domain's MXes, or the smarthost) at
+        /// once, like Postfix's default_destination_concurrency_limit.
+        pub per_destination_connections: usize = 20,
         /// Seconds to wait to connect and for each reply.
         pub timeout_secs: u64 = 60,
     }
@@ -846,6 +849,7 @@ impl OutboundConfig {
         };
         s.lease = Duration::from_secs(self.lease_secs.max(1));
         s.max_connections = self.max_connections.max(1);
+        s.per_destination = self.per_destination_connections.max(1);
         s.timeout = Duration::from_secs(self.timeout_secs.max(1));
         if let Some(relay) = &self.relay_host {
             let (host, port) = relay
