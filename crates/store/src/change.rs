@@ -260,6 +260,49 @@ pub enum Change {
         /// When it was made (Unix seconds).
         at: i64,
     },
+    /// A Sieve script was stored (new, or replacing one of that name).
+    SieveScriptPut {
+        /// The owning account.
+        account: Guid,
+        /// The script's name.
+        name: String,
+        /// Its text.
+        script: String,
+    },
+    /// A Sieve script was deleted (never the active one).
+    SieveScriptDeleted {
+        /// The owning account.
+        account: Guid,
+        /// The script's name.
+        name: String,
+    },
+    /// A Sieve script was renamed.
+    SieveScriptRenamed {
+        /// The owning account.
+        account: Guid,
+        /// Its name before.
+        from: String,
+        /// Its name after.
+        to: String,
+    },
+    /// The account's active Sieve script changed (`None`: no script runs).
+    SieveActivated {
+        /// The owning account.
+        account: Guid,
+        /// The script that runs on delivery now.
+        name: Option<String>,
+    },
+    /// A vacation reply was sent: none again to this sender for this handle until then.
+    VacationReplied {
+        /// The account that replied.
+        account: Guid,
+        /// The vacation action's handle.
+        handle: String,
+        /// Who was answered.
+        sender: String,
+        /// Until when (Unix seconds) no second reply goes out.
+        until: i64,
+    },
 }
 
 /// What became of one recipient of a queued message in one attempt.
@@ -362,6 +405,11 @@ impl Change {
             Change::QueueAttempt { .. } => "queue_attempt",
             Change::QueueControl { .. } => "queue_control",
             Change::DkimKeyAdded { .. } => "dkim_key_added",
+            Change::SieveScriptPut { .. } => "sieve_script_put",
+            Change::SieveScriptDeleted { .. } => "sieve_script_deleted",
+            Change::SieveScriptRenamed { .. } => "sieve_script_renamed",
+            Change::SieveActivated { .. } => "sieve_activated",
+            Change::VacationReplied { .. } => "vacation_replied",
         }
     }
 

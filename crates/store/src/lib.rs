@@ -15,6 +15,7 @@ mod ops;
 mod password;
 mod queue;
 mod rows;
+mod sieve;
 mod store;
 mod types;
 mod uidset;
@@ -31,6 +32,7 @@ pub use ops::{
 };
 pub use password::HashCost;
 pub use queue::{Attempt, Bounce, DkimKey, QueueStats, Queued, QueuedRcpt};
+pub use sieve::{MAX_SCRIPT_BYTES, MAX_SCRIPTS};
 pub use store::{Delivery, Store, StoreOptions};
 pub use types::{
     Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Quota, Role,

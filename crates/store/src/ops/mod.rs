@@ -9,6 +9,7 @@ pub(crate) mod merge;
 pub(crate) mod message;
 pub(crate) mod queue;
 pub(crate) mod remote;
+pub(crate) mod sieve;
 
 use crate::{
     StoreError,

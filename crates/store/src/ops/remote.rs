@@ -17,7 +17,7 @@ use crate::{
         insert_mailbox,
         merge::{self, Arrival, Local},
         message::{Body, set_highestmodseq},
-        queue,
+        queue, sieve,
     },
     rows,
     types::{BlobHash, Mailbox},
@@ -945,6 +945,13 @@ async fn apply_change(
         }
         Change::DkimKeyAdded { .. } => {
             queue::insert_dkim(ctx, change).await?;
+        }
+        Change::SieveScriptPut { .. }
+        | Change::SieveScriptDeleted { .. }
+        | Change::SieveScriptRenamed { .. }
+        | Change::SieveActivated { .. }
+        | Change::VacationReplied { .. } => {
+            sieve::apply(ctx, change).await?;
         }
     }
     Ok(Seen::Same)
