@@ -497,9 +497,12 @@ impl<'s, 'a> Run<'s, 'a> {
                 keys,
             } => {
                 let keys = self.expand_all(keys)?;
-                let keys: Vec<Cow<str>> = flags::parse(keys.iter().map(|k| k.as_ref()))
-                    .into_iter()
-                    .map(Cow::Owned)
+                // Keys are split like flag lists but not validated: with :matches they
+                // are patterns.
+                let keys: Vec<Cow<str>> = keys
+                    .iter()
+                    .flat_map(|k| k.split_ascii_whitespace())
+                    .map(|k| Cow::Owned(k.to_string()))
                     .collect();
                 let held: Vec<String> = match variables {
                     None => flags::parse([self.flags.as_str()]),

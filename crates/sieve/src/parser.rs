@@ -599,7 +599,7 @@ fn no_tests_or_block(
     block: &Option<Vec<RawCommand>>,
 ) -> Result<(), ParseError> {
     if tests.is_some() {
-        return Err(bad(name, pos, "takes no test"));
+        return Err(bad(name, pos, "takes no test (is a `;` missing after it?)"));
     }
     if block.is_some() {
         return Err(bad(name, pos, "takes no block; end it with `;`"));
