@@ -115,6 +115,18 @@ impl<'s, 'a> Run<'s, 'a> {
         list.iter().map(|s| self.expand(s)).collect()
     }
 
+    /// Header names expanded and lower-cased (literal ones already are).
+    fn header_names<'x>(&self, list: &'x [Str]) -> Result<Vec<Cow<'x, str>>, RunError> {
+        list.iter()
+            .map(|s| {
+                Ok(match self.expand(s)? {
+                    Cow::Borrowed(b) => lower(b),
+                    Cow::Owned(o) => Cow::Owned(o.to_ascii_lowercase()),
+                })
+            })
+            .collect()
+    }
+
     fn flag_list(&self, list: &Option<Vec<Str>>) -> Result<Vec<String>, RunError> {
         Ok(match list {
             Some(list) => {
@@ -396,8 +408,8 @@ impl<'s, 'a> Run<'s, 'a> {
                 Ok(false)
             }
             Test::Exists(names) => {
-                for name in self.expand_all(names)? {
-                    if !self.msg.has(&name.to_ascii_lowercase()) {
+                for name in self.header_names(names)? {
+                    if !self.msg.has(&name) {
                         return Ok(false);
                     }
                 }
@@ -413,12 +425,10 @@ impl<'s, 'a> Run<'s, 'a> {
                 headers,
                 keys,
             } => {
-                let names = self.expand_all(headers)?;
+                let names = self.header_names(headers)?;
                 let keys = self.expand_all(keys)?;
                 let msg = &self.msg;
-                let values = names
-                    .iter()
-                    .flat_map(|n| msg.values(&lower(n)).collect::<Vec<_>>());
+                let values = names.iter().flat_map(|n| msg.values(n));
                 any_match(
                     *compare,
                     values,
@@ -433,14 +443,13 @@ impl<'s, 'a> Run<'s, 'a> {
                 headers,
                 keys,
             } => {
-                let names = self.expand_all(headers)?;
+                let names = self.header_names(headers)?;
                 let keys = self.expand_all(keys)?;
                 let msg = &self.msg;
-                let values = names.iter().flat_map(|n| {
-                    msg.addresses(&lower(n))
-                        .map(|a| address_part(a, *part))
-                        .collect::<Vec<_>>()
-                });
+                let part = *part;
+                let values = names
+                    .iter()
+                    .flat_map(|n| msg.addresses(n).map(move |a| address_part(a, part)));
                 any_match(
                     *compare,
                     values,

@@ -33,6 +33,7 @@ mod budget;
 mod error;
 mod flags;
 mod grammar;
+mod html;
 mod interpreter;
 mod lexer;
 mod limits;

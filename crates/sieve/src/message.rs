@@ -7,14 +7,46 @@
 //! - Every decoded header value and address list is computed at most once per run and
 //!   kept (the same header is often tested by many rules).
 
-use std::{borrow::Cow, cell::OnceCell, collections::HashMap, sync::OnceLock};
-
-use mail_parser::{
-    HeaderValue, Message, MessageParser, MimeHeaders, PartType, decoders::html::html_to_text,
-    parsers::MessageStream,
+use std::{
+    borrow::Cow,
+    cell::OnceCell,
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+    sync::OnceLock,
 };
 
-use crate::ast::BodyTransform;
+use mail_parser::{
+    HeaderValue, Message, MessageParser, MimeHeaders, PartType, parsers::MessageStream,
+};
+
+use crate::{ast::BodyTransform, html};
+
+/// FNV-1a for the header-name index: names are short and not chosen to collide with
+/// one another in a way that matters (a message has a bounded number of headers), and
+/// SipHash showed up in the 100-rule profile.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type NameIndex = HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>>;
 
 /// How deep message/rfc822 parts are followed by the body test.
 const MAX_BODY_DEPTH: usize = 8;
@@ -60,7 +92,7 @@ pub(crate) struct MessageView<'a> {
     /// Top-level header fields in order.
     fields: Vec<Field>,
     /// Field indexes by lower-cased name.
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: NameIndex,
     /// The MIME-parsed message, on the first body test.
     full: OnceCell<Option<Message<'a>>>,
     /// Parts for `:text` and `:raw`, on first use.
@@ -94,7 +126,7 @@ impl<'a> MessageView<'a> {
     /// Locates the top-level headers of `raw`.
     pub(crate) fn new(raw: &'a [u8]) -> Self {
         let mut fields = Vec::new();
-        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_name = NameIndex::default();
         if let Some(parsed) = header_parser().parse_headers(raw) {
             for h in parsed.headers() {
                 let start = h.offset_start() as usize;
@@ -193,7 +225,7 @@ impl<'a> MessageView<'a> {
                 if let Some(m) = self.full() {
                     collect(m, &mut out, 0, &|_, part| match &part.body {
                         PartType::Text(t) => Some(t.to_string()),
-                        PartType::Html(h) => Some(html_to_text(h)),
+                        PartType::Html(h) => Some(html::to_text(h)),
                         _ => None,
                     });
                 }
