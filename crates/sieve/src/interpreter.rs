@@ -554,19 +554,28 @@ impl<'s, 'a> Run<'s, 'a> {
         keys: &[Cow<'_, str>],
     ) -> Result<bool, RunError> {
         let parts = self.msg.body(transform);
-        for part in parts.iter() {
-            for key in keys {
+        for key in keys {
+            // One searcher per key, reused over every part.
+            let finder = match (compare.comparator, compare.match_type) {
+                (Comparator::AsciiCasemap, MatchType::Contains) => Some(
+                    memchr::memmem::Finder::new(key.to_ascii_lowercase().as_bytes()).into_owned(),
+                ),
+                (Comparator::Octet, MatchType::Contains) => {
+                    Some(memchr::memmem::Finder::new(key.as_bytes()).into_owned())
+                }
+                _ => None,
+            };
+            for part in parts.iter() {
                 self.budget.charge_bytes(part.text.len())?;
-                let hit = match (compare.comparator, compare.match_type) {
-                    (Comparator::AsciiCasemap, MatchType::Contains) => {
-                        let key = key.to_ascii_lowercase();
-                        memchr::memmem::find(part.folded().as_bytes(), key.as_bytes()).is_some()
+                let hit = match (&finder, compare.comparator) {
+                    (Some(f), Comparator::AsciiCasemap) => {
+                        f.find(part.folded().as_bytes()).is_some()
                     }
-                    (Comparator::Octet, MatchType::Contains) => {
-                        memchr::memmem::find(part.text.as_bytes(), key.as_bytes()).is_some()
-                    }
+                    (Some(f), _) => f.find(part.text.as_bytes()).is_some(),
                     // RFC 5173 §6: the body test sets no match variables.
-                    (c, m) => compare_fn(c, m, &part.text, key, &mut self.budget)?,
+                    (None, c) => {
+                        compare_fn(c, compare.match_type, &part.text, key, &mut self.budget)?
+                    }
                 };
                 if hit {
                     return Ok(true);

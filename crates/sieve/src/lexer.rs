@@ -274,7 +274,7 @@ impl<'a> Lexer<'a> {
                 Some(c) => out.push(c),
             }
         }
-        Ok(Token::String(self.into_string(out, pos)?))
+        Ok(Token::String(self.string_from(out, pos)?))
     }
 
     /// A `text:` multi-line string (RFC 5228 §2.4.2): the rest of the `text:` line may
@@ -337,10 +337,10 @@ impl<'a> Lexer<'a> {
             };
             out.extend_from_slice(line);
         }
-        Ok(Token::String(self.into_string(out, pos)?))
+        Ok(Token::String(self.string_from(out, pos)?))
     }
 
-    fn into_string(&self, bytes: Vec<u8>, pos: Pos) -> Result<String, ParseError> {
+    fn string_from(&self, bytes: Vec<u8>, pos: Pos) -> Result<String, ParseError> {
         // Only whole characters were copied from valid UTF-8, so this cannot fail; the
         // error path is kept rather than an unwrap.
         String::from_utf8(bytes).map_err(|_| self.error(pos, ParseErrorKind::UnterminatedString))
