@@ -70,7 +70,11 @@ fn entity(s: &str) -> (&'static str, usize) {
         ("&nbsp;", " "),
     ];
     for (name, text) in NAMED {
-        if s.len() >= name.len() && s[..name.len()].eq_ignore_ascii_case(name) {
+        // Compared as bytes: slicing the str could cut a character in two.
+        if s.as_bytes()
+            .get(..name.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(name.as_bytes()))
+        {
             return (text, name.len());
         }
     }
@@ -90,5 +94,7 @@ mod tests {
         assert_eq!(to_text("a < b"), "a ");
         assert_eq!(to_text("&copy; 2026"), "&copy; 2026");
         assert_eq!(to_text("<STYLE>p{}</Style>ok"), "ok");
+        // An entity-like prefix before a multi-byte character must not split it.
+        assert_eq!(to_text("&amé &a€"), "&amé &a€");
     }
 }

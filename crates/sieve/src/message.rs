@@ -123,36 +123,44 @@ fn body_parser() -> &'static MessageParser {
 }
 
 impl<'a> MessageView<'a> {
-    /// Locates the top-level headers of `raw`.
-    pub(crate) fn new(raw: &'a [u8]) -> Self {
+    /// Locates the top-level headers of `raw`; with `body`, parses the MIME structure
+    /// too, in the same pass (a script with a body test needs it for most messages).
+    pub(crate) fn new(raw: &'a [u8], body: bool) -> Self {
         let mut fields = Vec::new();
         let mut by_name = NameIndex::default();
-        if let Some(parsed) = header_parser().parse_headers(raw) {
-            for h in parsed.headers() {
-                let start = h.offset_start() as usize;
-                if start > raw.len() {
-                    continue;
-                }
-                // The end is where the unfolded value stops (a line end not followed
-                // by a space or tab), found here so it does not depend on how the
-                // skipped header was parsed.
-                let end = field_end(raw, start);
-                by_name
-                    .entry(h.name().to_ascii_lowercase())
-                    .or_default()
-                    .push(fields.len());
-                fields.push(Field {
-                    raw: (start, end),
-                    text: OnceCell::new(),
-                    addresses: OnceCell::new(),
-                });
+        let full = OnceCell::new();
+        let headers_only;
+        let headers = if body {
+            let parsed = full.get_or_init(|| body_parser().parse(raw));
+            parsed.as_ref().map(|m| m.headers())
+        } else {
+            headers_only = header_parser().parse_headers(raw);
+            headers_only.as_ref().map(|m| m.headers())
+        };
+        for h in headers.unwrap_or_default() {
+            let start = h.offset_start() as usize;
+            if start > raw.len() {
+                continue;
             }
+            // The end is where the unfolded value stops (a line end not followed by a
+            // space or tab), found here so it does not depend on how the skipped header
+            // was parsed.
+            let end = field_end(raw, start);
+            by_name
+                .entry(h.name().to_ascii_lowercase())
+                .or_default()
+                .push(fields.len());
+            fields.push(Field {
+                raw: (start, end),
+                text: OnceCell::new(),
+                addresses: OnceCell::new(),
+            });
         }
         Self {
             raw,
             fields,
             by_name,
-            full: OnceCell::new(),
+            full,
             text_parts: OnceCell::new(),
             raw_body: OnceCell::new(),
         }
@@ -364,7 +372,7 @@ Hello there.\r\n";
 
     #[test]
     fn headers_are_decoded_and_unfolded() {
-        let m = MessageView::new(MSG);
+        let m = MessageView::new(MSG, false);
         assert_eq!(m.first("subject"), Some("Grüße folded"));
         assert_eq!(m.first("from"), Some("Jörg <jorg@example.com>"));
         assert!(m.has("x-empty"));
@@ -376,8 +384,16 @@ Hello there.\r\n";
     }
 
     #[test]
+    fn headers_are_the_same_with_the_body_parsed() {
+        let m = MessageView::new(MSG, true);
+        assert_eq!(m.first("subject"), Some("Grüße folded"));
+        assert!(m.has("x-empty"));
+        assert_eq!(m.addresses("to").count(), 2);
+    }
+
+    #[test]
     fn raw_body_starts_after_the_empty_line() {
-        let m = MessageView::new(MSG);
+        let m = MessageView::new(MSG, false);
         let body = m.body(&BodyTransform::Raw);
         assert_eq!(body[0].text, "Hello there.\r\n");
     }
