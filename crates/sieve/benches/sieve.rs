@@ -112,7 +112,7 @@ Content-Transfer-Encoding: quoted-printable\r\n\
     m.into_bytes()
 }
 
-fn per_message(script: &Script, msg: &[u8], users: &[String]) -> (Duration, usize) {
+fn per_message(script: &Script, msg: &[u8], users: &[String]) -> ((Duration, Duration), usize) {
     let input = Input {
         envelope_from: "list-bounces@lists.example.org",
         envelope_to: "me@example.com",
@@ -133,18 +133,40 @@ fn per_message(script: &Script, msg: &[u8], users: &[String]) -> (Duration, usiz
     )
 }
 
-/// The best per-call time over 30 batches of 100 calls: the machine is shared with
-/// other builds, and the best batch is the one least disturbed by them.
-fn best_of(mut f: impl FnMut()) -> Duration {
-    let mut best = Duration::MAX;
+/// On-CPU time of this thread in nanoseconds (Linux's schedstat), so that time spent
+/// waiting for a core on a shared machine is not counted.
+fn cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The best per-call time over 30 batches of 100 calls, as (wall, on-CPU): the machine
+/// is shared with other builds, and the best batch is the one least disturbed.
+fn best_of(mut f: impl FnMut()) -> (Duration, Duration) {
+    let (mut wall, mut cpu) = (Duration::MAX, Duration::MAX);
     for _ in 0..30 {
-        let start = Instant::now();
+        let (start, start_cpu) = (Instant::now(), cpu_ns());
         for _ in 0..100 {
             f();
         }
-        best = best.min(start.elapsed() / 100);
+        wall = wall.min(start.elapsed() / 100);
+        if let (Some(a), Some(b)) = (start_cpu, cpu_ns()) {
+            cpu = cpu.min(Duration::from_nanos(b.saturating_sub(a) / 100));
+        }
     }
-    best
+    (wall, cpu)
+}
+
+fn micros(d: Duration) -> String {
+    if d == Duration::MAX {
+        "n/a".to_string()
+    } else {
+        format!("{:.1}", d.as_secs_f64() * 1e6)
+    }
 }
 
 fn main() {
@@ -155,7 +177,10 @@ fn main() {
         msg.len(),
         100
     );
-    println!("{:<46} {:>12} {:>9}", "case", "µs/message", "actions");
+    println!(
+        "{:<46} {:>11} {:>11} {:>8}",
+        "case", "wall µs", "on-CPU µs", "actions"
+    );
     for (name, body) in [
         ("100 rules, header/address/string tests only", false),
         ("100 rules incl. 10 body :text tests", true),
@@ -163,25 +188,28 @@ fn main() {
         let src = script(body);
         let parsed = Script::parse(&src, &Limits::default())
             .unwrap_or_else(|e| panic!("the bench script is refused: {e}"));
-        let (t, actions) = per_message(&parsed, &msg, &users);
+        let ((wall, cpu), actions) = per_message(&parsed, &msg, &users);
         println!(
-            "{:<46} {:>12.1} {:>9}",
+            "{:<46} {:>11} {:>11} {:>8}",
             name,
-            t.as_secs_f64() * 1e6,
+            micros(wall),
+            micros(cpu),
             actions
         );
     }
     let src = script(true);
-    let parse = best_of(|| {
+    let (wall, cpu) = best_of(|| {
         drop(black_box(Script::parse(
             black_box(&src),
             &Limits::default(),
         )))
     });
     println!(
-        "{:<46} {:>12.1} {:>9}",
-        format!("parse the script ({} bytes), once per script", src.len()),
-        parse.as_secs_f64() * 1e6,
+        "{:<46} {:>11} {:>11} {:>8}",
+        format!("parse the script ({} bytes), once", src.len()),
+        micros(wall),
+        micros(cpu),
         "-"
     );
+    println!("(best of 30 batches of 100; the target is under 50 µs per message)");
 }
