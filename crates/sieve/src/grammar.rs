@@ -75,9 +75,13 @@ impl RawArg {
 
 /// The grammar's parser, one token of look-ahead.
 pub(crate) struct Grammar<'a> {
+    /// Where tokens come from.
     lexer: Lexer<'a>,
+    /// The current (look-ahead) token.
     token: Token,
+    /// Where the current token starts.
     pos: Pos,
+    /// `Limits::max_nesting`: how deep blocks and tests may nest.
     max_nesting: usize,
 }
 

@@ -174,7 +174,9 @@ pub enum Action {
         /// `:copy` was given: this action did not cancel implicit keep.
         copy: bool,
     },
-    /// Drop the message silently (it cancelled implicit keep).
+    /// `discard` ran: implicit keep is cancelled. Other actions in the list (an
+    /// explicit keep, a fileinto) still apply; alone, it means the message is dropped
+    /// silently.
     Discard,
     /// Refuse the message: with an SMTP error if still in the session, else with a
     /// DSN/MDN (RFC 5429 §2.1, §2.2).

@@ -19,8 +19,9 @@ pub struct Limits {
     pub max_variable_bytes: usize,
     /// Longest string a `${...}` expansion may produce, in bytes (default 64 KiB).
     pub max_expanded_bytes: usize,
-    /// Step budget of one run: one per command and test, one per comparison plus one
-    /// per KiB compared (default 100,000: a few milliseconds at most).
+    /// Step budget of one run: one step per command and test executed, and one per KiB
+    /// of text compared or scanned by a wildcard (each comparison counting at least 16
+    /// bytes). Default 100,000: tens of milliseconds at the very most.
     pub max_steps: u64,
 }
 

@@ -231,7 +231,7 @@ impl<'a> MessageView<'a> {
             BodyTransform::Text => Cow::Borrowed(self.text_parts.get_or_init(|| {
                 let mut out = Vec::new();
                 if let Some(m) = self.full() {
-                    collect(m, &mut out, 0, &|_, part| match &part.body {
+                    collect(m, &mut out, 0, &|part| match &part.body {
                         PartType::Text(t) => Some(t.to_string()),
                         PartType::Html(h) => Some(html::to_text(h)),
                         _ => None,
@@ -242,7 +242,7 @@ impl<'a> MessageView<'a> {
             BodyTransform::Content(types) => {
                 let mut out = Vec::new();
                 if let Some(m) = self.full() {
-                    collect(m, &mut out, 0, &|_, part| {
+                    collect(m, &mut out, 0, &|part| {
                         let (ctype, subtype) = part
                             .content_type()
                             .map(|c| (c.ctype(), c.subtype().unwrap_or("")))
@@ -276,7 +276,7 @@ fn collect(
     m: &Message<'_>,
     out: &mut Vec<BodyPart>,
     depth: usize,
-    pick: &dyn Fn(usize, &mail_parser::MessagePart<'_>) -> Option<String>,
+    pick: &dyn Fn(&mail_parser::MessagePart<'_>) -> Option<String>,
 ) {
     for part in &m.parts {
         if let PartType::Message(inner) = &part.body {
@@ -285,7 +285,7 @@ fn collect(
             }
             continue;
         }
-        if let Some(text) = pick(depth, part) {
+        if let Some(text) = pick(part) {
             out.push(BodyPart::new(text));
         }
     }

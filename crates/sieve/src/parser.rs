@@ -295,7 +295,6 @@ impl Parser {
                 self.need("vacation", name, pos)?;
                 self.vacation(&mut args)?
             }
-            "if" | "elsif" | "else" => unreachable_control(name, pos)?,
             _ => return Err(err(pos, ParseErrorKind::UnknownCommand(name.to_string()))),
         };
         args.done()?;
@@ -365,7 +364,7 @@ impl Parser {
                         return Err(args.unknown_tag(&tag, at));
                     }
                 }
-                let compare = tags.compare(name, pos)?;
+                let compare = tags.compare(pos)?;
                 let part = tags.part.unwrap_or_default();
                 if name == "address" {
                     let headers = lower_names(args.str_list("the header list")?);
@@ -429,7 +428,7 @@ impl Parser {
                     }
                     return Err(args.unknown_tag(&tag, at));
                 }
-                let compare = tags.compare(name, pos)?;
+                let compare = tags.compare(pos)?;
                 match name {
                     "header" => Test::Header {
                         compare,
@@ -538,19 +537,22 @@ impl Parser {
 /// The optional tags of a matching test.
 #[derive(Default)]
 struct MatchTags {
+    /// `:comparator`, if given.
     comparator: Option<Comparator>,
+    /// `:is`, `:contains` or `:matches`, if given.
     match_type: Option<MatchType>,
+    /// `:all`, `:localpart` or `:domain`, if given (address and envelope only).
     part: Option<AddressPart>,
 }
 
 impl MatchTags {
-    fn compare(&self, name: &str, pos: Pos) -> Result<Compare, ParseError> {
+    /// The comparison, checked: i;ascii-numeric does equality only.
+    fn compare(&self, pos: Pos) -> Result<Compare, ParseError> {
         let compare = Compare {
             comparator: self.comparator.unwrap_or_default(),
             match_type: self.match_type.unwrap_or_default(),
         };
         if compare.comparator == Comparator::AsciiNumeric && compare.match_type != MatchType::Is {
-            let _ = name;
             return Err(err(
                 pos,
                 ParseErrorKind::ComparatorMismatch {
@@ -586,10 +588,6 @@ pub(crate) fn plausible_address(a: &str) -> bool {
         }
         None => false,
     }
-}
-
-fn unreachable_control(name: &str, pos: Pos) -> Result<Command, ParseError> {
-    Err(bad(name, pos, "is misplaced"))
 }
 
 fn no_tests_or_block(
