@@ -1,4 +1,5 @@
-//! Runs a parsed script over one message and says what to do with it.
+//! Runs a parsed script over one message and says what to do with it: commands and
+//! actions here, tests in `conditions.rs`.
 //!
 //! Rules of the house:
 //! - Nothing here does I/O: the outcome is a list of actions for the delivery pipeline
@@ -16,12 +17,11 @@ use std::borrow::Cow;
 
 use crate::{
     Action, Input, Limits, Outcome, VacationReply,
-    ast::{AddressPart, BodyTransform, Command, Compare, EnvelopePart, Str, Test},
+    ast::{Command, Str},
     budget::Budget,
     error::RunError,
     flags,
-    matching::{Comparator, MatchType, compare},
-    message::{MessageView, split_address},
+    message::MessageView,
     parser::plausible_address,
     vacation,
     variables::{Variables, apply_modifiers},
@@ -38,31 +38,31 @@ enum Flow {
 /// The state of one run.
 pub(crate) struct Run<'s, 'a> {
     /// The script's limits.
-    limits: &'s Limits,
+    pub(crate) limits: &'s Limits,
     /// Whether the script required "variables" (so `:matches` must keep captures).
-    captures: bool,
+    pub(crate) captures: bool,
     /// The envelope and message.
-    input: &'a Input<'a>,
+    pub(crate) input: &'a Input<'a>,
     /// The parsed message.
-    msg: MessageView<'a>,
+    pub(crate) msg: MessageView<'a>,
     /// `set` variables and match variables.
-    vars: Variables,
+    pub(crate) vars: Variables,
     /// The internal flag variable (RFC 5232 §3), space-separated flags.
-    flags: String,
+    pub(crate) flags: String,
     /// What is left of the step budget.
-    budget: Budget,
+    pub(crate) budget: Budget,
     /// Actions so far, in order.
-    actions: Vec<Action>,
+    pub(crate) actions: Vec<Action>,
     /// Actions executed, counting repeats, for `Limits::max_actions`.
-    executed: usize,
+    pub(crate) executed: usize,
     /// Redirects executed, for `Limits::max_redirects`.
-    redirects: usize,
+    pub(crate) redirects: usize,
     /// Whether implicit keep still holds.
-    implicit_keep: bool,
+    pub(crate) implicit_keep: bool,
     /// Whether vacation ran (it may run once).
-    vacation_ran: bool,
+    pub(crate) vacation_ran: bool,
     /// Why a vacation reply was dropped, if one was.
-    vacation_suppressed: Option<vacation::VacationSuppressed>,
+    pub(crate) vacation_suppressed: Option<vacation::VacationSuppressed>,
 }
 
 impl<'s, 'a> Run<'s, 'a> {
@@ -112,24 +112,12 @@ impl<'s, 'a> Run<'s, 'a> {
         Ok(Flow::Next)
     }
 
-    fn expand<'x>(&self, s: &'x Str) -> Result<Cow<'x, str>, RunError> {
+    pub(crate) fn expand<'x>(&self, s: &'x Str) -> Result<Cow<'x, str>, RunError> {
         self.vars.expand(s, self.limits.max_expanded_bytes)
     }
 
-    fn expand_all<'x>(&self, list: &'x [Str]) -> Result<Vec<Cow<'x, str>>, RunError> {
+    pub(crate) fn expand_all<'x>(&self, list: &'x [Str]) -> Result<Vec<Cow<'x, str>>, RunError> {
         list.iter().map(|s| self.expand(s)).collect()
-    }
-
-    /// Header names expanded and lower-cased (literal ones already are).
-    fn header_names<'x>(&self, list: &'x [Str]) -> Result<Vec<Cow<'x, str>>, RunError> {
-        list.iter()
-            .map(|s| {
-                Ok(match self.expand(s)? {
-                    Cow::Borrowed(b) => lower(b),
-                    Cow::Owned(o) => Cow::Owned(o.to_ascii_lowercase()),
-                })
-            })
-            .collect()
     }
 
     fn flag_list(&self, list: &Option<Vec<Str>>) -> Result<Vec<String>, RunError> {
@@ -389,232 +377,6 @@ impl<'s, 'a> Run<'s, 'a> {
         self.actions.push(action);
         Ok(())
     }
-
-    fn test(&mut self, t: &Test) -> Result<bool, RunError> {
-        self.budget.step()?;
-        match t {
-            Test::True => Ok(true),
-            Test::False => Ok(false),
-            Test::Not(inner) => Ok(!self.test(inner)?),
-            Test::AllOf(list) => {
-                for t in list {
-                    if !self.test(t)? {
-                        return Ok(false);
-                    }
-                }
-                Ok(true)
-            }
-            Test::AnyOf(list) => {
-                for t in list {
-                    if self.test(t)? {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            Test::Exists(names) => {
-                for name in self.header_names(names)? {
-                    if !self.msg.has(&name) {
-                        return Ok(false);
-                    }
-                }
-                Ok(true)
-            }
-            Test::Size { over, limit } => Ok(if *over {
-                self.input.size > *limit
-            } else {
-                self.input.size < *limit
-            }),
-            Test::Header {
-                compare,
-                headers,
-                keys,
-            } => {
-                let names = self.header_names(headers)?;
-                let keys = self.expand_all(keys)?;
-                let msg = &self.msg;
-                let values = names.iter().flat_map(|n| msg.values(n));
-                any_match(
-                    *compare,
-                    values,
-                    &keys,
-                    &mut self.budget,
-                    self.captures.then_some(&mut self.vars.matches),
-                )
-            }
-            Test::Address {
-                compare,
-                part,
-                headers,
-                keys,
-            } => {
-                let names = self.header_names(headers)?;
-                let keys = self.expand_all(keys)?;
-                let msg = &self.msg;
-                let part = *part;
-                let values = names
-                    .iter()
-                    .flat_map(|n| msg.addresses(n).map(move |a| address_part(a, part)));
-                any_match(
-                    *compare,
-                    values,
-                    &keys,
-                    &mut self.budget,
-                    self.captures.then_some(&mut self.vars.matches),
-                )
-            }
-            Test::Envelope {
-                compare,
-                part,
-                parts,
-                keys,
-            } => {
-                let keys = self.expand_all(keys)?;
-                let from = self
-                    .input
-                    .envelope_from
-                    .trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>');
-                let values = parts.iter().map(|p| match p {
-                    // RFC 5228 §5.4: the null reverse-path compares as "".
-                    EnvelopePart::From if from.is_empty() => "",
-                    EnvelopePart::From => address_part(from, *part),
-                    EnvelopePart::To => address_part(self.input.envelope_to, *part),
-                });
-                any_match(
-                    *compare,
-                    values,
-                    &keys,
-                    &mut self.budget,
-                    self.captures.then_some(&mut self.vars.matches),
-                )
-            }
-            Test::String {
-                compare,
-                sources,
-                keys,
-            } => {
-                let sources = self.expand_all(sources)?;
-                let keys = self.expand_all(keys)?;
-                any_match(
-                    *compare,
-                    sources.iter().map(|s| s.as_ref()),
-                    &keys,
-                    &mut self.budget,
-                    self.captures.then_some(&mut self.vars.matches),
-                )
-            }
-            Test::HasFlag {
-                compare,
-                variables,
-                keys,
-            } => {
-                let keys = self.expand_all(keys)?;
-                // Keys are split like flag lists but not validated: with :matches they
-                // are patterns.
-                let keys: Vec<Cow<str>> = keys
-                    .iter()
-                    .flat_map(|k| k.split_ascii_whitespace())
-                    .map(|k| Cow::Owned(k.to_string()))
-                    .collect();
-                let held: Vec<String> = match variables {
-                    None => flags::parse([self.flags.as_str()]),
-                    Some(names) => {
-                        let names = self.expand_all(names)?;
-                        flags::parse(names.iter().map(|n| {
-                            self.vars
-                                .named
-                                .get(&n.to_ascii_lowercase())
-                                .map(String::as_str)
-                                .unwrap_or("")
-                        }))
-                    }
-                };
-                any_match(
-                    *compare,
-                    held.iter().map(String::as_str),
-                    &keys,
-                    &mut self.budget,
-                    self.captures.then_some(&mut self.vars.matches),
-                )
-            }
-            Test::Body {
-                compare,
-                transform,
-                keys,
-            } => {
-                let keys = self.expand_all(keys)?;
-                self.body(*compare, transform, &keys)
-            }
-        }
-    }
-
-    /// The body test (RFC 5173). `:contains`, the common case, searches with memchr's
-    /// substring finder over a lower-cased copy kept for the run.
-    fn body(
-        &mut self,
-        compare: Compare,
-        transform: &BodyTransform,
-        keys: &[Cow<'_, str>],
-    ) -> Result<bool, RunError> {
-        let parts = self.msg.body(transform);
-        for key in keys {
-            // One searcher per key, reused over every part.
-            let finder = match (compare.comparator, compare.match_type) {
-                (Comparator::AsciiCasemap, MatchType::Contains) => Some(
-                    memchr::memmem::Finder::new(key.to_ascii_lowercase().as_bytes()).into_owned(),
-                ),
-                (Comparator::Octet, MatchType::Contains) => {
-                    Some(memchr::memmem::Finder::new(key.as_bytes()).into_owned())
-                }
-                _ => None,
-            };
-            for part in parts.iter() {
-                self.budget.charge_bytes(part.text.len())?;
-                let hit = match (&finder, compare.comparator) {
-                    (Some(f), Comparator::AsciiCasemap) => {
-                        f.find(part.folded().as_bytes()).is_some()
-                    }
-                    (Some(f), _) => f.find(part.text.as_bytes()).is_some(),
-                    // RFC 5173 §6: the body test sets no match variables.
-                    (None, c) => {
-                        compare_fn(c, compare.match_type, &part.text, key, &mut self.budget)?
-                    }
-                };
-                if hit {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
-    }
-}
-
-fn compare_fn(
-    c: Comparator,
-    m: MatchType,
-    value: &str,
-    key: &str,
-    budget: &mut Budget,
-) -> Result<bool, RunError> {
-    compare(c, m, value, key, None, budget)
-}
-
-fn lower(name: &str) -> Cow<'_, str> {
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(name.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(name)
-    }
-}
-
-fn address_part(addr: &str, part: AddressPart) -> &str {
-    match part {
-        AddressPart::All => addr,
-        AddressPart::LocalPart => split_address(addr).0,
-        AddressPart::Domain => split_address(addr).1,
-    }
 }
 
 fn merge_flags(into: &mut Vec<String>, more: &[String]) {
@@ -623,36 +385,4 @@ fn merge_flags(into: &mut Vec<String>, more: &[String]) {
             into.push(f.clone());
         }
     }
-}
-
-/// True if any value matches any key; a `:matches` hit sets the match variables when
-/// `captures` is given (RFC 5229 §3.2: only a successful test changes them).
-fn any_match<'v>(
-    cmp: Compare,
-    values: impl IntoIterator<Item = &'v str>,
-    keys: &[Cow<'_, str>],
-    budget: &mut Budget,
-    captures: Option<&mut Vec<String>>,
-) -> Result<bool, RunError> {
-    let want = captures.is_some() && cmp.match_type == MatchType::Matches;
-    let mut caps = Vec::new();
-    for value in values {
-        for key in keys {
-            let hit = compare(
-                cmp.comparator,
-                cmp.match_type,
-                value,
-                key,
-                want.then_some(&mut caps),
-                budget,
-            )?;
-            if hit {
-                if want && let Some(c) = captures {
-                    *c = caps;
-                }
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }

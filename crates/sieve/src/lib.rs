@@ -28,8 +28,10 @@
 
 #![forbid(unsafe_code)]
 
+mod args;
 mod ast;
 mod budget;
+mod conditions;
 mod error;
 mod flags;
 mod grammar;

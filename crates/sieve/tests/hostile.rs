@@ -41,7 +41,9 @@ fn run_fast(message: &[u8]) {
 
 #[test]
 fn eight_bit_junk_and_nuls() {
-    let mut m = b"From: \xff\xfe<a@\x00example.com>\r\nSubject: \x80x\x81 =?bogus?q?=ZZ?=\r\nTo: \r\n\r\n".to_vec();
+    let mut m =
+        b"From: \xff\xfe<a@\x00example.com>\r\nSubject: \x80x\x81 =?bogus?q?=ZZ?=\r\nTo: \r\n\r\n"
+            .to_vec();
     m.extend((0..=255u8).cycle().take(20_000));
     run_fast(&m);
 }
