@@ -138,9 +138,14 @@ impl Run<'_, '_> {
             } => {
                 let sources = self.expand_all(sources)?;
                 let keys = self.expand_all(keys)?;
+                // RFC 5229 §5: with :count, only non-empty strings count.
+                let count = matches!(compare.match_type, MatchType::Count(_));
                 any_match(
                     *compare,
-                    sources.iter().map(|s| s.as_ref()),
+                    sources
+                        .iter()
+                        .map(|s| s.as_ref())
+                        .filter(|s| !(count && s.is_empty())),
                     &keys,
                     &mut self.budget,
                     self.captures.then_some(&mut self.vars.matches),
@@ -267,6 +272,16 @@ fn any_match<'v>(
     budget: &mut Budget,
     captures: Option<&mut Vec<String>>,
 ) -> Result<bool, RunError> {
+    if let MatchType::Count(_) = cmp.match_type {
+        // RFC 5231 §4.2: the number of values, compared with each key.
+        let n = values.into_iter().count().to_string();
+        for key in keys {
+            if compare(cmp.comparator, cmp.match_type, &n, key, None, budget)? {
+                return Ok(true);
+            }
+        }
+        return Ok(false);
+    }
     let want = captures.is_some() && cmp.match_type == MatchType::Matches;
     let mut caps = Vec::new();
     for value in values {

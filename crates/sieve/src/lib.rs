@@ -1,7 +1,8 @@
 //! twinmail's Sieve: a parser and interpreter for RFC 5228 mail filters, with the
 //! extensions delivery needs: fileinto, reject and ereject (RFC 5429), envelope, body
 //! (RFC 5173), variables (RFC 5229), imap4flags (RFC 5232), vacation (RFC 5230) and copy
-//! (RFC 3894), and the comparators i;octet, i;ascii-casemap and i;ascii-numeric.
+//! (RFC 3894), relational (RFC 5231), and the comparators i;octet, i;ascii-casemap and
+//! i;ascii-numeric.
 //!
 //! Hand-written: no Sieve crate with a usable licence exists: sieve-rs is AGPL.
 //!
@@ -25,6 +26,7 @@
 //! - RFC 5232 (imap4flags): all of it.
 //! - RFC 5429 (reject/ereject) and RFC 3894 (copy): all of it; delivering the reject is
 //!   the caller's.
+//! - RFC 5231 (relational): `:value` and `:count` on every test but body.
 
 #![forbid(unsafe_code)]
 
@@ -47,7 +49,7 @@ mod variables;
 
 pub use error::{ParseError, ParseErrorKind, Pos, RunError};
 pub use limits::Limits;
-pub use matching::{Comparator, MatchType};
+pub use matching::{Comparator, MatchType, RelOp};
 pub use vacation::VacationSuppressed;
 
 /// The capabilities `require` accepts, as ManageSieve's SIEVE capability lists them
@@ -62,6 +64,7 @@ pub const CAPABILITIES: &[&str] = &[
     "vacation",
     "imap4flags",
     "copy",
+    "relational",
     "comparator-i;octet",
     "comparator-i;ascii-casemap",
     "comparator-i;ascii-numeric",

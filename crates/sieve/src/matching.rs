@@ -8,6 +8,8 @@
 //!   `"[*] *"` against `"[acme-users] [fwd] version 1.0 is out"` the first `*` is
 //!   `acme-users`); `?` is one Unicode character.
 
+use std::cmp::Ordering;
+
 use crate::{budget::Budget, error::RunError};
 
 /// A comparator (RFC 4790).
@@ -44,7 +46,7 @@ impl Comparator {
     }
 }
 
-/// A match type (RFC 5228 §2.7.1).
+/// A match type (RFC 5228 §2.7.1, and RFC 5231's relational ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MatchType {
     /// `:is`, the default: the whole value equals the key.
@@ -54,6 +56,12 @@ pub enum MatchType {
     Contains,
     /// `:matches`: the key is a pattern with `*` and `?` wildcards.
     Matches,
+    /// `:value "op"` (RFC 5231 §4.1): the value stands in that relation to the key,
+    /// in the comparator's order.
+    Value(RelOp),
+    /// `:count "op"` (RFC 5231 §4.2): the number of values stands in that relation to
+    /// the key.
+    Count(RelOp),
 }
 
 impl MatchType {
@@ -63,7 +71,72 @@ impl MatchType {
             MatchType::Is => "is",
             MatchType::Contains => "contains",
             MatchType::Matches => "matches",
+            MatchType::Value(_) => "value",
+            MatchType::Count(_) => "count",
         }
+    }
+}
+
+/// A relational operator (RFC 5231 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelOp {
+    /// `"gt"`
+    Gt,
+    /// `"ge"`
+    Ge,
+    /// `"lt"`
+    Lt,
+    /// `"le"`
+    Le,
+    /// `"eq"`
+    Eq,
+    /// `"ne"`
+    Ne,
+}
+
+impl RelOp {
+    /// The operator called `name`, case-insensitively.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "gt" => RelOp::Gt,
+            "ge" => RelOp::Ge,
+            "lt" => RelOp::Lt,
+            "le" => RelOp::Le,
+            "eq" => RelOp::Eq,
+            "ne" => RelOp::Ne,
+            _ => return None,
+        })
+    }
+
+    /// Whether `value <op> key` holds, given how value compares with key.
+    pub(crate) fn holds(self, ord: Ordering) -> bool {
+        match self {
+            RelOp::Gt => ord == Ordering::Greater,
+            RelOp::Ge => ord != Ordering::Less,
+            RelOp::Lt => ord == Ordering::Less,
+            RelOp::Le => ord != Ordering::Greater,
+            RelOp::Eq => ord == Ordering::Equal,
+            RelOp::Ne => ord != Ordering::Equal,
+        }
+    }
+}
+
+/// How `a` orders against `b` under a comparator (RFC 4790 §9).
+pub(crate) fn order(comparator: Comparator, a: &str, b: &str) -> Ordering {
+    match comparator {
+        Comparator::Octet => a.as_bytes().cmp(b.as_bytes()),
+        Comparator::AsciiCasemap => a
+            .bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase())),
+        Comparator::AsciiNumeric => match (numeric(a), numeric(b)) {
+            // A string without leading digits is positive infinity.
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            // Leading zeros trimmed: longer is larger, then digit by digit.
+            (Some(x), Some(y)) => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
+        },
     }
 }
 
@@ -80,6 +153,7 @@ pub(crate) fn compare(
     budget.charge_bytes(value.len() + key.len())?;
     let fold = comparator == Comparator::AsciiCasemap;
     Ok(match (comparator, match_type) {
+        (c, MatchType::Value(op) | MatchType::Count(op)) => op.holds(order(c, value, key)),
         (Comparator::AsciiNumeric, _) => numeric_eq(value, key),
         (_, MatchType::Is) => {
             if fold {
@@ -99,17 +173,19 @@ pub(crate) fn compare(
     })
 }
 
-/// `i;ascii-numeric` equality (RFC 4790 §9.1.1).
-fn numeric_eq(a: &str, b: &str) -> bool {
-    fn digits(s: &str) -> Option<&str> {
-        let end = s.bytes().take_while(u8::is_ascii_digit).count();
-        if end == 0 {
-            return None; // positive infinity
-        }
-        let trimmed = s[..end].trim_start_matches('0');
-        Some(trimmed)
+/// The leading digits of a string without leading zeros, or `None` (positive
+/// infinity) if it does not start with a digit (RFC 4790 §9.1.1).
+fn numeric(s: &str) -> Option<&str> {
+    let end = s.bytes().take_while(u8::is_ascii_digit).count();
+    if end == 0 {
+        return None;
     }
-    digits(a) == digits(b)
+    Some(s[..end].trim_start_matches('0'))
+}
+
+/// `i;ascii-numeric` equality.
+fn numeric_eq(a: &str, b: &str) -> bool {
+    numeric(a) == numeric(b)
 }
 
 /// Case-insensitive (ASCII) substring search.
@@ -302,6 +378,18 @@ mod tests {
         assert!(numeric_eq("abc", "xyz"));
         assert!(!numeric_eq("1", "abc"));
         assert!(numeric_eq("0", "000"));
+    }
+
+    #[test]
+    fn relational_orders() {
+        use Comparator::*;
+        assert_eq!(order(AsciiNumeric, "10", "9"), Ordering::Greater);
+        assert_eq!(order(AsciiNumeric, "007", "7"), Ordering::Equal);
+        assert_eq!(order(AsciiNumeric, "x", "99999"), Ordering::Greater);
+        assert_eq!(order(AsciiCasemap, "10", "9"), Ordering::Less);
+        assert_eq!(order(AsciiCasemap, "ABC", "abd"), Ordering::Less);
+        assert_eq!(order(Octet, "B", "a"), Ordering::Less);
+        assert!(RelOp::Ge.holds(Ordering::Equal) && !RelOp::Ne.holds(Ordering::Equal));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::{
     },
     error::{ParseError, ParseErrorKind, Pos},
     grammar::{RawArg, RawCommand, RawTest, RawTests},
-    matching::{Comparator, MatchType},
+    matching::{Comparator, MatchType, RelOp},
     variables,
 };
 
@@ -441,6 +441,9 @@ impl Parser {
                         sources: args.str_list("the source list")?,
                         keys: args.str_list("the key list")?,
                     },
+                    "body" if matches!(compare.match_type, MatchType::Count(_)) => {
+                        return Err(bad(name, pos, ":count cannot be used with body"));
+                    }
                     "body" => Test::Body {
                         compare,
                         transform: transform.unwrap_or_default(),
@@ -492,14 +495,32 @@ impl Parser {
         let cmd = args.name.clone();
         let twice = |what: &str| bad(&cmd, at, &format!("{what} given twice"));
         match tag {
-            "is" | "contains" | "matches" => {
+            "is" | "contains" | "matches" | "value" | "count" => {
                 if tags.match_type.is_some() {
                     return Err(twice("match type"));
                 }
                 tags.match_type = Some(match tag {
                     "is" => MatchType::Is,
                     "contains" => MatchType::Contains,
-                    _ => MatchType::Matches,
+                    "matches" => MatchType::Matches,
+                    _ => {
+                        self.need("relational", &format!(":{tag}"), at)?;
+                        let (name, opos) = args.string_at("the relational operator")?;
+                        let Some(op) = RelOp::from_name(&name) else {
+                            return Err(bad(
+                                &cmd,
+                                opos,
+                                &format!(
+                                    "unknown relational operator \"{name}\" (gt, ge, lt, le, eq or ne)"
+                                ),
+                            ));
+                        };
+                        if tag == "value" {
+                            MatchType::Value(op)
+                        } else {
+                            MatchType::Count(op)
+                        }
+                    }
                 });
             }
             "comparator" => {
@@ -553,7 +574,9 @@ impl MatchTags {
             comparator: self.comparator.unwrap_or_default(),
             match_type: self.match_type.unwrap_or_default(),
         };
-        if compare.comparator == Comparator::AsciiNumeric && compare.match_type != MatchType::Is {
+        if compare.comparator == Comparator::AsciiNumeric
+            && matches!(compare.match_type, MatchType::Contains | MatchType::Matches)
+        {
             return Err(err(
                 pos,
                 ParseErrorKind::ComparatorMismatch {
