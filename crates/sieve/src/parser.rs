@@ -16,6 +16,7 @@ use crate::{
         AddressPart, BodyTransform, Command, Compare, EnvelopePart, FlagOp, Modifier, Str, StrList,
         Test, Vacation,
     },
+    encoded,
     error::{ParseError, ParseErrorKind, Pos},
     grammar::{RawArg, RawCommand, RawTest, RawTests},
     matching::{Comparator, MatchType, RelOp},
@@ -90,8 +91,25 @@ impl Parser {
         }
     }
 
-    fn args(&self, name: &str, pos: Pos, raw: Vec<RawArg>) -> Args {
-        Args::new(name, pos, raw, self.has("variables"))
+    /// A command's arguments, `${hex:..}`/`${unicode:..}` decoded first if the script
+    /// requires "encoded-character".
+    fn args(&self, name: &str, pos: Pos, mut raw: Vec<RawArg>) -> Result<Args, ParseError> {
+        if self.has("encoded-character") {
+            for arg in &mut raw {
+                let at = arg.pos();
+                let fail = |m: String| bad(name, at, &m);
+                match arg {
+                    RawArg::String(s, _) => *s = encoded::decode(s).map_err(fail)?,
+                    RawArg::List(list, _) => {
+                        for s in list {
+                            *s = encoded::decode(s).map_err(fail)?;
+                        }
+                    }
+                    RawArg::Tag(..) | RawArg::Number(..) => {}
+                }
+            }
+        }
+        Ok(Args::new(name, pos, raw, self.has("variables")))
     }
 
     /// A list of commands: folds `elsif`/`else` into the `if` before them.
@@ -114,7 +132,7 @@ impl Parser {
                         branches.push((test, block));
                     } else {
                         let name = cmd.name.clone();
-                        let args = self.args(&name, cmd.pos, cmd.args);
+                        let args = self.args(&name, cmd.pos, cmd.args)?;
                         args.done()?;
                         if cmd.tests.is_some() {
                             return Err(bad(&name, cmd.pos, "takes no test"));
@@ -145,7 +163,7 @@ impl Parser {
     }
 
     fn conditional(&self, cmd: RawCommand) -> Result<(Test, Vec<Command>), ParseError> {
-        let args = self.args(&cmd.name, cmd.pos, cmd.args);
+        let args = self.args(&cmd.name, cmd.pos, cmd.args)?;
         args.done()?;
         let test = match cmd.tests {
             Some(RawTests::One(test)) => self.test(*test)?,
@@ -165,7 +183,7 @@ impl Parser {
         let name = cmd.name.as_str();
         let pos = cmd.pos;
         no_tests_or_block(name, pos, &cmd.tests, &cmd.block)?;
-        let mut args = self.args(name, pos, cmd.args);
+        let mut args = self.args(name, pos, cmd.args)?;
         let command = match name {
             "stop" => Command::Stop,
             "discard" => Command::Discard,
@@ -345,7 +363,7 @@ impl Parser {
         if !matches!(name, "not" | "allof" | "anyof") && raw.tests.is_some() {
             return Err(bad(name, pos, "takes no test inside it"));
         }
-        let mut args = self.args(name, pos, raw.args);
+        let mut args = self.args(name, pos, raw.args)?;
         let test = match name {
             "true" => Test::True,
             "false" => Test::False,

@@ -388,3 +388,22 @@ fn section_2_3_comments_and_case_insensitive_identifiers() {
     let src = "/* a\r\n * bracketed comment */ IF Header :CONTAINS \"subject\" \"x\" # hash\r\n{ DISCARD; }";
     assert_eq!(actions(src, &plain("x@y", "x")), vec![Action::Discard]);
 }
+
+#[test]
+fn section_2_4_2_4_encoded_characters() {
+    let src = r#"require ["encoded-character", "fileinto"];
+        if header :contains "subject" "${hex:40}${unicode:263A}" { fileinto "${hex: 46 6f 6f}"; }"#;
+    assert_eq!(
+        actions(src, &plain("a@b", "mail @☺ here")),
+        vec![fileinto("Foo")]
+    );
+    // Without the require, the text is literal.
+    let literal = r#"require "fileinto"; fileinto "${hex:40}";"#;
+    assert_eq!(
+        actions(literal, &plain("a@b", "x")),
+        vec![fileinto("${hex:40}")]
+    );
+    let e = parse_error("require \"encoded-character\";\nkeep :flags \"${unicode:D800}\";");
+    assert_eq!(e.pos.line, 2);
+    assert!(e.to_string().contains("invalid encoded character"), "{e}");
+}
