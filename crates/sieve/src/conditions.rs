@@ -14,7 +14,6 @@ use crate::{
     flags,
     interpreter::Run,
     matching::{Comparator, MatchType, compare},
-    message::split_address,
 };
 
 impl Run<'_, '_> {
@@ -95,7 +94,7 @@ impl Run<'_, '_> {
                 let part = *part;
                 let values = names
                     .iter()
-                    .flat_map(|n| msg.addresses(n).map(move |a| address_part(a, part)));
+                    .flat_map(|n| msg.addresses(n).filter_map(move |a| address_part(a, part)));
                 any_match(
                     *compare,
                     values,
@@ -117,9 +116,9 @@ impl Run<'_, '_> {
                     .trim()
                     .trim_start_matches('<')
                     .trim_end_matches('>');
-                let values = parts.iter().map(|p| match p {
+                let values = parts.iter().filter_map(|p| match p {
                     // RFC 5228 §5.4: the null reverse-path compares as "".
-                    EnvelopePart::From if from.is_empty() => "",
+                    EnvelopePart::From if from.is_empty() => Some(""),
                     EnvelopePart::From => address_part(from, *part),
                     EnvelopePart::To => address_part(self.input.envelope_to, *part),
                 });
@@ -255,11 +254,13 @@ fn lower(name: &str) -> Cow<'_, str> {
     }
 }
 
-fn address_part(addr: &str, part: AddressPart) -> &str {
+/// The part of an address a test compares. RFC 5228 §5.1: an address without an `@`
+/// (not syntactically valid) is not matched by `:localpart` or `:domain`.
+fn address_part(addr: &str, part: AddressPart) -> Option<&str> {
     match part {
-        AddressPart::All => addr,
-        AddressPart::LocalPart => split_address(addr).0,
-        AddressPart::Domain => split_address(addr).1,
+        AddressPart::All => Some(addr),
+        AddressPart::LocalPart => addr.rsplit_once('@').map(|(local, _)| local),
+        AddressPart::Domain => addr.rsplit_once('@').map(|(_, domain)| domain),
     }
 }
 

@@ -350,14 +350,6 @@ fn parse_addresses(raw: &[u8]) -> Vec<String> {
     }
 }
 
-/// Splits an address into local part and domain at the last `@`.
-pub(crate) fn split_address(addr: &str) -> (&str, &str) {
-    match addr.rsplit_once('@') {
-        Some((local, domain)) => (local, domain),
-        None => (addr, ""),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

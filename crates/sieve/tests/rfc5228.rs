@@ -407,3 +407,17 @@ fn section_2_4_2_4_encoded_characters() {
     assert_eq!(e.pos.line, 2);
     assert!(e.to_string().contains("invalid encoded character"), "{e}");
 }
+
+#[test]
+fn section_5_1_addresses_without_at_match_only_all() {
+    let m = msg(&["From: a@b.example", "To: undisclosed-recipients:;"], "x");
+    let hit = |t: &str| {
+        let src = format!("require \"envelope\"; if {t} {{ discard; }}");
+        try_run_env(&src, &m, SENDER, "localonly").map(|o| o.actions) == Ok(vec![Action::Discard])
+    };
+    assert!(hit(r#"envelope :all :is "to" "localonly""#));
+    assert!(!hit(r#"envelope :localpart :is "to" "localonly""#));
+    assert!(!hit(r#"envelope :domain :is "to" """#));
+    // An empty group has no addresses at all.
+    assert!(!hit(r#"address :all :matches "to" "*""#));
+}
