@@ -66,17 +66,12 @@ pub(crate) struct Run<'s, 'a> {
 }
 
 impl<'s, 'a> Run<'s, 'a> {
-    pub(crate) fn new(
-        limits: &'s Limits,
-        captures: bool,
-        body: bool,
-        input: &'a Input<'a>,
-    ) -> Self {
+    pub(crate) fn new(limits: &'s Limits, captures: bool, input: &'a Input<'a>) -> Self {
         Self {
             limits,
             captures,
             input,
-            msg: MessageView::new(input.message, body),
+            msg: MessageView::new(input.message),
             vars: Variables::default(),
             flags: String::new(),
             budget: Budget::new(limits.max_steps),

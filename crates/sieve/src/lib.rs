@@ -119,8 +119,7 @@ impl Script {
     /// INBOX (RFC 5228 §2.10.6) and logs the error.
     pub fn run(&self, input: &Input<'_>) -> Result<Outcome, RunError> {
         let captures = self.required.iter().any(|c| c == "variables");
-        let body = self.required.iter().any(|c| c == "body");
-        interpreter::Run::new(&self.limits, captures, body, input).run(&self.commands)
+        interpreter::Run::new(&self.limits, captures, input).run(&self.commands)
     }
 }
 

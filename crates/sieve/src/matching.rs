@@ -196,12 +196,11 @@ pub(crate) fn contains_folded(hay: &[u8], needle: &[u8]) -> bool {
     if needle.len() > hay.len() {
         return false;
     }
-    let first = first.to_ascii_lowercase();
+    // Candidates are found with memchr on both cases of the first byte.
     let last_start = hay.len() - needle.len();
-    (0..=last_start).any(|i| {
-        hay[i].to_ascii_lowercase() == first
-            && hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
-    })
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, &hay[..=last_start])
+        .any(|i| hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest))
 }
 
 /// One element of a `:matches` pattern.
@@ -370,6 +369,15 @@ mod tests {
         assert!(m("a*b", "a\\*b").is_some());
         assert!(m("axb", "a\\*b").is_none());
         assert!(m("a?", "a\\?").is_some());
+    }
+
+    #[test]
+    fn folded_substrings() {
+        assert!(contains_folded(b"Hello World", b"WORLD"));
+        assert!(contains_folded(b"Hello World", b"o w"));
+        assert!(!contains_folded(b"Hello World", b"worlds"));
+        assert!(contains_folded(b"abc", b""));
+        assert!(contains_folded(b"x\xc3\xa9y", b"\xc3\xa9Y"));
     }
 
     #[test]
