@@ -8,6 +8,7 @@ mod human;
 mod outbound;
 mod pair;
 mod serve;
+mod sieve_cmd;
 mod tls;
 mod transfer;
 
@@ -51,6 +52,9 @@ enum Command {
     /// The outbound queue: list, show, retry, hold, release or drop messages.
     #[command(subcommand)]
     Queue(outbound::QueueCmd),
+    /// Sieve scripts: what runs on delivery for an account.
+    #[command(subcommand)]
+    Sieve(sieve_cmd::SieveCmd),
     /// DKIM signing keys for outbound mail.
     #[command(subcommand)]
     Dkim(outbound::DkimCmd),
@@ -141,6 +145,19 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Sieve(sieve_cmd::SieveCmd::Check { file }) = &cli.command {
+        // Checking needs no config and no store.
+        return match sieve_cmd::read(file.as_ref()).and_then(|t| sieve_cmd::check(&t)) {
+            Ok(()) => {
+                println!("ok");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("twinmail: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match &cli.config {
         Some(path) => match Config::load(path) {
             Ok(c) => c,
@@ -204,6 +221,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Alias(c) => admin::alias(&store, c).await.map(|()| ExitCode::SUCCESS),
         Command::Queue(c) => outbound::queue(&store, c).await.map(|()| ExitCode::SUCCESS),
         Command::Dkim(c) => outbound::dkim(&store, c).await.map(|()| ExitCode::SUCCESS),
+        Command::Sieve(c) => sieve_cmd::sieve(&store, c)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Mirror(c) => mirror_cmd(&store, &config, c).await,
         Command::Status => status(&store, &config).await,
         Command::HashPassword => {
