@@ -4,6 +4,7 @@
 
 mod admin;
 mod config;
+mod filters;
 mod human;
 mod pair;
 mod serve;

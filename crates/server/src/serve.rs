@@ -13,7 +13,10 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use twinmail_imap::{Imap, Kind as ImapKind};
 use twinmail_pop3::{Kind as Pop3Kind, Pop3};
-use twinmail_smtp::{Kind as SmtpKind, Pipeline, Smtp};
+use twinmail_smtp::{Kind as SmtpKind, Smtp};
+
+/// Received fields a message may carry before it is taken for a mail loop (RFC 5321 §6.3).
+const MAX_HOPS: usize = 50;
 
 use crate::{EXIT_CONFIG, config::Config};
 
@@ -100,11 +103,14 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         .with_context(|| format!("opening the store {}", config.database().display()))?;
     make_private(&config);
     let acceptor = TlsAcceptor::from(tls.config);
+    // The inbound filters. Sender authentication looks at port 25 only (submission's
+    // senders logged in); clamd and rspamd check every message delivered here.
+    let filters = crate::filters::build(&config.filter, &config.node.hostname)?;
     let smtp = Smtp::new(
         c.settings(&config.node.hostname, &config.limits),
         store.clone(),
         Some(acceptor.clone()),
-        Pipeline::default(),
+        filters.pipeline(MAX_HOPS),
     );
     let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor.clone()));
     let imap = Imap::new(

@@ -196,6 +196,8 @@ pub async fn finish<S: Stream>(
         peer: s.peer.ip(),
         helo,
         user: s.user.as_ref().map(|u| u.name.clone()),
+        kind: s.kind,
+        id: id.clone(),
     };
     let size = message.len();
     match s
