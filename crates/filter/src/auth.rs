@@ -10,7 +10,8 @@
 use std::{sync::Arc, time::Instant};
 
 use mail_auth::{
-    AuthenticatedMessage, AuthenticationResults, DmarcResult, MessageAuthenticator, SpfOutput,
+    AuthenticatedMessage, AuthenticationResults, DmarcOutput, DmarcResult, MessageAuthenticator,
+    SpfOutput,
     common::headers::HeaderWriter, dmarc::Policy, dmarc::verify::DmarcParameters,
     spf::verify::SpfParameters,
 };
@@ -114,14 +115,14 @@ impl SenderAuth {
             .with_dkim_results(&dkim, parsed.from())
             .with_spf_ehlo_result(&spf_helo, ip, helo)
             .with_spf_mailfrom_result(&spf_from, ip, from, helo)
-            .with_arc_result(&arc, ip)
-            .with_dmarc_result(&dmarc);
-        edits.prepend.push(field(ar.to_header()));
-        let passed = *dmarc.spf_result() == DmarcResult::Pass
-            || *dmarc.dkim_result() == DmarcResult::Pass;
-        let failed = !passed
-            && (matches!(dmarc.spf_result(), DmarcResult::Fail(_))
-                || matches!(dmarc.dkim_result(), DmarcResult::Fail(_)));
+            .with_arc_result(&arc, ip);
+        let (result, failed) = dmarc_result(&dmarc);
+        edits.prepend.push(format!(
+            "{};\r\n\tdmarc={result} header.from={} policy.dmarc={}",
+            field(ar.to_header()),
+            pvalue(dmarc.domain()),
+            dmarc.policy()
+        ));
         if failed {
             match dmarc.policy() {
                 Policy::Reject if self.settings.dmarc_reject => {
@@ -186,6 +187,38 @@ fn none(message: &[u8], host: &str) -> Verdict {
         prepend: vec![format!("Authentication-Results: {host}; none")],
         ..Edits::default()
     })
+}
+
+/// The DMARC result (RFC 7489 §11.2) and whether the message failed a published policy.
+/// Written here rather than by mail-auth, which says `none` for a message that neither
+/// passed nor had an aligned identifier fail, though the domain publishes a record.
+fn dmarc_result(d: &DmarcOutput) -> (&'static str, bool) {
+    let results = [d.spf_result(), d.dkim_result()];
+    if results.contains(&&DmarcResult::Pass) {
+        ("pass", false)
+    } else if results
+        .iter()
+        .any(|r| matches!(r, DmarcResult::TempError(_)))
+    {
+        ("temperror", false)
+    } else if results
+        .iter()
+        .any(|r| matches!(r, DmarcResult::PermError(_)))
+    {
+        ("permerror", false)
+    } else if d.dmarc_record().is_some() {
+        ("fail", true)
+    } else {
+        ("none", false)
+    }
+}
+
+/// A domain as an RFC 8601 pvalue: only the characters a domain may hold.
+fn pvalue(domain: &str) -> String {
+    domain
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect()
 }
 
 /// A header line as mail-auth writes it, without its final CRLF (the pipeline adds it).

@@ -34,6 +34,8 @@ fn caches() -> Arc<DnsCaches> {
     let c = DnsCaches::shared();
     c.add_txt_nxdomain("client.test");
     c.add_txt_nxdomain("_dmarc.sender.test");
+    // DMARC's tree walk (RFC 9989 §4.10) asks every parent up to the top-level domain.
+    c.add_txt_nxdomain("_dmarc.test");
     c
 }
 
@@ -125,7 +127,12 @@ async fn spf_temperror_when_dns_fails() {
 
 #[tokio::test]
 async fn spf_permerror_for_a_broken_record() {
-    let c = spf_result(Some("v=spf1 ip4:192.0.2.1 frobnicate:x.test -all")).await;
+    // RFC 7208 §6.1: a redirect to a domain without an SPF record is a permerror.
+    let c = caches();
+    c.add_spf("sender.test", "v=spf1 redirect=nospf.test");
+    c.add_txt_nxdomain("nospf.test");
+    let e = accepted(check(&filter(c, false), "user@sender.test", MESSAGE).await);
+    let c = clause(&results(&e), "smtp.mailfrom");
     assert!(c.starts_with("spf=permerror"), "{c}");
 }
 
@@ -162,6 +169,8 @@ fn signed(c: &DnsCaches, message: &str) -> String {
 
 #[tokio::test]
 async fn dkim_pass_for_a_signed_message_and_fail_once_it_is_changed() {
+    // A changed signed header breaks the signature: fail. (A changed body only breaks the
+    // body hash, which mail-auth reports as neutral.)
     let c = caches();
     c.add_spf("sender.test", "v=spf1 -all");
     let m = signed(&c, MESSAGE);
@@ -170,7 +179,7 @@ async fn dkim_pass_for_a_signed_message_and_fail_once_it_is_changed() {
     let ar = results(&e);
     let dkim = clause(&ar, "header.d=sender.test");
     assert!(dkim.starts_with("dkim=pass"), "{ar}");
-    let changed = m.replace("Hello there.", "Hello, changed.");
+    let changed = m.replace("Subject: hello", "Subject: changed");
     let e = accepted(check(&f, "user@sender.test", &changed).await);
     let ar = results(&e);
     assert!(clause(&ar, "header.d=sender.test").starts_with("dkim=fail"), "{ar}");
@@ -304,6 +313,7 @@ async fn over_smtp_results_are_stored_and_dmarc_failures_filed_or_refused() {
         c.add_spf("forged.test", "v=spf1 -all");
         c.add_dmarc("_dmarc.sender.test", "v=DMARC1; p=reject");
         c.add_dmarc("_dmarc.forged.test", "v=DMARC1; p=reject");
+        c.add_txt_nxdomain("_dmarc.test");
         let auth = AuthParts {
             settings: AuthSettings {
                 skip_local: false,
