@@ -93,7 +93,11 @@ async fn rate(addr: SocketAddr, total: usize, sessions: usize, message: Arc<Stri
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..sessions {
-        tasks.push(tokio::spawn(session(addr, total / sessions, message.clone())));
+        tasks.push(tokio::spawn(session(
+            addr,
+            total / sessions,
+            message.clone(),
+        )));
     }
     for t in tasks {
         t.await.unwrap();
@@ -103,7 +107,10 @@ async fn rate(addr: SocketAddr, total: usize, sessions: usize, message: Arc<Stri
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let total = args.first().copied().unwrap_or(2000);
     let sessions = args.get(1).copied().unwrap_or(4);
     let caches = DnsCaches::shared();
@@ -156,7 +163,10 @@ async fn main() {
     println!("| pipeline | msg/s | ratio |");
     println!("|---|---:|---:|");
     println!("| hop limit only | {a:.0} | 1.00 |");
-    println!("| + auth (SPF, DKIM, ARC, DMARC; cached DNS) | {b:.0} | {:.2} |", b / a);
+    println!(
+        "| + auth (SPF, DKIM, ARC, DMARC; cached DNS) | {b:.0} | {:.2} |",
+        b / a
+    );
     println!(
         "auth filter: {} checked, mean {:.0} µs, max {} µs",
         s.checked,

@@ -11,8 +11,7 @@ use std::{sync::Arc, time::Instant};
 
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DmarcOutput, DmarcResult, MessageAuthenticator,
-    SpfOutput,
-    common::headers::HeaderWriter, dmarc::Policy, dmarc::verify::DmarcParameters,
+    SpfOutput, common::headers::HeaderWriter, dmarc::Policy, dmarc::verify::DmarcParameters,
     spf::verify::SpfParameters,
 };
 use twinmail_smtp::{Check, Edits, Envelope, Filter, Kind, Verdict};
@@ -156,8 +155,7 @@ impl Filter for SenderAuth {
             let verdict = if self.settings.skip_local && envelope.peer.is_loopback() {
                 none(message, host)
             } else {
-                match tokio::time::timeout(self.settings.timeout, self.run(envelope, message))
-                    .await
+                match tokio::time::timeout(self.settings.timeout, self.run(envelope, message)).await
                 {
                     Ok(v) => v,
                     Err(_) => {
@@ -255,7 +253,10 @@ mod tests {
             Subject: x\r\n\r\nbody\r\n";
         let cut = super::ours(m, "mx.example.com");
         assert_eq!(cut.len(), 2);
-        assert_eq!(&m[cut[0].clone()], b"Authentication-Results: mx.example.com; spf=pass\r\n");
+        assert_eq!(
+            &m[cut[0].clone()],
+            b"Authentication-Results: mx.example.com; spf=pass\r\n"
+        );
         assert!(m[cut[1].clone()].ends_with(b"; dkim=pass\r\n"));
     }
 }

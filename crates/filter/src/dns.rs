@@ -165,7 +165,8 @@ impl DnsCaches {
             rrset: addrs.into(),
             dnssec_status: Default::default(),
         };
-        self.ipv4.insert(fqdn(name), set, Instant::now() + PREFILLED);
+        self.ipv4
+            .insert(fqdn(name), set, Instant::now() + PREFILLED);
     }
 }
 

@@ -60,7 +60,10 @@ pub fn fields(message: &[u8]) -> Vec<Field<'_>> {
 
 /// The bytes without leading and trailing white space.
 pub fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     let end = b
         .iter()
         .rposition(|c| !c.is_ascii_whitespace())

@@ -172,7 +172,10 @@ pub(crate) fn verdict(reply: &RspamdReply, message: &[u8]) -> Verdict {
     let mut edits = Edits {
         remove: fields
             .iter()
-            .filter(|f| OURS.iter().any(|o| f.name.eq_ignore_ascii_case(o.as_bytes())))
+            .filter(|f| {
+                OURS.iter()
+                    .any(|o| f.name.eq_ignore_ascii_case(o.as_bytes()))
+            })
             .map(|f| f.range.clone())
             .collect(),
         ..Edits::default()
@@ -274,7 +277,10 @@ mod tests {
         };
         assert_eq!(e.folder, Some(Role::Junk));
         assert_eq!(e.remove, vec![0..27]);
-        assert!(e.prepend.contains(&"X-Spam-Status: Yes, score=8.00 required=15.00".to_string()));
+        assert!(
+            e.prepend
+                .contains(&"X-Spam-Status: Yes, score=8.00 required=15.00".to_string())
+        );
     }
 
     #[test]
@@ -291,7 +297,10 @@ mod tests {
             panic!("refused")
         };
         assert_eq!(e.remove, vec![0..16]);
-        assert!(e.prepend.contains(&"Subject: *** SPAM *** hello".to_string()));
+        assert!(
+            e.prepend
+                .contains(&"Subject: *** SPAM *** hello".to_string())
+        );
         assert_eq!(e.folder, None);
     }
 }

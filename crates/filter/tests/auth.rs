@@ -70,7 +70,11 @@ fn results(e: &Edits) -> String {
         .filter(|h| h.starts_with("Authentication-Results: "))
         .collect();
     assert_eq!(ar.len(), 1, "{e:?}");
-    assert!(ar[0].starts_with(&format!("Authentication-Results: {HOST};")), "{}", ar[0]);
+    assert!(
+        ar[0].starts_with(&format!("Authentication-Results: {HOST};")),
+        "{}",
+        ar[0]
+    );
     ar[0].clone()
 }
 
@@ -182,7 +186,10 @@ async fn dkim_pass_for_a_signed_message_and_fail_once_it_is_changed() {
     let changed = m.replace("Subject: hello", "Subject: changed");
     let e = accepted(check(&f, "user@sender.test", &changed).await);
     let ar = results(&e);
-    assert!(clause(&ar, "header.d=sender.test").starts_with("dkim=fail"), "{ar}");
+    assert!(
+        clause(&ar, "header.d=sender.test").starts_with("dkim=fail"),
+        "{ar}"
+    );
 }
 
 #[tokio::test]
@@ -198,7 +205,10 @@ async fn every_signature_is_reported() {
     let e = accepted(check(&filter(c, false), "user@sender.test", &m).await);
     let ar = results(&e);
     assert_eq!(ar.matches("dkim=").count(), 2, "{ar}");
-    assert!(clause(&ar, "header.d=sender.test").starts_with("dkim=pass"), "{ar}");
+    assert!(
+        clause(&ar, "header.d=sender.test").starts_with("dkim=pass"),
+        "{ar}"
+    );
 }
 
 #[tokio::test]
@@ -209,7 +219,10 @@ async fn dmarc_pass_through_an_aligned_signature_delivers_to_inbox() {
     let m = signed(&c, MESSAGE);
     let e = accepted(check(&filter(c, true), "user@sender.test", &m).await);
     let ar = results(&e);
-    assert!(clause(&ar, "policy.dmarc").starts_with("dmarc=pass"), "{ar}");
+    assert!(
+        clause(&ar, "policy.dmarc").starts_with("dmarc=pass"),
+        "{ar}"
+    );
     assert_eq!(e.folder, None);
 }
 
@@ -220,7 +233,10 @@ async fn dmarc_pass_through_aligned_spf() {
     c.add_dmarc("_dmarc.sender.test", "v=DMARC1; p=reject");
     let e = accepted(check(&filter(c, true), "user@sender.test", MESSAGE).await);
     let ar = results(&e);
-    assert!(clause(&ar, "policy.dmarc").starts_with("dmarc=pass"), "{ar}");
+    assert!(
+        clause(&ar, "policy.dmarc").starts_with("dmarc=pass"),
+        "{ar}"
+    );
     assert_eq!(e.folder, None);
 }
 
@@ -231,7 +247,10 @@ async fn dmarc_reject_failure_is_filed_into_junk_by_default() {
     c.add_dmarc("_dmarc.sender.test", "v=DMARC1; p=reject");
     let e = accepted(check(&filter(c, false), "user@sender.test", MESSAGE).await);
     let ar = results(&e);
-    assert!(clause(&ar, "policy.dmarc").starts_with("dmarc=fail"), "{ar}");
+    assert!(
+        clause(&ar, "policy.dmarc").starts_with("dmarc=fail"),
+        "{ar}"
+    );
     assert_eq!(e.folder, Some(Role::Junk));
 }
 
@@ -299,7 +318,10 @@ async fn submission_and_local_mail_are_not_looked_up() {
     assert_eq!(f.check(&env, MESSAGE.as_bytes()).await, Verdict::accept());
     let env = common::envelope("127.0.0.1", "localhost", "user@sender.test");
     let e = accepted(f.check(&env, MESSAGE.as_bytes()).await);
-    assert_eq!(e.prepend, vec![format!("Authentication-Results: {HOST}; none")]);
+    assert_eq!(
+        e.prepend,
+        vec![format!("Authentication-Results: {HOST}; none")]
+    );
 }
 
 /// Over SMTP: the Authentication-Results field is stored with the message, a DMARC

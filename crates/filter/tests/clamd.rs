@@ -10,7 +10,10 @@ use twinmail_filter::{ClamdSettings, FilterSet, Scan, SocketAddress, Stage, scan
 const CLEAN: &str = "From: bob@remote.test\r\nSubject: clean\r\n\r\nNothing to see here.\r\n";
 
 fn infected() -> String {
-    format!("From: bob@remote.test\r\nSubject: look\r\n\r\n{}\r\n", common::EICAR)
+    format!(
+        "From: bob@remote.test\r\nSubject: look\r\n\r\n{}\r\n",
+        common::EICAR
+    )
 }
 
 fn settings(address: &str, fail_open: bool) -> ClamdSettings {
@@ -31,7 +34,9 @@ async fn eicar_is_refused_and_clean_mail_delivered_by_a_real_clamd() {
         Scan::Clean
     );
     assert_eq!(
-        scan(&s.address, infected().as_bytes(), s.timeout).await.unwrap(),
+        scan(&s.address, infected().as_bytes(), s.timeout)
+            .await
+            .unwrap(),
         Scan::Infected("Twinmail-EICAR.UNOFFICIAL".into())
     );
     let set = FilterSet::build(&[Stage::Clamd], None, Some(s), None);
@@ -41,7 +46,10 @@ async fn eicar_is_refused_and_clean_mail_delivered_by_a_real_clamd() {
     let reply = common::send(mx.mx, "bob@remote.test", "alice@example.com", &infected()).await;
     assert!(reply.starts_with("554 5.7.1 "), "{reply}");
     // Nothing internal in the reply: no signature name, no "clamd".
-    assert!(!reply.contains("EICAR") && !reply.to_lowercase().contains("clam"), "{reply}");
+    assert!(
+        !reply.contains("EICAR") && !reply.to_lowercase().contains("clam"),
+        "{reply}"
+    );
     // A message larger than one INSTREAM chunk, the signature in its last part.
     let big = format!(
         "From: bob@remote.test\r\nSubject: big\r\n\r\n{}{}\r\n",
@@ -62,7 +70,12 @@ async fn clamd_down_tempfails_or_passes_as_configured_and_is_counted() {
     let dir = tempfile::tempdir().unwrap();
     let dead = common::dead_socket(dir.path()).display().to_string();
     for fail_open in [false, true] {
-        let set = FilterSet::build(&[Stage::Clamd], None, Some(settings(&dead, fail_open)), None);
+        let set = FilterSet::build(
+            &[Stage::Clamd],
+            None,
+            Some(settings(&dead, fail_open)),
+            None,
+        );
         let mx = common::mx(&set).await;
         let reply = common::send(mx.mx, "bob@remote.test", "alice@example.com", CLEAN).await;
         let delivered = mx.folder("alice@example.com", "INBOX").await.len();

@@ -40,9 +40,17 @@ async fn each_rspamd_action_is_applied() {
     // no action: INBOX, marked not spam, the sender's own X-Spam-Status gone.
     assert!(send("ham", "Lunch at noon?").await.starts_with("250 "));
     // add header: Junk with X-Spam fields and $Junk.
-    assert!(send("spam", "Buy now TWINMAIL-SPAM-TEST").await.starts_with("250 "));
+    assert!(
+        send("spam", "Buy now TWINMAIL-SPAM-TEST")
+            .await
+            .starts_with("250 ")
+    );
     // rewrite subject: INBOX, subject marked.
-    assert!(send("subject", "TWINMAIL-SUBJECT-TEST").await.starts_with("250 "));
+    assert!(
+        send("subject", "TWINMAIL-SUBJECT-TEST")
+            .await
+            .starts_with("250 ")
+    );
     // greylist: try later.
     let r = send("grey", "TWINMAIL-GREY-TEST").await;
     assert!(r.starts_with("451 4.7.1 "), "{r}");
@@ -58,14 +66,25 @@ async fn each_rspamd_action_is_applied() {
     assert!(ham.starts_with("X-Spam-Status: No, score="), "{ham}");
     assert!(!ham.contains("forged by the sender"), "{ham}");
     let spam = String::from_utf8_lossy(&junk[0]);
-    assert!(spam.starts_with("X-Spam: Yes\r\nX-Spam-Status: Yes, score=8.00"), "{spam}");
+    assert!(
+        spam.starts_with("X-Spam: Yes\r\nX-Spam-Status: Yes, score=8.00"),
+        "{spam}"
+    );
     assert!(spam.contains("X-Spam-Symbols: TWINMAIL_SPAM"), "{spam}");
-    let a = mx.store.account("alice@example.com").await.unwrap().unwrap();
+    let a = mx
+        .store
+        .account("alice@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     let j = mx.store.mailbox(a.id, "Junk").await.unwrap().unwrap();
     let flags = &mx.store.messages(j.id).await.unwrap()[0].flags;
     assert!(flags.to_string().contains("$Junk"), "{flags}");
     let marked = String::from_utf8_lossy(&inbox[1]);
-    assert!(marked.contains("\r\nSubject: *** SPAM *** subject\r\n"), "{marked}");
+    assert!(
+        marked.contains("\r\nSubject: *** SPAM *** subject\r\n"),
+        "{marked}"
+    );
     assert_eq!(marked.matches("Subject:").count(), 1, "{marked}");
 
     let s = &set.stats()[0];
@@ -83,9 +102,20 @@ async fn rspamd_down_tempfails_or_passes_as_configured_and_is_counted() {
         l.local_addr().unwrap().to_string()
     };
     for fail_open in [false, true] {
-        let set = FilterSet::build(&[Stage::Rspamd], None, None, Some(settings(&dead, fail_open)));
+        let set = FilterSet::build(
+            &[Stage::Rspamd],
+            None,
+            None,
+            Some(settings(&dead, fail_open)),
+        );
         let mx = common::mx(&set).await;
-        let r = common::send(mx.mx, "bob@remote.test", "alice@example.com", &message("x", "y")).await;
+        let r = common::send(
+            mx.mx,
+            "bob@remote.test",
+            "alice@example.com",
+            &message("x", "y"),
+        )
+        .await;
         if fail_open {
             assert!(r.starts_with("250 "), "{r}");
         } else {

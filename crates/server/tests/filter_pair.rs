@@ -124,16 +124,29 @@ fn junk_filed_on_a_arrives_on_b_with_the_same_headers_and_b_filters_nothing() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!((on_a.len(), on_b.len()), (1, 1), "a: {on_a:?}\nb: {on_b:?}");
-    assert!(on_a[0].starts_with("X-Spam: Yes\r\nX-Spam-Status: Yes"), "{}", on_a[0]);
-    assert!(on_a[0].contains("Authentication-Results: localhost"), "{}", on_a[0]);
+    assert!(
+        on_a[0].starts_with("X-Spam: Yes\r\nX-Spam-Status: Yes"),
+        "{}",
+        on_a[0]
+    );
+    assert!(
+        on_a[0].contains("Authentication-Results: localhost"),
+        "{}",
+        on_a[0]
+    );
     assert_eq!(on_a[0], on_b[0], "the twins hold different bytes");
     assert!(folder(pair.b.port("imaps"), user, "INBOX").is_empty());
     assert_eq!(calls.load(Ordering::SeqCst), 0, "b called a filter daemon");
     pair.assert_identical();
 
     // Mail received by b is b's to filter: its (counting) daemons are called.
-    let ham = "From: bob@remote.test\r\nSubject: hi\r\nMessage-ID: <hi@remote.test>\r\n\r\nhello\r\n";
+    let ham =
+        "From: bob@remote.test\r\nSubject: hi\r\nMessage-ID: <hi@remote.test>\r\n\r\nhello\r\n";
     let reply = send(pair.b.port("smtp"), user, ham);
     assert!(reply.starts_with("250 "), "{reply}");
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "b's clamd and rspamd each once");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "b's clamd and rspamd each once"
+    );
 }

@@ -165,7 +165,11 @@ impl Pipeline {
             return delivery.commit(message).await.map_err(Refused::Store);
         }
         delivery
-            .commit_into(message, folder, Flags::new(flags.iter().map(String::as_str)))
+            .commit_into(
+                message,
+                folder,
+                Flags::new(flags.iter().map(String::as_str)),
+            )
             .await
             .map_err(Refused::Store)
     }

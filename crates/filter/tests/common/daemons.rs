@@ -51,7 +51,11 @@ pub fn clamd() -> Daemon {
     std::fs::create_dir(&db).unwrap();
     let hex: String = EICAR.bytes().map(|b| format!("{b:02x}")).collect();
     // An extended signature (.ndb): name, any file type, any offset, the bytes in hex.
-    std::fs::write(db.join("twinmail-test.ndb"), format!("Twinmail-EICAR:0:*:{hex}\n")).unwrap();
+    std::fs::write(
+        db.join("twinmail-test.ndb"),
+        format!("Twinmail-EICAR:0:*:{hex}\n"),
+    )
+    .unwrap();
     let socket = dir.path().join("clamd.sock");
     let conf = dir.path().join("clamd.conf");
     let mut text = format!(

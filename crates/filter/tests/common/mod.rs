@@ -71,7 +71,10 @@ async fn reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
     let mut all = String::new();
     loop {
         let mut line = String::new();
-        assert!(r.read_line(&mut line).await.unwrap() > 0, "closed after {all:?}");
+        assert!(
+            r.read_line(&mut line).await.unwrap() > 0,
+            "closed after {all:?}"
+        );
         all.push_str(&line);
         if line.as_bytes().get(3) != Some(&b'-') {
             return all.trim_end().to_string();
@@ -114,4 +117,3 @@ pub fn envelope(peer: &str, helo: &str, from: &str) -> Envelope {
         id: "0123456789ABCDEF".into(),
     }
 }
-
