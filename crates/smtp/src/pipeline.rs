@@ -213,12 +213,12 @@ mod tests {
         let m = b"A: 1\r\nB: 2\r\n\tmore\r\nC: 3\r\n\r\nbody\r\n";
         let edits = Edits {
             prepend: vec!["X: new".into(), "Y: folded\r\n\tline".into()],
-            remove: vec![6..20],
+            remove: vec![19..25, 0..6],
             ..Edits::default()
         };
         assert_eq!(
             apply(m, &edits),
-            b"X: new\r\nY: folded\r\n\tline\r\nA: 1\r\nC: 3\r\n\r\nbody\r\n"
+            b"X: new\r\nY: folded\r\n\tline\r\nB: 2\r\n\tmore\r\n\r\nbody\r\n"
         );
     }
 }
