@@ -364,7 +364,9 @@ async fn over_smtp_results_are_stored_and_dmarc_failures_filed_or_refused() {
         assert_eq!(inbox.len(), 1);
         let stored = String::from_utf8_lossy(&inbox[0]);
         assert!(
-            stored.starts_with(&format!("Authentication-Results: {HOST};")),
+            stored.starts_with(
+                "Return-Path: <user@sender.test>\r\nAuthentication-Results: mx.example.com;"
+            ),
             "{stored}"
         );
         assert!(stored.contains("dmarc=pass"), "{stored}");

@@ -49,3 +49,24 @@ pub fn build(config: &FilterConfig, hostname: &str) -> Result<FilterSet> {
     tracing::info!(filters = ?names, "inbound filters");
     Ok(set)
 }
+
+/// The filters' counters as the admin page reads them.
+pub fn source(set: &FilterSet) -> twinmail_admin::FilterSource {
+    let set = set.clone();
+    Arc::new(move || {
+        set.stats()
+            .into_iter()
+            .map(|s| twinmail_admin::FilterCounts {
+                name: s.name.to_string(),
+                checked: s.checked,
+                accepted: s.accepted,
+                junked: s.junked,
+                rejected: s.rejected,
+                tempfailed: s.tempfailed,
+                errors: s.errors,
+                total_micros: s.total_micros,
+                max_micros: s.max_micros,
+            })
+            .collect()
+    })
+}

@@ -180,6 +180,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
                 ("pop3".into(), pop3.limits.clone()),
             ],
             status_file: Some(config.status_file()),
+            filters: Some(crate::filters::source(&filters)),
         },
         store.clone(),
     );

@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::pair::{PASSWORD, Pair, py};
+use common::pair::{ADMIN_PASSWORD, PASSWORD, Pair, py};
 
 /// Accepts connections, counts them and closes them at once.
 fn counting_listener() -> (String, Arc<AtomicUsize>) {
@@ -87,6 +87,33 @@ print(json.dumps([d[1].decode('utf-8', 'replace') for d in data if isinstance(d,
     serde_json::from_str(out.trim()).unwrap()
 }
 
+/// A twin's filter counters from its admin page's `/api/status`, by filter name:
+/// (checked, junked, errors).
+fn counters(port: u16) -> std::collections::BTreeMap<String, (u64, u64, u64)> {
+    let out = py(
+        r#"
+import urllib.request, base64
+req = urllib.request.Request('https://127.0.0.1:%s/api/status' % sys.argv[1])
+req.add_header('Authorization', 'Basic ' + base64.b64encode(('admin:%s' % sys.argv[2]).encode()).decode())
+print(urllib.request.urlopen(req, context=CTX, timeout=30).read().decode())
+"#,
+        &[port.to_string(), ADMIN_PASSWORD.to_string()],
+    );
+    let status: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    status["filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let n = |k: &str| f[k].as_u64().unwrap();
+            (
+                f["name"].as_str().unwrap().to_string(),
+                (n("checked"), n("junked"), n("errors")),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn junk_filed_on_a_arrives_on_b_with_the_same_headers_and_b_filters_nothing() {
     let rspamd = daemons::rspamd();
@@ -125,7 +152,7 @@ fn junk_filed_on_a_arrives_on_b_with_the_same_headers_and_b_filters_nothing() {
     };
     assert_eq!((on_a.len(), on_b.len()), (1, 1), "a: {on_a:?}\nb: {on_b:?}");
     assert!(
-        on_a[0].starts_with("X-Spam: Yes\r\nX-Spam-Status: Yes"),
+        on_a[0].starts_with("Return-Path: <bob@remote.test>\r\nX-Spam: Yes\r\nX-Spam-Status: Yes"),
         "{}",
         on_a[0]
     );
@@ -138,6 +165,13 @@ fn junk_filed_on_a_arrives_on_b_with_the_same_headers_and_b_filters_nothing() {
     assert!(folder(pair.b.port("imaps"), user, "INBOX").is_empty());
     assert_eq!(calls.load(Ordering::SeqCst), 0, "b called a filter daemon");
     pair.assert_identical();
+    // The counters say the same: a checked it (clamd clean, rspamd Junk), b nothing.
+    let on_a = counters(pair.a.port("admin"));
+    assert_eq!(on_a["clamd"], (1, 0, 0), "{on_a:?}");
+    assert_eq!(on_a["rspamd"], (1, 1, 0), "{on_a:?}");
+    let on_b = counters(pair.b.port("admin"));
+    assert_eq!(on_b["clamd"], (0, 0, 0), "{on_b:?}");
+    assert_eq!(on_b["rspamd"], (0, 0, 0), "{on_b:?}");
 
     // Mail received by b is b's to filter: its (counting) daemons are called.
     let ham =
@@ -149,4 +183,7 @@ fn junk_filed_on_a_arrives_on_b_with_the_same_headers_and_b_filters_nothing() {
         2,
         "b's clamd and rspamd each once"
     );
+    let on_b = counters(pair.b.port("admin"));
+    assert_eq!(on_b["clamd"], (1, 0, 1), "{on_b:?}");
+    assert_eq!(on_b["rspamd"], (1, 0, 1), "{on_b:?}");
 }

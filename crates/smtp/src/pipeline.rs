@@ -175,17 +175,20 @@ impl Pipeline {
     }
 }
 
-/// The message with `edits.remove` cut out and `edits.prepend` on top.
+/// The message with `edits.remove` cut out and `edits.prepend` on top, below our
+/// Return-Path (which stays the first field, RFC 5321 §4.4).
 fn apply(message: &[u8], edits: &Edits) -> Vec<u8> {
     let added: usize = edits.prepend.iter().map(|h| h.len() + 2).sum();
     let mut out = Vec::with_capacity(message.len() + added);
+    let top = return_path_len(message);
+    out.extend_from_slice(&message[..top]);
     for h in &edits.prepend {
         out.extend_from_slice(h.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     let mut cuts: Vec<&Range<usize>> = edits.remove.iter().collect();
     cuts.sort_by_key(|r| r.start);
-    let mut at = 0;
+    let mut at = top;
     for r in cuts {
         let (start, end) = (r.start.max(at), r.end.min(message.len()));
         if start < end {
@@ -195,6 +198,22 @@ fn apply(message: &[u8], edits: &Edits) -> Vec<u8> {
     }
     out.extend_from_slice(&message[at..]);
     out
+}
+
+/// The length of a leading Return-Path field with its CRLF (0 without one).
+fn return_path_len(message: &[u8]) -> usize {
+    const NAME: &[u8] = b"return-path:";
+    if message.len() < NAME.len() || !message[..NAME.len()].eq_ignore_ascii_case(NAME) {
+        return 0;
+    }
+    let mut end = 0;
+    while let Some(nl) = message[end..].iter().position(|&b| b == b'\n') {
+        end += nl + 1;
+        if !matches!(message.get(end), Some(b' ' | b'\t')) {
+            return end;
+        }
+    }
+    0
 }
 
 impl Default for Pipeline {
@@ -219,6 +238,16 @@ mod tests {
         assert_eq!(
             apply(m, &edits),
             b"X: new\r\nY: folded\r\n\tline\r\nB: 2\r\n\tmore\r\n\r\nbody\r\n"
+        );
+        let m = b"Return-Path: <a@b.test>\r\nA: 1\r\n\r\nbody\r\n";
+        let edits = Edits {
+            prepend: vec!["X: new".into()],
+            remove: std::iter::once(25..31).collect(),
+            ..Edits::default()
+        };
+        assert_eq!(
+            apply(m, &edits),
+            b"Return-Path: <a@b.test>\r\nX: new\r\n\r\nbody\r\n"
         );
     }
 }
