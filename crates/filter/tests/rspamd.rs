@@ -54,6 +54,9 @@ async fn each_rspamd_action_is_applied() {
     // greylist: try later.
     let r = send("grey", "TWINMAIL-GREY-TEST").await;
     assert!(r.starts_with("451 4.7.1 "), "{r}");
+    // soft reject (a rule's pre-result): try later too.
+    let r = send("soft", "TWINMAIL-SOFT-TEST").await;
+    assert!(r.starts_with("451 4.7.1 "), "{r}");
     // reject: rspamd's GTUBE.
     let gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
     let r = send("gtube", gtube).await;
@@ -90,7 +93,7 @@ async fn each_rspamd_action_is_applied() {
     let s = &set.stats()[0];
     assert_eq!(
         (s.accepted, s.junked, s.tempfailed, s.rejected, s.errors),
-        (2, 1, 1, 1, 0)
+        (2, 1, 2, 1, 0)
     );
 }
 

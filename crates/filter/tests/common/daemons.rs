@@ -21,9 +21,22 @@ pub struct Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // The whole process group: rspamd's workers would outlive their main process.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A command in a process group of its own, so that [`Daemon`]'s drop ends all of it.
+fn grouped(program: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(program);
+    cmd.process_group(0);
+    cmd
 }
 
 /// True when this process runs as root (daemons then need to be told to stay root: there
@@ -69,7 +82,7 @@ pub fn clamd() -> Daemon {
         text.push_str("User root\n");
     }
     std::fs::write(&conf, text).unwrap();
-    let child = Command::new("clamd")
+    let child = grouped("clamd")
         .arg("-c")
         .arg(&conf)
         .stdin(Stdio::null())
@@ -111,11 +124,24 @@ end
 word('TWINMAIL_GREY', 'TWINMAIL-GREY-TEST', 5.0)
 word('TWINMAIL_SPAM', 'TWINMAIL-SPAM-TEST', 8.0)
 word('TWINMAIL_SUBJECT', 'TWINMAIL-SUBJECT-TEST', 11.0)
+rspamd_config:register_symbol{
+  name = 'TWINMAIL_SOFT', score = 0.0, type = 'prefilter', priority = 10,
+  callback = function(task)
+    for _, p in ipairs(task:get_text_parts() or {}) do
+      if tostring(p:get_content() or ''):find('TWINMAIL-SOFT-TEST', 1, true) then
+        task:set_pre_result('soft reject', 'try again later', 'twinmail')
+        return true
+      end
+    end
+    return false
+  end
+}
 "#;
 
 /// Starts rspamd (one normal worker) on a free loopback port with a minimal config: no
 /// redis, no modules, action thresholds greylist 4, add header 6, rewrite subject 10,
-/// reject 15, the rules above and rspamd's built-in GTUBE handling. Waits until it
+/// reject 15, the rules above (one forcing a soft reject) and rspamd's built-in GTUBE
+/// handling. Waits until it
 /// answers (its start compiles a TLD list: some seconds).
 pub fn rspamd() -> Daemon {
     twinmail_testkit::require(&["rspamd"]);
@@ -146,7 +172,7 @@ lua = "{rules}";
     );
     let conf_path = dir.path().join("rspamd.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let mut cmd = Command::new("rspamd");
+    let mut cmd = grouped("rspamd");
     cmd.arg("-f").arg("-c").arg(&conf_path);
     if is_root() {
         cmd.args(["-u", "root", "-g", "root"]);
