@@ -39,6 +39,16 @@ async fn eicar_is_refused_and_clean_mail_delivered_by_a_real_clamd() {
             .unwrap(),
         Scan::Infected("Twinmail-EICAR.UNOFFICIAL".into())
     );
+    // The same over TCP.
+    let tcp = SocketAddress::parse(clamd.tcp.as_deref().unwrap());
+    assert_eq!(
+        scan(&tcp, infected().as_bytes(), s.timeout).await.unwrap(),
+        Scan::Infected("Twinmail-EICAR.UNOFFICIAL".into())
+    );
+    assert_eq!(
+        scan(&tcp, CLEAN.as_bytes(), s.timeout).await.unwrap(),
+        Scan::Clean
+    );
     let set = FilterSet::build(&[Stage::Clamd], None, Some(s), None);
     let mx = common::mx(&set).await;
     let reply = common::send(mx.mx, "bob@remote.test", "alice@example.com", CLEAN).await;

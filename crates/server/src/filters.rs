@@ -19,8 +19,16 @@ pub fn build(config: &FilterConfig, hostname: &str) -> Result<FilterSet> {
         .collect::<Result<Vec<_>>>()
         .context("filter.order")?;
     let auth = if config.auth && order.contains(&Stage::Auth) {
-        let resolver = twinmail_filter::system_resolver()
-            .context("filter.auth: cannot read the system's DNS resolver configuration")?;
+        // Without a resolver configuration, every check says temperror and mail flows:
+        // better than a mail server that will not start.
+        let resolver = match twinmail_filter::system_resolver() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "filter.auth: no DNS resolver configuration; sender authentication will report temperror");
+                twinmail_filter::offline_resolver()
+                    .context("filter.auth: cannot set up a DNS resolver")?
+            }
+        };
         Some(AuthParts {
             settings: AuthSettings {
                 authserv_id: hostname.to_string(),

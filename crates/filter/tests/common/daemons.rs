@@ -17,6 +17,8 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     /// Where it listens: a socket path or "127.0.0.1:port".
     pub address: String,
+    /// A second address, over TCP, where the daemon has one (clamd).
+    pub tcp: Option<String>,
 }
 
 impl Drop for Daemon {
@@ -71,8 +73,10 @@ pub fn clamd() -> Daemon {
     .unwrap();
     let socket = dir.path().join("clamd.sock");
     let conf = dir.path().join("clamd.conf");
+    let port = free_port();
     let mut text = format!(
-        "Foreground yes\nDatabaseDirectory {}\nLocalSocket {}\nLogFile {}\nPidFile {}\n",
+        "Foreground yes\nDatabaseDirectory {}\nLocalSocket {}\nTCPAddr 127.0.0.1\nTCPSocket {port}\n\
+         LogFile {}\nPidFile {}\n",
         db.display(),
         socket.display(),
         dir.path().join("clamd.log").display(),
@@ -93,9 +97,12 @@ pub fn clamd() -> Daemon {
     let d = Daemon {
         child,
         address: socket.display().to_string(),
+        tcp: Some(format!("127.0.0.1:{port}")),
         dir,
     };
-    wait_for(&d, Duration::from_secs(120), || ping_clamd(&socket));
+    wait_for(&d, Duration::from_secs(120), || {
+        ping_clamd(&socket) && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     d
 }
 
@@ -146,10 +153,7 @@ rspamd_config:register_symbol{
 pub fn rspamd() -> Daemon {
     twinmail_testkit::require(&["rspamd"]);
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let p = |name: &str| dir.path().join(name).display().to_string();
     std::fs::create_dir(dir.path().join("db")).unwrap();
     std::fs::write(dir.path().join("rules.lua"), RSPAMD_RULES).unwrap();
@@ -188,6 +192,7 @@ lua = "{rules}";
     let d = Daemon {
         child,
         address: address.clone(),
+        tcp: None,
         dir,
     };
     wait_for(&d, Duration::from_secs(180), || ping_rspamd(&address));
@@ -203,6 +208,12 @@ fn ping_rspamd(address: &str) -> bool {
     s.write_all(b"GET /ping HTTP/1.0\r\n\r\n").is_ok()
         && s.read_to_string(&mut out).is_ok()
         && out.contains("pong")
+}
+
+/// A loopback port that was free a moment ago, for a daemon that cannot be told port 0.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// Polls `ready` until it holds; panics with the daemon's log if the time runs out.
