@@ -405,3 +405,49 @@ async fn a_flood_of_signatures_is_not_verified() {
     let ar = results(&e);
     assert!(!ar.contains("dkim="), "{ar}");
 }
+
+/// A message sealed (ARC, RFC 8617) by relay.test with a fresh Ed25519 key, whose public
+/// half is put in the caches.
+async fn sealed(c: &DnsCaches, message: &str) -> String {
+    use mail_auth::{AuthenticatedMessage, AuthenticationResults, arc::ArcSealer};
+    let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
+    let key = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap();
+    let public = base64::engine::general_purpose::STANDARD.encode(key.public_key());
+    c.add_dkim_key(
+        "arc._domainkey.relay.test",
+        &format!("v=DKIM1; k=ed25519; p={public}"),
+    );
+    let parsed = AuthenticatedMessage::parse(message.as_bytes()).unwrap();
+    let resolver = offline_resolver().unwrap();
+    let arc = resolver.verify_arc(&parsed).await;
+    let results = AuthenticationResults::new("relay.test")
+        .with_arc_result(&arc, "198.51.100.1".parse().unwrap());
+    let set = ArcSealer::from_key(key)
+        .domain("relay.test")
+        .selector("arc")
+        .headers(["From", "To", "Subject"])
+        .seal(&parsed, &results, &arc)
+        .unwrap();
+    format!("{}{message}", set.to_header())
+}
+
+#[tokio::test]
+async fn arc_pass_for_a_sealed_message_and_fail_once_it_is_changed() {
+    let c = caches();
+    c.add_spf("sender.test", "v=spf1 -all");
+    let m = sealed(&c, MESSAGE).await;
+    let f = filter(c, false);
+    let e = accepted(check(&f, "user@sender.test", &m).await);
+    let ar = results(&e);
+    assert!(
+        clause(&ar, "smtp.remote-ip").starts_with("arc=pass"),
+        "{ar}"
+    );
+    let changed = m.replace("Subject: hello", "Subject: changed");
+    let e = accepted(check(&f, "user@sender.test", &changed).await);
+    let ar = results(&e);
+    assert!(
+        clause(&ar, "smtp.remote-ip").starts_with("arc=fail"),
+        "{ar}"
+    );
+}
