@@ -29,7 +29,7 @@ use twinmail_store::Store;
 
 pub use autoconfig::{AutoconfigSettings, MailServer, default_server, run_autoconfig};
 pub use status::{
-    Audit, History, In, Listener, Mirror, Out, Protocol, RecentReject, Sample, Status,
+    Audit, FilterCounts, History, In, Listener, Mirror, Out, Protocol, RecentReject, Sample, Status,
 };
 
 /// What the admin page needs to know about the server it shows.
@@ -55,7 +55,13 @@ pub struct AdminSettings {
     pub status_file: Option<PathBuf>,
     /// The outbound runner's counters, when it runs.
     pub outbound: Option<Arc<twinmail_outbound::Stats>>,
+    /// Reads the inbound filters' counters (twinmail-filter's, which this crate does not
+    /// import); `None` for a server built without them.
+    pub filters: Option<FilterSource>,
 }
+
+/// Reads each inbound filter's counters now, in pipeline order.
+pub type FilterSource = Arc<dyn Fn() -> Vec<FilterCounts> + Send + Sync>;
 
 /// The status sampler of a running server; the admin page serves what it gathers.
 #[derive(Clone)]

@@ -97,6 +97,49 @@ fn protocols(out: &mut String, s: &Status) {
     );
 }
 
+/// The inbound filters' outcomes, errors and time.
+fn filters(out: &mut String, s: &Status) {
+    let mut outcomes = Vec::new();
+    for f in &s.filters {
+        for (outcome, n) in [
+            ("accepted", f.accepted),
+            ("junked", f.junked),
+            ("rejected", f.rejected),
+            ("tempfailed", f.tempfailed),
+        ] {
+            let labels = format!("{},{}", label("filter", &f.name), label("outcome", outcome));
+            outcomes.push((labels, n as f64));
+        }
+    }
+    family(
+        out,
+        "filter_messages_total",
+        "counter",
+        "Messages an inbound filter decided on, by outcome.",
+        &outcomes,
+    );
+    let rows = |get: fn(&crate::status::FilterCounts) -> f64| -> Vec<(String, f64)> {
+        s.filters
+            .iter()
+            .map(|f| (label("filter", &f.name), get(f)))
+            .collect()
+    };
+    family(
+        out,
+        "filter_errors_total",
+        "counter",
+        "Times an inbound filter could not decide (daemon down, timeout, bad answer).",
+        &rows(|f| f.errors as f64),
+    );
+    family(
+        out,
+        "filter_seconds_total",
+        "counter",
+        "Time inbound filters spent deciding.",
+        &rows(|f| f.total_micros as f64 / 1e6),
+    );
+}
+
 /// Renders every counter and gauge of the status.
 pub(crate) fn render(s: &Status) -> String {
     let mut out = String::new();
@@ -176,6 +219,7 @@ pub(crate) fn render(s: &Status) -> String {
             metric(&mut out, name, kind, help, value as f64);
         }
     }
+    filters(&mut out, s);
     if let Some(m) = &s.mirror {
         let up = if m.link == "up" { 1.0 } else { 0.0 };
         metric(

@@ -163,7 +163,32 @@ pub(crate) fn render(s: &Status) -> String {
             name = esc(&p.name),
         );
     }
-    o.push_str("</table><h3>Recent rejections</h3>");
+    o.push_str("</table>");
+    if !s.filters.is_empty() {
+        o.push_str(
+            "<h3>Inbound filters</h3><table id=\"filters\"><tr><th>filter</th><th>checked</th>\
+             <th>accepted</th><th>junked</th><th>rejected</th><th>tempfailed</th><th>errors</th>\
+             <th>mean ms</th><th>max ms</th></tr>",
+        );
+        for f in &s.filters {
+            let _ = write!(
+                o,
+                "<tr id=\"filter-{name}\"><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+                f.checked,
+                f.accepted,
+                f.junked,
+                f.rejected,
+                f.tempfailed,
+                f.errors,
+                f.total_micros as f64 / 1000.0 / f.checked.max(1) as f64,
+                f.max_micros as f64 / 1000.0,
+                name = esc(&f.name),
+            );
+        }
+        o.push_str("</table>");
+    }
+    o.push_str("<h3>Recent rejections</h3>");
     if s.recent_rejects.is_empty() {
         o.push_str("<p>none</p>");
     } else {

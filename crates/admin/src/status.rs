@@ -45,6 +45,33 @@ pub struct Status {
     pub outbound: Option<Outbound>,
     /// Samples of the last hour, oldest first.
     pub history: Vec<Sample>,
+    /// Each enabled inbound filter's outcomes and time, in pipeline order.
+    #[serde(default)]
+    pub filters: Vec<FilterCounts>,
+}
+
+/// One inbound filter's outcomes since start (twinmail-filter's `FilterStats`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterCounts {
+    /// auth, clamd or rspamd.
+    pub name: String,
+    /// Messages it decided on: the sum of the four outcomes.
+    pub checked: u64,
+    /// Let through into INBOX.
+    pub accepted: u64,
+    /// Let through into Junk.
+    pub junked: u64,
+    /// Refused with a 5xx.
+    pub rejected: u64,
+    /// Refused with a 4xx.
+    pub tempfailed: u64,
+    /// Failures to decide (daemon down, timeout, unreadable answer), whether the filter
+    /// then failed open or closed.
+    pub errors: u64,
+    /// Time spent deciding, in microseconds, summed over `checked`.
+    pub total_micros: u64,
+    /// The longest single decision, in microseconds.
+    pub max_micros: u64,
 }
 
 /// The outbound queue (both twins' messages: it is mirrored) and this twin's runner.
@@ -544,6 +571,7 @@ impl Status {
             mirror,
             outbound,
             history,
+            filters: s.filters.as_ref().map(|f| f()).unwrap_or_default(),
         })
     }
 }

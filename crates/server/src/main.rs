@@ -4,6 +4,7 @@
 
 mod admin;
 mod config;
+mod filters;
 mod human;
 mod outbound;
 mod pair;

@@ -13,7 +13,10 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use twinmail_imap::{Imap, Kind as ImapKind};
 use twinmail_pop3::{Kind as Pop3Kind, Pop3};
-use twinmail_smtp::{Kind as SmtpKind, Pipeline, Smtp};
+use twinmail_smtp::{Kind as SmtpKind, Smtp};
+
+/// Received fields a message may carry before it is taken for a mail loop (RFC 5321 §6.3).
+const MAX_HOPS: usize = 50;
 
 use crate::{EXIT_CONFIG, config::Config};
 
@@ -109,11 +112,14 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     };
     let mut smtp_settings = c.settings(&config.node.hostname, &config.limits);
     smtp_settings.outbound = config.outbound.enabled;
+    // The inbound filters. Sender authentication looks at port 25 only (submission's
+    // senders logged in); clamd and rspamd check every message delivered here.
+    let filters = crate::filters::build(&config.filter, &config.node.hostname)?;
     let smtp = Smtp::new(
         smtp_settings,
         store.clone(),
         Some(acceptor.clone()),
-        Pipeline::default(),
+        filters.pipeline(MAX_HOPS),
     );
     let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor.clone()));
     let imap = Imap::new(
@@ -206,6 +212,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             ],
             status_file: Some(config.status_file()),
             outbound: Some(outbound_stats.clone()),
+            filters: Some(crate::filters::source(&filters)),
         },
         store.clone(),
     );

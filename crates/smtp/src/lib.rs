@@ -12,7 +12,7 @@ mod server;
 mod session;
 mod settings;
 
-pub use pipeline::{Envelope, Filter, HopLimit, Pipeline, Verdict};
+pub use pipeline::{Check, Edits, Envelope, Filter, HopLimit, Pipeline, Verdict};
 pub use server::{Smtp, run, serve_stream};
 pub use settings::{Kind, SmtpSettings};
 pub use twinmail_net::Stream;

@@ -703,6 +703,28 @@ impl Store {
             .find(|m| m.role == Some(role)))
     }
 
+    /// The GUID of an account's folder of `role`: the one marked so, else the one named
+    /// like it, else a new one of that name (for a delivery that must land there).
+    async fn folder_for(&self, account_id: i64, role: Role) -> Result<Guid, StoreError> {
+        let all = self.mailboxes(account_id).await?;
+        if let Some(m) = all.iter().find(|m| m.role == Some(role)) {
+            return Ok(m.guid);
+        }
+        if let Some(m) = all.iter().find(|m| m.name == role.default_name()) {
+            return Ok(m.guid);
+        }
+        match self.create_mailbox(account_id, role.default_name()).await {
+            Ok(m) => Ok(m.guid),
+            // Made meanwhile by another delivery.
+            Err(StoreError::AlreadyExists(_)) => self
+                .mailbox(account_id, role.default_name())
+                .await?
+                .map(|m| m.guid)
+                .ok_or_else(|| StoreError::NotFound("mailbox".into())),
+            Err(e) => Err(e),
+        }
+    }
+
     /// CREATE (with missing parents).
     pub async fn create_mailbox(&self, account_id: i64, name: &str) -> Result<Mailbox, StoreError> {
         let owner = self.owner_of_account(account_id).await?;
@@ -1246,6 +1268,24 @@ impl Delivery {
     /// failure repeats nothing that was done. An account deleted since its RCPT fails the
     /// whole delivery (`NotFound`), so the client never hears OK for mail that went nowhere.
     pub async fn commit(self, bytes: Vec<u8>) -> Result<Vec<Placed>, StoreError> {
+        self.commit_into(bytes, None, Flags::default()).await
+    }
+
+    /// Like [`commit`](Delivery::commit), but into each recipient's folder of `role` (the
+    /// inbound filters' Junk) with these flags set on arrival. A recipient without a folder
+    /// of that role gets one under the role's default name (a plain folder: CREATE gives
+    /// no special-use; every account made here already has its `\Junk`).
+    pub async fn commit_into(
+        mut self,
+        bytes: Vec<u8>,
+        role: Option<Role>,
+        flags: Flags,
+    ) -> Result<Vec<Placed>, StoreError> {
+        if let Some(role) = role.filter(|r| *r != Role::Inbox) {
+            for t in &mut self.targets {
+                t.inbox = self.store.folder_for(t.account.id, role).await?;
+            }
+        }
         if self.targets.is_empty() {
             return Err(StoreError::Invalid("no recipients".into()));
         }
@@ -1277,7 +1317,7 @@ impl Delivery {
                 write: Write::Add {
                     mailboxes,
                     blob: body.hash,
-                    flags: Flags::default(),
+                    flags: flags.clone(),
                     internal_date,
                 },
             };

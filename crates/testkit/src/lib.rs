@@ -244,6 +244,18 @@ pub const TOOLS: &[Tool] = &[
         probe: &["curl", "--version"],
         install: "apt-get install curl",
     },
+    Tool {
+        // Started by the filter tests on a temp socket, never as the system's service.
+        name: "clamd",
+        probe: &["clamd", "--version"],
+        install: "apt-get install clamav-daemon",
+    },
+    Tool {
+        // Started by the filter tests on loopback with a temp config.
+        name: "rspamd",
+        probe: &["rspamd", "--version"],
+        install: "apt-get install rspamd",
+    },
 ];
 
 /// An outside program a test runs.

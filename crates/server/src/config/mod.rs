@@ -337,6 +337,46 @@ section! {
 }
 
 section! {
+    /// Inbound filtering of mail received on smtp.listen (port 25), run once, on the twin
+    /// that received it (the other twin gets the finished message): sender
+    /// authentication, clamd's virus check and rspamd's spam check, in `order`. A message
+    /// filed into Junk goes to each recipient's Junk folder.
+    pub struct FilterConfig {
+        /// The order the filters run in: any of "auth", "clamd", "rspamd", each at most
+        /// once; a filter left out does not run.
+        pub order: Vec<String> = vec!["auth".into(), "clamd".into(), "rspamd".into()],
+        /// Check SPF (HELO and MAIL FROM), DKIM, ARC and DMARC through DNS and add an
+        /// Authentication-Results field naming node.hostname (submission is not checked).
+        pub auth: bool = true,
+        /// Refuse (550 5.7.1) mail failing DMARC whose domain publishes p=reject; false
+        /// files it into Junk, as mail failing under p=quarantine always is.
+        pub dmarc_reject: bool = false,
+        /// Do not look up mail from loopback addresses (local programs); it is marked
+        /// "none".
+        pub auth_skip_local: bool = true,
+        /// Seconds all DNS lookups for one message may take before it is marked
+        /// temperror and passed on.
+        pub auth_timeout_secs: u64 = 20,
+        /// Where clamd listens: "host:port" or the path of its Unix socket (e.g.
+        /// "/run/clamav/clamd.ctl"). Unset: no virus check. Infected mail gets 554 5.7.1.
+        pub clamd: Option<String> = None,
+        /// Seconds a clamd scan may take.
+        pub clamd_timeout_secs: u64 = 30,
+        /// With clamd down: true passes mail unscanned, false answers 451 4.7.1.
+        pub clamd_fail_open: bool = false,
+        /// Where rspamd's normal worker listens: "host:port" (rspamd's default is
+        /// "127.0.0.1:11333") or a Unix socket's path. Unset: no spam check. rspamd's
+        /// action decides: "add header" files into Junk, "rewrite subject" marks the
+        /// subject, "greylist"/"soft reject" answer 451, "reject" 550.
+        pub rspamd: Option<String> = None,
+        /// Seconds an rspamd check may take.
+        pub rspamd_timeout_secs: u64 = 15,
+        /// With rspamd down: true passes mail unchecked, false answers 451 4.7.1.
+        pub rspamd_fail_open: bool = true,
+    }
+}
+
+section! {
     /// Logging (to standard error).
     pub struct LogConfig {
         /// "pretty" for people or "json" for log collectors.
@@ -372,6 +412,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// See [`AutoconfigConfig`].
     pub autoconfig: AutoconfigConfig,
+    /// See [`FilterConfig`].
+    pub filter: FilterConfig,
     /// See [`LogConfig`].
     pub log: LogConfig,
     /// The directory relative paths are resolved from (the config file's); not in the file.
@@ -402,6 +444,7 @@ const SECTIONS: &[SectionInfo] = &[
         AutoconfigConfig::DOC,
         AutoconfigConfig::FIELDS,
     ),
+    ("filter", FilterConfig::DOC, FilterConfig::FIELDS),
     ("log", LogConfig::DOC, LogConfig::FIELDS),
 ];
 
@@ -510,6 +553,7 @@ impl Config {
         config.mirror = section(&table, "mirror", &mut problems, &problem);
         config.admin = section(&table, "admin", &mut problems, &problem);
         config.autoconfig = section(&table, "autoconfig", &mut problems, &problem);
+        config.filter = section(&table, "filter", &mut problems, &problem);
         config.log = section(&table, "log", &mut problems, &problem);
         for (key, message) in config.check() {
             problems.push(problem(&key, message));
@@ -539,6 +583,16 @@ impl Config {
                 "node.hostname",
                 format!("{:?} is not a host name", self.node.hostname),
             );
+        }
+        let mut seen = Vec::new();
+        for name in &self.filter.order {
+            match name.parse::<twinmail_filter::Stage>() {
+                Ok(stage) if seen.contains(&stage) => {
+                    bad("filter.order", format!("{name:?} is named twice"))
+                }
+                Ok(stage) => seen.push(stage),
+                Err(e) => bad("filter.order", e),
+            }
         }
         if self.store.read_connections == 0 {
             bad("store.read_connections", "must be at least 1".into());

@@ -209,6 +209,8 @@ pub async fn finish<S: Stream>(
         peer: s.peer.ip(),
         helo,
         user: s.user.as_ref().map(|u| u.name.clone()),
+        kind: s.kind,
+        id: id.clone(),
     };
     let size = message.len();
     let delivered = if envelope.recipients.is_empty() {
