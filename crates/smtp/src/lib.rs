@@ -11,6 +11,7 @@ mod pipeline;
 mod server;
 mod session;
 mod settings;
+mod sieve;
 
 pub use pipeline::{Check, Edits, Envelope, Filter, HopLimit, Pipeline, Verdict};
 pub use server::{Smtp, run, serve_stream};

@@ -161,17 +161,12 @@ impl Pipeline {
                 }
             }
         }
-        if folder.is_none() && flags.is_empty() {
-            return delivery.commit(message).await.map_err(Refused::Store);
-        }
-        delivery
-            .commit_into(
-                message,
-                folder,
-                Flags::new(flags.iter().map(String::as_str)),
-            )
-            .await
-            .map_err(Refused::Store)
+        // Then each recipient's Sieve script, if it has one.
+        let default = crate::sieve::Default {
+            folder,
+            flags: Flags::new(flags.iter().map(String::as_str)),
+        };
+        crate::sieve::deliver(envelope, delivery, message, default).await
     }
 }
 

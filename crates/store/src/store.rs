@@ -567,6 +567,7 @@ impl Store {
         Delivery {
             store: self.clone(),
             targets: Vec::new(),
+            addresses: Vec::new(),
             key: None,
         }
     }
@@ -1199,17 +1200,22 @@ async fn claim_node(conn: &mut sqlx::SqliteConnection, node: &str) -> Result<Str
 
 /// One SMTP delivery in progress: recipients are resolved as RCPT commands arrive;
 /// nothing is written until [`commit`](Delivery::commit). Dropping it aborts.
+#[derive(Clone)]
 pub struct Delivery {
     /// The store it delivers into.
     store: Store,
     /// The accounts collected so far, each once, with their INBOXes and homes.
     targets: Vec<Recipient>,
+    /// Each account's RCPT address (the first that reached it): a Sieve script's
+    /// envelope "to".
+    addresses: Vec<(i64, String)>,
     /// What identifies this delivery across a client's retries (see
     /// [`identify`](Delivery::identify)); `None`: every attempt is a new delivery.
     key: Option<Guid>,
 }
 
 /// A recipient account as a delivery needs it.
+#[derive(Clone)]
 struct Recipient {
     /// The account.
     account: Account,
@@ -1244,6 +1250,7 @@ impl Delivery {
             // A full mailbox refuses at RCPT (552 5.2.2), before any data is taken.
             self.store.check_quota(t.account.id, 1).await?;
             if !self.targets.iter().any(|b| b.account.id == t.account.id) {
+                self.addresses.push((t.account.id, address.to_string()));
                 self.targets.push(t);
             }
         }
@@ -1253,6 +1260,65 @@ impl Delivery {
     /// The accounts the message will be delivered to.
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.targets.iter().map(|t| &t.account)
+    }
+
+    /// The store it delivers into.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The key a client's retry of this delivery is recognised by, if it has one.
+    pub fn key(&self) -> Option<Guid> {
+        self.key
+    }
+
+    /// The RCPT address that reached an account of this delivery.
+    pub fn address_of(&self, account_id: i64) -> Option<&str> {
+        self.addresses
+            .iter()
+            .find(|(id, _)| *id == account_id)
+            .map(|(_, a)| a.as_str())
+    }
+
+    /// Takes one account out of this delivery, as a delivery of its own with the same
+    /// key (a per-recipient decision, such as its Sieve script's, delivers it apart).
+    pub fn take(&mut self, account_id: i64) -> Option<Delivery> {
+        let i = self
+            .targets
+            .iter()
+            .position(|t| t.account.id == account_id)?;
+        let target = self.targets.remove(i);
+        Some(Delivery {
+            store: self.store.clone(),
+            targets: vec![target],
+            addresses: self
+                .addresses
+                .iter()
+                .filter(|(id, _)| *id == account_id)
+                .cloned()
+                .collect(),
+            key: self.key,
+        })
+    }
+
+    /// Like [`commit_into`](Delivery::commit_into), into the folder of this name of each
+    /// recipient (a Sieve `fileinto`); a recipient without one gets it in its INBOX
+    /// (folders are not made by filing, as in Dovecot without `:create`). The command's
+    /// id names the folder, so the same delivery into two folders is two messages, and a
+    /// retry of either is none.
+    pub async fn commit_to(
+        mut self,
+        bytes: Vec<u8>,
+        folder: &str,
+        flags: Flags,
+    ) -> Result<Vec<Placed>, StoreError> {
+        for t in &mut self.targets {
+            match self.store.mailbox(t.account.id, folder).await? {
+                Some(m) => t.inbox = m.guid,
+                None => tracing::info!(folder, "sieve: no such folder; filed into INBOX"),
+            }
+        }
+        self.commit_into(bytes, None, flags).await
     }
 
     /// Names this delivery by what the client sent (envelope and content, before any
