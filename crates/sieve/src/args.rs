@@ -100,7 +100,11 @@ impl Args {
 
     pub(crate) fn str_list(&mut self, what: &str) -> Result<StrList, ParseError> {
         let (list, at) = self.string_list_at(what)?;
-        list.into_iter().map(|s| self.to_str(s, at)).collect()
+        let items = list
+            .into_iter()
+            .map(|s| self.to_str(s, at))
+            .collect::<Result<_, _>>()?;
+        Ok(StrList::new(items))
     }
 
     pub(crate) fn number(&mut self, what: &str) -> Result<u64, ParseError> {

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use crate::{
     Action, Input, Limits, Outcome, VacationReply,
-    ast::{Command, Str},
+    ast::{Command, Str, StrList},
     budget::Budget,
     error::RunError,
     flags,
@@ -26,6 +26,27 @@ use crate::{
     vacation,
     variables::{Variables, apply_modifiers},
 };
+
+/// A string list ready for a run: borrowed when literal, else expanded.
+pub(crate) enum Strs<'x> {
+    /// A literal list, as the script has it.
+    Lit(&'x [String]),
+    /// An expanded list.
+    Owned(Vec<Cow<'x, str>>),
+}
+
+impl Strs<'_> {
+    /// The strings in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let (lit, owned): (&[String], &[Cow<'_, str>]) = match self {
+            Strs::Lit(l) => (l, &[]),
+            Strs::Owned(o) => (&[], o),
+        };
+        lit.iter()
+            .map(String::as_str)
+            .chain(owned.iter().map(|c| &**c))
+    }
+}
 
 /// Whether to go on after a command.
 enum Flow {
@@ -111,15 +132,23 @@ impl<'s, 'a> Run<'s, 'a> {
         self.vars.expand(s, self.limits.max_expanded_bytes)
     }
 
-    pub(crate) fn expand_all<'x>(&self, list: &'x [Str]) -> Result<Vec<Cow<'x, str>>, RunError> {
-        list.iter().map(|s| self.expand(s)).collect()
+    /// A string list expanded; a literal one is used as it is.
+    pub(crate) fn expand_all<'x>(&self, list: &'x StrList) -> Result<Strs<'x>, RunError> {
+        if let Some(literal) = &list.literal {
+            return Ok(Strs::Lit(literal));
+        }
+        Ok(Strs::Owned(
+            list.iter()
+                .map(|s| self.expand(s))
+                .collect::<Result<_, _>>()?,
+        ))
     }
 
-    fn flag_list(&self, list: &Option<Vec<Str>>) -> Result<Vec<String>, RunError> {
+    fn flag_list(&self, list: &Option<StrList>) -> Result<Vec<String>, RunError> {
         Ok(match list {
             Some(list) => {
                 let expanded = self.expand_all(list)?;
-                flags::parse(expanded.iter().map(|c| c.as_ref()))
+                flags::parse(expanded.iter())
             }
             None => flags::parse([self.flags.as_str()]),
         })
@@ -200,7 +229,7 @@ impl<'s, 'a> Run<'s, 'a> {
                 flags: list,
             } => {
                 let expanded = self.expand_all(list)?;
-                let new = flags::parse(expanded.iter().map(|c| c.as_ref()));
+                let new = flags::parse(expanded.iter());
                 match variable {
                     None => self.flags = flags::update(*op, &self.flags, &new),
                     Some(name) => {
@@ -230,8 +259,8 @@ impl<'s, 'a> Run<'s, 'a> {
                 let reason = self.expand(&v.reason)?;
                 let addresses: Vec<String> = self
                     .expand_all(&v.addresses)?
-                    .into_iter()
-                    .map(Cow::into_owned)
+                    .iter()
+                    .map(str::to_string)
                     .collect();
                 let reply = VacationReply {
                     handle: match handle {

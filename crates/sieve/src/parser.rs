@@ -325,7 +325,7 @@ impl Parser {
             days: None,
             subject: None,
             from: None,
-            addresses: Vec::new(),
+            addresses: StrList::default(),
             mime: false,
             handle: None,
             reason: Str::Lit(String::new()),
@@ -609,12 +609,15 @@ impl MatchTags {
 
 /// Header names are case-insensitive: literal ones are lower-cased once here.
 fn lower_names(list: StrList) -> StrList {
-    list.into_iter()
-        .map(|s| match s {
-            Str::Lit(t) => Str::Lit(t.to_ascii_lowercase()),
-            other => other,
-        })
-        .collect()
+    StrList::new(
+        list.items
+            .into_iter()
+            .map(|s| match s {
+                Str::Lit(t) => Str::Lit(t.to_ascii_lowercase()),
+                other => other,
+            })
+            .collect(),
+    )
 }
 
 /// A loose check of a literal redirect address: `local@domain`, no spaces or angle
