@@ -16,6 +16,40 @@
 //!   run time are all capped by [`Limits`], and hitting a cap is an error value, never a
 //!   panic or a hang.
 //!
+//! What the delivery pipeline does with it:
+//!
+//! ```
+//! use twinmail_sieve::{Action, Input, Limits, Script};
+//!
+//! let script = Script::parse(
+//!     r#"require ["fileinto", "imap4flags"];
+//!        if header :contains "subject" "invoice" { addflag "$Invoice"; fileinto "Bills"; }"#,
+//!     &Limits::default(),
+//! )?; // a ParseError says "line L, column C: ..." for ManageSieve and the CLI
+//! let message = b"From: a@example.org\r\nSubject: Invoice 42\r\n\r\nHi\r\n";
+//! let users = vec!["me@example.com".to_string()];
+//! let outcome = script.run(&Input {
+//!     envelope_from: "a@example.org",
+//!     envelope_to: "me@example.com",
+//!     message,
+//!     size: message.len() as u64,
+//!     user_addresses: &users,
+//! })?; // a RunError means: keep in INBOX and log it
+//! assert_eq!(
+//!     outcome.actions,
+//!     vec![Action::FileInto {
+//!         mailbox: "Bills".into(),
+//!         flags: vec!["$Invoice".into()],
+//!         copy: false,
+//!     }]
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A parsed [`Script`] is `Send + Sync` and cheap to share: parse once per script
+//! change, not per message (a 100-rule script takes a few hundred microseconds to
+//! parse, and some tens of microseconds to run).
+//!
 //! How far each RFC is implemented:
 //! - RFC 5228: all of it, "encoded-character" included; the address test accepts any
 //!   header that holds addresses.
@@ -27,6 +61,8 @@
 //! - RFC 5429 (reject/ereject) and RFC 3894 (copy): all of it; delivering the reject is
 //!   the caller's.
 //! - RFC 5231 (relational): `:value` and `:count` on every test but body.
+//! - Not implemented: "mailbox" (RFC 5490), "date" (RFC 5260), "regex", "spamtest",
+//!   "include", "duplicate"; `require` refuses them.
 
 #![forbid(unsafe_code)]
 

@@ -72,3 +72,12 @@ fn capabilities_are_what_require_accepts() {
         &["fileinto".to_string(), "variables".to_string()]
     );
 }
+
+#[test]
+fn scripts_and_outcomes_can_cross_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<twinmail_sieve::Script>();
+    shared::<twinmail_sieve::Outcome>();
+    shared::<twinmail_sieve::ParseError>();
+    shared::<twinmail_sieve::RunError>();
+}
