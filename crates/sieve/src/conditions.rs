@@ -116,17 +116,12 @@ impl Run<'_, '_> {
                 keys,
             } => {
                 let keys = self.expand_all(keys)?;
-                let from = self
-                    .input
-                    .envelope_from
-                    .trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>');
+                let from = self.input.sender();
                 let values = parts.iter().filter_map(|p| match p {
                     // RFC 5228 §5.4: the null reverse-path compares as "".
                     EnvelopePart::From if from.is_empty() => Some(""),
                     EnvelopePart::From => address_part(from, *part),
-                    EnvelopePart::To => address_part(self.input.envelope_to, *part),
+                    EnvelopePart::To => address_part(self.input.recipient(), *part),
                 });
                 any_match(
                     *compare,

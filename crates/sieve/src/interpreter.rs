@@ -280,7 +280,7 @@ impl<'s, 'a> Run<'s, 'a> {
                     from: from.map(Cow::into_owned),
                     reason: reason.into_owned(),
                     mime: v.mime,
-                    reply_to: self.input.envelope_from.to_string(),
+                    reply_to: self.input.sender().to_string(),
                     in_reply_to: self.msg.first("message-id").map(str::to_string),
                     addresses,
                 };

@@ -165,7 +165,7 @@ pub struct Input<'a> {
     /// MAIL FROM as given in SMTP, angle brackets optional; `""` for the null
     /// reverse-path (a bounce).
     pub envelope_from: &'a str,
-    /// The RCPT TO this delivery is for (one user's address).
+    /// The RCPT TO this delivery is for (one user's address), angle brackets optional.
     pub envelope_to: &'a str,
     /// The message as received, headers and body.
     pub message: &'a [u8],
@@ -174,6 +174,26 @@ pub struct Input<'a> {
     /// All of the user's addresses (primary and aliases). A vacation reply is sent only
     /// if one of them, `envelope_to` or a `:addresses` entry is in To/Cc/Bcc.
     pub user_addresses: &'a [String],
+}
+
+impl Input<'_> {
+    /// The envelope sender without angle brackets or spaces; `""` for a bounce.
+    pub(crate) fn sender(&self) -> &str {
+        bare(self.envelope_from)
+    }
+
+    /// The envelope recipient without angle brackets or spaces.
+    pub(crate) fn recipient(&self) -> &str {
+        bare(self.envelope_to)
+    }
+}
+
+fn bare(addr: &str) -> &str {
+    let addr = addr.trim();
+    addr.strip_prefix('<')
+        .and_then(|a| a.strip_suffix('>'))
+        .unwrap_or(addr)
+        .trim()
 }
 
 /// What to do with the message.
