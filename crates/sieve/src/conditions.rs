@@ -19,8 +19,8 @@ use crate::{
 impl Run<'_, '_> {
     /// Header names expanded and lower-cased (literal ones were at parse time).
     pub(crate) fn header_names<'x>(&self, list: &'x StrList) -> Result<Strs<'x>, RunError> {
-        if let Some(literal) = &list.literal {
-            return Ok(Strs::Lit(literal));
+        if list.literal {
+            return Ok(Strs::Lit(&list.items));
         }
         let names = list
             .iter()

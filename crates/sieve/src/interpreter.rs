@@ -29,8 +29,8 @@ use crate::{
 
 /// A string list ready for a run: borrowed when literal, else expanded.
 pub(crate) enum Strs<'x> {
-    /// A literal list, as the script has it.
-    Lit(&'x [String]),
+    /// A list of literal strings, as the script has it.
+    Lit(&'x [Str]),
     /// An expanded list.
     Owned(Vec<Cow<'x, str>>),
 }
@@ -38,12 +38,16 @@ pub(crate) enum Strs<'x> {
 impl Strs<'_> {
     /// The strings in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        let (lit, owned): (&[String], &[Cow<'_, str>]) = match self {
+        let (lit, owned): (&[Str], &[Cow<'_, str>]) = match self {
             Strs::Lit(l) => (l, &[]),
             Strs::Owned(o) => (&[], o),
         };
         lit.iter()
-            .map(String::as_str)
+            .map(|s| match s {
+                Str::Lit(t) => t.as_str(),
+                // A list is `Lit` only when every string is literal.
+                Str::Parts(_) => "",
+            })
             .chain(owned.iter().map(|c| &**c))
     }
 }
@@ -134,8 +138,8 @@ impl<'s, 'a> Run<'s, 'a> {
 
     /// A string list expanded; a literal one is used as it is.
     pub(crate) fn expand_all<'x>(&self, list: &'x StrList) -> Result<Strs<'x>, RunError> {
-        if let Some(literal) = &list.literal {
-            return Ok(Strs::Lit(literal));
+        if list.literal {
+            return Ok(Strs::Lit(&list.items));
         }
         Ok(Strs::Owned(
             list.iter()
