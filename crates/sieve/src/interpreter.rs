@@ -113,7 +113,18 @@ impl<'s, 'a> Run<'s, 'a> {
     pub(crate) fn run(mut self, commands: &[Command]) -> Result<Outcome, RunError> {
         self.block(commands)?;
         if self.implicit_keep {
-            let flags = flags::parse([self.flags.as_str()]);
+            let mut flags = flags::parse([self.flags.as_str()]);
+            // A `fileinto :copy "INBOX"` and implicit keep are one delivery (RFC 5228
+            // §2.10.3): the keep takes its flags and its place at the end.
+            self.actions.retain(|a| match a {
+                Action::FileInto {
+                    mailbox, flags: f, ..
+                } if is_inbox(mailbox) => {
+                    merge_flags(&mut flags, f);
+                    false
+                }
+                _ => true,
+            });
             self.actions.push(Action::Keep { flags });
         }
         Ok(Outcome {
@@ -398,6 +409,25 @@ impl<'s, 'a> Run<'s, 'a> {
                     *c1 = *c1 && *c2;
                     return Ok(());
                 }
+                // keep and fileinto "INBOX" are the same delivery (RFC 5228 §2.10.3).
+                (
+                    Action::Keep { flags: a },
+                    Action::FileInto {
+                        mailbox, flags: b, ..
+                    },
+                ) if is_inbox(mailbox) => {
+                    merge_flags(a, b);
+                    return Ok(());
+                }
+                (
+                    Action::FileInto {
+                        mailbox, flags: a, ..
+                    },
+                    Action::Keep { flags: b },
+                ) if is_inbox(mailbox) => {
+                    merge_flags(a, b);
+                    return Ok(());
+                }
                 (Action::Discard, Action::Discard) => return Ok(()),
                 _ => {}
             }
@@ -405,6 +435,11 @@ impl<'s, 'a> Run<'s, 'a> {
         self.actions.push(action);
         Ok(())
     }
+}
+
+/// Whether a mailbox name is the INBOX (case-insensitive, RFC 9051 §5.1).
+fn is_inbox(mailbox: &str) -> bool {
+    mailbox.eq_ignore_ascii_case("INBOX")
 }
 
 fn merge_flags(into: &mut Vec<String>, more: &[String]) {
