@@ -64,14 +64,14 @@ impl Parser {
 
     fn require(&self, cmd: RawCommand) -> Result<Vec<String>, ParseError> {
         let mut args = Args::new(&cmd.name, cmd.pos, cmd.args, false);
-        let caps = args.string_list("capabilities")?;
+        let (caps, at) = args.string_list_at("capabilities")?;
         args.done()?;
         no_tests_or_block(&cmd.name, cmd.pos, &cmd.tests, &cmd.block)?;
         let mut out = Vec::new();
         for cap in caps {
             let lower = cap.to_ascii_lowercase();
             if !CAPABILITIES.contains(&lower.as_str()) {
-                return Err(err(cmd.pos, ParseErrorKind::UnknownCapability(cap)));
+                return Err(err(at, ParseErrorKind::UnknownCapability(cap)));
             }
             out.push(lower);
         }
