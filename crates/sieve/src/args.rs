@@ -12,9 +12,9 @@ use crate::{
 };
 
 /// A command's or test's arguments, consumed in order: tags first, then positional.
-pub(crate) struct Args {
+pub(crate) struct Args<'n> {
     /// The command or test, for messages.
-    pub(crate) name: String,
+    pub(crate) name: &'n str,
     /// Where it starts, for messages about missing arguments.
     pos: Pos,
     /// What is left.
@@ -23,10 +23,10 @@ pub(crate) struct Args {
     variables: bool,
 }
 
-impl Args {
-    pub(crate) fn new(name: &str, pos: Pos, raw: Vec<RawArg>, variables: bool) -> Self {
+impl<'n> Args<'n> {
+    pub(crate) fn new(name: &'n str, pos: Pos, raw: Vec<RawArg>, variables: bool) -> Self {
         Self {
-            name: name.to_string(),
+            name,
             pos,
             items: raw.into(),
             variables,
@@ -47,17 +47,17 @@ impl Args {
     }
 
     pub(crate) fn unknown_tag(&self, tag: &str, at: Pos) -> ParseError {
-        bad(&self.name, at, &format!("unknown or misplaced tag :{tag}"))
+        bad(self.name, at, &format!("unknown or misplaced tag :{tag}"))
     }
 
     pub(crate) fn missing(&self, what: &str) -> ParseError {
         match self.items.front() {
             Some(arg) => bad(
-                &self.name,
+                self.name,
                 arg.pos(),
                 &format!("expected {what}, found {}", describe(arg)),
             ),
-            None => bad(&self.name, self.pos, &format!("{what} is missing")),
+            None => bad(self.name, self.pos, &format!("{what} is missing")),
         }
     }
 
@@ -100,7 +100,11 @@ impl Args {
 
     pub(crate) fn str_list(&mut self, what: &str) -> Result<StrList, ParseError> {
         let (list, at) = self.string_list_at(what)?;
-        list.into_iter().map(|s| self.to_str(s, at)).collect()
+        let items = list
+            .into_iter()
+            .map(|s| self.to_str(s, at))
+            .collect::<Result<_, _>>()?;
+        Ok(StrList::new(items))
     }
 
     pub(crate) fn number(&mut self, what: &str) -> Result<u64, ParseError> {
@@ -118,7 +122,7 @@ impl Args {
         match self.items.front() {
             None => Ok(()),
             Some(arg) => Err(bad(
-                &self.name,
+                self.name,
                 arg.pos(),
                 &format!("unexpected {}", describe(arg)),
             )),

@@ -27,7 +27,31 @@ pub(crate) enum Part {
 }
 
 /// A string-list argument.
-pub(crate) type StrList = Vec<Str>;
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct StrList {
+    /// The strings as written.
+    pub items: Vec<Str>,
+    /// Whether every string is literal, so that a run can use the list as it is instead
+    /// of building an expanded one per test (the common case, and a measurable share of
+    /// a 100-rule run).
+    pub literal: bool,
+}
+
+impl StrList {
+    /// A list, noting whether it is all literal.
+    pub(crate) fn new(items: Vec<Str>) -> Self {
+        let literal = items.iter().all(|s| matches!(s, Str::Lit(_)));
+        Self { items, literal }
+    }
+}
+
+impl std::ops::Deref for StrList {
+    type Target = [Str];
+
+    fn deref(&self) -> &[Str] {
+        &self.items
+    }
+}
 
 /// Which part of an address a test compares (RFC 5228 §2.7.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

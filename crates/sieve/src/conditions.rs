@@ -8,25 +8,30 @@
 use std::borrow::Cow;
 
 use crate::{
-    ast::{AddressPart, BodyTransform, Compare, EnvelopePart, Str, Test},
+    ast::{AddressPart, BodyTransform, Compare, EnvelopePart, StrList, Test},
     budget::Budget,
     error::RunError,
     flags,
-    interpreter::Run,
+    interpreter::{Run, Strs},
     matching::{Comparator, MatchType, compare},
 };
 
 impl Run<'_, '_> {
-    /// Header names expanded and lower-cased (literal ones already are).
-    pub(crate) fn header_names<'x>(&self, list: &'x [Str]) -> Result<Vec<Cow<'x, str>>, RunError> {
-        list.iter()
+    /// Header names expanded and lower-cased (literal ones were at parse time).
+    pub(crate) fn header_names<'x>(&self, list: &'x StrList) -> Result<Strs<'x>, RunError> {
+        if list.literal {
+            return Ok(Strs::Lit(&list.items));
+        }
+        let names = list
+            .iter()
             .map(|s| {
                 Ok(match self.expand(s)? {
                     Cow::Borrowed(b) => lower(b),
                     Cow::Owned(o) => Cow::Owned(o.to_ascii_lowercase()),
                 })
             })
-            .collect()
+            .collect::<Result<_, RunError>>()?;
+        Ok(Strs::Owned(names))
     }
 
     /// Evaluates a test.
@@ -53,8 +58,9 @@ impl Run<'_, '_> {
                 Ok(false)
             }
             Test::Exists(names) => {
-                for name in self.header_names(names)? {
-                    if !self.msg.has(&name) {
+                let names = self.header_names(names)?;
+                for name in names.iter() {
+                    if !self.msg.has(name) {
                         return Ok(false);
                     }
                 }
@@ -110,17 +116,12 @@ impl Run<'_, '_> {
                 keys,
             } => {
                 let keys = self.expand_all(keys)?;
-                let from = self
-                    .input
-                    .envelope_from
-                    .trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>');
+                let from = self.input.sender();
                 let values = parts.iter().filter_map(|p| match p {
                     // RFC 5228 §5.4: the null reverse-path compares as "".
                     EnvelopePart::From if from.is_empty() => Some(""),
                     EnvelopePart::From => address_part(from, *part),
-                    EnvelopePart::To => address_part(self.input.envelope_to, *part),
+                    EnvelopePart::To => address_part(self.input.recipient(), *part),
                 });
                 any_match(
                     *compare,
@@ -141,10 +142,7 @@ impl Run<'_, '_> {
                 let count = matches!(compare.match_type, MatchType::Count(_));
                 any_match(
                     *compare,
-                    sources
-                        .iter()
-                        .map(|s| s.as_ref())
-                        .filter(|s| !(count && s.is_empty())),
+                    sources.iter().filter(|s| !(count && s.is_empty())),
                     &keys,
                     &mut self.budget,
                     self.captures.then_some(&mut self.vars.matches),
@@ -158,11 +156,12 @@ impl Run<'_, '_> {
                 let keys = self.expand_all(keys)?;
                 // Keys are split like flag lists but not validated: with :matches they
                 // are patterns.
-                let keys: Vec<Cow<str>> = keys
-                    .iter()
-                    .flat_map(|k| k.split_ascii_whitespace())
-                    .map(|k| Cow::Owned(k.to_string()))
-                    .collect();
+                let keys = Strs::Owned(
+                    keys.iter()
+                        .flat_map(|k| k.split_ascii_whitespace())
+                        .map(Cow::Borrowed)
+                        .collect(),
+                );
                 let held: Vec<String> = match variables {
                     None => flags::parse([self.flags.as_str()]),
                     Some(names) => {
@@ -201,10 +200,10 @@ impl Run<'_, '_> {
         &mut self,
         compare: Compare,
         transform: &BodyTransform,
-        keys: &[Cow<'_, str>],
+        keys: &Strs<'_>,
     ) -> Result<bool, RunError> {
         let parts = self.msg.body(transform);
-        for key in keys {
+        for key in keys.iter() {
             // One searcher per key, reused over every part.
             let finder = match (compare.comparator, compare.match_type) {
                 (Comparator::AsciiCasemap, MatchType::Contains) => Some(
@@ -269,14 +268,14 @@ fn address_part(addr: &str, part: AddressPart) -> Option<&str> {
 fn any_match<'v>(
     cmp: Compare,
     values: impl IntoIterator<Item = &'v str>,
-    keys: &[Cow<'_, str>],
+    keys: &Strs<'_>,
     budget: &mut Budget,
     captures: Option<&mut Vec<String>>,
 ) -> Result<bool, RunError> {
     if let MatchType::Count(_) = cmp.match_type {
         // RFC 5231 §4.2: the number of values, compared with each key.
         let n = values.into_iter().count().to_string();
-        for key in keys {
+        for key in keys.iter() {
             if compare(cmp.comparator, cmp.match_type, &n, key, None, budget)? {
                 return Ok(true);
             }
@@ -286,7 +285,7 @@ fn any_match<'v>(
     let want = captures.is_some() && cmp.match_type == MatchType::Matches;
     let mut caps = Vec::new();
     for value in values {
-        for key in keys {
+        for key in keys.iter() {
             let hit = compare(
                 cmp.comparator,
                 cmp.match_type,

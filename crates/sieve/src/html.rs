@@ -8,41 +8,41 @@
 pub(crate) fn to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
-    while let Some(lt) = rest.find(['<', '&']) {
-        out.push_str(&rest[..lt]);
-        let tail = &rest[lt..];
+    while let Some(at) = memchr::memchr2(b'<', b'&', rest.as_bytes()) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
         if tail.starts_with('&') {
             let (text, used) = entity(tail);
             out.push_str(text);
             rest = &tail[used..];
             continue;
         }
-        let Some(gt) = tail.find('>') else {
+        let Some(gt) = memchr::memchr(b'>', tail.as_bytes()) else {
             // An unclosed tag: the rest is not text.
             return out;
         };
-        let tag = &tail[1..gt];
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
+        let tag = &tail.as_bytes()[1..gt];
+        let closing = tag.first() == Some(&b'/');
+        let name = &tag[usize::from(closing)..];
+        let name = &name[..name
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .unwrap_or(name.len())];
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         rest = &tail[gt + 1..];
-        if !tag.starts_with('/') && (name == "script" || name == "style") {
+        if !closing && (is("script") || is("style")) {
             // Skip to the closing tag, whatever its case.
-            let close = format!("</{name}");
-            rest = match find_ascii_ci(rest, &close) {
+            let close = if is("script") { "</script" } else { "</style" };
+            rest = match find_ascii_ci(rest, close) {
                 Some(at) => rest[at..].find('>').map_or("", |g| &rest[at + g + 1..]),
                 None => "",
             };
             continue;
         }
-        if matches!(
-            name.as_str(),
-            "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "table"
-        ) && !out.ends_with('\n')
-        {
+        const BLOCKS: [&str; 12] = [
+            "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
+        ];
+        if BLOCKS.iter().any(|b| is(b)) && !out.ends_with('\n') {
             out.push('\n');
         }
     }

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use crate::{
     Action, Input, Limits, Outcome, VacationReply,
-    ast::{Command, Str},
+    ast::{Command, Str, StrList},
     budget::Budget,
     error::RunError,
     flags,
@@ -26,6 +26,31 @@ use crate::{
     vacation,
     variables::{Variables, apply_modifiers},
 };
+
+/// A string list ready for a run: borrowed when literal, else expanded.
+pub(crate) enum Strs<'x> {
+    /// A list of literal strings, as the script has it.
+    Lit(&'x [Str]),
+    /// An expanded list.
+    Owned(Vec<Cow<'x, str>>),
+}
+
+impl Strs<'_> {
+    /// The strings in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let (lit, owned): (&[Str], &[Cow<'_, str>]) = match self {
+            Strs::Lit(l) => (l, &[]),
+            Strs::Owned(o) => (&[], o),
+        };
+        lit.iter()
+            .map(|s| match s {
+                Str::Lit(t) => t.as_str(),
+                // A list is `Lit` only when every string is literal.
+                Str::Parts(_) => "",
+            })
+            .chain(owned.iter().map(|c| &**c))
+    }
+}
 
 /// Whether to go on after a command.
 enum Flow {
@@ -88,7 +113,18 @@ impl<'s, 'a> Run<'s, 'a> {
     pub(crate) fn run(mut self, commands: &[Command]) -> Result<Outcome, RunError> {
         self.block(commands)?;
         if self.implicit_keep {
-            let flags = flags::parse([self.flags.as_str()]);
+            let mut flags = flags::parse([self.flags.as_str()]);
+            // A `fileinto :copy "INBOX"` and implicit keep are one delivery (RFC 5228
+            // §2.10.3): the keep takes its flags and its place at the end.
+            self.actions.retain(|a| match a {
+                Action::FileInto {
+                    mailbox, flags: f, ..
+                } if is_inbox(mailbox) => {
+                    merge_flags(&mut flags, f);
+                    false
+                }
+                _ => true,
+            });
             self.actions.push(Action::Keep { flags });
         }
         Ok(Outcome {
@@ -111,15 +147,23 @@ impl<'s, 'a> Run<'s, 'a> {
         self.vars.expand(s, self.limits.max_expanded_bytes)
     }
 
-    pub(crate) fn expand_all<'x>(&self, list: &'x [Str]) -> Result<Vec<Cow<'x, str>>, RunError> {
-        list.iter().map(|s| self.expand(s)).collect()
+    /// A string list expanded; a literal one is used as it is.
+    pub(crate) fn expand_all<'x>(&self, list: &'x StrList) -> Result<Strs<'x>, RunError> {
+        if list.literal {
+            return Ok(Strs::Lit(&list.items));
+        }
+        Ok(Strs::Owned(
+            list.iter()
+                .map(|s| self.expand(s))
+                .collect::<Result<_, _>>()?,
+        ))
     }
 
-    fn flag_list(&self, list: &Option<Vec<Str>>) -> Result<Vec<String>, RunError> {
+    fn flag_list(&self, list: &Option<StrList>) -> Result<Vec<String>, RunError> {
         Ok(match list {
             Some(list) => {
                 let expanded = self.expand_all(list)?;
-                flags::parse(expanded.iter().map(|c| c.as_ref()))
+                flags::parse(expanded.iter())
             }
             None => flags::parse([self.flags.as_str()]),
         })
@@ -200,7 +244,7 @@ impl<'s, 'a> Run<'s, 'a> {
                 flags: list,
             } => {
                 let expanded = self.expand_all(list)?;
-                let new = flags::parse(expanded.iter().map(|c| c.as_ref()));
+                let new = flags::parse(expanded.iter());
                 match variable {
                     None => self.flags = flags::update(*op, &self.flags, &new),
                     Some(name) => {
@@ -230,8 +274,8 @@ impl<'s, 'a> Run<'s, 'a> {
                 let reason = self.expand(&v.reason)?;
                 let addresses: Vec<String> = self
                     .expand_all(&v.addresses)?
-                    .into_iter()
-                    .map(Cow::into_owned)
+                    .iter()
+                    .map(str::to_string)
                     .collect();
                 let reply = VacationReply {
                     handle: match handle {
@@ -251,7 +295,7 @@ impl<'s, 'a> Run<'s, 'a> {
                     from: from.map(Cow::into_owned),
                     reason: reason.into_owned(),
                     mime: v.mime,
-                    reply_to: self.input.envelope_from.to_string(),
+                    reply_to: self.input.sender().to_string(),
                     in_reply_to: self.msg.first("message-id").map(str::to_string),
                     addresses,
                 };
@@ -365,6 +409,25 @@ impl<'s, 'a> Run<'s, 'a> {
                     *c1 = *c1 && *c2;
                     return Ok(());
                 }
+                // keep and fileinto "INBOX" are the same delivery (RFC 5228 §2.10.3).
+                (
+                    Action::Keep { flags: a },
+                    Action::FileInto {
+                        mailbox, flags: b, ..
+                    },
+                ) if is_inbox(mailbox) => {
+                    merge_flags(a, b);
+                    return Ok(());
+                }
+                (
+                    Action::FileInto {
+                        mailbox, flags: a, ..
+                    },
+                    Action::Keep { flags: b },
+                ) if is_inbox(mailbox) => {
+                    merge_flags(a, b);
+                    return Ok(());
+                }
                 (Action::Discard, Action::Discard) => return Ok(()),
                 _ => {}
             }
@@ -372,6 +435,11 @@ impl<'s, 'a> Run<'s, 'a> {
         self.actions.push(action);
         Ok(())
     }
+}
+
+/// Whether a mailbox name is the INBOX (case-insensitive, RFC 9051 §5.1).
+fn is_inbox(mailbox: &str) -> bool {
+    mailbox.eq_ignore_ascii_case("INBOX")
 }
 
 fn merge_flags(into: &mut Vec<String>, more: &[String]) {

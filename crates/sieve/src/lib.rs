@@ -16,6 +16,40 @@
 //!   run time are all capped by [`Limits`], and hitting a cap is an error value, never a
 //!   panic or a hang.
 //!
+//! What the delivery pipeline does with it:
+//!
+//! ```
+//! use twinmail_sieve::{Action, Input, Limits, Script};
+//!
+//! let script = Script::parse(
+//!     r#"require ["fileinto", "imap4flags"];
+//!        if header :contains "subject" "invoice" { addflag "$Invoice"; fileinto "Bills"; }"#,
+//!     &Limits::default(),
+//! )?; // a ParseError says "line L, column C: ..." for ManageSieve and the CLI
+//! let message = b"From: a@example.org\r\nSubject: Invoice 42\r\n\r\nHi\r\n";
+//! let users = vec!["me@example.com".to_string()];
+//! let outcome = script.run(&Input {
+//!     envelope_from: "a@example.org",
+//!     envelope_to: "me@example.com",
+//!     message,
+//!     size: message.len() as u64,
+//!     user_addresses: &users,
+//! })?; // a RunError means: keep in INBOX and log it
+//! assert_eq!(
+//!     outcome.actions,
+//!     vec![Action::FileInto {
+//!         mailbox: "Bills".into(),
+//!         flags: vec!["$Invoice".into()],
+//!         copy: false,
+//!     }]
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A parsed [`Script`] is `Send + Sync` and cheap to share: parse once per script
+//! change, not per message (a 100-rule script takes a few hundred microseconds to
+//! parse, and some tens of microseconds to run).
+//!
 //! How far each RFC is implemented:
 //! - RFC 5228: all of it, "encoded-character" included; the address test accepts any
 //!   header that holds addresses.
@@ -27,6 +61,8 @@
 //! - RFC 5429 (reject/ereject) and RFC 3894 (copy): all of it; delivering the reject is
 //!   the caller's.
 //! - RFC 5231 (relational): `:value` and `:count` on every test but body.
+//! - Not implemented: "mailbox" (RFC 5490), "date" (RFC 5260), "regex", "spamtest",
+//!   "include", "duplicate"; `require` refuses them.
 
 #![forbid(unsafe_code)]
 
@@ -129,7 +165,7 @@ pub struct Input<'a> {
     /// MAIL FROM as given in SMTP, angle brackets optional; `""` for the null
     /// reverse-path (a bounce).
     pub envelope_from: &'a str,
-    /// The RCPT TO this delivery is for (one user's address).
+    /// The RCPT TO this delivery is for (one user's address), angle brackets optional.
     pub envelope_to: &'a str,
     /// The message as received, headers and body.
     pub message: &'a [u8],
@@ -138,6 +174,26 @@ pub struct Input<'a> {
     /// All of the user's addresses (primary and aliases). A vacation reply is sent only
     /// if one of them, `envelope_to` or a `:addresses` entry is in To/Cc/Bcc.
     pub user_addresses: &'a [String],
+}
+
+impl Input<'_> {
+    /// The envelope sender without angle brackets or spaces; `""` for a bounce.
+    pub(crate) fn sender(&self) -> &str {
+        bare(self.envelope_from)
+    }
+
+    /// The envelope recipient without angle brackets or spaces.
+    pub(crate) fn recipient(&self) -> &str {
+        bare(self.envelope_to)
+    }
+}
+
+fn bare(addr: &str) -> &str {
+    let addr = addr.trim();
+    addr.strip_prefix('<')
+        .and_then(|a| a.strip_suffix('>'))
+        .unwrap_or(addr)
+        .trim()
 }
 
 /// What to do with the message.

@@ -7,8 +7,6 @@
 //! - An extension's command, test or tag without its `require` is an error
 //!   (RFC 5228 §3.2), as is a `require` of anything not in [`crate::CAPABILITIES`].
 
-use std::collections::HashSet;
-
 use crate::{
     CAPABILITIES,
     args::Args,
@@ -25,17 +23,22 @@ use crate::{
 
 /// What the script declared with `require`.
 pub(crate) struct Parser {
-    /// Capabilities required, lower-cased.
-    required: HashSet<String>,
+    /// Capabilities required, lower-cased (a dozen at most: a list beats a hash set).
+    required: Vec<String>,
+    /// Whether "variables" is required: strings are split into references.
+    variables: bool,
+    /// Whether "encoded-character" is required: strings are decoded first.
+    encoded: bool,
 }
 
 impl Parser {
     /// Turns the grammar tree into typed commands.
     pub(crate) fn build(raw: Vec<RawCommand>) -> Result<(Vec<Command>, Vec<String>), ParseError> {
         let mut parser = Parser {
-            required: HashSet::new(),
+            required: Vec::new(),
+            variables: false,
+            encoded: false,
         };
-        let mut order = Vec::new();
         let mut rest = Vec::new();
         let mut seen_other = false;
         for cmd in raw {
@@ -44,8 +47,8 @@ impl Parser {
                     return Err(err(cmd.pos, ParseErrorKind::RequireNotFirst));
                 }
                 for cap in parser.require(cmd)? {
-                    if parser.required.insert(cap.clone()) {
-                        order.push(cap);
+                    if !parser.has(&cap) {
+                        parser.required.push(cap);
                     }
                 }
             } else {
@@ -53,20 +56,22 @@ impl Parser {
                 rest.push(cmd);
             }
         }
+        parser.variables = parser.has("variables");
+        parser.encoded = parser.has("encoded-character");
         let commands = parser.block(rest)?;
-        Ok((commands, order))
+        Ok((commands, parser.required))
     }
 
     fn require(&self, cmd: RawCommand) -> Result<Vec<String>, ParseError> {
         let mut args = Args::new(&cmd.name, cmd.pos, cmd.args, false);
-        let caps = args.string_list("capabilities")?;
+        let (caps, at) = args.string_list_at("capabilities")?;
         args.done()?;
         no_tests_or_block(&cmd.name, cmd.pos, &cmd.tests, &cmd.block)?;
         let mut out = Vec::new();
         for cap in caps {
             let lower = cap.to_ascii_lowercase();
             if !CAPABILITIES.contains(&lower.as_str()) {
-                return Err(err(cmd.pos, ParseErrorKind::UnknownCapability(cap)));
+                return Err(err(at, ParseErrorKind::UnknownCapability(cap)));
             }
             out.push(lower);
         }
@@ -74,7 +79,7 @@ impl Parser {
     }
 
     fn has(&self, cap: &str) -> bool {
-        self.required.contains(cap)
+        self.required.iter().any(|c| c == cap)
     }
 
     fn need(&self, cap: &str, what: &str, pos: Pos) -> Result<(), ParseError> {
@@ -93,8 +98,13 @@ impl Parser {
 
     /// A command's arguments, `${hex:..}`/`${unicode:..}` decoded first if the script
     /// requires "encoded-character".
-    fn args(&self, name: &str, pos: Pos, mut raw: Vec<RawArg>) -> Result<Args, ParseError> {
-        if self.has("encoded-character") {
+    fn args<'n>(
+        &self,
+        name: &'n str,
+        pos: Pos,
+        mut raw: Vec<RawArg>,
+    ) -> Result<Args<'n>, ParseError> {
+        if self.encoded {
             for arg in &mut raw {
                 let at = arg.pos();
                 let fail = |m: String| bad(name, at, &m);
@@ -109,7 +119,7 @@ impl Parser {
                 }
             }
         }
-        Ok(Args::new(name, pos, raw, self.has("variables")))
+        Ok(Args::new(name, pos, raw, self.variables))
     }
 
     /// A list of commands: folds `elsif`/`else` into the `if` before them.
@@ -325,7 +335,7 @@ impl Parser {
             days: None,
             subject: None,
             from: None,
-            addresses: Vec::new(),
+            addresses: StrList::default(),
             mime: false,
             handle: None,
             reason: Str::Lit(String::new()),
@@ -510,8 +520,8 @@ impl Parser {
         args: &mut Args,
         address: bool,
     ) -> Result<bool, ParseError> {
-        let cmd = args.name.clone();
-        let twice = |what: &str| bad(&cmd, at, &format!("{what} given twice"));
+        let cmd = args.name;
+        let twice = |what: &str| bad(cmd, at, &format!("{what} given twice"));
         match tag {
             "is" | "contains" | "matches" | "value" | "count" => {
                 if tags.match_type.is_some() {
@@ -526,7 +536,7 @@ impl Parser {
                         let (name, opos) = args.string_at("the relational operator")?;
                         let Some(op) = RelOp::from_name(&name) else {
                             return Err(bad(
-                                &cmd,
+                                cmd,
                                 opos,
                                 &format!(
                                     "unknown relational operator \"{name}\" (gt, ge, lt, le, eq or ne)"
@@ -609,12 +619,15 @@ impl MatchTags {
 
 /// Header names are case-insensitive: literal ones are lower-cased once here.
 fn lower_names(list: StrList) -> StrList {
-    list.into_iter()
-        .map(|s| match s {
-            Str::Lit(t) => Str::Lit(t.to_ascii_lowercase()),
-            other => other,
-        })
-        .collect()
+    StrList::new(
+        list.items
+            .into_iter()
+            .map(|s| match s {
+                Str::Lit(t) => Str::Lit(t.to_ascii_lowercase()),
+                other => other,
+            })
+            .collect(),
+    )
 }
 
 /// A loose check of a literal redirect address: `local@domain`, no spaces or angle

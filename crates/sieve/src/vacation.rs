@@ -43,11 +43,7 @@ pub(crate) fn suppressed(
     input: &Input<'_>,
     extra: &[String],
 ) -> Option<VacationSuppressed> {
-    let sender = input
-        .envelope_from
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>');
+    let sender = input.sender();
     if sender.is_empty() {
         return Some(VacationSuppressed::NullSender);
     }
@@ -92,7 +88,7 @@ pub(crate) fn suppressed(
         return Some(VacationSuppressed::AutoSubmitted);
     }
     let mine = |a: &str| {
-        a.eq_ignore_ascii_case(input.envelope_to)
+        a.eq_ignore_ascii_case(input.recipient())
             || input
                 .user_addresses
                 .iter()

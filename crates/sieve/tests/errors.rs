@@ -25,7 +25,8 @@ fn unknown_capability_is_refused_at_parse_time() {
         e.kind,
         ParseErrorKind::UnknownCapability("x-frobnicate".into())
     );
-    assert_eq!(e.pos, Pos { line: 1, column: 1 });
+    // The position of the capability list.
+    assert_eq!(e.pos, Pos { line: 1, column: 9 });
 }
 
 #[test]

@@ -72,3 +72,35 @@ fn capabilities_are_what_require_accepts() {
         &["fileinto".to_string(), "variables".to_string()]
     );
 }
+
+#[test]
+fn scripts_and_outcomes_can_cross_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<twinmail_sieve::Script>();
+    shared::<twinmail_sieve::Outcome>();
+    shared::<twinmail_sieve::ParseError>();
+    shared::<twinmail_sieve::RunError>();
+}
+
+#[test]
+fn keep_and_fileinto_inbox_are_one_delivery() {
+    // RFC 5228 §2.10.3: keep and fileinto "INBOX" file the message once.
+    assert_eq!(
+        actions(
+            "require \"fileinto\"; keep; fileinto \"inbox\";",
+            &plain("a@b", "x")
+        ),
+        vec![keep()]
+    );
+    let out = run(
+        "require [\"fileinto\", \"copy\", \"imap4flags\"]; fileinto :copy :flags \"a\" \"INBOX\"; addflag \"b\";",
+        &plain("a@b", "x"),
+    );
+    assert_eq!(
+        out.actions,
+        vec![Action::Keep {
+            flags: strings(&["b", "a"])
+        }]
+    );
+    assert!(out.implicit_keep);
+}

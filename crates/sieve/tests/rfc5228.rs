@@ -421,3 +421,20 @@ fn section_5_1_addresses_without_at_match_only_all() {
     // An empty group has no addresses at all.
     assert!(!hit(r#"address :all :matches "to" "*""#));
 }
+
+#[test]
+fn section_5_4_envelope_addresses_may_come_in_angle_brackets() {
+    let src = r#"require ["envelope", "fileinto"];
+        if envelope :domain :is "to" "example.com" { fileinto "to"; }
+        if envelope :localpart :is "from" "tim" { fileinto "from"; }"#;
+    assert_eq!(
+        try_run_env(
+            src,
+            &plain("x@y", "x"),
+            "<tim@example.org>",
+            "<me@example.com>"
+        )
+        .map(|o| o.actions),
+        Ok(vec![fileinto("to"), fileinto("from")])
+    );
+}
