@@ -111,6 +111,9 @@ pub struct Dial {
     pub timeout: Duration,
     /// Login for a smarthost.
     pub auth: Option<(String, String)>,
+    /// The host's DNSSEC-validated TLSA records: when there are any, STARTTLS with a
+    /// certificate matching one of them, or no delivery (RFC 7672).
+    pub dane: Vec<crate::dane::Tlsa>,
 }
 
 /// Connects, greets and (as `tls` says) secures a connection, then sends each message;
@@ -143,6 +146,20 @@ pub async fn deliver(
     let offered = ehlo
         .as_ref()
         .is_some_and(|e| e.has_capability(EXT_START_TLS));
+    if !dial.dane.is_empty() {
+        if !offered {
+            return Err(ConnectError::Failed(format!(
+                "{} has TLSA records but offers no STARTTLS: not sent in clear",
+                dial.host
+            )));
+        }
+        let connector = crate::dane::DaneVerifier::connector(dial.dane.clone());
+        let tls = client
+            .start_tls(&connector, &dial.host)
+            .await
+            .map_err(|e| ConnectError::Failed(format!("DANE: {}'s certificate: {e}", dial.host)))?;
+        return session(tls, dial, messages, false).await;
+    }
     match dial.tls {
         TlsMode::Required if !offered => Err(ConnectError::Failed(format!(
             "{} does not offer STARTTLS, which is required",

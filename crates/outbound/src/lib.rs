@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod dane;
 pub mod dkim;
 pub mod dns;
 pub mod dsn;

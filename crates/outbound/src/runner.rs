@@ -298,6 +298,18 @@ impl Runner {
             .collect();
         let mut last = Reply::deferred(format!("451 4.4.1 no mail server of {domain} answered"));
         for (host, addrs) in hosts {
+            // DANE applies to MX hosts with validated TLSA records; a lookup that fails
+            // for now passes this host over rather than risk sending in clear.
+            let dane = match &self.settings.relay {
+                Some(_) => Vec::new(),
+                None => match self.dns.tlsa(&host, self.settings.port).await {
+                    Ok(records) => records.into_iter().filter(|r| r.usable()).collect(),
+                    Err(e) => {
+                        last = Reply::deferred(format!("451 4.7.5 TLSA lookup for {host}: {e}"));
+                        continue;
+                    }
+                },
+            };
             for addr in addrs {
                 let (tls, auth) = match &self.settings.relay {
                     Some(r) => (r.tls, r.auth.clone()),
@@ -310,6 +322,7 @@ impl Runner {
                     tls,
                     timeout: self.settings.timeout,
                     auth,
+                    dane: dane.clone(),
                 };
                 self.stats.count_connection();
                 match client::deliver(&dial, &outgoing).await {

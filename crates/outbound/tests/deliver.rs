@@ -16,7 +16,7 @@ use mail_auth::{
     AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
     common::{parse::TxtRecordParser, verify::DomainKey},
 };
-use twinmail_outbound::{Runner, Settings, StaticDns, Stats, dkim};
+use twinmail_outbound::{Runner, Settings, StaticDns, Stats, dane::Tlsa, dkim};
 use twinmail_store::{Guid, QueueAction, RcptState, Store};
 use twinmail_testkit::{ALICE, Sink, SinkOptions, inbox};
 
@@ -30,6 +30,11 @@ struct World {
 /// A store (example.com local, alice and bob) and a runner whose DNS sends example.net
 /// (and example.org) to the sink.
 async fn world(sink_port: u16) -> World {
+    world_with(sink_port, |_| {}).await
+}
+
+/// As [`world`], with DNS answers changed by `tweak` (TLSA records, say).
+async fn world_with(sink_port: u16, tweak: impl FnOnce(&mut StaticDns)) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = twinmail_testkit::store(dir.path()).await;
     let mut dns = StaticDns::default();
@@ -42,6 +47,7 @@ async fn world(sink_port: u16) -> World {
     }
     dns.mx
         .insert("nullmx.example".into(), vec![(0, ".".into())]);
+    tweak(&mut dns);
     let mut settings = Settings::new("mx.example.com");
     settings.port = sink_port;
     settings.timeout = Duration::from_secs(10);
@@ -330,4 +336,105 @@ async fn null_mx_and_missing_domains_fail_at_once_and_unreachable_ones_wait() {
         "{:?}",
         state("c@example.net")
     );
+}
+
+/// A TLSA record for the sink's host (SHA-256 matching).
+fn tlsa(port: u16, usage: u8, selector: u8, data: Vec<u8>) -> (String, Vec<Tlsa>) {
+    (
+        format!("_{port}._tcp.mx.example.net"),
+        vec![Tlsa {
+            usage,
+            selector,
+            matching: 1,
+            data,
+        }],
+    )
+}
+
+#[tokio::test]
+async fn dane_a_matching_certificate_delivers_a_mismatch_defers_and_nothing_goes_in_clear() {
+    use sha2::Digest;
+    // The certificate matches its TLSA record (DANE-EE, the whole certificate):
+    // delivered under STARTTLS.
+    let sink = Sink::start(SinkOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let digest = sha2::Sha256::digest(sink.cert.as_ref().unwrap()).to_vec();
+    let (name, records) = tlsa(sink.port, 3, 0, digest);
+    let w = world_with(sink.port, |d| {
+        d.tlsa.insert(name, records);
+    })
+    .await;
+    w.store
+        .enqueue(
+            Guid::random(),
+            ALICE.0,
+            &["friend@example.net".into()],
+            message("dane", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    w.runner.pass().await.unwrap();
+    let got = sink.wait_for(1, 10);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls);
+
+    // A record that names another key (SPKI): deferred, never sent.
+    let sink = Sink::start(SinkOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let (name, records) = tlsa(sink.port, 3, 1, vec![7; 32]);
+    let w = world_with(sink.port, |d| {
+        d.tlsa.insert(name, records);
+    })
+    .await;
+    let id = Guid::random();
+    w.store
+        .enqueue(
+            id,
+            ALICE.0,
+            &["friend@example.net".into()],
+            message("dane", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    w.runner.pass().await.unwrap();
+    let q = w.store.queue_entry(&id.to_hex()).await;
+    assert!(
+        q.is_ok(),
+        "{:?} {:?} {:?}",
+        q,
+        w.stats.recent(),
+        sink.received().len()
+    );
+    let q = q.unwrap();
+    assert_eq!(q.recipients[0].state, RcptState::Pending);
+    assert!(q.last_reply.contains("DANE"), "{}", q.last_reply);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sink.received().is_empty(), "nothing delivered");
+
+    // TLSA records but no STARTTLS offered: not sent in clear.
+    let sink = Sink::start(SinkOptions::default());
+    let (name, records) = tlsa(sink.port, 3, 1, vec![7; 32]);
+    let w = world_with(sink.port, |d| {
+        d.tlsa.insert(name, records);
+    })
+    .await;
+    let id = Guid::random();
+    w.store
+        .enqueue(
+            id,
+            ALICE.0,
+            &["friend@example.net".into()],
+            message("dane", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    w.runner.pass().await.unwrap();
+    let q = w.store.queue_entry(&id.to_hex()).await.unwrap();
+    assert!(q.last_reply.contains("STARTTLS"), "{}", q.last_reply);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sink.received().is_empty(), "nothing sent in clear");
 }

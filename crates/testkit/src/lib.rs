@@ -516,6 +516,8 @@ pub const PYTHON_VENV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.test-
 pub struct Sink {
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Its certificate (DER), when it offers STARTTLS.
+    pub cert: Option<Vec<u8>>,
     /// Where it records messages.
     log: std::path::PathBuf,
     /// The sink process.
@@ -561,9 +563,11 @@ impl Sink {
         std::fs::write(&script, include_str!("sink.py")).unwrap();
         let mut cmd = std::process::Command::new(PYTHON_VENV);
         cmd.arg(&script).arg("--log").arg(&log);
+        let mut cert_der = None;
         if opts.tls {
             let ck =
                 rcgen::generate_simple_self_signed(vec!["mx.example.net".to_string()]).unwrap();
+            cert_der = Some(ck.cert.der().to_vec());
             let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
             std::fs::write(&cert, ck.cert.pem()).unwrap();
             std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
@@ -585,6 +589,7 @@ impl Sink {
         let port = line.trim().parse().expect("the sink prints its port");
         Sink {
             port,
+            cert: cert_der,
             log,
             child,
             _dir: dir,
