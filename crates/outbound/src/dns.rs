@@ -28,6 +28,8 @@ pub trait Dns: Send + Sync + 'static {
     fn mx<'a>(&'a self, domain: &'a str) -> DnsFuture<'a, Vec<(u16, String)>>;
     /// The addresses of `host` (A and AAAA).
     fn ips<'a>(&'a self, host: &'a str) -> DnsFuture<'a, Vec<IpAddr>>;
+    /// The TXT records of `name`, each as one string.
+    fn txt<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Vec<String>>;
     /// The DNSSEC-validated TLSA records of `_port._tcp.host` (RFC 7672 §2.2); empty
     /// when there are none or they are not validated (then DANE does not apply).
     fn tlsa<'a>(&'a self, host: &'a str, port: u16) -> DnsFuture<'a, Vec<Tlsa>>;
@@ -101,6 +103,30 @@ impl Dns for Hickory {
         })
     }
 
+    fn txt<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let fqdn = format!("{}.", name.trim_end_matches('.'));
+            let found = self
+                .plain
+                .txt_lookup(fqdn.as_str())
+                .await
+                .map_err(|e| dns_error(name, e))?;
+            Ok(found
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::TXT(t) => Some(
+                        t.txt_data
+                            .iter()
+                            .map(|p| String::from_utf8_lossy(p).into_owned())
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect())
+        })
+    }
+
     fn tlsa<'a>(&'a self, host: &'a str, port: u16) -> DnsFuture<'a, Vec<Tlsa>> {
         Box::pin(async move {
             let name = format!("_{port}._tcp.{}.", host.trim_end_matches('.'));
@@ -135,6 +161,8 @@ pub struct StaticDns {
     pub mx: HashMap<String, Vec<(u16, String)>>,
     /// Address answers by host.
     pub ips: HashMap<String, Vec<IpAddr>>,
+    /// TXT answers by name.
+    pub txt: HashMap<String, Vec<String>>,
     /// Validated TLSA answers by `_port._tcp.host`.
     pub tlsa: HashMap<String, Vec<Tlsa>>,
     /// Names whose lookups fail for now (a DNS outage).
@@ -165,6 +193,10 @@ impl Dns for StaticDns {
 
     fn ips<'a>(&'a self, host: &'a str) -> DnsFuture<'a, Vec<IpAddr>> {
         Box::pin(async move { self.answer(&self.ips, host) })
+    }
+
+    fn txt<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Vec<String>> {
+        Box::pin(async move { self.answer(&self.txt, name) })
     }
 
     fn tlsa<'a>(&'a self, host: &'a str, port: u16) -> DnsFuture<'a, Vec<Tlsa>> {

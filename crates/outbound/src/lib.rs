@@ -13,6 +13,7 @@ pub mod dane;
 pub mod dkim;
 pub mod dns;
 pub mod dsn;
+pub mod mta_sts;
 mod runner;
 mod settings;
 mod stats;

@@ -18,7 +18,7 @@ use mail_auth::{
 };
 use twinmail_outbound::{Runner, Settings, StaticDns, Stats, dane::Tlsa, dkim};
 use twinmail_store::{Guid, QueueAction, RcptState, Store};
-use twinmail_testkit::{ALICE, Sink, SinkOptions, inbox};
+use twinmail_testkit::{ALICE, Sink, SinkOptions, TestCa, inbox};
 
 struct World {
     store: Store,
@@ -30,11 +30,11 @@ struct World {
 /// A store (example.com local, alice and bob) and a runner whose DNS sends example.net
 /// (and example.org) to the sink.
 async fn world(sink_port: u16) -> World {
-    world_with(sink_port, |_| {}).await
+    world_with(sink_port, |_, _| {}).await
 }
 
-/// As [`world`], with DNS answers changed by `tweak` (TLSA records, say).
-async fn world_with(sink_port: u16, tweak: impl FnOnce(&mut StaticDns)) -> World {
+/// As [`world`], with DNS answers and settings changed by `tweak` (TLSA records, roots).
+async fn world_with(sink_port: u16, tweak: impl FnOnce(&mut StaticDns, &mut Settings)) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = twinmail_testkit::store(dir.path()).await;
     let mut dns = StaticDns::default();
@@ -47,11 +47,11 @@ async fn world_with(sink_port: u16, tweak: impl FnOnce(&mut StaticDns)) -> World
     }
     dns.mx
         .insert("nullmx.example".into(), vec![(0, ".".into())]);
-    tweak(&mut dns);
     let mut settings = Settings::new("mx.example.com");
     settings.port = sink_port;
     settings.timeout = Duration::from_secs(10);
     settings.retry = vec![Duration::from_secs(60)];
+    tweak(&mut dns, &mut settings);
     let stats = Arc::new(Stats::default());
     let runner = Runner::new(store.clone(), Arc::new(dns), settings, stats.clone());
     World {
@@ -338,17 +338,49 @@ async fn null_mx_and_missing_domains_fail_at_once_and_unreachable_ones_wait() {
     );
 }
 
-/// A TLSA record for the sink's host (SHA-256 matching).
-fn tlsa(port: u16, usage: u8, selector: u8, data: Vec<u8>) -> (String, Vec<Tlsa>) {
-    (
-        format!("_{port}._tcp.mx.example.net"),
-        vec![Tlsa {
-            usage,
-            selector,
-            matching: 1,
-            data,
-        }],
-    )
+/// One attempt to deliver to a sink (offering STARTTLS or not) whose host publishes one
+/// TLSA record (SHA-256 matching) made of `data` from the sink's certificate: the
+/// recipient's state and last reply afterwards (`None`: delivered and gone from the
+/// queue), and what the sink got.
+async fn dane_attempt(
+    tls: bool,
+    selector: u8,
+    data: impl FnOnce(&Sink) -> Vec<u8>,
+) -> (Option<(RcptState, String)>, Vec<twinmail_testkit::Sunk>) {
+    let sink = Sink::start(SinkOptions {
+        tls,
+        ..Default::default()
+    });
+    let record = Tlsa {
+        usage: 3,
+        selector,
+        matching: 1,
+        data: data(&sink),
+    };
+    let name = format!("_{}._tcp.mx.example.net", sink.port);
+    let w = world_with(sink.port, |d, _| {
+        d.tlsa.insert(name, vec![record]);
+    })
+    .await;
+    let id = Guid::random();
+    w.store
+        .enqueue(
+            id,
+            ALICE.0,
+            &["friend@example.net".into()],
+            message("dane", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    w.runner.pass().await.unwrap();
+    let left = w
+        .store
+        .queue_entry(&id.to_hex())
+        .await
+        .ok()
+        .map(|q| (q.recipients[0].state, q.last_reply));
+    std::thread::sleep(Duration::from_millis(300));
+    (left, sink.received())
 }
 
 #[tokio::test]
@@ -356,38 +388,78 @@ async fn dane_a_matching_certificate_delivers_a_mismatch_defers_and_nothing_goes
     use sha2::Digest;
     // The certificate matches its TLSA record (DANE-EE, the whole certificate):
     // delivered under STARTTLS.
-    let sink = Sink::start(SinkOptions {
-        tls: true,
-        ..Default::default()
-    });
-    let digest = sha2::Sha256::digest(sink.cert.as_ref().unwrap()).to_vec();
-    let (name, records) = tlsa(sink.port, 3, 0, digest);
-    let w = world_with(sink.port, |d| {
-        d.tlsa.insert(name, records);
+    let (left, got) = dane_attempt(true, 0, |s| {
+        sha2::Sha256::digest(s.cert.as_ref().unwrap()).to_vec()
     })
     .await;
-    w.store
-        .enqueue(
-            Guid::random(),
-            ALICE.0,
-            &["friend@example.net".into()],
-            message("dane", "x\r\n"),
-        )
-        .await
-        .unwrap();
-    w.runner.pass().await.unwrap();
-    let got = sink.wait_for(1, 10);
+    assert_eq!(left, None, "delivered");
     assert_eq!(got.len(), 1);
     assert!(got[0].tls);
-
     // A record that names another key (SPKI): deferred, never sent.
+    let (left, got) = dane_attempt(true, 1, |_| vec![7; 32]).await;
+    let (state, reply) = left.expect("still queued");
+    assert_eq!(state, RcptState::Pending);
+    assert!(reply.contains("DANE"), "{reply}");
+    assert!(got.is_empty(), "nothing delivered");
+    // TLSA records but no STARTTLS offered: not sent in clear.
+    let (left, got) = dane_attempt(false, 1, |_| vec![7; 32]).await;
+    assert!(left.expect("still queued").1.contains("STARTTLS"));
+    assert!(got.is_empty(), "nothing sent in clear");
+}
+
+/// Serves one MTA-STS policy over HTTPS (a certificate for mta-sts.example.net from
+/// `ca`) on a loopback port, to every connection.
+async fn policy_server(ca: &TestCa, policy: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let acceptor = tokio_rustls::TlsAcceptor::from(ca.server(&["mta-sts.example.net"]));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0; 4096];
+                let _ = tls.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{policy}",
+                    policy.len()
+                );
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// One delivery to example.net, which publishes an MTA-STS `policy`, to a sink offering
+/// `cert` (none: self-signed): (what is left queued, what the sink got).
+async fn sts_attempt(
+    ca: &TestCa,
+    policy: &'static str,
+    cert: Option<(String, String)>,
+) -> (Option<String>, Vec<twinmail_testkit::Sunk>) {
     let sink = Sink::start(SinkOptions {
         tls: true,
+        cert,
         ..Default::default()
     });
-    let (name, records) = tlsa(sink.port, 3, 1, vec![7; 32]);
-    let w = world_with(sink.port, |d| {
-        d.tlsa.insert(name, records);
+    let policy_port = policy_server(ca, policy).await;
+    let roots = ca.roots();
+    let w = world_with(sink.port, |d, s| {
+        d.txt.insert(
+            "_mta-sts.example.net".into(),
+            vec!["v=STSv1; id=20261203;".into()],
+        );
+        d.ips.insert(
+            "mta-sts.example.net".into(),
+            vec!["127.0.0.1".parse().unwrap()],
+        );
+        s.roots = Some(roots);
+        s.mta_sts_port = policy_port;
     })
     .await;
     let id = Guid::random();
@@ -396,45 +468,40 @@ async fn dane_a_matching_certificate_delivers_a_mismatch_defers_and_nothing_goes
             id,
             ALICE.0,
             &["friend@example.net".into()],
-            message("dane", "x\r\n"),
+            message("sts", "x\r\n"),
         )
         .await
         .unwrap();
     w.runner.pass().await.unwrap();
-    let q = w.store.queue_entry(&id.to_hex()).await;
-    assert!(
-        q.is_ok(),
-        "{:?} {:?} {:?}",
-        q,
-        w.stats.recent(),
-        sink.received().len()
-    );
-    let q = q.unwrap();
-    assert_eq!(q.recipients[0].state, RcptState::Pending);
-    assert!(q.last_reply.contains("DANE"), "{}", q.last_reply);
+    let left = w
+        .store
+        .queue_entry(&id.to_hex())
+        .await
+        .ok()
+        .map(|q| q.last_reply);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(sink.received().is_empty(), "nothing delivered");
+    (left, sink.received())
+}
 
-    // TLSA records but no STARTTLS offered: not sent in clear.
-    let sink = Sink::start(SinkOptions::default());
-    let (name, records) = tlsa(sink.port, 3, 1, vec![7; 32]);
-    let w = world_with(sink.port, |d| {
-        d.tlsa.insert(name, records);
-    })
-    .await;
-    let id = Guid::random();
-    w.store
-        .enqueue(
-            id,
-            ALICE.0,
-            &["friend@example.net".into()],
-            message("dane", "x\r\n"),
-        )
-        .await
-        .unwrap();
-    w.runner.pass().await.unwrap();
-    let q = w.store.queue_entry(&id.to_hex()).await.unwrap();
-    assert!(q.last_reply.contains("STARTTLS"), "{}", q.last_reply);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(sink.received().is_empty(), "nothing sent in clear");
+#[tokio::test]
+async fn mta_sts_enforce_sends_only_over_verified_tls_to_a_listed_mx() {
+    let ca = TestCa::new();
+    const LISTED: &str =
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.example.net\r\nmax_age: 86400\r\n";
+    const OTHER: &str =
+        "version: STSv1\r\nmode: enforce\r\nmx: *.elsewhere.example\r\nmax_age: 86400\r\n";
+    // Listed MX, certificate valid for it: delivered under TLS.
+    let (left, got) = sts_attempt(&ca, LISTED, Some(ca.leaf(&["mx.example.net"]))).await;
+    assert_eq!(left, None, "delivered");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls);
+    // Listed MX, certificate not from a trusted CA (self-signed): deferred, not sent.
+    let (left, got) = sts_attempt(&ca, LISTED, None).await;
+    assert!(left.is_some(), "still queued");
+    assert!(got.is_empty(), "nothing sent: {got:?}");
+    // The policy names other MXes only: deferred, not sent.
+    let (left, got) = sts_attempt(&ca, OTHER, Some(ca.leaf(&["mx.example.net"]))).await;
+    let left = left.expect("still queued");
+    assert!(left.contains("MTA-STS"), "{left}");
+    assert!(got.is_empty());
 }
