@@ -505,3 +505,35 @@ async fn mta_sts_enforce_sends_only_over_verified_tls_to_a_listed_mx() {
     assert!(left.contains("MTA-STS"), "{left}");
     assert!(got.is_empty());
 }
+
+#[tokio::test]
+async fn a_late_message_tells_its_sender_once_and_keeps_trying() {
+    // Nothing listens on port 9: the MX is unreachable; the notice is due at once.
+    let w = world_with(9, |_, s| s.delay_notice = Duration::ZERO).await;
+    let id = Guid::random();
+    w.store
+        .enqueue(
+            id,
+            ALICE.0,
+            &["friend@example.net".into()],
+            message("late", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    w.runner.pass().await.unwrap();
+    // The notice is queued beside the message (to alice, local): delivered next pass.
+    w.runner.pass().await.unwrap();
+    let mail = inbox(&w.store, ALICE.0).await;
+    assert_eq!(mail.len(), 1);
+    let text = String::from_utf8_lossy(&mail[0]);
+    assert!(text.contains("Action: delayed"), "{text}");
+    assert!(text.contains("Status: 4."), "{text}");
+    // Still queued; tried again, no second notice.
+    w.store.control_queue(id, QueueAction::Retry).await.unwrap();
+    w.runner.pass().await.unwrap();
+    w.runner.pass().await.unwrap();
+    assert_eq!(inbox(&w.store, ALICE.0).await.len(), 1, "told once");
+    let q = w.store.queue_entry(&id.to_hex()).await.unwrap();
+    assert!(q.delay_notified);
+    assert_eq!(q.recipients[0].state, RcptState::Pending);
+}
