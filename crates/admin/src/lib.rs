@@ -53,6 +53,8 @@ pub struct AdminSettings {
     pub protocols: Vec<(String, Arc<twinmail_net::Limits>)>,
     /// Where the sampler leaves the latest status as JSON, for `twinmail status`.
     pub status_file: Option<PathBuf>,
+    /// The outbound runner's counters, when it runs.
+    pub outbound: Option<Arc<twinmail_outbound::Stats>>,
     /// Reads the inbound filters' counters (twinmail-filter's, which this crate does not
     /// import); `None` for a server built without them.
     pub filters: Option<FilterSource>,

@@ -166,6 +166,60 @@ pub(crate) fn render(s: &Status) -> String {
     );
     protocols(&mut out, s);
     filters(&mut out, s);
+    if let Some(q) = &s.outbound {
+        for (name, kind, help, value) in [
+            (
+                "outbound_queue_messages",
+                "gauge",
+                "Messages in the outbound queue.",
+                q.queued,
+            ),
+            (
+                "outbound_queue_recipients",
+                "gauge",
+                "Recipients still to deliver.",
+                q.recipients,
+            ),
+            (
+                "outbound_queue_oldest_seconds",
+                "gauge",
+                "Age of the oldest queued message.",
+                q.oldest_secs,
+            ),
+            (
+                "outbound_delivered_total",
+                "counter",
+                "Recipients delivered to other servers.",
+                q.delivered,
+            ),
+            (
+                "outbound_deferred_total",
+                "counter",
+                "Recipient attempts deferred for a retry.",
+                q.deferred,
+            ),
+            (
+                "outbound_failed_total",
+                "counter",
+                "Recipients failed for good.",
+                q.failed,
+            ),
+            (
+                "outbound_bounces_total",
+                "counter",
+                "Failure notices sent to senders.",
+                q.bounces,
+            ),
+            (
+                "outbound_takeovers_total",
+                "counter",
+                "Messages of the twin's delivered here after its lease.",
+                q.takeovers,
+            ),
+        ] {
+            metric(&mut out, name, kind, help, value as f64);
+        }
+    }
     if let Some(m) = &s.mirror {
         let up = if m.link == "up" { 1.0 } else { 0.0 };
         metric(

@@ -100,6 +100,46 @@ pub(crate) fn render(s: &Status) -> String {
             o.push_str(&plot(&s.history));
         }
     }
+    if let Some(q) = &s.outbound {
+        let _ = write!(
+            o,
+            "<h2>Outbound</h2><table>\
+             <tr><th>queued</th><td id=\"outbound-queue\">{} messages, {} recipients, {} bytes{}</td></tr>\
+             <tr><th>oldest</th><td>{}</td></tr>\
+             <tr><th>since start</th><td id=\"outbound-counts\">delivered={} deferred={} failed={} bounces={} taken over={}</td></tr></table>",
+            q.queued,
+            q.recipients,
+            q.bytes,
+            if q.held > 0 {
+                format!(", {} held", q.held)
+            } else {
+                String::new()
+            },
+            if q.queued == 0 {
+                "-".to_string()
+            } else {
+                duration(q.oldest_secs)
+            },
+            q.delivered,
+            q.deferred,
+            q.failed,
+            q.bounces,
+            q.takeovers,
+        );
+        if !q.recent.is_empty() {
+            o.push_str("<h3>Last failures and deferrals</h3><table id=\"outbound-recent\">");
+            for f in &q.recent {
+                let _ = write!(
+                    o,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    f.at,
+                    esc(&f.rcpt),
+                    esc(&f.reply)
+                );
+            }
+            o.push_str("</table>");
+        }
+    }
     o.push_str(
         "<h2>Traffic</h2><table id=\"traffic\"><tr><th>protocol</th><th>open</th>\
          <th>connections</th><th>refused</th><th>failed logins</th><th>received</th>\

@@ -40,6 +40,9 @@ pub struct Status {
     pub accounts: usize,
     /// The mirror, if this server has a twin.
     pub mirror: Option<Mirror>,
+    /// The outbound queue and what its runner did.
+    #[serde(default)]
+    pub outbound: Option<Outbound>,
     /// Samples of the last hour, oldest first.
     pub history: Vec<Sample>,
     /// Each enabled inbound filter's outcomes and time, in pipeline order.
@@ -69,6 +72,44 @@ pub struct FilterCounts {
     pub total_micros: u64,
     /// The longest single decision, in microseconds.
     pub max_micros: u64,
+}
+
+/// The outbound queue (both twins' messages: it is mirrored) and this twin's runner.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Outbound {
+    /// Messages queued.
+    pub queued: u64,
+    /// Of which held by an admin.
+    pub held: u64,
+    /// Recipients still to deliver.
+    pub recipients: u64,
+    /// Bytes queued.
+    pub bytes: u64,
+    /// Age of the oldest queued message, in seconds (0: empty).
+    pub oldest_secs: u64,
+    /// Recipients delivered since start.
+    pub delivered: u64,
+    /// Recipient attempts deferred since start.
+    pub deferred: u64,
+    /// Recipients failed for good since start.
+    pub failed: u64,
+    /// Failure notices (bounces) sent since start.
+    pub bounces: u64,
+    /// Messages of the twin's delivered here after its lease ran out, since start.
+    pub takeovers: u64,
+    /// The last failures and deferrals, newest first.
+    pub recent: Vec<OutboundFailure>,
+}
+
+/// A recipient the runner could not deliver (yet).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OutboundFailure {
+    /// Unix seconds.
+    pub at: i64,
+    /// The recipient.
+    pub rcpt: String,
+    /// The remote server's reply (or what went wrong before one).
+    pub reply: String,
 }
 
 /// One listener.
@@ -505,6 +546,10 @@ impl Status {
             })
             .collect();
         recent_rejects.sort_by_key(|r| std::cmp::Reverse(r.at));
+        let outbound = match &s.outbound {
+            Some(stats) => Some(outbound(&app.store, stats).await?),
+            None => None,
+        };
         Ok(Status {
             node: s.node.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -524,8 +569,36 @@ impl Status {
             recent_rejects,
             accounts: app.store.accounts().await?.len(),
             mirror,
+            outbound,
             history,
             filters: s.filters.as_ref().map(|f| f()).unwrap_or_default(),
         })
     }
+}
+
+async fn outbound(
+    store: &twinmail_store::Store,
+    stats: &twinmail_outbound::Stats,
+) -> Result<Outbound, StoreError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let q = store.queue_stats().await?;
+    let mut recent: Vec<OutboundFailure> = stats
+        .recent()
+        .into_iter()
+        .map(|(at, rcpt, reply)| OutboundFailure { at, rcpt, reply })
+        .collect();
+    recent.reverse();
+    Ok(Outbound {
+        queued: q.messages,
+        held: q.held,
+        recipients: q.recipients,
+        bytes: q.bytes,
+        oldest_secs: q.oldest.map_or(0, |t| (now_unix() - t).max(0) as u64),
+        delivered: stats.delivered.load(Relaxed),
+        deferred: stats.deferred.load(Relaxed),
+        failed: stats.failed.load(Relaxed),
+        bounces: stats.bounces.load(Relaxed),
+        takeovers: stats.takeovers.load(Relaxed),
+        recent,
+    })
 }

@@ -24,7 +24,7 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_rustls::TlsStream;
-use twinmail_store::{Change, RemoteChange, Store, StoreError};
+use twinmail_store::{RemoteChange, Store, StoreError};
 
 use crate::{
     LinkError, MirrorSettings,
@@ -288,14 +288,14 @@ async fn send_loop(
             continue;
         }
         for ev in page {
-            let bytes = match &ev.change {
-                Change::MessageAdded { blob, .. } => Some(
+            let bytes = match ev.change.blob() {
+                Some(blob) => Some(
                     store
                         .blob(blob)
                         .await?
                         .ok_or_else(|| StoreError::Corrupt(format!("blob {blob:?} missing")))?,
                 ),
-                _ => None,
+                None => None,
             };
             out.send(Frame::Change(ChangeHeader {
                 seq: ev.seq,

@@ -6,6 +6,7 @@ mod admin;
 mod config;
 mod filters;
 mod human;
+mod outbound;
 mod pair;
 mod serve;
 mod tls;
@@ -48,6 +49,12 @@ enum Command {
     /// Manage aliases and catch-alls.
     #[command(subcommand)]
     Alias(admin::AliasCmd),
+    /// The outbound queue: list, show, retry, hold, release or drop messages.
+    #[command(subcommand)]
+    Queue(outbound::QueueCmd),
+    /// DKIM signing keys for outbound mail.
+    #[command(subcommand)]
+    Dkim(outbound::DkimCmd),
     /// Import mail from a Maildir++ or an mbox file.
     #[command(subcommand)]
     Import(transfer::ImportCmd),
@@ -196,6 +203,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Domain(c) => admin::domain(&store, c).await.map(|()| ExitCode::SUCCESS),
         Command::Alias(c) => admin::alias(&store, c).await.map(|()| ExitCode::SUCCESS),
+        Command::Queue(c) => outbound::queue(&store, c).await.map(|()| ExitCode::SUCCESS),
+        Command::Dkim(c) => outbound::dkim(&store, c).await.map(|()| ExitCode::SUCCESS),
         Command::Mirror(c) => mirror_cmd(&store, &config, c).await,
         Command::Status => status(&store, &config).await,
         Command::HashPassword => {

@@ -106,8 +106,17 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     // The inbound filters. Sender authentication looks at port 25 only (submission's
     // senders logged in); clamd and rspamd check every message delivered here.
     let filters = crate::filters::build(&config.filter, &config.node.hostname)?;
+    let outbound = match config.outbound.settings(&config) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("twinmail: {e:#}; nothing started");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let mut smtp_settings = c.settings(&config.node.hostname, &config.limits);
+    smtp_settings.outbound = config.outbound.enabled;
     let smtp = Smtp::new(
-        c.settings(&config.node.hostname, &config.limits),
+        smtp_settings,
         store.clone(),
         Some(acceptor.clone()),
         filters.pipeline(MAX_HOPS),
@@ -139,6 +148,28 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             TlsAcceptor::from(tls.mirror.clone()),
         );
         services.spawn(mirror.run(l, shutdown.clone()));
+    }
+    let outbound_stats = std::sync::Arc::new(twinmail_outbound::Stats::default());
+    {
+        // The queue runner delivers what is queued here (and, past the lease, the
+        // twin's); it runs even with `enabled = false`, for what is queued already.
+        let dns: std::sync::Arc<dyn twinmail_outbound::Dns> =
+            match twinmail_outbound::Hickory::from_system() {
+                Ok(h) => std::sync::Arc::new(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbound: no system resolver; MX lookups will fail until it is fixed");
+                    std::sync::Arc::new(twinmail_outbound::StaticDns::default())
+                }
+            };
+        let runner =
+            twinmail_outbound::Runner::new(store.clone(), dns, outbound, outbound_stats.clone());
+        let mut shutdown = shutdown.clone();
+        services.spawn(async move {
+            tokio::select! {
+                _ = runner.run() => {}
+                _ = shutdown.wait_for(|s| *s) => {}
+            }
+        });
     }
     let admin_addr = admin_listener
         .as_ref()
@@ -180,6 +211,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
                 ("pop3".into(), pop3.limits.clone()),
             ],
             status_file: Some(config.status_file()),
+            outbound: Some(outbound_stats.clone()),
             filters: Some(crate::filters::source(&filters)),
         },
         store.clone(),

@@ -52,8 +52,10 @@ impl TlsInfo {
 pub struct Transaction {
     /// The reverse-path.
     pub from: String,
-    /// RCPT TO addresses accepted so far.
+    /// Local RCPT TO addresses accepted so far.
     pub recipients: Vec<String>,
+    /// Foreign ones (submission only), for the outbound queue.
+    pub outbound: Vec<String>,
     /// The store's side of the transaction: resolved accounts, nothing written yet.
     pub delivery: Delivery,
     /// BDAT chunks received so far.

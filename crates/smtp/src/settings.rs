@@ -83,6 +83,9 @@ pub struct SmtpSettings {
     /// Most message bytes (DATA and BDAT) all sessions of the process may hold in memory
     /// at once; a message that would go past it is answered 451 4.3.1 (try later).
     pub max_bytes_in_flight: usize,
+    /// Whether a logged-in user on submission may send to other domains (the outbound
+    /// queue takes the mail); off, such recipients are refused with 554 5.7.1.
+    pub outbound: bool,
 }
 
 impl SmtpSettings {
@@ -109,6 +112,7 @@ impl SmtpSettings {
             greet_delay: Duration::ZERO,
             junk_command_limit: 100,
             max_bytes_in_flight: 512 * 1024 * 1024,
+            outbound: false,
         }
     }
 }

@@ -205,6 +205,152 @@ pub enum Change {
         /// Its HIGHESTMODSEQ.
         highestmodseq: u64,
     },
+    /// A message was queued for delivery to other domains (submission to a foreign
+    /// recipient, a delivery status notification, a forward). Its bytes travel with it.
+    Queued {
+        /// The queued message's id (derived from the client's transaction where a retry
+        /// must be recognised).
+        id: Guid,
+        /// The twin that delivers it: the one that accepted it.
+        owner: String,
+        /// The envelope sender, empty for a DSN.
+        from: String,
+        /// The envelope recipients.
+        recipients: Vec<String>,
+        /// Its bytes' address.
+        blob: BlobHash,
+        /// Its size in bytes.
+        size: u64,
+        /// When it was queued (Unix seconds).
+        at: i64,
+    },
+    /// A delivery attempt of a queued message ended. The twin that made it (`by`) owns
+    /// the message from now on (the owner's, or the twin's after taking the queue over).
+    QueueAttempt {
+        /// The queued message's id.
+        id: Guid,
+        /// The twin that made the attempt.
+        by: String,
+        /// When it ended (Unix seconds).
+        at: i64,
+        /// What became of each recipient tried.
+        outcomes: Vec<RcptOutcome>,
+        /// When to try the recipients still pending (Unix seconds).
+        next_attempt: i64,
+        /// True once the sender has been told of the delay.
+        delay_notified: bool,
+    },
+    /// An admin held, released, retried or dropped a queued message.
+    QueueControl {
+        /// The queued message's id.
+        id: Guid,
+        /// What was done.
+        action: QueueAction,
+    },
+    /// A DKIM signing key was made for a domain.
+    DkimKeyAdded {
+        /// The signing domain (d=).
+        domain: String,
+        /// The selector (s=).
+        selector: String,
+        /// `ed25519-sha256` or `rsa-sha256`.
+        algorithm: String,
+        /// The private key, PKCS#8 DER, base64.
+        private_key: String,
+        /// When it was made (Unix seconds).
+        at: i64,
+    },
+    /// A Sieve script was stored (new, or replacing one of that name).
+    SieveScriptPut {
+        /// The owning account.
+        account: Guid,
+        /// The script's name.
+        name: String,
+        /// Its text.
+        script: String,
+    },
+    /// A Sieve script was deleted (never the active one).
+    SieveScriptDeleted {
+        /// The owning account.
+        account: Guid,
+        /// The script's name.
+        name: String,
+    },
+    /// A Sieve script was renamed.
+    SieveScriptRenamed {
+        /// The owning account.
+        account: Guid,
+        /// Its name before.
+        from: String,
+        /// Its name after.
+        to: String,
+    },
+    /// The account's active Sieve script changed (`None`: no script runs).
+    SieveActivated {
+        /// The owning account.
+        account: Guid,
+        /// The script that runs on delivery now.
+        name: Option<String>,
+    },
+    /// A vacation reply was sent: none again to this sender for this handle until then.
+    VacationReplied {
+        /// The account that replied.
+        account: Guid,
+        /// The vacation action's handle.
+        handle: String,
+        /// Who was answered.
+        sender: String,
+        /// Until when (Unix seconds) no second reply goes out.
+        until: i64,
+    },
+}
+
+/// What became of one recipient of a queued message in one attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RcptOutcome {
+    /// The recipient address.
+    pub rcpt: String,
+    /// Delivered, failed for good, or to be tried again.
+    pub state: RcptState,
+    /// The remote server's reply (or what went wrong before one came).
+    pub reply: String,
+}
+
+/// Where a queued recipient stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RcptState {
+    /// Not delivered yet: tried again later.
+    Pending,
+    /// The remote server took it (2xx): never sent again.
+    Delivered,
+    /// Refused for good (5xx, or retried past the queue's lifetime): bounced.
+    Failed,
+}
+
+impl RcptState {
+    /// The name kept in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RcptState::Pending => "pending",
+            RcptState::Delivered => "delivered",
+            RcptState::Failed => "failed",
+        }
+    }
+}
+
+/// What an admin did to a queued message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueAction {
+    /// Not tried until released.
+    Hold,
+    /// Tried again on its schedule.
+    Release,
+    /// Tried again now.
+    Retry,
+    /// Removed without delivery or bounce.
+    Drop,
 }
 
 /// One message's new flags within a [`Change::FlagsChanged`].
@@ -255,6 +401,15 @@ impl Change {
             Change::MessagesExpunged { .. } => "messages_expunged",
             Change::MailboxState { .. } => "mailbox_state",
             Change::MessageRenumbered { .. } => "message_renumbered",
+            Change::Queued { .. } => "queued",
+            Change::QueueAttempt { .. } => "queue_attempt",
+            Change::QueueControl { .. } => "queue_control",
+            Change::DkimKeyAdded { .. } => "dkim_key_added",
+            Change::SieveScriptPut { .. } => "sieve_script_put",
+            Change::SieveScriptDeleted { .. } => "sieve_script_deleted",
+            Change::SieveScriptRenamed { .. } => "sieve_script_renamed",
+            Change::SieveActivated { .. } => "sieve_activated",
+            Change::VacationReplied { .. } => "vacation_replied",
         }
     }
 
@@ -303,6 +458,14 @@ impl Change {
                 account,
                 disabled: true,
             } => Some(account),
+            _ => None,
+        }
+    }
+
+    /// The bytes this change carries to the twin (a new message's or a queued one's).
+    pub fn blob(&self) -> Option<&BlobHash> {
+        match self {
+            Change::MessageAdded { blob, .. } | Change::Queued { blob, .. } => Some(blob),
             _ => None,
         }
     }

@@ -13,14 +13,16 @@ mod mirror;
 pub mod names;
 mod ops;
 mod password;
+mod queue;
 mod rows;
+mod sieve;
 mod store;
 mod types;
 mod uidset;
 mod write;
 mod writer;
 
-pub use change::{Change, ChangeEvent, Expunged, FlagUpdate};
+pub use change::{Change, ChangeEvent, Expunged, FlagUpdate, QueueAction, RcptOutcome, RcptState};
 pub use error::StoreError;
 pub use mirror::{AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
 pub use ops::{
@@ -29,6 +31,8 @@ pub use ops::{
     remote::{Applied, RemoteChange},
 };
 pub use password::HashCost;
+pub use queue::{Attempt, Bounce, DkimKey, QueueStats, Queued, QueuedRcpt};
+pub use sieve::{MAX_SCRIPT_BYTES, MAX_SCRIPTS};
 pub use store::{Delivery, Store, StoreOptions};
 pub use types::{
     Account, BlobHash, FlagMode, Flags, Guid, Mailbox, MailboxCounts, Message, Placed, Quota, Role,

@@ -482,7 +482,8 @@ type MessageTuple = (
 );
 
 impl Snapshot {
-    /// Domains, accounts, aliases, mailboxes and tombstones, as the changes that make them.
+    /// Domains, accounts, aliases, mailboxes, DKIM keys, Sieve scripts, vacation replies and
+    /// tombstones, as the changes that make them. (The outbound queue is not in it: its owner delivers it.)
     pub async fn meta(&mut self) -> Result<Vec<Change>, StoreError> {
         let mut out = Vec::new();
         let domains: Vec<String> = sqlx::query_scalar("SELECT name FROM domains ORDER BY name")
@@ -535,6 +536,56 @@ impl Snapshot {
                 role: role.as_deref().and_then(Role::parse),
                 uidvalidity: uidvalidity as u32,
                 subscribed,
+            });
+        }
+        let keys: Vec<(String, String, String, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT domain, selector, algorithm, private_key, created_at FROM dkim_keys \
+             ORDER BY domain, selector",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (domain, selector, algorithm, der, at) in keys {
+            use base64::Engine;
+            out.push(Change::DkimKeyAdded {
+                domain,
+                selector,
+                algorithm,
+                private_key: base64::engine::general_purpose::STANDARD.encode(der),
+                at,
+            });
+        }
+        let scripts: Vec<(Vec<u8>, String, String, bool)> = sqlx::query_as(
+            "SELECT a.guid, s.name, s.script, s.active FROM sieve_scripts s \
+             JOIN accounts a ON a.id = s.account_id ORDER BY a.id, s.name",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (account, name, script, active) in scripts {
+            let account = Guid::from_slice(&account)?;
+            out.push(Change::SieveScriptPut {
+                account,
+                name: name.clone(),
+                script,
+            });
+            if active {
+                out.push(Change::SieveActivated {
+                    account,
+                    name: Some(name),
+                });
+            }
+        }
+        let vacation: Vec<(Vec<u8>, String, String, i64)> = sqlx::query_as(
+            "SELECT a.guid, v.handle, v.sender, v.until FROM sieve_vacation v \
+             JOIN accounts a ON a.id = v.account_id ORDER BY a.id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (account, handle, sender, until) in vacation {
+            out.push(Change::VacationReplied {
+                account: Guid::from_slice(&account)?,
+                handle,
+                sender,
+                until,
             });
         }
         let tombstones: Vec<TombstoneTuple> = sqlx::query_as(

@@ -291,6 +291,11 @@ impl Store {
         &self.inner.read
     }
 
+    /// The single writer.
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.inner.writer
+    }
+
     pub(crate) fn forwarder_cell(&self) -> &std::sync::OnceLock<Arc<dyn Forwarder>> {
         &self.inner.forwarder
     }

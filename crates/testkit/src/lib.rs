@@ -188,6 +188,11 @@ pub fn plain(authz: &str, user: &str, pass: &str) -> String {
 /// `scripts/test` installs all of them (keep its package list in step with this one).
 pub const TOOLS: &[Tool] = &[
     Tool {
+        name: "aiosmtpd",
+        probe: &[PYTHON_VENV, "-c", "import aiosmtpd"],
+        install: "scripts/test (python3 -m venv .test-venv; .test-venv/bin/pip install aiosmtpd)",
+    },
+    Tool {
         name: "swaks",
         probe: &["swaks", "--version"],
         install: "apt-get install swaks",
@@ -502,4 +507,130 @@ pub async fn drip_and_read(
     .await;
     writer.abort();
     (lines, start.elapsed())
+}
+
+/// The Python of the venv scripts/test makes for PyPI test peers (aiosmtpd).
+pub const PYTHON_VENV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.test-venv/bin/python");
+
+/// A recording SMTP sink (aiosmtpd, PyPI) on loopback: a remote MX for outbound tests.
+pub struct Sink {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Where it records messages.
+    log: std::path::PathBuf,
+    /// The sink process.
+    child: std::process::Child,
+    /// Holds the log and certificate files.
+    _dir: tempfile::TempDir,
+}
+
+/// One message as the sink got it.
+#[derive(Clone, Debug)]
+pub struct Sunk {
+    /// MAIL FROM.
+    pub from: String,
+    /// The recipients it took.
+    pub rcpts: Vec<String>,
+    /// Whether STARTTLS was on.
+    pub tls: bool,
+    /// The bytes as received (dot-unstuffed).
+    pub data: Vec<u8>,
+}
+
+/// How a [`Sink`] behaves.
+#[derive(Clone, Debug, Default)]
+pub struct SinkOptions {
+    /// Offer STARTTLS.
+    pub tls: bool,
+    /// Refuse these recipients with 550.
+    pub reject: Vec<String>,
+    /// Answer the first N RCPTs with 451.
+    pub tempfail: usize,
+    /// Listen on this port (0: any free one).
+    pub port: u16,
+}
+
+impl Sink {
+    /// Starts a sink.
+    pub fn start(opts: SinkOptions) -> Sink {
+        use std::io::BufRead;
+        require(&["aiosmtpd"]);
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("sink.jsonl");
+        let script = dir.path().join("sink.py");
+        std::fs::write(&script, include_str!("sink.py")).unwrap();
+        let mut cmd = std::process::Command::new(PYTHON_VENV);
+        cmd.arg(&script).arg("--log").arg(&log);
+        if opts.tls {
+            let ck =
+                rcgen::generate_simple_self_signed(vec!["mx.example.net".to_string()]).unwrap();
+            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            std::fs::write(&cert, ck.cert.pem()).unwrap();
+            std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+            cmd.arg("--tls").arg(cert).arg(key);
+        }
+        for r in &opts.reject {
+            cmd.arg("--reject").arg(r);
+        }
+        cmd.arg("--tempfail").arg(opts.tempfail.to_string());
+        cmd.arg("--port").arg(opts.port.to_string());
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the sink starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the sink prints its port");
+        Sink {
+            port,
+            log,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// What it recorded so far.
+    pub fn received(&self) -> Vec<Sunk> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .map(|l| {
+                use base64::Engine;
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                Sunk {
+                    from: v["from"].as_str().unwrap_or_default().to_string(),
+                    rcpts: v["rcpts"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r.as_str().map(str::to_string))
+                        .collect(),
+                    tls: v["tls"].as_bool().unwrap_or(false),
+                    data: base64::engine::general_purpose::STANDARD
+                        .decode(v["data"].as_str().unwrap_or_default())
+                        .unwrap(),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits (up to `secs`) until at least `n` messages arrived; what arrived.
+    pub fn wait_for(&self, n: usize, secs: u64) -> Vec<Sunk> {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let got = self.received();
+            if got.len() >= n || std::time::Instant::now() > until {
+                return got;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -105,6 +105,47 @@ section! {
 }
 
 section! {
+    /// Outbound mail: what logged-in users send to other domains is queued durably (and
+    /// mirrored: the twin delivers it if this twin is gone longer than the lease), signed
+    /// with the domain's DKIM keys (`twinmail dkim generate`), and delivered to each
+    /// domain's MX with opportunistic STARTTLS, or through a smarthost.
+    pub struct OutboundConfig {
+        /// Accept mail for other domains from logged-in users on submission; off, such
+        /// recipients are refused with 554 5.7.1.
+        pub enabled: bool = true,
+        /// Send everything through this smarthost ("host:port") instead of each domain's
+        /// MX: for servers whose address cannot send on port 25.
+        pub relay_host: Option<String> = None,
+        /// The smarthost's TLS: "starttls" (required, its certificate checked), "tls"
+        /// (implicit TLS, port 465) or "none" (a trusted network only).
+        pub relay_tls: String = "starttls".to_string(),
+        /// The smarthost login, if it wants one.
+        pub relay_user: Option<String> = None,
+        /// A file whose first line is the smarthost password.
+        pub relay_password_file: Option<PathBuf> = None,
+        /// The port remote MXes listen on: 25. Change it only in a lab.
+        pub mx_port: u32 = 25,
+        /// Seconds between attempts: the n-th retry waits the n-th value; the last repeats.
+        pub retry_secs: Vec<u64> = vec![60, 300, 900, 1800, 3600, 7200, 14400],
+        /// Hours a message is retried before it is returned to its sender.
+        pub max_age_hours: u64 = 120,
+        /// Hours after which the sender is told (once) that a message is late; 0: never.
+        pub delay_notice_hours: u64 = 4,
+        /// Seconds the twin that owns a queued message must be unreachable before this twin
+        /// delivers it instead. Shorter means less delay after a twin dies, and more
+        /// messages sent twice when only the link between the twins was down.
+        pub lease_secs: u64 = 900,
+        /// Most connections to other servers open at once.
+        pub max_connections: usize = 100,
+        /// Most connections to one destination (a domain's MXes, or the smarthost) at
+        /// once, like Postfix's default_destination_concurrency_limit.
+        pub per_destination_connections: usize = 20,
+        /// Seconds to wait to connect and for each reply.
+        pub timeout_secs: u64 = 60,
+    }
+}
+
+section! {
     /// IMAP for mail clients (Thunderbird, mutt, phones, mbsync).
     pub struct ImapConfig {
         /// Addresses for IMAP with STARTTLS (port 143 in production); empty disables it.
@@ -355,6 +396,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// See [`SmtpConfig`].
     pub smtp: SmtpConfig,
+    /// See [`OutboundConfig`].
+    pub outbound: OutboundConfig,
     /// See [`ImapConfig`].
     pub imap: ImapConfig,
     /// See [`Pop3Config`].
@@ -389,6 +432,7 @@ const SECTIONS: &[SectionInfo] = &[
     ("node", NodeConfig::DOC, NodeConfig::FIELDS),
     ("store", StoreConfig::DOC, StoreConfig::FIELDS),
     ("smtp", SmtpConfig::DOC, SmtpConfig::FIELDS),
+    ("outbound", OutboundConfig::DOC, OutboundConfig::FIELDS),
     ("imap", ImapConfig::DOC, ImapConfig::FIELDS),
     ("pop3", Pop3Config::DOC, Pop3Config::FIELDS),
     ("limits", LimitsConfig::DOC, LimitsConfig::FIELDS),
@@ -501,6 +545,7 @@ impl Config {
         config.node = section(&table, "node", &mut problems, &problem);
         config.store = section(&table, "store", &mut problems, &problem);
         config.smtp = section(&table, "smtp", &mut problems, &problem);
+        config.outbound = section(&table, "outbound", &mut problems, &problem);
         config.imap = section(&table, "imap", &mut problems, &problem);
         config.pop3 = section(&table, "pop3", &mut problems, &problem);
         config.limits = section(&table, "limits", &mut problems, &problem);
@@ -551,6 +596,12 @@ impl Config {
         }
         if self.store.read_connections == 0 {
             bad("store.read_connections", "must be at least 1".into());
+        }
+        if let Err(e) = self.outbound.settings(self) {
+            // The message names its key ("outbound.relay_tls: ...").
+            let text = format!("{e:#}");
+            let (key, msg) = text.split_once(": ").unwrap_or(("outbound", &text));
+            bad(key, msg.to_string());
         }
         if self.store.password_memory_kib < 8 {
             bad("store.password_memory_kib", "must be at least 8".into());
@@ -829,6 +880,65 @@ impl SmtpConfig {
         s.greet_delay = Duration::from_millis(self.greet_delay_ms);
         s.junk_command_limit = self.junk_command_limit;
         s
+    }
+}
+
+impl OutboundConfig {
+    /// The runner's settings from this section (the smarthost password read from its file).
+    pub fn settings(&self, config: &Config) -> anyhow::Result<twinmail_outbound::Settings> {
+        use anyhow::Context;
+        let mut s = twinmail_outbound::Settings::new(config.node.hostname.clone());
+        s.port = u16::try_from(self.mx_port).context("outbound.mx_port: not a port")?;
+        if !self.retry_secs.is_empty() {
+            s.retry = self
+                .retry_secs
+                .iter()
+                .map(|&n| Duration::from_secs(n.max(1)))
+                .collect();
+        }
+        s.max_age = Duration::from_secs(self.max_age_hours.max(1) * 3600);
+        s.delay_notice = match self.delay_notice_hours {
+            0 => Duration::from_secs(u64::from(u32::MAX)),
+            h => Duration::from_secs(h * 3600),
+        };
+        s.lease = Duration::from_secs(self.lease_secs.max(1));
+        s.max_connections = self.max_connections.max(1);
+        s.per_destination = self.per_destination_connections.max(1);
+        s.timeout = Duration::from_secs(self.timeout_secs.max(1));
+        if let Some(relay) = &self.relay_host {
+            let (host, port) = relay
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+                .context("outbound.relay_host: must be host:port")?;
+            let tls = match self.relay_tls.as_str() {
+                "starttls" => twinmail_outbound::TlsMode::Required,
+                "tls" => twinmail_outbound::TlsMode::Implicit,
+                "none" => twinmail_outbound::TlsMode::None,
+                other => anyhow::bail!(
+                    "outbound.relay_tls: {other:?} is not one of \"starttls\", \"tls\", \"none\""
+                ),
+            };
+            let auth = match (&self.relay_user, &self.relay_password_file) {
+                (Some(user), Some(file)) => {
+                    let file = config.resolve(file);
+                    let text = std::fs::read_to_string(&file).with_context(|| {
+                        format!("outbound.relay_password_file: reading {}", file.display())
+                    })?;
+                    Some((user.clone(), text.lines().next().unwrap_or("").to_string()))
+                }
+                (None, None) => None,
+                _ => anyhow::bail!(
+                    "outbound.relay_user and outbound.relay_password_file go together"
+                ),
+            };
+            s.relay = Some(twinmail_outbound::Relay {
+                host: host.to_string(),
+                port,
+                tls,
+                auth,
+            });
+        }
+        Ok(s)
     }
 }
 

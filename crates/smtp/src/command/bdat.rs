@@ -20,7 +20,9 @@ pub async fn bdat<S: Stream>(
     let max = s.smtp.settings.max_message_size;
     let cap = s.smtp.settings.max_bytes_in_flight;
     let refusal = match &mut s.state {
-        State::Mail { tx, .. } if tx.recipients.is_empty() => Some("554 5.5.1 No valid recipients"),
+        State::Mail { tx, .. } if tx.recipients.is_empty() && tx.outbound.is_empty() => {
+            Some("554 5.5.1 No valid recipients")
+        }
         State::Mail { tx, .. } if tx.chunks.len().saturating_add(chunk_size) > max => {
             Some("552 5.3.4 Message size exceeds fixed maximum message size")
         }

@@ -8,7 +8,9 @@
 //! closes the session with 421, so that nothing after it is read as a command.
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
+use std::sync::Arc;
 use tokio::time::Instant;
+
 use twinmail_store::{Guid, now_unix, request_id};
 
 use crate::{
@@ -19,7 +21,7 @@ use crate::{
 use twinmail_net::{Stop, escaped};
 
 pub async fn data<S: Stream>(s: &mut Session<S>) -> Result<Flow, Stop> {
-    let refused = matches!(&s.state, State::Mail { tx, .. } if tx.recipients.is_empty());
+    let refused = matches!(&s.state, State::Mail { tx, .. } if tx.recipients.is_empty() && tx.outbound.is_empty());
     if refused {
         s.reject("DATA", "554 5.5.1 No valid recipients").await;
     }
@@ -181,15 +183,26 @@ pub async fn finish<S: Stream>(
     // named so: without one, two identical messages (a script's daily "backup ok") may
     // well be two messages.
     let mut tx = tx;
+    let mut queue_id = Guid::random();
     if has_message_id(&body) {
         let mut parts: Vec<&[u8]> = vec![b"smtp", tx.from.as_bytes()];
         parts.extend(tx.recipients.iter().map(|r| r.as_bytes()));
         parts.push(&body);
         tx.delivery.identify(request_id(&parts));
+        let mut parts: Vec<&[u8]> = vec![b"queue", tx.from.as_bytes()];
+        parts.extend(tx.outbound.iter().map(|r| r.as_bytes()));
+        parts.push(&body);
+        queue_id = request_id(&parts);
     }
-    let mut message = trace_headers(s, &helo, esmtp, &tx.from, &tx.recipients, &id).into_bytes();
+    let all: Vec<String> = tx.recipients.iter().chain(&tx.outbound).cloned().collect();
+    let mut message = trace_headers(s, &helo, esmtp, &tx.from, &all, &id).into_bytes();
     message.extend_from_slice(&body);
     drop(body);
+    let outbound = std::mem::take(&mut tx.outbound);
+    // Foreign recipients are queued once local ones (if any) have their copy: the queue
+    // write is idempotent by `queue_id`, so a client retrying after a failure here gets
+    // one delivery of each.
+    let queued = (!outbound.is_empty()).then(|| (queue_id, Arc::new(message.clone())));
     let envelope = Envelope {
         from: tx.from,
         recipients: tx.recipients,
@@ -200,12 +213,32 @@ pub async fn finish<S: Stream>(
         id: id.clone(),
     };
     let size = message.len();
-    match s
-        .smtp
-        .pipeline
-        .deliver(&envelope, tx.delivery, message)
-        .await
-    {
+    let delivered = if envelope.recipients.is_empty() {
+        Ok(Vec::new())
+    } else {
+        s.smtp
+            .pipeline
+            .deliver(&envelope, tx.delivery, message)
+            .await
+    };
+    let delivered = match (delivered, queued) {
+        (Ok(placed), Some((qid, bytes))) => {
+            match s
+                .smtp
+                .store
+                .enqueue(qid, &envelope.from, &outbound, bytes)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(id = %id, queue_id = %qid.to_hex(), recipients = outbound.len(), "queued for other domains");
+                    Ok(placed)
+                }
+                Err(e) => Err(Refused::Store(e)),
+            }
+        }
+        (d, _) => d,
+    };
+    match delivered {
         Ok(placed) => {
             tracing::info!(id = %id, size, mailboxes = placed.len(), from = %escaped(&envelope.from), "delivered");
             s.smtp.limits.stats.received(placed.len());

@@ -48,6 +48,7 @@ pub async fn mail<S: Stream>(s: &mut Session<S>, from: MailFrom<String>) -> Resu
         tx: Box::new(Transaction {
             from: from.address,
             recipients: Vec::new(),
+            outbound: Vec::new(),
             delivery: s.smtp.store.delivery(),
             chunks: Vec::new(),
             held: Default::default(),

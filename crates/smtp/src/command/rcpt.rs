@@ -1,6 +1,7 @@
-//! RCPT TO (RFC 5321 §4.1.1.3): local recipients only. Foreign domains are refused
-//! (no open relay), and so are address tricks that route elsewhere: the percent hack,
-//! bang paths, source routes and quoted local parts (HOSTILE.md RELAY).
+//! RCPT TO (RFC 5321 §4.1.1.3): local recipients; foreign ones only from a logged-in user
+//! on submission, into the outbound queue. Foreign domains are otherwise refused (no open
+//! relay), and so are address tricks that route elsewhere: the percent hack, bang paths,
+//! source routes and quoted local parts (HOSTILE.md RELAY), for every user.
 
 use smtp_proto::RcptTo;
 use twinmail_store::StoreError;
@@ -14,7 +15,7 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
         s.conn.reply("503 5.5.1 Need MAIL before RCPT");
         return Ok(Flow::Continue);
     };
-    if tx.recipients.len() >= max {
+    if tx.recipients.len() + tx.outbound.len() >= max {
         s.conn.reply("452 4.5.3 Too many recipients");
         return Ok(Flow::Continue);
     }
@@ -57,7 +58,17 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
     };
     let reply = match (local_domain, s.user.is_some()) {
         (true, _) => "550 5.1.1 Recipient address rejected: user unknown",
-        (false, true) => "554 5.7.1 Delivery to other domains is not available on this server yet",
+        (false, true) if s.smtp.settings.outbound && s.kind.is_submission() => {
+            let State::Mail { tx, .. } = &mut s.state else {
+                return Ok(Flow::Continue);
+            };
+            if !tx.outbound.contains(&address) {
+                tx.outbound.push(address);
+            }
+            s.conn.reply("250 2.1.5 Ok");
+            return Ok(Flow::Continue);
+        }
+        (false, true) => "554 5.7.1 Delivery to other domains is not available on this server",
         (false, false) => "554 5.7.1 Relay access denied",
     };
     s.reject("RCPT", reply).await;

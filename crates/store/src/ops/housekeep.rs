@@ -22,14 +22,15 @@ pub struct Housekept {
     pub bytes: u64,
 }
 
-/// Bytes referenced by a message, a held message, or a log entry the twin has not taken
+/// Bytes referenced by a message, a held or queued message, or a log entry the twin has not taken
 /// yet (acknowledged entries are trimmed) are kept: the condition on `blobs AS b`.
 macro_rules! unreferenced {
     () => {
         "NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob = b.hash) \
          AND NOT EXISTS (SELECT 1 FROM held h WHERE h.blob = b.hash) \
+         AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob = b.hash) \
          AND lower(hex(b.hash)) NOT IN (SELECT json_extract(payload, '$.blob') FROM changelog \
-         WHERE kind IN ('message_added', 'message_renumbered'))"
+         WHERE kind IN ('message_added', 'message_renumbered', 'queued'))"
     };
 }
 

@@ -7,7 +7,9 @@ pub(crate) mod housekeep;
 pub(crate) mod mailbox;
 pub(crate) mod merge;
 pub(crate) mod message;
+pub(crate) mod queue;
 pub(crate) mod remote;
+pub(crate) mod sieve;
 
 use crate::{
     StoreError,

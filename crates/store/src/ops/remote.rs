@@ -17,6 +17,7 @@ use crate::{
         insert_mailbox,
         merge::{self, Arrival, Local},
         message::{Body, set_highestmodseq},
+        queue, sieve,
     },
     rows,
     types::{BlobHash, Mailbox},
@@ -932,6 +933,25 @@ async fn apply_change(
             .bind(*uidnext as i64)
             .bind(*highestmodseq as i64)
             .bind(&mailbox.0[..])).await?;
+        }
+        Change::Queued { .. } => {
+            queue::insert_queued(ctx, change, body).await?;
+        }
+        Change::QueueAttempt { .. } => {
+            queue::apply_attempt(ctx, change).await?;
+        }
+        Change::QueueControl { .. } => {
+            queue::apply_control(ctx, change).await?;
+        }
+        Change::DkimKeyAdded { .. } => {
+            queue::insert_dkim(ctx, change).await?;
+        }
+        Change::SieveScriptPut { .. }
+        | Change::SieveScriptDeleted { .. }
+        | Change::SieveScriptRenamed { .. }
+        | Change::SieveActivated { .. }
+        | Change::VacationReplied { .. } => {
+            sieve::apply(ctx, change).await?;
         }
     }
     Ok(Seen::Same)

@@ -1,0 +1,152 @@
+//! Outbound mail on real twins: submission with local and foreign recipients (one 250,
+//! the local copy at once, the foreign one delivered to a real SMTP server), and a twin
+//! killed with 100 queued messages: its twin delivers each exactly once after the lease.
+
+mod common;
+
+use std::{collections::HashMap, time::Duration};
+
+use common::pair::{PASSWORD, Pair, dump, free_port, py};
+use twinmail_testkit::{Sink, SinkOptions};
+
+/// Both twins send through `127.0.0.1:port` (a smarthost without TLS: the test's sink),
+/// retry every second, and take the twin's queue over after two seconds.
+fn outbound_to(port: u16) -> String {
+    format!(
+        "[outbound]\nrelay_host = \"127.0.0.1:{port}\"\nrelay_tls = \"none\"\n\
+         retry_secs = [1]\nlease_secs = 2\ntimeout_secs = 5\n"
+    )
+}
+
+/// Sends `n` messages from `user` on submission (STARTTLS, login) to `rcpts`; the replies.
+fn submit(port: u16, user: &str, rcpts: &[&str], n: usize, tag: &str) -> String {
+    py(
+        r#"
+port, user, pw, n, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+rcpts = sys.argv[6:]
+s = smtplib.SMTP('127.0.0.1', port, timeout=30); s.starttls(context=CTX); s.login(user, pw)
+for i in range(n):
+    msg = 'From: %s\r\nTo: %s\r\nSubject: %s %d\r\nMessage-ID: <%s.%d@example.org>\r\n\r\nHello %d\r\n' % (user, ', '.join(rcpts), tag, i, tag, i, i)
+    refused = s.sendmail(user, rcpts, msg.encode())
+    print('refused' if refused else 'ok')
+s.quit()
+"#,
+        &[
+            port.to_string(),
+            user.to_string(),
+            PASSWORD.to_string(),
+            n.to_string(),
+            tag.to_string(),
+        ]
+        .into_iter()
+        .chain(rcpts.iter().map(|r| r.to_string()))
+        .collect::<Vec<_>>(),
+    )
+}
+
+fn message_ids(sink: &Sink) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for m in sink.received() {
+        let text = String::from_utf8_lossy(&m.data).into_owned();
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap_or("?")
+            .to_string();
+        *seen.entry(id).or_insert(0) += 1;
+    }
+    seen
+}
+
+#[test]
+fn submission_with_local_and_foreign_recipients_gets_one_250() {
+    twinmail_testkit::require(&["python3", "aiosmtpd"]);
+    let sink = Sink::start(SinkOptions::default());
+    let pair = Pair::start_custom(|b| b, 1, &outbound_to(sink.port));
+    pair.add_user(&pair.a, "ann@example.org");
+    pair.add_user(&pair.a, "ben@example.org");
+    let out = submit(
+        pair.a.port("submission"),
+        "ann@example.org",
+        &["ben@example.org", "friend@elsewhere.test"],
+        1,
+        "mixed",
+    );
+    assert_eq!(out.trim(), "ok", "one 250 for both recipients");
+    // The local copy is there at once, on both twins once mirrored.
+    let inbox = &dump(pair.a.port("imaps"), "ben@example.org")["INBOX"][1];
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+    // The foreign one reaches the remote server, once, DKIM-signed once keys exist (none
+    // here: unsigned), with our trace header.
+    let got = sink.wait_for(1, 20);
+    assert_eq!(got.len(), 1, "delivered to the remote server");
+    assert_eq!(got[0].rcpts, vec!["friend@elsewhere.test".to_string()]);
+    assert_eq!(got[0].from, "ann@example.org");
+    let text = String::from_utf8_lossy(&got[0].data);
+    assert!(text.contains("Subject: mixed 0"), "{text}");
+    assert!(text.contains("Received: from"), "{text}");
+    // The queue empties on both twins (the attempt is mirrored).
+    for twin in [&pair.a, &pair.b] {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (code, out) = twin.cli(&["queue", "list"]);
+            assert_eq!(code, 0, "{out}");
+            if out.contains("0 message(s)") {
+                break;
+            }
+            assert!(std::time::Instant::now() < until, "{out}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    pair.wait_in_sync();
+    pair.assert_identical();
+}
+
+#[test]
+fn a_twin_killed_with_100_queued_messages_its_twin_delivers_each_exactly_once() {
+    twinmail_testkit::require(&["python3", "aiosmtpd"]);
+    // Nothing listens on the smarthost port yet: twin a queues and defers.
+    let port = free_port();
+    let mut pair = Pair::start_custom(|b| b, 1, &outbound_to(port));
+    pair.add_user(&pair.a, "ann@example.org");
+    let out = submit(
+        pair.a.port("submission"),
+        "ann@example.org",
+        &["friend@elsewhere.test"],
+        100,
+        "queued",
+    );
+    assert_eq!(out.matches("ok").count(), 100, "{out}");
+    // b holds all 100 (mirrored), owned by a.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, list) = pair.b.cli(&["queue", "list"]);
+        if list.contains("100 message(s)") {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{list}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    pair.a.kill();
+    // The remote server comes up; after the lease b delivers a's queue.
+    let sink = Sink::start(SinkOptions {
+        port,
+        ..Default::default()
+    });
+    let got = sink.wait_for(100, 60);
+    assert_eq!(got.len(), 100, "every queued message delivered");
+    // And none twice, even a while later.
+    std::thread::sleep(Duration::from_secs(3));
+    let ids = message_ids(&sink);
+    assert_eq!(ids.len(), 100, "{ids:?}");
+    assert!(ids.values().all(|&n| n == 1), "{ids:?}");
+    let (_, list) = pair.b.cli(&["queue", "list"]);
+    assert!(list.contains("0 message(s)"), "{list}");
+    // a comes back: it learns the outcomes and sends nothing again.
+    pair.a.start();
+    pair.wait_in_sync();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(sink.received().len(), 100, "nothing sent again by a");
+    let (_, list) = pair.a.cli(&["queue", "list"]);
+    assert!(list.contains("0 message(s)"), "{list}");
+}
