@@ -93,6 +93,10 @@ impl Runner {
             match self.pass().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
+                // Still catching up with the twin's log (after a start): next time.
+                Err(StoreError::Unavailable(why)) => {
+                    tracing::debug!(why = %why, "outbound: queue pass put off")
+                }
                 Err(e) => tracing::error!(error = %e, "outbound: queue pass failed"),
             }
             let sleep = tokio::time::sleep(self.settings.poll);
