@@ -1,6 +1,6 @@
 //! Sieve end to end on real twins: a script stored with `twinmail sieve put` on twin a
-//! files (fileinto :flags), flags (addflag) and answers (vacation) mail over SMTP, as seen over IMAP on twin b (the finished
-//! copies mirror; b runs nothing); the vacation reply goes out once, from <>, to a real
+//! files (fileinto :flags), flags (addflag) and answers (vacation) mail over SMTP, as
+//! seen over IMAP on twin b (the finished copies mirror; b runs nothing); the vacation reply goes out once, from <>, to a real
 //! SMTP server; a reject refuses the message in SMTP.
 
 mod common;
