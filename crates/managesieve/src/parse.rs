@@ -190,9 +190,9 @@ fn literal(rest: &[u8]) -> Result<Literal, SyntaxError> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(SyntaxError::BadLiteral);
     }
-    let size: u64 = digits
-        .iter()
-        .fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')));
+    let size: u64 = digits.iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
     let size = usize::try_from(size).unwrap_or(usize::MAX);
     Ok(Literal { size, sync })
 }

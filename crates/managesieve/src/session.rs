@@ -313,8 +313,7 @@ impl<S: Stream> Session<S> {
 
     /// True when passwords may be sent on this connection (POP3's rule).
     pub fn may_login(&self) -> bool {
-        self.tls
-            || (self.sieve.settings.plaintext_auth_on_loopback && self.peer.ip().is_loopback())
+        self.tls || (self.sieve.settings.plaintext_auth_on_loopback && self.peer.ip().is_loopback())
     }
 
     /// The logged-in account's name (only called when authenticated, per the table).

@@ -168,14 +168,20 @@ fn hostile_sessions_get_no_and_bye_never_a_hang_and_literals_stay_data() {
         "{out}"
     );
     assert!(out.contains("NO \"Authenticate first\""), "{out}");
-    assert!(out.contains("OK (TAG \"LOGOUT\\r\\n\") \"Done\"") || out.contains("OK (TAG {8}"), "{out}");
+    assert!(
+        out.contains("OK (TAG \"LOGOUT\\r\\n\") \"Done\"") || out.contains("OK (TAG {8}"),
+        "{out}"
+    );
     assert!(out.contains("OK (TAG \"tag\\\"1\") \"Done\""), "{out}");
     assert!(out.ends_with("OK \"Logout completed\"\r\n"), "{out}");
 
     // A synchronising literal that is too big is refused before it is read, and the
     // session ends (the client may be sending it regardless).
     let out = raw(port, b"PUTSCRIPT \"x\" {999999999}\r\n");
-    assert!(out.contains("NO \"Syntax error: literal too big\""), "{out}");
+    assert!(
+        out.contains("NO \"Syntax error: literal too big\""),
+        "{out}"
+    );
     assert!(out.contains("BYE"), "{out}");
 
     // A non-synchronising one is read and dropped, and the session goes on.
@@ -184,7 +190,10 @@ fn hostile_sessions_get_no_and_bye_never_a_hang_and_literals_stay_data() {
     input.extend(std::iter::repeat_n(b'L', big));
     input.extend_from_slice(b"\r\nNOOP\r\nLOGOUT\r\n");
     let out = raw(port, &input);
-    assert!(out.contains("NO \"Syntax error: literal too big\""), "{out}");
+    assert!(
+        out.contains("NO \"Syntax error: literal too big\""),
+        "{out}"
+    );
     assert!(out.contains("OK \"Done\""), "{out}");
     assert!(out.ends_with("OK \"Logout completed\"\r\n"), "{out}");
 

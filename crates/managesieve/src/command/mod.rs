@@ -76,9 +76,10 @@ pub async fn usage<S: Stream>(s: &mut Session<S>, text: &str) -> Result<Flow, St
 pub fn store_failed<S: Stream>(s: &mut Session<S>, e: StoreError) {
     match e {
         StoreError::NotFound(_) => s.no(Some("NONEXISTENT"), "There is no script by that name"),
-        StoreError::AlreadyExists(_) => {
-            s.no(Some("ALREADYEXISTS"), "A script by that name exists already")
-        }
+        StoreError::AlreadyExists(_) => s.no(
+            Some("ALREADYEXISTS"),
+            "A script by that name exists already",
+        ),
         StoreError::NotAllowed(_) => s.no(Some("ACTIVE"), "The active script cannot be deleted"),
         StoreError::OverQuota(_) => s.no(
             Some("QUOTA/MAXSCRIPTS"),
@@ -93,7 +94,10 @@ pub fn store_failed<S: Stream>(s: &mut Session<S>, e: StoreError) {
         ),
         e => {
             tracing::error!(error = %e, "managesieve: store failure");
-            s.no(Some("TRYLATER"), "Temporary server failure, try again later");
+            s.no(
+                Some("TRYLATER"),
+                "Temporary server failure, try again later",
+            );
         }
     }
 }
