@@ -57,7 +57,8 @@ print('check-bad', ok, c.errmsg.decode())
 print('put-bad', c.putscript('bad', 'if true {'))
 print('setactive', c.setactive('main'))
 print('list', c.listscripts())
-print('get', repr(c.getscript('main')))
+# sievelib gives the literal back line by line, joined with LF.
+print('get', c.getscript('main').replace('\r\n', '\n').strip() == script.strip())
 print('delete-active', c.deletescript('main'), c.errmsg.decode())
 print('get-missing', c.getscript('nope'))
 c.logout()
@@ -120,8 +121,7 @@ fn an_editor_stores_checks_and_activates_a_script_that_files_mail_on_both_twins(
     assert_eq!(expect("put-bad"), "put-bad False");
     assert_eq!(expect("setactive"), "setactive True");
     assert_eq!(expect("list"), "list ('main', [])");
-    let crlf = SCRIPT.replace('\n', "\r\n");
-    assert_eq!(expect("get"), format!("get {crlf:?}").replace('"', "'"));
+    assert_eq!(expect("get"), "get True", "the script comes back as stored");
     let del = expect("delete-active");
     assert!(del.starts_with("delete-active False"), "{del}");
     assert_eq!(expect("get-missing"), "get-missing None");
