@@ -205,3 +205,103 @@ fn hostile_sessions_get_no_and_bye_never_a_hang_and_literals_stay_data() {
     let out = raw(port, &junk);
     assert!(out.contains("BYE \"Too many errors\""), "{out}");
 }
+
+/// A raw session under STARTTLS: each command and everything up to its OK/NO/BYE line.
+const RAW_TLS: &str = r#"
+import socket, ssl, sys, base64
+port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(('127.0.0.1', port), timeout=10)
+f = s.makefile('rb')
+def answer():
+    out = []
+    while True:
+        line = f.readline().decode()
+        out.append(line.rstrip('\r\n'))
+        if line.startswith(('OK', 'NO', 'BYE')) or line == '' or line.startswith('""'):
+            return out
+answer()
+s.sendall(b'STARTTLS\r\n'); answer()
+ctx = ssl._create_unverified_context()
+s = ctx.wrap_socket(s); f = s.makefile('rb')
+print('caps', answer())
+def cmd(b):
+    s.sendall(b); print(repr(b), answer())
+resp = base64.b64encode(b'\0' + user.encode() + b'\0' + pw.encode())
+cmd(b'AUTHENTICATE "PLAIN"\r\n')
+cmd(b'{%d+}\r\n%s\r\n' % (len(resp), resp))
+cmd(b'PUTSCRIPT "one" {6+}\r\nkeep;\r\n')
+cmd(b'PUTSCRIPT "two" "discard;"\r\n')
+cmd(b'RENAMESCRIPT "one" "two"\r\n')
+cmd(b'RENAMESCRIPT "one" "uno"\r\n')
+cmd(b'SETACTIVE "nope"\r\n')
+cmd(b'SETACTIVE "uno"\r\n')
+cmd(b'DELETESCRIPT "uno"\r\n')
+cmd(b'DELETESCRIPT "nope"\r\n')
+cmd(b'HAVESPACE "big" 999999999\r\n')
+cmd(b'SETACTIVE ""\r\n')
+cmd(b'DELETESCRIPT "uno"\r\n')
+cmd(b'LISTSCRIPTS\r\n')
+cmd(b'UNAUTHENTICATE\r\n')
+cmd(b'LISTSCRIPTS\r\n')
+cmd(b'LOGOUT\r\n')
+"#;
+
+#[test]
+fn sasl_continuation_response_codes_and_unauthenticate_under_starttls() {
+    let pair = Pair::start();
+    let user = "rex@example.org";
+    pair.add_user(&pair.a, user);
+    let out = twinmail_testkit::python(
+        RAW_TLS,
+        &[
+            pair.a.port("managesieve").to_string(),
+            user.into(),
+            PASSWORD.into(),
+        ],
+    );
+    let line = |prefix: &str| -> &str {
+        out.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
+    };
+    // Under TLS the capabilities are re-issued, PLAIN offered, STARTTLS not.
+    let caps = line("caps");
+    assert!(caps.contains(r#"'"SASL" "PLAIN"'"#), "{caps}");
+    assert!(!caps.contains("STARTTLS"), "{caps}");
+    assert!(line("b'AUTHENTICATE").contains(r#"['""']"#), "{out}");
+    assert!(line("b'{").contains("OK"), "the answer as a literal: {out}");
+    assert!(line("b'PUTSCRIPT \"one\"").contains("OK"), "{out}");
+    assert!(line("b'PUTSCRIPT \"two\"").contains("OK"), "{out}");
+    assert!(
+        line("b'RENAMESCRIPT \"one\" \"two\"").contains("NO (ALREADYEXISTS)"),
+        "{out}"
+    );
+    assert!(
+        line("b'RENAMESCRIPT \"one\" \"uno\"").contains("OK"),
+        "{out}"
+    );
+    assert!(
+        line("b'SETACTIVE \"nope\"").contains("NO (NONEXISTENT)"),
+        "{out}"
+    );
+    assert!(line("b'SETACTIVE \"uno\"").contains("OK"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let del: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("b'DELETESCRIPT \"uno\""))
+        .collect();
+    assert!(del[0].contains("NO (ACTIVE)"), "{out}");
+    assert!(del[1].contains("OK"), "deletable once inactive: {out}");
+    assert!(
+        line("b'DELETESCRIPT \"nope\"").contains("NO (NONEXISTENT)"),
+        "{out}"
+    );
+    assert!(line("b'HAVESPACE").contains("NO (QUOTA/MAXSIZE)"), "{out}");
+    let lists: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("b'LISTSCRIPTS"))
+        .collect();
+    assert!(lists[0].contains(r#"['"two"', 'OK"#), "{out}");
+    assert!(lists[1].contains("Authenticate first"), "{out}");
+    assert!(line("b'LOGOUT").contains("OK"), "{out}");
+}
