@@ -54,6 +54,8 @@ impl Twin {
              submissions_listen = [\"127.0.0.1:{}\"]\n\n\
              [imap]\nlisten = [\"127.0.0.1:{}\"]\ntls_listen = [\"127.0.0.1:{}\"]\n\n\
              [pop3]\nlisten = [\"127.0.0.1:{}\"]\ntls_listen = [\"127.0.0.1:{}\"]\n\n\
+             # ManageSieve is off here: the pair's port plan has no room for it yet.\n\
+             [managesieve]\nlisten = []\n\n\
              [mirror]\ntwin_id = \"{tid}\"\ntwin = \"127.0.0.1:{}\"\nlisten = \"127.0.0.1:{}\"\n\
              secret_file = \"mirror.secret\"\n\n\
              [autoconfig]\nlisten = [\"127.0.0.1:{}\"]\n\

@@ -12,6 +12,7 @@ use tokio::{
 };
 use tokio_rustls::TlsAcceptor;
 use twinmail_imap::{Imap, Kind as ImapKind};
+use twinmail_managesieve::ManageSieve;
 use twinmail_pop3::{Kind as Pop3Kind, Pop3};
 use twinmail_smtp::{Kind as SmtpKind, Smtp};
 
@@ -57,6 +58,11 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             "pop3.tls_listen",
             Service::Pop3(Pop3Kind::Pop3s),
             &p.tls_listen,
+        ),
+        (
+            "managesieve.listen",
+            Service::ManageSieve,
+            &config.managesieve.listen,
         ),
     ] {
         for addr in addrs {
@@ -122,6 +128,11 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
         filters.pipeline(MAX_HOPS),
     );
     let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor.clone()));
+    let managesieve = ManageSieve::new(
+        config.managesieve.settings(),
+        store.clone(),
+        Some(acceptor.clone()),
+    );
     let imap = Imap::new(
         i.settings(&config.limits),
         store.clone(),
@@ -209,6 +220,7 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
                 ("smtp".into(), smtp.limits.clone()),
                 ("imap".into(), imap.limits.clone()),
                 ("pop3".into(), pop3.limits.clone()),
+                ("managesieve".into(), managesieve.limits.clone()),
             ],
             status_file: Some(config.status_file()),
             outbound: Some(outbound_stats.clone()),
@@ -232,6 +244,11 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
             Service::Imap(kind) => {
                 services.spawn(twinmail_imap::run(l, kind, imap.clone(), shutdown.clone()))
             }
+            Service::ManageSieve => services.spawn(twinmail_managesieve::run(
+                l,
+                managesieve.clone(),
+                shutdown.clone(),
+            )),
         };
     }
     tracing::info!(
@@ -288,6 +305,7 @@ enum Service {
     Smtp(SmtpKind),
     Pop3(Pop3Kind),
     Imap(ImapKind),
+    ManageSieve,
 }
 
 impl Service {
@@ -296,6 +314,7 @@ impl Service {
             Service::Smtp(k) => k.name(),
             Service::Pop3(k) => k.name(),
             Service::Imap(k) => k.name(),
+            Service::ManageSieve => "managesieve",
         }
     }
 }

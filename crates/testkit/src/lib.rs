@@ -193,6 +193,11 @@ pub const TOOLS: &[Tool] = &[
         install: "scripts/test (python3 -m venv .test-venv; .test-venv/bin/pip install aiosmtpd)",
     },
     Tool {
+        name: "sievelib",
+        probe: &[PYTHON_VENV, "-c", "import sievelib"],
+        install: "scripts/test (python3 -m venv .test-venv; .test-venv/bin/pip install sievelib)",
+    },
+    Tool {
         name: "swaks",
         probe: &["swaks", "--version"],
         install: "apt-get install swaks",

@@ -210,6 +210,38 @@ section! {
 }
 
 section! {
+    /// ManageSieve (RFC 5804) for mail clients' Sieve filter editors (Thunderbird,
+    /// Roundcube): scripts are checked before they are stored, and mirror to the twin.
+    /// Passwords are accepted only after STARTTLS.
+    pub struct ManageSieveConfig {
+        /// Addresses for ManageSieve with STARTTLS (port 4190 in production); empty
+        /// disables it.
+        pub listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 4190))],
+        /// Seconds to wait for a command once logged in.
+        pub command_timeout_secs: u64 = 600,
+        /// Seconds to wait for a command before login.
+        pub login_timeout_secs: u64 = 60,
+        /// Seconds a session may stay unauthenticated, however busy it keeps.
+        pub login_deadline_secs: u64 = 120,
+        /// Seconds one command (its lines and literals) may take to arrive once its
+        /// first byte has.
+        pub command_deadline_secs: u64 = 60,
+        /// Errors a session may make before it is disconnected.
+        pub max_errors: u32 = 10,
+        /// Delay in milliseconds added per error beyond the second.
+        pub error_delay_ms: u64 = 1000,
+        /// Most simultaneous sessions per listener.
+        pub max_connections: usize = 1000,
+        /// Most simultaneous sessions from one IP address.
+        pub max_connections_per_ip: usize = 20,
+        /// Delay in milliseconds per recent failed login from the same IP (grows, capped at 10x).
+        pub auth_failure_delay_ms: u64 = 1000,
+        /// Accept passwords without TLS from loopback clients (local tools only).
+        pub plaintext_auth_on_loopback: bool = false,
+    }
+}
+
+section! {
     /// Limits per client address and on password checks, for every protocol. An
     /// "address" is an IPv4 address or an IPv6 prefix (ipv6_prefix): the per-address
     /// connection caps of each protocol, failed-login delays and these rates count by it.
@@ -402,6 +434,8 @@ pub struct Config {
     pub imap: ImapConfig,
     /// See [`Pop3Config`].
     pub pop3: Pop3Config,
+    /// See [`ManageSieveConfig`].
+    pub managesieve: ManageSieveConfig,
     /// See [`LimitsConfig`].
     pub limits: LimitsConfig,
     /// See [`TlsConfig`].
@@ -435,6 +469,11 @@ const SECTIONS: &[SectionInfo] = &[
     ("outbound", OutboundConfig::DOC, OutboundConfig::FIELDS),
     ("imap", ImapConfig::DOC, ImapConfig::FIELDS),
     ("pop3", Pop3Config::DOC, Pop3Config::FIELDS),
+    (
+        "managesieve",
+        ManageSieveConfig::DOC,
+        ManageSieveConfig::FIELDS,
+    ),
     ("limits", LimitsConfig::DOC, LimitsConfig::FIELDS),
     ("tls", TlsConfig::DOC, TlsConfig::FIELDS),
     ("mirror", MirrorConfig::DOC, MirrorConfig::FIELDS),
@@ -548,6 +587,7 @@ impl Config {
         config.outbound = section(&table, "outbound", &mut problems, &problem);
         config.imap = section(&table, "imap", &mut problems, &problem);
         config.pop3 = section(&table, "pop3", &mut problems, &problem);
+        config.managesieve = section(&table, "managesieve", &mut problems, &problem);
         config.limits = section(&table, "limits", &mut problems, &problem);
         config.tls = section(&table, "tls", &mut problems, &problem);
         config.mirror = section(&table, "mirror", &mut problems, &problem);
@@ -973,6 +1013,25 @@ impl Pop3Config {
             login_deadline: Duration::from_secs(self.login_deadline_secs.max(1)),
             command_deadline: Duration::from_secs(self.command_deadline_secs.max(1)),
             max_errors: self.max_errors.max(1),
+            auth_failure_delay: Duration::from_millis(self.auth_failure_delay_ms),
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            plaintext_auth_on_loopback: self.plaintext_auth_on_loopback,
+            ..Default::default()
+        }
+    }
+}
+
+impl ManageSieveConfig {
+    /// The ManageSieve crate's settings from this section.
+    pub fn settings(&self) -> twinmail_managesieve::ManageSieveSettings {
+        twinmail_managesieve::ManageSieveSettings {
+            command_timeout: Duration::from_secs(self.command_timeout_secs.max(1)),
+            login_timeout: Duration::from_secs(self.login_timeout_secs.max(1)),
+            login_deadline: Duration::from_secs(self.login_deadline_secs.max(1)),
+            command_deadline: Duration::from_secs(self.command_deadline_secs.max(1)),
+            max_errors: self.max_errors.max(1),
+            error_delay: Duration::from_millis(self.error_delay_ms),
             auth_failure_delay: Duration::from_millis(self.auth_failure_delay_ms),
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,

@@ -38,6 +38,8 @@ tls_listen = ["127.0.0.1:0"]
 [pop3]
 listen = ["127.0.0.1:0"]
 tls_listen = ["127.0.0.1:0"]
+[managesieve]
+listen = ["127.0.0.1:0"]
 [log]
 format = "json"
 "#,

@@ -172,6 +172,10 @@ auth_failure_delay_ms = 1
 listen = ["127.0.0.1:0"]
 tls_listen = ["127.0.0.1:0"]
 auth_failure_delay_ms = 1
+[managesieve]
+listen = ["127.0.0.1:0"]
+auth_failure_delay_ms = 1
+error_delay_ms = 1
 [mirror]
 twin_id = "{twin}"
 twin = "{dial}"
