@@ -451,3 +451,34 @@ async fn arc_pass_for_a_sealed_message_and_fail_once_it_is_changed() {
         "{ar}"
     );
 }
+
+/// What the outbound runner signs (an Ed25519 and an RSA key of one domain, made as
+/// `twinmail dkim generate` makes them) passes here, and DMARC with it.
+#[tokio::test]
+async fn signatures_made_by_the_outbound_signer_verify() {
+    use twinmail_outbound::dkim;
+    let c = caches();
+    c.add_spf("sender.test", "v=spf1 -all");
+    c.add_dmarc("_dmarc.sender.test", "v=DMARC1; p=reject");
+    let mut keys = Vec::new();
+    for (algorithm, selector) in [(dkim::ED25519, "ed"), (dkim::RSA, "rsa")] {
+        let (private_key, record) = dkim::generate(algorithm).unwrap();
+        c.add_dkim_key(&format!("{selector}._domainkey.sender.test"), &record);
+        keys.push(twinmail_store::DkimKey {
+            domain: "sender.test".into(),
+            selector: selector.into(),
+            algorithm: algorithm.into(),
+            private_key,
+        });
+    }
+    let signed = dkim::sign(&keys, MESSAGE.as_bytes()).unwrap();
+    let signed = String::from_utf8(signed).unwrap();
+    let e = accepted(check(&filter(c, true), "user@sender.test", &signed).await);
+    let ar = results(&e);
+    assert!(clause(&ar, "header.s=ed").starts_with("dkim=pass"), "{ar}");
+    assert!(clause(&ar, "header.s=rsa").starts_with("dkim=pass"), "{ar}");
+    assert!(
+        clause(&ar, "policy.dmarc").starts_with("dmarc=pass"),
+        "{ar}"
+    );
+}

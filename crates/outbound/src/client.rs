@@ -3,7 +3,7 @@
 //! parsed by smtp-proto). What goes on the wire is ours: every line ends CRLF (a bare CR
 //! or LF becomes CRLF) and lines starting with a dot are stuffed (RFC 5321 §4.5.2).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use mail_send::SmtpClient;
 use smtp_proto::{EXT_START_TLS, Response};
@@ -111,6 +111,12 @@ pub struct Dial {
     pub timeout: Duration,
     /// Login for a smarthost.
     pub auth: Option<(String, String)>,
+    /// The roots that verify a certificate where verification is required; `None`: the
+    /// system's.
+    pub roots: Option<Arc<rustls::RootCertStore>>,
+    /// The host's DNSSEC-validated TLSA records: when there are any, STARTTLS with a
+    /// certificate matching one of them, or no delivery (RFC 7672).
+    pub dane: Vec<crate::dane::Tlsa>,
 }
 
 /// Connects, greets and (as `tls` says) secures a connection, then sends each message;
@@ -128,8 +134,9 @@ pub async fn deliver(
         stream,
         timeout: dial.timeout,
     };
-    let connector = |verify: bool| {
-        mail_send::smtp::tls::build_tls_connector(!verify).map_err(ConnectError::Failed)
+    let connector = |verify: bool| match (verify, &dial.roots) {
+        (true, Some(roots)) => Ok(verified_connector(roots.clone())),
+        _ => mail_send::smtp::tls::build_tls_connector(!verify).map_err(ConnectError::Failed),
     };
     if dial.tls == TlsMode::Implicit {
         let tls = client
@@ -143,6 +150,20 @@ pub async fn deliver(
     let offered = ehlo
         .as_ref()
         .is_some_and(|e| e.has_capability(EXT_START_TLS));
+    if !dial.dane.is_empty() {
+        if !offered {
+            return Err(ConnectError::Failed(format!(
+                "{} has TLSA records but offers no STARTTLS: not sent in clear",
+                dial.host
+            )));
+        }
+        let connector = crate::dane::DaneVerifier::connector(dial.dane.clone());
+        let tls = client
+            .start_tls(&connector, &dial.host)
+            .await
+            .map_err(|e| ConnectError::Failed(format!("DANE: {}'s certificate: {e}", dial.host)))?;
+        return session(tls, dial, messages, false).await;
+    }
     match dial.tls {
         TlsMode::Required if !offered => Err(ConnectError::Failed(format!(
             "{} does not offer STARTTLS, which is required",
@@ -158,6 +179,18 @@ pub async fn deliver(
         }
         _ => transactions(client, ehlo, dial, messages).await,
     }
+}
+
+/// A connector that checks certificates against `roots` (and the host name).
+pub fn verified_connector(roots: Arc<rustls::RootCertStore>) -> tokio_rustls::TlsConnector {
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
 /// After TLS: (the greeting on implicit TLS,) EHLO again, then the messages.

@@ -9,9 +9,11 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod dane;
 pub mod dkim;
 pub mod dns;
 pub mod dsn;
+pub mod mta_sts;
 mod runner;
 mod settings;
 mod stats;

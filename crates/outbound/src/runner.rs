@@ -22,6 +22,7 @@ use crate::{
     dkim,
     dns::{Dns, DnsError},
     dsn,
+    mta_sts::{self, Mode, MtaSts},
 };
 
 /// The outbound runner of one twin.
@@ -35,6 +36,8 @@ pub struct Runner {
     settings: Arc<Settings>,
     /// Counters for the status page.
     stats: Arc<Stats>,
+    /// MTA-STS policies.
+    mta_sts: Arc<MtaSts>,
 }
 
 /// One message's recipients in one domain: what a connection to that domain carries.
@@ -62,11 +65,23 @@ struct Job {
 impl Runner {
     /// A runner over `store`'s queue.
     pub fn new(store: Store, dns: Arc<dyn Dns>, settings: Settings, stats: Arc<Stats>) -> Runner {
+        let connector = match &settings.roots {
+            Some(roots) => client::verified_connector(roots.clone()),
+            None => mail_send::smtp::tls::build_tls_connector(false).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "outbound: no system roots; MTA-STS policies cannot be fetched");
+                client::verified_connector(Arc::new(rustls::RootCertStore::empty()))
+            }),
+        };
+        let mta_sts = Arc::new(MtaSts::new(
+            Arc::new(mta_sts::Https { connector }),
+            settings.mta_sts_port,
+        ));
         Runner {
             store,
             dns,
             settings: Arc::new(settings),
             stats,
+            mta_sts,
         }
     }
 
@@ -78,6 +93,10 @@ impl Runner {
             match self.pass().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
+                // Still catching up with the twin's log (after a start): next time.
+                Err(StoreError::Unavailable(why)) => {
+                    tracing::debug!(why = %why, "outbound: queue pass put off")
+                }
                 Err(e) => tracing::error!(error = %e, "outbound: queue pass failed"),
             }
             let sleep = tokio::time::sleep(self.settings.poll);
@@ -284,7 +303,7 @@ impl Runner {
                 .map(|l| vec![r.clone(); l.rcpts.len()])
                 .collect()
         };
-        let hosts = match self.hosts(domain).await {
+        let (hosts, enforce) = match self.hosts(domain).await {
             Ok(h) => h,
             Err(r) => return all(r),
         };
@@ -298,9 +317,23 @@ impl Runner {
             .collect();
         let mut last = Reply::deferred(format!("451 4.4.1 no mail server of {domain} answered"));
         for (host, addrs) in hosts {
+            // DANE applies to MX hosts with validated TLSA records; a lookup that fails
+            // for now passes this host over rather than risk sending in clear.
+            let dane = match &self.settings.relay {
+                Some(_) => Vec::new(),
+                None => match self.dns.tlsa(&host, self.settings.port).await {
+                    Ok(records) => records.into_iter().filter(|r| r.usable()).collect(),
+                    Err(e) => {
+                        last = Reply::deferred(format!("451 4.7.5 TLSA lookup for {host}: {e}"));
+                        continue;
+                    }
+                },
+            };
             for addr in addrs {
                 let (tls, auth) = match &self.settings.relay {
                     Some(r) => (r.tls, r.auth.clone()),
+                    // MTA-STS "enforce": verified TLS to a listed MX, or nothing.
+                    None if enforce => (TlsMode::Required, None),
                     None => (TlsMode::Opportunistic, None),
                 };
                 let dial = Dial {
@@ -310,6 +343,8 @@ impl Runner {
                     tls,
                     timeout: self.settings.timeout,
                     auth,
+                    roots: self.settings.roots.clone(),
+                    dane: dane.clone(),
                 };
                 self.stats.count_connection();
                 match client::deliver(&dial, &outgoing).await {
@@ -330,12 +365,40 @@ impl Runner {
         all(last)
     }
 
-    /// The hosts to try for a domain, each with its addresses.
-    async fn hosts(&self, domain: &str) -> Result<Vec<(String, Vec<SocketAddr>)>, Reply> {
+    /// The hosts to try for a domain, each with its addresses, and whether its MTA-STS
+    /// policy is enforced (only the MXes it names are left then).
+    async fn hosts(&self, domain: &str) -> Result<(Vec<(String, Vec<SocketAddr>)>, bool), Reply> {
         if let Some(r) = &self.settings.relay {
             let addrs = self.addresses(&r.host, r.port).await?;
-            return Ok(vec![(r.host.clone(), addrs)]);
+            return Ok((vec![(r.host.clone(), addrs)], false));
         }
+        let mut hosts = self.mx_hosts(domain).await?;
+        let Some(policy) = self.mta_sts.policy(self.dns.as_ref(), domain).await else {
+            return Ok((hosts, false));
+        };
+        let listed = |h: &(String, Vec<SocketAddr>)| policy.allows(&h.0);
+        match policy.mode {
+            Mode::Enforce => {
+                hosts.retain(listed);
+                if hosts.is_empty() {
+                    return Err(Reply::deferred(format!(
+                        "451 4.7.5 MTA-STS: no MX of {domain} is one its policy names"
+                    )));
+                }
+                Ok((hosts, true))
+            }
+            Mode::Testing => {
+                if !hosts.iter().all(listed) {
+                    tracing::info!(domain, "MTA-STS (testing): an MX the policy does not name");
+                }
+                Ok((hosts, false))
+            }
+            Mode::None => Ok((hosts, false)),
+        }
+    }
+
+    /// A domain's MX hosts in preference order (or the domain itself), with addresses.
+    async fn mx_hosts(&self, domain: &str) -> Result<Vec<(String, Vec<SocketAddr>)>, Reply> {
         let port = self.settings.port;
         let mut mx = match self.dns.mx(domain).await {
             Ok(mx) => mx,

@@ -45,6 +45,11 @@ pub struct Settings {
     pub batch: u32,
     /// How often the queue is looked at when nothing wakes the runner.
     pub poll: Duration,
+    /// The roots that verify certificates where verification is required (a smarthost
+    /// with STARTTLS, an MX under MTA-STS, a policy host); `None`: the system's.
+    pub roots: Option<std::sync::Arc<rustls::RootCertStore>>,
+    /// The HTTPS port of MTA-STS policy hosts (443; a test's elsewhere).
+    pub mta_sts_port: u16,
 }
 
 impl Settings {
@@ -65,6 +70,8 @@ impl Settings {
             per_destination: 20,
             batch: 500,
             poll: Duration::from_secs(5),
+            roots: None,
+            mta_sts_port: 443,
         }
     }
 

@@ -16,9 +16,9 @@ use mail_auth::{
     AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
     common::{parse::TxtRecordParser, verify::DomainKey},
 };
-use twinmail_outbound::{Runner, Settings, StaticDns, Stats, dkim};
+use twinmail_outbound::{Runner, Settings, StaticDns, Stats, dane::Tlsa, dkim};
 use twinmail_store::{Guid, QueueAction, RcptState, Store};
-use twinmail_testkit::{ALICE, Sink, SinkOptions, inbox};
+use twinmail_testkit::{ALICE, Sink, SinkOptions, TestCa, inbox};
 
 struct World {
     store: Store,
@@ -30,6 +30,11 @@ struct World {
 /// A store (example.com local, alice and bob) and a runner whose DNS sends example.net
 /// (and example.org) to the sink.
 async fn world(sink_port: u16) -> World {
+    world_with(sink_port, |_, _| {}).await
+}
+
+/// As [`world`], with DNS answers and settings changed by `tweak` (TLSA records, roots).
+async fn world_with(sink_port: u16, tweak: impl FnOnce(&mut StaticDns, &mut Settings)) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = twinmail_testkit::store(dir.path()).await;
     let mut dns = StaticDns::default();
@@ -46,6 +51,7 @@ async fn world(sink_port: u16) -> World {
     settings.port = sink_port;
     settings.timeout = Duration::from_secs(10);
     settings.retry = vec![Duration::from_secs(60)];
+    tweak(&mut dns, &mut settings);
     let stats = Arc::new(Stats::default());
     let runner = Runner::new(store.clone(), Arc::new(dns), settings, stats.clone());
     World {
@@ -330,4 +336,204 @@ async fn null_mx_and_missing_domains_fail_at_once_and_unreachable_ones_wait() {
         "{:?}",
         state("c@example.net")
     );
+}
+
+/// One attempt to deliver to a sink (offering STARTTLS or not) whose host publishes one
+/// TLSA record (SHA-256 matching) made of `data` from the sink's certificate: the
+/// recipient's state and last reply afterwards (`None`: delivered and gone from the
+/// queue), and what the sink got.
+async fn dane_attempt(
+    tls: bool,
+    selector: u8,
+    data: impl FnOnce(&Sink) -> Vec<u8>,
+) -> (Option<(RcptState, String)>, Vec<twinmail_testkit::Sunk>) {
+    let sink = Sink::start(SinkOptions {
+        tls,
+        ..Default::default()
+    });
+    let record = Tlsa {
+        usage: 3,
+        selector,
+        matching: 1,
+        data: data(&sink),
+    };
+    let name = format!("_{}._tcp.mx.example.net", sink.port);
+    let w = world_with(sink.port, |d, _| {
+        d.tlsa.insert(name, vec![record]);
+    })
+    .await;
+    let id = Guid::random();
+    w.store
+        .enqueue(
+            id,
+            ALICE.0,
+            &["friend@example.net".into()],
+            message("dane", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    w.runner.pass().await.unwrap();
+    let left = w
+        .store
+        .queue_entry(&id.to_hex())
+        .await
+        .ok()
+        .map(|q| (q.recipients[0].state, q.last_reply));
+    std::thread::sleep(Duration::from_millis(300));
+    (left, sink.received())
+}
+
+#[tokio::test]
+async fn dane_a_matching_certificate_delivers_a_mismatch_defers_and_nothing_goes_in_clear() {
+    use sha2::Digest;
+    // The certificate matches its TLSA record (DANE-EE, the whole certificate):
+    // delivered under STARTTLS.
+    let (left, got) = dane_attempt(true, 0, |s| {
+        sha2::Sha256::digest(s.cert.as_ref().unwrap()).to_vec()
+    })
+    .await;
+    assert_eq!(left, None, "delivered");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls);
+    // A record that names another key (SPKI): deferred, never sent.
+    let (left, got) = dane_attempt(true, 1, |_| vec![7; 32]).await;
+    let (state, reply) = left.expect("still queued");
+    assert_eq!(state, RcptState::Pending);
+    assert!(reply.contains("DANE"), "{reply}");
+    assert!(got.is_empty(), "nothing delivered");
+    // TLSA records but no STARTTLS offered: not sent in clear.
+    let (left, got) = dane_attempt(false, 1, |_| vec![7; 32]).await;
+    assert!(left.expect("still queued").1.contains("STARTTLS"));
+    assert!(got.is_empty(), "nothing sent in clear");
+}
+
+/// Serves one MTA-STS policy over HTTPS (a certificate for mta-sts.example.net from
+/// `ca`) on a loopback port, to every connection.
+async fn policy_server(ca: &TestCa, policy: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let acceptor = tokio_rustls::TlsAcceptor::from(ca.server(&["mta-sts.example.net"]));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0; 4096];
+                let _ = tls.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{policy}",
+                    policy.len()
+                );
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// One delivery to example.net, which publishes an MTA-STS `policy`, to a sink offering
+/// `cert` (none: self-signed): (what is left queued, what the sink got).
+async fn sts_attempt(
+    ca: &TestCa,
+    policy: &'static str,
+    cert: Option<(String, String)>,
+) -> (Option<String>, Vec<twinmail_testkit::Sunk>) {
+    let sink = Sink::start(SinkOptions {
+        tls: true,
+        cert,
+        ..Default::default()
+    });
+    let policy_port = policy_server(ca, policy).await;
+    let roots = ca.roots();
+    let w = world_with(sink.port, |d, s| {
+        d.txt.insert(
+            "_mta-sts.example.net".into(),
+            vec!["v=STSv1; id=20261203;".into()],
+        );
+        d.ips.insert(
+            "mta-sts.example.net".into(),
+            vec!["127.0.0.1".parse().unwrap()],
+        );
+        s.roots = Some(roots);
+        s.mta_sts_port = policy_port;
+    })
+    .await;
+    let id = Guid::random();
+    w.store
+        .enqueue(
+            id,
+            ALICE.0,
+            &["friend@example.net".into()],
+            message("sts", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    w.runner.pass().await.unwrap();
+    let left = w
+        .store
+        .queue_entry(&id.to_hex())
+        .await
+        .ok()
+        .map(|q| q.last_reply);
+    std::thread::sleep(Duration::from_millis(300));
+    (left, sink.received())
+}
+
+#[tokio::test]
+async fn mta_sts_enforce_sends_only_over_verified_tls_to_a_listed_mx() {
+    let ca = TestCa::new();
+    const LISTED: &str =
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.example.net\r\nmax_age: 86400\r\n";
+    const OTHER: &str =
+        "version: STSv1\r\nmode: enforce\r\nmx: *.elsewhere.example\r\nmax_age: 86400\r\n";
+    // Listed MX, certificate valid for it: delivered under TLS.
+    let (left, got) = sts_attempt(&ca, LISTED, Some(ca.leaf(&["mx.example.net"]))).await;
+    assert_eq!(left, None, "delivered");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls);
+    // Listed MX, certificate not from a trusted CA (self-signed): deferred, not sent.
+    let (left, got) = sts_attempt(&ca, LISTED, None).await;
+    assert!(left.is_some(), "still queued");
+    assert!(got.is_empty(), "nothing sent: {got:?}");
+    // The policy names other MXes only: deferred, not sent.
+    let (left, got) = sts_attempt(&ca, OTHER, Some(ca.leaf(&["mx.example.net"]))).await;
+    let left = left.expect("still queued");
+    assert!(left.contains("MTA-STS"), "{left}");
+    assert!(got.is_empty());
+}
+
+#[tokio::test]
+async fn a_late_message_tells_its_sender_once_and_keeps_trying() {
+    // Nothing listens on port 9: the MX is unreachable; the notice is due at once.
+    let w = world_with(9, |_, s| s.delay_notice = Duration::ZERO).await;
+    let id = Guid::random();
+    w.store
+        .enqueue(
+            id,
+            ALICE.0,
+            &["friend@example.net".into()],
+            message("late", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    w.runner.pass().await.unwrap();
+    // The notice is queued beside the message (to alice, local): delivered next pass.
+    w.runner.pass().await.unwrap();
+    let mail = inbox(&w.store, ALICE.0).await;
+    assert_eq!(mail.len(), 1);
+    let text = String::from_utf8_lossy(&mail[0]);
+    assert!(text.contains("Action: delayed"), "{text}");
+    assert!(text.contains("Status: 4."), "{text}");
+    // Still queued; tried again, no second notice.
+    w.store.control_queue(id, QueueAction::Retry).await.unwrap();
+    w.runner.pass().await.unwrap();
+    w.runner.pass().await.unwrap();
+    assert_eq!(inbox(&w.store, ALICE.0).await.len(), 1, "told once");
+    let q = w.store.queue_entry(&id.to_hex()).await.unwrap();
+    assert!(q.delay_notified);
+    assert_eq!(q.recipients[0].state, RcptState::Pending);
 }

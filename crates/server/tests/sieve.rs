@@ -1,6 +1,6 @@
 //! Sieve end to end on real twins: a script stored with `twinmail sieve put` on twin a
-//! files, flags and answers mail over SMTP, as seen over IMAP on twin b (the finished
-//! copies mirror; b runs nothing); the vacation reply goes out once, from <>, to a real
+//! files (fileinto :flags), flags (addflag) and answers (vacation) mail over SMTP, as
+//! seen over IMAP on twin b (the finished copies mirror; b runs nothing); the vacation reply goes out once, from <>, to a real
 //! SMTP server; a reject refuses the message in SMTP.
 
 mod common;
@@ -14,6 +14,9 @@ const SCRIPT: &str = r#"require ["fileinto", "imap4flags", "vacation"];
 if header :contains "subject" "report" {
     fileinto :flags "\\Flagged" "Reports";
     stop;
+}
+if header :contains "subject" "again" {
+    addflag "$Repeat";
 }
 vacation :days 1 :subject "Away" "I am away until Monday.";
 "#;
@@ -132,7 +135,7 @@ fn a_script_files_flags_and_answers_once_on_both_twins() {
         seen,
         vec![
             ("INBOX".into(), "hello".into(), "".into()),
-            ("INBOX".into(), "hello again".into(), "".into()),
+            ("INBOX".into(), "hello again".into(), "$Repeat".into()),
             ("Reports".into(), "weekly report".into(), "\\Flagged".into()),
         ],
         "filed and flagged by a's script, as b shows it"

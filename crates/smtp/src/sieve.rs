@@ -204,7 +204,12 @@ async fn carry_out(
                     let id = request_id(&[b"sieve-reject", &key.0, &s.account.guid.0]);
                     let notice = rejection(&s.account.name, &envelope.from, &reason);
                     store
-                        .enqueue(id, "", std::slice::from_ref(&envelope.from), Arc::new(notice))
+                        .enqueue(
+                            id,
+                            "",
+                            std::slice::from_ref(&envelope.from),
+                            Arc::new(notice),
+                        )
                         .await
                         .map_err(Refused::Store)?;
                 }

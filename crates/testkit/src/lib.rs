@@ -521,6 +521,8 @@ pub const PYTHON_VENV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.test-
 pub struct Sink {
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Its certificate (DER), when it offers STARTTLS.
+    pub cert: Option<Vec<u8>>,
     /// Where it records messages.
     log: std::path::PathBuf,
     /// The sink process.
@@ -553,6 +555,8 @@ pub struct SinkOptions {
     pub tempfail: usize,
     /// Listen on this port (0: any free one).
     pub port: u16,
+    /// The certificate and key (PEM) to offer, instead of a self-signed one.
+    pub cert: Option<(String, String)>,
 }
 
 impl Sink {
@@ -566,12 +570,17 @@ impl Sink {
         std::fs::write(&script, include_str!("sink.py")).unwrap();
         let mut cmd = std::process::Command::new(PYTHON_VENV);
         cmd.arg(&script).arg("--log").arg(&log);
+        let mut cert_der = None;
         if opts.tls {
-            let ck =
-                rcgen::generate_simple_self_signed(vec!["mx.example.net".to_string()]).unwrap();
+            let (cert_pem, key_pem) = opts.cert.clone().unwrap_or_else(|| {
+                let ck =
+                    rcgen::generate_simple_self_signed(vec!["mx.example.net".to_string()]).unwrap();
+                (ck.cert.pem(), ck.signing_key.serialize_pem())
+            });
+            cert_der = Some(pem_der(&cert_pem));
             let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-            std::fs::write(&cert, ck.cert.pem()).unwrap();
-            std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+            std::fs::write(&cert, cert_pem).unwrap();
+            std::fs::write(&key, key_pem).unwrap();
             cmd.arg("--tls").arg(cert).arg(key);
         }
         for r in &opts.reject {
@@ -590,6 +599,7 @@ impl Sink {
         let port = line.trim().parse().expect("the sink prints its port");
         Sink {
             port,
+            cert: cert_der,
             log,
             child,
             _dir: dir,
@@ -637,5 +647,72 @@ impl Drop for Sink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The DER inside a one-certificate PEM.
+fn pem_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+/// A certificate authority for tests where certificates are verified (a smarthost, an
+/// MX under MTA-STS, a policy host).
+pub struct TestCa {
+    /// The CA's certificate and key.
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    /// A fresh CA.
+    pub fn new() -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let issuer =
+            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        TestCa { issuer }
+    }
+
+    /// A certificate for `names` signed by this CA, and its key: (cert PEM, key PEM).
+    pub fn leaf(&self, names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// A root store holding only this CA.
+    pub fn roots(&self) -> Arc<rustls::RootCertStore> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.issuer.der().clone()).unwrap();
+        Arc::new(roots)
+    }
+
+    /// A TLS server config with a certificate for `names` signed by this CA.
+    pub fn server(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
+        let (cert, key) = self.leaf(names);
+        let key = PrivateKeyDer::try_from(pem_der(&key)).unwrap();
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(pem_der(&cert))], key)
+            .unwrap(),
+        )
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        TestCa::new()
     }
 }
