@@ -229,6 +229,9 @@ listen = ["127.0.0.1:$TW_POP3_PORT"]
 tls_listen = []
 plaintext_auth_on_loopback = true
 
+[managesieve]
+listen = []
+
 [log]
 level = "warn"
 EOF

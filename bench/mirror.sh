@@ -202,6 +202,9 @@ tls_listen = ["127.0.0.1:$((b + 4))"]
 [pop3]
 listen = ["127.0.0.1:$((b + 5))"]
 tls_listen = ["127.0.0.1:$((b + 6))"]
+
+[managesieve]
+listen = []
 EOF
     if [[ -n $tid ]]; then
         cat >>"$file" <<EOF

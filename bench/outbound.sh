@@ -118,6 +118,8 @@ tls_listen = []
 [pop3]
 listen = []
 tls_listen = []
+[managesieve]
+listen = []
 [limits]
 exempt_loopback = true
 [outbound]

@@ -281,6 +281,7 @@ async fn status(store: &twinmail_store::Store, config: &Config) -> anyhow::Resul
         ("imaps", &i.tls_listen),
         ("pop3", &p.listen),
         ("pop3s", &p.tls_listen),
+        ("managesieve", &config.managesieve.listen),
     ] {
         for a in addrs {
             println!("listener {name}: {a}");
