@@ -162,7 +162,7 @@ impl Pipeline {
             }
         }
         // Then each recipient's Sieve script, if it has one.
-        let default = crate::sieve::Default {
+        let default = crate::sieve::Placement {
             folder,
             flags: Flags::new(flags.iter().map(String::as_str)),
         };

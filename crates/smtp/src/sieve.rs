@@ -13,7 +13,7 @@ use twinmail_store::{Account, Delivery, Flags, Guid, Placed, Role, Store, reques
 use crate::pipeline::{Envelope, Refused};
 
 /// What the filters decided for everyone: a folder (Junk) and flags.
-pub(crate) struct Default {
+pub(crate) struct Placement {
     /// The folder by role, if not the INBOX.
     pub folder: Option<Role>,
     /// Flags to set on arrival.
@@ -35,7 +35,7 @@ pub(crate) async fn deliver(
     envelope: &Envelope,
     mut delivery: Delivery,
     message: Vec<u8>,
-    default: Default,
+    default: Placement,
 ) -> Result<Vec<Placed>, Refused> {
     let store = delivery.store().clone();
     let total = delivery.accounts().count();
@@ -137,7 +137,7 @@ async fn run(
 async fn commit_default(
     delivery: Delivery,
     message: Vec<u8>,
-    default: &Default,
+    default: &Placement,
     more: &Flags,
 ) -> Result<Vec<Placed>, Refused> {
     let flags = default.flags.union(more);
@@ -156,7 +156,7 @@ async fn carry_out(
     envelope: &Envelope,
     s: Scripted,
     message: &[u8],
-    default: &Default,
+    default: &Placement,
 ) -> Result<Vec<Placed>, Refused> {
     let mut placed = Vec::new();
     let key = s.delivery.key().unwrap_or_else(Guid::random);
