@@ -102,7 +102,7 @@ async fn run(
     message: &[u8],
 ) -> Vec<Action> {
     let keep = || vec![Action::Keep { flags: Vec::new() }];
-    let script = match Script::parse(text, &Limits::default()) {
+    let script = match parsed(account.id, text) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(account = %account.name, error = %e, "sieve: the active script does not parse; kept");
@@ -110,13 +110,8 @@ async fn run(
         }
     };
     let mut addresses = vec![account.name.clone()];
-    if let Ok(aliases) = store.aliases().await {
-        addresses.extend(
-            aliases
-                .into_iter()
-                .filter(|(a, t)| *t == account.name && !a.starts_with('@'))
-                .map(|(a, _)| a),
-        );
+    if let Ok(aliases) = store.aliases_of(&account.name).await {
+        addresses.extend(aliases);
     }
     let input = Input {
         envelope_from: &envelope.from,
@@ -132,6 +127,30 @@ async fn run(
             keep()
         }
     }
+}
+
+/// Most parsed scripts kept (one per account); past it the cache starts afresh.
+const PARSED_SCRIPTS: usize = 4096;
+
+/// An account's active script, parsed once per version of its text (parsing costs ten
+/// times what running does), not once per message.
+fn parsed(account_id: i64, text: &str) -> Result<Arc<Script>, twinmail_sieve::ParseError> {
+    type Cache = std::collections::HashMap<i64, (String, Arc<Script>)>;
+    static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+    let lock = || CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((cached, script)) = lock().as_ref().and_then(|c| c.get(&account_id))
+        && cached == text
+    {
+        return Ok(script.clone());
+    }
+    let script = Arc::new(Script::parse(text, &Limits::default())?);
+    let mut guard = lock();
+    let cache = guard.get_or_insert_with(Cache::new);
+    if cache.len() >= PARSED_SCRIPTS {
+        cache.clear();
+    }
+    cache.insert(account_id, (text.to_string(), script.clone()));
+    Ok(script)
 }
 
 async fn commit_default(

@@ -373,6 +373,16 @@ impl Store {
         )
     }
 
+    /// The addresses (not catch-alls) that deliver to an account.
+    pub async fn aliases_of(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT address FROM aliases WHERE target = $1 AND address NOT LIKE '@%' ORDER BY address",
+        )
+        .bind(account)
+        .fetch_all(self.db())
+        .await?)
+    }
+
     // ----- accounts -----
 
     /// Creates an account with the default folders.

@@ -495,6 +495,9 @@ async fn mail_taken_on_both_sides_of_a_split_is_merged_with_fresh_uids() {
 /// how long the heal of a split with N colliding APPENDs a side takes in one process (ship
 /// both logs, merge, ship the renumbering), as a table.
 #[tokio::test]
+// Ignored because it measures rather than checks: a timing belongs in a benchmark run on
+// demand (a timed test fails on a busy machine); the convergence it relies on is asserted
+// by every other test here.
 #[ignore = "a timing, printed as a table: run on demand in a release build (see above)"]
 async fn merge_time_for_splits_of_n_changes_a_side() {
     println!("{:>8} {:>12} {:>12}", "a side", "renumbered", "heal ms");
