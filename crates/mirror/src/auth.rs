@@ -18,7 +18,7 @@ use std::sync::Arc;
 use ring::hmac;
 use rustls::{
     DigitallySignedStruct, SignatureScheme,
-    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    client::danger::HandshakeSignatureValid,
     pki_types::{CertificateDer, ServerName, UnixTime},
 };
 use tokio::{io::AsyncWriteExt, net::TcpStream};
@@ -343,12 +343,8 @@ fn client_config(
     pin: Option<[u8; 32]>,
     identity: Option<&Identity>,
 ) -> Result<Arc<rustls::ClientConfig>, LinkError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(TwinCert {
-        provider: provider.clone(),
-        pin,
-    });
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
+    let verifier = Arc::new(twinmail_net::CheckedBy::new(TwinCert { pin }));
+    let builder = rustls::ClientConfig::builder_with_provider(verifier.provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .expect("TLS 1.3 is supported by ring")
         .dangerous()
@@ -438,26 +434,21 @@ impl rustls::server::danger::ClientCertVerifier for DialerCert {
 
 /// Checks the twin's certificate: against the pin when there is one, else not at all
 /// (twins use self-signed certificates; identity comes from the secret proof). Either way
-/// the server must prove it holds the certificate's key.
+/// the server must prove it holds the certificate's key (`CheckedBy` checks that).
 #[derive(Debug)]
 struct TwinCert {
-    /// The signature algorithms.
-    provider: Arc<rustls::crypto::CryptoProvider>,
     /// SHA-256 of the SPKI the twin's certificate must carry; `None`: any.
     pin: Option<[u8; 32]>,
 }
 
-impl ServerCertVerifier for TwinCert {
-    fn verify_server_cert(
+impl twinmail_net::CertCheck for TwinCert {
+    fn check(
         &self,
         end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+    ) -> Result<(), rustls::Error> {
         let Some(pin) = self.pin else {
-            return Ok(ServerCertVerified::assertion());
+            return Ok(());
         };
         let got = spki_sha256(end_entity).ok_or(rustls::Error::InvalidCertificate(
             rustls::CertificateError::BadEncoding,
@@ -469,41 +460,7 @@ impl ServerCertVerifier for TwinCert {
                 rustls::CertificateError::ApplicationVerificationFailure,
             ));
         }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        Ok(())
     }
 }
 

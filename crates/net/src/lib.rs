@@ -20,7 +20,7 @@ pub use limits::{
 };
 pub use log::{escaped, name_hash};
 pub use stats::{Counts, Reject, Stats};
-pub use tls::handshake;
+pub use tls::{CertCheck, CheckedBy, handshake};
 
 /// What a session runs on: a TCP stream or a TLS stream over one.
 pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}

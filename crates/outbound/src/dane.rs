@@ -5,11 +5,7 @@
 
 use std::sync::Arc;
 
-use rustls::{
-    DigitallySignedStruct, SignatureScheme,
-    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    pki_types::{CertificateDer, ServerName, UnixTime},
-};
+use rustls::pki_types::CertificateDer;
 
 /// One TLSA record (RFC 6698 §2.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,28 +47,20 @@ impl Tlsa {
 
 /// Accepts a server certificate chain only when a TLSA record matches it: DANE-EE the
 /// end-entity certificate (no name or date checks, RFC 7672 §3.1.1), DANE-TA a
-/// certificate of the chain. The handshake signatures are checked as always.
+/// certificate of the chain (the handshake signatures are checked by `CheckedBy`).
 #[derive(Debug)]
 pub struct DaneVerifier {
-    /// The signature algorithms.
-    provider: Arc<rustls::crypto::CryptoProvider>,
     /// The usable records.
     records: Vec<Tlsa>,
 }
 
 impl DaneVerifier {
-    /// A verifier for these records.
-    pub fn new(records: Vec<Tlsa>) -> DaneVerifier {
-        DaneVerifier {
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
-            records: records.into_iter().filter(Tlsa::usable).collect(),
-        }
-    }
-
     /// A TLS connector that verifies with DANE.
     pub fn connector(records: Vec<Tlsa>) -> tokio_rustls::TlsConnector {
-        let verifier = Arc::new(DaneVerifier::new(records));
-        let config = rustls::ClientConfig::builder_with_provider(verifier.provider.clone())
+        let verifier = Arc::new(twinmail_net::CheckedBy::new(DaneVerifier {
+            records: records.into_iter().filter(Tlsa::usable).collect(),
+        }));
+        let config = rustls::ClientConfig::builder_with_provider(verifier.provider())
             .with_safe_default_protocol_versions()
             .expect("ring supports the default TLS versions")
             .dangerous()
@@ -82,15 +70,12 @@ impl DaneVerifier {
     }
 }
 
-impl ServerCertVerifier for DaneVerifier {
-    fn verify_server_cert(
+impl twinmail_net::CertCheck for DaneVerifier {
+    fn check(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+    ) -> Result<(), rustls::Error> {
         let ok = self.records.iter().any(|r| match r.usage {
             3 => r.matches(end_entity),
             _ => intermediates
@@ -99,45 +84,11 @@ impl ServerCertVerifier for DaneVerifier {
                 .any(|c| r.matches(c)),
         });
         if ok {
-            Ok(ServerCertVerified::assertion())
+            Ok(())
         } else {
             Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::ApplicationVerificationFailure,
             ))
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
