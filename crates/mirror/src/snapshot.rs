@@ -239,6 +239,7 @@ mod tests {
                 role: None,
                 uidvalidity: 7,
                 subscribed: true,
+                knew: None,
             }),
             row(Change::DomainAdded {
                 domain: "example.org".into(),

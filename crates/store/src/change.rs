@@ -93,6 +93,12 @@ pub enum Change {
         uidvalidity: u32,
         /// Whether it starts subscribed.
         subscribed: bool,
+        /// How far its maker had applied the twin's log when it made it (absent in
+        /// snapshots and older logs): a folder made on the twin under the same name
+        /// after that point was made concurrently, while apart, and is folded into this
+        /// one (or this one into it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        knew: Option<i64>,
     },
     /// A mailbox was renamed (children are renamed by their own entries).
     MailboxRenamed {
@@ -467,6 +473,59 @@ impl Change {
         match self {
             Change::MessageAdded { blob, .. } | Change::Queued { blob, .. } => Some(blob),
             _ => None,
+        }
+    }
+
+    /// The account and the mailbox this change names, to point them elsewhere (a twin's
+    /// change naming a folded account or folder names its survivor here).
+    pub(crate) fn guids_mut(&mut self) -> (Option<&mut Guid>, Option<&mut Guid>) {
+        match self {
+            Change::MailboxCreated {
+                account, mailbox, ..
+            }
+            | Change::MailboxRenamed {
+                account, mailbox, ..
+            }
+            | Change::MailboxDeleted {
+                account, mailbox, ..
+            }
+            | Change::MailboxSubscribed {
+                account, mailbox, ..
+            }
+            | Change::MessageAdded {
+                account, mailbox, ..
+            }
+            | Change::FlagsChanged {
+                account, mailbox, ..
+            }
+            | Change::MessagesExpunged {
+                account, mailbox, ..
+            }
+            | Change::MessageRenumbered {
+                account, mailbox, ..
+            }
+            | Change::MailboxState {
+                account, mailbox, ..
+            } => (Some(account), Some(mailbox)),
+            Change::AccountCreated { account, .. }
+            | Change::PasswordChanged { account, .. }
+            | Change::AccountDisabled { account, .. }
+            | Change::AccountHome { account, .. }
+            | Change::AccountQuota { account, .. }
+            | Change::AccountDeleted { account, .. }
+            | Change::SieveScriptPut { account, .. }
+            | Change::SieveScriptDeleted { account, .. }
+            | Change::SieveScriptRenamed { account, .. }
+            | Change::SieveActivated { account, .. }
+            | Change::VacationReplied { account, .. } => (Some(account), None),
+            Change::DomainAdded { .. }
+            | Change::DomainDeleted { .. }
+            | Change::AliasAdded { .. }
+            | Change::AliasDeleted { .. }
+            | Change::Queued { .. }
+            | Change::QueueAttempt { .. }
+            | Change::QueueControl { .. }
+            | Change::DkimKeyAdded { .. } => (None, None),
         }
     }
 

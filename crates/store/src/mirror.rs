@@ -536,6 +536,7 @@ impl Snapshot {
                 role: role.as_deref().and_then(Role::parse),
                 uidvalidity: uidvalidity as u32,
                 subscribed,
+                knew: None,
             });
         }
         let keys: Vec<(String, String, String, Vec<u8>, i64)> = sqlx::query_as(

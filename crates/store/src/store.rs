@@ -878,7 +878,7 @@ impl Store {
                 .collect());
         }
         let uids: Vec<i64> = sqlx::query_scalar(
-            "SELECT DISTINCT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+            "SELECT DISTINCT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 AND uid > 0 ORDER BY uid",
         )
         .bind(mailbox_id)
         .bind(modseq as i64)

@@ -1,5 +1,6 @@
 //! The split-brain merge, in one process: two stores take APPENDs, STOREs, EXPUNGEs and
-//! MOVEs for the same accounts, sometimes apart (each alone, as after the grace period),
+//! MOVEs for the same accounts (and make one account on both sides now and then),
+//! sometimes apart (each alone, as after the grace period),
 //! sometimes linked (writes at the account's home, the logs shipped with random lag, so a
 //! split can start with changes not yet shipped, as when a twin dies in async mode). After
 //! each heal the logs are shipped both ways and each home merges once caught up.
@@ -208,6 +209,22 @@ async fn run(seed: u64, steps: usize) -> (usize, usize) {
                 check(&t, &appended, &removed, seed, step).await;
             } else {
                 splits += 1;
+                if rng.below(3) == 0 {
+                    // An account made on both sides while apart, mail into each INBOX.
+                    let name = format!("u{splits}@example.com");
+                    for twin in &t {
+                        let acc = twin.store.create_account(&name, "pw").await.unwrap();
+                        let inbox = twin.store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
+                        n += 1;
+                        let tag = format!("s{seed}m{n}");
+                        let p = twin
+                            .store
+                            .append(inbox.id, common::message(&tag), Flags::default(), None)
+                            .await
+                            .unwrap();
+                        appended.insert(p.guid, tag);
+                    }
+                }
             }
             split = !split;
         }
@@ -552,23 +569,38 @@ async fn heal_fast(t: &mut [Twin; 2]) -> usize {
     }
 }
 
-/// Folders named alike on both twins while apart, by creation or by rename: after the heal
-/// both twins hold both folders, the one with the greater GUID renamed `NAME-xxxxxx` on
-/// both (nothing is logged for it: each twin applies the same rule).
+/// Folders named alike on both twins while apart. Made under one name on both (Projects,
+/// with mail on each side): folded into one on both twins (the one with the smaller GUID
+/// survives, its messages at their UIDs), holding every message once. Renamed onto a name the other twin made (Plans):
+/// kept apart, the one with the greater GUID renamed `NAME-xxxxxx` on both (nothing is
+/// logged for it: each twin applies the same rule).
 #[tokio::test]
-async fn folders_named_alike_on_both_sides_keep_both_with_one_suffixed_on_both() {
+async fn folders_made_alike_fold_into_one_and_one_renamed_onto_a_name_keeps_apart() {
     let (mut t, mut rng, acc) = homed_on_a(3).await;
     t[0].store.create_mailbox(acc.id, "Old").await.unwrap();
     heal(&mut t, &mut rng, 0).await;
     let acc_b = t[1].store.account(USERS[0]).await.unwrap().unwrap();
     // Apart: a creates Projects and renames Old to Plans; b creates Projects and Plans.
-    t[0].store.create_mailbox(acc.id, "Projects").await.unwrap();
+    let mut sent = HashSet::new();
+    for (i, account_id) in [(0, acc.id), (1, acc_b.id)] {
+        let p = t[i]
+            .store
+            .create_mailbox(account_id, "Projects")
+            .await
+            .unwrap();
+        for n in 0..2 {
+            let body = common::message(&format!("{i}-{n}"));
+            sent.insert(
+                t[i].store
+                    .append(p.id, body, Flags::default(), Some(1))
+                    .await
+                    .unwrap()
+                    .guid,
+            );
+        }
+    }
     t[0].store
         .rename_mailbox(acc.id, "Old", "Plans")
-        .await
-        .unwrap();
-    t[1].store
-        .create_mailbox(acc_b.id, "Projects")
         .await
         .unwrap();
     t[1].store.create_mailbox(acc_b.id, "Plans").await.unwrap();
@@ -576,12 +608,76 @@ async fn folders_named_alike_on_both_sides_keep_both_with_one_suffixed_on_both()
     let (sa, sb) = (state(&t[0].store).await, state(&t[1].store).await);
     assert_eq!(sa, sb);
     let names: Vec<&str> = sa.keys().map(|k| k.1.as_str()).collect();
-    for base in ["Projects", "Plans"] {
-        let n = names.iter().filter(|n| n.starts_with(base)).count();
-        assert_eq!(n, 2, "{names:?}");
-        assert!(names.contains(&base), "{names:?}");
-    }
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("Projects")).count(),
+        1,
+        "{names:?}"
+    );
+    let projects = &sa[&(USERS[0].to_string(), "Projects".to_string())];
+    let held: HashSet<Guid> = projects.3.iter().map(|m| m.1).collect();
+    assert_eq!(held, sent, "every message of both folders, once");
+    // The survivor's two keep their UIDs; the folded folder's two come after them.
+    let uids: Vec<u32> = projects.3.iter().map(|m| m.0).collect();
+    assert_eq!(uids, [1, 2, 3, 4]);
+    let n = names.iter().filter(|n| n.starts_with("Plans")).count();
+    assert_eq!(n, 2, "{names:?}");
+    assert!(names.contains(&"Plans"), "{names:?}");
     assert!(!names.contains(&"Old"), "{names:?}");
+}
+
+/// The same account made on both twins while apart (INBOX made on both in the same
+/// second), each taking mail: after the heal one account on both twins, each folder once,
+/// every message in it, the same password hash, and the twins equal.
+#[tokio::test]
+async fn an_account_made_on_both_twins_while_apart_is_one_account() {
+    let t: [Twin; 2] = [open("a").await, open("b").await];
+    let mut t = t;
+    let mut rng = Lcg::new(11);
+    t[0].store.add_domain("example.com").await.unwrap();
+    heal(&mut t, &mut rng, 0).await;
+    let mut sent = HashSet::new();
+    for (i, twin) in t.iter().enumerate() {
+        let acc = twin.store.create_account(USERS[0], "pw").await.unwrap();
+        let inbox = twin.store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
+        for n in 0..3 {
+            let body = common::message(&format!("{i}-{n}"));
+            let p = twin
+                .store
+                .append(inbox.id, body, Flags::new(["\\Seen"]), Some(1))
+                .await
+                .unwrap();
+            sent.insert(p.guid);
+        }
+    }
+    heal(&mut t, &mut rng, 0).await;
+    let (sa, sb) = (state(&t[0].store).await, state(&t[1].store).await);
+    assert_eq!(sa, sb);
+    let names: Vec<&str> = sa.keys().map(|k| k.1.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"],
+        "each folder once"
+    );
+    let inbox = &sa[&(USERS[0].to_string(), "INBOX".to_string())];
+    let got: HashSet<Guid> = inbox.3.iter().map(|m| m.1).collect();
+    assert_eq!(got, sent);
+    let (a, b) = (
+        t[0].store.account(USERS[0]).await.unwrap().unwrap(),
+        t[1].store.account(USERS[0]).await.unwrap().unwrap(),
+    );
+    assert_eq!(a.guid, b.guid);
+    assert_eq!(t[0].store.accounts().await.unwrap().len(), 1);
+    for twin in &t {
+        assert!(
+            twin.store
+                .authenticate(USERS[0], "pw")
+                .await
+                .unwrap()
+                .is_some(),
+            "{} logs in",
+            twin.node
+        );
+    }
 }
 
 /// Flags changed on each side while apart merge per flag: a flag one twin set and another

@@ -31,15 +31,25 @@ pub(crate) async fn create_logged(
         },
     )
     .await?;
-    ctx.log(Change::MailboxCreated {
-        account,
-        mailbox: m.guid,
-        name: m.name.clone(),
-        role,
-        uidvalidity,
-        subscribed: true,
-    })
-    .await?;
+    let knew: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM applied")
+        .fetch_one(&mut ctx.conn)
+        .await?;
+    let seq = ctx
+        .log(Change::MailboxCreated {
+            account,
+            mailbox: m.guid,
+            name: m.name.clone(),
+            role,
+            uidvalidity,
+            subscribed: true,
+            knew: Some(knew),
+        })
+        .await?;
+    sqlx::query("UPDATE mailboxes SET made_seq = $1 WHERE id = $2")
+        .bind(seq)
+        .bind(m.id)
+        .execute(&mut ctx.conn)
+        .await?;
     Ok(m)
 }
 

@@ -181,6 +181,16 @@ pub(crate) async fn hold(
     Ok(held > 0)
 }
 
+/// Whether this twin holds the bytes at `blob`.
+pub(crate) async fn have_bytes(ctx: &mut WriteCtx, blob: &BlobHash) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = $1)")
+            .bind(&blob.0[..])
+            .fetch_one(&mut ctx.conn)
+            .await?,
+    )
+}
+
 /// The flags a twin's split-time change leaves on the home twin: what it added and
 /// removed, applied to the flags here (which may hold the home's own split-time changes).
 pub(crate) async fn merged_flags(ctx: &mut WriteCtx, u: &FlagUpdate) -> Result<Flags, StoreError> {
@@ -772,6 +782,7 @@ async fn recovered(ctx: &mut WriteCtx, account: &Guid) -> Result<i64, StoreError
         role: None,
         uidvalidity,
         subscribed: true,
+        knew: None,
     })
     .await?;
     tracing::warn!(%account, "mirror: mail for a folder deleted on the other twin goes to Recovered");

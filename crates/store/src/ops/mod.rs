@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod domain;
+pub(crate) mod fold;
 pub(crate) mod housekeep;
 pub(crate) mod mailbox;
 pub(crate) mod merge;
@@ -53,8 +54,8 @@ pub(crate) async fn insert_mailbox(
     m: NewMailbox<'_>,
 ) -> Result<Mailbox, StoreError> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO mailboxes (account_id, guid, name, role, uidvalidity, uidnext, highestmodseq, subscribed) \
-         VALUES ($1, $2, $3, $4, $5, 1, 1, $6) RETURNING id",
+        "INSERT INTO mailboxes (account_id, guid, name, role, uidvalidity, uidnext, highestmodseq, subscribed, created_name) \
+         VALUES ($1, $2, $3, $4, $5, 1, 1, $6, $3) RETURNING id",
     )
     .bind(m.account_id)
     .bind(&m.guid.0[..])

@@ -14,7 +14,7 @@ use crate::{
     ops::{
         NewMailbox,
         account::{delete_account_rows, insert_account},
-        insert_mailbox,
+        fold, insert_mailbox,
         merge::{self, Arrival, Local},
         message::{Body, set_highestmodseq},
         queue, sieve,
@@ -36,6 +36,9 @@ pub(crate) struct Batch<'a> {
     forks: HashMap<i64, (u64, bool)>,
     /// Whether a message was held for the merge.
     held: bool,
+    /// Whether anything was ever folded here (read at the first change that could name a
+    /// folded GUID).
+    folds: Option<bool>,
 }
 
 impl<'a> Batch<'a> {
@@ -45,7 +48,31 @@ impl<'a> Batch<'a> {
             mailboxes: HashMap::new(),
             forks: HashMap::new(),
             held: false,
+            folds: None,
         }
+    }
+
+    /// A change naming a folded account or folder, rewritten to name its survivor (and
+    /// whether its folder was folded).
+    async fn resolve(
+        &mut self,
+        ctx: &mut WriteCtx,
+        change: &Change,
+    ) -> Result<Option<(Change, bool)>, StoreError> {
+        let any = match self.folds {
+            Some(any) => any,
+            None => *self.folds.insert(fold::any(ctx).await?),
+        };
+        if !any {
+            return Ok(None);
+        }
+        fold::resolve(ctx, change).await
+    }
+
+    /// Something was folded in this batch: GUIDs (and so homes) changed under the cache.
+    fn folded(&mut self) {
+        self.folds = Some(true);
+        self.mailboxes.clear();
     }
 
     /// The mailbox a change names.
@@ -561,11 +588,48 @@ async fn store_body(
     }
 }
 
+/// A mailbox this twin creates later (say the same name, after a delete) must get a
+/// greater UIDVALIDITY than any it holds, even when the twin's values ran ahead of this
+/// clock (RFC 3501 §2.3.1.1).
+async fn note_uidvalidity(ctx: &mut WriteCtx, uidvalidity: u32) -> Result<(), StoreError> {
+    exec(
+        ctx,
+        sqlx::query(
+            "INSERT INTO node (key, value) VALUES ('last_uidvalidity', $1) ON CONFLICT (key) \
+             DO UPDATE SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+        )
+        .bind(uidvalidity.to_string()),
+    )
+    .await
+    .map(|_| ())
+}
+
 /// Applies one change. In a snapshot (`refresh`), a message this twin holds already takes
 /// the snapshot's flags and MODSEQ instead of being skipped.
 async fn apply_change(
     ctx: &mut WriteCtx,
     change: &Change,
+    body: Option<&Body>,
+    refresh: bool,
+    batch: &mut Batch<'_>,
+) -> Result<Seen, StoreError> {
+    let Some((change, folded)) = batch.resolve(ctx, change).await? else {
+        return apply_resolved(ctx, change, false, body, refresh, batch).await;
+    };
+    Ok(
+        match apply_resolved(ctx, &change, folded, body, refresh, batch).await? {
+            Seen::Same => Seen::These(vec![change]),
+            these => these,
+        },
+    )
+}
+
+/// Applies one change that names no folded GUID (`folded`: its folder was folded into the
+/// one it now names, so its UIDs mean nothing here).
+async fn apply_resolved(
+    ctx: &mut WriteCtx,
+    change: &Change,
+    folded: bool,
     body: Option<&Body>,
     refresh: bool,
     batch: &mut Batch<'_>,
@@ -615,6 +679,11 @@ async fn apply_change(
                 .await?
                 .is_none()
             {
+                if let Some(here) = rows::account_by_name(&mut ctx.conn, name).await? {
+                    let seen = fold::account_made_twice(ctx, &here, account, password_hash).await?;
+                    batch.folded();
+                    return Ok(Seen::These(seen));
+                }
                 insert_account(ctx, *account, name, password_hash).await?;
             } else if refresh {
                 exec(
@@ -680,6 +749,7 @@ async fn apply_change(
             role,
             uidvalidity,
             subscribed,
+            knew,
         } => {
             if rows::mailbox_by_guid(&mut ctx.conn, mailbox)
                 .await?
@@ -701,6 +771,26 @@ async fn apply_change(
                 let owner = rows::account_by_guid(&mut ctx.conn, account)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
+                if let Some(here) = fold::made_here_too(ctx, owner.id, name, *knew).await? {
+                    let incoming = fold::Incoming {
+                        account,
+                        guid: mailbox,
+                        name,
+                        uidvalidity: *uidvalidity,
+                        subscribed: *subscribed,
+                    };
+                    let (survivor, mut seen) =
+                        fold::folder_made_twice(ctx, here, &incoming).await?;
+                    note_uidvalidity(ctx, *uidvalidity).await?;
+                    batch.folded();
+                    batch.held = true;
+                    let local = batch.mailbox(ctx, &survivor).await?;
+                    batch.folder_changed(local);
+                    if survivor == *mailbox {
+                        seen.push(change.clone());
+                    }
+                    return Ok(Seen::These(seen));
+                }
                 let name = &merge::make_room(ctx, owner.id, name, mailbox).await?;
                 insert_mailbox(
                     ctx,
@@ -714,14 +804,7 @@ async fn apply_change(
                     },
                 )
                 .await?;
-                // A mailbox this twin creates later (say the same name, after a delete)
-                // must get a greater UIDVALIDITY than any it holds, even when the twin's
-                // values ran ahead of this clock (RFC 3501 §2.3.1.1).
-                exec(ctx, sqlx::query(
-                    "INSERT INTO node (key, value) VALUES ('last_uidvalidity', $1) ON CONFLICT (key) \
-                     DO UPDATE SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
-                )
-                .bind(uidvalidity.to_string())).await?;
+                note_uidvalidity(ctx, *uidvalidity).await?;
             }
         }
         Change::MailboxRenamed { mailbox, to, .. } => {
@@ -795,6 +878,12 @@ async fn apply_change(
                 }
                 other => other?,
             };
+            if folded {
+                // Its UID is the folded folder's: held for the home's merge to number.
+                store_body(ctx, body, blob).await?;
+                batch.held |= merge::hold(ctx, local.id, &Arrival { uid: 0, ..arrival }).await?;
+                return Ok(Seen::These(Vec::new()));
+            }
             batch.split_time(local, *modseq);
             let sql = match (body, refresh) {
                 (Some(b), _) if b.hash != *blob => {
@@ -805,12 +894,7 @@ async fn apply_change(
                 (Some(_), false) => ADD_WITH_BLOB,
                 (Some(_), true) => REFRESH_WITH_BLOB,
                 (None, _) => {
-                    let have: bool =
-                        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = $1)")
-                            .bind(&blob.0[..])
-                            .fetch_one(&mut ctx.conn)
-                            .await?;
-                    if !have {
+                    if !merge::have_bytes(ctx, blob).await? {
                         return Err(StoreError::NotFound("message bytes".into()));
                     }
                     if refresh { REFRESH } else { ADD }
@@ -852,13 +936,20 @@ async fn apply_change(
                 account,
                 mailbox,
                 message,
-                uid: *from,
+                uid: if folded { 0 } else { *from },
                 modseq: *modseq,
                 blob,
                 size: *size,
                 internal_date: *internal_date,
                 flags,
             };
+            if folded {
+                // The folded folder's numbering: held here like its other messages.
+                if merge::have_bytes(ctx, blob).await? {
+                    batch.held |= merge::hold(ctx, local.id, &arrival).await?;
+                }
+                return Ok(Seen::These(Vec::new()));
+            }
             add_counters(ctx, &[("renumbered", 1)]).await?;
             return Ok(Seen::These(
                 merge::apply_renumbered(ctx, local.id, &arrival, *to).await?,
@@ -889,7 +980,9 @@ async fn apply_change(
                     });
                 }
             }
-            set_highestmodseq(ctx, local.id, *modseq).await?;
+            if !folded {
+                set_highestmodseq(ctx, local.id, *modseq).await?;
+            }
             return Ok(Seen::These(vec![Change::FlagsChanged {
                 account: *account,
                 mailbox: local.guid,
@@ -913,7 +1006,9 @@ async fn apply_change(
                     seen.push(Expunged { uid, ..e.clone() });
                 }
             }
-            set_highestmodseq(ctx, local.id, *modseq).await?;
+            if !folded {
+                set_highestmodseq(ctx, local.id, *modseq).await?;
+            }
             return Ok(Seen::These(vec![Change::MessagesExpunged {
                 account: *account,
                 mailbox: local.guid,
