@@ -94,6 +94,42 @@ fn mail_taken_by_both_twins_while_apart_is_merged_with_honest_uids() {
     }
 }
 
+/// The same account made on both twins while apart (an admin added it on each), each
+/// taking mail: after the heal one account, each folder once, both messages in its INBOX
+/// on both twins, the twins identical, and the user logs in on either.
+#[test]
+fn an_account_made_on_both_twins_while_apart_is_one_account_after_the_heal() {
+    let (pair, proxy) = Pair::start_behind_proxy();
+    let user = "twice@example.org";
+    pair.wait_in_sync();
+    proxy.set(Fault::Refuse);
+    proxy.cut();
+    std::thread::sleep(Duration::from_secs(4));
+    for (t, subject) in [(&pair.a, "to a"), (&pair.b, "to b")] {
+        pair.add_user_alone(t, user);
+        send(t.port("smtp"), user, &[subject.into()]);
+    }
+    proxy.set(Fault::Pass);
+    pair.wait_in_sync();
+    pair.assert_identical();
+    let (a, b) = (dump(pair.a.port("imaps"), user), dump(pair.b.port("imaps"), user));
+    assert_eq!(a, b, "the twins differ after the heal");
+    let folders: Vec<&String> = a.as_object().unwrap().keys().collect();
+    assert_eq!(
+        folders,
+        ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"],
+        "each folder once"
+    );
+    let inbox = folder(&a, "INBOX");
+    assert_eq!(inbox.1.len(), 2, "both messages: {inbox:?}");
+    assert_ne!(inbox.1[0].1, inbox.1[1].1, "{inbox:?}");
+    for t in [&pair.a, &pair.b] {
+        let status = t.status();
+        let received = status.lines().find(|l| l.contains("Mirror in:")).unwrap();
+        assert!(received.contains("failed=0"), "{status}");
+    }
+}
+
 /// Failover with a real client (mbsync, one channel and one local Maildir throughout):
 /// synced against twin a; the link cut past the grace period, mail arrives at a, a is
 /// killed, mail arrives at b; pointed at b, mbsync fetches only what b took; a returns and
