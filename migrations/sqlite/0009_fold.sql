@@ -21,3 +21,21 @@ CREATE TABLE folded (
 -- twin's log. A twin's folder of the same created name whose maker had not applied that
 -- entry yet (the change says how far it had) was made concurrently, while apart.
 ALTER TABLE mailboxes ADD COLUMN made_seq INTEGER;
+
+-- Folders made here (made_seq set) and since deleted, not yet paired with a twin's
+-- folder: a twin's folder of the same name made concurrently pairs with the earliest
+-- unpaired one, live or gone, so that both twins pair the same two folders whatever
+-- else happened in between (a folder paired with a gone one is gone too).
+CREATE TABLE made_gone (
+    guid         BLOB    PRIMARY KEY,
+    account_id   INTEGER NOT NULL,
+    created_name TEXT    NOT NULL,
+    made_seq     INTEGER NOT NULL
+) STRICT;
+CREATE TRIGGER mailbox_made_gone AFTER DELETE ON mailboxes
+WHEN old.made_seq IS NOT NULL
+BEGIN
+    INSERT INTO made_gone (guid, account_id, created_name, made_seq)
+    VALUES (old.guid, old.account_id, old.created_name, old.made_seq)
+    ON CONFLICT (guid) DO NOTHING;
+END;

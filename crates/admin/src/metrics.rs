@@ -392,6 +392,13 @@ pub(crate) fn render(s: &Status) -> String {
         );
         metric(
             &mut out,
+            "mirror_audit_repaired_total",
+            "counter",
+            "Messages the audits' repairs mended here (announced or expunged again, renumbered, re-flagged).",
+            m.audit.repaired as f64,
+        );
+        metric(
+            &mut out,
             "mirror_refused_peers_total",
             "counter",
             "Connections refused on the mirror port.",

@@ -231,11 +231,15 @@ fn audit(a: &crate::status::Audit) -> String {
         return "not run yet (runs while the link is up and quiet)".into();
     }
     let ago = duration((twinmail_store::now_unix() - a.at).max(0) as u64);
+    let repaired = match a.repaired {
+        0 => String::new(),
+        n => format!("; {n} messages repaired so far"),
+    };
     match a.differences {
-        0 => format!("<span class=\"good\">the twins matched</span> {ago} ago"),
+        0 => format!("<span class=\"good\">the twins matched</span> {ago} ago{repaired}"),
         n => format!(
-            "<span class=\"bad\">{n} differences</span> {ago} ago (first: {}); \
-             run <code>twinmail mirror verify</code>",
+            "<span class=\"bad\">{n} differences</span> {ago} ago (first: {}), being \
+             repaired{repaired}; <code>twinmail mirror verify</code> lists them",
             esc(&a.first)
         ),
     }

@@ -175,6 +175,9 @@ pub struct Audit {
     pub at: i64,
     /// Differences it found (0: the twins match).
     pub differences: i64,
+    /// Messages the audits' repairs announced again, expunged again, renumbered or
+    /// re-flagged here, in all.
+    pub repaired: i64,
     /// The first difference, named (never a value).
     pub first: String,
 }
@@ -476,6 +479,7 @@ fn mirror(mode: &str, m: &MirrorStatus) -> Mirror {
             at: m.audit_at,
             differences: m.audit_differences,
             first: m.audit_first.clone(),
+            repaired: m.repaired,
         },
         lines: [
             lines.next().unwrap_or_default(),

@@ -2,14 +2,17 @@
 //! to be acknowledged, it compares itself with the twin as `twinmail mirror verify` does
 //! and records what it found for the status page and `/metrics`. A difference seen once
 //! may be a change still in flight, so it is looked at again a few seconds later and
-//! only a difference that stays is reported.
+//! only a difference that stays is reported. Messages that stay different are then
+//! repaired by the merge's rules (`Store::repair`), once this twin holds everything the
+//! twin logged: the repairs travel the link like any change, and the next audit finds
+//! the twins equal.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
-use twinmail_store::{Store, now_unix};
+use twinmail_store::{Narrowed, Store, now_unix};
 
-use crate::{MirrorSettings, verify};
+use crate::{MirrorSettings, verify::compare_with_twin};
 
 /// How long to wait before looking at a difference again.
 const RECHECK: Duration = Duration::from_secs(5);
@@ -30,12 +33,12 @@ pub(crate) async fn run(
         if !linked() || !quiet(&store).await {
             continue;
         }
-        let mut found = verify(&store, &settings).await;
-        if found.as_ref().is_ok_and(|d| !d.is_empty()) {
+        let mut found = compare_with_twin(&store, &settings).await;
+        if found.as_ref().is_ok_and(|d| !d.0.is_empty()) {
             tokio::time::sleep(RECHECK).await;
-            found = verify(&store, &settings).await;
+            found = compare_with_twin(&store, &settings).await;
         }
-        let diffs = match found {
+        let (diffs, narrowed) = match found {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "mirror audit could not run");
@@ -68,6 +71,24 @@ pub(crate) async fn run(
         }
         if let Err(e) = store.set_mirror_state(&facts).await {
             tracing::warn!(error = %e, "mirror audit: cannot record the result");
+        }
+        repair(&store, &settings.twin_id, narrowed).await;
+    }
+}
+
+/// Repairs the mailboxes whose messages differ, once this twin has applied everything the
+/// twin logged (a difference the twin's log still resolves is no difference).
+async fn repair(store: &Store, twin: &str, narrowed: Vec<Narrowed>) {
+    if narrowed.is_empty() {
+        return;
+    }
+    if let Err(e) = store.twin_ready().await {
+        tracing::info!(error = %e, "mirror audit: repair put off");
+        return;
+    }
+    for n in narrowed {
+        if let Err(e) = store.repair(twin, n).await {
+            tracing::warn!(error = %e, "mirror audit: a repair failed");
         }
     }
 }

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fmt};
 
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 use tokio_rustls::TlsStream;
-use twinmail_store::{DigestRow, MailboxDigest, Store, digest_rows};
+use twinmail_store::{DigestRow, MailboxDigest, Narrowed, Store, digest_rows};
 
 use crate::{
     LinkError, MirrorSettings,
@@ -81,6 +81,15 @@ pub async fn verify(
     store: &Store,
     settings: &MirrorSettings,
 ) -> Result<Vec<Difference>, LinkError> {
+    Ok(compare_with_twin(store, settings).await?.0)
+}
+
+/// Compares this twin's store with the twin's: every difference found, and each mailbox
+/// whose messages differ with the twin's rows of the ranges that differ (for the repair).
+pub(crate) async fn compare_with_twin(
+    store: &Store,
+    settings: &MirrorSettings,
+) -> Result<(Vec<Difference>, Vec<Narrowed>), LinkError> {
     let tcp = TcpStream::connect(settings.twin_addr).await?;
     let me = Me {
         node: settings.node.clone(),
@@ -94,6 +103,7 @@ pub async fn verify(
     };
     let here = summary(store).await?;
     let mut out = Vec::new();
+    let mut narrowed = Vec::new();
     let mut diff =
         |what: String, here: String, there: String| out.push(Difference { what, here, there });
     compare(
@@ -145,6 +155,13 @@ pub async fn verify(
             continue;
         }
         let top = m.uidnext.max(t.uidnext);
+        let mut differs = Narrowed {
+            mailbox: m.guid,
+            ranges: Vec::new(),
+            theirs: Vec::new(),
+            uidnext: t.uidnext,
+            highestmodseq: t.highestmodseq,
+        };
         let mut from = 1u32;
         while from < top {
             let to = from.saturating_add(RANGE - 1);
@@ -171,11 +188,16 @@ pub async fn verify(
                     |r: &DigestRow| format!("uid {}", r.uid),
                     |r| format!("guid {} flags ({}) modseq {}", r.guid, r.flags, r.modseq),
                 );
+                differs.ranges.push((from, to));
+                differs.theirs.extend(other);
             }
             from = to.saturating_add(1);
         }
+        if !differs.ranges.is_empty() {
+            narrowed.push(differs);
+        }
     }
-    Ok(out)
+    Ok((out, narrowed))
 }
 
 fn describe(m: &MailboxDigest) -> String {

@@ -1,12 +1,14 @@
-//! Seeded chaos on real twins (issue 13): SMTP deliveries, APPENDs, STOREs, EXPUNGEs, MOVEs
-//! and POP3 DELEs on both twins, for accounts homed on each, through link cuts longer than
-//! the grace period and kill -9 of either twin; after each heal both twins must agree
-//! (verify clean) and every client-visible promise must hold, checked over IMAP:
+//! Seeded chaos on real twins (issue 13): SMTP deliveries, APPENDs, STOREs, EXPUNGEs,
+//! MOVEs, COPYs, POP3 DELEs and folder CREATE/RENAME/DELETE on both twins, for accounts
+//! homed on each, through link cuts longer than the grace period and kill -9 of either
+//! twin; after each heal both twins must agree (verify clean) and every client-visible
+//! promise must hold, checked over IMAP:
 //! - every message acknowledged (250 / APPEND OK) and never targeted by a removal is there;
 //! - a message removed (EXPUNGE / POP3 DELE answered OK) and never moved is gone for good;
 //! - a message never moved or copied is there at most once;
-//! - per twin and folder, UIDVALIDITY never changes, a UID once seen never holds another
-//!   message, and every UID new to a client is above all it saw before.
+//! - per twin, in INBOX and Work (the folders that live through the run), UIDVALIDITY
+//!   never changes, a UID once seen never holds another message, and every UID new to a
+//!   client is above all it saw before.
 //!
 //! `cargo test` runs a few seeds; `CHAOS_SEEDS=N` runs N. A failing seed is named in the
 //! panic; `CHAOS_SEED=S` runs only seed S.
@@ -63,7 +65,15 @@ for op in ops:
             p.dele(hit); r = p.quit()
             out.append('ok' if r.startswith(b'+OK') else 'no'); continue
         m = imap(port, user, sys.argv[2])
-        if kind == 'append':
+        if kind in ('mkdir', 'rename', 'rmdir'):
+            if kind == 'mkdir':
+                typ, _ = m.create(op['folder'])
+            elif kind == 'rename':
+                typ, _ = m.rename(op['folder'], op['to'])
+            else:
+                typ, _ = m.delete(op['folder'])
+            out.append('ok' if typ == 'OK' else 'no')
+        elif kind == 'append':
             typ, _ = m.append(op['folder'], None, None, ('Subject: %s\r\n\r\nappended %s\r\n' % (subj, subj)).encode())
             out.append('ok' if typ == 'OK' else 'no')
         else:
@@ -80,6 +90,9 @@ for op in ops:
                 out.append('ok' if typ2 == 'OK' else 'no')
             elif kind == 'move':
                 typ, _ = m.uid('MOVE', uid, op['to'])
+                out.append('ok' if typ == 'OK' else 'no')
+            elif kind == 'copy':
+                typ, _ = m.uid('COPY', uid, op['to'])
                 out.append('ok' if typ == 'OK' else 'no')
         m.logout()
     except Exception as e:
@@ -102,7 +115,14 @@ struct Fate {
 type Seen = HashMap<String, (u64, HashMap<u64, String>, u64)>;
 
 fn check_honest(seed: u64, twin: &str, seen: &mut Seen, d: &Value) {
-    for (folder, f) in d.as_object().unwrap() {
+    // INBOX and Work live through the run; P and Q come and go, and one made on both
+    // twins while apart is folded into one with a new UIDVALIDITY for one side's clients.
+    for (folder, f) in d
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| *name == "INBOX" || *name == "Work")
+    {
         let uv: u64 = f[0].as_str().unwrap().parse().unwrap();
         let entry = seen
             .entry(folder.clone())
@@ -202,7 +222,12 @@ fn run(seed: u64, rounds: usize) -> String {
                 .get(rng.below(known.len().max(1) as u64) as usize)
                 .map(|s| s.to_string());
             let folder = if rng.below(3) == 0 { "Work" } else { "INBOX" };
-            let op = match rng.below(10) {
+            let (p, q) = if rng.below(2) == 0 {
+                ("P", "Q")
+            } else {
+                ("Q", "P")
+            };
+            let op = match rng.below(14) {
                 0..=2 => {
                     n += 1;
                     json!({"op": "smtp", "twin": twin, "svc": "smtp", "user": user, "subj": format!("s{seed}n{n}x")})
@@ -220,7 +245,22 @@ fn run(seed: u64, rounds: usize) -> String {
                 8 => {
                     json!({"op": "move", "twin": twin, "svc": "imaps", "user": user, "folder": "INBOX", "to": "Work", "subj": subj})
                 }
-                _ => json!({"op": "dele", "twin": twin, "svc": "pop3", "user": user, "subj": subj}),
+                9 => json!({"op": "dele", "twin": twin, "svc": "pop3", "user": user, "subj": subj}),
+                10 => {
+                    json!({"op": "copy", "twin": twin, "svc": "imaps", "user": user, "folder": "INBOX", "to": "Work", "subj": subj})
+                }
+                11 => {
+                    // Into a folder that may be folded, renamed or deleted: its fate is loose.
+                    n += 1;
+                    json!({"op": "append", "twin": twin, "svc": "imaps", "user": user, "folder": p, "subj": format!("s{seed}n{n}p")})
+                }
+                12 => {
+                    let kind = ["mkdir", "mkdir", "rename", "rmdir"][rng.below(4) as usize];
+                    json!({"op": kind, "twin": twin, "svc": "imaps", "user": user, "folder": p, "to": q, "subj": "-"})
+                }
+                _ => {
+                    json!({"op": "move", "twin": twin, "svc": "imaps", "user": user, "folder": "INBOX", "to": p, "subj": subj})
+                }
             };
             if op["subj"].is_null() {
                 continue;
@@ -266,11 +306,13 @@ fn run(seed: u64, rounds: usize) -> String {
             let subj = op["subj"].as_str().unwrap().to_string();
             let fate = fates.entry(subj).or_default();
             match (op["op"].as_str().unwrap(), outcome.as_str()) {
+                ("append", _) if op["folder"] == "P" || op["folder"] == "Q" => fate.loose = true,
                 ("smtp" | "append", "ok") => fate.acked = true,
                 ("smtp" | "append", _) => fate.loose = true,
                 ("expunge" | "dele", "ok") => fate.removed = true,
                 ("expunge" | "dele" | "move", "no") => fate.loose = true,
-                ("move", "ok") => fate.loose = true,
+                ("move" | "copy", "ok") => fate.loose = true,
+                ("copy", "no") => fate.loose = true,
                 _ => {}
             }
         }

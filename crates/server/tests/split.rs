@@ -112,7 +112,10 @@ fn an_account_made_on_both_twins_while_apart_is_one_account_after_the_heal() {
     proxy.set(Fault::Pass);
     pair.wait_in_sync();
     pair.assert_identical();
-    let (a, b) = (dump(pair.a.port("imaps"), user), dump(pair.b.port("imaps"), user));
+    let (a, b) = (
+        dump(pair.a.port("imaps"), user),
+        dump(pair.b.port("imaps"), user),
+    );
     assert_eq!(a, b, "the twins differ after the heal");
     let folders: Vec<&String> = a.as_object().unwrap().keys().collect();
     assert_eq!(

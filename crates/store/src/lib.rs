@@ -24,7 +24,9 @@ mod writer;
 
 pub use change::{Change, ChangeEvent, Expunged, FlagUpdate, QueueAction, RcptOutcome, RcptState};
 pub use error::StoreError;
-pub use mirror::{AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Snapshot, digest_rows};
+pub use mirror::{
+    AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Narrowed, Snapshot, digest_rows,
+};
 pub use ops::{
     housekeep::Housekept,
     message::{Copied, FlagsStored},

@@ -88,6 +88,9 @@ pub struct MirrorStatus {
     pub merging: i64,
     /// Messages the split merges renumbered here (on the home twin) or took renumbered.
     pub renumbered: i64,
+    /// Messages the audit's repairs announced again, expunged again, renumbered or
+    /// re-flagged here.
+    pub repaired: i64,
 }
 
 impl MirrorStatus {
@@ -164,8 +167,8 @@ impl fmt::Display for MirrorStatus {
         )?;
         writeln!(
             f,
-            "Split merge: renumbered={} waiting={}",
-            self.renumbered, self.merging
+            "Split merge: renumbered={} waiting={} Audit repairs: {}",
+            self.renumbered, self.merging, self.repaired
         )?;
         let peer = if self.peer.is_empty() {
             "-"
@@ -255,6 +258,22 @@ pub struct DigestRow {
     pub flags: String,
     /// Its MODSEQ.
     pub modseq: u64,
+}
+
+/// A mailbox whose messages differ from the twin's, narrowed down by the audit: what the
+/// repair needs of the twin's side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Narrowed {
+    /// The mailbox.
+    pub mailbox: Guid,
+    /// The UID ranges (inclusive) whose rows differ.
+    pub ranges: Vec<(u32, u32)>,
+    /// The twin's rows in those ranges.
+    pub theirs: Vec<DigestRow>,
+    /// The twin's UIDNEXT of the mailbox.
+    pub uidnext: u32,
+    /// The twin's HIGHESTMODSEQ of the mailbox.
+    pub highestmodseq: u64,
 }
 
 /// Digest of a run of rows, as `MailboxDigest::digest` computes it.
@@ -749,6 +768,20 @@ impl Store {
         result
     }
 
+    /// The audit's repair of a mailbox that differs from `twin`'s by the merge's rules (see
+    /// `ops::repair`). Returns how many messages were repaired.
+    pub async fn repair(&self, twin: &str, n: Narrowed) -> Result<usize, StoreError> {
+        self.submit(crate::ops::repair::Repair {
+            twin: twin.to_string(),
+            mailbox: n.mailbox,
+            ranges: n.ranges,
+            theirs: n.theirs,
+            their_uidnext: n.uidnext,
+            their_highestmodseq: n.highestmodseq,
+        })
+        .await
+    }
+
     /// Passes over a twin's change that cannot be applied here, counting it as failed.
     pub async fn skip_remote(&self, origin: &str, seq: i64, error: &str) -> Result<(), StoreError> {
         self.submit(SkipRemote {
@@ -926,6 +959,7 @@ impl Store {
         Ok(MirrorStatus {
             merging,
             renumbered: c("renumbered"),
+            repaired: c("repaired"),
             queued_add: c("sent_add") + adds,
             sent_add: c("sent_add"),
             sent_add_bytes: c("sent_add_bytes"),

@@ -118,28 +118,47 @@ pub(crate) async fn account_made_twice(
     }])
 }
 
-/// A folder of this account made here under `name` after the twin's maker of a folder of
-/// that name had last applied this twin's log at `knew`: the same folder made twice.
+/// This twin's counterpart of a twin's folder made concurrently under the same name.
+pub(crate) enum Counterpart {
+    /// A live folder here (row id, GUID).
+    Live(i64, Guid),
+    /// A folder made here and deleted since (its GUID).
+    Gone(Guid),
+}
+
+/// The folder of this account made here under `name` after the twin's maker of a folder of
+/// that name had last applied this twin's log at `knew` (the same folder made twice): the
+/// earliest made not yet paired with one of the twin's, live or deleted since. Pairing in
+/// the order each twin made them makes both twins pair the same two folders.
 pub(crate) async fn made_here_too(
     ctx: &mut WriteCtx,
     account_id: i64,
     name: &str,
     knew: Option<i64>,
-) -> Result<Option<(i64, Guid)>, StoreError> {
+) -> Result<Option<Counterpart>, StoreError> {
     let Some(knew) = knew else {
         return Ok(None);
     };
-    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT id, guid FROM mailboxes WHERE account_id = $1 AND created_name = $2 \
-         AND made_seq > $3",
+    let row: Option<(Option<i64>, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, guid FROM ( \
+         SELECT id, guid, made_seq FROM mailboxes WHERE account_id = $1 AND created_name = $2 \
+         AND made_seq > $3 \
+         UNION ALL SELECT NULL AS id, guid, made_seq FROM made_gone WHERE account_id = $1 \
+         AND created_name = $2 AND made_seq > $3) ORDER BY made_seq LIMIT 1",
     )
     .bind(account_id)
     .bind(name)
     .bind(knew)
     .fetch_optional(&mut ctx.conn)
     .await?;
-    row.map(|(id, g)| Ok((id, Guid::from_slice(&g)?)))
-        .transpose()
+    row.map(|(id, g)| {
+        let g = Guid::from_slice(&g)?;
+        Ok(match id {
+            Some(id) => Counterpart::Live(id, g),
+            None => Counterpart::Gone(g),
+        })
+    })
+    .transpose()
 }
 
 /// The twin's folder, as its `MailboxCreated` describes it.
@@ -157,26 +176,40 @@ pub(crate) struct Incoming<'a> {
 }
 
 /// Folds the twin's folder and this twin's `here` (made under one name while apart) into
-/// the one with the smaller GUID. Returns the survivor's GUID and what this twin's
-/// sessions are told.
+/// the one with the smaller GUID (or, when `here` was deleted since, lets the twin's go
+/// with it). Returns the survivor's GUID, if any, and what this twin's sessions are told.
 pub(crate) async fn folder_made_twice(
     ctx: &mut WriteCtx,
-    here: (i64, Guid),
+    here: Counterpart,
     incoming: &Incoming<'_>,
-) -> Result<(Guid, Vec<Change>), StoreError> {
-    let (id, guid) = here;
+) -> Result<(Option<Guid>, Vec<Change>), StoreError> {
     tracing::warn!(
         name = incoming.name,
         "mirror: a folder was made on both twins while apart; folded into one"
     );
+    let (id, guid) = match here {
+        Counterpart::Live(id, guid) => (id, guid),
+        Counterpart::Gone(guid) => {
+            // Folded into a folder deleted here: gone too, as the twin will find when
+            // this twin's delete reaches it.
+            sqlx::query("DELETE FROM made_gone WHERE guid = $1")
+                .bind(&guid.0[..])
+                .execute(&mut ctx.conn)
+                .await?;
+            note(ctx, incoming.guid, &guid).await?;
+            return Ok((None, Vec::new()));
+        }
+    };
     if *incoming.guid > guid {
         note(ctx, incoming.guid, &guid).await?;
-        sqlx::query("UPDATE mailboxes SET subscribed = max(subscribed, $1) WHERE id = $2")
-            .bind(incoming.subscribed)
-            .bind(id)
-            .execute(&mut ctx.conn)
-            .await?;
-        return Ok((guid, Vec::new()));
+        sqlx::query(
+            "UPDATE mailboxes SET subscribed = max(subscribed, $1), made_seq = NULL WHERE id = $2",
+        )
+        .bind(incoming.subscribed)
+        .bind(id)
+        .execute(&mut ctx.conn)
+        .await?;
+        return Ok((Some(guid), Vec::new()));
     }
     // This twin's folder becomes the twin's: its messages are held for the home's merge
     // to number, its tombstones stay (by GUID), and the row takes the twin's identity.
@@ -201,7 +234,7 @@ pub(crate) async fn folder_made_twice(
     .await?;
     note(ctx, &guid, incoming.guid).await?;
     Ok((
-        *incoming.guid,
+        Some(*incoming.guid),
         vec![Change::MailboxDeleted {
             account: *incoming.account,
             mailbox: guid,

@@ -549,40 +549,7 @@ async fn merge_mailbox(
             internal_date: c.date,
             flags: &c.flags,
         };
-        let mut seen = Vec::with_capacity(2);
-        if c.uid != 0 {
-            moved_away_tombstone(ctx, (id, mailbox), c.uid, modseq).await?;
-        }
-        if c.held {
-            place(ctx, id, &a, to, modseq).await?;
-        } else {
-            move_to(ctx, &c.guid, to, modseq, None).await?;
-            seen.push(Change::MessagesExpunged {
-                account: *account,
-                mailbox: *mailbox,
-                modseq,
-                messages: vec![Expunged {
-                    message: moved_away(mailbox, c.uid),
-                    uid: c.uid,
-                }],
-            });
-        }
-        seen.push(a.added(to, modseq));
-        ctx.log_seen_as(
-            Change::MessageRenumbered {
-                account: *account,
-                mailbox: *mailbox,
-                message: c.guid,
-                from: c.uid,
-                to,
-                modseq,
-                blob: c.blob,
-                size: c.size,
-                internal_date: c.date,
-                flags: c.flags.clone(),
-            },
-            seen,
-        )?;
+        renumber(ctx, id, &a, to, c.held).await?;
     }
     tracing::info!(%mailbox, renumbered = all.len(), "mirror: merged a mailbox after a split");
     crate::ops::remote::add_counters(ctx, &[("renumbered", all.len() as i64)]).await?;
@@ -590,7 +557,59 @@ async fn merge_mailbox(
     Ok(all.len())
 }
 
-async fn set_top(ctx: &mut WriteCtx, id: i64, uidnext: i64, modseq: u64) -> Result<(), StoreError> {
+/// Gives a message (live here, or `held`) the UID `to` at `a.modseq`, on both twins: its
+/// old UID leaves a tombstone, this twin's sessions see EXPUNGE and a new message, and
+/// the twin is told by a `MessageRenumbered`.
+pub(crate) async fn renumber(
+    ctx: &mut WriteCtx,
+    id: i64,
+    a: &Arrival<'_>,
+    to: u32,
+    held: bool,
+) -> Result<(), StoreError> {
+    let mut seen = Vec::with_capacity(2);
+    if a.uid != 0 {
+        moved_away_tombstone(ctx, (id, a.mailbox), a.uid, a.modseq).await?;
+    }
+    if held {
+        place(ctx, id, a, to, a.modseq).await?;
+    } else {
+        move_to(ctx, a.message, to, a.modseq, None).await?;
+        seen.push(Change::MessagesExpunged {
+            account: *a.account,
+            mailbox: *a.mailbox,
+            modseq: a.modseq,
+            messages: vec![Expunged {
+                message: moved_away(a.mailbox, a.uid),
+                uid: a.uid,
+            }],
+        });
+    }
+    seen.push(a.added(to, a.modseq));
+    ctx.log_seen_as(
+        Change::MessageRenumbered {
+            account: *a.account,
+            mailbox: *a.mailbox,
+            message: *a.message,
+            from: a.uid,
+            to,
+            modseq: a.modseq,
+            blob: *a.blob,
+            size: a.size,
+            internal_date: a.internal_date,
+            flags: a.flags.clone(),
+        },
+        seen,
+    )?;
+    Ok(())
+}
+
+pub(crate) async fn set_top(
+    ctx: &mut WriteCtx,
+    id: i64,
+    uidnext: i64,
+    modseq: u64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE mailboxes SET uidnext = max(uidnext, $1), highestmodseq = max(highestmodseq, $2) \
          WHERE id = $3",

@@ -10,6 +10,7 @@ pub(crate) mod merge;
 pub(crate) mod message;
 pub(crate) mod queue;
 pub(crate) mod remote;
+pub(crate) mod repair;
 pub(crate) mod sieve;
 
 use crate::{

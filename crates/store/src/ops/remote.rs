@@ -20,7 +20,7 @@ use crate::{
         queue, sieve,
     },
     rows,
-    types::{BlobHash, Mailbox},
+    types::BlobHash,
     writer::{Op, WriteCtx},
 };
 
@@ -510,12 +510,6 @@ impl Op for FinishSnapshot {
     }
 }
 
-async fn mailbox(ctx: &mut WriteCtx, guid: &crate::Guid) -> Result<Mailbox, StoreError> {
-    rows::mailbox_by_guid(&mut ctx.conn, guid)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("mailbox {guid}")))
-}
-
 async fn exec(
     ctx: &mut WriteCtx,
     q: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
@@ -783,11 +777,13 @@ async fn apply_resolved(
                         fold::folder_made_twice(ctx, here, &incoming).await?;
                     note_uidvalidity(ctx, *uidvalidity).await?;
                     batch.folded();
-                    batch.held = true;
-                    let local = batch.mailbox(ctx, &survivor).await?;
-                    batch.folder_changed(local);
-                    if survivor == *mailbox {
-                        seen.push(change.clone());
+                    if let Some(survivor) = survivor {
+                        batch.held = true;
+                        let local = batch.mailbox(ctx, &survivor).await?;
+                        batch.folder_changed(local);
+                        if survivor == *mailbox {
+                            seen.push(change.clone());
+                        }
                     }
                     return Ok(Seen::These(seen));
                 }
@@ -808,7 +804,10 @@ async fn apply_resolved(
             }
         }
         Change::MailboxRenamed { mailbox, to, .. } => {
-            let m = self::mailbox(ctx, mailbox).await?;
+            let Some(m) = rows::mailbox_by_guid(&mut ctx.conn, mailbox).await? else {
+                // Deleted here while apart: the delete wins.
+                return Ok(Seen::These(Vec::new()));
+            };
             let to = merge::make_room(ctx, m.account_id, to, mailbox).await?;
             exec(
                 ctx,
@@ -836,13 +835,17 @@ async fn apply_resolved(
             subscribed,
             ..
         } => {
-            exec(
+            let found = exec(
                 ctx,
                 sqlx::query("UPDATE mailboxes SET subscribed = $1 WHERE guid = $2")
                     .bind(subscribed)
                     .bind(&mailbox.0[..]),
             )
             .await?;
+            if found == 0 {
+                // Deleted here while apart: the delete wins.
+                return Ok(Seen::These(Vec::new()));
+            }
             let local = batch.mailbox(ctx, mailbox).await?;
             batch.folder_changed(local);
         }
@@ -931,7 +934,11 @@ async fn apply_resolved(
             internal_date,
             flags,
         } => {
-            let local = batch.mailbox(ctx, mailbox).await?;
+            let local = match batch.mailbox(ctx, mailbox).await {
+                // Deleted here while apart: its messages went with it (or to Recovered).
+                Err(StoreError::NotFound(_)) => return Ok(Seen::These(Vec::new())),
+                other => other?,
+            };
             let arrival = Arrival {
                 account,
                 mailbox,
