@@ -92,6 +92,14 @@ pub enum LinkError {
     /// Nothing heard for three heartbeats.
     #[error("the twin went silent")]
     Silent,
+    /// The twins were apart longer than tombstones are kept: not merged until the admin
+    /// says so (`twinmail mirror merge-long-split`) or replaces a twin.
+    #[error(
+        "not merged: the twins were apart {0} days, longer than tombstones are kept; \
+         `twinmail mirror merge-long-split` on both twins merges anyway, \
+         `twinmail mirror resync` on one replaces its data"
+    )]
+    LongSplit(i64),
     /// `twinmail mirror resync` asked for a fresh copy of the twin's data.
     #[error("resync requested: reconnecting for a snapshot")]
     Resync,

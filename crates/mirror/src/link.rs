@@ -146,11 +146,17 @@ impl Mirror {
         let (store, f, me) = (self.inner.store.clone(), fwd.clone(), self.clone());
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
-            loop {
+            for second in 1u64.. {
                 let done = tokio::select! {
                     _ = stop.changed() => true,
                     _ = tokio::time::sleep(Duration::from_secs(1)) => false,
                 };
+                // When the twins were last together, kept across a crash of either: how
+                // long a split lasted is measured from it.
+                if second % 60 == 0 && me.is_linked() {
+                    let now = now_unix().to_string();
+                    let _ = store.set_mirror_state(&[("last_linked", &now)]).await;
+                }
                 let mut counts = f.take_counts().to_vec();
                 counts.push(("rejected", me.inner.refused.swap(0, Ordering::Relaxed)));
                 if counts.iter().any(|c| c.1 != 0) {
@@ -361,24 +367,36 @@ impl Mirror {
         let peer = authed.peer.node.clone();
         tracing::info!(twin = %peer, "mirror link up");
         let before = store.mirror_status().await?;
-        let apart = now_unix() - before.link_since;
+        // Measured from when the twins were last together (a twin that was off for weeks
+        // restarts with a fresh link_since); older installs know only link_since.
+        let since = match before.last_linked {
+            0 => before.link_since,
+            t => t,
+        };
+        let apart = now_unix() - since;
         if before.link == "down" && apart > store.tombstone_secs() {
             // Tombstones of what was expunged early in the split are gone: the merge could
-            // bring such mail back. Say so where the admin looks.
-            let why = format!(
-                "{} the twins were apart {} days, longer than tombstones are kept ({} days): mail expunged on one twin early in the split may come back; compare with `twinmail mirror verify`",
-                now_unix(),
-                apart / 86_400,
-                store.tombstone_secs() / 86_400
-            );
-            tracing::error!(twin = %peer, apart_days = apart / 86_400, "mirror: split longer than the tombstone period");
-            store.set_mirror_state(&[("last_error", &why)]).await?;
+            // bring such mail back. Refused until the admin says how to go on.
+            if !store.take_long_split_ok().await? {
+                let why = format!(
+                    "{} not merged: the twins were apart {} days, longer than tombstones are kept ({} days), so mail expunged early in the split could come back. Either `twinmail mirror resync` on the twin to be replaced, or `twinmail mirror merge-long-split` on both twins to merge anyway",
+                    now_unix(),
+                    apart / 86_400,
+                    store.tombstone_secs() / 86_400
+                );
+                tracing::error!(twin = %peer, apart_days = apart / 86_400, "mirror: split longer than the tombstone period; not merged");
+                store.set_mirror_state(&[("last_error", &why)]).await?;
+                self.inner.forwarding.linked.store(false, Ordering::SeqCst);
+                return Err(LinkError::LongSplit(apart / 86_400));
+            }
+            tracing::warn!(twin = %peer, apart_days = apart / 86_400, "mirror: merging a split longer than the tombstone period, as the admin asked");
         }
         store
             .set_mirror_state(&[
                 ("link", "up"),
                 ("peer", &peer),
                 ("link_since", &now_unix().to_string()),
+                ("last_linked", &now_unix().to_string()),
             ])
             .await?;
         let fwd = &self.inner.forwarding;
@@ -391,6 +409,7 @@ impl Mirror {
         let mut facts = vec![
             ("link", "down".to_string()),
             ("link_since", now_unix().to_string()),
+            ("last_linked", now_unix().to_string()),
         ];
         if let Err(e) = &result {
             tracing::warn!(twin = %peer, error = %e, "mirror link down");

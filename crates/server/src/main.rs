@@ -103,6 +103,9 @@ enum MirrorCmd {
     /// twin's (messages only this twin holds stay). Works on a running server, or at its
     /// next start.
     Resync,
+    /// Merge a split longer than `store.tombstone_days` anyway (refused otherwise: mail
+    /// expunged early in it could come back). Run it on both twins.
+    MergeLongSplit,
 }
 
 #[derive(Debug, Subcommand)]
@@ -435,6 +438,13 @@ async fn mirror_cmd(
                 "resync requested: the link to {} restarts and the twin sends a complete copy; \
                  `twinmail mirror status` shows it catching up",
                 config.mirror.twin_id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        MirrorCmd::MergeLongSplit => {
+            store.allow_long_split().await?;
+            println!(
+                "the next link-up merges the split, however long it was; run this on both twins"
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -59,6 +59,9 @@ pub struct MirrorStatus {
     pub link: String,
     /// Unix time of the last change of `link`.
     pub link_since: i64,
+    /// Unix time the twins were last known linked (kept within a minute while linked,
+    /// and across restarts); 0 if never.
+    pub last_linked: i64,
     /// The twin's node id, once a link has been made.
     pub peer: String,
     /// True once this twin holds a complete copy of the twin's data (initial sync done).
@@ -340,6 +343,25 @@ impl Op for TakeResync {
                 .await?;
         }
         Ok(taken)
+    }
+}
+
+/// Uses up the admin's permission to merge a long split.
+struct TakeLongSplitOk;
+
+impl Op for TakeLongSplitOk {
+    type Output = bool;
+    fn needs_savepoint(&self) -> bool {
+        false
+    }
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM mirror_state WHERE key = 'long_split_ok'")
+                .execute(&mut ctx.conn)
+                .await?
+                .rows_affected()
+                > 0,
+        )
     }
 }
 
@@ -903,6 +925,18 @@ impl Store {
             .await
     }
 
+    /// Lets the next link-up merge a split longer than the tombstone period (which is
+    /// refused otherwise: mail expunged early in it could come back).
+    pub async fn allow_long_split(&self) -> Result<(), StoreError> {
+        self.set_mirror_state(&[("long_split_ok", &now_unix().to_string())])
+            .await
+    }
+
+    /// Whether the admin allowed merging a long split; the permission is used up.
+    pub async fn take_long_split_ok(&self) -> Result<bool, StoreError> {
+        self.submit(TakeLongSplitOk).await
+    }
+
     /// Whether a resync was asked for and not yet begun.
     pub async fn resync_requested(&self) -> Result<bool, StoreError> {
         Ok(
@@ -982,6 +1016,7 @@ impl Store {
                 link
             },
             link_since: s("link_since").parse().unwrap_or(0),
+            last_linked: s("last_linked").parse().unwrap_or(0),
             peer,
             synced,
             sync_fallback: s("sync_fallback") == "1",
