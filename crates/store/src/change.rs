@@ -373,6 +373,11 @@ pub struct FlagUpdate {
     /// one twin and another on the other while apart both stay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub was: Option<Flags>,
+    /// When the change was made, by its maker's flag clock (absent from older twins and
+    /// from the merge's re-emits): of two changes of one flag made on both twins while
+    /// apart, the later wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
 }
 
 /// One message within a [`Change::MessagesExpunged`].

@@ -70,6 +70,9 @@ pub(crate) struct WriteCtx {
     /// log, so it is kept here, rewound with a rolled-back job, and re-read after a
     /// failed transaction: the log never has a gap (the twin applies it strictly in order).
     next_seq: i64,
+    /// The hybrid logical clock of flag changes (milliseconds): the wall clock, or one
+    /// more than the latest value made or seen from the twin, whichever is larger.
+    hlc: u64,
 }
 
 /// One change-log row waiting for the end of the transaction.
@@ -88,6 +91,20 @@ pub(crate) const MESSAGES_PER_ENTRY: usize = 5000;
 const LOG_ROWS_PER_INSERT: usize = 500;
 
 impl WriteCtx {
+    /// A new value of the flag clock, above every one made or seen before.
+    pub fn tick(&mut self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.hlc = now.max(self.hlc + 1);
+        self.hlc
+    }
+
+    /// Takes in a flag clock value from the twin.
+    pub fn observe(&mut self, at: u64) {
+        self.hlc = self.hlc.max(at);
+    }
+
     /// Appends a local change to the log (written before this transaction commits) and
     /// queues its event.
     /// A change about more messages than [`MESSAGES_PER_ENTRY`] (a STORE or EXPUNGE over
@@ -322,6 +339,7 @@ impl Writer {
             external: Vec::new(),
             log_rows: Vec::new(),
             next_seq,
+            hlc: 0,
         };
         // The writer gets a thread and a runtime of its own: it is the one path every
         // write takes, and on a busy machine it must not wait behind sessions for a turn

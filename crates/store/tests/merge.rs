@@ -757,6 +757,71 @@ async fn flags_set_on_each_side_while_apart_merge_per_flag() {
     assert_eq!(state(&t[0].store).await, state(&t[1].store).await);
 }
 
+/// One flag changed both ways on both twins while apart: the later change wins, by the
+/// flag clock, whichever twin made it (before, the twin's change always won). Run twice:
+/// the home's change last, then the twin's.
+#[tokio::test]
+async fn one_flag_changed_on_both_sides_while_apart_takes_the_later_change() {
+    for home_last in [true, false] {
+        let (mut t, mut rng, acc) = homed_on_a(7).await;
+        let inbox = t[0].store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
+        t[0].store
+            .append(
+                inbox.id,
+                common::message("m"),
+                Flags::new(["\\Flagged"]),
+                Some(1),
+            )
+            .await
+            .unwrap();
+        heal(&mut t, &mut rng, 0).await;
+        let inbox_b = t[1]
+            .store
+            .mailbox_by_guid(&inbox.guid)
+            .await
+            .unwrap()
+            .unwrap();
+        let flagged = || Flags::new(["\\Flagged"]);
+        let one = || UidSet::from_uids([1]);
+        let tick = || tokio::time::sleep(std::time::Duration::from_millis(5));
+        // Apart: the one twin unflags it; later, the other unflags and flags it again.
+        let (first, last) = if home_last {
+            ((1, inbox_b.id), (0, inbox.id))
+        } else {
+            ((0, inbox.id), (1, inbox_b.id))
+        };
+        t[first.0]
+            .store
+            .store_flags(first.1, one(), FlagMode::Remove, flagged(), None)
+            .await
+            .unwrap();
+        tick().await;
+        for mode in [FlagMode::Remove, FlagMode::Add] {
+            t[last.0]
+                .store
+                .store_flags(last.1, one(), mode, flagged(), None)
+                .await
+                .unwrap();
+        }
+        heal(&mut t, &mut rng, 0).await;
+        for tw in &t {
+            let mb = tw
+                .store
+                .mailbox_by_guid(&inbox.guid)
+                .await
+                .unwrap()
+                .unwrap();
+            let m = &tw.store.messages(mb.id).await.unwrap()[0];
+            assert!(
+                m.flags.contains("\\Flagged"),
+                "home last: {home_last}: {} lost the later \\Flagged",
+                tw.node
+            );
+        }
+        assert_eq!(state(&t[0].store).await, state(&t[1].store).await);
+    }
+}
+
 /// Mail one twin put into a folder the other deleted while apart is never dropped: after
 /// the heal it is in the account's Recovered folder on both twins, alike; what the deleting
 /// twin knew of the folder is gone.

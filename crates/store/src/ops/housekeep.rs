@@ -52,6 +52,12 @@ impl Op for Housekeep {
                 .fetch_all(&mut ctx.conn)
                 .await?;
         done.tombstones = expired.len() as u64;
+        sqlx::query(
+            "DELETE FROM flag_clock WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.guid = flag_clock.guid) \
+             AND NOT EXISTS (SELECT 1 FROM held h WHERE h.guid = flag_clock.guid)",
+        )
+        .execute(&mut ctx.conn)
+        .await?;
         let mut tops = std::collections::HashMap::new();
         for (id, modseq) in expired {
             let top = tops.entry(id).or_insert(0);

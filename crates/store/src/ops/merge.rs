@@ -191,9 +191,62 @@ pub(crate) async fn have_bytes(ctx: &mut WriteCtx, blob: &BlobHash) -> Result<bo
     )
 }
 
+/// Notes when the flags that differ between `was` and `now` changed, on `node`'s clock.
+pub(crate) async fn stamp_flags(
+    ctx: &mut WriteCtx,
+    message: &Guid,
+    was: &Flags,
+    now: &Flags,
+    at: u64,
+    node: &str,
+) -> Result<(), StoreError> {
+    for flag in now.minus(was).iter().chain(was.minus(now).iter()) {
+        sqlx::query(
+            "INSERT INTO flag_clock (guid, flag, at, node) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (guid, flag) DO UPDATE SET at = excluded.at, node = excluded.node \
+             WHERE (excluded.at, excluded.node) > (flag_clock.at, flag_clock.node)",
+        )
+        .bind(&message.0[..])
+        .bind(flag)
+        .bind(at as i64)
+        .bind(node)
+        .execute(&mut ctx.conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether this twin changed `flag` of `message` after the twin's change at `at` (on a
+/// tie, whether this twin's node id is the greater). A change without a clock (an older
+/// twin's) is taken as the later.
+async fn changed_here_later(
+    ctx: &mut WriteCtx,
+    message: &Guid,
+    flag: &str,
+    at: Option<u64>,
+    origin: &str,
+) -> Result<bool, StoreError> {
+    let Some(at) = at else {
+        return Ok(false);
+    };
+    let here: Option<(i64, String)> =
+        sqlx::query_as("SELECT at, node FROM flag_clock WHERE guid = $1 AND flag = $2")
+            .bind(&message.0[..])
+            .bind(flag)
+            .fetch_optional(&mut ctx.conn)
+            .await?;
+    Ok(here.is_some_and(|(t, node)| (t as u64, node.as_str()) > (at, origin)))
+}
+
 /// The flags a twin's split-time change leaves on the home twin: what it added and
-/// removed, applied to the flags here (which may hold the home's own split-time changes).
-pub(crate) async fn merged_flags(ctx: &mut WriteCtx, u: &FlagUpdate) -> Result<Flags, StoreError> {
+/// removed, applied to the flags here (which may hold the home's own split-time changes),
+/// flag by flag; where both twins changed one flag, the later change (by the flag clock)
+/// wins.
+pub(crate) async fn merged_flags(
+    ctx: &mut WriteCtx,
+    u: &FlagUpdate,
+    origin: &str,
+) -> Result<Flags, StoreError> {
     let Some(was) = &u.was else {
         return Ok(u.flags.clone());
     };
@@ -203,12 +256,21 @@ pub(crate) async fn merged_flags(ctx: &mut WriteCtx, u: &FlagUpdate) -> Result<F
     .bind(&u.message.0[..])
     .fetch_optional(&mut ctx.conn)
     .await?;
-    Ok(match here {
-        Some(here) => Flags::parse(&here)
-            .minus(&was.minus(&u.flags))
-            .union(&u.flags.minus(was)),
-        None => u.flags.clone(),
-    })
+    let Some(here) = here else {
+        return Ok(u.flags.clone());
+    };
+    let mut out = Flags::parse(&here);
+    for flag in u.flags.minus(was).iter() {
+        if !changed_here_later(ctx, &u.message, flag, u.at, origin).await? {
+            out = out.union(&Flags::new([flag]));
+        }
+    }
+    for flag in was.minus(&u.flags).iter() {
+        if !changed_here_later(ctx, &u.message, flag, u.at, origin).await? {
+            out = out.minus(&Flags::new([flag]));
+        }
+    }
+    Ok(out)
 }
 
 /// A twin's flag change for one message: the message here (wherever its UID is now) or
@@ -677,6 +739,7 @@ async fn reemit(
                     uid: uid as u32,
                     flags: Flags::parse(&flags),
                     was: None,
+                    at: None,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -207,6 +207,8 @@ impl Op for StoreFlags {
             ..Default::default()
         };
         let modseq = mailbox.highestmodseq + 1;
+        let at = ctx.tick();
+        let node = ctx.node.clone();
         let mut updates = Vec::new();
         for m in messages {
             if self.unchanged_since.is_some_and(|since| m.modseq > since) {
@@ -222,11 +224,13 @@ impl Op for StoreFlags {
                 continue;
             }
             set_flags(ctx, &m.guid, &new, modseq).await?;
+            crate::ops::merge::stamp_flags(ctx, &m.guid, &m.flags, &new, at, &node).await?;
             updates.push(FlagUpdate {
                 message: m.guid,
                 uid: m.uid,
                 flags: new.clone(),
                 was: Some(m.flags.clone()),
+                at: Some(at),
             });
             out.changed.push((m.uid, new));
         }

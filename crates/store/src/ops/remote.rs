@@ -975,10 +975,14 @@ async fn apply_resolved(
             let mut seen = Vec::with_capacity(messages.len());
             for u in messages {
                 let flags = if local.home {
-                    &merge::merged_flags(ctx, u).await?
+                    &merge::merged_flags(ctx, u, batch.origin).await?
                 } else {
                     &u.flags
                 };
+                if let (Some(at), Some(was)) = (u.at, &u.was) {
+                    ctx.observe(at);
+                    merge::stamp_flags(ctx, &u.message, was, &u.flags, at, batch.origin).await?;
+                }
                 if let Some(uid) = merge::set_flags(ctx, &u.message, flags, *modseq).await? {
                     seen.push(FlagUpdate {
                         uid,

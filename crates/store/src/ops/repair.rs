@@ -151,6 +151,7 @@ impl Op for Repair {
                         uid: m.uid,
                         flags: m.flags.clone(),
                         was: None,
+                        at: None,
                     }],
                 })
                 .await?;
