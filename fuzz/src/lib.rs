@@ -18,9 +18,17 @@ pub fn runtime() -> Runtime {
 }
 
 /// A fresh store in a temp dir with domain example.com and account a@example.com
-/// (password "pw", an empty INBOX); inputs that need mail get a `fresh_account`.
+/// (password "pw", an empty INBOX); inputs that need mail get a `fresh_account`. The
+/// database lives in memory-backed /dev/shm where there is one: every input's writes
+/// are committed with fsync, which on a disk costs more than the session under test.
 pub fn store(rt: &Runtime, name: &str) -> Store {
-    let dir = std::env::temp_dir().join(format!("twinmail-fuzz-{name}-{}", std::process::id()));
+    let shm = std::path::Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = base.join(format!("twinmail-fuzz-{name}-{}", std::process::id()));
     rt.block_on(async {
         let store = Store::open(StoreOptions {
             hash_cost: HashCost::cheap(),

@@ -76,11 +76,13 @@ pub enum DomainCmd {
 /// `twinmail alias ...`
 #[derive(Debug, Subcommand)]
 pub enum AliasCmd {
-    /// Deliver mail for ADDRESS (or, for `@domain`, any unknown user there) to TARGET.
+    /// Deliver mail for ADDRESS (or, for `@domain`, any unknown user there) to TARGET: an
+    /// account here, or an address in another domain it is forwarded to (the sender
+    /// rewritten by SRS, so SPF passes there).
     Add {
         /// `user@domain`, or `@domain` for a catch-all.
         address: String,
-        /// The receiving account.
+        /// The receiving account, or an address elsewhere.
         target: String,
     },
     /// Remove one target of an alias.

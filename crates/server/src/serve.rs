@@ -121,11 +121,14 @@ pub async fn serve(config: Config) -> Result<ExitCode> {
     // The inbound filters. Sender authentication looks at port 25 only (submission's
     // senders logged in); clamd and rspamd check every message delivered here.
     let filters = crate::filters::build(&config.filter, &config.node.hostname)?;
+    let srs = config.srs_key().map_err(anyhow::Error::msg)?;
     let smtp = Smtp::new(
         smtp_settings,
         store.clone(),
         Some(acceptor.clone()),
-        filters.pipeline(MAX_HOPS),
+        filters
+            .pipeline(MAX_HOPS)
+            .with_srs(std::sync::Arc::new(twinmail_smtp::srs::Srs::new(&srs))),
     );
     let pop3 = Pop3::new(p.settings(), store.clone(), Some(acceptor.clone()));
     let managesieve = ManageSieve::new(

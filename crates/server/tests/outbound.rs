@@ -150,3 +150,74 @@ fn a_twin_killed_with_100_queued_messages_its_twin_delivers_each_exactly_once() 
     let (_, list) = pair.a.cli(&["queue", "list"]);
     assert!(list.contains("0 message(s)"), "{list}");
 }
+
+/// Sends one message on port 25 from `from` to `rcpt`; the reply to RCPT and to DATA
+/// ("250 ..." each, or the refusal).
+fn send_mx(port: u16, from: &str, rcpt: &str, subject: &str) -> String {
+    py(
+        r#"
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30); s.ehlo('sender.test')
+s.mail(sys.argv[2])
+code, text = s.rcpt(sys.argv[3])
+if code != 250:
+    print(code, text.decode()); s.quit(); sys.exit(0)
+code, text = s.data(('From: <%s>\r\nSubject: %s\r\n\r\nforward me\r\n' % (sys.argv[2] or 'mailer-daemon@x.test', sys.argv[4])).encode())
+print(code, text.decode()); s.quit()
+"#,
+        &[
+            port.to_string(),
+            from.to_string(),
+            rcpt.to_string(),
+            subject.to_string(),
+        ],
+    )
+}
+
+/// An alias that forwards to another domain: mail to it from the Internet goes out with
+/// its sender rewritten by SRS in the alias's domain (so SPF passes at the destination),
+/// and a bounce to that address, taken by either twin, goes on to the original sender; a
+/// forged or foreign SRS address is refused (no open relay).
+#[test]
+fn an_alias_forwards_to_another_domain_with_srs_and_bounces_find_their_way_back() {
+    twinmail_testkit::require(&["python3", "aiosmtpd"]);
+    let sink = Sink::start(SinkOptions::default());
+    let pair = Pair::start_custom(|b| b, 1, &outbound_to(sink.port));
+    let (code, out) = pair
+        .a
+        .cli(&["alias", "add", "fwd@example.org", "friend@remote.test"]);
+    assert_eq!(code, 0, "{out}");
+    pair.wait_in_sync();
+    let reply = send_mx(
+        pair.a.port("smtp"),
+        "alice@sender.test",
+        "fwd@example.org",
+        "fw",
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let got = sink.wait_for(1, 20);
+    assert_eq!(got.len(), 1, "forwarded");
+    assert_eq!(got[0].rcpts, vec!["friend@remote.test".to_string()]);
+    let srs = got[0].from.clone();
+    assert!(
+        srs.starts_with("SRS0=") && srs.ends_with("=sender.test=alice@example.org"),
+        "{srs}"
+    );
+    assert!(String::from_utf8_lossy(&got[0].data).contains("Subject: fw"));
+    // The destination bounces it: the reply to the SRS address, on the other twin, goes
+    // on to alice.
+    let reply = send_mx(pair.b.port("smtp"), "", &srs, "bounce");
+    assert!(reply.starts_with("250"), "{reply}");
+    let got = sink.wait_for(2, 20);
+    assert_eq!(got.len(), 2, "the bounce went on");
+    assert_eq!(got[1].rcpts, vec!["alice@sender.test".to_string()]);
+    assert_eq!(got[1].from, "<>", "the null sender stays null");
+    // Forged (the original sender swapped) or in a domain not ours: refused.
+    let forged = srs.replace("=alice@", "=victim@");
+    let reply = send_mx(pair.a.port("smtp"), "", &forged, "relay?");
+    assert!(reply.starts_with("550"), "{reply}");
+    let foreign = srs.replace("@example.org", "@remote.test");
+    let reply = send_mx(pair.a.port("smtp"), "", &foreign, "relay?");
+    assert!(reply.starts_with("554"), "{reply}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.received().len(), 2, "nothing relayed");
+}

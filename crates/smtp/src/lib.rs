@@ -12,6 +12,7 @@ mod server;
 mod session;
 mod settings;
 mod sieve;
+pub mod srs;
 
 pub use pipeline::{Check, Edits, Envelope, Filter, HopLimit, Pipeline, Verdict};
 pub use server::{Smtp, run, serve_stream};

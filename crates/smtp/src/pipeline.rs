@@ -8,9 +8,9 @@
 
 use std::{future::Future, net::IpAddr, ops::Range, pin::Pin, sync::Arc};
 
-use twinmail_store::{Delivery, Flags, Placed, Role, StoreError};
+use twinmail_store::{Delivery, Flags, Guid, Placed, Role, StoreError, request_id};
 
-use crate::Kind;
+use crate::{Kind, srs::Srs};
 
 /// What the session knows about a message besides its bytes.
 #[derive(Clone, Debug)]
@@ -128,12 +128,26 @@ pub enum Refused {
 pub struct Pipeline {
     /// Checks in order; the first refusal wins.
     filters: Vec<Arc<dyn Filter>>,
+    /// Rewrites the sender of mail an alias forwards to another domain; `None`: such
+    /// mail keeps its sender.
+    srs: Option<Arc<Srs>>,
 }
 
 impl Pipeline {
     /// A pipeline with these filters.
     pub fn new(filters: Vec<Arc<dyn Filter>>) -> Pipeline {
-        Pipeline { filters }
+        Pipeline { filters, srs: None }
+    }
+
+    /// The same pipeline, rewriting the senders of forwarded mail with `srs`.
+    pub fn with_srs(mut self, srs: Arc<Srs>) -> Pipeline {
+        self.srs = Some(srs);
+        self
+    }
+
+    /// The sender rewriting in use, if any (RCPT takes bounces to its addresses).
+    pub fn srs(&self) -> Option<&Srs> {
+        self.srs.as_deref()
     }
 
     /// Runs the filters, applying each one's edits before the next, and, if all accept,
@@ -161,12 +175,48 @@ impl Pipeline {
                 }
             }
         }
+        // Aliases that forward to other domains queue the filtered message.
+        self.forward(envelope, &delivery, &message).await?;
         // Then each recipient's Sieve script, if it has one.
         let default = crate::sieve::Placement {
             folder,
             flags: Flags::new(flags.iter().map(String::as_str)),
         };
-        crate::sieve::deliver(envelope, delivery, message, default).await
+        crate::sieve::deliver(envelope, delivery, message, default, self.srs.as_deref()).await
+    }
+}
+
+impl Pipeline {
+    /// Queues the message for each address in another domain an alias forwards to, from
+    /// the sender rewritten by SRS in the alias's domain (so SPF passes at the
+    /// destination, and bounces come back to us and go on to the sender). Named by the
+    /// delivery: a client's retry queues nothing twice.
+    async fn forward(
+        &self,
+        envelope: &Envelope,
+        delivery: &Delivery,
+        message: &[u8],
+    ) -> Result<(), Refused> {
+        if delivery.forwards().is_empty() {
+            return Ok(());
+        }
+        let key = delivery.key().unwrap_or_else(Guid::random);
+        let bytes = Arc::new(message.to_vec());
+        for (target, alias) in delivery.forwards() {
+            let domain = alias.rsplit_once('@').map_or("", |(_, d)| d);
+            let from = match &self.srs {
+                Some(srs) => srs.forward(&envelope.from, domain, crate::srs::today()),
+                None => envelope.from.clone(),
+            };
+            let id = request_id(&[b"alias-forward", &key.0, target.as_bytes()]);
+            delivery
+                .store()
+                .enqueue(id, &from, std::slice::from_ref(target), bytes.clone())
+                .await
+                .map_err(Refused::Store)?;
+            tracing::info!(id = %envelope.id, "forwarded by an alias to another domain");
+        }
+        Ok(())
     }
 }
 

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use twinmail_sieve::{Action, Input, Limits, Script, VacationReply};
 use twinmail_store::{Account, Delivery, Flags, Guid, Placed, Role, Store, request_id};
 
-use crate::pipeline::{Envelope, Refused};
+use crate::{
+    pipeline::{Envelope, Refused},
+    srs::Srs,
+};
 
 /// What the filters decided for everyone: a folder (Junk) and flags.
 pub(crate) struct Placement {
@@ -30,12 +33,14 @@ struct Scripted {
     actions: Vec<Action>,
 }
 
-/// Delivers, running each recipient's active script.
+/// Delivers, running each recipient's active script; `srs` rewrites the sender of what
+/// a script redirects.
 pub(crate) async fn deliver(
     envelope: &Envelope,
     mut delivery: Delivery,
     message: Vec<u8>,
     default: Placement,
+    srs: Option<&Srs>,
 ) -> Result<Vec<Placed>, Refused> {
     let store = delivery.store().clone();
     let total = delivery.accounts().count();
@@ -86,7 +91,7 @@ pub(crate) async fn deliver(
             .extend(commit_default(delivery, message.clone(), &default, &Flags::default()).await?);
     }
     for s in scripted {
-        placed.extend(carry_out(&store, envelope, s, &message, &default).await?);
+        placed.extend(carry_out(&store, envelope, s, &message, &default, srs).await?);
     }
     Ok(placed)
 }
@@ -176,6 +181,7 @@ async fn carry_out(
     s: Scripted,
     message: &[u8],
     default: &Placement,
+    srs: Option<&Srs>,
 ) -> Result<Vec<Placed>, Refused> {
     let mut placed = Vec::new();
     let key = s.delivery.key().unwrap_or_else(Guid::random);
@@ -201,16 +207,22 @@ async fn carry_out(
             }
             Action::Redirect { address, .. } => {
                 // Queued like mail a user sends (the runner delivers a local address
-                // into its mailbox); named by the delivery, so a client's retry queues
-                // it once.
+                // into its mailbox), from the sender rewritten by SRS in the account's
+                // domain (SPF passes where it goes); named by the delivery, so a
+                // client's retry queues it once.
                 let id = request_id(&[
                     b"sieve-redirect",
                     &key.0,
                     &s.account.guid.0,
                     address.as_bytes(),
                 ]);
+                let domain = s.account.name.rsplit_once('@').map_or("", |(_, d)| d);
+                let from = match srs {
+                    Some(srs) => srs.forward(&envelope.from, domain, crate::srs::today()),
+                    None => envelope.from.clone(),
+                };
                 store
-                    .enqueue(id, &envelope.from, &[address], Arc::new(message.to_vec()))
+                    .enqueue(id, &from, &[address], Arc::new(message.to_vec()))
                     .await
                     .map_err(Refused::Store)?;
             }

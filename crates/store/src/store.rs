@@ -517,19 +517,24 @@ impl Store {
         Ok(self
             .resolve_inboxes(address)
             .await?
+            .0
             .into_iter()
             .map(|r| r.account)
             .collect())
     }
 
     /// [`resolve_recipient`](Store::resolve_recipient) with each account's INBOX and home,
-    /// so that a delivery needs no more reads at commit.
-    async fn resolve_inboxes(&self, address: &str) -> Result<Vec<Recipient>, StoreError> {
+    /// so that a delivery needs no more reads at commit; and the addresses in other domains
+    /// an alias forwards to (an alias with only those takes the mail too).
+    async fn resolve_inboxes(
+        &self,
+        address: &str,
+    ) -> Result<(Vec<Recipient>, Vec<String>), StoreError> {
         let Some((local, domain)) = address.rsplit_once('@') else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         };
         let Ok(domain) = names::domain(domain) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         };
         let local = local.to_ascii_lowercase();
         let mut candidates = vec![format!("{local}@{domain}")];
@@ -548,7 +553,14 @@ impl Store {
             .bind(&c)
             .fetch_all(self.db())
             .await?;
-            if !rows.is_empty() {
+            let foreign: Vec<String> = sqlx::query_scalar(
+                "SELECT target FROM aliases WHERE address = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM accounts WHERE name = target) ORDER BY target",
+            )
+            .bind(&c)
+            .fetch_all(self.db())
+            .await?;
+            if !rows.is_empty() || !foreign.is_empty() {
                 let mut out = Vec::with_capacity(rows.len());
                 for (id, guid, name, disabled, inbox, home) in rows {
                     if !disabled {
@@ -565,10 +577,10 @@ impl Store {
                         });
                     }
                 }
-                return Ok(out);
+                return Ok((out, foreign));
             }
         }
-        Ok(Vec::new())
+        Ok((Vec::new(), Vec::new()))
     }
 
     /// Starts an SMTP delivery: recipients are checked as they come (RCPT), and nothing is
@@ -578,6 +590,7 @@ impl Store {
             store: self.clone(),
             targets: Vec::new(),
             addresses: Vec::new(),
+            forwards: Vec::new(),
             key: None,
         }
     }
@@ -1219,6 +1232,10 @@ pub struct Delivery {
     /// Each account's RCPT address (the first that reached it): a Sieve script's
     /// envelope "to".
     addresses: Vec<(i64, String)>,
+    /// Addresses in other domains that aliases among the recipients forward to, each
+    /// once, with the alias address that forwards (whose domain signs the rewritten
+    /// sender).
+    forwards: Vec<(String, String)>,
     /// What identifies this delivery across a client's retries (see
     /// [`identify`](Delivery::identify)); `None`: every attempt is a new delivery.
     key: Option<Guid>,
@@ -1238,23 +1255,28 @@ struct Recipient {
 impl Delivery {
     /// Adds a recipient address; `NotFound` when nobody here takes it.
     pub async fn add_recipient(&mut self, address: &str) -> Result<(), StoreError> {
-        let mut found = self.store.resolve_inboxes(address).await?;
-        if found.is_empty() {
+        let (mut found, mut forwards) = self.store.resolve_inboxes(address).await?;
+        if found.is_empty() && forwards.is_empty() {
             // A twin still receiving its twin's data (a new or rebuilt twin's snapshot, the
             // backlog after a restart) may not know the account yet: it answers only once
             // it holds what its twin holds, and never "unknown" before (a 4xx instead).
             if let Some(f) = self.store.forwarder_cell().get() {
                 f.ready().await?;
-                found = self.store.resolve_inboxes(address).await?;
-                if found.is_empty() && !f.synced() {
+                (found, forwards) = self.store.resolve_inboxes(address).await?;
+                if found.is_empty() && forwards.is_empty() && !f.synced() {
                     return Err(StoreError::Unavailable(
                         "this twin has not yet received its twin's data".into(),
                     ));
                 }
             }
         }
-        if found.is_empty() {
+        if found.is_empty() && forwards.is_empty() {
             return Err(StoreError::NotFound("recipient".into()));
+        }
+        for f in forwards {
+            if !self.forwards.iter().any(|(t, _)| *t == f) {
+                self.forwards.push((f, address.to_string()));
+            }
         }
         for t in found {
             // A full mailbox refuses at RCPT (552 5.2.2), before any data is taken.
@@ -1265,6 +1287,12 @@ impl Delivery {
             }
         }
         Ok(())
+    }
+
+    /// Addresses in other domains the recipients' aliases forward to, each with the alias
+    /// address that forwards it.
+    pub fn forwards(&self) -> &[(String, String)] {
+        &self.forwards
     }
 
     /// The accounts the message will be delivered to.
@@ -1307,6 +1335,7 @@ impl Delivery {
                 .filter(|(id, _)| *id == account_id)
                 .cloned()
                 .collect(),
+            forwards: Vec::new(),
             key: self.key,
         })
     }

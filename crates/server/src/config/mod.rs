@@ -768,25 +768,59 @@ impl Config {
 
     /// The mirror's shared secret: TWINMAIL_MIRROR_SECRET, or the secret file.
     pub fn mirror_secret(&self) -> Result<twinmail_mirror::Secret, String> {
-        let text = match (
-            std::env::var("TWINMAIL_MIRROR_SECRET"),
-            &self.mirror.secret_file,
-        ) {
-            (Ok(t), _) => t,
-            (Err(_), Some(p)) => {
-                let p = self.resolve(p);
-                std::fs::read_to_string(&p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?
-            }
-            (Err(_), None) => {
-                return Err("set it, or TWINMAIL_MIRROR_SECRET, when mirror.twin_id is set".into());
-            }
-        };
+        let text = self.mirror_secret_text()?;
         let secret = twinmail_mirror::Secret::new(&text)?;
         Ok(match self.twin_cert_pin() {
             Ok(Some(pin)) => secret.pin_twin_cert(pin),
             _ => secret,
         })
+    }
+
+    /// The key of the sender rewriting (SRS) for mail aliases forward: the same on both
+    /// twins, so a bounce to an address one made is taken by the other. With a twin it is
+    /// derived from the mirror's secret (changing that secret voids the addresses in
+    /// flight, which live 21 days); alone, it is DATA_DIR/srs.secret, made on first use.
+    pub fn srs_key(&self) -> Result<Vec<u8>, String> {
+        use sha2::Digest;
+        if !self.mirror.twin_id.is_empty() {
+            let text = self.mirror_secret_text()?;
+            let mut h = sha2::Sha256::new();
+            h.update(b"twinmail srs key\0");
+            h.update(text.trim().as_bytes());
+            return Ok(h.finalize().to_vec());
+        }
+        let path = self.data_dir().join("srs.secret");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return Ok(text.trim().as_bytes().to_vec());
+        }
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| format!("no random bytes: {e}"))?;
+        let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&path, &text)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(text.into_bytes())
+    }
+
+    /// The mirror secret's text: TWINMAIL_MIRROR_SECRET, or the secret file.
+    fn mirror_secret_text(&self) -> Result<String, String> {
+        Ok(
+            match (
+                std::env::var("TWINMAIL_MIRROR_SECRET"),
+                &self.mirror.secret_file,
+            ) {
+                (Ok(t), _) => t,
+                (Err(_), Some(p)) => {
+                    let p = self.resolve(p);
+                    std::fs::read_to_string(&p)
+                        .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+                }
+                (Err(_), None) => {
+                    return Err(
+                        "set it, or TWINMAIL_MIRROR_SECRET, when mirror.twin_id is set".into(),
+                    );
+                }
+            },
+        )
     }
 
     /// The mirror's settings, when this server has a twin.

@@ -1,5 +1,6 @@
 //! RCPT TO (RFC 5321 §4.1.1.3): local recipients; foreign ones only from a logged-in user
-//! on submission, into the outbound queue. Foreign domains are otherwise refused (no open
+//! on submission, into the outbound queue, or behind an SRS address of ours (a reply to
+//! mail an alias forwarded). Foreign domains are otherwise refused (no open
 //! relay), and so are address tricks that route elsewhere: the percent hack, bang paths,
 //! source routes and quoted local parts (HOSTILE.md RELAY), for every user.
 
@@ -32,6 +33,9 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
         s.reject("RCPT", "553 5.1.3 Address syntax not accepted here")
             .await;
         return Ok(Flow::Continue);
+    }
+    if local.len() > 5 && local[..5].eq_ignore_ascii_case("SRS0=") {
+        return srs_bounce(s, local, domain).await;
     }
     // The common case first: someone here takes it (which implies a local domain). Only
     // when nobody does does the domain decide between "unknown user" and "no relaying".
@@ -72,6 +76,45 @@ pub async fn rcpt<S: Stream>(s: &mut Session<S>, to: RcptTo<String>) -> Result<F
         (false, false) => "554 5.7.1 Relay access denied",
     };
     s.reject("RCPT", reply).await;
+    Ok(Flow::Continue)
+}
+
+/// A reply to mail an alias here forwarded (its sender rewritten by SRS): taken for the
+/// original sender, through the outbound queue, when the address was made here and is
+/// fresh; refused otherwise (a forged one would make us an open relay).
+async fn srs_bounce<S: Stream>(
+    s: &mut Session<S>,
+    local: &str,
+    domain: &str,
+) -> Result<Flow, Stop> {
+    let local_domain = match s.smtp.store.is_local_domain(domain).await {
+        Ok(l) => l,
+        Err(e) => return lookup_failed(s, e),
+    };
+    let original = match s.smtp.pipeline.srs() {
+        Some(srs) if local_domain => srs.reverse(local, crate::srs::today()),
+        _ => Err(crate::srs::SrsError::Shape),
+    };
+    match original {
+        Ok(original) => {
+            let State::Mail { tx, .. } = &mut s.state else {
+                return Ok(Flow::Continue);
+            };
+            if !tx.outbound.contains(&original) {
+                tx.outbound.push(original);
+            }
+            s.conn.reply("250 2.1.5 Ok");
+        }
+        Err(e) => {
+            tracing::info!(why = %e, "refused an SRS address");
+            let reply = if local_domain {
+                "550 5.1.1 Recipient address rejected: invalid or expired forwarding address"
+            } else {
+                "554 5.7.1 Relay access denied"
+            };
+            s.reject("RCPT", reply).await;
+        }
+    }
     Ok(Flow::Continue)
 }
 

@@ -67,7 +67,8 @@ impl Op for DeleteDomain {
 }
 
 /// Adds an alias: mail to `address` (or any unknown user of a domain, for `@domain`) is
-/// delivered to the account `target`.
+/// delivered to the account `target`, or, when `target` is in a domain not local here,
+/// forwarded to it (through the outbound queue, its sender rewritten by SRS).
 pub(crate) struct AddAlias {
     pub address: String,
     pub target: String,
@@ -80,7 +81,15 @@ impl Op for AddAlias {
             .await?
             .is_none()
         {
-            return Err(StoreError::NotFound(format!("account {}", self.target)));
+            let domain = self.target.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            let local: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM domains WHERE name = $1)")
+                    .bind(domain)
+                    .fetch_one(&mut ctx.conn)
+                    .await?;
+            if local || domain.is_empty() {
+                return Err(StoreError::NotFound(format!("account {}", self.target)));
+            }
         }
         let exists: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM aliases WHERE address = $1 AND target = $2)",
