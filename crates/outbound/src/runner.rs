@@ -427,7 +427,7 @@ impl Runner {
                 text: format!("556 5.1.10 {domain} accepts no mail (null MX)"),
             });
         }
-        mx.sort_by_key(|(pref, _)| *pref);
+        by_preference(&mut mx);
         let mut out = Vec::with_capacity(mx.len());
         for (_, host) in mx {
             if let Ok(addrs) = self.addresses(&host, port).await {
@@ -539,5 +539,32 @@ impl Runner {
             delay_notified: q.delay_notified || late,
         };
         self.store.record_attempt(attempt, bounce).await
+    }
+}
+
+/// MX records in preference order, hosts of equal preference in random order, so that a
+/// domain's load spreads over them (RFC 5321 §5.1).
+fn by_preference(mx: &mut [(u16, String)]) {
+    use std::hash::BuildHasher;
+    let shuffle = std::collections::hash_map::RandomState::new();
+    mx.sort_by_cached_key(|(pref, host)| (*pref, shuffle.hash_one(host)));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn equal_preferences_are_tried_in_random_order_lower_ones_first() {
+        let mut firsts = std::collections::BTreeSet::new();
+        for _ in 0..64 {
+            let mut mx = vec![
+                (20, "c.test".to_string()),
+                (10, "a.test".to_string()),
+                (10, "b.test".to_string()),
+            ];
+            super::by_preference(&mut mx);
+            assert_eq!(mx[2].1, "c.test");
+            firsts.insert(mx[0].1.clone());
+        }
+        assert_eq!(firsts.len(), 2, "both equal hosts come first sometimes");
     }
 }
