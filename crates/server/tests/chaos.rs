@@ -1,7 +1,7 @@
 //! Seeded chaos on real twins (issue 13): SMTP deliveries, APPENDs, STOREs, EXPUNGEs,
 //! MOVEs, COPYs, POP3 DELEs and folder CREATE/RENAME/DELETE on both twins, for accounts
-//! homed on each, through link cuts longer than the grace period and kill -9 of either
-//! twin; after each heal both twins must agree (verify clean) and every client-visible
+//! homed on each, through link cuts longer and shorter than the grace period, a slow
+//! link, and kill -9 of either twin; after each heal both twins must agree (verify clean) and every client-visible
 //! promise must hold, checked over IMAP:
 //! - every message acknowledged (250 / APPEND OK) and never targeted by a removal is there;
 //! - a message removed (EXPUNGE / POP3 DELE answered OK) and never moved is gone for good;
@@ -197,14 +197,27 @@ fn run(seed: u64, rounds: usize) -> String {
     let mut seen: [HashMap<String, Seen>; 2] = Default::default();
     let mut n = 0;
     let (mut splits, mut killed, mut tally) = (0, 0, HashMap::<String, usize>::new());
+    let (mut short_cuts, mut delays) = (0, 0);
     for round in 0..rounds {
-        let split = rng.below(2) == 0;
+        // Half the rounds run split (the link cut past the grace period); the others
+        // start right after a cut shorter than it, or run over a slow link.
+        let fault = rng.below(4);
+        let split = fault < 2;
         if split {
             splits += 1;
             proxy.set(Fault::Refuse);
             proxy.cut();
             // Longer than the grace period (three 1-second heartbeats).
             std::thread::sleep(Duration::from_secs(4));
+        } else if fault == 2 {
+            short_cuts += 1;
+            proxy.set(Fault::Refuse);
+            proxy.cut();
+            std::thread::sleep(Duration::from_secs(1));
+            proxy.set(Fault::Pass);
+        } else {
+            delays += 1;
+            proxy.set(Fault::Delay(Duration::from_millis(30)));
         }
         // Operations in chunks; between two chunks, now and then, kill -9 of a twin (it
         // comes back at once, on new ports).
@@ -323,8 +336,8 @@ fn run(seed: u64, rounds: usize) -> String {
                     check_honest(seed, twin.id, seen[i].entry(u.clone()).or_default(), &d);
                 }
             }
-            proxy.set(Fault::Pass);
         }
+        proxy.set(Fault::Pass);
         pair.wait_in_sync();
         pair.assert_identical();
         for (i, twin) in [&pair.a, &pair.b].into_iter().enumerate() {
@@ -372,7 +385,8 @@ fn run(seed: u64, rounds: usize) -> String {
     let mut tally: Vec<_> = tally.into_iter().collect();
     tally.sort();
     format!(
-        "{rounds} rounds, {splits} splits, {killed} kill -9, renumbered {renumbered}; {tally:?}"
+        "{rounds} rounds, {splits} splits, {short_cuts} short cuts, {delays} slow links, \
+         {killed} kill -9, renumbered {renumbered}; {tally:?}"
     )
 }
 
