@@ -582,7 +582,16 @@ mod tests {
         );
         let r = rescue(b"t THREAD REFERENCES UTF-8 OR $ SEEN\r\n");
         assert!(
-            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: None, saved: true }, .. }))),
+            matches!(
+                &r,
+                Some(Ok(Rescued::Command {
+                    rewrite: Rewrite {
+                        ret: None,
+                        saved: true
+                    },
+                    ..
+                }))
+            ),
             "{r:?}"
         );
         for line in [

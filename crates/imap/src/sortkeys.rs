@@ -49,7 +49,8 @@ pub struct Fields {
     /// The local part of the first Cc address, as `from`.
     pub cc: String,
     /// RFC 5957 DISPLAYFROM: the first From address's display name, or its addr-spec when
-    /// it has none, lowercased (an approximation of i;unicode-casemap).
+    /// it has none, folded for i;unicode-casemap (RFC 5051: uppercased, as titlecase is
+    /// for all but a few digraphs, then decomposed, NFKD).
     pub display_from: String,
     /// RFC 5957 DISPLAYTO, as `display_from` for the first To address.
     pub display_to: String,
@@ -150,15 +151,18 @@ fn mailbox_part(a: Option<&Addr<'_>>) -> String {
     local.to_ascii_uppercase()
 }
 
-/// RFC 5957 §3: the display name when there is one, else the addr-spec.
+/// RFC 5957 §3: the display name when there is one, else the addr-spec, folded for
+/// i;unicode-casemap.
 fn display(a: Option<&Addr<'_>>) -> String {
+    use unicode_normalization::UnicodeNormalization;
     let Some(a) = a else {
         return String::new();
     };
-    match a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => name.to_lowercase(),
-        None => a.address.as_deref().unwrap_or_default().to_lowercase(),
-    }
+    let shown = match a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => name,
+        None => a.address.as_deref().unwrap_or_default(),
+    };
+    shown.to_uppercase().nfkd().collect()
 }
 
 /// The base subject of a decoded subject (RFC 5256 §2.1), and whether it was a reply or
@@ -314,8 +318,8 @@ mod tests {
         assert_eq!(f.from, "ANN");
         assert_eq!(f.to, "BOB");
         assert_eq!(f.cc, "");
-        assert_eq!(f.display_from, "ann ex");
-        assert_eq!(f.display_to, "bob@example.net");
+        assert_eq!(f.display_from, "ANN EX");
+        assert_eq!(f.display_to, "BOB@EXAMPLE.NET");
         assert_eq!(f.message_id.as_deref(), Some("a@b"));
         assert_eq!(f.references, ["x@y"]);
         assert_eq!(f.sent, Some(760_686_745));

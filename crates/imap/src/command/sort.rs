@@ -2,7 +2,7 @@
 //! ESORT's RETURN options (RFC 5267 §3), answered with ESEARCH. The messages are those
 //! SEARCH would find; they are ordered by each key in turn (REVERSE turning one key
 //! around), and messages equal on every key stay in mailbox order (RFC 5256 §3).
-//! Strings compare as i;ascii-casemap (DISPLAY* as lowercase Unicode).
+//! Strings compare as i;ascii-casemap (DISPLAYFROM and DISPLAYTO as i;unicode-casemap).
 
 use std::{cmp::Ordering, sync::Arc};
 
@@ -139,7 +139,13 @@ fn sorted(found: &Found, fields: &[Arc<Fields>], keys: &[SortCriterion]) -> Vec<
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` for SORT RETURN
 /// (RFC 5267 §3.2): MIN and MAX are the first and last in sort order, ALL lists every
 /// match in sort order (ascending runs written as ranges).
-fn esort(tag: &Tag<'_>, uid: bool, ret: &SearchReturn, numbers: &[u32], modseq: Option<u64>) -> String {
+fn esort(
+    tag: &Tag<'_>,
+    uid: bool,
+    ret: &SearchReturn,
+    numbers: &[u32],
+    modseq: Option<u64>,
+) -> String {
     use std::fmt::Write;
     let mut line = format!("* ESEARCH (TAG \"{}\")", tag.as_ref());
     if uid {
