@@ -296,6 +296,51 @@ def mixed_message(i, seed=1):
     return (head + body).encode("ascii")
 
 
+def thread_corpus(count, seed=1):
+    """The SORT/THREAD corpus: `count` text/plain messages of 1-6 KB, about 60% of
+    them replies to one of the 300 messages before them (a "Re:", "RE:", "Fwd:" or
+    "Re: Re:" subject; In-Reply-To and up to 10 References, as mail clients write
+    them), the rest new threads; 10% carry a "[bench]" list tag, 5% an RFC 2047
+    encoded subject, 5% an encoded sender name, 3% no Date. Dates are random within
+    2024, so DATE order is not arrival order; 500 senders."""
+    rnd = random.Random(seed * 7919 + 17)
+    out, meta = [], []
+    for i in range(1, count + 1):
+        if meta and rnd.random() < 0.6:
+            base, refs, parent = meta[rnd.randrange(max(0, len(meta) - 300), len(meta))]
+            refs = (refs + [parent])[-10:]
+            subject = rnd.choice(["Re: ", "Re: ", "RE: ", "Fwd: ", "Re: Re: "]) + base
+        else:
+            base = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(2, 6))).capitalize()
+            base += f" {rnd.randrange(100000)}"
+            refs, subject = [], base
+        if rnd.random() < 0.1:
+            subject = "[bench] " + subject
+        if rnd.random() < 0.05:
+            subject = "=?UTF-8?Q?" + subject.replace(":", "=3A").replace(" ", "_") + "?="
+        mid = f"<{seed}.t{i}@bench.invalid>"
+        meta.append((base, refs, mid))
+        k = rnd.randrange(500)
+        name = f'"Sender {k}"' if rnd.random() >= 0.05 else f"=?UTF-8?Q?S=C3=A9nder_{k}?="
+        head = ""
+        if rnd.random() >= 0.03:
+            day, secs = 1 + rnd.randrange(28), rnd.randrange(86400)
+            month = rnd.choice(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
+            head += f"Date: {day:02d} {month} 2024 {secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d} +0000\r\n"
+        head += (
+            f"From: {name} <sender{k}@remote.example>\r\n"
+            "To: Bench <bench@example.com>\r\n"
+            f"Subject: {subject}\r\n"
+            f"Message-ID: {mid}\r\n"
+        )
+        if refs:
+            head += f"In-Reply-To: {refs[-1]}\r\nReferences: {' '.join(refs)}\r\n"
+        head += "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        body = "".join(_text_lines(rnd, rnd.randint(1024, 6144)))
+        out.append((head + body).encode("ascii"))
+    return out
+
+
 def small_message(tag, n):
     """The small message the IMAP load generator APPENDs (about 600 bytes)."""
     body = "".join(

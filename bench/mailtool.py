@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Mail loading and POP3 retrieval for bench/pop3.sh and bench/imap.sh.
 
-  mailtool.py append --port P --kind fixed|mixed --count N [--size B] [--seen-every K]
-      APPENDs the deterministic test mail (imapclient.py) to INBOX, in order,
-      one command at a time, and checks INBOX then holds exactly N messages.
+  mailtool.py append --port P --kind fixed|mixed|thread --count N [--size B] [--seen-every K]
+                     [--mailbox NAME]
+      APPENDs the deterministic test mail (imapclient.py) to INBOX (or NAME, created
+      first), in order, one command at a time, and checks it then holds exactly N
+      messages. "thread" is the SORT/THREAD corpus (imapclient.thread_corpus).
       Prints one JSON line: count, bytes, seconds, sha256 of the corpus.
 
   mailtool.py pop3 --port P --kind fixed --count N --size B [--server-pid PID]
@@ -28,6 +30,8 @@ import imapclient as ic
 def corpus(kind, count, size, seed):
     if kind == "fixed":
         return [ic.fixed_size_message(i, size, seed) for i in range(1, count + 1)]
+    if kind == "thread":
+        return ic.thread_corpus(count, seed)
     return [ic.mixed_message(i, seed) for i in range(1, count + 1)]
 
 
@@ -44,27 +48,30 @@ def cmd_append(a):
     msgs = corpus(a.kind, a.count, a.size, a.seed)
     c = ic.Imap(a.host, a.port)
     c.login(a.user, a.password)
-    before = c.select(b"INBOX")
+    mailbox = a.mailbox.encode()
+    if mailbox != b"INBOX":
+        c.command(b"CREATE " + mailbox)
+    before = c.select(mailbox)
     if before:
-        sys.exit(f"append: INBOX already holds {before} messages")
+        sys.exit(f"append: {a.mailbox} already holds {before} messages")
     caps = b" ".join(c.command(b"CAPABILITY")[0]).upper()
     plus = b"LITERAL+" in caps
     t0 = time.perf_counter()
     last_uid = 0
     for i, m in enumerate(msgs, 1):
         flags = b" (\\Seen)" if a.seen_every and i % a.seen_every != 0 else b""
-        _, _, tagged = c.command(b"APPEND INBOX" + flags, literal=m, literal_plus=plus)
+        _, _, tagged = c.command(b"APPEND " + mailbox + flags, literal=m, literal_plus=plus)
         uid = ic.appenduid(tagged)
         if uid <= last_uid:
             sys.exit(f"append: UIDs not ascending ({last_uid} then {uid})")
         last_uid = uid
     secs = time.perf_counter() - t0
     c.command(b"NOOP")
-    n = c.select(b"INBOX")
+    n = c.select(mailbox)
     uids = c.uid_search(b"ALL")
     c.logout()
     if n != a.count or len(uids) != a.count:
-        sys.exit(f"append: INBOX holds {n} messages ({len(uids)} UIDs), expected {a.count}")
+        sys.exit(f"append: {a.mailbox} holds {n} messages ({len(uids)} UIDs), expected {a.count}")
     out = {
         "count": a.count,
         "bytes": sum(len(m) for m in msgs),
@@ -232,13 +239,14 @@ def main():
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--user", default="bench@example.com")
         p.add_argument("--password", default="pw")
-        p.add_argument("--kind", choices=("fixed", "mixed"), default="fixed")
+        p.add_argument("--kind", choices=("fixed", "mixed", "thread"), default="fixed")
         p.add_argument("--count", type=int, required=True)
         p.add_argument("--size", type=int, default=51200)
         p.add_argument("--seed", type=int, default=1)
         if name == "append":
             p.add_argument("--seen-every", type=int, default=0,
                            help="flag all but every K-th message \\Seen (0: none)")
+            p.add_argument("--mailbox", default="INBOX", help="where to append (created unless INBOX)")
         else:
             p.add_argument("--name", required=True)
             p.add_argument("--server-pid", type=int)

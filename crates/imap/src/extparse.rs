@@ -1,13 +1,16 @@
 //! Commands no kept library parses. imap-codec 2.0.0-alpha.10 decodes neither LIST's
 //! RFC 5258 form (selection options, several patterns, RETURN options; its
 //! `ext_list_extended` feature only models response items), nor SEARCH's RETURN options
-//! (RFC 4731, RFC 5182's SAVE), nor RFC 5182's `$` (the saved search result) in place of
-//! a sequence set. When imap-codec rejects a command, the session hands the command's
+//! (RFC 4731, RFC 5182's SAVE), nor ESORT's RETURN options on SORT (RFC 5267; it does
+//! decode plain SORT and THREAD, RFC 5256), nor RFC 5182's `$` (the saved search result)
+//! in place of a sequence set. When imap-codec rejects a command, the session hands the command's
 //! bytes (literals included: imap-next has already received them) to `rescue`, which
 //! recognises just these shapes:
 //!
 //! - `tag LIST [(selection opts)] reference (pattern | (patterns)) [RETURN (opts)]`;
 //! - `tag [UID] SEARCH [RETURN (opts)] criteria`, where the criteria may name `$`;
+//! - `tag [UID] SORT [RETURN (opts)] (sort keys) charset criteria` and
+//!   `tag [UID] THREAD algorithm charset criteria`, where the criteria may name `$`;
 //! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`.
 //!
 //! The last two are rewritten and handed back to imap-codec: RETURN (...) is taken out,
@@ -58,7 +61,8 @@ pub fn is_saved(set: &SequenceSet) -> bool {
 /// A command imap-codec could not decode, recognised here.
 #[derive(Debug)]
 pub enum Rescued {
-    /// A SEARCH with RETURN options, or a command naming `$`, rewritten and decoded.
+    /// A SEARCH or SORT with RETURN options, or a command naming `$`, rewritten and
+    /// decoded.
     Command {
         /// The command as imap-codec decoded it once rewritten: without RETURN options,
         /// with `SAVED` sets (see `is_saved`) where the client wrote `$`.
@@ -78,7 +82,7 @@ pub enum Rescued {
 /// What a rewritten command carried beyond what imap-codec decoded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rewrite {
-    /// SEARCH's RETURN options, when it had some.
+    /// SEARCH's (or SORT's, RFC 5267) RETURN options, when it had some.
     pub ret: Option<SearchReturn>,
     /// The client wrote `$` (RFC 5182): the command's `SAVED` sets stand for the saved
     /// search result.
@@ -229,7 +233,10 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
     }
     let uid = is_atom(toks.get(1), "UID");
     let at = if uid { 2 } else { 1 };
-    let found = if is_atom(toks.get(at), "SEARCH") {
+    let found = if ["SEARCH", "SORT", "THREAD"]
+        .into_iter()
+        .any(|c| is_atom(toks.get(at), c))
+    {
         search(bytes, &toks, at)?
     } else if ["FETCH", "STORE", "COPY", "MOVE"]
         .into_iter()
@@ -290,17 +297,23 @@ fn sequence_command(bytes: &[u8], from: usize, to: usize) -> Result<Rescued, &'s
     })
 }
 
-/// `[UID] SEARCH [RETURN (...)] criteria`; `at` indexes SEARCH. None when it has
-/// neither RETURN nor `$` (then it is not ours to rescue).
+/// `[UID] SEARCH [RETURN (...)] criteria`, `[UID] SORT [RETURN (...)] (keys) charset
+/// criteria` or `[UID] THREAD algorithm charset criteria`; `at` indexes the command's
+/// name. None when it has neither RETURN nor `$` (then it is not ours to rescue).
 fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &'static str>> {
     let mut cut = Vec::new();
     let mut ret = None;
     let mut i = at + 1;
-    if is_atom(toks.get(i), "RETURN") {
+    let sort = is_atom(toks.get(at), "SORT");
+    if is_atom(toks.get(i), "RETURN") && (sort || is_atom(toks.get(at), "SEARCH")) {
         let (opts, close) = match search_return(toks, i) {
             Ok(found) => found,
             Err(text) => return Some(Err(text)),
         };
+        // RFC 5267 defines MIN, MAX, ALL and COUNT for SORT; SAVE is not offered there.
+        if sort && opts.save {
+            return Some(Err("SORT RETURN (SAVE) is not supported"));
+        }
         // The command without "RETURN (...)", decoded by imap-codec as usual.
         cut.push((toks.get(i - 1)?.2, toks.get(close)?.2, false));
         ret = Some(opts);
@@ -322,7 +335,16 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
     let Some(command) = decode_rewritten(bytes, &cut) else {
         return Some(Err("Malformed SEARCH"));
     };
-    let CommandBody::Search { criteria, .. } = &command.body else {
+    let (CommandBody::Search { criteria, .. }
+    | CommandBody::Sort {
+        search_criteria: criteria,
+        ..
+    }
+    | CommandBody::Thread {
+        search_criteria: criteria,
+        ..
+    }) = &command.body
+    else {
         return Some(Err("Malformed SEARCH"));
     };
     // A `$` that imap-codec took for a string (a mailbox or keyword named "$") would
@@ -542,6 +564,47 @@ mod tests {
             rescue(b"t SEARCH RETURN (MIN) BOGUS\r\n"),
             Some(Err(_))
         ));
+    }
+
+    #[test]
+    fn sorts_and_threads() {
+        let r = rescue(b"t UID SORT RETURN (MIN MAX) (REVERSE DATE) UTF-8 ALL\r\n");
+        let Some(Ok(Rescued::Command { command, rewrite })) = r else {
+            panic!("{r:?}")
+        };
+        assert!(matches!(command.body, CommandBody::Sort { uid: true, .. }));
+        let ret = rewrite.ret.unwrap();
+        assert!(ret.min && ret.max && !ret.all && !ret.count);
+        let r = rescue(b"t SORT RETURN () (SUBJECT) UTF-8 $\r\n");
+        assert!(
+            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true }, .. })) if ret.all),
+            "{r:?}"
+        );
+        let r = rescue(b"t THREAD REFERENCES UTF-8 OR $ SEEN\r\n");
+        assert!(
+            matches!(
+                &r,
+                Some(Ok(Rescued::Command {
+                    rewrite: Rewrite {
+                        ret: None,
+                        saved: true
+                    },
+                    ..
+                }))
+            ),
+            "{r:?}"
+        );
+        for line in [
+            &b"t SORT RETURN (SAVE) (DATE) UTF-8 ALL\r\n"[..],
+            b"t SORT RETURN (MIN) DATE UTF-8 ALL\r\n",
+            b"t SORT RETURN (MIN) (BOGUS) UTF-8 ALL\r\n",
+            b"t SORT RETURN (MIN) (DATE) ALL\r\n",
+        ] {
+            assert!(matches!(rescue(line), Some(Err(_))), "{line:?}");
+        }
+        // Plain SORT and THREAD are imap-codec's: nothing to rescue.
+        assert!(rescue(b"t SORT (DATE) UTF-8 BOGUS\r\n").is_none());
+        assert!(rescue(b"t THREAD RETURN (MIN) REFERENCES UTF-8 ALL\r\n").is_none());
     }
 
     /// How many `SAVED` sets a decoded SEARCH holds.

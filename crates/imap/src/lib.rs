@@ -1,7 +1,7 @@
 //! twinmail's IMAP server: IMAP4rev1 (RFC 3501) with UIDPLUS, MOVE, IDLE, NAMESPACE, ID,
 //! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE, QRESYNC,
-//! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY
-//! and UTF8=ACCEPT, over the store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
+//! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
+//! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT and THREAD=REFERENCES, over the store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
 //! response encoding; `extparse` rescues the command forms imap-codec cannot decode
@@ -25,6 +25,11 @@ mod selected;
 mod server;
 mod session;
 mod settings;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_sort_thread.rs); not an API.
+#[doc(hidden)]
+pub mod sortkeys;
+#[doc(hidden)]
+pub mod threading;
 mod uidmap;
 
 pub use server::{Imap, run, serve_stream};

@@ -36,6 +36,8 @@ pub struct Imap {
     /// Which messages are `\Recent` to which session: per mailbox, the highest UID a
     /// session has claimed (in memory, per twin and per process; see `recent.rs`).
     pub recent: crate::recent::Recent,
+    /// What SORT and THREAD read of message headers, by blob (see `sortkeys.rs`).
+    pub headers: crate::sortkeys::HeaderCache,
 }
 
 /// A logged-in session's place in the per-user count; released when the session ends.
@@ -66,6 +68,7 @@ impl Imap {
             limits: Arc::default(),
             users: Arc::default(),
             recent: crate::recent::Recent::default(),
+            headers: crate::sortkeys::HeaderCache::default(),
         })
     }
 

@@ -212,6 +212,8 @@ fn needs(body: &CommandBody<'_>) -> Needs {
         | Expunge
         | ExpungeUid { .. }
         | Search { .. }
+        | Sort { .. }
+        | Thread { .. }
         | Fetch { .. }
         | Store { .. }
         | Copy { .. }
@@ -561,6 +563,8 @@ impl<S: Stream> Session<S> {
             CommandBody::Fetch { .. }
                 | CommandBody::Store { .. }
                 | CommandBody::Search { .. }
+                | CommandBody::Sort { .. }
+                | CommandBody::Thread { .. }
                 | CommandBody::Copy { .. }
         );
         let condstore_before = self.condstore || self.qresync;
@@ -976,6 +980,11 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "ESEARCH",
         "SEARCHRES",
         "UTF8=ACCEPT",
+        "SORT",
+        "SORT=DISPLAY",
+        "ESORT",
+        "THREAD=ORDEREDSUBJECT",
+        "THREAD=REFERENCES",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));

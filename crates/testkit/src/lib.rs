@@ -198,6 +198,11 @@ pub const TOOLS: &[Tool] = &[
         install: "scripts/test (python3 -m venv .test-venv; .test-venv/bin/pip install sievelib)",
     },
     Tool {
+        name: "imapclient",
+        probe: &[PYTHON_VENV, "-c", "import imapclient"],
+        install: "scripts/test (python3 -m venv .test-venv; .test-venv/bin/pip install imapclient)",
+    },
+    Tool {
         name: "swaks",
         probe: &["swaks", "--version"],
         install: "apt-get install swaks",

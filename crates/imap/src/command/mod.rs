@@ -21,10 +21,12 @@ mod rename;
 mod saved;
 mod search;
 mod select;
+mod sort;
 mod starttls;
 pub mod status;
 mod store;
 mod subscribe;
+mod thread;
 mod unselect;
 
 use imap_types::{command::CommandBody, core::Tag, response::Status};
@@ -127,6 +129,22 @@ pub async fn dispatch<S: Stream>(
             }
             search::search(s, tag, criteria.as_ref(), uid, search_return).await
         }
+        C::Sort {
+            sort_criteria,
+            charset,
+            search_criteria,
+            uid,
+        } => {
+            let keys = sort_criteria.as_ref();
+            let criteria = search_criteria.as_ref();
+            sort::sort(s, tag, keys, &charset, criteria, uid, search_return).await
+        }
+        C::Thread {
+            algorithm,
+            charset,
+            search_criteria,
+            uid,
+        } => thread::thread(s, tag, &algorithm, &charset, search_criteria.as_ref(), uid).await,
         C::Fetch {
             sequence_set,
             macro_or_item_names,

@@ -27,8 +27,8 @@ struct Sets {
     uids: Option<SequenceSet>,
 }
 
-/// Replaces the `SAVED` sets of a command (FETCH, STORE, COPY, MOVE, UID EXPUNGE or
-/// SEARCH) with the saved result `saved` as the selected `view` knows it.
+/// Replaces the `SAVED` sets of a command (FETCH, STORE, COPY, MOVE, UID EXPUNGE,
+/// SEARCH, SORT or THREAD) with the saved result `saved` as the selected `view` knows it.
 pub fn resolve(mut body: CommandBody<'static>, saved: &UidSet, view: &Selected) -> Resolved {
     // The saved UIDs all existed at SAVE time, so this walks at most that many.
     let pairs: Vec<(u32, u32)> = saved
@@ -43,7 +43,15 @@ pub fn resolve(mut body: CommandBody<'static>, saved: &UidSet, view: &Selected) 
     };
     use CommandBody as C;
     let (set, uid, done) = match &mut body {
-        C::Search { criteria, .. } => {
+        C::Search { criteria, .. }
+        | C::Sort {
+            search_criteria: criteria,
+            ..
+        }
+        | C::Thread {
+            search_criteria: criteria,
+            ..
+        } => {
             let keys = std::mem::replace(criteria, Vec1::from(SearchKey::All));
             *criteria = keys_resolved(keys, &sets);
             return Resolved::Body(body);

@@ -30,65 +30,29 @@ pub async fn search<S: Stream>(
     uid: bool,
     ret: Option<SearchReturn>,
 ) -> Status<'static> {
-    let State::Selected { view, .. } = &s.state else {
-        return bad(tag, "No mailbox selected");
-    };
     let save = ret.as_ref().is_some_and(|r| r.save);
     if save {
         // RFC 5182 §2.1: a SEARCH with SAVE that fails (NO) leaves `$` empty; what it
         // finds replaces this below.
         s.search_result = UidSet::default();
     }
-    let store = s.imap.store.clone();
-    let messages = match store.messages(view.mailbox.id).await {
-        Ok(m) => m,
-        Err(e) => return store_failed(tag, e),
+    let found = match matching(s, tag, criteria).await {
+        Ok(found) => found,
+        Err(status) => return status,
     };
-    let needs_body = criteria.iter().any(needs_bytes);
-    // CONDSTORE (RFC 7162 §3.1.5): MODSEQ in the criteria enables it and asks for the
-    // highest MODSEQ of the matches in the response.
-    let by_modseq = criteria.iter().any(uses_modseq);
-    if by_modseq {
-        s.condstore = true;
-    }
-    let State::Selected { view, .. } = &s.state else {
-        return bad(tag, "No mailbox selected");
-    };
-    let mut hits = Vec::new();
+    let hits: Vec<u32> = found
+        .hits
+        .iter()
+        .map(|(seq, m)| if uid { m.uid } else { *seq })
+        .collect();
     // Each hit's MODSEQ, in the order of `hits`, for the MODSEQ the answer carries.
-    let mut modseqs = Vec::new();
-    let mut hit_uids = Vec::new();
-    let sets = SetCache::default();
-    for m in messages {
-        let Some(seq) = view.seq(m.uid) else { continue };
-        let raw = if needs_body {
-            match store.blob(&m.blob).await {
-                Ok(b) => b.unwrap_or_default(),
-                Err(e) => return store_failed(tag, e),
-            }
-        } else {
-            Vec::new()
-        };
-        let ctx = Ctx {
-            m: &m,
-            seq,
-            raw: &raw,
-            view,
-            sets: &sets,
-            parsed: std::cell::OnceCell::new(),
-        };
-        if criteria.iter().all(|k| ctx.matches(k)) {
-            hits.push(if uid { m.uid } else { seq });
-            if save {
-                hit_uids.push(m.uid);
-            }
-            modseqs.push(m.modseq);
-        }
-    }
+    let modseqs: Vec<u64> = found.hits.iter().map(|(_, m)| m.modseq).collect();
     if let Some(r) = ret.as_ref().filter(|r| r.save) {
+        let hit_uids: Vec<u32> = found.hits.iter().map(|(_, m)| m.uid).collect();
         s.search_result = saved_result(r, &hit_uids);
     }
-    let modseq = by_modseq
+    let modseq = found
+        .by_modseq
         .then(|| highest_returned(ret.as_ref(), &modseqs))
         .flatten()
         .map(nz64);
@@ -108,6 +72,68 @@ pub async fn search<S: Stream>(
         None => s.data(Data::Search(hits.into_iter().map(nz).collect(), modseq)),
     }
     ok(tag, None, "SEARCH completed")
+}
+
+/// The messages of the selected mailbox that match a search, as SEARCH, SORT and
+/// THREAD see them.
+pub struct Found {
+    /// Each matching message with its sequence number, in ascending order.
+    pub hits: Vec<(u32, Message)>,
+    /// The criteria name MODSEQ (RFC 7162 §3.1.5): the answer carries the highest
+    /// MODSEQ of what it returns.
+    pub by_modseq: bool,
+}
+
+/// The messages of the selected mailbox that match every key of `criteria`, or the
+/// status that ends the command. MODSEQ in the criteria turns CONDSTORE on.
+pub async fn matching<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    criteria: &[SearchKey<'_>],
+) -> Result<Found, Status<'static>> {
+    let State::Selected { view, .. } = &s.state else {
+        return Err(bad(tag, "No mailbox selected"));
+    };
+    let store = s.imap.store.clone();
+    let messages = store
+        .messages(view.mailbox.id)
+        .await
+        .map_err(|e| store_failed(tag, e))?;
+    let needs_body = criteria.iter().any(needs_bytes);
+    // CONDSTORE (RFC 7162 §3.1.5): MODSEQ in the criteria enables it and asks for the
+    // highest MODSEQ of the matches in the response.
+    let by_modseq = criteria.iter().any(uses_modseq);
+    if by_modseq {
+        s.condstore = true;
+    }
+    let State::Selected { view, .. } = &s.state else {
+        return Err(bad(tag, "No mailbox selected"));
+    };
+    let mut hits = Vec::new();
+    let sets = SetCache::default();
+    for m in messages {
+        let Some(seq) = view.seq(m.uid) else { continue };
+        let raw = if needs_body {
+            match store.blob(&m.blob).await {
+                Ok(b) => b.unwrap_or_default(),
+                Err(e) => return Err(store_failed(tag, e)),
+            }
+        } else {
+            Vec::new()
+        };
+        let ctx = Ctx {
+            m: &m,
+            seq,
+            raw: &raw,
+            view,
+            sets: &sets,
+            parsed: std::cell::OnceCell::new(),
+        };
+        if criteria.iter().all(|k| ctx.matches(k)) {
+            hits.push((seq, m));
+        }
+    }
+    Ok(Found { hits, by_modseq })
 }
 
 /// The MODSEQ a SEARCH with the MODSEQ criterion answers with (RFC 7162 §3.1.5, RFC 4731
@@ -165,7 +191,7 @@ fn saved_result(ret: &SearchReturn, uids: &[u32]) -> UidSet {
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set] [MODSEQ n]`
 /// (RFC 4731 §3.1, RFC 7162 §3.1.5). imap-types has no ESEARCH response, so it is
 /// written here; a tag never holds `"` or `\\`, so quoting it is safe.
-fn esearch(
+pub fn esearch(
     tag: &Tag<'_>,
     uid: bool,
     ret: &SearchReturn,

@@ -1,0 +1,189 @@
+//! SORT and UID SORT (RFC 5256 §3, with RFC 5957's DISPLAYFROM and DISPLAYTO), and
+//! ESORT's RETURN options (RFC 5267 §3), answered with ESEARCH. The messages are those
+//! SEARCH would find; they are ordered by each key in turn (REVERSE turning one key
+//! around), and messages equal on every key stay in mailbox order (RFC 5256 §3).
+//! Strings compare as i;ascii-casemap (DISPLAYFROM and DISPLAYTO as i;unicode-casemap).
+
+use std::{cmp::Ordering, sync::Arc};
+
+use imap_types::{
+    core::{Charset, Tag},
+    extensions::sort::{SortCriterion, SortKey},
+    response::{Data, Status},
+    search::SearchKey,
+};
+use twinmail_net::Stream;
+use twinmail_store::Message;
+
+use crate::{
+    command::{
+        search::{self, Found},
+        store_failed,
+    },
+    convert::{nz, nz64, ok},
+    extparse::SearchReturn,
+    session::Session,
+    sortkeys::Fields,
+};
+
+/// SORT: `* SORT n n n` (or, with RETURN, `* ESEARCH`).
+#[allow(clippy::too_many_arguments)]
+pub async fn sort<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    keys: &[SortCriterion],
+    charset: &Charset<'_>,
+    criteria: &[SearchKey<'_>],
+    uid: bool,
+    ret: Option<SearchReturn>,
+) -> Status<'static> {
+    if let Some(refusal) = search::unsupported_charset(tag, Some(charset)) {
+        return refusal;
+    }
+    let found = match search::matching(s, tag, criteria).await {
+        Ok(found) => found,
+        Err(status) => return status,
+    };
+    let needs_header = keys
+        .iter()
+        .any(|k| !matches!(k.key, SortKey::Arrival | SortKey::Size));
+    let fields = if needs_header {
+        match header_fields(s, &found.hits).await {
+            Ok(f) => f,
+            Err(e) => return store_failed(tag, e),
+        }
+    } else {
+        let none = Arc::new(Fields::default());
+        vec![none; found.hits.len()]
+    };
+    let order = sorted(&found, &fields, keys);
+    let numbers: Vec<u32> = order
+        .iter()
+        .map(|&i| {
+            let (seq, m) = &found.hits[i];
+            if uid { m.uid } else { *seq }
+        })
+        .collect();
+    let modseq = found
+        .by_modseq
+        .then(|| found.hits.iter().map(|(_, m)| m.modseq).max())
+        .flatten()
+        .map(nz64);
+    match ret {
+        Some(ret) => {
+            let line = esort(tag, uid, &ret, &numbers, modseq.map(|m| m.get()));
+            s.raw_line(line.as_bytes());
+        }
+        None => s.data(Data::Sort(numbers.into_iter().map(nz).collect(), modseq)),
+    }
+    ok(tag, None, "SORT completed")
+}
+
+/// The header fields of each hit, from the cache or read from its blob.
+pub async fn header_fields<S: Stream>(
+    s: &Session<S>,
+    hits: &[(u32, Message)],
+) -> Result<Vec<Arc<Fields>>, twinmail_store::StoreError> {
+    let cache = &s.imap.headers;
+    let mut out = Vec::with_capacity(hits.len());
+    for (_, m) in hits {
+        if let Some(f) = cache.get(&m.blob) {
+            out.push(f);
+            continue;
+        }
+        let raw = s.imap.store.blob(&m.blob).await?.unwrap_or_default();
+        let f = Arc::new(crate::sortkeys::fields(&raw));
+        cache.put(m.blob, f.clone());
+        out.push(f);
+    }
+    Ok(out)
+}
+
+/// The sent date RFC 5256 §2.2 sorts by: the Date header, else INTERNALDATE.
+pub fn sent_date(m: &Message, f: &Fields) -> i64 {
+    f.sent.unwrap_or(m.internal_date)
+}
+
+/// The indices of `found.hits` in the order the keys ask for.
+fn sorted(found: &Found, fields: &[Arc<Fields>], keys: &[SortCriterion]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..found.hits.len()).collect();
+    let by = |k: &SortKey, a: usize, b: usize| -> Ordering {
+        let (ma, mb) = (&found.hits[a].1, &found.hits[b].1);
+        let (fa, fb) = (&fields[a], &fields[b]);
+        match k {
+            SortKey::Arrival => ma.internal_date.cmp(&mb.internal_date),
+            SortKey::Size => ma.size.cmp(&mb.size),
+            SortKey::Date => sent_date(ma, fa).cmp(&sent_date(mb, fb)),
+            SortKey::Subject => fa.subject.cmp(&fb.subject),
+            SortKey::From => fa.from.cmp(&fb.from),
+            SortKey::To => fa.to.cmp(&fb.to),
+            SortKey::Cc => fa.cc.cmp(&fb.cc),
+            SortKey::DisplayFrom => fa.display_from.cmp(&fb.display_from),
+            SortKey::DisplayTo => fa.display_to.cmp(&fb.display_to),
+        }
+    };
+    // Stable, and `order` starts in mailbox order: equal messages keep it.
+    order.sort_by(|&a, &b| {
+        for k in keys {
+            let o = by(&k.key, a, b);
+            let o = if k.reverse { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+    order
+}
+
+/// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` for SORT RETURN
+/// (RFC 5267 §3.2): MIN and MAX are the first and last in sort order, ALL lists every
+/// match in sort order (ascending runs written as ranges).
+fn esort(
+    tag: &Tag<'_>,
+    uid: bool,
+    ret: &SearchReturn,
+    numbers: &[u32],
+    modseq: Option<u64>,
+) -> String {
+    use std::fmt::Write;
+    let mut line = format!("* ESEARCH (TAG \"{}\")", tag.as_ref());
+    if uid {
+        line.push_str(" UID");
+    }
+    if let (Some(first), Some(last)) = (numbers.first(), numbers.last()) {
+        if ret.min {
+            let _ = write!(line, " MIN {first}");
+        }
+        if ret.max {
+            let _ = write!(line, " MAX {last}");
+        }
+    }
+    if ret.count {
+        let _ = write!(line, " COUNT {}", numbers.len());
+    }
+    if ret.all && !numbers.is_empty() {
+        line.push_str(" ALL ");
+        let mut i = 0;
+        while i < numbers.len() {
+            let mut j = i;
+            while j + 1 < numbers.len() && numbers[j + 1] == numbers[j].wrapping_add(1) {
+                j += 1;
+            }
+            if i > 0 {
+                line.push(',');
+            }
+            if i == j {
+                let _ = write!(line, "{}", numbers[i]);
+            } else {
+                let _ = write!(line, "{}:{}", numbers[i], numbers[j]);
+            }
+            i = j + 1;
+        }
+    }
+    if let Some(m) = modseq {
+        let _ = write!(line, " MODSEQ {m}");
+    }
+    line.push_str("\r\n");
+    line
+}

@@ -1,0 +1,328 @@
+//! What SORT (RFC 5256, RFC 5957) and THREAD (RFC 5256 §3) read of a message: its sent
+//! date, base subject, first From/To/Cc addresses and its Message-ID and references,
+//! taken from the header once with mail-parser and kept in a per-process cache.
+//!
+//! The cache is keyed by the blob's content hash: a blob never changes, so an entry is
+//! never stale, and the copies of a message in several mailboxes (or on both twins'
+//! stores, each process its own) share one entry. It is bounded: when it holds
+//! `CACHE_ENTRIES`, it is emptied and fills again (a SORT over a mailbox larger than the
+//! cap still works, it just reads headers again next time).
+//!
+//! Base-subject extraction (RFC 5256 §2.1) is hand-written: no crate does it (the
+//! algorithm is specific to IMAP SORT/THREAD).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use mail_parser::{Addr, Address, HeaderValue};
+use twinmail_store::BlobHash;
+
+/// Most entries the header cache holds (each a few hundred bytes).
+const CACHE_ENTRIES: usize = 200_000;
+
+/// Most references of one message THREAD follows: the nearest ancestors are the last
+/// ones, and a hostile message with thousands would cost that many links each.
+const MAX_REFERENCES: usize = 64;
+
+/// Longest text kept for a sort key; longer subjects and names compare by this prefix.
+const MAX_KEY: usize = 512;
+
+/// What SORT and THREAD need of one message's header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// The Date header as Unix seconds (UTC), None when missing or unreadable (then
+    /// INTERNALDATE stands in, RFC 5256 §2.2).
+    pub sent: Option<i64>,
+    /// The base subject (RFC 5256 §2.1), decoded, folded for i;ascii-casemap (ASCII
+    /// letters uppercased).
+    pub subject: String,
+    /// The subject said the message is a reply or a forward (`Re:`, `Fwd:`, `(fwd)`,
+    /// `[fwd: ...]`): THREAD=REFERENCES step 5 puts it under the original.
+    pub reply: bool,
+    /// The local part (addr-mailbox) of the first From address, ASCII-uppercased; empty
+    /// when there is none.
+    pub from: String,
+    /// The local part of the first To address, as `from`.
+    pub to: String,
+    /// The local part of the first Cc address, as `from`.
+    pub cc: String,
+    /// RFC 5957 DISPLAYFROM: the first From address's display name, or its addr-spec when
+    /// it has none, folded for i;unicode-casemap (RFC 5051: uppercased, as titlecase is
+    /// for all but a few digraphs, then decomposed, NFKD).
+    pub display_from: String,
+    /// RFC 5957 DISPLAYTO, as `display_from` for the first To address.
+    pub display_to: String,
+    /// The Message-ID without angle brackets, None when missing.
+    pub message_id: Option<String>,
+    /// The References (or, without them, the first In-Reply-To id), oldest first,
+    /// without angle brackets; at most `MAX_REFERENCES`, the last ones.
+    pub references: Vec<String>,
+}
+
+/// Header fields by blob, shared by every session of the process.
+#[derive(Default)]
+pub struct HeaderCache(Mutex<HashMap<BlobHash, Arc<Fields>>>);
+
+impl HeaderCache {
+    /// The cached fields of a blob.
+    pub fn get(&self, blob: &BlobHash) -> Option<Arc<Fields>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(blob)
+            .cloned()
+    }
+
+    /// Keeps the fields of a blob.
+    pub fn put(&self, blob: BlobHash, fields: Arc<Fields>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(blob, fields);
+    }
+}
+
+/// Reads the fields from a message's bytes (only its header is parsed).
+pub fn fields(raw: &[u8]) -> Fields {
+    let Some(msg) = crate::message::parse(crate::message::header(raw)) else {
+        return Fields::default();
+    };
+    let (subject, reply) = base_subject(msg.subject().unwrap_or_default());
+    let from = msg.from().and_then(Address::first);
+    let to = msg.to().and_then(Address::first);
+    let cc = msg.cc().and_then(Address::first);
+    let mut references: Vec<String> = match msg.references() {
+        HeaderValue::Empty => msg
+            .in_reply_to()
+            .as_text_list()
+            .and_then(|l| l.first())
+            .map(|id| vec![id.to_string()])
+            .unwrap_or_default(),
+        refs => refs
+            .as_text_list()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+    };
+    if references.len() > MAX_REFERENCES {
+        references.drain(..references.len() - MAX_REFERENCES);
+    }
+    references.retain(|r| !r.is_empty());
+    Fields {
+        sent: msg
+            .date()
+            .filter(|d| d.is_valid())
+            .map(mail_parser::DateTime::to_timestamp),
+        subject: clip(subject.to_ascii_uppercase()),
+        reply,
+        from: clip(mailbox_part(from)),
+        to: clip(mailbox_part(to)),
+        cc: clip(mailbox_part(cc)),
+        display_from: clip(display(from)),
+        display_to: clip(display(to)),
+        message_id: msg
+            .message_id()
+            .filter(|id| !id.is_empty())
+            .map(str::to_string),
+        references,
+    }
+}
+
+/// At most `MAX_KEY` bytes of `s`, cut at a character boundary.
+fn clip(mut s: String) -> String {
+    if s.len() > MAX_KEY {
+        let mut at = MAX_KEY;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+    }
+    s
+}
+
+/// RFC 5256 §2.2: the addr-mailbox (local part) of an address, for i;ascii-casemap.
+fn mailbox_part(a: Option<&Addr<'_>>) -> String {
+    let address = a.and_then(|a| a.address.as_deref()).unwrap_or_default();
+    let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
+    local.to_ascii_uppercase()
+}
+
+/// RFC 5957 §3: the display name when there is one, else the addr-spec, folded for
+/// i;unicode-casemap.
+fn display(a: Option<&Addr<'_>>) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let Some(a) = a else {
+        return String::new();
+    };
+    let shown = match a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => name,
+        None => a.address.as_deref().unwrap_or_default(),
+    };
+    shown.to_uppercase().nfkd().collect()
+}
+
+/// The base subject of a decoded subject (RFC 5256 §2.1), and whether it was a reply or
+/// forward (any of steps 2, 3 or 6 removed something that says so). Not folded.
+pub fn base_subject(subject: &str) -> (String, bool) {
+    // (1) Tabs and line breaks (unfolded already) become spaces; runs of them one space.
+    let mut s = String::with_capacity(subject.len());
+    for c in subject.chars() {
+        let c = if matches!(c, '\t' | '\r' | '\n') {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && s.ends_with(' ') {
+            continue;
+        }
+        s.push(c);
+    }
+    let mut reply = false;
+    let mut start = 0;
+    let mut end = s.len();
+    loop {
+        // (2) Trailing "(fwd)" and white space, repeatedly.
+        loop {
+            let t = s[start..end].trim_end_matches(' ');
+            end = start + t.len();
+            if t.len() >= 5 && t.as_bytes()[t.len() - 5..].eq_ignore_ascii_case(b"(fwd)") {
+                end -= 5;
+                reply = true;
+            } else {
+                break;
+            }
+        }
+        // (3)-(5) Leading subj-leaders, then one subj-blob that leaves a subj-base.
+        loop {
+            let before = start;
+            loop {
+                let rest = &s.as_bytes()[start..end];
+                if rest.first() == Some(&b' ') {
+                    start += 1;
+                } else if let Some(n) = leader(rest) {
+                    start += n;
+                    reply = true;
+                } else {
+                    break;
+                }
+            }
+            let rest = &s.as_bytes()[start..end];
+            if let Some(n) = blob(rest)
+                && n < rest.len()
+            {
+                start += n;
+            }
+            if start == before {
+                break;
+            }
+        }
+        // (6) "[fwd:" ... "]" around the whole: take it off, and again from (2).
+        let rest = &s.as_bytes()[start..end];
+        if rest.len() >= 6 && rest[..5].eq_ignore_ascii_case(b"[fwd:") && rest.ends_with(b"]") {
+            start += 5;
+            end -= 1;
+            reply = true;
+            continue;
+        }
+        break;
+    }
+    (s[start..end].to_string(), reply)
+}
+
+/// The length of a subj-blob at the start of `b` (`"[" *BLOBCHAR "]" *WSP`).
+fn blob(b: &[u8]) -> Option<usize> {
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let close = 1 + b[1..].iter().position(|&c| c == b']' || c == b'[')?;
+    if b[close] != b']' {
+        return None;
+    }
+    Some(close + 1 + spaces(&b[close + 1..]))
+}
+
+fn spaces(b: &[u8]) -> usize {
+    b.iter().take_while(|&&c| c == b' ').count()
+}
+
+/// The length of a subj-leader that is not plain white space at the start of `b`:
+/// `*subj-blob subj-refwd`, where subj-refwd is
+/// `("re" / ("fw" ["d"])) *WSP [subj-blob] ":"`.
+fn leader(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(n) = blob(&b[i..]) {
+        i += n;
+    }
+    let word = |w: &[u8]| b.len() >= i + w.len() && b[i..i + w.len()].eq_ignore_ascii_case(w);
+    if word(b"fwd") {
+        i += 3;
+    } else if word(b"fw") || word(b"re") {
+        i += 2;
+    } else {
+        return None;
+    }
+    i += spaces(&b[i..]);
+    if let Some(n) = blob(&b[i..]) {
+        i += n;
+    }
+    (b.get(i) == Some(&b':')).then_some(i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_subjects() {
+        for (subject, base, reply) in [
+            ("hello", "hello", false),
+            ("Re: hello", "hello", true),
+            ("RE:  Re: hello", "hello", true),
+            ("Fwd: hello", "hello", true),
+            ("FW: hello", "hello", true),
+            ("Re[2]: hello", "hello", true),
+            ("Re [2]: hello", "hello", true),
+            ("[list] Re: hello", "hello", true),
+            ("[list] hello", "hello", false),
+            ("[list]", "[list]", false),
+            ("hello (fwd)", "hello", true),
+            ("hello (FWD) (fwd)  ", "hello", true),
+            ("[Fwd: Re: hello]", "hello", true),
+            ("[fwd: [fwd: hello (fwd)]]", "hello", true),
+            ("\tRe:\t hello \t world", "hello world", true),
+            ("Rest: hello", "Rest: hello", false),
+            ("re:", "", true),
+            ("", "", false),
+            ("[a][b] Re: [c] x", "x", true),
+            ("Re: [unclosed", "[unclosed", true),
+            ("Réponse: ça", "Réponse: ça", false),
+        ] {
+            assert_eq!(
+                base_subject(subject),
+                (base.to_string(), reply),
+                "{subject:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_fields() {
+        let raw = b"From: \"Ann Ex\" <ann@example.org>\r\nTo: bob@example.net\r\nSubject: =?UTF-8?Q?Re=3A_caf=C3=A9?=\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <a@b>\r\nIn-Reply-To: <x@y> <z@w>\r\n\r\nbody";
+        let f = fields(raw);
+        assert_eq!(f.subject, "CAFé");
+        assert!(f.reply);
+        assert_eq!(f.from, "ANN");
+        assert_eq!(f.to, "BOB");
+        assert_eq!(f.cc, "");
+        assert_eq!(f.display_from, "ANN EX");
+        assert_eq!(f.display_to, "BOB@EXAMPLE.NET");
+        assert_eq!(f.message_id.as_deref(), Some("a@b"));
+        assert_eq!(f.references, ["x@y"]);
+        assert_eq!(f.sent, Some(760_686_745));
+        assert_eq!(fields(b"junk"), Fields::default());
+    }
+}
