@@ -38,6 +38,8 @@ pub struct Runner {
     stats: Arc<Stats>,
     /// MTA-STS policies.
     mta_sts: Arc<MtaSts>,
+    /// Per destination: the start of its current minute and the messages sent in it.
+    rates: Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u32)>>>,
 }
 
 /// One message's recipients in one domain: what a connection to that domain carries.
@@ -82,6 +84,7 @@ impl Runner {
             settings: Arc::new(settings),
             stats,
             mta_sts,
+            rates: Arc::default(),
         }
     }
 
@@ -260,7 +263,28 @@ impl Runner {
         }
         let limit = Arc::new(Semaphore::new(self.settings.max_connections.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
-        for (domain, list) in by_domain {
+        for (domain, mut list) in by_domain {
+            // Past the destination's rate, the rest wait for their next retry.
+            for (i, rcpts) in self.over_rate(&domain, &mut list) {
+                for rcpt in rcpts {
+                    jobs[i].outcomes.push(RcptOutcome {
+                        rcpt,
+                        state: RcptState::Pending,
+                        reply: format!(
+                            "451 4.4.5 over the rate set for {} ({} messages a minute)",
+                            if domain.is_empty() {
+                                "the smarthost"
+                            } else {
+                                &domain
+                            },
+                            self.settings.per_destination_rate
+                        ),
+                    });
+                }
+            }
+            if list.is_empty() {
+                continue;
+            }
             // Up to `per_destination` connections share a domain's messages.
             let n = self.settings.per_destination.clamp(1, list.len().max(1));
             let mut shares: Vec<Vec<Leg>> = (0..n).map(|_| Vec::new()).collect();
@@ -293,6 +317,33 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Takes out of `list` the messages past the destination's rate this minute, and
+    /// returns them; counts the rest as sent.
+    fn over_rate(
+        &self,
+        domain: &str,
+        list: &mut Vec<(usize, Vec<String>)>,
+    ) -> Vec<(usize, Vec<String>)> {
+        let rate = self.settings.per_destination_rate;
+        if rate == 0 {
+            return Vec::new();
+        }
+        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        let (start, sent) = rates.entry(domain.to_string()).or_insert((now, 0));
+        if now.duration_since(*start) >= std::time::Duration::from_secs(60) {
+            (*start, *sent) = (now, 0);
+        }
+        let allowed = rate.saturating_sub(*sent) as usize;
+        let over = if list.len() > allowed {
+            list.split_off(allowed)
+        } else {
+            Vec::new()
+        };
+        *sent += list.len() as u32;
+        over
     }
 
     /// Delivers a domain's messages: its MX hosts in preference order (the domain itself

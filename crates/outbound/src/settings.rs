@@ -41,6 +41,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// Most connections to one destination (domain, or the smarthost) at once.
     pub per_destination: usize,
+    /// Most messages sent to one destination per minute (0: no limit); the rest are
+    /// deferred with a 4xx and retried on the usual schedule.
+    pub per_destination_rate: u32,
     /// Most messages taken per pass.
     pub batch: u32,
     /// How often the queue is looked at when nothing wakes the runner.
@@ -68,6 +71,7 @@ impl Settings {
             timeout: Duration::from_secs(60),
             max_connections: 100,
             per_destination: 20,
+            per_destination_rate: 0,
             batch: 500,
             poll: Duration::from_secs(5),
             roots: None,

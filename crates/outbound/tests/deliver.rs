@@ -198,6 +198,64 @@ async fn a_4xx_is_retried_then_delivered_once() {
     assert_eq!(sink.received().len(), 1);
 }
 
+/// A destination's rate (here 2 messages a minute): of 5 messages due at once, 2 go, 3
+/// are deferred with a 4xx naming the rate and wait for their retry; other domains are
+/// not held back.
+#[tokio::test]
+async fn past_a_destinations_rate_the_rest_wait_for_their_retry() {
+    let sink = Sink::start(SinkOptions::default());
+    let w = world_with(sink.port, |_, s| s.per_destination_rate = 2).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let id = Guid::random();
+        w.store
+            .enqueue(
+                id,
+                ALICE.0,
+                &["friend@example.net".into()],
+                message(&format!("rate {n}"), "x\r\n"),
+            )
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    w.store
+        .enqueue(
+            Guid::random(),
+            ALICE.0,
+            &["other@example.org".into()],
+            message("other domain", "x\r\n"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.runner.pass().await.unwrap(), 6);
+    let got = sink.wait_for(3, 10);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        sink.received().len(),
+        3,
+        "2 to example.net, 1 to example.org"
+    );
+    let got: Vec<String> = got.iter().flat_map(|m| m.rcpts.clone()).collect();
+    assert_eq!(got.iter().filter(|r| *r == "friend@example.net").count(), 2);
+    let mut waiting = 0;
+    for id in &ids {
+        if let Ok(q) = w.store.queue_entry(&id.to_hex()).await {
+            assert!(
+                q.last_reply.starts_with("451 4.4.5 over the rate"),
+                "{}",
+                q.last_reply
+            );
+            assert!(
+                q.next_attempt > twinmail_store::now_unix() + 30,
+                "backed off"
+            );
+            waiting += 1;
+        }
+    }
+    assert_eq!(waiting, 3);
+}
+
 #[tokio::test]
 async fn a_5xx_bounces_once_to_the_sender_and_never_to_the_null_sender() {
     let sink = Sink::start(SinkOptions {

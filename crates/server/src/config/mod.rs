@@ -140,6 +140,10 @@ section! {
         /// Most connections to one destination (a domain's MXes, or the smarthost) at
         /// once, like Postfix's default_destination_concurrency_limit.
         pub per_destination_connections: usize = 20,
+        /// Most messages sent to one destination per minute, 0 for no limit (like
+        /// Postfix's destination rate delay, for receivers that throttle senders); the
+        /// rest wait for their next retry.
+        pub per_destination_rate: u32 = 0,
         /// Seconds to wait to connect and for each reply.
         pub timeout_secs: u64 = 60,
     }
@@ -978,6 +982,7 @@ impl OutboundConfig {
         s.lease = Duration::from_secs(self.lease_secs.max(1));
         s.max_connections = self.max_connections.max(1);
         s.per_destination = self.per_destination_connections.max(1);
+        s.per_destination_rate = self.per_destination_rate;
         s.timeout = Duration::from_secs(self.timeout_secs.max(1));
         if let Some(relay) = &self.relay_host {
             let (host, port) = relay
