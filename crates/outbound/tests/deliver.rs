@@ -73,6 +73,14 @@ fn message(subject: &str, body: &str) -> Arc<Vec<u8>> {
     )
 }
 
+/// Queues `bytes` from alice to `rcpt` under `id`.
+async fn queue(w: &World, id: Guid, rcpt: &str, bytes: Arc<Vec<u8>>) {
+    w.store
+        .enqueue(id, ALICE.0, &[rcpt.to_string()], bytes)
+        .await
+        .unwrap();
+}
+
 /// A TXT cache for mail-auth's verifier, filled by the test (no network).
 #[derive(Default)]
 struct Txts(Mutex<HashMap<Box<str>, Txt>>);
@@ -169,15 +177,7 @@ async fn a_4xx_is_retried_then_delivered_once() {
     });
     let w = world(sink.port).await;
     let id = Guid::random();
-    w.store
-        .enqueue(
-            id,
-            ALICE.0,
-            &["friend@example.net".into()],
-            message("retry", "x\r\n"),
-        )
-        .await
-        .unwrap();
+    queue(&w, id, "friend@example.net", message("retry", "x\r\n")).await;
     w.runner.pass().await.unwrap();
     let q = w.store.queue_entry(&id.to_hex()).await.unwrap();
     assert_eq!(q.attempts, 1);
@@ -208,26 +208,22 @@ async fn past_a_destinations_rate_the_rest_wait_for_their_retry() {
     let mut ids = Vec::new();
     for n in 0..5 {
         let id = Guid::random();
-        w.store
-            .enqueue(
-                id,
-                ALICE.0,
-                &["friend@example.net".into()],
-                message(&format!("rate {n}"), "x\r\n"),
-            )
-            .await
-            .unwrap();
+        queue(
+            &w,
+            id,
+            "friend@example.net",
+            message(&format!("rate {n}"), "x\r\n"),
+        )
+        .await;
         ids.push(id);
     }
-    w.store
-        .enqueue(
-            Guid::random(),
-            ALICE.0,
-            &["other@example.org".into()],
-            message("other domain", "x\r\n"),
-        )
-        .await
-        .unwrap();
+    queue(
+        &w,
+        Guid::random(),
+        "other@example.org",
+        message("other domain", "x\r\n"),
+    )
+    .await;
     assert_eq!(w.runner.pass().await.unwrap(), 6);
     let got = sink.wait_for(3, 10);
     std::thread::sleep(Duration::from_millis(300));
@@ -318,15 +314,13 @@ async fn starttls_is_used_when_offered() {
         ..Default::default()
     });
     let w = world(sink.port).await;
-    w.store
-        .enqueue(
-            Guid::random(),
-            ALICE.0,
-            &["friend@example.org".into()],
-            message("tls", "x\r\n"),
-        )
-        .await
-        .unwrap();
+    queue(
+        &w,
+        Guid::random(),
+        "friend@example.org",
+        message("tls", "x\r\n"),
+    )
+    .await;
     w.runner.pass().await.unwrap();
     let got = sink.wait_for(1, 10);
     assert_eq!(got.len(), 1);
@@ -421,15 +415,7 @@ async fn dane_attempt(
     })
     .await;
     let id = Guid::random();
-    w.store
-        .enqueue(
-            id,
-            ALICE.0,
-            &["friend@example.net".into()],
-            message("dane", "x\r\n"),
-        )
-        .await
-        .unwrap();
+    queue(&w, id, "friend@example.net", message("dane", "x\r\n")).await;
     w.runner.pass().await.unwrap();
     let left = w
         .store
@@ -521,15 +507,7 @@ async fn sts_attempt(
     })
     .await;
     let id = Guid::random();
-    w.store
-        .enqueue(
-            id,
-            ALICE.0,
-            &["friend@example.net".into()],
-            message("sts", "x\r\n"),
-        )
-        .await
-        .unwrap();
+    queue(&w, id, "friend@example.net", message("sts", "x\r\n")).await;
     w.runner.pass().await.unwrap();
     let left = w
         .store
@@ -569,15 +547,7 @@ async fn a_late_message_tells_its_sender_once_and_keeps_trying() {
     // Nothing listens on port 9: the MX is unreachable; the notice is due at once.
     let w = world_with(9, |_, s| s.delay_notice = Duration::ZERO).await;
     let id = Guid::random();
-    w.store
-        .enqueue(
-            id,
-            ALICE.0,
-            &["friend@example.net".into()],
-            message("late", "x\r\n"),
-        )
-        .await
-        .unwrap();
+    queue(&w, id, "friend@example.net", message("late", "x\r\n")).await;
     w.runner.pass().await.unwrap();
     // The notice is queued beside the message (to alice, local): delivered next pass.
     w.runner.pass().await.unwrap();

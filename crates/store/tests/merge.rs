@@ -692,20 +692,21 @@ async fn an_account_made_on_both_twins_while_apart_is_one_account() {
     }
 }
 
-/// Flags changed on each side while apart merge per flag: a flag one twin set and another
-/// the other set both stay, a flag removed on one side and untouched on the other is gone,
-/// on both twins.
-#[tokio::test]
-async fn flags_set_on_each_side_while_apart_merge_per_flag() {
-    let (mut t, mut rng, acc) = homed_on_a(5).await;
+/// Twins a and b with one account homed on a whose INBOX holds one message with `flag`,
+/// on both; its INBOX as each twin knows it.
+async fn one_message_on_both(
+    seed: u64,
+    flag: &str,
+) -> (
+    [Twin; 2],
+    Lcg,
+    twinmail_store::Mailbox,
+    twinmail_store::Mailbox,
+) {
+    let (mut t, mut rng, acc) = homed_on_a(seed).await;
     let inbox = t[0].store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
     t[0].store
-        .append(
-            inbox.id,
-            common::message("m"),
-            Flags::new(["$Work"]),
-            Some(1),
-        )
+        .append(inbox.id, common::message("m"), Flags::new([flag]), Some(1))
         .await
         .unwrap();
     heal(&mut t, &mut rng, 0).await;
@@ -715,6 +716,15 @@ async fn flags_set_on_each_side_while_apart_merge_per_flag() {
         .await
         .unwrap()
         .unwrap();
+    (t, rng, inbox, inbox_b)
+}
+
+/// Flags changed on each side while apart merge per flag: a flag one twin set and another
+/// the other set both stay, a flag removed on one side and untouched on the other is gone,
+/// on both twins.
+#[tokio::test]
+async fn flags_set_on_each_side_while_apart_merge_per_flag() {
+    let (mut t, mut rng, inbox, inbox_b) = one_message_on_both(5, "$Work").await;
     let one = || UidSet::from_uids([1]);
     // a (the home) marks it read; b flags it and drops $Work.
     t[0].store
@@ -763,24 +773,7 @@ async fn flags_set_on_each_side_while_apart_merge_per_flag() {
 #[tokio::test]
 async fn one_flag_changed_on_both_sides_while_apart_takes_the_later_change() {
     for home_last in [true, false] {
-        let (mut t, mut rng, acc) = homed_on_a(7).await;
-        let inbox = t[0].store.mailbox(acc.id, "INBOX").await.unwrap().unwrap();
-        t[0].store
-            .append(
-                inbox.id,
-                common::message("m"),
-                Flags::new(["\\Flagged"]),
-                Some(1),
-            )
-            .await
-            .unwrap();
-        heal(&mut t, &mut rng, 0).await;
-        let inbox_b = t[1]
-            .store
-            .mailbox_by_guid(&inbox.guid)
-            .await
-            .unwrap()
-            .unwrap();
+        let (mut t, mut rng, inbox, inbox_b) = one_message_on_both(7, "\\Flagged").await;
         let flagged = || Flags::new(["\\Flagged"]);
         let one = || UidSet::from_uids([1]);
         let tick = || tokio::time::sleep(std::time::Duration::from_millis(5));
