@@ -972,6 +972,7 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         Capability::Quota,
         Capability::QuotaRes(imap_types::extensions::quota::Resource::Storage),
         Capability::Binary,
+        Capability::Metadata,
     ]);
     for other in [
         "CHILDREN",

@@ -62,8 +62,8 @@ fn delivery_on_either_twin_reads_the_same_on_both() {
     }
 }
 
-/// Flag on A, expunge on B, rename a folder on A, create an account on B: all show on the
-/// other twin, and verify finds them identical.
+/// Flag on A, expunge on B, rename a folder on A, create an account on B, annotate
+/// (METADATA) on A: all show on the other twin, and verify finds them identical.
 #[test]
 fn changes_on_either_twin_show_on_the_other() {
     let pair = Pair::start();
@@ -112,6 +112,44 @@ b.logout()
     // The account made on B logs in on A.
     let on_a = dump(pair.a.port("imaps"), "made-on-b@example.org");
     assert!(on_a.get("INBOX").is_some());
+    // Annotations (METADATA) set on one twin read the same on the other.
+    for user in [&home_a, &home_b] {
+        let args = [
+            pair.a.port("imaps").to_string(),
+            pair.b.port("imaps").to_string(),
+            user.to_string(),
+            PASSWORD.to_string(),
+        ];
+        common::pair::py(
+            r#"
+imaplib.Commands['SETMETADATA'] = ('AUTH', 'SELECTED')
+a = imap(sys.argv[1], sys.argv[3], sys.argv[4])
+typ, _ = a._simple_command('SETMETADATA', 'INBOX', '(/private/comment "set on a" /shared/x "1")')
+assert typ == 'OK', typ
+typ, _ = a._simple_command('SETMETADATA', '""', '(/private/vendor/test "server")')
+assert typ == 'OK', typ
+a.logout()
+"#,
+            &args,
+        );
+        pair.wait_in_sync();
+        let got = common::pair::py(
+            r#"
+imaplib.Commands['GETMETADATA'] = ('AUTH', 'SELECTED')
+b = imap(sys.argv[2], sys.argv[3], sys.argv[4])
+for box, entries in (('INBOX', '(/private/comment /shared/x)'), ('""', '/private/vendor/test')):
+    typ, data = b._simple_command('GETMETADATA', box, entries)
+    print(typ, b._untagged_response(typ, data, 'METADATA')[1])
+b.logout()
+"#,
+            &args,
+        );
+        assert!(
+            got.contains(r#"(/private/comment "set on a" /shared/x "1")"#)
+                && got.contains(r#"(/private/vendor/test "server")"#),
+            "{user}: {got}"
+        );
+    }
     pair.assert_identical();
     let status = pair.a.status();
     assert!(status.contains("Mirror out: Que/sent add="), "{status}");

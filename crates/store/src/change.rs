@@ -100,6 +100,17 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         knew: Option<i64>,
     },
+    /// An annotation (RFC 5464 METADATA) was set or removed.
+    MetadataSet {
+        /// The owning account.
+        account: Guid,
+        /// The annotated mailbox; `None`: the server, as this account sees it.
+        mailbox: Option<Guid>,
+        /// The entry name, lower-case (`/private/comment`).
+        entry: String,
+        /// The value, base64; `None`: removed.
+        value: Option<String>,
+    },
     /// A mailbox was renamed (children are renamed by their own entries).
     MailboxRenamed {
         /// The owning account.
@@ -404,6 +415,7 @@ impl Change {
             Change::AccountHome { .. } => "account_home",
             Change::AccountQuota { .. } => "account_quota",
             Change::MailboxCreated { .. } => "mailbox_created",
+            Change::MetadataSet { .. } => "metadata_set",
             Change::MailboxRenamed { .. } => "mailbox_renamed",
             Change::MailboxDeleted { .. } => "mailbox_deleted",
             Change::MailboxSubscribed { .. } => "mailbox_subscribed",
@@ -512,6 +524,9 @@ impl Change {
             | Change::MailboxState {
                 account, mailbox, ..
             } => (Some(account), Some(mailbox)),
+            Change::MetadataSet {
+                account, mailbox, ..
+            } => (Some(account), mailbox.as_mut()),
             Change::AccountCreated { account, .. }
             | Change::PasswordChanged { account, .. }
             | Change::AccountDisabled { account, .. }

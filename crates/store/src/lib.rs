@@ -27,6 +27,9 @@ pub use error::StoreError;
 pub use mirror::{
     AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Narrowed, Snapshot, digest_rows,
 };
+pub use ops::metadata::{
+    MAX_ENTRIES as METADATA_MAX_ENTRIES, MAX_VALUE_BYTES as METADATA_MAX_VALUE,
+};
 pub use ops::{
     housekeep::Housekept,
     message::{Copied, FlagsStored},

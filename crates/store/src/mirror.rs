@@ -507,6 +507,10 @@ pub struct Snapshot {
 /// Row shapes of the snapshot and digest queries.
 type AccountTuple = (Vec<u8>, String, String, bool, Option<String>, Option<i64>);
 type MailboxTuple = (Vec<u8>, Vec<u8>, String, Option<String>, i64, bool);
+/// An annotation as a snapshot reads it: account, mailbox (none: the server), entry,
+/// value.
+type AnnotationTuple = (Vec<u8>, Option<Vec<u8>>, String, Vec<u8>);
+
 type TombstoneTuple = (Vec<u8>, Vec<u8>, i64, Vec<u8>, i64);
 type DigestTuple = (i64, String, Vec<u8>, String, i64, i64, i64, bool);
 type MessageTuple = (
@@ -628,6 +632,22 @@ impl Snapshot {
                 handle,
                 sender,
                 until,
+            });
+        }
+        let annotations: Vec<AnnotationTuple> = sqlx::query_as(
+            "SELECT a.guid, m.guid, x.entry, x.value FROM metadata x \
+             JOIN accounts a ON a.id = x.account_id LEFT JOIN mailboxes m ON m.id = x.mailbox_id \
+             ORDER BY x.account_id, x.mailbox_id, x.entry",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (account, mailbox, entry, value) in annotations {
+            use base64::Engine;
+            out.push(Change::MetadataSet {
+                account: Guid::from_slice(&account)?,
+                mailbox: mailbox.map(|m| Guid::from_slice(&m)).transpose()?,
+                entry,
+                value: Some(base64::engine::general_purpose::STANDARD.encode(value)),
             });
         }
         let tombstones: Vec<TombstoneTuple> = sqlx::query_as(

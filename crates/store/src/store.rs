@@ -807,6 +807,45 @@ impl Store {
         self.dispatch(&owner, command(write), None).await?.done()
     }
 
+    /// SETMETADATA (RFC 5464): sets (or, with `None`, removes) entries of a mailbox of the
+    /// account, or of the server (`mailbox` `None`), all or none. Entry names are
+    /// lower-cased here. A value over [`METADATA_MAX_VALUE`] is `Invalid`; more than
+    /// [`METADATA_MAX_ENTRIES`] entries in one place is `NotAllowed`.
+    pub async fn set_metadata(
+        &self,
+        account_id: i64,
+        mailbox: Option<&str>,
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Result<(), StoreError> {
+        let owner = self.owner_of_account(account_id).await?;
+        let write = Write::SetMetadata {
+            account: owner.account,
+            mailbox: mailbox.map(str::to_string),
+            entries: entries
+                .into_iter()
+                .map(|(e, v)| (e.to_ascii_lowercase(), v))
+                .collect(),
+        };
+        self.dispatch(&owner, command(write), None).await?.done()
+    }
+
+    /// The METADATA entries of a mailbox of the account (or the server's, `None`), by
+    /// name.
+    pub async fn metadata(
+        &self,
+        account_id: i64,
+        mailbox_id: Option<i64>,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT entry, value FROM metadata WHERE account_id = $1 \
+             AND coalesce(mailbox_id, 0) = coalesce($2, 0) ORDER BY entry",
+        )
+        .bind(account_id)
+        .bind(mailbox_id)
+        .fetch_all(self.db())
+        .await?)
+    }
+
     /// Message count, unseen count and total size.
     pub async fn counts(&self, mailbox_id: i64) -> Result<MailboxCounts, StoreError> {
         let (messages, unseen, size): (i64, i64, i64) = sqlx::query_as(

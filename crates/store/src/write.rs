@@ -119,6 +119,15 @@ pub enum Write {
         /// The new state.
         subscribed: bool,
     },
+    /// SETMETADATA (RFC 5464): entries set (or removed: `None`), all or none.
+    SetMetadata {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox's name; `None`: the server's entries.
+        mailbox: Option<String>,
+        /// Entry names (lower-case) and values.
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    },
 }
 
 /// Which messages a write acts on.
@@ -817,6 +826,21 @@ async fn run(
                 account_id,
                 name,
                 subscribed,
+            }
+            .apply(ctx)
+            .await?;
+            Outcome::Done
+        }
+        Write::SetMetadata {
+            account,
+            mailbox,
+            entries,
+        } => {
+            let account_id = account_id(ctx, &account).await?;
+            crate::ops::metadata::SetMetadata {
+                account_id,
+                mailbox,
+                entries,
             }
             .apply(ctx)
             .await?;

@@ -9,6 +9,7 @@ mod delete;
 mod enable;
 mod expunge;
 mod fetch;
+mod getmetadata;
 mod id;
 pub mod idle;
 mod list;
@@ -21,6 +22,7 @@ mod rename;
 mod saved;
 mod search;
 mod select;
+mod setmetadata;
 mod sort;
 mod starttls;
 pub mod status;
@@ -187,6 +189,15 @@ pub async fn dispatch<S: Stream>(
         C::GetQuota { root } => quota::get_quota(s, tag, &root).await,
         C::GetQuotaRoot { mailbox } => quota::get_quota_root(s, tag, &mailbox).await,
         C::SetQuota { .. } => quota::set_quota(tag),
+        C::GetMetadata {
+            options,
+            mailbox,
+            entries,
+        } => getmetadata::getmetadata(s, tag, &options, &mailbox, entries.as_ref()).await,
+        C::SetMetadata {
+            mailbox,
+            entry_values,
+        } => setmetadata::setmetadata(s, tag, &mailbox, entry_values.as_ref()).await,
         _ => {
             s.errors += 1;
             bad(tag, "Command not supported")

@@ -8,6 +8,7 @@ pub(crate) mod housekeep;
 pub(crate) mod mailbox;
 pub(crate) mod merge;
 pub(crate) mod message;
+pub(crate) mod metadata;
 pub(crate) mod queue;
 pub(crate) mod remote;
 pub(crate) mod repair;

@@ -17,7 +17,7 @@ use crate::{
         fold, insert_mailbox,
         merge::{self, Arrival, Local},
         message::{Body, set_highestmodseq},
-        queue, sieve,
+        metadata, queue, sieve,
     },
     rows,
     types::BlobHash,
@@ -1042,6 +1042,14 @@ async fn apply_resolved(
         }
         Change::Queued { .. } => {
             queue::insert_queued(ctx, change, body).await?;
+        }
+        Change::MetadataSet {
+            account,
+            mailbox,
+            entry,
+            value,
+        } => {
+            metadata::apply(ctx, account, mailbox.as_ref(), entry, value.as_deref()).await?;
         }
         Change::QueueAttempt { .. } => {
             queue::apply_attempt(ctx, change).await?;
