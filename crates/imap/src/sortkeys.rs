@@ -26,8 +26,13 @@ const CACHE_ENTRIES: usize = 200_000;
 /// ones, and a hostile message with thousands would cost that many links each.
 const MAX_REFERENCES: usize = 64;
 
-/// Longest text kept for a sort key; longer subjects and names compare by this prefix.
+/// Longest address or name kept for a sort key; longer ones compare by this prefix.
 const MAX_KEY: usize = 512;
+
+/// Longest subject whose base subject is taken; a longer one is cut to this first.
+/// Stripping leaders costs up to the square of the length (each `[blob]` in front is
+/// scanned again after every strip), so a hostile megabyte subject must not get in.
+const MAX_SUBJECT: usize = 2048;
 
 /// What SORT and THREAD need of one message's header.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,13 +71,14 @@ pub struct Fields {
 pub struct HeaderCache(Mutex<HashMap<BlobHash, Arc<Fields>>>);
 
 impl HeaderCache {
-    /// The cached fields of a blob.
-    pub fn get(&self, blob: &BlobHash) -> Option<Arc<Fields>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(blob)
-            .cloned()
+    /// The cached fields of each blob, in order (None where there are none), taken under
+    /// one lock.
+    pub fn get_all<'b>(
+        &self,
+        blobs: impl IntoIterator<Item = &'b BlobHash>,
+    ) -> Vec<Option<Arc<Fields>>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        blobs.into_iter().map(|b| map.get(b).cloned()).collect()
     }
 
     /// Keeps the fields of a blob.
@@ -90,7 +96,10 @@ pub fn fields(raw: &[u8]) -> Fields {
     let Some(msg) = crate::message::parse(crate::message::header(raw)) else {
         return Fields::default();
     };
-    let (subject, reply) = base_subject(msg.subject().unwrap_or_default());
+    let (subject, reply) = base_subject(&clip(
+        msg.subject().unwrap_or_default().to_string(),
+        MAX_SUBJECT,
+    ));
     let from = msg.from().and_then(Address::first);
     let to = msg.to().and_then(Address::first);
     let cc = msg.cc().and_then(Address::first);
@@ -117,13 +126,13 @@ pub fn fields(raw: &[u8]) -> Fields {
             .date()
             .filter(|d| d.is_valid())
             .map(mail_parser::DateTime::to_timestamp),
-        subject: clip(subject.to_ascii_uppercase()),
+        subject: subject.to_ascii_uppercase(),
         reply,
-        from: clip(mailbox_part(from)),
-        to: clip(mailbox_part(to)),
-        cc: clip(mailbox_part(cc)),
-        display_from: clip(display(from)),
-        display_to: clip(display(to)),
+        from: clip(mailbox_part(from), MAX_KEY),
+        to: clip(mailbox_part(to), MAX_KEY),
+        cc: clip(mailbox_part(cc), MAX_KEY),
+        display_from: clip(display(from), MAX_KEY),
+        display_to: clip(display(to), MAX_KEY),
         message_id: msg
             .message_id()
             .filter(|id| !id.is_empty())
@@ -132,10 +141,10 @@ pub fn fields(raw: &[u8]) -> Fields {
     }
 }
 
-/// At most `MAX_KEY` bytes of `s`, cut at a character boundary.
-fn clip(mut s: String) -> String {
-    if s.len() > MAX_KEY {
-        let mut at = MAX_KEY;
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut at = max;
         while !s.is_char_boundary(at) {
             at -= 1;
         }
@@ -307,6 +316,17 @@ mod tests {
                 "{subject:?}"
             );
         }
+    }
+
+    /// A subject of a hundred thousand `[blob]`s would cost their square to strip: it is
+    /// cut first (this test would not finish otherwise).
+    #[test]
+    fn hostile_subjects_are_cut() {
+        let raw = format!("Subject: {}Re: x\r\n\r\n", "[a]".repeat(100_000));
+        let f = fields(raw.as_bytes());
+        assert!(f.subject.len() <= MAX_SUBJECT, "{}", f.subject.len());
+        // 682 whole blobs are stripped (each leaves a non-empty rest), "[a" stays.
+        assert_eq!(f.subject, "[A");
     }
 
     #[test]

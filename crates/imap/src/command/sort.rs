@@ -85,9 +85,10 @@ pub async fn header_fields<S: Stream>(
     hits: &[(u32, Message)],
 ) -> Result<Vec<Arc<Fields>>, twinmail_store::StoreError> {
     let cache = &s.imap.headers;
+    let cached = cache.get_all(hits.iter().map(|(_, m)| &m.blob));
     let mut out = Vec::with_capacity(hits.len());
-    for (_, m) in hits {
-        if let Some(f) = cache.get(&m.blob) {
+    for ((_, m), f) in hits.iter().zip(cached) {
+        if let Some(f) = f {
             out.push(f);
             continue;
         }
