@@ -91,6 +91,63 @@ impl HeaderCache {
     }
 }
 
+/// What never changes about a message once it has its UID in a mailbox (UIDs are never
+/// reused, RFC 3501 §2.3.1.1): where its bytes are, their size, its INTERNALDATE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fixed {
+    /// The content hash of its bytes, the header cache's key.
+    pub blob: BlobHash,
+    /// RFC822.SIZE in bytes.
+    pub size: u64,
+    /// INTERNALDATE as Unix seconds.
+    pub internal_date: i64,
+}
+
+/// `Fixed` by mailbox (local id, never reused: AUTOINCREMENT) and UID, so that SORT and
+/// THREAD over ALL or a set of messages need not read the mailbox's rows again. Never
+/// stale (nothing in it can change); bounded like `HeaderCache`, by `CACHE_ENTRIES`
+/// messages in all, emptied when full.
+#[derive(Default)]
+pub struct FixedCache(Mutex<FixedMap>);
+
+/// The maps of `FixedCache`: per mailbox, per UID; and how many entries in all.
+#[derive(Default)]
+struct FixedMap {
+    /// Per mailbox id, per UID.
+    by_mailbox: HashMap<i64, HashMap<u32, Fixed>>,
+    /// Entries in all mailboxes.
+    entries: usize,
+}
+
+impl FixedCache {
+    /// The fixed facts of every `(seq, uid)`, in order, or None unless all are known.
+    pub fn get_all(&self, mailbox: i64, uids: &[(u32, u32)]) -> Option<Vec<Fixed>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let known = map.by_mailbox.get(&mailbox)?;
+        uids.iter()
+            .map(|(_, uid)| known.get(uid).copied())
+            .collect()
+    }
+
+    /// Keeps the fixed facts of some of a mailbox's messages.
+    pub fn put_all(&self, mailbox: i64, facts: impl IntoIterator<Item = (u32, Fixed)>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.entries >= CACHE_ENTRIES {
+            *map = FixedMap::default();
+        }
+        let FixedMap {
+            by_mailbox,
+            entries,
+        } = &mut *map;
+        let known = by_mailbox.entry(mailbox).or_default();
+        for (uid, fixed) in facts {
+            if known.insert(uid, fixed).is_none() {
+                *entries += 1;
+            }
+        }
+    }
+}
+
 /// Reads the fields from a message's bytes (only its header is parsed).
 pub fn fields(raw: &[u8]) -> Fields {
     let Some(msg) = crate::message::parse(crate::message::header(raw)) else {

@@ -13,18 +13,114 @@ use imap_types::{
     search::SearchKey,
 };
 use twinmail_net::Stream;
-use twinmail_store::Message;
 
 use crate::{
-    command::{
-        search::{self, Found},
-        store_failed,
-    },
-    convert::{nz, nz64, ok},
+    command::{search, store_failed},
+    convert::{nz, nz64, ok, uid_set},
     extparse::SearchReturn,
-    session::Session,
-    sortkeys::Fields,
+    session::{Session, State},
+    sortkeys::{Fields, Fixed},
 };
+
+/// A message SORT or THREAD answers with.
+pub struct Hit {
+    /// Its sequence number.
+    pub seq: u32,
+    /// Its UID.
+    pub uid: u32,
+    /// Its MODSEQ; read only when the criteria name MODSEQ, and only then known (else 0).
+    pub modseq: u64,
+    /// Its blob, size and INTERNALDATE.
+    pub fixed: Fixed,
+}
+
+/// The messages SORT or THREAD orders: those SEARCH would find, in mailbox order.
+pub struct Found {
+    /// The messages.
+    pub hits: Vec<Hit>,
+    /// The criteria name MODSEQ (RFC 7162 §3.1.5): the answer carries the highest.
+    pub by_modseq: bool,
+}
+
+/// The messages matching `criteria`. Criteria that only name messages by number (ALL,
+/// sequence and UID sets: what clients send with SORT and THREAD) are answered from
+/// the selected view and the fixed-facts cache, without reading the mailbox's rows;
+/// others, or a cache that lacks a message, take SEARCH's way, which fills the cache.
+pub async fn found<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    criteria: &[SearchKey<'_>],
+) -> Result<Found, Status<'static>> {
+    if let Some(hits) = by_number(s, criteria) {
+        return Ok(Found {
+            hits,
+            by_modseq: false,
+        });
+    }
+    let found = search::matching(s, tag, criteria).await?;
+    let hits: Vec<Hit> = found
+        .hits
+        .into_iter()
+        .map(|(seq, m)| Hit {
+            seq,
+            uid: m.uid,
+            modseq: m.modseq,
+            fixed: Fixed {
+                blob: m.blob,
+                size: m.size,
+                internal_date: m.internal_date,
+            },
+        })
+        .collect();
+    if let State::Selected { view, .. } = &s.state {
+        let facts = hits.iter().map(|h| (h.uid, h.fixed));
+        s.imap.fixed.put_all(view.mailbox.id, facts);
+    }
+    Ok(Found {
+        hits,
+        by_modseq: found.by_modseq,
+    })
+}
+
+/// The messages `criteria` name when they name messages by number only, all of whose
+/// fixed facts are cached; None otherwise.
+fn by_number<S: Stream>(s: &Session<S>, criteria: &[SearchKey<'_>]) -> Option<Vec<Hit>> {
+    let State::Selected { view, .. } = &s.state else {
+        return None;
+    };
+    let mut seqs = Vec::new();
+    let mut uids = Vec::new();
+    let mut keys: Vec<&SearchKey<'_>> = criteria.iter().collect();
+    while let Some(k) = keys.pop() {
+        match k {
+            SearchKey::All => {}
+            SearchKey::SequenceSet(set) => seqs.push(uid_set(set, view.uids.len() as u32)),
+            SearchKey::Uid(set) => uids.push(uid_set(set, view.max_uid())),
+            SearchKey::And(ks) => keys.extend(ks.as_ref()),
+            _ => return None,
+        }
+    }
+    let pairs: Vec<(u32, u32)> = view
+        .uids
+        .range(1, u32::MAX)
+        .filter(|(seq, uid)| {
+            seqs.iter().all(|s| s.contains(*seq)) && uids.iter().all(|s| s.contains(*uid))
+        })
+        .collect();
+    let fixed = s.imap.fixed.get_all(view.mailbox.id, &pairs)?;
+    Some(
+        pairs
+            .into_iter()
+            .zip(fixed)
+            .map(|((seq, uid), fixed)| Hit {
+                seq,
+                uid,
+                modseq: 0,
+                fixed,
+            })
+            .collect(),
+    )
+}
 
 /// SORT: `* SORT n n n` (or, with RETURN, `* ESEARCH`).
 #[allow(clippy::too_many_arguments)]
@@ -40,7 +136,7 @@ pub async fn sort<S: Stream>(
     if let Some(refusal) = search::unsupported_charset(tag, Some(charset)) {
         return refusal;
     }
-    let found = match search::matching(s, tag, criteria).await {
+    let found = match found(s, tag, criteria).await {
         Ok(found) => found,
         Err(status) => return status,
     };
@@ -60,13 +156,13 @@ pub async fn sort<S: Stream>(
     let numbers: Vec<u32> = order
         .iter()
         .map(|&i| {
-            let (seq, m) = &found.hits[i];
-            if uid { m.uid } else { *seq }
+            let h = &found.hits[i];
+            if uid { h.uid } else { h.seq }
         })
         .collect();
     let modseq = found
         .by_modseq
-        .then(|| found.hits.iter().map(|(_, m)| m.modseq).max())
+        .then(|| found.hits.iter().map(|h| h.modseq).max())
         .flatten()
         .map(nz64);
     match ret {
@@ -82,38 +178,38 @@ pub async fn sort<S: Stream>(
 /// The header fields of each hit, from the cache or read from its blob.
 pub async fn header_fields<S: Stream>(
     s: &Session<S>,
-    hits: &[(u32, Message)],
+    hits: &[Hit],
 ) -> Result<Vec<Arc<Fields>>, twinmail_store::StoreError> {
     let cache = &s.imap.headers;
-    let cached = cache.get_all(hits.iter().map(|(_, m)| &m.blob));
+    let cached = cache.get_all(hits.iter().map(|h| &h.fixed.blob));
     let mut out = Vec::with_capacity(hits.len());
-    for ((_, m), f) in hits.iter().zip(cached) {
+    for (h, f) in hits.iter().zip(cached) {
         if let Some(f) = f {
             out.push(f);
             continue;
         }
-        let raw = s.imap.store.blob(&m.blob).await?.unwrap_or_default();
+        let raw = s.imap.store.blob(&h.fixed.blob).await?.unwrap_or_default();
         let f = Arc::new(crate::sortkeys::fields(&raw));
-        cache.put(m.blob, f.clone());
+        cache.put(h.fixed.blob, f.clone());
         out.push(f);
     }
     Ok(out)
 }
 
 /// The sent date RFC 5256 §2.2 sorts by: the Date header, else INTERNALDATE.
-pub fn sent_date(m: &Message, f: &Fields) -> i64 {
-    f.sent.unwrap_or(m.internal_date)
+pub fn sent_date(h: &Hit, f: &Fields) -> i64 {
+    f.sent.unwrap_or(h.fixed.internal_date)
 }
 
 /// The indices of `found.hits` in the order the keys ask for.
 fn sorted(found: &Found, fields: &[Arc<Fields>], keys: &[SortCriterion]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..found.hits.len()).collect();
     let by = |k: &SortKey, a: usize, b: usize| -> Ordering {
-        let (ma, mb) = (&found.hits[a].1, &found.hits[b].1);
+        let (ma, mb) = (&found.hits[a], &found.hits[b]);
         let (fa, fb) = (&fields[a], &fields[b]);
         match k {
-            SortKey::Arrival => ma.internal_date.cmp(&mb.internal_date),
-            SortKey::Size => ma.size.cmp(&mb.size),
+            SortKey::Arrival => ma.fixed.internal_date.cmp(&mb.fixed.internal_date),
+            SortKey::Size => ma.fixed.size.cmp(&mb.fixed.size),
             SortKey::Date => sent_date(ma, fa).cmp(&sent_date(mb, fb)),
             SortKey::Subject => fa.subject.cmp(&fb.subject),
             SortKey::From => fa.from.cmp(&fb.from),
