@@ -103,33 +103,59 @@ pub struct Fixed {
     pub internal_date: i64,
 }
 
-/// `Fixed` by mailbox (local id, never reused: AUTOINCREMENT) and UID, so that SORT and
-/// THREAD over ALL or a set of messages need not read the mailbox's rows again. Never
-/// stale (nothing in it can change); bounded like `HeaderCache`, by `CACHE_ENTRIES`
-/// messages in all, emptied when full.
+/// `Fixed`, and the header fields once read, by mailbox (local id, never reused:
+/// AUTOINCREMENT) and UID, so that SORT and THREAD over ALL or a set of messages need not
+/// read the mailbox's rows again nor look headers up by blob. Never stale (nothing in it
+/// can change); bounded like `HeaderCache`, by `CACHE_ENTRIES` messages in all, emptied
+/// when full. Each mailbox's entries are kept sorted by UID: a request (ascending UIDs)
+/// is one merge-like walk, no hashing.
 #[derive(Default)]
 pub struct FixedCache(Mutex<FixedMap>);
 
-/// The maps of `FixedCache`: per mailbox, per UID; and how many entries in all.
+/// The maps of `FixedCache`: per mailbox, its entries; and how many entries in all.
 #[derive(Default)]
 struct FixedMap {
-    /// Per mailbox id, per UID.
-    by_mailbox: HashMap<i64, HashMap<u32, Fixed>>,
+    /// Per mailbox id, its known messages by ascending UID.
+    by_mailbox: HashMap<i64, Vec<Known>>,
     /// Entries in all mailboxes.
     entries: usize,
 }
 
+/// One cached message.
+#[derive(Clone)]
+pub struct Known {
+    /// Its UID.
+    pub uid: u32,
+    /// Its blob, size and INTERNALDATE.
+    pub fixed: Fixed,
+    /// Its header fields, once some SORT or THREAD read them.
+    pub fields: Option<Arc<Fields>>,
+}
+
+/// The positions in `known` (ascending UIDs) of each of `uids` (ascending), in order;
+/// None for one not there.
+fn positions<'a>(
+    known: &'a [Known],
+    uids: impl IntoIterator<Item = u32> + 'a,
+) -> impl Iterator<Item = Option<usize>> + 'a {
+    let mut at = 0;
+    uids.into_iter().map(move |uid| {
+        at += known[at..].partition_point(|k| k.uid < uid);
+        (known.get(at).map(|k| k.uid) == Some(uid)).then_some(at)
+    })
+}
+
 impl FixedCache {
-    /// The fixed facts of every `(seq, uid)`, in order, or None unless all are known.
-    pub fn get_all(&self, mailbox: i64, uids: &[(u32, u32)]) -> Option<Vec<Fixed>> {
+    /// What is known of every `(seq, uid)` (ascending), in order, or None unless all are.
+    pub fn get_all(&self, mailbox: i64, uids: &[(u32, u32)]) -> Option<Vec<Known>> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let known = map.by_mailbox.get(&mailbox)?;
-        uids.iter()
-            .map(|(_, uid)| known.get(uid).copied())
+        positions(known, uids.iter().map(|p| p.1))
+            .map(|at| at.map(|at| known[at].clone()))
             .collect()
     }
 
-    /// Keeps the fixed facts of some of a mailbox's messages.
+    /// Keeps the fixed facts of some of a mailbox's messages (ascending UIDs).
     pub fn put_all(&self, mailbox: i64, facts: impl IntoIterator<Item = (u32, Fixed)>) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.entries >= CACHE_ENTRIES {
@@ -140,9 +166,40 @@ impl FixedCache {
             entries,
         } = &mut *map;
         let known = by_mailbox.entry(mailbox).or_default();
-        for (uid, fixed) in facts {
-            if known.insert(uid, fixed).is_none() {
-                *entries += 1;
+        let before = known.len();
+        let mut added = Vec::new();
+        {
+            let facts: Vec<(u32, Fixed)> = facts.into_iter().collect();
+            for ((uid, fixed), at) in facts
+                .iter()
+                .zip(positions(known, facts.iter().map(|f| f.0)))
+            {
+                if at.is_none() {
+                    added.push(Known {
+                        uid: *uid,
+                        fixed: *fixed,
+                        fields: None,
+                    });
+                }
+            }
+        }
+        if !added.is_empty() {
+            known.extend(added);
+            known.sort_unstable_by_key(|k| k.uid);
+            *entries += known.len() - before;
+        }
+    }
+
+    /// Keeps the header fields of some of a mailbox's messages (ascending UIDs).
+    pub fn put_fields(&self, mailbox: i64, fields: &[(u32, Arc<Fields>)]) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(known) = map.by_mailbox.get_mut(&mailbox) else {
+            return;
+        };
+        let at: Vec<Option<usize>> = positions(known, fields.iter().map(|f| f.0)).collect();
+        for ((_, f), at) in fields.iter().zip(at) {
+            if let Some(at) = at {
+                known[at].fields = Some(f.clone());
             }
         }
     }
@@ -384,6 +441,26 @@ mod tests {
         assert!(f.subject.len() <= MAX_SUBJECT, "{}", f.subject.len());
         // 682 whole blobs are stripped (each leaves a non-empty rest), "[a" stays.
         assert_eq!(f.subject, "[A");
+    }
+
+    #[test]
+    fn fixed_cache_walks_by_uid() {
+        let c = FixedCache::default();
+        let f = |n: u8| Fixed {
+            blob: BlobHash([n; 32]),
+            size: u64::from(n),
+            internal_date: i64::from(n),
+        };
+        c.put_all(7, [(2, f(2)), (5, f(5))]);
+        c.put_all(7, [(1, f(1)), (5, f(5)), (9, f(9))]);
+        let all = c.get_all(7, &[(1, 1), (2, 2), (3, 5), (4, 9)]).unwrap();
+        let sizes: Vec<u64> = all.iter().map(|k| k.fixed.size).collect();
+        assert_eq!(sizes, [1, 2, 5, 9]);
+        assert!(c.get_all(7, &[(1, 1), (2, 3)]).is_none());
+        assert!(c.get_all(8, &[(1, 1)]).is_none());
+        c.put_fields(7, &[(5, Arc::new(Fields::default())), (6, Arc::default())]);
+        let all = c.get_all(7, &[(1, 2), (2, 5)]).unwrap();
+        assert!(all[0].fields.is_none() && all[1].fields.is_some());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Hit {
     pub modseq: u64,
     /// Its blob, size and INTERNALDATE.
     pub fixed: Fixed,
+    /// Its header fields, when the cache had them.
+    pub fields: Option<Arc<Fields>>,
 }
 
 /// The messages SORT or THREAD orders: those SEARCH would find, in mailbox order.
@@ -70,6 +72,7 @@ pub async fn found<S: Stream>(
                 size: m.size,
                 internal_date: m.internal_date,
             },
+            fields: None,
         })
         .collect();
     if let State::Selected { view, .. } = &s.state {
@@ -107,16 +110,17 @@ fn by_number<S: Stream>(s: &Session<S>, criteria: &[SearchKey<'_>]) -> Option<Ve
             seqs.iter().all(|s| s.contains(*seq)) && uids.iter().all(|s| s.contains(*uid))
         })
         .collect();
-    let fixed = s.imap.fixed.get_all(view.mailbox.id, &pairs)?;
+    let known = s.imap.fixed.get_all(view.mailbox.id, &pairs)?;
     Some(
         pairs
             .into_iter()
-            .zip(fixed)
-            .map(|((seq, uid), fixed)| Hit {
+            .zip(known)
+            .map(|((seq, uid), k)| Hit {
                 seq,
                 uid,
                 modseq: 0,
-                fixed,
+                fixed: k.fixed,
+                fields: k.fields,
             })
             .collect(),
     )
@@ -180,18 +184,34 @@ pub async fn header_fields<S: Stream>(
     s: &Session<S>,
     hits: &[Hit],
 ) -> Result<Vec<Arc<Fields>>, twinmail_store::StoreError> {
+    if hits.iter().all(|h| h.fields.is_some()) {
+        return Ok(hits.iter().filter_map(|h| h.fields.clone()).collect());
+    }
     let cache = &s.imap.headers;
-    let cached = cache.get_all(hits.iter().map(|h| &h.fixed.blob));
+    let missing = hits.iter().filter(|h| h.fields.is_none());
+    let mut cached = cache.get_all(missing.map(|h| &h.fixed.blob)).into_iter();
     let mut out = Vec::with_capacity(hits.len());
-    for (h, f) in hits.iter().zip(cached) {
-        if let Some(f) = f {
-            out.push(f);
+    // The fields the mailbox's entries lack, to keep there for next time.
+    let mut learnt = Vec::new();
+    for h in hits {
+        if let Some(f) = &h.fields {
+            out.push(f.clone());
             continue;
         }
-        let raw = s.imap.store.blob(&h.fixed.blob).await?.unwrap_or_default();
-        let f = Arc::new(crate::sortkeys::fields(&raw));
-        cache.put(h.fixed.blob, f.clone());
+        let f = match cached.next().flatten() {
+            Some(f) => f,
+            None => {
+                let raw = s.imap.store.blob(&h.fixed.blob).await?.unwrap_or_default();
+                let f = Arc::new(crate::sortkeys::fields(&raw));
+                cache.put(h.fixed.blob, f.clone());
+                f
+            }
+        };
+        learnt.push((h.uid, f.clone()));
         out.push(f);
+    }
+    if let State::Selected { view, .. } = &s.state {
+        s.imap.fixed.put_fields(view.mailbox.id, &learnt);
     }
     Ok(out)
 }
@@ -203,6 +223,9 @@ pub fn sent_date(h: &Hit, f: &Fields) -> i64 {
 
 /// The indices of `found.hits` in the order the keys ask for.
 fn sorted(found: &Found, fields: &[Arc<Fields>], keys: &[SortCriterion]) -> Vec<usize> {
+    if let [one] = keys {
+        return sorted_by_one(found, fields, one);
+    }
     let mut order: Vec<usize> = (0..found.hits.len()).collect();
     let by = |k: &SortKey, a: usize, b: usize| -> Ordering {
         let (ma, mb) = (&found.hits[a], &found.hits[b]);
@@ -231,6 +254,48 @@ fn sorted(found: &Found, fields: &[Arc<Fields>], keys: &[SortCriterion]) -> Vec<
         Ordering::Equal
     });
     order
+}
+
+/// `sorted` for one key (the usual SORT): each message's key value is taken once and
+/// the (value, index) pairs sorted, which is several times faster than comparing
+/// through the messages.
+fn sorted_by_one(found: &Found, fields: &[Arc<Fields>], key: &SortCriterion) -> Vec<usize> {
+    let hits = &found.hits;
+    let numbers = |value: &dyn Fn(usize) -> i64| -> Vec<(i64, usize)> {
+        (0..hits.len()).map(|i| (value(i), i)).collect()
+    };
+    let texts = |value: &dyn Fn(&Fields) -> &str| -> Vec<(&str, usize)> {
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (value(f), i))
+            .collect()
+    };
+    match key.key {
+        SortKey::Arrival => order(numbers(&|i| hits[i].fixed.internal_date), key.reverse),
+        SortKey::Size => order(
+            numbers(&|i| i64::try_from(hits[i].fixed.size).unwrap_or(i64::MAX)),
+            key.reverse,
+        ),
+        SortKey::Date => order(numbers(&|i| sent_date(&hits[i], &fields[i])), key.reverse),
+        SortKey::Subject => order(texts(&|f| &f.subject), key.reverse),
+        SortKey::From => order(texts(&|f| &f.from), key.reverse),
+        SortKey::To => order(texts(&|f| &f.to), key.reverse),
+        SortKey::Cc => order(texts(&|f| &f.cc), key.reverse),
+        SortKey::DisplayFrom => order(texts(&|f| &f.display_from), key.reverse),
+        SortKey::DisplayTo => order(texts(&|f| &f.display_to), key.reverse),
+    }
+}
+
+/// The indices of `pairs` (value, index) by value, ascending or (`reverse`) descending,
+/// equal values by index.
+fn order<K: Ord>(mut pairs: Vec<(K, usize)>, reverse: bool) -> Vec<usize> {
+    if reverse {
+        pairs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    } else {
+        pairs.sort_unstable();
+    }
+    pairs.into_iter().map(|p| p.1).collect()
 }
 
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` for SORT RETURN
