@@ -38,6 +38,9 @@ pub struct Imap {
     pub recent: crate::recent::Recent,
     /// What SORT and THREAD read of message headers, by blob (see `sortkeys.rs`).
     pub headers: crate::sortkeys::HeaderCache,
+    /// Each message's blob, size and INTERNALDATE by mailbox and UID, for SORT and
+    /// THREAD (see `sortkeys.rs`).
+    pub fixed: crate::sortkeys::FixedCache,
 }
 
 /// A logged-in session's place in the per-user count; released when the session ends.
@@ -69,6 +72,7 @@ impl Imap {
             users: Arc::default(),
             recent: crate::recent::Recent::default(),
             headers: crate::sortkeys::HeaderCache::default(),
+            fixed: crate::sortkeys::FixedCache::default(),
         })
     }
 

@@ -26,8 +26,13 @@ const CACHE_ENTRIES: usize = 200_000;
 /// ones, and a hostile message with thousands would cost that many links each.
 const MAX_REFERENCES: usize = 64;
 
-/// Longest text kept for a sort key; longer subjects and names compare by this prefix.
+/// Longest address or name kept for a sort key; longer ones compare by this prefix.
 const MAX_KEY: usize = 512;
+
+/// Longest subject whose base subject is taken; a longer one is cut to this first.
+/// Stripping leaders costs up to the square of the length (each `[blob]` in front is
+/// scanned again after every strip), so a hostile megabyte subject must not get in.
+const MAX_SUBJECT: usize = 2048;
 
 /// What SORT and THREAD need of one message's header.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,13 +71,14 @@ pub struct Fields {
 pub struct HeaderCache(Mutex<HashMap<BlobHash, Arc<Fields>>>);
 
 impl HeaderCache {
-    /// The cached fields of a blob.
-    pub fn get(&self, blob: &BlobHash) -> Option<Arc<Fields>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(blob)
-            .cloned()
+    /// The cached fields of each blob, in order (None where there are none), taken under
+    /// one lock.
+    pub fn get_all<'b>(
+        &self,
+        blobs: impl IntoIterator<Item = &'b BlobHash>,
+    ) -> Vec<Option<Arc<Fields>>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        blobs.into_iter().map(|b| map.get(b).cloned()).collect()
     }
 
     /// Keeps the fields of a blob.
@@ -85,12 +91,129 @@ impl HeaderCache {
     }
 }
 
+/// What never changes about a message once it has its UID in a mailbox (UIDs are never
+/// reused, RFC 3501 §2.3.1.1): where its bytes are, their size, its INTERNALDATE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fixed {
+    /// The content hash of its bytes, the header cache's key.
+    pub blob: BlobHash,
+    /// RFC822.SIZE in bytes.
+    pub size: u64,
+    /// INTERNALDATE as Unix seconds.
+    pub internal_date: i64,
+}
+
+/// `Fixed`, and the header fields once read, by mailbox (local id, never reused:
+/// AUTOINCREMENT) and UID, so that SORT and THREAD over ALL or a set of messages need not
+/// read the mailbox's rows again nor look headers up by blob. Never stale (nothing in it
+/// can change); bounded like `HeaderCache`, by `CACHE_ENTRIES` messages in all, emptied
+/// when full. Each mailbox's entries are kept sorted by UID: a request (ascending UIDs)
+/// is one merge-like walk, no hashing.
+#[derive(Default)]
+pub struct FixedCache(Mutex<FixedMap>);
+
+/// The maps of `FixedCache`: per mailbox, its entries; and how many entries in all.
+#[derive(Default)]
+struct FixedMap {
+    /// Per mailbox id, its known messages by ascending UID.
+    by_mailbox: HashMap<i64, Vec<Known>>,
+    /// Entries in all mailboxes.
+    entries: usize,
+}
+
+/// One cached message.
+#[derive(Clone)]
+pub struct Known {
+    /// Its UID.
+    pub uid: u32,
+    /// Its blob, size and INTERNALDATE.
+    pub fixed: Fixed,
+    /// Its header fields, once some SORT or THREAD read them.
+    pub fields: Option<Arc<Fields>>,
+}
+
+/// The positions in `known` (ascending UIDs) of each of `uids` (ascending), in order;
+/// None for one not there.
+fn positions<'a>(
+    known: &'a [Known],
+    uids: impl IntoIterator<Item = u32> + 'a,
+) -> impl Iterator<Item = Option<usize>> + 'a {
+    let mut at = 0;
+    uids.into_iter().map(move |uid| {
+        at += known[at..].partition_point(|k| k.uid < uid);
+        (known.get(at).map(|k| k.uid) == Some(uid)).then_some(at)
+    })
+}
+
+impl FixedCache {
+    /// What is known of every `(seq, uid)` (ascending), in order, or None unless all are.
+    pub fn get_all(&self, mailbox: i64, uids: &[(u32, u32)]) -> Option<Vec<Known>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let known = map.by_mailbox.get(&mailbox)?;
+        positions(known, uids.iter().map(|p| p.1))
+            .map(|at| at.map(|at| known[at].clone()))
+            .collect()
+    }
+
+    /// Keeps the fixed facts of some of a mailbox's messages (ascending UIDs).
+    pub fn put_all(&self, mailbox: i64, facts: impl IntoIterator<Item = (u32, Fixed)>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.entries >= CACHE_ENTRIES {
+            *map = FixedMap::default();
+        }
+        let FixedMap {
+            by_mailbox,
+            entries,
+        } = &mut *map;
+        let known = by_mailbox.entry(mailbox).or_default();
+        let before = known.len();
+        let mut added = Vec::new();
+        {
+            let facts: Vec<(u32, Fixed)> = facts.into_iter().collect();
+            for ((uid, fixed), at) in facts
+                .iter()
+                .zip(positions(known, facts.iter().map(|f| f.0)))
+            {
+                if at.is_none() {
+                    added.push(Known {
+                        uid: *uid,
+                        fixed: *fixed,
+                        fields: None,
+                    });
+                }
+            }
+        }
+        if !added.is_empty() {
+            known.extend(added);
+            known.sort_unstable_by_key(|k| k.uid);
+            *entries += known.len() - before;
+        }
+    }
+
+    /// Keeps the header fields of some of a mailbox's messages (ascending UIDs).
+    pub fn put_fields(&self, mailbox: i64, fields: &[(u32, Arc<Fields>)]) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(known) = map.by_mailbox.get_mut(&mailbox) else {
+            return;
+        };
+        let at: Vec<Option<usize>> = positions(known, fields.iter().map(|f| f.0)).collect();
+        for ((_, f), at) in fields.iter().zip(at) {
+            if let Some(at) = at {
+                known[at].fields = Some(f.clone());
+            }
+        }
+    }
+}
+
 /// Reads the fields from a message's bytes (only its header is parsed).
 pub fn fields(raw: &[u8]) -> Fields {
     let Some(msg) = crate::message::parse(crate::message::header(raw)) else {
         return Fields::default();
     };
-    let (subject, reply) = base_subject(msg.subject().unwrap_or_default());
+    let (subject, reply) = base_subject(&clip(
+        msg.subject().unwrap_or_default().to_string(),
+        MAX_SUBJECT,
+    ));
     let from = msg.from().and_then(Address::first);
     let to = msg.to().and_then(Address::first);
     let cc = msg.cc().and_then(Address::first);
@@ -117,13 +240,13 @@ pub fn fields(raw: &[u8]) -> Fields {
             .date()
             .filter(|d| d.is_valid())
             .map(mail_parser::DateTime::to_timestamp),
-        subject: clip(subject.to_ascii_uppercase()),
+        subject: subject.to_ascii_uppercase(),
         reply,
-        from: clip(mailbox_part(from)),
-        to: clip(mailbox_part(to)),
-        cc: clip(mailbox_part(cc)),
-        display_from: clip(display(from)),
-        display_to: clip(display(to)),
+        from: clip(mailbox_part(from), MAX_KEY),
+        to: clip(mailbox_part(to), MAX_KEY),
+        cc: clip(mailbox_part(cc), MAX_KEY),
+        display_from: clip(display(from), MAX_KEY),
+        display_to: clip(display(to), MAX_KEY),
         message_id: msg
             .message_id()
             .filter(|id| !id.is_empty())
@@ -132,10 +255,10 @@ pub fn fields(raw: &[u8]) -> Fields {
     }
 }
 
-/// At most `MAX_KEY` bytes of `s`, cut at a character boundary.
-fn clip(mut s: String) -> String {
-    if s.len() > MAX_KEY {
-        let mut at = MAX_KEY;
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut at = max;
         while !s.is_char_boundary(at) {
             at -= 1;
         }
@@ -307,6 +430,37 @@ mod tests {
                 "{subject:?}"
             );
         }
+    }
+
+    /// A subject of a hundred thousand `[blob]`s would cost their square to strip: it is
+    /// cut first (this test would not finish otherwise).
+    #[test]
+    fn hostile_subjects_are_cut() {
+        let raw = format!("Subject: {}Re: x\r\n\r\n", "[a]".repeat(100_000));
+        let f = fields(raw.as_bytes());
+        assert!(f.subject.len() <= MAX_SUBJECT, "{}", f.subject.len());
+        // 682 whole blobs are stripped (each leaves a non-empty rest), "[a" stays.
+        assert_eq!(f.subject, "[A");
+    }
+
+    #[test]
+    fn fixed_cache_walks_by_uid() {
+        let c = FixedCache::default();
+        let f = |n: u8| Fixed {
+            blob: BlobHash([n; 32]),
+            size: u64::from(n),
+            internal_date: i64::from(n),
+        };
+        c.put_all(7, [(2, f(2)), (5, f(5))]);
+        c.put_all(7, [(1, f(1)), (5, f(5)), (9, f(9))]);
+        let all = c.get_all(7, &[(1, 1), (2, 2), (3, 5), (4, 9)]).unwrap();
+        let sizes: Vec<u64> = all.iter().map(|k| k.fixed.size).collect();
+        assert_eq!(sizes, [1, 2, 5, 9]);
+        assert!(c.get_all(7, &[(1, 1), (2, 3)]).is_none());
+        assert!(c.get_all(8, &[(1, 1)]).is_none());
+        c.put_fields(7, &[(5, Arc::new(Fields::default())), (6, Arc::default())]);
+        let all = c.get_all(7, &[(1, 2), (2, 5)]).unwrap();
+        assert!(all[0].fields.is_none() && all[1].fields.is_some());
     }
 
     #[test]

@@ -200,6 +200,15 @@ async fn sort_orders_by_each_key_ties_by_mailbox_order() {
         &[("SORT (ARRIVAL) UTF-8 ALL", "* SORT 1 2 3 4 5 6", OK)],
     )
     .await;
+
+    // A message that arrives after SORT has learnt the mailbox is sorted in too.
+    append(&mut c, SEVENTH).await;
+    c.cmd("NOOP").await;
+    check(
+        &mut c,
+        &[("SORT (DATE) UTF-8 ALL", "* SORT 4 7 2 3 1 5 6", OK)],
+    )
+    .await;
 }
 
 #[tokio::test]

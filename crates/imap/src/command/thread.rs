@@ -12,7 +12,7 @@ use twinmail_net::Stream;
 use crate::{
     command::{
         search,
-        sort::{header_fields, sent_date},
+        sort::{found, header_fields, sent_date},
         store_failed,
     },
     convert::{no, ok},
@@ -40,7 +40,7 @@ pub async fn thread<S: Stream>(
     if let Some(refusal) = search::unsupported_charset(tag, Some(charset)) {
         return refusal;
     }
-    let found = match search::matching(s, tag, criteria).await {
+    let found = match found(s, tag, criteria).await {
         Ok(found) => found,
         Err(status) => return status,
     };
@@ -52,9 +52,9 @@ pub async fn thread<S: Stream>(
         .hits
         .iter()
         .zip(&fields)
-        .map(|((seq, m), f)| Item {
-            number: if uid { m.uid } else { *seq },
-            date: sent_date(m, f),
+        .map(|(h, f)| Item {
+            number: if uid { h.uid } else { h.seq },
+            date: sent_date(h, f),
             fields: f,
         })
         .collect();
