@@ -14,11 +14,17 @@
 
 mod command;
 mod convert;
+// Public only for the tests' compressing client (RFC 4978 is symmetric); not an API.
+#[doc(hidden)]
+pub mod deflate;
 mod framing;
 // Public only for the fuzz crate (fuzz/fuzz_targets/extparse.rs); not an API.
 #[doc(hidden)]
 pub mod extparse;
 mod message;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_multiappend.rs); not an API.
+#[doc(hidden)]
+pub mod multiappend;
 pub mod mutf7;
 mod recent;
 mod selected;

@@ -3,6 +3,7 @@
 mod append;
 pub mod authenticate;
 mod capability;
+mod compress;
 mod copy;
 mod create;
 mod delete;
@@ -45,6 +46,9 @@ pub enum Extra {
     Rewritten(crate::extparse::Rewrite),
     /// An RFC 5258 LIST (its `CommandBody::List` is a stand-in).
     List(crate::extparse::ListRequest),
+    /// An RFC 3502 MULTIAPPEND (its `CommandBody::Append` is a stand-in), with the
+    /// command's bytes its messages are ranges of.
+    MultiAppend(Box<crate::multiappend::MultiAppend>, Box<[u8]>),
 }
 
 /// Runs a command already checked against the validity table; returns its tagged status.
@@ -59,6 +63,7 @@ pub async fn dispatch<S: Stream>(
         Extra::None => (None, false),
         Extra::Rewritten(r) => (r.ret, r.saved),
         Extra::List(request) => return list::list_extended(s, tag, request).await,
+        Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
     };
     let body = if saved {
         // Every command `$` may stand in needs a selected mailbox (validity table).
@@ -169,6 +174,7 @@ pub async fn dispatch<S: Stream>(
         C::GetQuota { root } => quota::get_quota(s, tag, &root).await,
         C::GetQuotaRoot { mailbox } => quota::get_quota_root(s, tag, &mailbox).await,
         C::SetQuota { .. } => quota::set_quota(tag),
+        C::Compress { algorithm } => compress::compress(s, tag, &algorithm),
         _ => {
             s.errors += 1;
             bad(tag, "Command not supported")
