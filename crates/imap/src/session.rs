@@ -1083,9 +1083,11 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
             algorithm: imap_types::extensions::compress::CompressionAlgorithm::Deflate,
         });
     }
-    // RFC 3502 (`multiappend.rs`).
-    if let Ok(atom) = imap_types::core::Atom::try_from("MULTIAPPEND") {
-        caps.push(Capability::from(atom));
+    // RFC 3502 (`multiappend.rs`), RFC 5032 (SEARCH OLDER / YOUNGER).
+    for added in ["MULTIAPPEND", "WITHIN"] {
+        if let Ok(atom) = imap_types::core::Atom::try_from(added) {
+            caps.push(Capability::from(atom));
+        }
     }
     for other in [
         "CHILDREN",
