@@ -45,6 +45,8 @@ pub struct Framer {
     part: Part,
     /// Bytes of the current message seen so far (0 between messages).
     current: u64,
+    /// How many of `current` are line bytes, not literal bytes.
+    line_bytes: u64,
     /// The largest message completed since `take_largest` was last called, in bytes.
     largest: u64,
     /// The current message has announced a literal.
@@ -59,6 +61,7 @@ impl Default for Framer {
         Framer {
             part: Part::Line(Latest::Other),
             current: 0,
+            line_bytes: 0,
             largest: 0,
             literal: false,
             announced: None,
@@ -106,6 +109,7 @@ impl Framer {
                                 self.current += n as u64;
                                 self.largest = self.largest.max(self.current);
                                 self.current = 0;
+                                self.line_bytes = 0;
                                 self.part = Part::Line(Latest::Other);
                                 return n;
                             }
@@ -117,6 +121,7 @@ impl Framer {
                 if let Part::Line(_) = self.part {
                     self.part = Part::Line(latest);
                 }
+                self.line_bytes += n as u64;
                 n
             }
         };
@@ -138,6 +143,7 @@ impl Framer {
     pub fn literal_refused(&mut self) {
         self.part = Part::Line(Latest::Other);
         self.current = 0;
+        self.line_bytes = 0;
         self.literal = false;
     }
 
@@ -145,6 +151,12 @@ impl Framer {
     /// line end), if not taken yet: its length, and whether it is synchronising.
     pub fn take_announced(&mut self) -> Option<(u32, bool)> {
         self.announced.take()
+    }
+
+    /// Bytes of the message under way given so far (0 between messages): all of them,
+    /// and those of its lines alone (its literals left out).
+    pub fn message_len(&self) -> (u64, u64) {
+        (self.current, self.line_bytes)
     }
 
     /// True when the message under way has announced a literal.
@@ -286,5 +298,22 @@ mod tests {
         assert!(f.at_boundary());
         assert_eq!(f.take_largest(), 33);
         assert_eq!(f.take_largest(), 0);
+    }
+
+    #[test]
+    fn counts_line_bytes_apart_from_literal_bytes() {
+        let mut f = Framer::default();
+        let input = b"A APPEND INBOX {10}\r\n0123456789 tail";
+        let mut rest = &input[..];
+        while !rest.is_empty() {
+            let n = f.piece(rest);
+            rest = &rest[n..];
+        }
+        assert_eq!(
+            f.message_len(),
+            (input.len() as u64, input.len() as u64 - 10)
+        );
+        f.piece(b"\r\n");
+        assert_eq!(f.message_len(), (0, 0));
     }
 }

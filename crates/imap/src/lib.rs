@@ -1,7 +1,9 @@
 //! twinmail's IMAP server: IMAP4rev1 (RFC 3501) with UIDPLUS, MOVE, IDLE, NAMESPACE, ID,
 //! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE, QRESYNC,
 //! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
-//! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT and THREAD=REFERENCES, over the store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
+//! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
+//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND and WITHIN, over the store; IMAP4rev2
+//! (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
 //! response encoding; `extparse` rescues the command forms imap-codec cannot decode
@@ -14,11 +16,17 @@
 
 mod command;
 mod convert;
+// Public only for the tests' compressing client (RFC 4978 is symmetric); not an API.
+#[doc(hidden)]
+pub mod deflate;
 mod framing;
 // Public only for the fuzz crate (fuzz/fuzz_targets/extparse.rs); not an API.
 #[doc(hidden)]
 pub mod extparse;
 mod message;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_multiappend.rs); not an API.
+#[doc(hidden)]
+pub mod multiappend;
 pub mod mutf7;
 mod recent;
 mod selected;

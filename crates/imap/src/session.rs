@@ -41,6 +41,7 @@ use twinmail_store::{Account, ChangeEvent, Flags};
 use crate::{
     Imap,
     command::{self, Extra},
+    deflate::Wire,
     extparse::Rescued,
     framing::Framer,
     selected::Selected,
@@ -53,6 +54,12 @@ const PRE_LOGIN_COMMAND: u32 = 8 * 1024;
 /// A decoder that held a message larger than this is replaced by a fresh one afterwards,
 /// which gives its buffer back (imap-next keeps the capacity of its largest message).
 const KEEP_DECODER: u64 = 64 * 1024;
+/// The most line bytes (literals left out) one message may have on a compressed
+/// connection; past it the session ends. Plain, imap-next buffers a line up to the whole
+/// command size (the largest literal) before refusing it; compressed, such a line costs
+/// the client nothing (a compression bomb), so it is cut short. A UID FETCH naming
+/// 20,000 UIDs one by one is about 120 KiB.
+const COMPRESSED_LINES: u64 = 1024 * 1024;
 /// How much of the start of a message with literals is kept, to answer it by its tag
 /// when it is refused (`tag_of` looks no further).
 const HEAD: usize = 65;
@@ -105,8 +112,8 @@ pub enum End<S> {
 
 /// A live session.
 pub struct Session<S> {
-    /// The connection.
-    pub conn: Conn<S>,
+    /// The connection, over a stream that deflates both ways once COMPRESS is on.
+    pub conn: Conn<Wire<S>>,
     /// imap-next's protocol state: framing, literals, encoding.
     pub server: Server,
     /// Shared server state.
@@ -131,6 +138,9 @@ pub struct Session<S> {
     pub closing: bool,
     /// STARTTLS accepted: hand the stream over once the OK is sent.
     pub starttls: bool,
+    /// COMPRESS DEFLATE accepted (RFC 4978): both directions are compressed from the
+    /// byte after the OK on, which the main loop sends plain first.
+    pub compress: bool,
     /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses with FLAGS carry MODSEQ.
     pub condstore: bool,
     /// QRESYNC is on (RFC 7162 §3.2.3, ENABLE QRESYNC): expunges are told as VANISHED.
@@ -249,7 +259,7 @@ impl<S: Stream> Session<S> {
         let changes = imap.store.subscribe();
         let login_by = Instant::now() + imap.settings.login_deadline;
         Session {
-            conn: Conn::new(stream, shutdown),
+            conn: Conn::new(Wire::new(stream), shutdown),
             server,
             imap,
             peer,
@@ -262,6 +272,7 @@ impl<S: Stream> Session<S> {
             authenticating: None,
             closing: false,
             starttls: false,
+            compress: false,
             condstore: false,
             qresync: false,
             utf8: false,
@@ -321,7 +332,13 @@ impl<S: Stream> Session<S> {
                             return End::Closed;
                         }
                         self.conn.discard_input();
-                        return End::StartTls(self.conn.stream);
+                        return End::StartTls(self.conn.stream.into_inner());
+                    }
+                    if self.compress {
+                        self.compress = false;
+                        if self.start_compression().await.is_err() {
+                            return End::Closed;
+                        }
                     }
                     if self.framer.at_boundary() {
                         // The last message's command is done: its literals are gone.
@@ -340,6 +357,29 @@ impl<S: Stream> Session<S> {
             if self.errors >= self.imap.settings.max_errors && !self.closing {
                 self.bye("Too many errors");
             }
+        }
+    }
+
+    /// Sends what is queued (COMPRESS's OK) plain, then turns deflate on both ways. What
+    /// the client sent after the command is already compressed (RFC 4978 §3: it waits
+    /// for the OK), so it goes to the inflater.
+    async fn start_compression(&mut self) -> Result<(), Stop> {
+        self.conn.flush().await?;
+        let pending = self.conn.input().to_vec();
+        self.conn.discard_input();
+        if let Err(e) = self.conn.stream.start(pending) {
+            // COMPRESS's handler refuses a second one before it gets here.
+            tracing::error!(error = %e, "compression started twice");
+        }
+        Ok(())
+    }
+
+    /// The largest message (command with its literals) imap-next's decoder takes now.
+    fn max_message(&self) -> u64 {
+        if self.small_decoder {
+            u64::from(PRE_LOGIN_COMMAND)
+        } else {
+            u64::from(self.imap.settings.max_literal_size) + 64 * 1024
         }
     }
 
@@ -374,6 +414,21 @@ impl<S: Stream> Session<S> {
                 // drop them.
                 self.discarding = Some(why);
             }
+        }
+        // Compressed, a message past every limit costs the client a few bytes and the
+        // server the inflating of all of it (a compression bomb): the session ends as
+        // soon as one is seen, instead of reading it to its end.
+        let (message, lines) = self.framer.message_len();
+        if self.conn.stream.compressing()
+            && !self.closing
+            && (self.discarding == Some(Refusal::TooLong)
+                || message > self.max_message()
+                || lines > COMPRESSED_LINES)
+        {
+            tracing::warn!("compressed message over the size limits: session closed");
+            self.bye("Command too long");
+            self.conn.consume(self.conn.input().len());
+            return Ok(());
         }
         let input = self.conn.input();
         if self.discarding.is_none() && refused.is_none() {
@@ -654,6 +709,16 @@ impl<S: Stream> Session<S> {
             }
             return;
         }
+        // MULTIAPPEND (RFC 3502): imap-codec takes one message per APPEND.
+        let e = match e {
+            WireError::MalformedMessage { discarded_bytes } => {
+                match crate::multiappend::parse(discarded_bytes.declassify()) {
+                    Some(parsed) => return self.multiappend(parsed, discarded_bytes).await,
+                    None => WireError::MalformedMessage { discarded_bytes },
+                }
+            }
+            e => e,
+        };
         // What imap-codec cannot decode may be an extension it does not know.
         if let WireError::MalformedMessage { discarded_bytes } = &e
             && let Some(rescued) = crate::extparse::rescue(discarded_bytes.declassify())
@@ -703,6 +768,49 @@ impl<S: Stream> Session<S> {
         };
         if let Ok(s) = Status::bad(tag, None, text) {
             self.server.enqueue_status(s);
+        }
+    }
+
+    /// Runs a MULTIAPPEND `multiappend::parse` recognised in a message imap-codec
+    /// refused, or answers BAD for a malformed one.
+    async fn multiappend(
+        &mut self,
+        parsed: Result<crate::multiappend::MultiAppend, crate::multiappend::Refused>,
+        bytes: imap_types::secret::Secret<Box<[u8]>>,
+    ) {
+        if self.starttls || self.closing {
+            return;
+        }
+        match parsed {
+            Ok(m) => {
+                // The validity table speaks CommandBody: APPEND's stands in for it.
+                let body = CommandBody::Append {
+                    mailbox: m.mailbox.clone(),
+                    flags: Vec::new(),
+                    date: None,
+                    message: imap_types::extensions::binary::LiteralOrLiteral8::Literal(
+                        imap_types::core::Literal::unvalidated(&b""[..]),
+                    ),
+                };
+                let tag = m.tag.clone();
+                // One copy at a time: the refused message's own is dropped at once.
+                let owned = bytes.declassify().clone();
+                drop(bytes);
+                self.run_command(tag, body, Extra::MultiAppend(Box::new(m), owned))
+                    .await;
+            }
+            Err((tag, why)) => {
+                self.errors += 1;
+                let text = match why {
+                    crate::multiappend::MultiAppendError::Invalid => {
+                        "Invalid flags, date or mailbox in APPEND"
+                    }
+                    crate::multiappend::MultiAppendError::TooMany => {
+                        "Too many messages in one APPEND"
+                    }
+                };
+                self.server.enqueue_status(crate::convert::bad(&tag, text));
+            }
         }
     }
 
@@ -974,6 +1082,18 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         Capability::Binary,
         Capability::Metadata,
     ]);
+    if authenticated {
+        // RFC 4978: offered once logged in, where it is valid (as Dovecot does).
+        caps.push(Capability::Compress {
+            algorithm: imap_types::extensions::compress::CompressionAlgorithm::Deflate,
+        });
+    }
+    // RFC 3502 (`multiappend.rs`), RFC 5032 (SEARCH OLDER / YOUNGER).
+    for added in ["MULTIAPPEND", "WITHIN"] {
+        if let Ok(atom) = imap_types::core::Atom::try_from(added) {
+            caps.push(Capability::from(atom));
+        }
+    }
     for other in [
         "CHILDREN",
         "SPECIAL-USE",

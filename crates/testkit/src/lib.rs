@@ -163,6 +163,18 @@ impl Client {
         )
     }
 
+    /// Puts a layer over the stream (a compressor, after COMPRESS's OK); nothing the
+    /// server sent may be waiting unread.
+    pub fn map_io(self, layer: impl FnOnce(Box<dyn Io>) -> Box<dyn Io>) -> Client {
+        assert!(
+            self.io.buffer().is_empty(),
+            "server sent bytes before the layer was put on"
+        );
+        Client {
+            io: BufReader::new(layer(self.io.into_inner())),
+        }
+    }
+
     /// Upgrades to TLS (after the server agreed to STARTTLS/STLS).
     pub async fn starttls(self, tls: &Tls) -> Client {
         assert!(

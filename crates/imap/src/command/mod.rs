@@ -3,6 +3,7 @@
 mod append;
 pub mod authenticate;
 mod capability;
+mod compress;
 mod copy;
 mod create;
 mod delete;
@@ -49,6 +50,9 @@ pub enum Extra {
     Rewritten(crate::extparse::Rewrite),
     /// An RFC 5258 LIST (its `CommandBody::List` is a stand-in).
     List(crate::extparse::ListRequest),
+    /// An RFC 3502 MULTIAPPEND (its `CommandBody::Append` is a stand-in), with the
+    /// command's bytes its messages are ranges of.
+    MultiAppend(Box<crate::multiappend::MultiAppend>, Box<[u8]>),
 }
 
 /// Runs a command already checked against the validity table; returns its tagged status.
@@ -63,6 +67,7 @@ pub async fn dispatch<S: Stream>(
         Extra::None => (None, false),
         Extra::Rewritten(r) => (r.ret, r.saved),
         Extra::List(request) => return list::list_extended(s, tag, request).await,
+        Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
     };
     let body = if saved {
         // Every command `$` may stand in needs a selected mailbox (validity table).
@@ -198,6 +203,7 @@ pub async fn dispatch<S: Stream>(
             mailbox,
             entry_values,
         } => setmetadata::setmetadata(s, tag, &mailbox, entry_values.as_ref()).await,
+        C::Compress { algorithm } => compress::compress(s, tag, &algorithm),
         _ => {
             s.errors += 1;
             bad(tag, "Command not supported")

@@ -12,7 +12,7 @@ use imap_types::{
 };
 use mail_parser::{Address, HeaderValue};
 use twinmail_net::Stream;
-use twinmail_store::{Message, UidSet};
+use twinmail_store::{Message, UidSet, now_unix};
 
 use crate::{
     command::store_failed,
@@ -342,6 +342,10 @@ impl<'a> Ctx<'a> {
             Body(v) => contains(self.body(), v),
             Text(v) => contains(self.raw, v),
             ModSequence { modseq, .. } => self.m.modseq >= *modseq,
+            // WITHIN (RFC 5032 §3): an interval in seconds back from now, against the
+            // internal date, both ends included.
+            Older(secs) => self.m.internal_date <= now_unix() - i64::from(secs.get()),
+            Younger(secs) => self.m.internal_date >= now_unix() - i64::from(secs.get()),
             #[allow(unreachable_patterns)]
             _ => false,
         }
