@@ -56,7 +56,16 @@ def worker(idx, a, uids, ready_q, start_ev, start_at, result_q):
     errors = []
     try:
         c = ic.Imap(a.host, a.port)
-        c.login(a.user, a.password)
+        # A server that bounds logins waiting for a password hash (per address and in
+        # all) answers NO [UNAVAILABLE] past the bound: retry, as clients do.
+        for attempt in range(100):
+            try:
+                c.login(a.user, a.password)
+                break
+            except Exception as e:  # noqa: BLE001 - retried or reported
+                if "UNAVAILABLE" not in str(e) or attempt == 99:
+                    raise
+                time.sleep(0.05 + rnd.random() * 0.5)
     except Exception as e:  # noqa: BLE001 - reported to the parent
         ready_q.put((idx, f"login: {e}"))
         return
