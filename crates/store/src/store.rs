@@ -553,13 +553,19 @@ impl Store {
             .bind(&c)
             .fetch_all(self.db())
             .await?;
-            let foreign: Vec<String> = sqlx::query_scalar(
-                "SELECT target FROM aliases WHERE address = $1 \
-                 AND NOT EXISTS (SELECT 1 FROM accounts WHERE name = target) ORDER BY target",
-            )
-            .bind(&c)
-            .fetch_all(self.db())
-            .await?;
+            // An account's own address is never an alias too (AddAlias refuses it): the
+            // common delivery needs no second query.
+            let foreign: Vec<String> = if rows.iter().any(|r| r.2 == c) {
+                Vec::new()
+            } else {
+                sqlx::query_scalar(
+                    "SELECT target FROM aliases WHERE address = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM accounts WHERE name = target) ORDER BY target",
+                )
+                .bind(&c)
+                .fetch_all(self.db())
+                .await?
+            };
             if !rows.is_empty() || !foreign.is_empty() {
                 let mut out = Vec::with_capacity(rows.len());
                 for (id, guid, name, disabled, inbox, home) in rows {

@@ -719,6 +719,12 @@ async fn one_message_on_both(
     (t, rng, inbox, inbox_b)
 }
 
+/// The flags of the one message in `mailbox`, as `tw` holds it.
+async fn the_messages_flags(tw: &Twin, mailbox: &Guid) -> Flags {
+    let mb = tw.store.mailbox_by_guid(mailbox).await.unwrap().unwrap();
+    tw.store.messages(mb.id).await.unwrap()[0].flags.clone()
+}
+
 /// Flags changed on each side while apart merge per flag: a flag one twin set and another
 /// the other set both stay, a flag removed on one side and untouched on the other is gone,
 /// on both twins.
@@ -753,14 +759,8 @@ async fn flags_set_on_each_side_while_apart_merge_per_flag() {
         .unwrap();
     heal(&mut t, &mut rng, 0).await;
     for tw in &t {
-        let mb = tw
-            .store
-            .mailbox_by_guid(&inbox.guid)
-            .await
-            .unwrap()
-            .unwrap();
-        let m = &tw.store.messages(mb.id).await.unwrap()[0];
-        let mut flags: Vec<&str> = m.flags.iter().collect();
+        let flags = the_messages_flags(tw, &inbox.guid).await;
+        let mut flags: Vec<&str> = flags.iter().collect();
         flags.sort();
         assert_eq!(flags, ["\\Flagged", "\\Seen"], "{}", tw.node);
     }
@@ -798,15 +798,10 @@ async fn one_flag_changed_on_both_sides_while_apart_takes_the_later_change() {
         }
         heal(&mut t, &mut rng, 0).await;
         for tw in &t {
-            let mb = tw
-                .store
-                .mailbox_by_guid(&inbox.guid)
-                .await
-                .unwrap()
-                .unwrap();
-            let m = &tw.store.messages(mb.id).await.unwrap()[0];
             assert!(
-                m.flags.contains("\\Flagged"),
+                the_messages_flags(tw, &inbox.guid)
+                    .await
+                    .contains("\\Flagged"),
                 "home last: {home_last}: {} lost the later \\Flagged",
                 tw.node
             );
