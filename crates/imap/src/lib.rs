@@ -2,8 +2,8 @@
 //! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE, QRESYNC,
 //! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
 //! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
-//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND and WITHIN, over the store; IMAP4rev2
-//! (RFC 9051) for clients that ENABLE it.
+//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND, CATENATE, URL-PARTIAL and WITHIN, over the
+//! store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
 //! response encoding; `extparse` rescues the command forms imap-codec cannot decode
@@ -14,12 +14,18 @@
 //! computed with mail-parser.
 #![forbid(unsafe_code)]
 
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_catenate.rs); not an API.
+#[doc(hidden)]
+pub mod catenate;
 mod command;
 mod convert;
 // Public only for the tests' compressing client (RFC 4978 is symmetric); not an API.
 #[doc(hidden)]
 pub mod deflate;
 mod framing;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_catenate.rs); not an API.
+#[doc(hidden)]
+pub mod imapurl;
 // Public only for the fuzz crate (fuzz/fuzz_targets/extparse.rs); not an API.
 #[doc(hidden)]
 pub mod extparse;

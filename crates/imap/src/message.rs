@@ -86,6 +86,27 @@ pub fn section(raw: &[u8], msg: Option<&Message<'_>>, section: Option<&Section<'
     }
 }
 
+/// Whether `section` names something `msg` has: a part path that exists and, for a
+/// part's HEADER / TEXT / HEADER.FIELDS, a part that is an embedded message. FETCH
+/// answers a missing part with nothing; CATENATE must refuse its URL (RFC 4469 §5).
+pub fn section_exists(msg: Option<&Message<'_>>, section: &Section<'_>) -> bool {
+    let Some(msg) = msg else {
+        return false;
+    };
+    let (path, whole_part) = match section {
+        Section::Part(p) | Section::Mime(p) => (Some(p), true),
+        Section::Header(p) | Section::Text(p) => (p.as_ref(), false),
+        Section::HeaderFields(p, _) | Section::HeaderFieldsNot(p, _) => (p.as_ref(), false),
+    };
+    let Some(path) = path else {
+        return true;
+    };
+    match locate(msg, path) {
+        Some((_, part)) => whole_part || matches!(part.body, PartType::Message(_)),
+        None => false,
+    }
+}
+
 enum What {
     Body,
     Header,

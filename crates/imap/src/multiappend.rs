@@ -1,7 +1,10 @@
-//! MULTIAPPEND (RFC 3502 §6.3.11): `tag APPEND mailbox 1*(SP [flag-list SP]
-//! [date-time SP] literal)`. imap-codec 2.0.0-alpha.10 decodes APPEND with one message
-//! only (its parser ends after the first literal), so a command with several comes here
-//! as a malformed message, its bytes (literals included) already received.
+//! The APPEND forms imap-codec 2.0.0-alpha.10 cannot decode: MULTIAPPEND (RFC 3502
+//! §6.3.11), `tag APPEND mailbox 1*(SP [flag-list SP] [date-time SP] append-data)`, and
+//! CATENATE (RFC 4469 §5), where `append-data` is a literal or `CATENATE (...)`.
+//! imap-codec decodes APPEND with one literal message only (its parser ends after the
+//! first literal and knows no CATENATE), so a command with several messages or with a
+//! CATENATE comes here as a malformed message, its bytes (literals included) already
+//! received. The CATENATE list itself is split by `catenate::parse`.
 //!
 //! What is hand-written is only the split: where the mailbox, each flag list, date and
 //! literal begin and end. Each part is then checked by imap-codec itself, as the
@@ -13,6 +16,8 @@
 //! caps the number of parts, so hostile input costs one pass and never panics.
 
 use std::ops::Range;
+
+use crate::catenate::{CatPart, literal_at};
 
 use imap_codec::{CommandCodec, decode::Decoder};
 use imap_types::{
@@ -30,7 +35,8 @@ pub struct MultiAppend {
     pub tag: Tag<'static>,
     /// The mailbox every message goes to.
     pub mailbox: Mailbox<'static>,
-    /// The messages, in the order the client sent them (at least two).
+    /// The messages, in the order the client sent them (at least two, or one built
+    /// with CATENATE).
     pub parts: Vec<Part>,
 }
 
@@ -41,8 +47,17 @@ pub struct Part {
     pub flags: Vec<Flag<'static>>,
     /// Its INTERNALDATE, when the client gave one.
     pub date: Option<DateTime>,
-    /// Where its bytes (the literal's content) are in the command.
-    pub bytes: Range<usize>,
+    /// What the message is made of.
+    pub content: Content,
+}
+
+/// A message's bytes as the command gives them.
+#[derive(Debug)]
+pub enum Content {
+    /// A literal: where its bytes are in the command.
+    Literal(Range<usize>),
+    /// CATENATE (RFC 4469): text and URL pieces, to be joined in order.
+    Catenate(Vec<CatPart>),
 }
 
 /// Why a recognised MULTIAPPEND is refused: BAD with its tag.
@@ -54,14 +69,18 @@ pub enum MultiAppendError {
     /// More than `MAX_PARTS` messages.
     #[error("Too many messages in one APPEND")]
     TooMany,
+    /// A CATENATE list that is not RFC 4469's grammar, or past its caps.
+    #[error("Invalid CATENATE")]
+    Catenate,
 }
 
 /// A MULTIAPPEND refused, with the tag to answer.
 pub type Refused = (Tag<'static>, MultiAppendError);
 
 /// Recognises `bytes` (one whole client message) as an APPEND with two or more
-/// messages. `None`: it is not one (anything else, a single APPEND, or a shape that does
-/// not frame); the session answers it as any malformed command.
+/// messages or with a CATENATE. `None`: it is not one (anything else, a single APPEND
+/// of a literal, or a shape that does not frame); the session answers it as any
+/// malformed command.
 pub fn parse(bytes: &[u8]) -> Option<Result<MultiAppend, Refused>> {
     let mut at = bytes.iter().position(|&b| b == b' ')?;
     let tag = Tag::try_from(std::str::from_utf8(&bytes[..at]).ok()?.to_string()).ok()?;
@@ -98,28 +117,41 @@ pub fn parse(bytes: &[u8]) -> Option<Result<MultiAppend, Refused>> {
         } else {
             None
         };
-        let header_start = at;
-        let binary = bytes.get(at) == Some(&b'~');
-        if binary {
-            at += 1;
+        let word = bytes.get(at..at + 9);
+        if word.is_some_and(|w| w.eq_ignore_ascii_case(b"CATENATE ")) {
+            match crate::catenate::parse(bytes, at + 9) {
+                Ok((cat, end)) => {
+                    split.push((flags, date, false, Content::Catenate(cat)));
+                    at = end;
+                }
+                Err(_) => return Some(Err((tag, MultiAppendError::Catenate))),
+            }
+        } else {
+            let binary = bytes.get(at) == Some(&b'~');
+            if binary {
+                at += 1;
+            }
+            let (len, data) = literal_at(bytes, at)?;
+            let end = data.checked_add(len)?;
+            if end > bytes.len() {
+                return None;
+            }
+            split.push((flags, date, binary, Content::Literal(data..end)));
+            at = end;
         }
-        let (len, data) = literal_at(bytes, at)?;
-        let end = data.checked_add(len)?;
-        if end > bytes.len() {
-            return None;
-        }
-        split.push((flags, date, header_start, binary, data..end));
-        at = end;
         if &bytes[at..] == b"\r\n" {
             break;
         }
     }
-    if split.len() < 2 {
+    let catenates = split
+        .iter()
+        .any(|(.., content)| matches!(content, Content::Catenate(_)));
+    if split.len() < 2 && !catenates {
         return None;
     }
     let mut parts = Vec::with_capacity(split.len());
     let mut decoded_mailbox = None;
-    for (flags, date, _, binary, data) in split {
+    for (flags, date, binary, content) in split {
         // The one-message APPEND this part would be, with a stand-in literal.
         let mut one = Vec::with_capacity(64 + mailbox.len());
         one.extend_from_slice(b"A APPEND ");
@@ -152,7 +184,7 @@ pub fn parse(bytes: &[u8]) -> Option<Result<MultiAppend, Refused>> {
         parts.push(Part {
             flags: flags.into_iter().map(IntoStatic::into_static).collect(),
             date,
-            bytes: data,
+            content,
         });
     }
     let mailbox = decoded_mailbox?;
@@ -166,26 +198,6 @@ pub fn parse(bytes: &[u8]) -> Option<Result<MultiAppend, Refused>> {
 /// The byte just past `word` at `at`, if it is there.
 fn expect(bytes: &[u8], at: usize, word: &[u8]) -> Option<usize> {
     (bytes.get(at..at + word.len())? == word).then_some(at + word.len())
-}
-
-/// A literal's announcement `{N}` or `{N+}` and its CRLF at `at`: N and where its bytes
-/// begin.
-fn literal_at(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
-    let mut i = expect(bytes, at, b"{")?;
-    let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || digits > 10 {
-        return None;
-    }
-    let len: u32 = std::str::from_utf8(&bytes[i..i + digits])
-        .ok()?
-        .parse()
-        .ok()?;
-    i += digits;
-    if bytes.get(i) == Some(&b'+') {
-        i += 1;
-    }
-    let data = expect(bytes, i, b"}\r\n")?;
-    Some((len as usize, data))
 }
 
 /// Where the mailbox argument starting at `at` ends: an atom ends at a space, a quoted
@@ -217,7 +229,28 @@ fn mailbox_end(bytes: &[u8], at: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{MultiAppendError, parse};
+    use super::{Content, MultiAppendError, parse};
+    use crate::catenate::CatPart;
+
+    #[test]
+    fn one_catenate_is_recognised_and_mixes_with_literals() {
+        let cmd =
+            b"t APPEND Drafts (\\Draft) CATENATE (URL /INBOX/;UID=1 TEXT {2}\r\nhi) {1}\r\nx\r\n";
+        let m = parse(cmd).unwrap().unwrap();
+        assert_eq!(m.parts.len(), 2);
+        let Content::Catenate(cat) = &m.parts[0].content else {
+            panic!("{:?}", m.parts[0]);
+        };
+        assert_eq!(cat[0], CatPart::Url(b"/INBOX/;UID=1".to_vec()));
+        assert_eq!(m.parts[0].flags.len(), 1);
+        let one = b"t APPEND INBOX catenate (TEXT {2}\r\nhi)\r\n";
+        assert_eq!(parse(one).unwrap().unwrap().parts.len(), 1);
+        let bad = b"t APPEND INBOX CATENATE (TEXT {2}\r\nhi URL)\r\n";
+        assert_eq!(
+            parse(bad).unwrap().unwrap_err().1,
+            MultiAppendError::Catenate
+        );
+    }
 
     #[test]
     fn splits_messages_with_and_without_flags_and_dates() {
@@ -225,7 +258,14 @@ mod tests {
         let m = parse(cmd).unwrap().unwrap();
         assert_eq!(m.tag.as_ref(), "t1");
         assert_eq!(m.parts.len(), 3);
-        let texts: Vec<&[u8]> = m.parts.iter().map(|p| &cmd[p.bytes.clone()]).collect();
+        let texts: Vec<&[u8]> = m
+            .parts
+            .iter()
+            .map(|p| match &p.content {
+                Content::Literal(r) => &cmd[r.clone()],
+                Content::Catenate(_) => panic!("no CATENATE here"),
+            })
+            .collect();
         assert_eq!(texts, [&b"abc"[..], b"de", b"f"]);
         assert_eq!(m.parts[0].flags.len(), 1);
         assert!(m.parts[0].date.is_some());

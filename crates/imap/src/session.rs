@@ -808,6 +808,7 @@ impl<S: Stream> Session<S> {
                     crate::multiappend::MultiAppendError::TooMany => {
                         "Too many messages in one APPEND"
                     }
+                    crate::multiappend::MultiAppendError::Catenate => "Invalid CATENATE",
                 };
                 self.server.enqueue_status(crate::convert::bad(&tag, text));
             }
@@ -1090,6 +1091,15 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
     }
     // RFC 3502 (`multiappend.rs`), RFC 5032 (SEARCH OLDER / YOUNGER).
     for added in ["MULTIAPPEND", "WITHIN"] {
+        if let Ok(atom) = imap_types::core::Atom::try_from(added) {
+            caps.push(Capability::from(atom));
+        }
+    }
+    // RFC 4469 and RFC 5550 (`catenate.rs`, `imapurl.rs`, `command/catenate.rs`).
+    for added in [
+        "CATENATE",    // RFC 4469
+        "URL-PARTIAL", // RFC 5550
+    ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(added) {
             caps.push(Capability::from(atom));
         }

@@ -1,5 +1,8 @@
 //! APPEND (RFC 3501 §6.3.11) with UIDPLUS's APPENDUID (RFC 4315). OK only once the
-//! message is durable; an empty message is refused. MULTIAPPEND (RFC 3502) below.
+//! message is durable; an empty message is refused. MULTIAPPEND (RFC 3502) and CATENATE
+//! (RFC 4469, built in `catenate.rs`) below; all three store through `store_all`.
+
+use std::borrow::Cow;
 
 use imap_types::{
     core::Tag,
@@ -10,12 +13,12 @@ use imap_types::{
     response::{Code, CodeOther, Status},
 };
 use twinmail_net::Stream;
-use twinmail_store::{StoreError, UidSet};
+use twinmail_store::{Account, Flags, StoreError, UidSet};
 
 use crate::{
-    command::{existing_mailbox, store_failed},
+    command::{catenate, existing_mailbox, store_failed},
     convert::{bad, no, nz, ok, store_flags},
-    multiappend::MultiAppend,
+    multiappend::{Content, MultiAppend},
     session::Session,
 };
 
@@ -27,7 +30,7 @@ pub async fn append<S: Stream>(
     date: Option<DateTime>,
     message: LiteralOrLiteral8<'_>,
 ) -> Status<'static> {
-    let (_, m) = match existing_mailbox(s, tag, mailbox, true).await {
+    let (account, m) = match existing_mailbox(s, tag, mailbox, true).await {
         Ok(found) => found,
         Err(status) => return status,
     };
@@ -36,41 +39,24 @@ pub async fn append<S: Stream>(
         LiteralOrLiteral8::Literal(l) => l.into_inner().into_owned(),
         LiteralOrLiteral8::Literal8(l) => l.data.into_owned(),
     };
-    // A message of no bytes has no header, so it is no RFC 5322 message; clients that
-    // send one have lost what they meant to store (Dovecot refuses it too).
-    if bytes.is_empty() {
-        return no(tag, None, "Empty message refused".into());
-    }
     let flags = match store_flags(flags) {
         Ok(f) => f,
         Err(text) => return bad(tag, text),
     };
-    let store = &s.imap.store;
-    let date = date.map(|d| d.as_ref().timestamp());
-    match store.append(m.id, bytes, flags, date).await {
-        Ok(placed) => ok(
-            tag,
-            Some(Code::AppendUid {
-                uid_validity: nz(placed.uidvalidity),
-                uid: nz(placed.uid),
-            }),
-            "APPEND completed",
-        ),
-        Err(e) => store_failed(tag, e),
-    }
+    let one = Ready {
+        bytes: Cow::Owned(bytes),
+        flags,
+        date: date.map(|d| d.as_ref().timestamp()),
+    };
+    store_all(s, tag, &account, &m, vec![one]).await
 }
 
-/// MULTIAPPEND (RFC 3502): several messages into one mailbox, all or none, answered
-/// with APPENDUID and the set of their UIDs (RFC 4315 §3).
-///
-/// All or none: the store writes one message per `Write::Add` (each a logged change,
-/// mirrored to the twin), and has no write for several. So everything the client can
-/// get wrong (the mailbox, each part's flags, an empty message, the quota for the sum)
-/// is checked before the first write; should a later write still fail (the server's
-/// fault, or a quota raced by a delivery), the messages already added are removed
-/// again (one logged expunge) before the NO. Other sessions may see them come and go;
-/// none is kept. Their bytes together are within the command size (the largest
-/// literal), held once in memory.
+/// The APPEND forms imap-codec leaves to us (`multiappend.rs`): several messages
+/// (MULTIAPPEND, RFC 3502), and messages built with CATENATE (RFC 4469). Every message
+/// is checked and built (flags, CATENATE's URLs) before the first is stored, so a BAD,
+/// a [BADURL] or a [TOOBIG] in the last leaves the mailbox as it was. The bytes of
+/// literal messages stay in the command's buffer until each is written; built ones
+/// together are capped at the largest APPEND literal (`max_literal_size`).
 pub async fn multiappend<S: Stream>(
     s: &mut Session<S>,
     tag: &Tag<'static>,
@@ -81,38 +67,88 @@ pub async fn multiappend<S: Stream>(
         Ok(found) => found,
         Err(status) => return status,
     };
-    let mut checked = Vec::with_capacity(m.parts.len());
-    let mut total = 0u64;
+    let mut budget = s.imap.settings.max_literal_size as usize;
+    let mut ready = Vec::with_capacity(m.parts.len());
     for part in &m.parts {
-        if part.bytes.is_empty() {
-            return no(tag, None, "Empty message refused".into());
-        }
         let flags = match store_flags(&part.flags) {
             Ok(f) => f,
             Err(text) => return bad(tag, text),
         };
-        total += part.bytes.len() as u64;
-        checked.push((flags, part.date.as_ref().map(|d| d.as_ref().timestamp())));
+        let message = match &part.content {
+            Content::Literal(range) => Cow::Borrowed(&bytes[range.clone()]),
+            Content::Catenate(pieces) => {
+                match catenate::assemble(s, tag, &account, pieces, bytes, &mut budget).await {
+                    Ok(built) => Cow::Owned(built),
+                    Err(status) => return status,
+                }
+            }
+        };
+        ready.push(Ready {
+            bytes: message,
+            flags,
+            date: part.date.as_ref().map(|d| d.as_ref().timestamp()),
+        });
+    }
+    store_all(s, tag, &account, &mailbox, ready).await
+}
+
+/// One message checked and ready to store.
+struct Ready<'a> {
+    /// Its bytes: borrowed from the command while they are a literal there, owned once
+    /// built (CATENATE) or taken from imap-codec's command.
+    bytes: Cow<'a, [u8]>,
+    /// The flags to store it with.
+    flags: Flags,
+    /// Its INTERNALDATE as Unix seconds, when the client gave one.
+    date: Option<i64>,
+}
+
+/// Stores `messages` in `mailbox`, all or none, and answers OK with APPENDUID (RFC 4315
+/// §3: one UID, or for several the set of their UIDs).
+///
+/// All or none: the store writes one message per `Write::Add` (each a logged change,
+/// mirrored to the twin), and has no write for several. So everything the client can
+/// get wrong (an empty message, the quota for the sum) is checked before the first
+/// write; should a later write still fail (the server's fault, or a quota raced by a
+/// delivery), the messages already added are removed again (one logged expunge) before
+/// the NO. Other sessions may see them come and go; none is kept.
+async fn store_all<S: Stream>(
+    s: &Session<S>,
+    tag: &Tag<'static>,
+    account: &Account,
+    mailbox: &twinmail_store::Mailbox,
+    messages: Vec<Ready<'_>>,
+) -> Status<'static> {
+    // A message of no bytes has no header, so it is no RFC 5322 message; clients that
+    // send one have lost what they meant to store (Dovecot refuses it too).
+    if messages.iter().any(|m| m.bytes.is_empty()) {
+        return no(tag, None, "Empty message refused".into());
     }
     let store = &s.imap.store;
-    match store.quota(account.id).await {
-        Ok(q) if q.exceeded_by(total) => {
-            return store_failed(
-                tag,
-                StoreError::OverQuota(format!(
-                    "{} of {} bytes used",
-                    q.used_bytes,
-                    q.limit_bytes.unwrap_or(0)
-                )),
-            );
+    if messages.len() > 1 {
+        // One message: the store's own check is the same and costs no extra query.
+        let total: u64 = messages.iter().map(|m| m.bytes.len() as u64).sum();
+        match store.quota(account.id).await {
+            Ok(q) if q.exceeded_by(total) => {
+                return store_failed(
+                    tag,
+                    StoreError::OverQuota(format!(
+                        "{} of {} bytes used",
+                        q.used_bytes,
+                        q.limit_bytes.unwrap_or(0)
+                    )),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return store_failed(tag, e),
         }
-        Ok(_) => {}
-        Err(e) => return store_failed(tag, e),
     }
-    let mut placed = Vec::with_capacity(m.parts.len());
-    for (part, (flags, date)) in m.parts.iter().zip(checked) {
-        let message = bytes[part.bytes.clone()].to_vec();
-        match store.append(mailbox.id, message, flags, date).await {
+    let mut placed = Vec::with_capacity(messages.len());
+    for m in messages {
+        match store
+            .append(mailbox.id, m.bytes.into_owned(), m.flags, m.date)
+            .await
+        {
             Ok(p) => placed.push(p),
             Err(e) => {
                 if let Some(first) = placed.first() {
@@ -132,11 +168,19 @@ pub async fn multiappend<S: Stream>(
             }
         }
     }
-    let uidvalidity = placed.first().map_or(0, |p| p.uidvalidity);
-    let set = uid_set_text(placed.iter().map(|p| p.uid));
-    let code = Code::Other(CodeOther::unvalidated(
-        format!("APPENDUID {uidvalidity} {set}").into_bytes(),
-    ));
+    let code = match placed.as_slice() {
+        [one] => Code::AppendUid {
+            uid_validity: nz(one.uidvalidity),
+            uid: nz(one.uid),
+        },
+        _ => {
+            let uidvalidity = placed.first().map_or(0, |p| p.uidvalidity);
+            let set = uid_set_text(placed.iter().map(|p| p.uid));
+            Code::Other(CodeOther::unvalidated(
+                format!("APPENDUID {uidvalidity} {set}").into_bytes(),
+            ))
+        }
+    };
     ok(tag, Some(code), "APPEND completed")
 }
 

@@ -3,6 +3,7 @@
 mod append;
 pub mod authenticate;
 mod capability;
+mod catenate;
 mod compress;
 mod copy;
 mod create;
@@ -50,8 +51,8 @@ pub enum Extra {
     Rewritten(crate::extparse::Rewrite),
     /// An RFC 5258 LIST (its `CommandBody::List` is a stand-in).
     List(crate::extparse::ListRequest),
-    /// An RFC 3502 MULTIAPPEND (its `CommandBody::Append` is a stand-in), with the
-    /// command's bytes its messages are ranges of.
+    /// An RFC 3502 MULTIAPPEND or an RFC 4469 CATENATE (its `CommandBody::Append` is a
+    /// stand-in), with the command's bytes its literals are ranges of.
     MultiAppend(Box<crate::multiappend::MultiAppend>, Box<[u8]>),
 }
 
