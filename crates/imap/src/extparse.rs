@@ -11,9 +11,13 @@
 //! - `tag [UID] SEARCH [RETURN (opts)] criteria`, where the criteria may name `$`;
 //! - `tag [UID] SORT [RETURN (opts)] (sort keys) charset criteria` and
 //!   `tag [UID] THREAD algorithm charset criteria`, where the criteria may name `$`;
-//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`.
+//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`;
+//! - `tag CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5), taken as it is.
 //!
-//! The last two are rewritten and handed back to imap-codec: RETURN (...) is taken out,
+//! SEARCH and SORT RETURN options include RFC 5267's UPDATE and CONTEXT and RFC 9394's
+//! PARTIAL.
+//!
+//! SEARCH, SORT, THREAD and the `$` commands are rewritten and handed back to imap-codec: RETURN (...) is taken out,
 //! and each `$` token (never one inside a quoted string or a literal: those are strings
 //! to the tokenizer) becomes `SAVED`, a set no client sends in its place, which the
 //! command's handler later swaps for the saved result. The rewrite only ever grows a
@@ -70,6 +74,13 @@ pub enum Rescued {
         /// What the rewrite took out.
         rewrite: Rewrite,
     },
+    /// CANCELUPDATE (RFC 5267 §4.3.5): stop updating the contexts these tags made.
+    CancelUpdate {
+        /// The command's tag.
+        tag: Tag<'static>,
+        /// The tags of the SEARCH / SORT commands whose contexts end (at least one).
+        tags: Vec<Vec<u8>>,
+    },
     /// LIST with RFC 5258 syntax.
     List {
         /// The command's tag.
@@ -102,6 +113,67 @@ pub struct SearchReturn {
     pub all: bool,
     /// SAVE (RFC 5182): keep the result for `$`.
     pub save: bool,
+    /// PARTIAL (RFC 9394, updating RFC 5267 §4.4): only the matches at these
+    /// positions of the result.
+    pub partial: Option<Partial>,
+    /// UPDATE (RFC 5267 §4.3): keep the result live and tell its changes (ADDTO /
+    /// REMOVEFROM) as they happen.
+    pub update: bool,
+}
+
+/// RFC 9394's `partial-range`: positions (from 1) in a SEARCH or SORT result, counted
+/// from its start (`1:100`) or, negative, from its end (`-1:-100`, the last 100).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partial {
+    /// The lower position as written, the smaller in magnitude (1 or -1 above).
+    pub first: u32,
+    /// The upper position as written, the larger in magnitude (100 above).
+    pub last: u32,
+    /// Counted from the end of the result (the `-` form).
+    pub from_end: bool,
+}
+
+impl Partial {
+    /// Reads `m:n` or `-m:-n` (either order; both non-zero).
+    pub fn parse(text: &[u8]) -> Option<Partial> {
+        let text = std::str::from_utf8(text).ok()?;
+        let (a, b) = text.split_once(':')?;
+        let from_end = a.starts_with('-');
+        let number = |s: &str| -> Option<u32> {
+            let digits = if from_end { s.strip_prefix('-')? } else { s };
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse().ok().filter(|&n| n > 0)
+        };
+        let (a, b) = (number(a)?, number(b)?);
+        Some(Partial {
+            first: a.min(b),
+            last: a.max(b),
+            from_end,
+        })
+    }
+
+    /// The part of `result` (in the result's order) at these positions.
+    pub fn of<'a, T>(&self, result: &'a [T]) -> &'a [T] {
+        let len = result.len();
+        let (first, last) = (self.first as usize, self.last as usize);
+        let (start, end) = if self.from_end {
+            (len.saturating_sub(last), len.saturating_sub(first - 1))
+        } else {
+            ((first - 1).min(len), last.min(len))
+        };
+        &result[start..end.max(start)]
+    }
+
+    /// As the response echoes it.
+    pub fn text(&self) -> String {
+        if self.from_end {
+            format!("-{}:-{}", self.first, self.last)
+        } else {
+            format!("{}:{}", self.first, self.last)
+        }
+    }
 }
 
 /// An extended LIST (RFC 5258, with RFC 5819's STATUS return option and RFC 6154's
@@ -224,6 +296,23 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
         Some((Tok::Atom(t), ..)) => Tag::try_from(t.to_vec()).ok()?.into_static(),
         _ => return None,
     };
+    if is_atom(toks.get(1), "CANCELUPDATE") {
+        let tags: Option<Vec<Vec<u8>>> = toks[2..]
+            .iter()
+            .map(|t| match &t.0 {
+                Tok::Str(s) => Some(s.to_vec()),
+                Tok::Atom(a) => Some(a.to_vec()),
+                _ => None,
+            })
+            .collect();
+        return Some(match tags {
+            Some(tags) if !tags.is_empty() => Ok(Rescued::CancelUpdate { tag, tags }),
+            _ => Err((
+                tag,
+                "CANCELUPDATE needs the tags of SEARCH or SORT commands",
+            )),
+        });
+    }
     if is_atom(toks.get(1), "LIST") {
         return Some(list(&toks[2..]).map(|request| Rescued::List {
             tag: tag.clone(),
@@ -388,14 +477,26 @@ fn search_return(toks: &[Spanned], ret: usize) -> Result<(SearchReturn, usize), 
                 b"COUNT" => opts.count = true,
                 b"ALL" => opts.all = true,
                 b"SAVE" => opts.save = true,
+                b"UPDATE" => opts.update = true,
+                // RFC 5267 §4.2: a hint that more is to come; nothing to do.
+                b"CONTEXT" => {}
+                b"PARTIAL" => {
+                    i += 1;
+                    let range = match toks.get(i) {
+                        Some((Tok::Atom(r), ..)) => Partial::parse(r),
+                        _ => None,
+                    };
+                    opts.partial = Some(range.ok_or("Invalid PARTIAL range")?);
+                }
                 _ => return Err("Unknown SEARCH RETURN option"),
             },
             _ => return Err("Malformed SEARCH RETURN options"),
         }
         i += 1;
     }
-    // RFC 4731 §3.1: RETURN () means ALL.
-    if opts == SearchReturn::default() {
+    // RFC 4731 §3.1: RETURN () means ALL; so does a RETURN that asks for no result
+    // data, only UPDATE (RFC 5267 §4.3 leaves it open; the client wants the result).
+    if !(opts.min || opts.max || opts.count || opts.all || opts.save || opts.partial.is_some()) {
         opts.all = true;
     }
     Ok((opts, i))

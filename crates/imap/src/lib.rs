@@ -2,8 +2,9 @@
 //! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE, QRESYNC,
 //! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
 //! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
-//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND, CATENATE, URL-PARTIAL and WITHIN, over the
-//! store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
+//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND, CATENATE, URL-PARTIAL, CONTEXT=SEARCH,
+//! CONTEXT=SORT, PARTIAL and WITHIN, over the store; IMAP4rev2 (RFC 9051) for clients
+//! that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
 //! response encoding; `extparse` rescues the command forms imap-codec cannot decode
@@ -18,6 +19,7 @@
 #[doc(hidden)]
 pub mod catenate;
 mod command;
+mod contexts;
 mod convert;
 // Public only for the tests' compressing client (RFC 4978 is symmetric); not an API.
 #[doc(hidden)]

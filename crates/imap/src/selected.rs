@@ -70,6 +70,9 @@ pub struct Selected {
     /// Per UID, the MODSEQ of the latest flags the client was shown (FETCH, STORE, flag
     /// news): older flag news still pending is dropped, never told after newer.
     told_modseq: std::collections::HashMap<u32, u64>,
+    /// The live SEARCH / SORT results (RFC 5267 §4.3) this session keeps for the
+    /// mailbox; they end with the selection.
+    pub contexts: crate::contexts::Contexts,
 }
 
 /// The system flags every mailbox has (RFC 3501 §2.3.2), as announced in FLAGS.
@@ -104,6 +107,7 @@ impl Selected {
             recent,
             recent_told: 0,
             told_modseq: std::collections::HashMap::new(),
+            contexts: crate::contexts::Contexts::default(),
         };
         view.recent_told = view.recent_count();
         view.learn_keywords(flags);
@@ -206,6 +210,16 @@ impl Selected {
     pub fn observe(&mut self, ev: &ChangeEvent) {
         if ev.change.mailbox() != Some(self.mailbox.guid) {
             return;
+        }
+        if !self.contexts.list.is_empty()
+            && matches!(
+                ev.change,
+                Change::MessageAdded { .. }
+                    | Change::MessagesExpunged { .. }
+                    | Change::FlagsChanged { .. }
+            )
+        {
+            self.contexts.stale = true;
         }
         match &ev.change {
             Change::MessageAdded { uid, flags, .. } => {

@@ -545,7 +545,9 @@ impl<S: Stream> Session<S> {
                 ev = self.changes.recv() => {
                     self.take_change(ev);
                     self.drain_changes();
+                    crate::contexts::bring_up_to_date(self, false).await;
                     self.report_updates(true);
+                    crate::contexts::bring_up_to_date(self, true).await;
                     // Hand the responses to imap-next's encoder, then go on waiting. All
                     // of them: one change can make several (EXPUNGE then EXISTS).
                     self.send_queued();
@@ -636,7 +638,10 @@ impl<S: Stream> Session<S> {
         // After BYE (LOGOUT, a fatal error) the client is told nothing more about the
         // mailbox it is leaving: only the tagged status follows (RFC 3501 §6.1.3).
         if !self.closing {
+            // Live searches (RFC 5267) are told around EXISTS / EXPUNGE: see contexts.rs.
+            crate::contexts::bring_up_to_date(self, false).await;
             self.report_updates(expunges);
+            crate::contexts::bring_up_to_date(self, true).await;
         }
         // SELECT/EXAMINE (CONDSTORE) tell HIGHESTMODSEQ among their own responses.
         let status = if !condstore_before && self.condstore && !selects {
@@ -729,6 +734,12 @@ impl<S: Stream> Session<S> {
             match rescued {
                 Ok(Rescued::Command { command, rewrite }) => {
                     self.run_command(command.tag, command.body, Extra::Rewritten(rewrite))
+                        .await;
+                }
+                Ok(Rescued::CancelUpdate { tag, tags }) => {
+                    // The validity table speaks CommandBody: CHECK (valid with a
+                    // mailbox selected, as CANCELUPDATE is) stands in for it.
+                    self.run_command(tag, CommandBody::Check, Extra::CancelUpdate(tags))
                         .await;
                 }
                 Ok(Rescued::List { tag, request }) => {
@@ -1095,10 +1106,14 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
             caps.push(Capability::from(atom));
         }
     }
-    // RFC 4469 and RFC 5550 (`catenate.rs`, `imapurl.rs`, `command/catenate.rs`).
+    // RFC 4469 and RFC 5550 (`catenate.rs`, `imapurl.rs`, `command/catenate.rs`);
+    // RFC 5267 and RFC 9394 (`contexts.rs`).
     for added in [
-        "CATENATE",    // RFC 4469
-        "URL-PARTIAL", // RFC 5550
+        "CATENATE",       // RFC 4469
+        "URL-PARTIAL",    // RFC 5550
+        "CONTEXT=SEARCH", // RFC 5267
+        "CONTEXT=SORT",   // RFC 5267
+        "PARTIAL",        // RFC 9394
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(added) {
             caps.push(Capability::from(atom));

@@ -2,6 +2,7 @@
 
 mod append;
 pub mod authenticate;
+mod cancelupdate;
 mod capability;
 mod catenate;
 mod compress;
@@ -22,10 +23,10 @@ mod noop;
 mod quota;
 mod rename;
 mod saved;
-mod search;
+pub mod search;
 mod select;
 mod setmetadata;
-mod sort;
+pub mod sort;
 mod starttls;
 pub mod status;
 mod store;
@@ -51,6 +52,9 @@ pub enum Extra {
     Rewritten(crate::extparse::Rewrite),
     /// An RFC 5258 LIST (its `CommandBody::List` is a stand-in).
     List(crate::extparse::ListRequest),
+    /// CANCELUPDATE (RFC 5267; its `CommandBody::Check` is a stand-in): the tags whose
+    /// live results end.
+    CancelUpdate(Vec<Vec<u8>>),
     /// An RFC 3502 MULTIAPPEND or an RFC 4469 CATENATE (its `CommandBody::Append` is a
     /// stand-in), with the command's bytes its literals are ranges of.
     MultiAppend(Box<crate::multiappend::MultiAppend>, Box<[u8]>),
@@ -69,6 +73,7 @@ pub async fn dispatch<S: Stream>(
         Extra::Rewritten(r) => (r.ret, r.saved),
         Extra::List(request) => return list::list_extended(s, tag, request).await,
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
+        Extra::CancelUpdate(tags) => return cancelupdate::cancelupdate(s, tag, &tags),
     };
     let body = if saved {
         // Every command `$` may stand in needs a selected mailbox (validity table).

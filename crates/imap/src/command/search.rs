@@ -3,9 +3,12 @@
 //! when asked. With RETURN options (ESEARCH, RFC 4731), or for IMAP4rev2 clients
 //! (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of SEARCH. RETURN (SAVE)
 //! (SEARCHRES, RFC 5182) keeps the result, as UIDs, for `$` (see `saved.rs`).
+//! RETURN (PARTIAL m:n) (RFC 9394) answers with the matches at those positions, and
+//! RETURN (UPDATE) keeps a UID SEARCH's result live (RFC 5267, `contexts.rs`).
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use imap_types::{
+    IntoStatic,
     core::{AString, Tag},
     response::{Data, Status},
     search::SearchKey,
@@ -30,6 +33,10 @@ pub async fn search<S: Stream>(
     uid: bool,
     ret: Option<SearchReturn>,
 ) -> Status<'static> {
+    if ret.as_ref().is_some_and(|r| r.update) && !uid {
+        // RFC 5267 §4.3: updates name messages by UID.
+        return bad(tag, "UPDATE needs UID SEARCH");
+    }
     let save = ret.as_ref().is_some_and(|r| r.save);
     if save {
         // RFC 5182 §2.1: a SEARCH with SAVE that fails (NO) leaves `$` empty; what it
@@ -56,6 +63,10 @@ pub async fn search<S: Stream>(
         .then(|| highest_returned(ret.as_ref(), &modseqs))
         .flatten()
         .map(nz64);
+    if ret.as_ref().is_some_and(|r| r.update) {
+        let criteria = criteria.iter().map(|k| k.clone().into_static()).collect();
+        crate::contexts::start(s, tag, criteria, None, hits.clone());
+    }
     let ret = ret.or_else(|| {
         s.rev2.then_some(SearchReturn {
             all: true,
@@ -64,7 +75,7 @@ pub async fn search<S: Stream>(
     });
     match ret {
         // RFC 5182 §2.4: SAVE alone asks for no ESEARCH response.
-        Some(ret) if !(ret.min || ret.max || ret.count || ret.all) => {}
+        Some(ret) if !(ret.min || ret.max || ret.count || ret.all || ret.partial.is_some()) => {}
         Some(ret) => {
             let line = esearch(tag, uid, &ret, &hits, modseq.map(|m| m.get()));
             s.raw_line(line.as_bytes());
@@ -188,8 +199,8 @@ fn saved_result(ret: &SearchReturn, uids: &[u32]) -> UidSet {
     UidSet::from_uids(uids.iter().copied())
 }
 
-/// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set] [MODSEQ n]`
-/// (RFC 4731 §3.1, RFC 7162 §3.1.5). imap-types has no ESEARCH response, so it is
+/// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set] [PARTIAL (r set)]
+/// [MODSEQ n]` (RFC 4731 §3.1, RFC 9394 §3.1, RFC 7162 §3.1.5). imap-types has no ESEARCH response, so it is
 /// written here; a tag never holds `"` or `\\`, so quoting it is safe.
 pub fn esearch(
     tag: &Tag<'_>,
@@ -228,6 +239,9 @@ pub fn esearch(
             })
             .collect();
         let _ = write!(line, " ALL {}", ranges.join(","));
+    }
+    if let Some(p) = &ret.partial {
+        let _ = write!(line, " {}", crate::contexts::partial_item(p, hits));
     }
     if let Some(m) = modseq {
         let _ = write!(line, " MODSEQ {m}");

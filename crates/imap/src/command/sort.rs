@@ -7,6 +7,7 @@
 use std::{cmp::Ordering, sync::Arc};
 
 use imap_types::{
+    IntoStatic,
     core::{Charset, Tag},
     extensions::sort::{SortCriterion, SortKey},
     response::{Data, Status},
@@ -16,7 +17,7 @@ use twinmail_net::Stream;
 
 use crate::{
     command::{search, store_failed},
-    convert::{nz, nz64, ok, uid_set},
+    convert::{bad, nz, nz64, ok, uid_set},
     extparse::SearchReturn,
     session::{Session, State},
     sortkeys::{Fields, Fixed},
@@ -140,35 +141,27 @@ pub async fn sort<S: Stream>(
     if let Some(refusal) = search::unsupported_charset(tag, Some(charset)) {
         return refusal;
     }
-    let found = match found(s, tag, criteria).await {
+    if ret.as_ref().is_some_and(|r| r.update) && !uid {
+        // RFC 5267 §4.3: updates name messages by UID.
+        return bad(tag, "UPDATE needs UID SORT");
+    }
+    let (hits, by_modseq) = match ordered(s, tag, keys, criteria).await {
         Ok(found) => found,
         Err(status) => return status,
     };
-    let needs_header = keys
+    let numbers: Vec<u32> = hits
         .iter()
-        .any(|k| !matches!(k.key, SortKey::Arrival | SortKey::Size));
-    let fields = if needs_header {
-        match header_fields(s, &found.hits).await {
-            Ok(f) => f,
-            Err(e) => return store_failed(tag, e),
-        }
-    } else {
-        let none = Arc::new(Fields::default());
-        vec![none; found.hits.len()]
-    };
-    let order = sorted(&found, &fields, keys);
-    let numbers: Vec<u32> = order
-        .iter()
-        .map(|&i| {
-            let h = &found.hits[i];
-            if uid { h.uid } else { h.seq }
-        })
+        .map(|h| if uid { h.uid } else { h.seq })
         .collect();
-    let modseq = found
-        .by_modseq
-        .then(|| found.hits.iter().map(|h| h.modseq).max())
+    let modseq = by_modseq
+        .then(|| hits.iter().map(|h| h.modseq).max())
         .flatten()
         .map(nz64);
+    if ret.as_ref().is_some_and(|r| r.update) {
+        let criteria = criteria.iter().map(|k| k.clone().into_static()).collect();
+        let keys = Some(keys.to_vec());
+        crate::contexts::start(s, tag, criteria, keys, numbers.clone());
+    }
     match ret {
         Some(ret) => {
             let line = esort(tag, uid, &ret, &numbers, modseq.map(|m| m.get()));
@@ -177,6 +170,36 @@ pub async fn sort<S: Stream>(
         None => s.data(Data::Sort(numbers.into_iter().map(nz).collect(), modseq)),
     }
     ok(tag, None, "SORT completed")
+}
+
+/// The messages matching `criteria` in the order `keys` ask for, and whether the
+/// criteria named MODSEQ.
+pub async fn ordered<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    keys: &[SortCriterion],
+    criteria: &[SearchKey<'_>],
+) -> Result<(Vec<Hit>, bool), Status<'static>> {
+    let found = found(s, tag, criteria).await?;
+    let needs_header = keys
+        .iter()
+        .any(|k| !matches!(k.key, SortKey::Arrival | SortKey::Size));
+    let fields = if needs_header {
+        header_fields(s, &found.hits)
+            .await
+            .map_err(|e| store_failed(tag, e))?
+    } else {
+        let none = Arc::new(Fields::default());
+        vec![none; found.hits.len()]
+    };
+    let order = sorted(&found, &fields, keys);
+    let by_modseq = found.by_modseq;
+    let mut slots: Vec<Option<Hit>> = found.hits.into_iter().map(Some).collect();
+    let hits = order
+        .iter()
+        .filter_map(|&i| slots.get_mut(i)?.take())
+        .collect();
+    Ok((hits, by_modseq))
 }
 
 /// The header fields of each hit, from the cache or read from its blob.
@@ -298,9 +321,34 @@ fn order<K: Ord>(mut pairs: Vec<(K, usize)>, reverse: bool) -> Vec<usize> {
     pairs.into_iter().map(|p| p.1).collect()
 }
 
+/// `numbers` in their order as a sequence set, ascending runs written as ranges
+/// (`3:5,1,9`): ESORT's ALL (RFC 5267 §3.2) and every set told in result order.
+pub fn runs(numbers: &[u32]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let mut j = i;
+        while j + 1 < numbers.len() && numbers[j + 1] == numbers[j].wrapping_add(1) {
+            j += 1;
+        }
+        if i > 0 {
+            out.push(',');
+        }
+        if i == j {
+            let _ = write!(out, "{}", numbers[i]);
+        } else {
+            let _ = write!(out, "{}:{}", numbers[i], numbers[j]);
+        }
+        i = j + 1;
+    }
+    out
+}
+
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` for SORT RETURN
 /// (RFC 5267 §3.2): MIN and MAX are the first and last in sort order, ALL lists every
-/// match in sort order (ascending runs written as ranges).
+/// match in sort order (ascending runs written as ranges); PARTIAL (RFC 9394) the
+/// matches at those positions of the sort order.
 fn esort(
     tag: &Tag<'_>,
     uid: bool,
@@ -325,23 +373,10 @@ fn esort(
         let _ = write!(line, " COUNT {}", numbers.len());
     }
     if ret.all && !numbers.is_empty() {
-        line.push_str(" ALL ");
-        let mut i = 0;
-        while i < numbers.len() {
-            let mut j = i;
-            while j + 1 < numbers.len() && numbers[j + 1] == numbers[j].wrapping_add(1) {
-                j += 1;
-            }
-            if i > 0 {
-                line.push(',');
-            }
-            if i == j {
-                let _ = write!(line, "{}", numbers[i]);
-            } else {
-                let _ = write!(line, "{}:{}", numbers[i], numbers[j]);
-            }
-            i = j + 1;
-        }
+        let _ = write!(line, " ALL {}", runs(numbers));
+    }
+    if let Some(p) = &ret.partial {
+        let _ = write!(line, " {}", crate::contexts::partial_item(p, numbers));
     }
     if let Some(m) = modseq {
         let _ = write!(line, " MODSEQ {m}");

@@ -1,0 +1,260 @@
+//! Live SEARCH and SORT results (RFC 5267 §4.3: CONTEXT=SEARCH, CONTEXT=SORT), and the
+//! PARTIAL result item (RFC 9394 §3.1) that ESEARCH and ESORT answers share.
+//!
+//! A `UID SEARCH` or `UID SORT` with RETURN (UPDATE) leaves a context in the selected
+//! view: its criteria, its sort keys, and its result as last told (UIDs in result
+//! order). A change to the mailbox (`Selected::observe`) marks the contexts stale; the
+//! session then runs each context's search again and tells the difference, unasked:
+//! `* ESEARCH (TAG "t") UID REMOVEFROM (0 set) ADDTO (position set ...)`.
+//!
+//! Rules of the house:
+//! - It is done twice around telling EXISTS / EXPUNGE (`Session::run_command`, IDLE):
+//!   before, so that a REMOVEFROM comes ahead of its message's EXPUNGE; after, so that an
+//!   ADDTO comes after its message's EXISTS. A search sees only messages the client has
+//!   been told of, so an ADDTO can never come first.
+//! - Positions: REMOVEFROM always says 0 (the client finds the UIDs itself; Dovecot does
+//!   the same); ADDTO says 0 for a SEARCH context (UID order says where) and, for a SORT
+//!   context, each new UID's position in the new result, one pair per UID.
+//! - At most `MAX_CONTEXTS` per session: one more is answered with its result and an
+//!   untagged `NO [NOUPDATE "tag"]`, and is not kept. A context whose search fails later
+//!   (the store) is dropped the same way, with a log line.
+//! - Contexts live in `Selected`, so they end with the selection; CANCELUPDATE ends them
+//!   by tag; a SEARCH that reuses a live context's tag replaces it.
+
+use std::collections::HashSet;
+
+use imap_types::{
+    core::Tag,
+    extensions::sort::SortCriterion,
+    response::{Code, CodeOther, Status},
+    search::SearchKey,
+};
+use twinmail_net::Stream;
+
+use crate::{
+    command::{search, sort},
+    extparse::Partial,
+    session::{Session, State},
+};
+
+/// Most live contexts one session keeps (each costs a search per change).
+pub const MAX_CONTEXTS: usize = 5;
+
+/// The live contexts of the selected mailbox.
+#[derive(Default)]
+pub struct Contexts {
+    /// The contexts, oldest first.
+    pub list: Vec<Context>,
+    /// A change touched the mailbox since the contexts were last brought up to date
+    /// (set only while there are contexts).
+    pub stale: bool,
+}
+
+/// One live SEARCH or SORT result.
+pub struct Context {
+    /// The tag of the command that made it: its updates name it.
+    pub tag: Tag<'static>,
+    /// The search criteria, run again on each change.
+    pub criteria: Vec<SearchKey<'static>>,
+    /// SORT's keys; `None` for a SEARCH context (UID order).
+    pub sort: Option<Vec<SortCriterion>>,
+    /// The result as the client knows it: UIDs in result order.
+    pub uids: Vec<u32>,
+}
+
+/// Keeps the result of the UID SEARCH or UID SORT `tag` live (RETURN (UPDATE)), or
+/// tells the client it will not be (NOUPDATE) when the session has enough of them.
+pub fn start<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    criteria: Vec<SearchKey<'static>>,
+    sort: Option<Vec<SortCriterion>>,
+    uids: Vec<u32>,
+) {
+    let State::Selected { view, .. } = &mut s.state else {
+        return;
+    };
+    let list = &mut view.contexts.list;
+    list.retain(|c| c.tag != *tag);
+    if list.len() >= MAX_CONTEXTS {
+        no_update(s, tag, "Too many live searches; this one is not updated");
+        return;
+    }
+    list.push(Context {
+        tag: tag.clone(),
+        criteria,
+        sort,
+        uids,
+    });
+}
+
+/// Ends the contexts made by `tags` (CANCELUPDATE); false when one of them is not live
+/// (then none ends).
+pub fn cancel<S: Stream>(s: &mut Session<S>, tags: &[Vec<u8>]) -> bool {
+    let State::Selected { view, .. } = &mut s.state else {
+        return false;
+    };
+    let list = &mut view.contexts.list;
+    let live = |t: &Vec<u8>| {
+        list.iter()
+            .any(|c| c.tag.as_ref().as_bytes() == t.as_slice())
+    };
+    if !tags.iter().all(live) {
+        return false;
+    }
+    list.retain(|c| {
+        !tags
+            .iter()
+            .any(|t| c.tag.as_ref().as_bytes() == t.as_slice())
+    });
+    true
+}
+
+/// Runs every stale context's search again and tells what changed. `last`: the second
+/// of the two passes around EXISTS / EXPUNGE, after which the contexts are up to date.
+pub async fn bring_up_to_date<S: Stream>(s: &mut Session<S>, last: bool) {
+    let State::Selected { view, .. } = &mut s.state else {
+        return;
+    };
+    if !view.contexts.stale || view.contexts.list.is_empty() {
+        return;
+    }
+    let list = std::mem::take(&mut view.contexts.list);
+    let mut kept = Vec::with_capacity(list.len());
+    for mut ctx in list {
+        let found = match &ctx.sort {
+            None => search::matching(s, &ctx.tag, &ctx.criteria)
+                .await
+                .map(|f| f.hits.iter().map(|(_, m)| m.uid).collect::<Vec<u32>>()),
+            Some(keys) => sort::ordered(s, &ctx.tag, keys, &ctx.criteria)
+                .await
+                .map(|(hits, _)| hits.iter().map(|h| h.uid).collect()),
+        };
+        let Ok(now) = found else {
+            tracing::warn!(tag = ctx.tag.as_ref(), "live search failed; dropping it");
+            no_update(s, &ctx.tag, "This search is no longer updated");
+            continue;
+        };
+        if let Some(line) = update_line(&ctx, &now) {
+            s.raw_line(line.as_bytes());
+        }
+        ctx.uids = now;
+        kept.push(ctx);
+    }
+    if let State::Selected { view, .. } = &mut s.state {
+        view.contexts.list = kept;
+        if last {
+            view.contexts.stale = false;
+        }
+    }
+}
+
+/// `* NO [NOUPDATE "tag"] text` (RFC 5267 §4.3.1).
+fn no_update<S: Stream>(s: &mut Session<S>, tag: &Tag<'_>, text: &'static str) {
+    // A tag is atom characters: never a quote or a backslash.
+    let code = format!("NOUPDATE \"{}\"", tag.as_ref());
+    let code = Code::Other(CodeOther::unvalidated(code.into_bytes()));
+    if let Ok(status) = Status::no(None, Some(code), text) {
+        s.server.enqueue_status(status);
+    }
+}
+
+/// The ESEARCH update that takes `ctx`'s told result to `now`, if they differ.
+fn update_line(ctx: &Context, now: &[u32]) -> Option<String> {
+    let before: HashSet<u32> = ctx.uids.iter().copied().collect();
+    let after: HashSet<u32> = now.iter().copied().collect();
+    let mut removed: Vec<u32> = ctx
+        .uids
+        .iter()
+        .copied()
+        .filter(|u| !after.contains(u))
+        .collect();
+    removed.sort_unstable();
+    // (position in `now`, from 1; UID) of each new member, in result order.
+    let added: Vec<(usize, u32)> = now
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| !before.contains(u))
+        .map(|(i, &u)| (i + 1, u))
+        .collect();
+    if removed.is_empty() && added.is_empty() {
+        return None;
+    }
+    let mut line = format!("* ESEARCH (TAG \"{}\") UID", ctx.tag.as_ref());
+    if !removed.is_empty() {
+        line.push_str(&format!(" REMOVEFROM (0 {})", sort::runs(&removed)));
+    }
+    if !added.is_empty() {
+        let pairs = match ctx.sort {
+            None => {
+                let uids: Vec<u32> = added.iter().map(|&(_, u)| u).collect();
+                format!("0 {}", sort::runs(&uids))
+            }
+            Some(_) => added
+                .iter()
+                .map(|(pos, uid)| format!("{pos} {uid}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        line.push_str(&format!(" ADDTO ({pairs})"));
+    }
+    line.push_str("\r\n");
+    Some(line)
+}
+
+/// `PARTIAL (range set)`, or `PARTIAL (range NIL)` when no match is in range
+/// (RFC 9394 §3.1): the matches at those positions of `numbers` (result order).
+pub fn partial_item(p: &Partial, numbers: &[u32]) -> String {
+    let picked = p.of(numbers);
+    let set = if picked.is_empty() {
+        "NIL".to_string()
+    } else {
+        sort::runs(picked)
+    };
+    format!("PARTIAL ({} {set})", p.text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Context, partial_item, update_line};
+    use crate::extparse::Partial;
+
+    fn ctx(sorted: bool, uids: &[u32]) -> Context {
+        Context {
+            tag: imap_types::core::Tag::try_from("t1").unwrap(),
+            criteria: Vec::new(),
+            sort: sorted.then(Vec::new),
+            uids: uids.to_vec(),
+        }
+    }
+
+    #[test]
+    fn partial_ranges_from_either_end() {
+        let n = [10, 11, 12, 20, 30];
+        let p = |t: &str| Partial::parse(t.as_bytes()).unwrap();
+        assert_eq!(partial_item(&p("1:3"), &n), "PARTIAL (1:3 10:12)");
+        assert_eq!(partial_item(&p("3:1"), &n), "PARTIAL (1:3 10:12)");
+        assert_eq!(partial_item(&p("-1:-2"), &n), "PARTIAL (-1:-2 20,30)");
+        assert_eq!(partial_item(&p("4:100"), &n), "PARTIAL (4:100 20,30)");
+        assert_eq!(partial_item(&p("6:9"), &n), "PARTIAL (6:9 NIL)");
+        assert_eq!(partial_item(&p("-6:-9"), &n), "PARTIAL (-6:-9 NIL)");
+        assert_eq!(partial_item(&p("-4:-9"), &n), "PARTIAL (-4:-9 10:11)");
+        for bad in ["0:3", "1:-3", "-1:2", "1", ":", "a:b", "1:99999999999"] {
+            assert!(Partial::parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn updates_say_what_left_and_what_came() {
+        assert_eq!(update_line(&ctx(false, &[1, 2, 3]), &[1, 2, 3]), None);
+        assert_eq!(
+            update_line(&ctx(false, &[1, 2, 3, 7]), &[1, 4, 5, 7]).unwrap(),
+            "* ESEARCH (TAG \"t1\") UID REMOVEFROM (0 2:3) ADDTO (0 4:5)\r\n"
+        );
+        // SORT: each new UID with its place in the new order.
+        assert_eq!(
+            update_line(&ctx(true, &[9, 3]), &[8, 9, 3, 5]).unwrap(),
+            "* ESEARCH (TAG \"t1\") UID ADDTO (1 8 4 5)\r\n"
+        );
+    }
+}
