@@ -11,7 +11,8 @@
 //! - `tag [UID] SEARCH [RETURN (opts)] criteria`, where the criteria may name `$`;
 //! - `tag [UID] SORT [RETURN (opts)] (sort keys) charset criteria` and
 //!   `tag [UID] THREAD algorithm charset criteria`, where the criteria may name `$`;
-//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`;
+//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`, and FETCH with
+//!   RFC 9394's PARTIAL modifier (taken out, as RETURN is);
 //! - `tag CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5), taken as it is.
 //!
 //! SEARCH and SORT RETURN options include RFC 5267's UPDATE and CONTEXT and RFC 9394's
@@ -98,6 +99,9 @@ pub struct Rewrite {
     /// The client wrote `$` (RFC 5182): the command's `SAVED` sets stand for the saved
     /// search result.
     pub saved: bool,
+    /// FETCH's PARTIAL modifier (RFC 9394 §3.2): only the messages at these positions
+    /// of the set (in UID order), taken out before imap-codec saw the command.
+    pub fetch_partial: Option<Partial>,
 }
 
 /// SEARCH RETURN options (RFC 4731 §3.1, RFC 5182 §2); an empty list means ALL.
@@ -333,11 +337,23 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
         || (uid && is_atom(toks.get(at), "EXPUNGE"))
     {
         // RFC 5182: `$` is the whole sequence set, the command's first argument.
-        let (dollar, from, to) = toks.get(at + 1)?;
-        if *dollar != Tok::Atom(b"$") {
-            return None;
+        let (first, from, to) = toks.get(at + 1)?;
+        let dollar = (*first == Tok::Atom(b"$")).then_some((*from, *to, true));
+        // RFC 9394: FETCH's PARTIAL modifier, which imap-codec does not know.
+        let partial = if is_atom(toks.get(at), "FETCH") {
+            fetch_partial(&toks)
+        } else {
+            None
+        };
+        match (dollar, partial) {
+            (None, None) => return None,
+            (_, Some(Err(text))) => Err(text),
+            (dollar, partial) => {
+                let partial = partial.and_then(Result::ok);
+                let cut: Vec<_> = dollar.into_iter().chain(partial.map(|p| p.1)).collect();
+                sequence_command(bytes, &cut, dollar.is_some(), partial.map(|p| p.0))
+            }
         }
-        sequence_command(bytes, *from, *to)
     } else {
         return None;
     };
@@ -363,9 +379,15 @@ fn decode_rewritten(bytes: &[u8], cut: &[(usize, usize, bool)]) -> Option<Comman
     }
 }
 
-/// FETCH, STORE, COPY, MOVE or UID EXPUNGE with `$` (at `from..to`) as its set.
-fn sequence_command(bytes: &[u8], from: usize, to: usize) -> Result<Rescued, &'static str> {
-    let command = decode_rewritten(bytes, &[(from, to, true)]).ok_or("Malformed command")?;
+/// FETCH, STORE, COPY, MOVE or UID EXPUNGE with `$` as its set (`saved`) and/or a
+/// FETCH with a PARTIAL modifier, decoded with the `cut` byte ranges rewritten.
+fn sequence_command(
+    bytes: &[u8],
+    cut: &[(usize, usize, bool)],
+    saved: bool,
+    fetch_partial: Option<Partial>,
+) -> Result<Rescued, &'static str> {
+    let command = decode_rewritten(bytes, cut).ok_or("Malformed command")?;
     let set = match &command.body {
         CommandBody::Fetch { sequence_set, .. }
         | CommandBody::Store { sequence_set, .. }
@@ -374,16 +396,66 @@ fn sequence_command(bytes: &[u8], from: usize, to: usize) -> Result<Rescued, &'s
         | CommandBody::ExpungeUid { sequence_set } => sequence_set,
         _ => return Err("Malformed command"),
     };
-    if !is_saved(set) {
+    if is_saved(set) != saved {
         return Err("Malformed command");
     }
     Ok(Rescued::Command {
         command,
         rewrite: Rewrite {
             ret: None,
-            saved: true,
+            saved,
+            fetch_partial,
         },
     })
+}
+
+/// What a PARTIAL modifier (RFC 9394 §3.2) in a FETCH's modifier list (the command's
+/// last parenthesised group) asks for: the range, and the bytes to take out so that
+/// imap-codec reads the rest (the modifier, or the whole group when it is the only
+/// one). None when there is none.
+type FetchPartial = Result<(Partial, (usize, usize, bool)), &'static str>;
+
+/// Finds a FETCH's PARTIAL modifier; see `FetchPartial`.
+fn fetch_partial(toks: &[Spanned]) -> Option<FetchPartial> {
+    let last = toks.len().checked_sub(1)?;
+    if toks[last].0 != Tok::Close {
+        return None;
+    }
+    // The group's opening parenthesis (groups nest inside BODY[HEADER.FIELDS (...)]).
+    let mut depth = 0usize;
+    let mut open = last;
+    loop {
+        match toks[open].0 {
+            Tok::Close => depth += 1,
+            Tok::Open => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        open = open.checked_sub(1)?;
+    }
+    let at = (open + 1..last).find(|&i| is_atom(toks.get(i), "PARTIAL"))?;
+    let range = match toks.get(at + 1) {
+        Some((Tok::Atom(r), ..)) if at + 1 < last => Partial::parse(r),
+        _ => None,
+    };
+    let Some(range) = range else {
+        return Some(Err("Invalid PARTIAL range"));
+    };
+    let cut = if at > open + 1 {
+        // After another modifier: from the end of the one before.
+        (toks[at - 1].2, toks[at + 1].2, false)
+    } else if at + 2 < last {
+        // First of several: up to the next one.
+        (toks[at].1, toks[at + 2].1, false)
+    } else {
+        // The only one: the whole group, with the space before it.
+        (toks.get(open.checked_sub(1)?)?.2, toks[last].2, false)
+    };
+    Some(Ok((range, cut)))
 }
 
 /// `[UID] SEARCH [RETURN (...)] criteria`, `[UID] SORT [RETURN (...)] (keys) charset
@@ -446,6 +518,7 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
         rewrite: Rewrite {
             ret,
             saved: dollars > 0,
+            fetch_partial: None,
         },
     }))
 }
@@ -678,7 +751,7 @@ mod tests {
         assert!(ret.min && ret.max && !ret.all && !ret.count);
         let r = rescue(b"t SORT RETURN () (SUBJECT) UTF-8 $\r\n");
         assert!(
-            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true }, .. })) if ret.all),
+            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true, .. }, .. })) if ret.all),
             "{r:?}"
         );
         let r = rescue(b"t THREAD REFERENCES UTF-8 OR $ SEEN\r\n");
@@ -688,7 +761,8 @@ mod tests {
                 Some(Ok(Rescued::Command {
                     rewrite: Rewrite {
                         ret: None,
-                        saved: true
+                        saved: true,
+                        fetch_partial: None,
                     },
                     ..
                 }))
@@ -779,7 +853,8 @@ mod tests {
                 Some(Ok(Rescued::Command {
                     rewrite: Rewrite {
                         saved: true,
-                        ret: None
+                        ret: None,
+                        fetch_partial: None,
                     },
                     ..
                 }))
@@ -821,6 +896,50 @@ mod tests {
             let r = rescue(line);
             assert!(r.is_none(), "{line:?}: {r:?}");
         }
+    }
+
+    #[test]
+    fn fetch_partial_is_taken_out_of_the_modifiers() {
+        let partial = |line: &[u8]| match rescue(line) {
+            Some(Ok(Rescued::Command { command, rewrite })) => {
+                let CommandBody::Fetch { modifiers, .. } = command.body else {
+                    panic!("{line:?}: not a FETCH");
+                };
+                (
+                    rewrite.fetch_partial.map(|p| p.text()),
+                    modifiers.len(),
+                    rewrite.saved,
+                )
+            }
+            other => panic!("{line:?}: {other:?}"),
+        };
+        let last = Some("-1:-30".to_string());
+        assert_eq!(
+            partial(b"a UID FETCH 1:* (FLAGS) (PARTIAL -1:-30)\r\n"),
+            (last.clone(), 0, false)
+        );
+        assert_eq!(
+            partial(b"a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 PARTIAL -30:-1)\r\n"),
+            (last.clone(), 1, false)
+        );
+        assert_eq!(
+            partial(b"a UID FETCH 1:* FLAGS (PARTIAL -1:-30 CHANGEDSINCE 5)\r\n"),
+            (last.clone(), 1, false)
+        );
+        assert_eq!(
+            partial(b"a FETCH $ (BODY.PEEK[HEADER.FIELDS (SUBJECT)]) (PARTIAL 1:2)\r\n"),
+            (Some("1:2".to_string()), 0, true)
+        );
+        assert!(matches!(
+            rescue(b"a FETCH 1:* FLAGS (PARTIAL 0:2)\r\n"),
+            Some(Err((_, "Invalid PARTIAL range")))
+        ));
+        assert!(matches!(
+            rescue(b"a FETCH 1:* FLAGS (PARTIAL)\r\n"),
+            Some(Err((_, "Invalid PARTIAL range")))
+        ));
+        // No PARTIAL, no `$`: not ours.
+        assert!(rescue(b"a FETCH 1:* (FLAGS) (BOGUS 1)\r\n").is_none());
     }
 
     #[test]

@@ -281,3 +281,57 @@ async fn past_the_limit_noupdate_and_cancelupdate_ends_contexts() {
         ["A BAD No mailbox selected"]
     );
 }
+
+#[tokio::test]
+async fn fetch_partial_pages_a_uid_set_from_either_end() {
+    let srv = start().await;
+    srv.deliver(ALICE.0, 6).await;
+    let mut c = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    // The last two messages of the whole mailbox, newest paging style.
+    let r = c.cmd("UID FETCH 1:* (FLAGS) (PARTIAL -1:-2)").await;
+    assert_eq!(r.len(), 3, "{r:?}");
+    assert!(r[0].starts_with("* 5 FETCH (UID 5 FLAGS"), "{r:?}");
+    assert!(r[1].starts_with("* 6 FETCH (UID 6 FLAGS"), "{r:?}");
+    assert_eq!(r[2], "A OK UID FETCH completed");
+    // Positions within the set asked for.
+    let r = c.cmd("FETCH 2:5 (UID) (PARTIAL 2:3)").await;
+    assert_eq!(
+        r,
+        [
+            "* 3 FETCH (UID 3)",
+            "* 4 FETCH (UID 4)",
+            "A OK FETCH completed"
+        ]
+    );
+    // With CHANGEDSINCE, positions count the changed messages only.
+    let r = c.cmd("FETCH 6 (MODSEQ)").await;
+    let modseq: u64 = r[0]
+        .split("MODSEQ (")
+        .nth(1)
+        .and_then(|x| x.split(')').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    c.cmd("UID STORE 1,3,4 +FLAGS.SILENT (\\Flagged)").await;
+    let r = c
+        .cmd(&format!(
+            "UID FETCH 1:* (UID) (CHANGEDSINCE {modseq} PARTIAL -1:-2)"
+        ))
+        .await;
+    let uids: Vec<&str> = r
+        .iter()
+        .filter(|l| l.starts_with("* "))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(uids, ["3", "4"], "{r:?}");
+    // Nothing at those positions: just OK.
+    assert_eq!(
+        c.cmd("UID FETCH 1:* (UID) (PARTIAL 7:9)").await,
+        ["A OK UID FETCH completed"]
+    );
+    assert_eq!(
+        c.cmd("UID FETCH 1:* (UID) (PARTIAL 0:9)").await,
+        ["A BAD Invalid PARTIAL range"]
+    );
+}

@@ -1,8 +1,9 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5), with BINARY (RFC 3516), CONDSTORE's
-//! CHANGEDSINCE and QRESYNC's VANISHED (RFC 7162). A non-PEEK body fetch sets \Seen first
-//! (unless the mailbox was EXAMINEd) and reports the new flags. Responses are handed to the
-//! wire message by message, so a FETCH of a whole large mailbox never sits in memory at
-//! once.
+//! CHANGEDSINCE and QRESYNC's VANISHED (RFC 7162), and PARTIAL's modifier (RFC 9394
+//! §3.2: only the messages at some positions of the set). A non-PEEK body fetch sets
+//! \Seen first (unless the mailbox was EXAMINEd) and reports the new flags. Responses
+//! are handed to the wire message by message, so a FETCH of a whole large mailbox never
+//! sits in memory at once.
 
 use chrono::{TimeZone, Utc};
 use imap_types::{
@@ -20,6 +21,7 @@ use twinmail_store::{FlagMode, Flags, UidSet};
 use crate::{
     command::store_failed,
     convert::{bad, fetch_flags, no, nstring, nz, nz64, ok, vec1},
+    extparse::Partial,
     message::{self, BinaryError},
     session::{Session, State},
 };
@@ -31,6 +33,7 @@ pub async fn fetch<S: Stream>(
     items: MacroOrMessageDataItemNames<'static>,
     uid: bool,
     modifiers: &[FetchModifier],
+    partial: Option<Partial>,
 ) -> Status<'static> {
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
@@ -89,6 +92,33 @@ pub async fn fetch<S: Stream>(
             s.data(d);
         }
     }
+    // PARTIAL (RFC 9394 §3.2): positions in the set in UID order, counted among the
+    // messages CHANGEDSINCE lets through (the last 100 changed, say).
+    let pairs = match partial {
+        None => pairs,
+        Some(p) => {
+            let pairs = match changed_since {
+                None => pairs,
+                Some(since) => {
+                    let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
+                    let changed: std::collections::HashSet<u32> =
+                        match s.imap.store.messages_in(mailbox, &uids).await {
+                            Ok(ms) => ms
+                                .into_iter()
+                                .filter(|m| m.modseq > since)
+                                .map(|m| m.uid)
+                                .collect(),
+                            Err(e) => return store_failed(tag, e),
+                        };
+                    pairs
+                        .into_iter()
+                        .filter(|(_, u)| changed.contains(u))
+                        .collect()
+                }
+            };
+            p.of(&pairs).to_vec()
+        }
+    };
     if changed_since.is_some() || names.contains(&N::ModSeq) {
         s.condstore = true;
     }

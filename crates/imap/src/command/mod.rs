@@ -68,9 +68,9 @@ pub async fn dispatch<S: Stream>(
     extra: Extra,
 ) -> Status<'static> {
     use CommandBody as C;
-    let (search_return, saved) = match extra {
-        Extra::None => (None, false),
-        Extra::Rewritten(r) => (r.ret, r.saved),
+    let (search_return, saved, fetch_partial) = match extra {
+        Extra::None => (None, false, None),
+        Extra::Rewritten(r) => (r.ret, r.saved, r.fetch_partial),
         Extra::List(request) => return list::list_extended(s, tag, request).await,
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
         Extra::CancelUpdate(tags) => return cancelupdate::cancelupdate(s, tag, &tags),
@@ -163,7 +163,10 @@ pub async fn dispatch<S: Stream>(
             macro_or_item_names,
             uid,
             modifiers,
-        } => fetch::fetch(s, tag, &sequence_set, macro_or_item_names, uid, &modifiers).await,
+        } => {
+            let items = macro_or_item_names;
+            fetch::fetch(s, tag, &sequence_set, items, uid, &modifiers, fetch_partial).await
+        }
         C::Store {
             sequence_set,
             kind,
