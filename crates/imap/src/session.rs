@@ -474,6 +474,22 @@ impl<S: Stream> Session<S> {
         None
     }
 
+    /// Takes `more` bytes into the running command's share of the message bytes held in
+    /// memory (messages CATENATE builds, RFC 4469); given back with the literals' share
+    /// once the command is done. False, and nothing taken, when every session together
+    /// would hold more than `max_bytes_in_flight`.
+    pub fn hold(&mut self, more: usize) -> bool {
+        let total = self.held_bytes.saturating_add(more);
+        if !self
+            .held
+            .grow_to(total, self.imap.settings.max_bytes_in_flight)
+        {
+            return false;
+        }
+        self.held_bytes = total;
+        true
+    }
+
     /// Answers a message one of whose literals was refused, now that nothing of it is
     /// left to read, with NO [LIMIT] (RFC 5530) or BAD, and forgets it: imap-next may
     /// hold its start (a line that came in pieces, an earlier literal), so it gets a

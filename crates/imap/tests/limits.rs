@@ -1,5 +1,5 @@
-//! HOSTILE.md LIM for IMAP: message bytes held in memory are capped across all sessions
-//! (and SMTP's). In a test binary of its own, as the count is the whole process's.
+//! HOSTILE.md LIM for IMAP: message bytes held in memory (literals, and messages
+//! CATENATE builds) are capped across all sessions (and SMTP's). In a test binary of its own, as the count is the whole process's.
 
 mod common;
 
@@ -59,6 +59,14 @@ async fn literals_past_the_bytes_in_flight_cap_are_refused_for_now() {
     let r = c.cmd(&append_half).await;
     assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
     assert_eq!(srv.store.messages(inbox.id).await.unwrap().len(), 3);
+
+    // CATENATE (RFC 4469): what it builds from URLs counts as held too. Two copies of a
+    // 60 kB message do not fit under the cap; one does, once the first try gave its
+    // share back.
+    let twice = "APPEND Drafts CATENATE (URL /INBOX/;UID=3 URL /INBOX/;UID=3)";
+    assert_eq!(c.cmd(twice).await, [LIMIT]);
+    let r = c.cmd("APPEND Drafts CATENATE (URL /INBOX/;UID=3)").await;
+    assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
 }
 
 /// A non-synchronising literal longer than the largest accepted is read to its end and

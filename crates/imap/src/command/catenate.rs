@@ -31,9 +31,11 @@ use crate::{
 
 /// Joins `parts` into one message. TEXT parts are ranges of `command`; URL parts are
 /// read from the store. `budget` is how many bytes built messages may still take
-/// (shared by all messages of one APPEND); past it, NO [TOOBIG].
+/// (shared by all messages of one APPEND); past it, NO [TOOBIG]. What is built counts
+/// towards the bytes all sessions may hold in memory, as literals do (`Session::hold`);
+/// past that, NO [LIMIT] (RFC 5530), to try again later.
 pub async fn assemble<S: Stream>(
-    s: &Session<S>,
+    s: &mut Session<S>,
     tag: &Tag<'static>,
     account: &Account,
     parts: &[CatPart],
@@ -52,6 +54,12 @@ pub async fn assemble<S: Stream>(
                 Some(Code::TooBig),
                 "Message too big for CATENATE".into(),
             ));
+        }
+        if !s.hold(piece.len()) {
+            tracing::warn!("CATENATE refused for now: too many message bytes in memory");
+            let code = Code::Other(CodeOther::unvalidated(&b"LIMIT"[..]));
+            let text = "Too many messages in memory, try again later";
+            return Err(no(tag, Some(code), text.into()));
         }
         *budget -= piece.len();
         out.extend_from_slice(&piece);
