@@ -607,7 +607,7 @@ impl<S: Stream> Session<S> {
             Event::AuthenticateDataReceived { authenticate_data } => {
                 command::authenticate::data(self, authenticate_data).await
             }
-            Event::IdleCommandReceived { tag } => command::idle::start(self, tag),
+            Event::IdleCommandReceived { tag } => command::idle::start(self, tag).await,
             Event::IdleDoneReceived => command::idle::done(self),
             Event::GreetingSent { .. } | Event::ResponseSent { .. } => {}
         }

@@ -161,15 +161,33 @@ async fn a_live_search_is_told_during_idle() {
     let mut c = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
     tagged_cmd(&mut c, "s1", "UID SEARCH RETURN (COUNT UPDATE) ALL").await;
-    c.0.send_line("i IDLE").await;
-    assert!(c.line().await.starts_with('+'));
+    // Delivered before IDLE: told as IDLE starts.
     srv.deliver(ALICE.0, 1).await;
-    assert_eq!(c.line().await, "* 3 EXISTS");
+    c.0.send_line("i IDLE").await;
+    let mut lines = Vec::new();
+    while lines.len() < 3 {
+        let l = c.line().await;
+        if !l.ends_with("RECENT") {
+            lines.push(l);
+        }
+    }
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "* 3 EXISTS",
+            "* ESEARCH (TAG \"s1\") UID ADDTO (0 3)",
+            "+ idling"
+        ]
+    );
+    // Delivered during IDLE: told as it comes.
+    srv.deliver(ALICE.0, 1).await;
+    assert_eq!(c.line().await, "* 4 EXISTS");
     let mut next = c.line().await;
     if next.ends_with("RECENT") {
         next = c.line().await;
     }
-    assert_eq!(next, "* ESEARCH (TAG \"s1\") UID ADDTO (0 3)");
+    assert_eq!(next, "* ESEARCH (TAG \"s1\") UID ADDTO (0 4)");
     c.0.send_line("DONE").await;
     assert_eq!(c.line().await, "i OK IDLE terminated");
 }

@@ -8,7 +8,7 @@ use crate::{
     session::Session,
 };
 
-pub fn start<S: Stream>(s: &mut Session<S>, tag: Tag<'static>) {
+pub async fn start<S: Stream>(s: &mut Session<S>, tag: Tag<'static>) {
     if s.state.account().is_none() {
         let _ = s.server.idle_reject(bad(&tag, "Log in first"));
         return;
@@ -19,7 +19,10 @@ pub fn start<S: Stream>(s: &mut Session<S>, tag: Tag<'static>) {
     {
         s.idling = Some(tag);
         s.drain_changes();
+        // Live searches (RFC 5267) around EXISTS / EXPUNGE, as after any command.
+        crate::contexts::bring_up_to_date(s, false).await;
         s.report_updates(true);
+        crate::contexts::bring_up_to_date(s, true).await;
     }
 }
 
