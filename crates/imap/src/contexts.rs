@@ -12,14 +12,17 @@
 //!   before, so that a REMOVEFROM comes ahead of its message's EXPUNGE; after, so that an
 //!   ADDTO comes after its message's EXISTS. A search sees only messages the client has
 //!   been told of, so an ADDTO can never come first.
-//! - Positions: REMOVEFROM always says 0 (the client finds the UIDs itself; Dovecot does
-//!   the same); ADDTO says 0 for a SEARCH context (UID order says where) and, for a SORT
-//!   context, each new UID's position in the new result, one pair per UID.
+//! - Positions (§4.3.3, §4.3.4): a SEARCH context says 0 (the client finds the UIDs
+//!   itself, UID order says where new ones go; Dovecot does the same). A SORT context
+//!   says where, one pair per UID: REMOVEFROM each UID's position in the old result,
+//!   last first (so that no removal moves the next one's place), then ADDTO each new
+//!   UID's position in the new result, first first.
 //! - At most `MAX_CONTEXTS` per session: one more is answered with its result and an
 //!   untagged `NO [NOUPDATE "tag"]`, and is not kept. A context whose search fails later
 //!   (the store) is dropped the same way, with a log line.
 //! - Contexts live in `Selected`, so they end with the selection; CANCELUPDATE ends them
-//!   by tag; a SEARCH that reuses a live context's tag replaces it.
+//!   by tag; a searching command with UPDATE that reuses a live context's tag is BAD
+//!   (§4.3).
 
 use std::collections::HashSet;
 
@@ -62,20 +65,40 @@ pub struct Context {
     pub uids: Vec<u32>,
 }
 
+/// True when a live context was made by a command tagged `tag`: a new searching
+/// command with UPDATE may not reuse it (RFC 5267 §4.3: BAD).
+pub fn is_live<S: Stream>(s: &Session<S>, tag: &Tag<'_>) -> bool {
+    match &s.state {
+        State::Selected { view, .. } => view.contexts.list.iter().any(|c| c.tag == *tag),
+        _ => false,
+    }
+}
+
 /// Keeps the result of the UID SEARCH or UID SORT `tag` live (RETURN (UPDATE)), or
-/// tells the client it will not be (NOUPDATE) when the session has enough of them.
+/// tells the client it will not be (NOUPDATE, RFC 5267 §4.3.1; the command's other
+/// return options are answered as usual): when the session has enough of them, and for
+/// SEARCH and SORT by sequence numbers (`uid` false), which this server does not keep
+/// live (every expunge would renumber them).
 pub fn start<S: Stream>(
     s: &mut Session<S>,
     tag: &Tag<'static>,
+    uid: bool,
     criteria: Vec<SearchKey<'static>>,
     sort: Option<Vec<SortCriterion>>,
     uids: Vec<u32>,
 ) {
+    if !uid {
+        no_update(
+            s,
+            tag,
+            "Only UID SEARCH and UID SORT results are kept updated",
+        );
+        return;
+    }
     let State::Selected { view, .. } = &mut s.state else {
         return;
     };
     let list = &mut view.contexts.list;
-    list.retain(|c| c.tag != *tag);
     if list.len() >= MAX_CONTEXTS {
         no_update(s, tag, "Too many live searches; this one is not updated");
         return;
@@ -182,7 +205,19 @@ fn update_line(ctx: &Context, now: &[u32]) -> Option<String> {
     }
     let mut line = format!("* ESEARCH (TAG \"{}\") UID", ctx.tag.as_ref());
     if !removed.is_empty() {
-        line.push_str(&format!(" REMOVEFROM (0 {})", sort::runs(&removed)));
+        let pairs = match ctx.sort {
+            None => format!("0 {}", sort::runs(&removed)),
+            Some(_) => ctx
+                .uids
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, u)| !after.contains(u))
+                .map(|(i, uid)| format!("{} {uid}", i + 1))
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        line.push_str(&format!(" REMOVEFROM ({pairs})"));
     }
     if !added.is_empty() {
         let pairs = match ctx.sort {
@@ -251,10 +286,15 @@ mod tests {
             update_line(&ctx(false, &[1, 2, 3, 7]), &[1, 4, 5, 7]).unwrap(),
             "* ESEARCH (TAG \"t1\") UID REMOVEFROM (0 2:3) ADDTO (0 4:5)\r\n"
         );
-        // SORT: each new UID with its place in the new order.
+        // SORT: each new UID with its place in the new order, each one gone with its
+        // place in the old order, last first.
         assert_eq!(
             update_line(&ctx(true, &[9, 3]), &[8, 9, 3, 5]).unwrap(),
             "* ESEARCH (TAG \"t1\") UID ADDTO (1 8 4 5)\r\n"
+        );
+        assert_eq!(
+            update_line(&ctx(true, &[9, 3, 7, 1]), &[6, 9, 1]).unwrap(),
+            "* ESEARCH (TAG \"t1\") UID REMOVEFROM (3 7 2 3) ADDTO (1 6)\r\n"
         );
     }
 }

@@ -567,6 +567,10 @@ fn search_return(toks: &[Spanned], ret: usize) -> Result<(SearchReturn, usize), 
         }
         i += 1;
     }
+    // RFC 5267 §4.4, RFC 9394 §3.1: one PARTIAL or one ALL, not both.
+    if opts.all && opts.partial.is_some() {
+        return Err("PARTIAL and ALL cannot be combined");
+    }
     // RFC 4731 §3.1: RETURN () means ALL; so does a RETURN that asks for no result
     // data, only UPDATE (RFC 5267 §4.3 leaves it open; the client wants the result).
     if !(opts.min || opts.max || opts.count || opts.all || opts.save || opts.partial.is_some()) {

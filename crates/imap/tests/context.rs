@@ -88,6 +88,10 @@ async fn partial_pages_search_and_sort_results_from_either_end() {
     ] {
         assert_eq!(c.cmd(cmd).await, [reply, "A OK SORT completed"], "{cmd}");
     }
+    assert_eq!(
+        c.cmd("SEARCH RETURN (ALL PARTIAL 1:5) ALL").await,
+        ["A BAD PARTIAL and ALL cannot be combined"]
+    );
     for bad in [
         "SEARCH RETURN (PARTIAL 0:5) ALL",
         "SEARCH RETURN (PARTIAL 1:-5) ALL",
@@ -226,13 +230,13 @@ async fn a_live_sort_tells_where_new_messages_go() {
         ["* ESEARCH (TAG \"s2\") UID ADDTO (1 4 3 5)"],
         "{r:?}"
     );
-    // Expunged from a sorted result: REMOVEFROM.
+    // Expunged from a sorted result (4, 3, 5, 2, 1): REMOVEFROM with its place.
     d.cmd("UID STORE 2 +FLAGS.SILENT (\\Deleted)").await;
     d.cmd("EXPUNGE").await;
     let r = c.cmd("NOOP").await;
     assert_eq!(
         esearch(&r),
-        ["* ESEARCH (TAG \"s2\") UID REMOVEFROM (0 2)"],
+        ["* ESEARCH (TAG \"s2\") UID REMOVEFROM (4 2)"],
         "{r:?}"
     );
 }
@@ -243,20 +247,33 @@ async fn past_the_limit_noupdate_and_cancelupdate_ends_contexts() {
     srv.deliver(ALICE.0, 2).await;
     let mut c = srv.login(ALICE).await;
     c.cmd("SELECT INBOX").await;
-    // Updates name messages by UID.
+    // Results by sequence number are not kept live: NOUPDATE, and the result as asked.
     assert_eq!(
         c.cmd("SEARCH RETURN (UPDATE) ALL").await,
-        ["A BAD UPDATE needs UID SEARCH"]
+        [
+            "* NO [NOUPDATE \"A\"] Only UID SEARCH and UID SORT results are kept updated",
+            "* ESEARCH (TAG \"A\") ALL 1:2",
+            "A OK SEARCH completed"
+        ]
     );
+    let r = c
+        .cmd("SORT RETURN (COUNT UPDATE) (SUBJECT) UTF-8 ALL")
+        .await;
+    assert!(r[0].starts_with("* NO [NOUPDATE \"A\"]"), "{r:?}");
     assert_eq!(
-        c.cmd("SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL").await,
-        ["A BAD UPDATE needs UID SORT"]
+        r[1..],
+        ["* ESEARCH (TAG \"A\") COUNT 2", "A OK SORT completed"]
     );
     for n in 1..=5 {
         let tag = format!("t{n}");
         let r = tagged_cmd(&mut c, &tag, "UID SEARCH RETURN (UPDATE) ALL").await;
         assert_eq!(r.len(), 2, "{r:?}");
     }
+    // A live context's tag may not be reused for another.
+    assert_eq!(
+        tagged_cmd(&mut c, "t1", "UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL").await,
+        ["t1 BAD Tag reuse"]
+    );
     let r = tagged_cmd(&mut c, "t6", "UID SEARCH RETURN (UPDATE) ALL").await;
     assert!(r[0].starts_with("* NO [NOUPDATE \"t6\"] "), "{r:?}");
     assert_eq!(

@@ -33,9 +33,9 @@ pub async fn search<S: Stream>(
     uid: bool,
     ret: Option<SearchReturn>,
 ) -> Status<'static> {
-    if ret.as_ref().is_some_and(|r| r.update) && !uid {
-        // RFC 5267 §4.3: updates name messages by UID.
-        return bad(tag, "UPDATE needs UID SEARCH");
+    if ret.as_ref().is_some_and(|r| r.update) && crate::contexts::is_live(s, tag) {
+        // RFC 5267 §4.3: updates are told by tag, which must stay unambiguous.
+        return bad(tag, "Tag reuse");
     }
     let save = ret.as_ref().is_some_and(|r| r.save);
     if save {
@@ -65,7 +65,7 @@ pub async fn search<S: Stream>(
         .map(nz64);
     if ret.as_ref().is_some_and(|r| r.update) {
         let criteria = criteria.iter().map(|k| k.clone().into_static()).collect();
-        crate::contexts::start(s, tag, criteria, None, hits.clone());
+        crate::contexts::start(s, tag, uid, criteria, None, hits.clone());
     }
     let ret = ret.or_else(|| {
         s.rev2.then_some(SearchReturn {

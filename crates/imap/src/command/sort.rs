@@ -141,9 +141,9 @@ pub async fn sort<S: Stream>(
     if let Some(refusal) = search::unsupported_charset(tag, Some(charset)) {
         return refusal;
     }
-    if ret.as_ref().is_some_and(|r| r.update) && !uid {
-        // RFC 5267 §4.3: updates name messages by UID.
-        return bad(tag, "UPDATE needs UID SORT");
+    if ret.as_ref().is_some_and(|r| r.update) && crate::contexts::is_live(s, tag) {
+        // RFC 5267 §4.3: updates are told by tag, which must stay unambiguous.
+        return bad(tag, "Tag reuse");
     }
     let (hits, by_modseq) = match ordered(s, tag, keys, criteria).await {
         Ok(found) => found,
@@ -160,7 +160,7 @@ pub async fn sort<S: Stream>(
     if ret.as_ref().is_some_and(|r| r.update) {
         let criteria = criteria.iter().map(|k| k.clone().into_static()).collect();
         let keys = Some(keys.to_vec());
-        crate::contexts::start(s, tag, criteria, keys, numbers.clone());
+        crate::contexts::start(s, tag, uid, criteria, keys, numbers.clone());
     }
     match ret {
         Some(ret) => {
