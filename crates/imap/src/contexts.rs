@@ -1,5 +1,4 @@
-//! Live SEARCH and SORT results (RFC 5267 §4.3: CONTEXT=SEARCH, CONTEXT=SORT), and the
-//! PARTIAL result item (RFC 9394 §3.1) that ESEARCH and ESORT answers share.
+//! Live SEARCH and SORT results (RFC 5267 §4.3: CONTEXT=SEARCH, CONTEXT=SORT).
 //!
 //! A `UID SEARCH` or `UID SORT` with RETURN (UPDATE) leaves a context in the selected
 //! view: its criteria, its sort keys, and its result as last told (UIDs in result
@@ -36,7 +35,7 @@ use twinmail_net::Stream;
 
 use crate::{
     command::{search, sort},
-    extparse::Partial,
+    convert::ordered_set,
     session::{Session, State},
 };
 
@@ -206,7 +205,7 @@ fn update_line(ctx: &Context, now: &[u32]) -> Option<String> {
     let mut line = format!("* ESEARCH (TAG \"{}\") UID", ctx.tag.as_ref());
     if !removed.is_empty() {
         let pairs = match ctx.sort {
-            None => format!("0 {}", sort::runs(&removed)),
+            None => format!("0 {}", ordered_set(&removed)),
             Some(_) => ctx
                 .uids
                 .iter()
@@ -223,7 +222,7 @@ fn update_line(ctx: &Context, now: &[u32]) -> Option<String> {
         let pairs = match ctx.sort {
             None => {
                 let uids: Vec<u32> = added.iter().map(|&(_, u)| u).collect();
-                format!("0 {}", sort::runs(&uids))
+                format!("0 {}", ordered_set(&uids))
             }
             Some(_) => added
                 .iter()
@@ -237,22 +236,9 @@ fn update_line(ctx: &Context, now: &[u32]) -> Option<String> {
     Some(line)
 }
 
-/// `PARTIAL (range set)`, or `PARTIAL (range NIL)` when no match is in range
-/// (RFC 9394 §3.1): the matches at those positions of `numbers` (result order).
-pub fn partial_item(p: &Partial, numbers: &[u32]) -> String {
-    let picked = p.of(numbers);
-    let set = if picked.is_empty() {
-        "NIL".to_string()
-    } else {
-        sort::runs(picked)
-    };
-    format!("PARTIAL ({} {set})", p.text())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Context, partial_item, update_line};
-    use crate::extparse::Partial;
+    use super::{Context, update_line};
 
     fn ctx(sorted: bool, uids: &[u32]) -> Context {
         Context {
@@ -260,22 +246,6 @@ mod tests {
             criteria: Vec::new(),
             sort: sorted.then(Vec::new),
             uids: uids.to_vec(),
-        }
-    }
-
-    #[test]
-    fn partial_ranges_from_either_end() {
-        let n = [10, 11, 12, 20, 30];
-        let p = |t: &str| Partial::parse(t.as_bytes()).unwrap();
-        assert_eq!(partial_item(&p("1:3"), &n), "PARTIAL (1:3 10:12)");
-        assert_eq!(partial_item(&p("3:1"), &n), "PARTIAL (1:3 10:12)");
-        assert_eq!(partial_item(&p("-1:-2"), &n), "PARTIAL (-1:-2 20,30)");
-        assert_eq!(partial_item(&p("4:100"), &n), "PARTIAL (4:100 20,30)");
-        assert_eq!(partial_item(&p("6:9"), &n), "PARTIAL (6:9 NIL)");
-        assert_eq!(partial_item(&p("-6:-9"), &n), "PARTIAL (-6:-9 NIL)");
-        assert_eq!(partial_item(&p("-4:-9"), &n), "PARTIAL (-4:-9 10:11)");
-        for bad in ["0:3", "1:-3", "-1:2", "1", ":", "a:b", "1:99999999999"] {
-            assert!(Partial::parse(bad.as_bytes()).is_none(), "{bad}");
         }
     }
 

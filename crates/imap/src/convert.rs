@@ -236,3 +236,61 @@ pub fn wire_set(numbers: impl IntoIterator<Item = u32>) -> Option<SequenceSet> {
 pub fn vec1<T>(v: Vec<T>) -> Option<Vec1<T>> {
     Vec1::try_from(v).ok()
 }
+
+/// `numbers` in their order as a sequence set, ascending runs written as ranges
+/// (`3:5,1,9`): ESORT's ALL (RFC 5267 §3.2), PARTIAL results and context updates.
+pub fn ordered_set(numbers: &[u32]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let mut j = i;
+        while j + 1 < numbers.len() && numbers[j + 1] == numbers[j].wrapping_add(1) {
+            j += 1;
+        }
+        if i > 0 {
+            out.push(',');
+        }
+        if i == j {
+            let _ = write!(out, "{}", numbers[i]);
+        } else {
+            let _ = write!(out, "{}:{}", numbers[i], numbers[j]);
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// `PARTIAL (range set)`, or `PARTIAL (range NIL)` when no match is in range
+/// (RFC 9394 §3.1): the matches at those positions of `numbers` (result order).
+pub fn partial_item(p: &crate::extparse::Partial, numbers: &[u32]) -> String {
+    let picked = p.of(numbers);
+    let set = if picked.is_empty() {
+        "NIL".to_string()
+    } else {
+        ordered_set(picked)
+    };
+    format!("PARTIAL ({} {set})", p.text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partial_item;
+    use crate::extparse::Partial;
+
+    #[test]
+    fn partial_ranges_from_either_end() {
+        let n = [10, 11, 12, 20, 30];
+        let p = |t: &str| Partial::parse(t.as_bytes()).unwrap();
+        assert_eq!(partial_item(&p("1:3"), &n), "PARTIAL (1:3 10:12)");
+        assert_eq!(partial_item(&p("3:1"), &n), "PARTIAL (1:3 10:12)");
+        assert_eq!(partial_item(&p("-1:-2"), &n), "PARTIAL (-1:-2 20,30)");
+        assert_eq!(partial_item(&p("4:100"), &n), "PARTIAL (4:100 20,30)");
+        assert_eq!(partial_item(&p("6:9"), &n), "PARTIAL (6:9 NIL)");
+        assert_eq!(partial_item(&p("-6:-9"), &n), "PARTIAL (-6:-9 NIL)");
+        assert_eq!(partial_item(&p("-4:-9"), &n), "PARTIAL (-4:-9 10:11)");
+        for bad in ["0:3", "1:-3", "-1:2", "1", ":", "a:b", "1:99999999999"] {
+            assert!(Partial::parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+}

@@ -17,7 +17,7 @@ use twinmail_store::{Account, Flags, StoreError, UidSet};
 
 use crate::{
     command::{catenate, existing_mailbox, store_failed},
-    convert::{bad, no, nz, ok, store_flags},
+    convert::{bad, no, nz, ok, ordered_set, store_flags},
     multiappend::{Content, MultiAppend},
     session::Session,
 };
@@ -175,32 +175,12 @@ async fn store_all<S: Stream>(
         },
         _ => {
             let uidvalidity = placed.first().map_or(0, |p| p.uidvalidity);
-            let set = uid_set_text(placed.iter().map(|p| p.uid));
+            let uids: Vec<u32> = placed.iter().map(|p| p.uid).collect();
+            let set = ordered_set(&uids);
             Code::Other(CodeOther::unvalidated(
                 format!("APPENDUID {uidvalidity} {set}").into_bytes(),
             ))
         }
     };
     ok(tag, Some(code), "APPEND completed")
-}
-
-/// UIDs in the order given as an RFC 4315 uid-set, runs of consecutive ones as `a:b`.
-fn uid_set_text(uids: impl Iterator<Item = u32>) -> String {
-    let mut runs: Vec<(u32, u32)> = Vec::new();
-    for uid in uids {
-        match runs.last_mut() {
-            Some((_, end)) if end.checked_add(1) == Some(uid) => *end = uid,
-            _ => runs.push((uid, uid)),
-        }
-    }
-    runs.iter()
-        .map(|&(a, b)| {
-            if a == b {
-                a.to_string()
-            } else {
-                format!("{a}:{b}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }

@@ -241,7 +241,7 @@ pub fn esearch(
         let _ = write!(line, " ALL {}", ranges.join(","));
     }
     if let Some(p) = &ret.partial {
-        let _ = write!(line, " {}", crate::contexts::partial_item(p, hits));
+        let _ = write!(line, " {}", crate::convert::partial_item(p, hits));
     }
     if let Some(m) = modseq {
         let _ = write!(line, " MODSEQ {m}");

@@ -17,7 +17,7 @@ use twinmail_net::Stream;
 
 use crate::{
     command::{search, store_failed},
-    convert::{bad, nz, nz64, ok, uid_set},
+    convert::{bad, nz, nz64, ok, ordered_set, partial_item, uid_set},
     extparse::SearchReturn,
     session::{Session, State},
     sortkeys::{Fields, Fixed},
@@ -321,30 +321,6 @@ fn order<K: Ord>(mut pairs: Vec<(K, usize)>, reverse: bool) -> Vec<usize> {
     pairs.into_iter().map(|p| p.1).collect()
 }
 
-/// `numbers` in their order as a sequence set, ascending runs written as ranges
-/// (`3:5,1,9`): ESORT's ALL (RFC 5267 §3.2) and every set told in result order.
-pub fn runs(numbers: &[u32]) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let mut i = 0;
-    while i < numbers.len() {
-        let mut j = i;
-        while j + 1 < numbers.len() && numbers[j + 1] == numbers[j].wrapping_add(1) {
-            j += 1;
-        }
-        if i > 0 {
-            out.push(',');
-        }
-        if i == j {
-            let _ = write!(out, "{}", numbers[i]);
-        } else {
-            let _ = write!(out, "{}:{}", numbers[i], numbers[j]);
-        }
-        i = j + 1;
-    }
-    out
-}
-
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` for SORT RETURN
 /// (RFC 5267 §3.2): MIN and MAX are the first and last in sort order, ALL lists every
 /// match in sort order (ascending runs written as ranges); PARTIAL (RFC 9394) the
@@ -373,10 +349,10 @@ fn esort(
         let _ = write!(line, " COUNT {}", numbers.len());
     }
     if ret.all && !numbers.is_empty() {
-        let _ = write!(line, " ALL {}", runs(numbers));
+        let _ = write!(line, " ALL {}", ordered_set(numbers));
     }
     if let Some(p) = &ret.partial {
-        let _ = write!(line, " {}", crate::contexts::partial_item(p, numbers));
+        let _ = write!(line, " {}", partial_item(p, numbers));
     }
     if let Some(m) = modseq {
         let _ = write!(line, " MODSEQ {m}");
