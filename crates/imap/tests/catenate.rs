@@ -170,6 +170,27 @@ async fn a_message_past_the_size_limit_is_toobig() {
 }
 
 #[tokio::test]
+async fn url_parts_are_capped_per_command() {
+    let srv = start().await;
+    let mut c = alice_with_mixed(&srv).await;
+    // 64 tiny URL parts are fine; one more, over two messages, is not.
+    let urls = |n: usize| " URL /INBOX/;UID=1/;PARTIAL=0.1".repeat(n);
+    let r = c
+        .cmd(&format!("APPEND Drafts CATENATE ({})", &urls(64)[1..]))
+        .await;
+    assert!(tagged(&r).starts_with("A OK"), "{r:?}");
+    let r = c
+        .cmd(&format!(
+            "APPEND Drafts CATENATE ({}) CATENATE ({})",
+            &urls(32)[1..],
+            &urls(33)[1..]
+        ))
+        .await;
+    assert_eq!(r, ["A NO [LIMIT] At most 64 URL parts in one APPEND"]);
+    assert_eq!(stored(&srv, "Drafts").await, [b"F".repeat(64)]);
+}
+
+#[tokio::test]
 async fn catenate_inside_multiappend_is_all_or_nothing() {
     let srv = start().await;
     let mut c = alice_with_mixed(&srv).await;

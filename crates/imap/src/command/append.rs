@@ -56,7 +56,8 @@ pub async fn append<S: Stream>(
 /// is checked and built (flags, CATENATE's URLs) before the first is stored, so a BAD,
 /// a [BADURL] or a [TOOBIG] in the last leaves the mailbox as it was. The bytes of
 /// literal messages stay in the command's buffer until each is written; built ones
-/// together are capped at the largest APPEND literal (`max_literal_size`).
+/// together are capped at the largest APPEND literal (`max_literal_size`), and their
+/// URL parts at `catenate::MAX_URLS`.
 pub async fn multiappend<S: Stream>(
     s: &mut Session<S>,
     tag: &Tag<'static>,
@@ -67,7 +68,10 @@ pub async fn multiappend<S: Stream>(
         Ok(found) => found,
         Err(status) => return status,
     };
-    let mut budget = s.imap.settings.max_literal_size as usize;
+    let mut budget = catenate::Budget {
+        bytes: s.imap.settings.max_literal_size as usize,
+        urls: catenate::MAX_URLS,
+    };
     let mut ready = Vec::with_capacity(m.parts.len());
     for part in &m.parts {
         let flags = match store_flags(&part.flags) {

@@ -29,9 +29,21 @@ use crate::{
     session::{Session, State},
 };
 
+/// Most URL parts one APPEND command may have, over all its messages: each reads a whole
+/// message from the store, however little of it (`;PARTIAL=0.1`) it takes.
+pub const MAX_URLS: usize = 64;
+
+/// What the messages of one APPEND command may still cost.
+pub struct Budget {
+    /// Bytes the messages built so far may still grow by (starts at the largest APPEND
+    /// literal, `max_literal_size`); past it, NO [TOOBIG].
+    pub bytes: usize,
+    /// URL parts still allowed (starts at `MAX_URLS`); past it, NO [LIMIT].
+    pub urls: usize,
+}
+
 /// Joins `parts` into one message. TEXT parts are ranges of `command`; URL parts are
-/// read from the store. `budget` is how many bytes built messages may still take
-/// (shared by all messages of one APPEND); past it, NO [TOOBIG]. What is built counts
+/// read from the store. `budget` is shared by all messages of one APPEND. What is built counts
 /// towards the bytes all sessions may hold in memory, as literals do (`Session::hold`);
 /// past that, NO [LIMIT] (RFC 5530), to try again later.
 pub async fn assemble<S: Stream>(
@@ -40,15 +52,23 @@ pub async fn assemble<S: Stream>(
     account: &Account,
     parts: &[CatPart],
     command: &[u8],
-    budget: &mut usize,
+    budget: &mut Budget,
 ) -> Result<Vec<u8>, Status<'static>> {
     let mut out = Vec::new();
     for part in parts {
         let piece = match part {
             CatPart::Text(range) => command.get(range.clone()).unwrap_or_default().to_vec(),
-            CatPart::Url(url) => resolve(s, tag, account, url).await?,
+            CatPart::Url(url) => {
+                if budget.urls == 0 {
+                    let code = Code::Other(CodeOther::unvalidated(&b"LIMIT"[..]));
+                    let text = format!("At most {MAX_URLS} URL parts in one APPEND");
+                    return Err(no(tag, Some(code), text));
+                }
+                budget.urls -= 1;
+                resolve(s, tag, account, url).await?
+            }
         };
-        if piece.len() > *budget {
+        if piece.len() > budget.bytes {
             return Err(no(
                 tag,
                 Some(Code::TooBig),
@@ -61,7 +81,7 @@ pub async fn assemble<S: Stream>(
             let text = "Too many messages in memory, try again later";
             return Err(no(tag, Some(code), text.into()));
         }
-        *budget -= piece.len();
+        budget.bytes -= piece.len();
         out.extend_from_slice(&piece);
     }
     Ok(out)
