@@ -67,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
             Fields {
                 subject,
                 reply,
-                message_id: p.get(1).filter(|&&b| b % 8 != 0).map(|b| (b % 16).to_string()),
+                message_id: p
+                    .get(1)
+                    .filter(|&&b| b % 8 != 0)
+                    .map(|b| (b % 16).to_string()),
                 references: p
                     .iter()
                     .skip(2)

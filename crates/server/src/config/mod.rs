@@ -101,6 +101,12 @@ section! {
         /// NOOP, RSET, VRFY, EXPN and HELP commands a session may send before each further
         /// one counts as an error (towards max_errors); counted afresh after each message.
         pub junk_command_limit: u32 = 100,
+        /// File a `\Seen` copy of what a logged-in user sends through submission in their
+        /// Sent folder, so their client need not upload it again. Each user can override
+        /// this with the server METADATA entry
+        /// /private/vendor/vendor.twinmail/save-sent ("yes" or "no"). Off by default:
+        /// most clients save their own copy, and two would be one too many.
+        pub save_sent: bool = false,
     }
 }
 
@@ -957,6 +963,7 @@ impl SmtpConfig {
         s.enforce_sync = self.enforce_sync;
         s.greet_delay = Duration::from_millis(self.greet_delay_ms);
         s.junk_command_limit = self.junk_command_limit;
+        s.save_sent = self.save_sent;
         s
     }
 }
