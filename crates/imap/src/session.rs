@@ -335,10 +335,10 @@ impl<S: Stream> Session<S> {
                         self.conn.discard_input();
                         return End::StartTls(self.conn.stream.into_inner());
                     }
-                    if let Some(slot) = self.compress.take() {
-                        if self.start_compression(slot).await.is_err() {
-                            return End::Closed;
-                        }
+                    if let Some(slot) = self.compress.take()
+                        && self.start_compression(slot).await.is_err()
+                    {
+                        return End::Closed;
                     }
                     if self.framer.at_boundary() {
                         // The last message's command is done: its literals are gone.
