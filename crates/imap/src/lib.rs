@@ -2,7 +2,7 @@
 //! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE, QRESYNC,
 //! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
 //! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
-//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND and WITHIN, over the store; IMAP4rev2
+//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND, WITHIN and PREVIEW, over the store; IMAP4rev2
 //! (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
@@ -24,6 +24,7 @@ mod framing;
 #[doc(hidden)]
 pub mod extparse;
 mod message;
+mod preview;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_multiappend.rs); not an API.
 #[doc(hidden)]
 pub mod multiappend;

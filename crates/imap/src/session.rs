@@ -1106,6 +1106,8 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "ESORT",
         "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES",
+        // RFC 8970 (`preview.rs`).
+        "PREVIEW",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));
