@@ -1110,6 +1110,8 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "THREAD=REFS",
         // RFC 8970 (`preview.rs`).
         "PREVIEW",
+        // RFC 5255 §4: i;unicode-casemap for SEARCH and SORT (`casemap.rs`).
+        "I18NLEVEL=1",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));

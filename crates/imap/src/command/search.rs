@@ -1,5 +1,5 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4). Every key of RFC 3501; strings match as
-//! case-insensitive substrings (UTF-8). Keys that need the message bytes load them only
+//! substrings under i;unicode-casemap (RFC 5051, `casemap`; I18NLEVEL=1, RFC 5255). Keys that need the message bytes load them only
 //! when asked. With RETURN options (ESEARCH, RFC 4731), or for IMAP4rev2 clients
 //! (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of SEARCH. RETURN (SAVE)
 //! (SEARCHRES, RFC 5182) keeps the result, as UIDs, for `$` (see `saved.rs`).
@@ -15,6 +15,7 @@ use twinmail_net::Stream;
 use twinmail_store::{Message, UidSet, now_unix};
 
 use crate::{
+    casemap::fold,
     command::store_failed,
     convert::{bad, nz, nz64, ok},
     extparse::SearchReturn,
@@ -390,7 +391,7 @@ impl<'a> Ctx<'a> {
         if self.header_has(name, v) {
             return true;
         }
-        let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
+        let needle = fold(&String::from_utf8_lossy(v.as_ref()));
         let Some(parsed) = self.parsed() else {
             return false;
         };
@@ -403,7 +404,7 @@ impl<'a> Ctx<'a> {
                 format!("{display} <{address}>"),
             ]
             .iter()
-            .any(|s| s.to_lowercase().contains(&needle))
+            .any(|s| fold(s).contains(&needle))
         };
         parsed.parts[0]
             .headers
@@ -412,16 +413,16 @@ impl<'a> Ctx<'a> {
             .any(|h| match &h.value {
                 HeaderValue::Address(Address::List(list)) => list.iter().any(addr_has),
                 HeaderValue::Address(Address::Group(groups)) => groups.iter().any(|g| {
-                    g.name
-                        .as_deref()
-                        .is_some_and(|n| n.to_lowercase().contains(&needle))
+                    g.name.as_deref().is_some_and(|n| fold(n).contains(&needle))
                         || g.addresses.iter().any(addr_has)
                 }),
                 _ => false,
             })
     }
 
-    /// The unfolded values of every header called `name` contain `v`.
+    /// The unfolded values of every header called `name` contain `v`: as they stand in
+    /// the message, or decoded (RFC 2047 encoded words, so `SUBJECT "Ärger"` finds
+    /// `=?UTF-8?Q?=C3=84rger?=`).
     fn header_has(&self, name: &str, v: &AString<'_>) -> bool {
         let header_end = self
             .raw
@@ -431,19 +432,38 @@ impl<'a> Ctx<'a> {
         let header = String::from_utf8_lossy(&self.raw[..header_end])
             .replace("\r\n ", " ")
             .replace("\r\n\t", " ");
-        let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
-        header.split("\r\n").any(|line| {
+        let needle = fold(&String::from_utf8_lossy(v.as_ref()));
+        let raw = header.split("\r\n").any(|line| {
             line.split_once(':').is_some_and(|(n, val)| {
                 n.trim().eq_ignore_ascii_case(name)
-                    && (needle.is_empty() || val.to_lowercase().contains(&needle))
+                    && (needle.is_empty() || fold(val).contains(&needle))
             })
-        })
+        });
+        raw || self.decoded_has(name, &needle)
+    }
+
+    /// A decoded text value of a header called `name` contains the folded `needle`.
+    fn decoded_has(&self, name: &str, needle: &str) -> bool {
+        let Some(parsed) = self.parsed() else {
+            return false;
+        };
+        parsed.parts[0]
+            .headers
+            .iter()
+            .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
+            .any(|h| match &h.value {
+                HeaderValue::Text(t) => fold(t).contains(needle),
+                HeaderValue::TextList(l) => l.iter().any(|t| fold(t).contains(needle)),
+                _ => false,
+            })
     }
 }
 
+/// `hay` (as UTF-8, lossily) contains `v` under i;unicode-casemap (RFC 5255 §4.3:
+/// I18NLEVEL=1's comparator for SEARCH).
 fn contains(hay: &[u8], v: &AString<'_>) -> bool {
-    let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
-    String::from_utf8_lossy(hay)
-        .to_lowercase()
-        .contains(&needle)
+    crate::casemap::contains(
+        &String::from_utf8_lossy(hay),
+        &String::from_utf8_lossy(v.as_ref()),
+    )
 }
