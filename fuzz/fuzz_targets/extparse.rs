@@ -1,5 +1,5 @@
 //! Fuzzes the pre-parser for the commands imap-codec cannot decode (extended LIST,
-//! SEARCH RETURN, SEARCHRES's `$`) on its own: any bytes, with and without the CRLF
+//! SEARCH RETURN, SEARCHRES's `$`, FETCH PREVIEW) on its own: any bytes, with and without the CRLF
 //! every complete command ends in. It must never panic, and what it rescues must keep
 //! the tag the bytes started with.
 #![no_main]
