@@ -2,7 +2,7 @@
 //! so case and compatibility forms do not matter in non-ASCII text: "Ärger" finds
 //! "ärger", "file" finds "ﬁle" (the ligature), "STRASSE" finds "Straße"; SORT (SUBJECT)
 //! puts "Ärger" among the A's, not after Z. Encoded (RFC 2047) and raw UTF-8 headers
-//! alike.
+//! alike, and bodies as decoded text (quoted-printable, base64, other charsets).
 
 mod common;
 
@@ -92,4 +92,35 @@ async fn sort_orders_folded_subjects() {
     assert_eq!(r, ["* SORT 4 2 5 3 6 1", "A OK SORT completed"]);
     let r = c.cmd("SORT (REVERSE SUBJECT) UTF-8 ALL").await;
     assert_eq!(r, ["* SORT 1 6 3 5 2 4", "A OK SORT completed"]);
+}
+
+#[tokio::test]
+async fn body_search_reads_decoded_text() {
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    for msg in [
+        // "Grüße aus Köln" in quoted-printable Latin-1.
+        "Subject: qp\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe aus K=F6ln\r\n",
+        // "Ärger" in base64 UTF-8, inside a multipart.
+        "Subject: b64\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nw4RyZ2VyIGltIELDvHJv\r\n--x--\r\n",
+        "Subject: plain\r\n\r\nnothing to see\r\n",
+    ] {
+        let r = c
+            .cmd(&format!("APPEND INBOX {{{}+}}\r\n{msg}", msg.len()))
+            .await;
+        assert!(r.last().unwrap().starts_with("A OK"), "{r:?}");
+    }
+    c.cmd("SELECT INBOX").await;
+    const OK: &str = "A OK SEARCH completed";
+    for (key, text, hits) in [
+        ("BODY", "GRÜSSE", "* SEARCH 1"),
+        ("TEXT", "köln", "* SEARCH 1"),
+        ("BODY", "ärger im büro", "* SEARCH 2"),
+        ("TEXT", "ÄRGER", "* SEARCH 2"),
+        ("BODY", "see", "* SEARCH 3"),
+        ("BODY", "zürich", "* SEARCH"),
+    ] {
+        let r = search(&mut c, key, text).await;
+        assert_eq!(r, [hits, OK], "{key} {text}");
+    }
 }

@@ -129,6 +129,7 @@ pub async fn matching<S: Stream>(
             view,
             sets: &sets,
             parsed: std::cell::OnceCell::new(),
+            whole: std::cell::OnceCell::new(),
         };
         if criteria.iter().all(|k| ctx.matches(k)) {
             hits.push((seq, m));
@@ -274,6 +275,17 @@ struct Ctx<'a> {
     sets: &'a SetCache,
     /// The message's header parsed, once a key needs it (address keys, SENT*).
     parsed: std::cell::OnceCell<Option<mail_parser::Message<'a>>>,
+    /// The whole message parsed, once BODY or TEXT did not match its raw bytes.
+    whole: std::cell::OnceCell<Option<mail_parser::Message<'a>>>,
+}
+
+/// The message's header names a Content-Transfer-Encoding or a Content-Type (a
+/// multipart, a charset): only then may its text read differently once decoded.
+fn is_mime(raw: &[u8]) -> bool {
+    let header = message::header(raw);
+    header
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"\ncontent-"))
 }
 
 /// The sets of one SEARCH's criteria as `UidSet`s, each resolved on first use: building
@@ -340,8 +352,8 @@ impl<'a> Ctx<'a> {
             To(v) => self.address_has("To", v),
             Subject(v) => self.header_has("Subject", v),
             Header(name, v) => self.header_has(&String::from_utf8_lossy(name.as_ref()), v),
-            Body(v) => contains(self.body(), v),
-            Text(v) => contains(self.raw, v),
+            Body(v) => contains(self.body(), v) || self.decoded_text_has(v),
+            Text(v) => contains(self.raw, v) || self.decoded_text_has(v),
             ModSequence { modseq, .. } => self.m.modseq >= *modseq,
             // WITHIN (RFC 5032 §3): an interval in seconds back from now, against the
             // internal date, both ends included.
@@ -364,6 +376,27 @@ impl<'a> Ctx<'a> {
         self.parsed
             .get_or_init(|| message::parse(message::header(self.raw)))
             .as_ref()
+    }
+
+    /// A text part of the message, decoded (Content-Transfer-Encoding and charset, by
+    /// mail-parser), contains `v`: so BODY "Grüße" finds a quoted-printable Latin-1
+    /// "Gr=FC=DFe" (RFC 5255 §4: I18NLEVEL=1 compares decoded text). Only a MIME message
+    /// can hold encoded text; any other is its own text, which the raw match has
+    /// searched already, and is not parsed.
+    fn decoded_text_has(&self, v: &AString<'_>) -> bool {
+        if !is_mime(self.raw) {
+            return false;
+        }
+        let Some(msg) = self.whole.get_or_init(|| message::parse(self.raw)) else {
+            return false;
+        };
+        let needle = fold(&String::from_utf8_lossy(v.as_ref()));
+        msg.parts.iter().any(|p| match &p.body {
+            mail_parser::PartType::Text(t) | mail_parser::PartType::Html(t) => {
+                fold(t).contains(&needle)
+            }
+            _ => false,
+        })
     }
 
     fn sent_day(&self) -> Option<NaiveDate> {
