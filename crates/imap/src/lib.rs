@@ -25,7 +25,9 @@ mod framing;
 #[doc(hidden)]
 pub mod extparse;
 mod message;
-mod preview;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_preview.rs); not an API.
+#[doc(hidden)]
+pub mod preview;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_multiappend.rs); not an API.
 #[doc(hidden)]
 pub mod multiappend;

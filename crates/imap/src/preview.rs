@@ -15,6 +15,13 @@
 /// RFC 8970 §3.1: a preview is at most 256 characters long.
 pub const MAX_CHARS: usize = 256;
 
+/// The PREVIEW of a message's bytes (parsed whole): empty when it has no text part.
+pub fn of_message(raw: &[u8]) -> String {
+    crate::message::parse(raw)
+        .map(|m| preview(&m))
+        .unwrap_or_default()
+}
+
 /// The PREVIEW of a parsed message: empty when it has no text part.
 pub fn preview(msg: &mail_parser::Message<'_>) -> String {
     // body_text(0) is the first part of the message's "text body" list: the text/plain
@@ -264,6 +271,29 @@ mod tests {
         assert_eq!(html_text(&amps).len(), amps.len());
         assert_eq!(html_text(&"<".repeat(1 << 20)), "");
         assert_eq!(html_text(&"<a>".repeat(1 << 18)), "");
+    }
+
+    /// What the fuzz target (fuzz/fuzz_targets/imap_preview.rs) checks of every input.
+    fn well_formed(text: &str) {
+        assert!(text.chars().count() <= MAX_CHARS, "{text:?}");
+        assert!(!text.starts_with(' ') && !text.ends_with(' '), "{text:?}");
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+    }
+
+    #[test]
+    fn hostile_messages_give_well_formed_previews() {
+        for raw in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"Content-Type: text/html\r\n\r\n<p>\x00\x01 a\tb\r\n</p>",
+            b"Content-Type: text/plain; charset=utf-16\r\n\r\n\xff\xfe\x00\xd8",
+            b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n--a\r\n",
+            b"Content-Transfer-Encoding: base64\r\n\r\n!!!!",
+        ] {
+            well_formed(&of_message(raw));
+        }
+        let long = format!("Subject: x\r\n\r\n{}", " \u{a0}word\r\n".repeat(500));
+        well_formed(&of_message(long.as_bytes()));
     }
 
     #[test]
