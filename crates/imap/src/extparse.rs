@@ -94,7 +94,7 @@ pub struct Rewrite {
     pub preview: Option<PreviewRequest>,
 }
 
-/// FETCH PREVIEW (RFC 8970 §3), as the client asked for it.
+/// FETCH PREVIEW (RFC 8970), as the client asked for it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PreviewRequest {
     /// PREVIEW (LAZY): the client would rather get NIL than wait for a preview that is
@@ -319,7 +319,7 @@ fn sequence_command(bytes: &[u8], from: usize, to: usize) -> Result<Rescued, &'s
     })
 }
 
-/// `[UID] FETCH set items [modifiers]` whose items name PREVIEW (RFC 8970 §5:
+/// `[UID] FETCH set items [modifiers]` whose items name PREVIEW (RFC 8970, formal syntax:
 /// `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`, the only preview-mod being
 /// LAZY); `at` indexes FETCH. None when no PREVIEW item is there. PREVIEW counts only
 /// as an item of its own: at the top of the item list, never inside a section's field

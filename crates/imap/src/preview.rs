@@ -8,11 +8,11 @@
 //! either side of a block tag (`<h1>Hello</h1><p>you` reads "Helloyou") whenever the
 //! first word was ended by a tag, which is how most HTML mail starts.
 //!
-//! RFC 8970 §3.1: the preview is plain UTF-8 text of at most 256 characters, with no
+//! RFC 8970: the preview is plain UTF-8 text of at most 256 characters, with no
 //! meaning attached to where it is cut; an empty string when the message has no text
 //! to show, NIL when the server has none to give (yet).
 
-/// RFC 8970 §3.1: a preview is at most 256 characters long.
+/// RFC 8970: a preview is at most 256 characters long.
 pub const MAX_CHARS: usize = 256;
 
 /// The PREVIEW of a message's bytes (parsed whole): empty when it has no text part.

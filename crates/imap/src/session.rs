@@ -1106,7 +1106,7 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "ESORT",
         "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES",
-        // draft-ietf-morg-inthread §4 (`threading::refs`).
+        // draft-ietf-morg-inthread (`threading::refs`).
         "THREAD=REFS",
         // RFC 8970 (`preview.rs`).
         "PREVIEW",

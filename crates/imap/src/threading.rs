@@ -1,5 +1,5 @@
 //! The two threading algorithms of RFC 5256 §3 (ORDEREDSUBJECT and REFERENCES), REFS
-//! (draft-ietf-morg-inthread §4: REFERENCES without subject grouping, by arrival date,
+//! (draft-ietf-morg-inthread: REFERENCES without subject grouping, by arrival date,
 //! threads in the order of their newest messages), and the THREAD response they make.
 //! Hand-written: no crate implements RFC 5256's variant of JWZ threading (dummy
 //! pruning, subject grouping and date order are its own).
@@ -313,7 +313,7 @@ pub fn references(items: &[Item<'_>]) -> String {
     write(&t, &top)
 }
 
-/// THREAD=REFS (draft-ietf-morg-inthread §4): REFERENCES' linking and pruning (steps 1
+/// THREAD=REFS (draft-ietf-morg-inthread): REFERENCES' linking and pruning (steps 1
 /// to 3) without its subject grouping (step 5); siblings in order of arrival (`date` is
 /// INTERNALDATE here), and the threads in order of their newest message's arrival, so
 /// the thread that last grew comes last. Ties go by the place in the mailbox.

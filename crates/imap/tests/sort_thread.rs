@@ -1,6 +1,7 @@
 //! SORT (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT) and THREAD (RFC 5256
-//! ORDEREDSUBJECT and REFERENCES; REFS of draft-ietf-morg-inthread) as a client sees them: every expected answer below is
-//! worked out by hand from the RFC's rules, not copied from the server's output.
+//! ORDEREDSUBJECT and REFERENCES; REFS of draft-ietf-morg-inthread) as a client sees
+//! them: every expected answer below is worked out by hand from the RFC's rules, not
+//! copied from the server's output.
 
 mod common;
 

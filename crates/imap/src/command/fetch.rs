@@ -1,8 +1,8 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5), with BINARY (RFC 3516), CONDSTORE's
-//! CHANGEDSINCE and QRESYNC's VANISHED (RFC 7162), and PREVIEW (RFC 8970). A non-PEEK body fetch sets \Seen first
-//! (unless the mailbox was EXAMINEd) and reports the new flags. Responses are handed to the
-//! wire message by message, so a FETCH of a whole large mailbox never sits in memory at
-//! once.
+//! CHANGEDSINCE and QRESYNC's VANISHED (RFC 7162), and PREVIEW (RFC 8970). A non-PEEK
+//! body fetch sets \Seen first (unless the mailbox was EXAMINEd) and reports the new
+//! flags. Responses are handed to the wire message by message, so a FETCH of a whole
+//! large mailbox never sits in memory at once.
 
 use chrono::{TimeZone, Utc};
 use imap_types::{
@@ -180,7 +180,7 @@ pub async fn fetch<S: Stream>(
         if changed_since.is_some_and(|since| m.modseq <= since) {
             continue;
         }
-        // PREVIEW (LAZY) over a large message is NIL (RFC 8970 §3.2: a server may answer
+        // PREVIEW (LAZY) over a large message is NIL (RFC 8970: a server may answer
         // NIL when a preview is not readily at hand, and the client asks again without
         // LAZY when it wants one): reading and parsing megabytes for a list entry is
         // exactly the cost LAZY lets a client opt out of. Without LAZY it is made.

@@ -1,8 +1,10 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4). Every key of RFC 3501; strings match as
-//! substrings under i;unicode-casemap (RFC 5051, `casemap`; I18NLEVEL=1, RFC 5255). Keys that need the message bytes load them only
-//! when asked. With RETURN options (ESEARCH, RFC 4731), or for IMAP4rev2 clients
-//! (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of SEARCH. RETURN (SAVE)
-//! (SEARCHRES, RFC 5182) keeps the result, as UIDs, for `$` (see `saved.rs`).
+//! substrings under i;unicode-casemap (RFC 5051, `casemap`; I18NLEVEL=1, RFC 5255), in
+//! the text as it stands and, for BODY and TEXT, as decoded. Keys that need the message
+//! bytes load them only when asked. With RETURN options (ESEARCH, RFC 4731), or for
+//! IMAP4rev2 clients (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of
+//! SEARCH. RETURN (SAVE) (SEARCHRES, RFC 5182) keeps the result, as UIDs, for `$` (see
+//! `saved.rs`).
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use imap_types::{

@@ -1,5 +1,5 @@
 //! THREAD and UID THREAD (RFC 5256 §3) with ORDEREDSUBJECT, REFERENCES and REFS
-//! (draft-ietf-morg-inthread §4): the messages SEARCH would find, threaded by
+//! (draft-ietf-morg-inthread): the messages SEARCH would find, threaded by
 //! `threading`, answered with `* THREAD`.
 
 use imap_types::{
