@@ -110,10 +110,19 @@ async fn body_search_reads_decoded_text() {
             .await;
         assert!(r.last().unwrap().starts_with("A OK"), "{r:?}");
     }
+    // "Grüße" as 8-bit Latin-1 bytes, not transfer-encoded: only its charset says how
+    // to read it.
+    let latin1 = b"Subject: 8bit\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"ISO-8859-1\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\xfc\xdfe\r\n";
+    c.0.send(format!("A APPEND INBOX {{{}+}}\r\n", latin1.len()).as_bytes())
+        .await;
+    c.0.send(latin1).await;
+    c.0.send(b"\r\n").await;
+    let r = c.until_tagged().await;
+    assert!(r.last().unwrap().starts_with("A OK"), "{r:?}");
     c.cmd("SELECT INBOX").await;
     const OK: &str = "A OK SEARCH completed";
     for (key, text, hits) in [
-        ("BODY", "GRÜSSE", "* SEARCH 1"),
+        ("BODY", "GRÜSSE", "* SEARCH 1 4"),
         ("TEXT", "köln", "* SEARCH 1"),
         ("BODY", "ärger im büro", "* SEARCH 2"),
         ("TEXT", "ÄRGER", "* SEARCH 2"),

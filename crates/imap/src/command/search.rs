@@ -281,13 +281,29 @@ struct Ctx<'a> {
     whole: std::cell::OnceCell<Option<mail_parser::Message<'a>>>,
 }
 
-/// The message's header names a Content-Transfer-Encoding or a Content-Type (a
-/// multipart, a charset): only then may its text read differently once decoded.
-fn is_mime(raw: &[u8]) -> bool {
-    let header = message::header(raw);
-    header
-        .windows(9)
-        .any(|w| w.eq_ignore_ascii_case(b"\ncontent-"))
+/// The message may hold text that reads differently once decoded: it names a
+/// quoted-printable or base64 transfer encoding, or a charset other than UTF-8 and
+/// US-ASCII (UTF-8's subset). A few passes over the bytes, far cheaper than a parse.
+fn may_be_encoded(raw: &[u8]) -> bool {
+    let has = |word: &[u8]| {
+        raw.windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    if has(b"quoted-printable") || has(b"base64") {
+        return true;
+    }
+    const CHARSET: &[u8] = b"charset=";
+    raw.windows(CHARSET.len()).enumerate().any(|(at, w)| {
+        if !w.eq_ignore_ascii_case(CHARSET) {
+            return false;
+        }
+        let value = &raw[at + CHARSET.len()..];
+        let value = value.strip_prefix(b"\"").unwrap_or(value);
+        let utf8 = [&b"utf-8"[..], b"utf8", b"us-ascii"]
+            .iter()
+            .any(|c| value.len() >= c.len() && value[..c.len()].eq_ignore_ascii_case(c));
+        !utf8
+    })
 }
 
 /// The sets of one SEARCH's criteria as `UidSet`s, each resolved on first use: building
@@ -382,11 +398,11 @@ impl<'a> Ctx<'a> {
 
     /// A text part of the message, decoded (Content-Transfer-Encoding and charset, by
     /// mail-parser), contains `v`: so BODY "Grüße" finds a quoted-printable Latin-1
-    /// "Gr=FC=DFe" (RFC 5255 §4: I18NLEVEL=1 compares decoded text). Only a MIME message
-    /// can hold encoded text; any other is its own text, which the raw match has
-    /// searched already, and is not parsed.
+    /// "Gr=FC=DFe" (RFC 5255 §4: I18NLEVEL=1 compares decoded text). A message whose
+    /// text is neither transfer-encoded nor in a charset other than UTF-8 is its own
+    /// text, which the raw match has searched already: it is not parsed.
     fn decoded_text_has(&self, v: &AString<'_>) -> bool {
-        if !is_mime(self.raw) {
+        if !may_be_encoded(self.raw) {
             return false;
         }
         let Some(msg) = self.whole.get_or_init(|| message::parse(self.raw)) else {
@@ -468,13 +484,19 @@ impl<'a> Ctx<'a> {
             .replace("\r\n ", " ")
             .replace("\r\n\t", " ");
         let needle = fold(&String::from_utf8_lossy(v.as_ref()));
+        // Whether a value holds an encoded word: only then can decoding change it, and
+        // only then is the header parsed for it.
+        let mut encoded = false;
         let raw = header.split("\r\n").any(|line| {
             line.split_once(':').is_some_and(|(n, val)| {
-                n.trim().eq_ignore_ascii_case(name)
-                    && (needle.is_empty() || fold(val).contains(&needle))
+                if !n.trim().eq_ignore_ascii_case(name) {
+                    return false;
+                }
+                encoded |= val.contains("=?");
+                needle.is_empty() || fold(val).contains(&needle)
             })
         });
-        raw || self.decoded_has(name, &needle)
+        raw || (encoded && self.decoded_has(name, &needle))
     }
 
     /// A decoded text value of a header called `name` contains the folded `needle`.
