@@ -11,13 +11,16 @@
 //! - `tag [UID] SEARCH [RETURN (opts)] criteria`, where the criteria may name `$`;
 //! - `tag [UID] SORT [RETURN (opts)] (sort keys) charset criteria` and
 //!   `tag [UID] THREAD algorithm charset criteria`, where the criteria may name `$`;
-//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`.
+//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`;
+//! - `tag [UID] FETCH set (... PREVIEW [(LAZY)] ...)` (RFC 8970), the set maybe `$`.
 //!
-//! The last two are rewritten and handed back to imap-codec: RETURN (...) is taken out,
+//! The last three are rewritten and handed back to imap-codec: RETURN (...) is taken out,
 //! and each `$` token (never one inside a quoted string or a literal: those are strings
 //! to the tokenizer) becomes `SAVED`, a set no client sends in its place, which the
 //! command's handler later swaps for the saved result. The rewrite only ever grows a
-//! command by a few bytes per `$` token, and the token count is capped.
+//! command by a few bytes per `$` token, and the token count is capped. PREVIEW is
+//! taken out of a FETCH's item list (or, when it is the only item, replaced by UID, a
+//! stand-in the FETCH handler drops again) and handed on beside the command.
 //!
 //! Anything else is left alone (None: the usual untagged BAD). The tokenizer is flat
 //! (no recursion), caps the token count, and checks every length against the bytes
@@ -87,6 +90,19 @@ pub struct Rewrite {
     /// The client wrote `$` (RFC 5182): the command's `SAVED` sets stand for the saved
     /// search result.
     pub saved: bool,
+    /// The FETCH asked for PREVIEW (RFC 8970), which was taken out of its items.
+    pub preview: Option<PreviewRequest>,
+}
+
+/// FETCH PREVIEW (RFC 8970), as the client asked for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PreviewRequest {
+    /// PREVIEW (LAZY): the client would rather get NIL than wait for a preview that is
+    /// costly to make; without it a preview is always made.
+    pub lazy: bool,
+    /// PREVIEW was the only item and a UID item stands in its place in the decoded
+    /// command (an item list cannot be empty): not shown unless the command is UID FETCH.
+    pub stand_in: bool,
 }
 
 /// SEARCH RETURN options (RFC 4731 §3.1, RFC 5182 §2); an empty list means ALL.
@@ -233,7 +249,11 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
     }
     let uid = is_atom(toks.get(1), "UID");
     let at = if uid { 2 } else { 1 };
-    let found = if ["SEARCH", "SORT", "THREAD"]
+    let found = if is_atom(toks.get(at), "FETCH")
+        && let Some(found) = preview(bytes, &toks, at)
+    {
+        found
+    } else if ["SEARCH", "SORT", "THREAD"]
         .into_iter()
         .any(|c| is_atom(toks.get(at), c))
     {
@@ -255,16 +275,17 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
     Some(found.map_err(|text| (tag, text)))
 }
 
-/// Decodes `bytes` with the byte ranges `cut` (ascending, disjoint) replaced by
-/// `SAVED_TEXT` (`saved`) or by nothing.
-fn decode_rewritten(bytes: &[u8], cut: &[(usize, usize, bool)]) -> Option<Command<'static>> {
+/// A byte range of a command and what replaces it: `SAVED_TEXT`, nothing, or `UID`.
+type Cut = (usize, usize, &'static [u8]);
+
+/// Decodes `bytes` with the byte ranges `cut` (ascending, disjoint) replaced by their
+/// replacements.
+fn decode_rewritten(bytes: &[u8], cut: &[Cut]) -> Option<Command<'static>> {
     let mut plain = Vec::with_capacity(bytes.len() + cut.len() * SAVED_TEXT.len());
     let mut at = 0;
-    for &(from, to, saved) in cut {
+    for &(from, to, with) in cut {
         plain.extend_from_slice(bytes.get(at..from)?);
-        if saved {
-            plain.extend_from_slice(SAVED_TEXT);
-        }
+        plain.extend_from_slice(with);
         at = to;
     }
     plain.extend_from_slice(bytes.get(at..)?);
@@ -276,7 +297,7 @@ fn decode_rewritten(bytes: &[u8], cut: &[(usize, usize, bool)]) -> Option<Comman
 
 /// FETCH, STORE, COPY, MOVE or UID EXPUNGE with `$` (at `from..to`) as its set.
 fn sequence_command(bytes: &[u8], from: usize, to: usize) -> Result<Rescued, &'static str> {
-    let command = decode_rewritten(bytes, &[(from, to, true)]).ok_or("Malformed command")?;
+    let command = decode_rewritten(bytes, &[(from, to, SAVED_TEXT)]).ok_or("Malformed command")?;
     let set = match &command.body {
         CommandBody::Fetch { sequence_set, .. }
         | CommandBody::Store { sequence_set, .. }
@@ -293,8 +314,147 @@ fn sequence_command(bytes: &[u8], from: usize, to: usize) -> Result<Rescued, &'s
         rewrite: Rewrite {
             ret: None,
             saved: true,
+            preview: None,
         },
     })
+}
+
+/// `[UID] FETCH set items [modifiers]` whose items name PREVIEW (RFC 8970, formal syntax:
+/// `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`, the only preview-mod being
+/// LAZY); `at` indexes FETCH. None when no PREVIEW item is there. PREVIEW counts only
+/// as an item of its own: at the top of the item list, never inside a section's field
+/// names (`BODY[HEADER.FIELDS (PREVIEW)]`).
+fn preview(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &'static str>> {
+    let set = at + 1;
+    let mut cut: Vec<Cut> = Vec::new();
+    let saved = toks.get(set)?.0 == Tok::Atom(b"$");
+    if saved {
+        let (_, from, to) = toks.get(set)?;
+        cut.push((*from, *to, SAVED_TEXT));
+    }
+    let first = set + 1;
+    // The item list: one item, or a parenthesised list ending at its matching paren.
+    let (start, end) = match toks.get(first)? {
+        (Tok::Open, ..) => {
+            let mut depth = 0usize;
+            let mut close = None;
+            for (i, (t, ..)) in toks.iter().enumerate().skip(first) {
+                match t {
+                    Tok::Open => depth += 1,
+                    Tok::Close => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = Some(i);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            (first + 1, close?)
+        }
+        _ => (first, first + 1),
+    };
+    let mut request = PreviewRequest {
+        lazy: true,
+        stand_in: false,
+    };
+    let mut found = 0;
+    if start == first {
+        // The single item: PREVIEW, maybe with (LAZY). Parentheses holding anything
+        // else are the FETCH's own modifiers (CHANGEDSINCE ...), left for imap-codec.
+        if !is_atom(toks.get(first), "PREVIEW") {
+            return None;
+        }
+        let (lazy, last) = match lazy_mods(toks, first) {
+            Some(Ok(close)) => (true, close),
+            _ => (false, first),
+        };
+        request = PreviewRequest {
+            lazy,
+            stand_in: true,
+        };
+        found = 1;
+        cut.push((toks[first].1, toks[last].2, b"UID"));
+    } else {
+        // Items in a list. While every item so far was a PREVIEW (`leading`), each goes
+        // with the space after it; later ones with the space before them, so the cuts
+        // never overlap. A list of PREVIEWs only becomes the stand-in UID.
+        let mut leading = true;
+        let mut depth = 0usize;
+        let mut i = start;
+        while i < end {
+            let t = &toks[i].0;
+            let preview_here =
+                depth == 0 && matches!(t, Tok::Atom(a) if a.eq_ignore_ascii_case(b"PREVIEW"));
+            if !preview_here {
+                match t {
+                    Tok::Open => depth += 1,
+                    Tok::Close => depth = depth.saturating_sub(1),
+                    Tok::Atom(_) | Tok::Str(_) => {}
+                }
+                leading = false;
+                i += 1;
+                continue;
+            }
+            let (lazy, last) = match lazy_mods(toks, i) {
+                Some(Ok(close)) => (true, close),
+                Some(Err(text)) => return Some(Err(text)),
+                None => (false, i),
+            };
+            if last >= end {
+                return Some(Err("Malformed PREVIEW modifiers"));
+            }
+            request.lazy &= lazy;
+            found += 1;
+            if leading && last + 1 == end {
+                cut.retain(|c| c.0 < toks[start].1);
+                cut.push((toks[start].1, toks[last].2, b"UID"));
+                request.stand_in = true;
+            } else if leading {
+                cut.push((toks[i].1, toks[last + 1].1, b""));
+            } else {
+                cut.push((toks[i - 1].2, toks[last].2, b""));
+            }
+            i = last + 1;
+        }
+    }
+    if found == 0 {
+        return None;
+    }
+    let Some(command) = decode_rewritten(bytes, &cut) else {
+        return Some(Err("Malformed FETCH"));
+    };
+    let CommandBody::Fetch { sequence_set, .. } = &command.body else {
+        return Some(Err("Malformed FETCH"));
+    };
+    if saved != is_saved(sequence_set) {
+        return Some(Err("Malformed FETCH"));
+    }
+    Some(Ok(Rescued::Command {
+        command,
+        rewrite: Rewrite {
+            ret: None,
+            saved,
+            preview: Some(request),
+        },
+    }))
+}
+
+/// PREVIEW's modifier list after the PREVIEW at `at`: the index of its closing
+/// parenthesis; None when no list follows; an error when it holds anything but LAZY.
+fn lazy_mods(toks: &[Spanned], at: usize) -> Option<Result<usize, &'static str>> {
+    if toks.get(at + 1).map(|t| &t.0) != Some(&Tok::Open) {
+        return None;
+    }
+    let mut j = at + 2;
+    while is_atom(toks.get(j), "LAZY") {
+        j += 1;
+    }
+    if j == at + 2 || toks.get(j).map(|t| &t.0) != Some(&Tok::Close) {
+        return Some(Err("Malformed PREVIEW modifiers"));
+    }
+    Some(Ok(j))
 }
 
 /// `[UID] SEARCH [RETURN (...)] criteria`, `[UID] SORT [RETURN (...)] (keys) charset
@@ -315,14 +475,14 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
             return Some(Err("SORT RETURN (SAVE) is not supported"));
         }
         // The command without "RETURN (...)", decoded by imap-codec as usual.
-        cut.push((toks.get(i - 1)?.2, toks.get(close)?.2, false));
+        cut.push((toks.get(i - 1)?.2, toks.get(close)?.2, &b""[..]));
         ret = Some(opts);
         i = close + 1;
     }
     let mut dollars = 0;
     for (t, from, to) in toks.get(i..)? {
         if *t == Tok::Atom(b"$") {
-            cut.push((*from, *to, true));
+            cut.push((*from, *to, SAVED_TEXT));
             dollars += 1;
         }
     }
@@ -357,6 +517,7 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
         rewrite: Rewrite {
             ret,
             saved: dollars > 0,
+            preview: None,
         },
     }))
 }
@@ -577,7 +738,7 @@ mod tests {
         assert!(ret.min && ret.max && !ret.all && !ret.count);
         let r = rescue(b"t SORT RETURN () (SUBJECT) UTF-8 $\r\n");
         assert!(
-            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true }, .. })) if ret.all),
+            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true, preview: None }, .. })) if ret.all),
             "{r:?}"
         );
         let r = rescue(b"t THREAD REFERENCES UTF-8 OR $ SEEN\r\n");
@@ -587,7 +748,8 @@ mod tests {
                 Some(Ok(Rescued::Command {
                     rewrite: Rewrite {
                         ret: None,
-                        saved: true
+                        saved: true,
+                        preview: None,
                     },
                     ..
                 }))
@@ -678,7 +840,8 @@ mod tests {
                 Some(Ok(Rescued::Command {
                     rewrite: Rewrite {
                         saved: true,
-                        ret: None
+                        ret: None,
+                        preview: None,
                     },
                     ..
                 }))
@@ -719,6 +882,100 @@ mod tests {
         ] {
             let r = rescue(line);
             assert!(r.is_none(), "{line:?}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn previews() {
+        use imap_types::fetch::{MacroOrMessageDataItemNames as Items, MessageDataItemName as N};
+        /// (command, items imap-codec gets, lazy, stand-in, `$`)
+        type Case = (&'static [u8], Vec<N<'static>>, bool, bool, bool);
+        let cases: [Case; 9] = [
+            (b"t FETCH 1 PREVIEW\r\n", vec![N::Uid], false, true, false),
+            (
+                b"t FETCH 1 PREVIEW (LAZY)\r\n",
+                vec![N::Uid],
+                true,
+                true,
+                false,
+            ),
+            (b"t FETCH 1 (PREVIEW)\r\n", vec![N::Uid], false, true, false),
+            (
+                b"t UID FETCH $ (preview (lazy))\r\n",
+                vec![N::Uid],
+                true,
+                true,
+                true,
+            ),
+            (
+                b"t FETCH 1 (FLAGS PREVIEW)\r\n",
+                vec![N::Flags],
+                false,
+                false,
+                false,
+            ),
+            (
+                b"t FETCH 1 (PREVIEW (LAZY) FLAGS)\r\n",
+                vec![N::Flags],
+                true,
+                false,
+                false,
+            ),
+            (
+                b"t FETCH 1 (PREVIEW PREVIEW (LAZY) FLAGS PREVIEW UID)\r\n",
+                vec![N::Flags, N::Uid],
+                false,
+                false,
+                false,
+            ),
+            (
+                b"t FETCH 1 (PREVIEW (LAZY) PREVIEW (LAZY))\r\n",
+                vec![N::Uid],
+                true,
+                true,
+                false,
+            ),
+            (
+                b"t FETCH 1 (FLAGS PREVIEW) (CHANGEDSINCE 5)\r\n",
+                vec![N::Flags],
+                false,
+                false,
+                false,
+            ),
+        ];
+        for (line, items, lazy, stand_in, saved) in cases {
+            let r = rescue(line);
+            let Some(Ok(Rescued::Command { command, rewrite })) = &r else {
+                panic!("{line:?}: {r:?}")
+            };
+            let CommandBody::Fetch {
+                macro_or_item_names: Items::MessageDataItemNames(got),
+                sequence_set,
+                ..
+            } = &command.body
+            else {
+                panic!("{line:?}: {command:?}")
+            };
+            assert_eq!(got, &items, "{line:?}");
+            assert_eq!(
+                rewrite.preview,
+                Some(PreviewRequest { lazy, stand_in }),
+                "{line:?}"
+            );
+            assert_eq!((rewrite.saved, is_saved(sequence_set)), (saved, saved));
+        }
+        // A header field called PREVIEW is not the item; a FETCH without it is not ours.
+        assert!(rescue(b"t FETCH 1 (BODY[HEADER.FIELDS (PREVIEW)])\r\n").is_none());
+        assert!(rescue(b"t FETCH 1 (FLAGS)\r\n").is_none());
+        for bad in [
+            &b"t FETCH 1 (PREVIEW (FUZZY))\r\n"[..],
+            b"t FETCH 1 (PREVIEW ())\r\n",
+            b"t FETCH 1 (PREVIEW (LAZY)\r\n",
+            b"t FETCH 1 (PREVIEW BOGUS)\r\n",
+            b"t FETCH 1 PREVIEW (BOGUS)\r\n",
+        ] {
+            assert!(matches!(rescue(bad), Some(Err(_)) | None), "{bad:?}");
+            assert!(!matches!(rescue(bad), Some(Ok(_))), "{bad:?}");
         }
     }
 

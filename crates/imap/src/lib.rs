@@ -2,8 +2,8 @@
 //! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE, QRESYNC,
 //! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
 //! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
-//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND and WITHIN, over the store; IMAP4rev2
-//! (RFC 9051) for clients that ENABLE it.
+//! THREAD=REFS, METADATA, COMPRESS=DEFLATE, MULTIAPPEND, WITHIN, PREVIEW and I18NLEVEL=1,
+//! over the store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
 //! response encoding; `extparse` rescues the command forms imap-codec cannot decode
@@ -14,6 +14,7 @@
 //! computed with mail-parser.
 #![forbid(unsafe_code)]
 
+mod casemap;
 mod command;
 mod convert;
 // Public only for the tests' compressing client (RFC 4978 is symmetric); not an API.
@@ -24,6 +25,9 @@ mod framing;
 #[doc(hidden)]
 pub mod extparse;
 mod message;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_preview.rs); not an API.
+#[doc(hidden)]
+pub mod preview;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_multiappend.rs); not an API.
 #[doc(hidden)]
 pub mod multiappend;

@@ -1106,6 +1106,12 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "ESORT",
         "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES",
+        // draft-ietf-morg-inthread (`threading::refs`).
+        "THREAD=REFS",
+        // RFC 8970 (`preview.rs`).
+        "PREVIEW",
+        // RFC 5255 §4: i;unicode-casemap for SEARCH and SORT (`casemap.rs`).
+        "I18NLEVEL=1",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));

@@ -235,6 +235,18 @@ pub const TOOLS: &[Tool] = &[
         install: "apt-get install isync",
     },
     Tool {
+        // Driven inside tmux by the IMAP neomutt test.
+        name: "neomutt",
+        probe: &["neomutt", "-v"],
+        install: "apt-get install neomutt",
+    },
+    Tool {
+        // The terminal the neomutt test types into and reads the screen of.
+        name: "tmux",
+        probe: &["tmux", "-V"],
+        install: "apt-get install tmux",
+    },
+    Tool {
         name: "chromium",
         probe: &["chromium", "--version"],
         install: "apt-get install chromium",

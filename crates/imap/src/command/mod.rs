@@ -45,8 +45,8 @@ use crate::{
 pub enum Extra {
     /// Nothing: the command is all in its `CommandBody`.
     None,
-    /// A command extparse rewrote: SEARCH's RETURN options (RFC 4731, RFC 5182) and
-    /// whether `$` stands in it.
+    /// A command extparse rewrote: SEARCH's RETURN options (RFC 4731, RFC 5182),
+    /// whether `$` stands in it, and FETCH's PREVIEW (RFC 8970).
     Rewritten(crate::extparse::Rewrite),
     /// An RFC 5258 LIST (its `CommandBody::List` is a stand-in).
     List(crate::extparse::ListRequest),
@@ -63,9 +63,9 @@ pub async fn dispatch<S: Stream>(
     extra: Extra,
 ) -> Status<'static> {
     use CommandBody as C;
-    let (search_return, saved) = match extra {
-        Extra::None => (None, false),
-        Extra::Rewritten(r) => (r.ret, r.saved),
+    let (search_return, saved, preview) = match extra {
+        Extra::None => (None, false, None),
+        Extra::Rewritten(r) => (r.ret, r.saved, r.preview),
         Extra::List(request) => return list::list_extended(s, tag, request).await,
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
     };
@@ -157,7 +157,10 @@ pub async fn dispatch<S: Stream>(
             macro_or_item_names,
             uid,
             modifiers,
-        } => fetch::fetch(s, tag, &sequence_set, macro_or_item_names, uid, &modifiers).await,
+        } => {
+            let items = macro_or_item_names;
+            fetch::fetch(s, tag, &sequence_set, items, uid, &modifiers, preview).await
+        }
         C::Store {
             sequence_set,
             kind,
