@@ -1,7 +1,7 @@
 //! Fuzzes the pre-parser for the commands imap-codec cannot decode (extended LIST,
-//! SEARCH RETURN, SEARCHRES's `$`) on its own: any bytes, with and without the CRLF
-//! every complete command ends in. It must never panic, and what it rescues must keep
-//! the tag the bytes started with.
+//! SEARCH RETURN, SEARCHRES's `$`, FETCH PREVIEW) on its own: any bytes, with and
+//! without the CRLF every complete command ends in. It must never panic, and what it
+//! rescues must keep the tag the bytes started with.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

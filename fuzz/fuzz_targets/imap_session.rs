@@ -41,13 +41,22 @@ fn world() -> &'static World {
         };
         let imap = Imap::new(settings, store.clone(), None);
         let (stop, shutdown) = watch::channel(false);
-        World { rt, store, imap, shutdown, _stop: stop }
+        World {
+            rt,
+            store,
+            imap,
+            shutdown,
+            _stop: stop,
+        }
     })
 }
 
+/// The account each input logs in to (a fresh one after an input that wrote).
+static ACCOUNTS: twinmail_fuzz::Accounts = twinmail_fuzz::Accounts::new(&MESSAGES);
+
 fuzz_target!(|data: &[u8]| {
     let w = world();
-    let user = twinmail_fuzz::fresh_account(&w.rt, &w.store, &MESSAGES);
+    let user = ACCOUNTS.next(&w.rt, &w.store);
     let mut input = format!("a LOGIN {user} pw\r\nb EXAMINE INBOX\r\n").into_bytes();
     input.extend_from_slice(data);
     twinmail_fuzz::drive(&w.rt, input, |server| {

@@ -7,8 +7,9 @@
 //! - each further piece as a message header: the sort keys (`sortkeys::fields`), whose
 //!   base subject must be its own base subject (RFC 5256 §2.1 is a fixed point);
 //! - the same pieces as synthetic threads (small Message-IDs and references drawn from
-//!   their bytes, so loops, duplicates and missing parents are common): both threading
-//!   algorithms must name every message exactly once, in balanced parentheses.
+//!   their bytes, so loops, duplicates and missing parents are common): all three
+//!   threading algorithms (ORDEREDSUBJECT, REFERENCES, REFS) must name every message
+//!   exactly once, in balanced parentheses.
 #![no_main]
 
 use imap_codec::{CommandCodec, decode::Decoder};
@@ -16,7 +17,7 @@ use libfuzzer_sys::fuzz_target;
 use twinmail_imap::{
     extparse::{Rescued, rescue},
     sortkeys::{Fields, base_subject, fields},
-    threading::{Item, ordered_subject, references},
+    threading::{Item, ordered_subject, references, refs},
 };
 
 /// Most messages one input threads.
@@ -67,7 +68,10 @@ fuzz_target!(|data: &[u8]| {
             Fields {
                 subject,
                 reply,
-                message_id: p.get(1).filter(|&&b| b % 8 != 0).map(|b| (b % 16).to_string()),
+                message_id: p
+                    .get(1)
+                    .filter(|&&b| b % 8 != 0)
+                    .map(|b| (b % 16).to_string()),
                 references: p
                     .iter()
                     .skip(2)
@@ -82,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
     check(&synthetic, |i| synthetic[i].sent.unwrap_or_default());
 });
 
-/// Threads `fields` both ways and checks each answer names every message once.
+/// Threads `fields` in each way and checks each answer names every message once.
 fn check(fields: &[Fields], date: impl Fn(usize) -> i64) {
     let items: Vec<Item> = fields
         .iter()
@@ -93,7 +97,7 @@ fn check(fields: &[Fields], date: impl Fn(usize) -> i64) {
             fields: f,
         })
         .collect();
-    for text in [references(&items), ordered_subject(&items)] {
+    for text in [references(&items), ordered_subject(&items), refs(&items)] {
         let mut depth = 0i64;
         for c in text.bytes() {
             match c {

@@ -35,16 +35,25 @@ fn world() -> &'static World {
         };
         let sieve = ManageSieve::new(settings, store.clone(), None);
         let (stop, shutdown) = watch::channel(false);
-        World { rt, store, sieve, shutdown, _stop: stop }
+        World {
+            rt,
+            store,
+            sieve,
+            shutdown,
+            _stop: stop,
+        }
     })
 }
+
+/// The account each input logs in to (a fresh one after an input that wrote).
+static ACCOUNTS: twinmail_fuzz::Accounts = twinmail_fuzz::Accounts::new(&[]);
 
 fuzz_target!(|data: &[u8]| {
     // The parser alone: any input, never a panic.
     let _ = twinmail_managesieve::parse::parse_command(data);
     let w = world();
     // Log in first so the fuzzer's bytes reach the script commands.
-    let user = twinmail_fuzz::fresh_account(&w.rt, &w.store, &[]);
+    let user = ACCOUNTS.next(&w.rt, &w.store);
     let plain = format!("\0{user}\0pw");
     let mut input = format!(
         "AUTHENTICATE \"PLAIN\" \"{}\"\r\n",

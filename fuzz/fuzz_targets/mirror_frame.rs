@@ -8,12 +8,25 @@ use twinmail_mirror::frame::Frame;
 
 fuzz_target!(|data: &[u8]| {
     let (frames, used) = Frame::decode_all(data);
-    assert!(used <= data.len(), "decode_all used {used} of {} bytes", data.len());
+    assert!(
+        used <= data.len(),
+        "decode_all used {used} of {} bytes",
+        data.len()
+    );
     for frame in frames.into_iter().flatten() {
         let wire = frame.encode();
         let (again, again_used) = Frame::decode_all(&wire);
-        assert_eq!(again_used, wire.len(), "re-encoded {frame:?} not consumed whole");
-        assert_eq!(again.len(), 1, "re-encoded {frame:?} decodes to {} frames", again.len());
+        assert_eq!(
+            again_used,
+            wire.len(),
+            "re-encoded {frame:?} not consumed whole"
+        );
+        assert_eq!(
+            again.len(),
+            1,
+            "re-encoded {frame:?} decodes to {} frames",
+            again.len()
+        );
         match &again[0] {
             Ok(back) => assert_eq!(back, &frame, "re-encoded frame decodes to another frame"),
             Err(e) => panic!("re-encoded {frame:?} does not decode: {e}"),

@@ -13,7 +13,11 @@ use tokio::{runtime::Runtime, sync::watch};
 use twinmail_pop3::{Pop3, Pop3Settings};
 
 /// Every input's maildrop.
-const MESSAGES: [&str; 3] = ["Subject: 0\r\n\r\n.dot\r\nbody\r\n", "Subject: 1\r\n\r\nx\r\n", "Subject: 2\r\n\r\n"];
+const MESSAGES: [&str; 3] = [
+    "Subject: 0\r\n\r\n.dot\r\nbody\r\n",
+    "Subject: 1\r\n\r\nx\r\n",
+    "Subject: 2\r\n\r\n",
+];
 
 struct World {
     rt: Runtime,
@@ -38,14 +42,23 @@ fn world() -> &'static World {
         };
         let pop3 = Pop3::new(settings, store.clone(), None);
         let (stop, shutdown) = watch::channel(false);
-        World { rt, store, pop3, shutdown, _stop: stop }
+        World {
+            rt,
+            store,
+            pop3,
+            shutdown,
+            _stop: stop,
+        }
     })
 }
+
+/// The account each input logs in to (a fresh one after an input that wrote).
+static ACCOUNTS: twinmail_fuzz::Accounts = twinmail_fuzz::Accounts::new(&MESSAGES);
 
 fuzz_target!(|data: &[u8]| {
     let w = world();
     // Log in first so the fuzzer's bytes reach the TRANSACTION commands.
-    let user = twinmail_fuzz::fresh_account(&w.rt, &w.store, &MESSAGES);
+    let user = ACCOUNTS.next(&w.rt, &w.store);
     let mut input = format!("USER {user}\r\nPASS pw\r\n").into_bytes();
     input.extend_from_slice(data);
     twinmail_fuzz::drive(&w.rt, input, |server| {

@@ -32,7 +32,12 @@ fn world() -> &'static World {
         settings.enforce_sync = false;
         let smtp = Smtp::new(settings, store, None, Pipeline::default());
         let (stop, shutdown) = watch::channel(false);
-        World { rt, smtp, shutdown, _stop: stop }
+        World {
+            rt,
+            smtp,
+            shutdown,
+            _stop: stop,
+        }
     })
 }
 

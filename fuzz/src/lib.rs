@@ -18,7 +18,7 @@ pub fn runtime() -> Runtime {
 }
 
 /// A fresh store in a temp dir with domain example.com and account a@example.com
-/// (password "pw", an empty INBOX); inputs that need mail get a `fresh_account`. The
+/// (password "pw", an empty INBOX); inputs that need mail log in to an account from `Accounts`. The
 /// database lives in memory-backed /dev/shm where there is one: every input's writes
 /// are committed with fsync, which on a disk costs more than the session under test.
 pub fn store(rt: &Runtime, name: &str) -> Store {
@@ -42,16 +42,63 @@ pub fn store(rt: &Runtime, name: &str) -> Store {
     })
 }
 
-/// A fresh account for one input, holding `messages` in its INBOX, with a 64 KiB storage
-/// limit; returns its name (password "pw"). Each input then starts from the same mailbox,
-/// and none can grow one without bound (COPY 1:* doubles it): with one account shared by
-/// every input, later inputs ran ever slower (14 execs/s) until replays looked like hangs.
-pub fn fresh_account(rt: &Runtime, store: &Store, messages: &[&str]) -> String {
+/// The account each input logs in to: one holding `messages` in its INBOX, with a 64 KiB
+/// storage limit (password "pw"). Every input starts from the same mailbox, and none can
+/// grow one without bound (COPY 1:* doubles it): with one account shared by every input,
+/// later inputs ran ever slower (14 execs/s) until replays looked like hangs. Making an
+/// account per input kept that but cost more than most sessions (a fsync'd create and
+/// deliveries each time), so an account is reused for as long as no input has written
+/// to the store (its change log's last sequence number has not moved), and replaced by a
+/// fresh one after an input that did.
+pub struct Accounts {
+    /// What each account's INBOX holds when it is made.
+    messages: &'static [&'static str],
+    /// The account in use and the store's last change sequence number once it was made
+    /// (or last found unchanged).
+    current: std::sync::Mutex<Option<(String, i64)>>,
+}
+
+impl Accounts {
+    /// Accounts whose INBOX holds `messages`.
+    pub const fn new(messages: &'static [&'static str]) -> Self {
+        Self {
+            messages,
+            current: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The account for the next input: the previous one while the store is unchanged
+    /// since it was made, else a fresh one.
+    pub fn next(&self, rt: &Runtime, store: &Store) -> String {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let seq = rt
+            .block_on(store.last_seq())
+            .expect("the store's last sequence number");
+        if let Some((name, at)) = current.as_ref()
+            && *at == seq
+        {
+            return name.clone();
+        }
+        let name = fresh_account(rt, store, self.messages);
+        let at = rt
+            .block_on(store.last_seq())
+            .expect("the store's last sequence number");
+        *current = Some((name.clone(), at));
+        name
+    }
+}
+
+/// A fresh account holding `messages` in its INBOX, with a 64 KiB storage limit; returns
+/// its name (password "pw").
+fn fresh_account(rt: &Runtime, store: &Store, messages: &[&str]) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("u{n}@example.com");
     rt.block_on(async {
-        store.create_account(&name, "pw").await.expect("a fresh account");
+        store
+            .create_account(&name, "pw")
+            .await
+            .expect("a fresh account");
         store
             .set_quota(&name, Some(64 * 1024))
             .await

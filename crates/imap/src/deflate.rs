@@ -11,7 +11,9 @@
 //!   comes out in reads of the usual size and meets the usual line and literal limits;
 //!   nothing here holds more than one read of compressed input.
 //! - Off, it costs one pointer: most sessions never compress, and each deflate state is
-//!   a few hundred KiB.
+//!   a few hundred KiB (about 300 KiB at level 6 with a 32 KiB window both ways), so the
+//!   number of compressed sessions is capped per server: a [`Slot`] is taken before the
+//!   OK and given back when the stream (and with it the state) is dropped.
 //!
 //! Also the client side of the tests (the same stream, started at once): the protocol is
 //! symmetric.
@@ -19,6 +21,10 @@
 use std::{
     io,
     pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll, ready},
 };
 
@@ -51,6 +57,33 @@ pub enum DeflateError {
     AlreadyActive,
 }
 
+/// One of a server's compressed sessions, counted in its `counter` until dropped.
+#[derive(Debug)]
+pub struct Slot {
+    /// The server's count of compressed sessions.
+    counter: Arc<AtomicUsize>,
+}
+
+impl Slot {
+    /// A slot, if fewer than `max` are taken.
+    pub fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot {
+                counter: counter.clone(),
+            })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The compressor, the inflater and their buffers.
 struct Deflate {
     /// Deflates what the session writes.
@@ -70,6 +103,8 @@ struct Deflate {
     /// The peer's deflate stream ended (a final block) or the stream hit EOF: reads
     /// return nothing more.
     ended: bool,
+    /// The server's count of this session (none on a client's side).
+    _slot: Option<Slot>,
 }
 
 impl<S> Wire<S> {
@@ -85,6 +120,11 @@ impl<S> Wire<S> {
     /// read from the stream after the COMPRESS command: it belongs to the compressed
     /// stream (RFC 4978 §3: the client compresses everything after the command).
     pub fn start(&mut self, pending: Vec<u8>) -> Result<(), DeflateError> {
+        self.start_in(pending, None)
+    }
+
+    /// `start`, counted in `slot` until the stream is dropped.
+    pub fn start_in(&mut self, pending: Vec<u8>, slot: Option<Slot>) -> Result<(), DeflateError> {
         if self.deflate.is_some() {
             return Err(DeflateError::AlreadyActive);
         }
@@ -97,6 +137,7 @@ impl<S> Wire<S> {
             input: pending,
             in_at: 0,
             ended: false,
+            _slot: slot,
         }));
         Ok(())
     }

@@ -11,18 +11,22 @@
 //! - `tag [UID] SEARCH [RETURN (opts)] criteria`, where the criteria may name `$`;
 //! - `tag [UID] SORT [RETURN (opts)] (sort keys) charset criteria` and
 //!   `tag [UID] THREAD algorithm charset criteria`, where the criteria may name `$`;
-//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`, and FETCH with
-//!   RFC 9394's PARTIAL modifier (taken out, as RETURN is);
+//! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`;
+//! - `tag [UID] FETCH set (... PREVIEW [(LAZY)] ...)` (RFC 8970), the set maybe `$`;
+//! - FETCH with RFC 9394's PARTIAL modifier (taken out, as RETURN is), alone or with
+//!   the two above;
 //! - `tag CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5), taken as it is.
 //!
 //! SEARCH and SORT RETURN options include RFC 5267's UPDATE and CONTEXT and RFC 9394's
 //! PARTIAL.
 //!
-//! SEARCH, SORT, THREAD and the `$` commands are rewritten and handed back to imap-codec: RETURN (...) is taken out,
+//! All but LIST and CANCELUPDATE are rewritten and handed back to imap-codec: RETURN (...) is taken out,
 //! and each `$` token (never one inside a quoted string or a literal: those are strings
 //! to the tokenizer) becomes `SAVED`, a set no client sends in its place, which the
 //! command's handler later swaps for the saved result. The rewrite only ever grows a
-//! command by a few bytes per `$` token, and the token count is capped.
+//! command by a few bytes per `$` token, and the token count is capped. PREVIEW is
+//! taken out of a FETCH's item list (or, when it is the only item, replaced by UID, a
+//! stand-in the FETCH handler drops again) and handed on beside the command.
 //!
 //! Anything else is left alone (None: the usual untagged BAD). The tokenizer is flat
 //! (no recursion), caps the token count, and checks every length against the bytes
@@ -102,6 +106,19 @@ pub struct Rewrite {
     /// FETCH's PARTIAL modifier (RFC 9394 §3.2): only the messages at these positions
     /// of the set (in UID order), taken out before imap-codec saw the command.
     pub fetch_partial: Option<Partial>,
+    /// The FETCH asked for PREVIEW (RFC 8970), which was taken out of its items.
+    pub preview: Option<PreviewRequest>,
+}
+
+/// FETCH PREVIEW (RFC 8970), as the client asked for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PreviewRequest {
+    /// PREVIEW (LAZY): the client would rather get NIL than wait for a preview that is
+    /// costly to make; without it a preview is always made.
+    pub lazy: bool,
+    /// PREVIEW was the only item and a UID item stands in its place in the decoded
+    /// command (an item list cannot be empty): not shown unless the command is UID FETCH.
+    pub stand_in: bool,
 }
 
 /// SEARCH RETURN options (RFC 4731 §3.1, RFC 5182 §2); an empty list means ALL.
@@ -326,7 +343,16 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
     }
     let uid = is_atom(toks.get(1), "UID");
     let at = if uid { 2 } else { 1 };
-    let found = if ["SEARCH", "SORT", "THREAD"]
+    // RFC 9394: FETCH's PARTIAL modifier, which imap-codec does not know.
+    let fetch = is_atom(toks.get(at), "FETCH");
+    let partial = match fetch.then(|| fetch_partial(&toks)).flatten() {
+        Some(Err(text)) => return Some(Err((tag, text))),
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let found = if fetch && let Some(found) = preview(bytes, &toks, at, partial) {
+        found
+    } else if ["SEARCH", "SORT", "THREAD"]
         .into_iter()
         .any(|c| is_atom(toks.get(at), c))
     {
@@ -338,38 +364,29 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
     {
         // RFC 5182: `$` is the whole sequence set, the command's first argument.
         let (first, from, to) = toks.get(at + 1)?;
-        let dollar = (*first == Tok::Atom(b"$")).then_some((*from, *to, true));
-        // RFC 9394: FETCH's PARTIAL modifier, which imap-codec does not know.
-        let partial = if is_atom(toks.get(at), "FETCH") {
-            fetch_partial(&toks)
-        } else {
-            None
-        };
-        match (dollar, partial) {
-            (None, None) => return None,
-            (_, Some(Err(text))) => Err(text),
-            (dollar, partial) => {
-                let partial = partial.and_then(Result::ok);
-                let cut: Vec<_> = dollar.into_iter().chain(partial.map(|p| p.1)).collect();
-                sequence_command(bytes, &cut, dollar.is_some(), partial.map(|p| p.0))
-            }
+        let dollar = (*first == Tok::Atom(b"$")).then_some((*from, *to, SAVED_TEXT));
+        if dollar.is_none() && partial.is_none() {
+            return None;
         }
+        let cut: Vec<Cut> = dollar.into_iter().chain(partial.map(|p| p.1)).collect();
+        sequence_command(bytes, &cut, dollar.is_some(), partial.map(|p| p.0))
     } else {
         return None;
     };
     Some(found.map_err(|text| (tag, text)))
 }
 
-/// Decodes `bytes` with the byte ranges `cut` (ascending, disjoint) replaced by
-/// `SAVED_TEXT` (`saved`) or by nothing.
-fn decode_rewritten(bytes: &[u8], cut: &[(usize, usize, bool)]) -> Option<Command<'static>> {
+/// A byte range of a command and what replaces it: `SAVED_TEXT`, nothing, or `UID`.
+type Cut = (usize, usize, &'static [u8]);
+
+/// Decodes `bytes` with the byte ranges `cut` (ascending, disjoint) replaced by their
+/// replacements.
+fn decode_rewritten(bytes: &[u8], cut: &[Cut]) -> Option<Command<'static>> {
     let mut plain = Vec::with_capacity(bytes.len() + cut.len() * SAVED_TEXT.len());
     let mut at = 0;
-    for &(from, to, saved) in cut {
+    for &(from, to, with) in cut {
         plain.extend_from_slice(bytes.get(at..from)?);
-        if saved {
-            plain.extend_from_slice(SAVED_TEXT);
-        }
+        plain.extend_from_slice(with);
         at = to;
     }
     plain.extend_from_slice(bytes.get(at..)?);
@@ -383,7 +400,7 @@ fn decode_rewritten(bytes: &[u8], cut: &[(usize, usize, bool)]) -> Option<Comman
 /// FETCH with a PARTIAL modifier, decoded with the `cut` byte ranges rewritten.
 fn sequence_command(
     bytes: &[u8],
-    cut: &[(usize, usize, bool)],
+    cut: &[Cut],
     saved: bool,
     fetch_partial: Option<Partial>,
 ) -> Result<Rescued, &'static str> {
@@ -405,6 +422,7 @@ fn sequence_command(
             ret: None,
             saved,
             fetch_partial,
+            preview: None,
         },
     })
 }
@@ -413,7 +431,7 @@ fn sequence_command(
 /// last parenthesised group) asks for: the range, and the bytes to take out so that
 /// imap-codec reads the rest (the modifier, or the whole group when it is the only
 /// one). None when there is none.
-type FetchPartial = Result<(Partial, (usize, usize, bool)), &'static str>;
+type FetchPartial = Result<(Partial, Cut), &'static str>;
 
 /// Finds a FETCH's PARTIAL modifier; see `FetchPartial`.
 fn fetch_partial(toks: &[Spanned]) -> Option<FetchPartial> {
@@ -445,17 +463,163 @@ fn fetch_partial(toks: &[Spanned]) -> Option<FetchPartial> {
     let Some(range) = range else {
         return Some(Err("Invalid PARTIAL range"));
     };
-    let cut = if at > open + 1 {
+    let cut: Cut = if at > open + 1 {
         // After another modifier: from the end of the one before.
-        (toks[at - 1].2, toks[at + 1].2, false)
+        (toks[at - 1].2, toks[at + 1].2, b"")
     } else if at + 2 < last {
         // First of several: up to the next one.
-        (toks[at].1, toks[at + 2].1, false)
+        (toks[at].1, toks[at + 2].1, b"")
     } else {
         // The only one: the whole group, with the space before it.
-        (toks.get(open.checked_sub(1)?)?.2, toks[last].2, false)
+        (toks.get(open.checked_sub(1)?)?.2, toks[last].2, b"")
     };
     Some(Ok((range, cut)))
+}
+
+/// `[UID] FETCH set items [modifiers]` whose items name PREVIEW (RFC 8970, formal syntax:
+/// `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`, the only preview-mod being
+/// LAZY); `at` indexes FETCH. None when no PREVIEW item is there. PREVIEW counts only
+/// as an item of its own: at the top of the item list, never inside a section's field
+/// names (`BODY[HEADER.FIELDS (PREVIEW)]`). `partial`: the command's PARTIAL modifier,
+/// taken out along with PREVIEW (its cut comes after the items').
+fn preview(
+    bytes: &[u8],
+    toks: &[Spanned],
+    at: usize,
+    partial: Option<(Partial, Cut)>,
+) -> Option<Result<Rescued, &'static str>> {
+    let set = at + 1;
+    let mut cut: Vec<Cut> = Vec::new();
+    let saved = toks.get(set)?.0 == Tok::Atom(b"$");
+    if saved {
+        let (_, from, to) = toks.get(set)?;
+        cut.push((*from, *to, SAVED_TEXT));
+    }
+    let first = set + 1;
+    // The item list: one item, or a parenthesised list ending at its matching paren.
+    let (start, end) = match toks.get(first)? {
+        (Tok::Open, ..) => {
+            let mut depth = 0usize;
+            let mut close = None;
+            for (i, (t, ..)) in toks.iter().enumerate().skip(first) {
+                match t {
+                    Tok::Open => depth += 1,
+                    Tok::Close => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = Some(i);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            (first + 1, close?)
+        }
+        _ => (first, first + 1),
+    };
+    let mut request = PreviewRequest {
+        lazy: true,
+        stand_in: false,
+    };
+    let mut found = 0;
+    if start == first {
+        // The single item: PREVIEW, maybe with (LAZY). Parentheses holding anything
+        // else are the FETCH's own modifiers (CHANGEDSINCE ...), left for imap-codec.
+        if !is_atom(toks.get(first), "PREVIEW") {
+            return None;
+        }
+        let (lazy, last) = match lazy_mods(toks, first) {
+            Some(Ok(close)) => (true, close),
+            _ => (false, first),
+        };
+        request = PreviewRequest {
+            lazy,
+            stand_in: true,
+        };
+        found = 1;
+        cut.push((toks[first].1, toks[last].2, b"UID"));
+    } else {
+        // Items in a list. While every item so far was a PREVIEW (`leading`), each goes
+        // with the space after it; later ones with the space before them, so the cuts
+        // never overlap. A list of PREVIEWs only becomes the stand-in UID.
+        let mut leading = true;
+        let mut depth = 0usize;
+        let mut i = start;
+        while i < end {
+            let t = &toks[i].0;
+            let preview_here =
+                depth == 0 && matches!(t, Tok::Atom(a) if a.eq_ignore_ascii_case(b"PREVIEW"));
+            if !preview_here {
+                match t {
+                    Tok::Open => depth += 1,
+                    Tok::Close => depth = depth.saturating_sub(1),
+                    Tok::Atom(_) | Tok::Str(_) => {}
+                }
+                leading = false;
+                i += 1;
+                continue;
+            }
+            let (lazy, last) = match lazy_mods(toks, i) {
+                Some(Ok(close)) => (true, close),
+                Some(Err(text)) => return Some(Err(text)),
+                None => (false, i),
+            };
+            if last >= end {
+                return Some(Err("Malformed PREVIEW modifiers"));
+            }
+            request.lazy &= lazy;
+            found += 1;
+            if leading && last + 1 == end {
+                cut.retain(|c| c.0 < toks[start].1);
+                cut.push((toks[start].1, toks[last].2, b"UID"));
+                request.stand_in = true;
+            } else if leading {
+                cut.push((toks[i].1, toks[last + 1].1, b""));
+            } else {
+                cut.push((toks[i - 1].2, toks[last].2, b""));
+            }
+            i = last + 1;
+        }
+    }
+    if found == 0 {
+        return None;
+    }
+    cut.extend(partial.map(|p| p.1));
+    let Some(command) = decode_rewritten(bytes, &cut) else {
+        return Some(Err("Malformed FETCH"));
+    };
+    let CommandBody::Fetch { sequence_set, .. } = &command.body else {
+        return Some(Err("Malformed FETCH"));
+    };
+    if saved != is_saved(sequence_set) {
+        return Some(Err("Malformed FETCH"));
+    }
+    Some(Ok(Rescued::Command {
+        command,
+        rewrite: Rewrite {
+            ret: None,
+            saved,
+            fetch_partial: partial.map(|p| p.0),
+            preview: Some(request),
+        },
+    }))
+}
+
+/// PREVIEW's modifier list after the PREVIEW at `at`: the index of its closing
+/// parenthesis; None when no list follows; an error when it holds anything but LAZY.
+fn lazy_mods(toks: &[Spanned], at: usize) -> Option<Result<usize, &'static str>> {
+    if toks.get(at + 1).map(|t| &t.0) != Some(&Tok::Open) {
+        return None;
+    }
+    let mut j = at + 2;
+    while is_atom(toks.get(j), "LAZY") {
+        j += 1;
+    }
+    if j == at + 2 || toks.get(j).map(|t| &t.0) != Some(&Tok::Close) {
+        return Some(Err("Malformed PREVIEW modifiers"));
+    }
+    Some(Ok(j))
 }
 
 /// `[UID] SEARCH [RETURN (...)] criteria`, `[UID] SORT [RETURN (...)] (keys) charset
@@ -476,14 +640,14 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
             return Some(Err("SORT RETURN (SAVE) is not supported"));
         }
         // The command without "RETURN (...)", decoded by imap-codec as usual.
-        cut.push((toks.get(i - 1)?.2, toks.get(close)?.2, false));
+        cut.push((toks.get(i - 1)?.2, toks.get(close)?.2, &b""[..]));
         ret = Some(opts);
         i = close + 1;
     }
     let mut dollars = 0;
     for (t, from, to) in toks.get(i..)? {
         if *t == Tok::Atom(b"$") {
-            cut.push((*from, *to, true));
+            cut.push((*from, *to, SAVED_TEXT));
             dollars += 1;
         }
     }
@@ -519,6 +683,7 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
             ret,
             saved: dollars > 0,
             fetch_partial: None,
+            preview: None,
         },
     }))
 }
@@ -755,7 +920,7 @@ mod tests {
         assert!(ret.min && ret.max && !ret.all && !ret.count);
         let r = rescue(b"t SORT RETURN () (SUBJECT) UTF-8 $\r\n");
         assert!(
-            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true, .. }, .. })) if ret.all),
+            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true, preview: None, fetch_partial: None }, .. })) if ret.all),
             "{r:?}"
         );
         let r = rescue(b"t THREAD REFERENCES UTF-8 OR $ SEEN\r\n");
@@ -767,6 +932,7 @@ mod tests {
                         ret: None,
                         saved: true,
                         fetch_partial: None,
+                        preview: None,
                     },
                     ..
                 }))
@@ -859,6 +1025,7 @@ mod tests {
                         saved: true,
                         ret: None,
                         fetch_partial: None,
+                        preview: None,
                     },
                     ..
                 }))
@@ -944,6 +1111,113 @@ mod tests {
         ));
         // No PARTIAL, no `$`: not ours.
         assert!(rescue(b"a FETCH 1:* (FLAGS) (BOGUS 1)\r\n").is_none());
+        // With PREVIEW (RFC 8970), both are taken out.
+        for line in [
+            &b"a UID FETCH 1:* PREVIEW (PARTIAL -1:-30)\r\n"[..],
+            b"a UID FETCH 1:* (FLAGS PREVIEW (LAZY)) (CHANGEDSINCE 5 PARTIAL -1:-30)\r\n",
+        ] {
+            match rescue(line) {
+                Some(Ok(Rescued::Command { rewrite, .. })) => {
+                    assert!(rewrite.preview.is_some(), "{line:?}");
+                    assert_eq!(rewrite.fetch_partial.map(|p| p.text()), last, "{line:?}");
+                }
+                other => panic!("{line:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn previews() {
+        use imap_types::fetch::{MacroOrMessageDataItemNames as Items, MessageDataItemName as N};
+        /// (command, items imap-codec gets, lazy, stand-in, `$`)
+        type Case = (&'static [u8], Vec<N<'static>>, bool, bool, bool);
+        let cases: [Case; 9] = [
+            (b"t FETCH 1 PREVIEW\r\n", vec![N::Uid], false, true, false),
+            (
+                b"t FETCH 1 PREVIEW (LAZY)\r\n",
+                vec![N::Uid],
+                true,
+                true,
+                false,
+            ),
+            (b"t FETCH 1 (PREVIEW)\r\n", vec![N::Uid], false, true, false),
+            (
+                b"t UID FETCH $ (preview (lazy))\r\n",
+                vec![N::Uid],
+                true,
+                true,
+                true,
+            ),
+            (
+                b"t FETCH 1 (FLAGS PREVIEW)\r\n",
+                vec![N::Flags],
+                false,
+                false,
+                false,
+            ),
+            (
+                b"t FETCH 1 (PREVIEW (LAZY) FLAGS)\r\n",
+                vec![N::Flags],
+                true,
+                false,
+                false,
+            ),
+            (
+                b"t FETCH 1 (PREVIEW PREVIEW (LAZY) FLAGS PREVIEW UID)\r\n",
+                vec![N::Flags, N::Uid],
+                false,
+                false,
+                false,
+            ),
+            (
+                b"t FETCH 1 (PREVIEW (LAZY) PREVIEW (LAZY))\r\n",
+                vec![N::Uid],
+                true,
+                true,
+                false,
+            ),
+            (
+                b"t FETCH 1 (FLAGS PREVIEW) (CHANGEDSINCE 5)\r\n",
+                vec![N::Flags],
+                false,
+                false,
+                false,
+            ),
+        ];
+        for (line, items, lazy, stand_in, saved) in cases {
+            let r = rescue(line);
+            let Some(Ok(Rescued::Command { command, rewrite })) = &r else {
+                panic!("{line:?}: {r:?}")
+            };
+            let CommandBody::Fetch {
+                macro_or_item_names: Items::MessageDataItemNames(got),
+                sequence_set,
+                ..
+            } = &command.body
+            else {
+                panic!("{line:?}: {command:?}")
+            };
+            assert_eq!(got, &items, "{line:?}");
+            assert_eq!(
+                rewrite.preview,
+                Some(PreviewRequest { lazy, stand_in }),
+                "{line:?}"
+            );
+            assert_eq!((rewrite.saved, is_saved(sequence_set)), (saved, saved));
+        }
+        // A header field called PREVIEW is not the item; a FETCH without it is not ours.
+        assert!(rescue(b"t FETCH 1 (BODY[HEADER.FIELDS (PREVIEW)])\r\n").is_none());
+        assert!(rescue(b"t FETCH 1 (FLAGS)\r\n").is_none());
+        for bad in [
+            &b"t FETCH 1 (PREVIEW (FUZZY))\r\n"[..],
+            b"t FETCH 1 (PREVIEW ())\r\n",
+            b"t FETCH 1 (PREVIEW (LAZY)\r\n",
+            b"t FETCH 1 (PREVIEW BOGUS)\r\n",
+            b"t FETCH 1 PREVIEW (BOGUS)\r\n",
+        ] {
+            assert!(matches!(rescue(bad), Some(Err(_)) | None), "{bad:?}");
+            assert!(!matches!(rescue(bad), Some(Ok(_))), "{bad:?}");
+        }
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! ENABLE, UNSELECT, SPECIAL-USE, CHILDREN, SASL-IR, LITERAL+, CONDSTORE, QRESYNC,
 //! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
 //! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
-//! METADATA, COMPRESS=DEFLATE, MULTIAPPEND, CATENATE, URL-PARTIAL, CONTEXT=SEARCH,
-//! CONTEXT=SORT, PARTIAL and WITHIN, over the store; IMAP4rev2 (RFC 9051) for clients
-//! that ENABLE it.
+//! THREAD=REFS, METADATA, COMPRESS=DEFLATE, MULTIAPPEND, WITHIN, PREVIEW, I18NLEVEL=1,
+//! CATENATE, URL-PARTIAL, CONTEXT=SEARCH, CONTEXT=SORT and PARTIAL, over the store;
+//! IMAP4rev2 (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
 //! response encoding; `extparse` rescues the command forms imap-codec cannot decode
@@ -15,6 +15,7 @@
 //! computed with mail-parser.
 #![forbid(unsafe_code)]
 
+mod casemap;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_catenate.rs); not an API.
 #[doc(hidden)]
 pub mod catenate;
@@ -32,6 +33,9 @@ pub mod imapurl;
 #[doc(hidden)]
 pub mod extparse;
 mod message;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_preview.rs); not an API.
+#[doc(hidden)]
+pub mod preview;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_multiappend.rs); not an API.
 #[doc(hidden)]
 pub mod multiappend;

@@ -41,6 +41,8 @@ pub struct Imap {
     /// Each message's blob, size and INTERNALDATE by mailbox and UID, for SORT and
     /// THREAD (see `sortkeys.rs`).
     pub fixed: crate::sortkeys::FixedCache,
+    /// Sessions compressing now (COMPRESS=DEFLATE), against `max_compressed_sessions`.
+    pub compressing: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A logged-in session's place in the per-user count; released when the session ends.
@@ -73,6 +75,7 @@ impl Imap {
             recent: crate::recent::Recent::default(),
             headers: crate::sortkeys::HeaderCache::default(),
             fixed: crate::sortkeys::FixedCache::default(),
+            compressing: Arc::default(),
         })
     }
 

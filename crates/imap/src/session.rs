@@ -138,9 +138,10 @@ pub struct Session<S> {
     pub closing: bool,
     /// STARTTLS accepted: hand the stream over once the OK is sent.
     pub starttls: bool,
-    /// COMPRESS DEFLATE accepted (RFC 4978): both directions are compressed from the
-    /// byte after the OK on, which the main loop sends plain first.
-    pub compress: bool,
+    /// COMPRESS DEFLATE accepted (RFC 4978), with its place in the server's count of
+    /// compressed sessions: both directions are compressed from the byte after the OK
+    /// on, which the main loop sends plain first.
+    pub compress: Option<crate::deflate::Slot>,
     /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses with FLAGS carry MODSEQ.
     pub condstore: bool,
     /// QRESYNC is on (RFC 7162 §3.2.3, ENABLE QRESYNC): expunges are told as VANISHED.
@@ -272,7 +273,7 @@ impl<S: Stream> Session<S> {
             authenticating: None,
             closing: false,
             starttls: false,
-            compress: false,
+            compress: None,
             condstore: false,
             qresync: false,
             utf8: false,
@@ -334,11 +335,10 @@ impl<S: Stream> Session<S> {
                         self.conn.discard_input();
                         return End::StartTls(self.conn.stream.into_inner());
                     }
-                    if self.compress {
-                        self.compress = false;
-                        if self.start_compression().await.is_err() {
-                            return End::Closed;
-                        }
+                    if let Some(slot) = self.compress.take()
+                        && self.start_compression(slot).await.is_err()
+                    {
+                        return End::Closed;
                     }
                     if self.framer.at_boundary() {
                         // The last message's command is done: its literals are gone.
@@ -363,11 +363,11 @@ impl<S: Stream> Session<S> {
     /// Sends what is queued (COMPRESS's OK) plain, then turns deflate on both ways. What
     /// the client sent after the command is already compressed (RFC 4978 §3: it waits
     /// for the OK), so it goes to the inflater.
-    async fn start_compression(&mut self) -> Result<(), Stop> {
+    async fn start_compression(&mut self, slot: crate::deflate::Slot) -> Result<(), Stop> {
         self.conn.flush().await?;
         let pending = self.conn.input().to_vec();
         self.conn.discard_input();
-        if let Err(e) = self.conn.stream.start(pending) {
+        if let Err(e) = self.conn.stream.start_in(pending, Some(slot)) {
             // COMPRESS's handler refuses a second one before it gets here.
             tracing::error!(error = %e, "compression started twice");
         }
@@ -1147,6 +1147,12 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "ESORT",
         "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES",
+        // draft-ietf-morg-inthread (`threading::refs`).
+        "THREAD=REFS",
+        // RFC 8970 (`preview.rs`).
+        "PREVIEW",
+        // RFC 5255 §4: i;unicode-casemap for SEARCH and SORT (`casemap.rs`).
+        "I18NLEVEL=1",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));

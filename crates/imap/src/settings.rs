@@ -46,6 +46,10 @@ pub struct ImapSettings {
     /// is refused for now with NO [LIMIT] (a synchronising one before it is sent, a
     /// non-synchronising one once read to its end and dropped).
     pub max_bytes_in_flight: usize,
+    /// Most sessions that may use COMPRESS=DEFLATE at once (each holds about 300 KiB of
+    /// deflate state); past it COMPRESS is answered NO [LIMIT] and the session goes on
+    /// uncompressed.
+    pub max_compressed_sessions: usize,
     /// Errors (BAD) a session may make before it is disconnected.
     pub max_errors: u32,
     /// Delay per recent failed login from the same IP (grows, capped at 10×).
@@ -72,6 +76,7 @@ impl Default for ImapSettings {
             literal_deadline: Duration::from_secs(30 * 60),
             command_timeout: Duration::from_secs(30 * 60),
             max_literal_size: 50 * 1024 * 1024,
+            max_compressed_sessions: 1000,
             max_bytes_in_flight: 512 * 1024 * 1024,
             max_errors: 20,
             auth_failure_delay: Duration::from_secs(1),

@@ -40,22 +40,21 @@ pub struct Fields {
     /// The Date header as Unix seconds (UTC), None when missing or unreadable (then
     /// INTERNALDATE stands in, RFC 5256 §2.2).
     pub sent: Option<i64>,
-    /// The base subject (RFC 5256 §2.1), decoded, folded for i;ascii-casemap (ASCII
-    /// letters uppercased).
+    /// The base subject (RFC 5256 §2.1), decoded, folded for i;unicode-casemap
+    /// (`casemap::fold`; I18NLEVEL=1 makes it SORT's comparator, RFC 5255 §4.3).
     pub subject: String,
     /// The subject said the message is a reply or a forward (`Re:`, `Fwd:`, `(fwd)`,
     /// `[fwd: ...]`): THREAD=REFERENCES step 5 puts it under the original.
     pub reply: bool,
-    /// The local part (addr-mailbox) of the first From address, ASCII-uppercased; empty
-    /// when there is none.
+    /// The local part (addr-mailbox) of the first From address, folded for
+    /// i;unicode-casemap; empty when there is none.
     pub from: String,
     /// The local part of the first To address, as `from`.
     pub to: String,
     /// The local part of the first Cc address, as `from`.
     pub cc: String,
     /// RFC 5957 DISPLAYFROM: the first From address's display name, or its addr-spec when
-    /// it has none, folded for i;unicode-casemap (RFC 5051: uppercased, as titlecase is
-    /// for all but a few digraphs, then decomposed, NFKD).
+    /// it has none, folded for i;unicode-casemap (`casemap::fold`).
     pub display_from: String,
     /// RFC 5957 DISPLAYTO, as `display_from` for the first To address.
     pub display_to: String,
@@ -210,10 +209,14 @@ pub fn fields(raw: &[u8]) -> Fields {
     let Some(msg) = crate::message::parse(crate::message::header(raw)) else {
         return Fields::default();
     };
-    let (subject, reply) = base_subject(&clip(
+    // Folded before the base subject is taken, so that what the comparator makes of a
+    // leader (a full-width "ＲＥ：" is "RE:") is stripped too; cut again after folding,
+    // which can make a string longer (one "ﬃ" is three letters).
+    let folded = crate::casemap::fold(&clip(
         msg.subject().unwrap_or_default().to_string(),
         MAX_SUBJECT,
     ));
+    let (subject, reply) = base_subject(&clip(folded, MAX_SUBJECT));
     let from = msg.from().and_then(Address::first);
     let to = msg.to().and_then(Address::first);
     let cc = msg.cc().and_then(Address::first);
@@ -240,7 +243,7 @@ pub fn fields(raw: &[u8]) -> Fields {
             .date()
             .filter(|d| d.is_valid())
             .map(mail_parser::DateTime::to_timestamp),
-        subject: subject.to_ascii_uppercase(),
+        subject,
         reply,
         from: clip(mailbox_part(from), MAX_KEY),
         to: clip(mailbox_part(to), MAX_KEY),
@@ -267,17 +270,17 @@ fn clip(mut s: String, max: usize) -> String {
     s
 }
 
-/// RFC 5256 §2.2: the addr-mailbox (local part) of an address, for i;ascii-casemap.
+/// RFC 5256 §2.2: the addr-mailbox (local part) of an address, folded for the
+/// comparator (i;unicode-casemap under I18NLEVEL=1; RFC 6532 local parts may be UTF-8).
 fn mailbox_part(a: Option<&Addr<'_>>) -> String {
     let address = a.and_then(|a| a.address.as_deref()).unwrap_or_default();
     let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
-    local.to_ascii_uppercase()
+    crate::casemap::fold(local)
 }
 
 /// RFC 5957 §3: the display name when there is one, else the addr-spec, folded for
 /// i;unicode-casemap.
 fn display(a: Option<&Addr<'_>>) -> String {
-    use unicode_normalization::UnicodeNormalization;
     let Some(a) = a else {
         return String::new();
     };
@@ -285,7 +288,7 @@ fn display(a: Option<&Addr<'_>>) -> String {
         Some(name) => name,
         None => a.address.as_deref().unwrap_or_default(),
     };
-    shown.to_uppercase().nfkd().collect()
+    crate::casemap::fold(shown)
 }
 
 /// The base subject of a decoded subject (RFC 5256 §2.1), and whether it was a reply or
@@ -467,7 +470,8 @@ mod tests {
     fn header_fields() {
         let raw = b"From: \"Ann Ex\" <ann@example.org>\r\nTo: bob@example.net\r\nSubject: =?UTF-8?Q?Re=3A_caf=C3=A9?=\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <a@b>\r\nIn-Reply-To: <x@y> <z@w>\r\n\r\nbody";
         let f = fields(raw);
-        assert_eq!(f.subject, "CAFé");
+        // i;unicode-casemap (I18NLEVEL=1): é is uppercased and decomposed.
+        assert_eq!(f.subject, "CAFE\u{301}");
         assert!(f.reply);
         assert_eq!(f.from, "ANN");
         assert_eq!(f.to, "BOB");

@@ -1,6 +1,8 @@
-//! The two threading algorithms of RFC 5256 §3 (ORDEREDSUBJECT and REFERENCES) and the
-//! THREAD response they make. Hand-written: no crate implements RFC 5256's variant
-//! of JWZ threading (dummy pruning, subject grouping and date order are its own).
+//! The two threading algorithms of RFC 5256 §3 (ORDEREDSUBJECT and REFERENCES), REFS
+//! (draft-ietf-morg-inthread: REFERENCES without subject grouping, by arrival date,
+//! threads in the order of their newest messages), and the THREAD response they make.
+//! Hand-written: no crate implements RFC 5256's variant of JWZ threading (dummy
+//! pruning, subject grouping and date order are its own).
 //!
 //! Threads live in an arena of nodes indexed by number; every walk over them is a loop
 //! with an explicit stack, never recursion, so a chain of a hundred thousand replies (or
@@ -15,7 +17,9 @@ use crate::sortkeys::Fields;
 pub struct Item<'a> {
     /// What the response says for it: its sequence number, or its UID for UID THREAD.
     pub number: u32,
-    /// Its sent date (INTERNALDATE when it has no readable Date), Unix seconds.
+    /// The date threads are ordered by, Unix seconds: for ORDEREDSUBJECT and REFERENCES
+    /// its sent date (INTERNALDATE when it has no readable Date), for REFS its
+    /// INTERNALDATE (when it arrived).
     pub date: i64,
     /// What its header says.
     pub fields: &'a Fields,
@@ -125,9 +129,9 @@ impl<'a> Tree<'a> {
     }
 }
 
-/// THREAD=REFERENCES (RFC 5256 §3, "REFERENCES"): the threads of `items` (in mailbox
-/// order), as the text after `* THREAD`.
-pub fn references(items: &[Item<'_>]) -> String {
+/// Steps 1 to 3 of THREAD=REFERENCES (RFC 5256 §3), which REFS shares: the messages
+/// linked by their references, dummies pruned; the tree and its top-level nodes.
+fn linked<'a>(items: &'a [Item<'a>]) -> (Tree<'a>, Vec<usize>) {
     let mut t = Tree {
         items,
         nodes: Vec::with_capacity(items.len() * 2),
@@ -225,6 +229,13 @@ pub fn references(items: &[Item<'_>]) -> String {
             _ => top.push(r),
         }
     }
+    (t, top)
+}
+
+/// THREAD=REFERENCES (RFC 5256 §3, "REFERENCES"): the threads of `items` (in mailbox
+/// order), as the text after `* THREAD`.
+pub fn references(items: &[Item<'_>]) -> String {
+    let (mut t, mut top) = linked(items);
     // (4) The top in date order (a dummy by its earliest child).
     for &n in &top {
         if t.nodes[n].item.is_none() {
@@ -299,6 +310,33 @@ pub fn references(items: &[Item<'_>]) -> String {
     }
     let mut top = top;
     top.sort_by_key(|&n| t.key(n));
+    write(&t, &top)
+}
+
+/// THREAD=REFS (draft-ietf-morg-inthread): REFERENCES' linking and pruning (steps 1
+/// to 3) without its subject grouping (step 5); siblings in order of arrival (`date` is
+/// INTERNALDATE here), and the threads in order of their newest message's arrival, so
+/// the thread that last grew comes last. Ties go by the place in the mailbox.
+pub fn refs(items: &[Item<'_>]) -> String {
+    let (mut t, mut top) = linked(items);
+    for n in t.post_order(&top) {
+        if t.nodes[n].children.len() > 1 {
+            t.sort_children(n);
+        }
+    }
+    // The newest (date, place) under each node, children before parents.
+    let mut newest = vec![(i64::MIN, 0usize); t.nodes.len()];
+    for n in t.post_order(&top) {
+        let own = t.nodes[n]
+            .item
+            .map_or((i64::MIN, 0), |i| (t.items[i].date, i));
+        newest[n] = t.nodes[n]
+            .children
+            .iter()
+            .map(|&c| newest[c])
+            .fold(own, std::cmp::max);
+    }
+    top.sort_by_key(|&n| newest[n]);
     write(&t, &top)
 }
 
@@ -465,6 +503,46 @@ mod tests {
             ],
         );
         assert_eq!(t, "(2 1)(3)");
+    }
+
+    #[test]
+    fn refs_threads() {
+        // As REFERENCES links them: 1 <- 2 <- 3, 2 <- 4; 5 alone; but the threads go by
+        // their newest message: 5 (date 5) before 1's thread, whose 4 arrived last.
+        // Siblings by arrival: 4 (date 3) before 3 (date 9)... 3 is newest overall.
+        let t = run(
+            refs,
+            &[
+                ("a", &[], "one", 1),
+                ("b", &["a"], "Re: one", 2),
+                ("c", &["a", "b"], "Re: one", 9),
+                ("d", &["a", "b"], "Re: one", 3),
+                ("e", &[], "two", 5),
+            ],
+        );
+        assert_eq!(t, "(5)(1 2 (4)(3))");
+        // No subject grouping: a reply by subject alone stays a thread of its own, and
+        // two originals with one subject are two threads.
+        let t = run(
+            refs,
+            &[
+                ("p", &[], "Re: news", 2),
+                ("q", &[], "news", 3),
+                ("r", &[], "news", 1),
+            ],
+        );
+        assert_eq!(t, "(3)(1)(2)");
+        // Two answers to a missing message: kept together under a dummy, ordered by the
+        // newer of them.
+        let t = run(
+            refs,
+            &[
+                ("x", &["gone"], "Re: lost", 4),
+                ("y", &["gone"], "Re: lost", 1),
+                ("z", &[], "other", 3),
+            ],
+        );
+        assert_eq!(t, "(3)((2)(1))");
     }
 
     #[test]

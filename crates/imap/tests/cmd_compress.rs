@@ -1,6 +1,7 @@
 //! COMPRESS=DEFLATE (RFC 4978): offered once logged in, deflate both ways after the OK,
 //! refused twice with COMPRESSIONACTIVE, IDLE's pushes flushed through the compressor at
-//! once, a compression bomb ends the session with memory bounded, and the figure: what a
+//! once, a compression bomb ends the session with memory bounded, compressed sessions
+//! capped per server, and the figure: what a
 //! FETCH of 200 headers costs on the wire with and without it.
 
 mod common;
@@ -130,6 +131,36 @@ async fn compress_twice_is_refused_and_an_unknown_mechanism_is_bad() {
         ["A NO [COMPRESSIONACTIVE] DEFLATE active via COMPRESS"]
     );
     assert_eq!(c.cmd("NOOP").await, ["A OK NOOP completed"]);
+}
+
+/// Past `max_compressed_sessions` COMPRESS is NO [LIMIT] and the session goes on plain;
+/// a compressed session that ends gives its place back.
+#[tokio::test]
+async fn compressed_sessions_are_capped_and_a_refused_one_goes_on_plain() {
+    let srv = common::start_with(|s| s.max_compressed_sessions = 1).await;
+    let (mut first, _) = compress(srv.login(ALICE).await).await;
+    let mut second = srv.login(BOB).await;
+    assert_eq!(
+        second.cmd("COMPRESS DEFLATE").await,
+        ["A NO [LIMIT] Too many compressed sessions now; go on without compression"]
+    );
+    assert_eq!(
+        second.cmd("NOOP").await,
+        ["A OK NOOP completed"],
+        "still plain"
+    );
+    assert_eq!(first.cmd("LOGOUT").await[0], "* BYE twinmail logging out");
+    assert!(first.0.closed().await);
+    // The first session's place is free once it is gone (its task ends just after).
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = second.cmd("COMPRESS DEFLATE").await;
+        if r == ["A OK DEFLATE active"] {
+            break;
+        }
+        assert!(Instant::now() < until, "{r:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

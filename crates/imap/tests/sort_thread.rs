@@ -1,6 +1,7 @@
 //! SORT (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT) and THREAD (RFC 5256
-//! ORDEREDSUBJECT and REFERENCES) as a client sees them: every expected answer below is
-//! worked out by hand from the RFC's rules, not copied from the server's output.
+//! ORDEREDSUBJECT and REFERENCES; REFS of draft-ietf-morg-inthread) as a client sees
+//! them: every expected answer below is worked out by hand from the RFC's rules, not
+//! copied from the server's output.
 
 mod common;
 
@@ -212,6 +213,47 @@ async fn sort_orders_by_each_key_ties_by_mailbox_order() {
 }
 
 #[tokio::test]
+async fn thread_refs() {
+    let srv = start().await;
+    let mut msgs = SIX.to_vec();
+    msgs.push(SEVENTH);
+    let mut c = mailbox(&srv, &msgs).await;
+    let caps = c.cmd("CAPABILITY").await;
+    assert!(caps[0].contains(" THREAD=REFS"), "{caps:?}");
+    const OK: &str = "A OK THREAD completed";
+    check(
+        &mut c,
+        &[
+            // Linked as REFERENCES links them (3 under 1, 4 under 2, 5 and 6 under a
+            // dummy for the missing <gone@x>), but no subject grouping: "Apple" (7)
+            // stays apart from "Re: apple" (1). Message n arrived on Jan n, so the
+            // threads go by their newest arrival: 3 (Jan 3), 4 (Jan 4), 6 (Jan 6), 7.
+            // REFERENCES orders by sent date and puts 7 first; REFS does not look at it.
+            (
+                "THREAD REFS UTF-8 ALL",
+                "* THREAD (1 3)(2 4)((5)(6))(7)",
+                OK,
+            ),
+            (
+                "UID THREAD REFS UTF-8 ALL",
+                "* THREAD (2 4)(3 5)((6)(7))(8)",
+                OK,
+            ),
+            // Without 1 and 6, the dummies over 3 and 5 hold one child each and go.
+            (
+                "THREAD REFS UTF-8 NOT FROM zed",
+                "* THREAD (3)(2 4)(5)(7)",
+                OK,
+            ),
+            ("THREAD refs UTF-8 SUBJECT nothing", "* THREAD", OK),
+        ],
+    )
+    .await;
+    let r = c.cmd("THREAD REFX UTF-8 ALL").await;
+    assert_eq!(r, ["A NO Unknown threading algorithm"]);
+}
+
+#[tokio::test]
 async fn sort_needs_a_selected_mailbox() {
     let srv = start().await;
     let mut c = srv.login(ALICE).await;
@@ -351,6 +393,7 @@ print(c.sort(['DATE']))
 print(c.sort(['REVERSE SUBJECT', 'ARRIVAL'], ['NOT', 'FROM', 'zed']))
 print(c.thread())
 print(c.thread('ORDEREDSUBJECT'))
+print(c.thread('REFS'))
 c.logout()
 "#;
     let out = std::process::Command::new(twinmail_testkit::PYTHON_VENV)
@@ -370,13 +413,14 @@ c.logout()
     assert_eq!(
         lines,
         [
-            "['ESORT', 'SORT', 'SORT=DISPLAY', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES']",
+            "['ESORT', 'SORT', 'SORT=DISPLAY', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'THREAD=REFS']",
             // Sent dates: 4 Jan 1, 7 Jan 2, 2 Jan 3 10:00, 3 Jan 3 12:00, 1, 5, 6.
             "[5, 8, 3, 4, 2, 6, 7]",
             // Without 1 and 6: CHERRY 5; BANANA 2, 4; APPLE 3, 7.
             "[6, 3, 5, 4, 8]",
             "((8, 2, 4), (3, 5), ((6,), (7,)))",
             "((5, 3), (8, (4,), (2,)), (6, 7))",
+            "((2, 4), (3, 5), ((6,), (7,)), (8,))",
         ],
         "{stdout}"
     );

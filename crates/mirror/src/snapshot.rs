@@ -2,7 +2,8 @@
 //! sent a consistent snapshot of it, in pages, before the log continues from the
 //! snapshot's position. For each page of messages the receiver names the blobs it lacks
 //! and only those are sent, so an interrupted sync that starts again sends only what is
-//! still missing; the receiver applies pages idempotently.
+//! still missing; the receiver applies pages idempotently. The outbound queue comes last,
+//! with its bytes the same way, so a rebuilt twin can take it over like any twin.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -51,6 +52,9 @@ pub(crate) async fn send(store: &Store, ctrl: &mut In, out: &Out) -> Result<i64,
     for page in snap.mailbox_states().await?.chunks(META_PAGE) {
         page_out(&mut snap, ctrl, out, page.to_vec()).await?;
     }
+    for page in snap.queue().await?.chunks(META_PAGE) {
+        page_out(&mut snap, ctrl, out, page.to_vec()).await?;
+    }
     out.send(Frame::SnapshotEnd(snap.seq))
         .await
         .map_err(|_| gone())?;
@@ -67,7 +71,9 @@ async fn page_out(
     let sizes: HashMap<BlobHash, u64> = page
         .iter()
         .filter_map(|c| match c {
-            Change::MessageAdded { blob, size, .. } => Some((*blob, *size)),
+            Change::MessageAdded { blob, size, .. } | Change::Queued { blob, size, .. } => {
+                Some((*blob, *size))
+            }
             _ => None,
         })
         .collect();
@@ -130,13 +136,7 @@ pub(crate) async fn receive(
             Some(_) => return Err(LinkError::Protocol("snapshot out of step".into())),
             None => return Err(gone()),
         };
-        let hashes: Vec<BlobHash> = page
-            .iter()
-            .filter_map(|c| match c {
-                Change::MessageAdded { blob, .. } => Some(*blob),
-                _ => None,
-            })
-            .collect();
+        let hashes: Vec<BlobHash> = page.iter().filter_map(|c| c.blob().copied()).collect();
         let missing = store.missing_blobs(&hashes).await?;
         out.send(Frame::Want(missing.clone()))
             .await
@@ -157,10 +157,7 @@ pub(crate) async fn receive(
             .into_iter()
             .map(|change| {
                 // The first message with a blob carries its bytes; the rest find it stored.
-                let bytes = match &change {
-                    Change::MessageAdded { blob, .. } => blobs.remove(blob).map(Arc::new),
-                    _ => None,
-                };
+                let bytes = change.blob().and_then(|b| blobs.remove(b)).map(Arc::new);
                 RemoteChange {
                     seq: 0,
                     change,

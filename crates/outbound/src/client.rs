@@ -157,7 +157,10 @@ pub async fn deliver(
                 dial.host
             )));
         }
-        let connector = crate::dane::DaneVerifier::connector(dial.dane.clone());
+        let connector = crate::dane::DaneVerifier::connector(dial.dane.clone(), &dial.host)
+            .ok_or_else(|| {
+                ConnectError::Failed(format!("DANE: {} is not a host name", dial.host))
+            })?;
         let tls = client
             .start_tls(&connector, &dial.host)
             .await

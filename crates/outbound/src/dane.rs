@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// One TLSA record (RFC 6698 §2.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,19 +46,27 @@ impl Tlsa {
 }
 
 /// Accepts a server certificate chain only when a TLSA record matches it: DANE-EE the
-/// end-entity certificate (no name or date checks, RFC 7672 §3.1.1), DANE-TA a
-/// certificate of the chain (the handshake signatures are checked by `CheckedBy`).
+/// end-entity certificate (no name or date checks, RFC 7672 §3.1.1); DANE-TA a
+/// certificate of the chain that the end-entity certificate chains up to (signatures
+/// and dates checked by rustls-webpki with that certificate as the only trust anchor),
+/// and the end-entity certificate must name the MX host (RFC 7672 §3.1.2, §3.2.2). The
+/// handshake signatures are checked by `CheckedBy`.
 #[derive(Debug)]
 pub struct DaneVerifier {
     /// The usable records.
     records: Vec<Tlsa>,
+    /// The MX host dialled: the name a DANE-TA chain must be issued to.
+    host: ServerName<'static>,
 }
 
 impl DaneVerifier {
-    /// A TLS connector that verifies with DANE.
-    pub fn connector(records: Vec<Tlsa>) -> tokio_rustls::TlsConnector {
+    /// A TLS connector that verifies `host`'s certificate with DANE; `None` when `host`
+    /// is not a DNS name a certificate could carry.
+    pub fn connector(records: Vec<Tlsa>, host: &str) -> Option<tokio_rustls::TlsConnector> {
+        let host = ServerName::try_from(host.trim_end_matches('.').to_string()).ok()?;
         let verifier = Arc::new(twinmail_net::CheckedBy::new(DaneVerifier {
             records: records.into_iter().filter(Tlsa::usable).collect(),
+            host,
         }));
         let config = rustls::ClientConfig::builder_with_provider(verifier.provider())
             .with_safe_default_protocol_versions()
@@ -66,7 +74,48 @@ impl DaneVerifier {
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
-        tokio_rustls::TlsConnector::from(Arc::new(config))
+        Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    }
+
+    /// Whether the end-entity certificate names the MX host and chains up to a
+    /// certificate of the chain that `record` (DANE-TA) matches.
+    fn issued_to_host(
+        &self,
+        record: &Tlsa,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> bool {
+        let Ok(ee) = webpki::EndEntityCert::try_from(end_entity) else {
+            return false;
+        };
+        if ee.verify_is_valid_for_subject_name(&self.host).is_err() {
+            return false;
+        }
+        if record.matches(end_entity) {
+            // The server's own certificate is the anchor: nothing to chain.
+            return true;
+        }
+        let algs = rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .all;
+        intermediates
+            .iter()
+            .filter(|c| record.matches(c))
+            .any(|anchor| {
+                let Ok(anchor) = webpki::anchor_from_trusted_cert(anchor) else {
+                    return false;
+                };
+                ee.verify_for_usage(
+                    algs,
+                    &[anchor],
+                    intermediates,
+                    UnixTime::now(),
+                    webpki::KeyUsage::server_auth(),
+                    None,
+                    None,
+                )
+                .is_ok()
+            })
     }
 }
 
@@ -78,10 +127,7 @@ impl twinmail_net::CertCheck for DaneVerifier {
     ) -> Result<(), rustls::Error> {
         let ok = self.records.iter().any(|r| match r.usage {
             3 => r.matches(end_entity),
-            _ => intermediates
-                .iter()
-                .chain([end_entity])
-                .any(|c| r.matches(c)),
+            _ => self.issued_to_host(r, end_entity, intermediates),
         });
         if ok {
             Ok(())

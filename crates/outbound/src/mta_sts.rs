@@ -2,19 +2,22 @@
 //! and a policy at `https://mta-sts.DOMAIN/.well-known/mta-sts.txt` in mode "enforce"
 //! gets mail only over STARTTLS with a certificate valid for an MX its policy names.
 //! The policy is fetched with hyper over rustls (certificate checked, no redirects, at
-//! most 64 KiB, 10 s) and kept for its max_age or until the TXT id changes; "testing"
-//! policies are logged, not enforced. Parsing and matching are ours (no kept crate).
+//! most 64 KiB, 10 s) and kept for its max_age or until the TXT id changes, in memory
+//! and in the store (so a restart forgets none: RFC 8461 §5.1 wants a policy enforced
+//! while its host cannot be reached); "testing" policies are logged, not enforced.
+//! Parsing and matching are ours (no kept crate).
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use http_body_util::{BodyExt, Empty};
 use hyper::{Request, body::Bytes};
 use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsConnector;
+use twinmail_store::{MtaStsPolicy, Store, now_unix};
 
 use crate::dns::{Dns, DnsError};
 
@@ -157,6 +160,10 @@ impl Fetch for Https {
     }
 }
 
+/// A cached policy: the TXT id it was fetched under, the policy, and when it expires
+/// (Unix seconds).
+type Cached = (String, Policy, i64);
+
 /// Policies by domain, with the TXT id they were fetched under and when they expire.
 pub struct MtaSts {
     /// How policies are fetched.
@@ -164,7 +171,11 @@ pub struct MtaSts {
     /// The policy hosts' HTTPS port (443).
     port: u16,
     /// The cache.
-    cache: Mutex<HashMap<String, (String, Policy, Instant)>>,
+    cache: Mutex<HashMap<String, Cached>>,
+    /// Where policies are kept across restarts, if anywhere.
+    store: Option<Store>,
+    /// Set once the kept policies are in the cache.
+    loaded: tokio::sync::OnceCell<()>,
 }
 
 impl MtaSts {
@@ -174,12 +185,43 @@ impl MtaSts {
             fetch,
             port,
             cache: Mutex::default(),
+            store: None,
+            loaded: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Keeps policies in `store` too, and starts from the ones kept there.
+    pub fn with_store(mut self, store: Store) -> MtaSts {
+        self.store = Some(store);
+        self
+    }
+
+    /// Reads the kept policies into the cache, once.
+    async fn load(&self) {
+        let Some(store) = &self.store else { return };
+        self.loaded
+            .get_or_init(|| async {
+                let kept = match store.mta_sts_policies().await {
+                    Ok(kept) => kept,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "MTA-STS: reading kept policies");
+                        return;
+                    }
+                };
+                let mut cache = self.lock();
+                for p in kept {
+                    if let Ok(policy) = Policy::parse(&p.policy) {
+                        cache.insert(p.domain, (p.id, policy, p.expires_at));
+                    }
+                }
+            })
+            .await;
     }
 
     /// The domain's policy in force: `None` when it publishes none (or it cannot be had
     /// and none is cached: delivery goes on as without one, RFC 8461 §5.1).
     pub async fn policy(&self, dns: &dyn Dns, domain: &str) -> Option<Policy> {
+        self.load().await;
         let domain = domain.to_ascii_lowercase();
         let id = match dns.txt(&format!("_mta-sts.{domain}")).await {
             Ok(records) => records.iter().find_map(|r| sts_id(r)),
@@ -198,15 +240,23 @@ impl MtaSts {
             Ok(ips) if !ips.is_empty() => std::net::SocketAddr::new(ips[0], self.port),
             _ => return self.cached(&domain, None),
         };
-        match self
-            .fetch
-            .get(&host, addr)
-            .await
-            .and_then(|t| Policy::parse(&t))
-        {
-            Ok(policy) => {
-                let until = Instant::now() + Duration::from_secs(policy.max_age);
-                self.lock().insert(domain, (id, policy.clone(), until));
+        let fetched = self.fetch.get(&host, addr).await;
+        match fetched.and_then(|text| Policy::parse(&text).map(|p| (p, text))) {
+            Ok((policy, text)) => {
+                let until = now_unix().saturating_add(policy.max_age as i64);
+                self.lock()
+                    .insert(domain.clone(), (id.clone(), policy.clone(), until));
+                if let Some(store) = &self.store {
+                    let kept = MtaStsPolicy {
+                        domain,
+                        id,
+                        policy: text,
+                        expires_at: until,
+                    };
+                    if let Err(e) = store.save_mta_sts_policy(kept).await {
+                        tracing::warn!(error = %e, "MTA-STS: keeping a policy");
+                    }
+                }
                 Some(policy)
             }
             Err(e) => {
@@ -216,7 +266,7 @@ impl MtaSts {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Policy, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -224,7 +274,7 @@ impl MtaSts {
     fn cached(&self, domain: &str, id: Option<&str>) -> Option<Policy> {
         let cache = self.lock();
         let (cached_id, policy, until) = cache.get(domain)?;
-        (Instant::now() < *until && id.is_none_or(|i| i == cached_id)).then(|| policy.clone())
+        (now_unix() < *until && id.is_none_or(|i| i == cached_id)).then(|| policy.clone())
     }
 }
 

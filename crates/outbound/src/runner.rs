@@ -74,10 +74,13 @@ impl Runner {
                 client::verified_connector(Arc::new(rustls::RootCertStore::empty()))
             }),
         };
-        let mta_sts = Arc::new(MtaSts::new(
-            Arc::new(mta_sts::Https { connector }),
-            settings.mta_sts_port,
-        ));
+        let mta_sts = Arc::new(
+            MtaSts::new(
+                Arc::new(mta_sts::Https { connector }),
+                settings.mta_sts_port,
+            )
+            .with_store(store.clone()),
+        );
         Runner {
             store,
             dns,

@@ -399,12 +399,25 @@ async fn dane_attempt(
     selector: u8,
     data: impl FnOnce(&Sink) -> Vec<u8>,
 ) -> (Option<(RcptState, String)>, Vec<twinmail_testkit::Sunk>) {
+    dane_attempt_with(tls, None, 3, selector, data).await
+}
+
+/// Like `dane_attempt`, with the sink's certificate chain (PEM, then key PEM) and the
+/// record's usage given.
+async fn dane_attempt_with(
+    tls: bool,
+    cert: Option<(String, String)>,
+    usage: u8,
+    selector: u8,
+    data: impl FnOnce(&Sink) -> Vec<u8>,
+) -> (Option<(RcptState, String)>, Vec<twinmail_testkit::Sunk>) {
     let sink = Sink::start(SinkOptions {
         tls,
+        cert,
         ..Default::default()
     });
     let record = Tlsa {
-        usage: 3,
+        usage,
         selector,
         matching: 1,
         data: data(&sink),
@@ -449,6 +462,45 @@ async fn dane_a_matching_certificate_delivers_a_mismatch_defers_and_nothing_goes
     let (left, got) = dane_attempt(false, 1, |_| vec![7; 32]).await;
     assert!(left.expect("still queued").1.contains("STARTTLS"));
     assert!(got.is_empty(), "nothing sent in clear");
+}
+
+/// DANE-TA (usage 2): the record names a CA; the MX's certificate must chain up to that
+/// CA (sent in the chain) and name the MX host. A CA certificate merely appended to an
+/// unrelated chain, or a certificate for another name, defers the mail.
+#[tokio::test]
+async fn dane_ta_wants_a_chain_to_the_anchor_and_the_mx_hosts_name() {
+    use sha2::Digest;
+    let ca = TestCa::new();
+    let anchor = sha2::Sha256::digest(ca.der()).to_vec();
+    let chain = |issuer: &TestCa, name: &str| {
+        let (leaf, key) = issuer.leaf(&[name]);
+        (format!("{leaf}{}", ca.pem()), key)
+    };
+    let (left, got) = dane_attempt_with(true, Some(chain(&ca, "mx.example.net")), 2, 0, |_| {
+        anchor.clone()
+    })
+    .await;
+    assert_eq!(left, None, "delivered under the named CA");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls);
+    // Issued by the CA, but to another host.
+    let (left, got) = dane_attempt_with(true, Some(chain(&ca, "other.example.net")), 2, 0, |_| {
+        anchor.clone()
+    })
+    .await;
+    assert!(left.expect("still queued").1.contains("DANE"));
+    assert!(
+        got.is_empty(),
+        "not delivered to a certificate for another name"
+    );
+    // The right name, issued by another CA, with the named CA's certificate appended.
+    let other = TestCa::new();
+    let (left, got) = dane_attempt_with(true, Some(chain(&other, "mx.example.net")), 2, 0, |_| {
+        anchor.clone()
+    })
+    .await;
+    assert!(left.expect("still queued").1.contains("DANE"));
+    assert!(got.is_empty(), "an appended anchor is no chain");
 }
 
 /// Serves one MTA-STS policy over HTTPS (a certificate for mta-sts.example.net from
@@ -540,6 +592,84 @@ async fn mta_sts_enforce_sends_only_over_verified_tls_to_a_listed_mx() {
     let left = left.expect("still queued");
     assert!(left.contains("MTA-STS"), "{left}");
     assert!(got.is_empty());
+}
+
+/// A policy fetched once is kept in the store: after a restart (a new runner on the same
+/// store), with the domain's TXT record gone and its policy host unreachable, the
+/// policy is still enforced (RFC 8461 §5.1) and a certificate it would refuse defers
+/// the mail instead of sending it under unverified TLS.
+#[tokio::test]
+async fn an_mta_sts_policy_outlives_a_restart_while_its_domain_is_unreachable() {
+    const LISTED: &str =
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.example.net\r\nmax_age: 86400\r\n";
+    let ca = TestCa::new();
+    let good = Sink::start(SinkOptions {
+        tls: true,
+        cert: Some(ca.leaf(&["mx.example.net"])),
+        ..Default::default()
+    });
+    let policy_port = policy_server(&ca, LISTED).await;
+    let roots = ca.roots();
+    let w = world_with(good.port, |d, s| {
+        d.txt.insert(
+            "_mta-sts.example.net".into(),
+            vec!["v=STSv1; id=20261204;".into()],
+        );
+        d.ips.insert(
+            "mta-sts.example.net".into(),
+            vec!["127.0.0.1".parse().unwrap()],
+        );
+        s.roots = Some(roots.clone());
+        s.mta_sts_port = policy_port;
+    })
+    .await;
+    queue(
+        &w,
+        Guid::random(),
+        "friend@example.net",
+        message("sts", "x\r\n"),
+    )
+    .await;
+    w.runner.pass().await.unwrap();
+    assert_eq!(good.wait_for(1, 10).len(), 1, "delivered under the policy");
+
+    // Restarted: no TXT record, no policy host; an MX with an untrusted certificate.
+    let bad = Sink::start(SinkOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let mut dns = StaticDns::default();
+    dns.mx
+        .insert("example.net".into(), vec![(10, "mx.example.net".into())]);
+    dns.ips.insert(
+        "mx.example.net".into(),
+        vec!["127.0.0.1".parse::<IpAddr>().unwrap()],
+    );
+    let mut settings = Settings::new("mx.example.com");
+    settings.port = bad.port;
+    settings.timeout = Duration::from_secs(10);
+    settings.roots = Some(roots);
+    settings.mta_sts_port = 9;
+    let runner = Runner::new(
+        w.store.clone(),
+        Arc::new(dns),
+        settings,
+        Arc::new(Stats::default()),
+    );
+    let id = Guid::random();
+    queue(&w, id, "friend@example.net", message("kept", "x\r\n")).await;
+    runner.pass().await.unwrap();
+    let q = w
+        .store
+        .queue_entry(&id.to_hex())
+        .await
+        .expect("still queued");
+    assert_eq!(q.recipients[0].state, RcptState::Pending);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        bad.received().is_empty(),
+        "nothing sent past the kept policy"
+    );
 }
 
 #[tokio::test]

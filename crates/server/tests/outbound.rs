@@ -1,12 +1,14 @@
 //! Outbound mail on real twins: submission with local and foreign recipients (one 250,
 //! the local copy at once, the foreign one delivered to a real SMTP server), and a twin
-//! killed with 100 queued messages: its twin delivers each exactly once after the lease.
+//! killed with 100 queued messages: its twin delivers each exactly once after the lease,
+//! and a twin rebuilt from nothing gets the queue (with what was delivered so far) in its
+//! snapshot and takes it over like any twin.
 
 mod common;
 
 use std::{collections::HashMap, time::Duration};
 
-use common::pair::{PASSWORD, Pair, dump, free_port, py};
+use common::pair::{PASSWORD, Pair, Twin, dump, free_port, py};
 use twinmail_testkit::{Sink, SinkOptions};
 
 /// Both twins send through `127.0.0.1:port` (a smarthost without TLS: the test's sink),
@@ -149,6 +151,77 @@ fn a_twin_killed_with_100_queued_messages_its_twin_delivers_each_exactly_once() 
     assert_eq!(sink.received().len(), 100, "nothing sent again by a");
     let (_, list) = pair.a.cli(&["queue", "list"]);
     assert!(list.contains("0 message(s)"), "{list}");
+}
+
+/// Waits until `twin`'s `queue list` says `n message(s)`.
+fn wait_queue(twin: &Twin, n: usize) {
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, list) = twin.cli(&["queue", "list"]);
+        if list.contains(&format!("{n} message(s)")) {
+            return;
+        }
+        assert!(std::time::Instant::now() < until, "{list}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A message to two remote recipients, one of whom the remote server took and one it
+/// deferred; then twin b loses its data and is rebuilt by a snapshot, and twin a dies.
+/// The rebuilt twin holds the queued message with its delivered recipient marked so:
+/// after the lease it delivers to the deferred recipient only.
+#[test]
+fn a_rebuilt_twin_gets_the_queue_in_its_snapshot_and_takes_it_over() {
+    twinmail_testkit::require(&["python3", "aiosmtpd"]);
+    let port = free_port();
+    let config = format!(
+        "[outbound]\nrelay_host = \"127.0.0.1:{port}\"\nrelay_tls = \"none\"\n\
+         retry_secs = [3]\nlease_secs = 2\ntimeout_secs = 5\n"
+    );
+    let mut pair = Pair::start_custom(|b| b, 1, &config);
+    pair.add_user(&pair.a, "ann@example.org");
+    // The first RCPT is deferred, the second taken; then the remote server goes away.
+    let first = Sink::start(SinkOptions {
+        port,
+        tempfail: 1,
+        ..Default::default()
+    });
+    let rcpts = ["one@elsewhere.test", "two@elsewhere.test"];
+    let out = submit(
+        pair.a.port("submission"),
+        "ann@example.org",
+        &rcpts,
+        1,
+        "half",
+    );
+    assert_eq!(out.trim(), "ok");
+    let got = first.wait_for(1, 20);
+    drop(first);
+    assert_eq!(got.len(), 1, "one recipient taken");
+    assert_eq!(got[0].rcpts.len(), 1, "{:?}", got[0].rcpts);
+    let taken = got[0].rcpts[0].clone();
+    let deferred = rcpts.iter().find(|r| **r != taken).unwrap().to_string();
+    wait_queue(&pair.a, 1);
+    pair.wait_in_sync();
+
+    pair.b.kill();
+    std::fs::remove_dir_all(pair.dir.path().join("b-data")).unwrap();
+    pair.b.start();
+    pair.wait_in_sync();
+    let (_, shown) = pair.b.cli(&["queue", "list"]);
+    assert!(shown.contains("1 message(s)"), "{shown}");
+    pair.a.kill();
+
+    let second = Sink::start(SinkOptions {
+        port,
+        ..Default::default()
+    });
+    let got = second.wait_for(1, 60);
+    assert_eq!(got.len(), 1, "the rebuilt twin delivers a's queue");
+    assert_eq!(got[0].rcpts, vec![deferred], "only the deferred recipient");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(second.received().len(), 1, "nothing sent twice");
+    wait_queue(&pair.b, 0);
 }
 
 /// Sends one message on port 25 from `from` to `rcpt`; the reply to RCPT and to DATA

@@ -16,5 +16,5 @@ pub mod srs;
 
 pub use pipeline::{Check, Edits, Envelope, Filter, HopLimit, Pipeline, Verdict};
 pub use server::{Smtp, run, serve_stream};
-pub use settings::{Kind, SmtpSettings};
+pub use settings::{Kind, SAVE_SENT_ENTRY, SmtpSettings};
 pub use twinmail_net::Stream;

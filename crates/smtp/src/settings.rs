@@ -86,7 +86,16 @@ pub struct SmtpSettings {
     /// Whether a logged-in user on submission may send to other domains (the outbound
     /// queue takes the mail); off, such recipients are refused with 554 5.7.1.
     pub outbound: bool,
+    /// Whether mail a logged-in user sends through submission is also filed (`\Seen`) in
+    /// the user's Sent folder, so that the client need not upload it a second time. Each
+    /// user can turn it on or off for themselves with the server METADATA entry
+    /// [`SAVE_SENT_ENTRY`] ("yes" / "no"), which wins over this default.
+    pub save_sent: bool,
 }
+
+/// The server METADATA entry (RFC 5464, set over IMAP) by which a user asks for, or
+/// declines, a Sent copy of what they submit: value "yes" or "no".
+pub const SAVE_SENT_ENTRY: &str = "/private/vendor/vendor.twinmail/save-sent";
 
 impl SmtpSettings {
     /// Production defaults for `hostname`.
@@ -113,6 +122,7 @@ impl SmtpSettings {
             junk_command_limit: 100,
             max_bytes_in_flight: 512 * 1024 * 1024,
             outbound: false,
+            save_sent: false,
         }
     }
 }

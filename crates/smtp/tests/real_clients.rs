@@ -234,3 +234,106 @@ async fn mail_send_client_over_starttls_with_auth() {
     assert!(stored.contains("Hello from a Rust client"));
     assert!(stored.contains("with ESMTPSA"));
 }
+
+const SEND_TWICE: &str = r#"
+import smtplib, ssl, sys
+port, ca, user, password, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+m = open(path, 'rb').read()
+for attempt in range(int(sys.argv[6])):
+    s = smtplib.SMTP_SSL('127.0.0.1', port, context=ctx)
+    s.login(user, password)
+    assert s.sendmail(user, ['bob@example.com', 'carol@remote.org'], m) == {}
+    s.quit()
+print('ok')
+"#;
+
+/// With `save_sent` on, what a user submits is filed once, `\Seen` and exactly as their
+/// client wrote it, in their Sent folder (made for the purpose), also when the client
+/// sends the same message again; a user whose METADATA entry says "no" gets no copy,
+/// and mail arriving on the MX port files none for anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_sent_keeps_the_senders_copy_once_unless_the_user_says_no() {
+    twinmail_testkit::require(&["python3"]);
+    let srv = common::start_with(|s| {
+        s.outbound = true;
+        s.save_sent = true;
+    })
+    .await;
+    let dir = srv.dir.path();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, srv.tls.cert_pem()).unwrap();
+    let send = |user: &str, password: &str, m: &str, times: u32| {
+        let path = dir.join(format!("{user}-{times}.eml"));
+        std::fs::write(&path, m).unwrap();
+        let args = vec![
+            srv.submissions.port().to_string(),
+            ca.display().to_string(),
+            user.to_string(),
+            password.to_string(),
+            path.display().to_string(),
+            times.to_string(),
+        ];
+        tokio::task::spawn_blocking(move || python(SEND_TWICE, &args))
+    };
+    let first = "From: alice@example.com\r\nTo: bob@example.com, carol@remote.org\r\nSubject: kept\r\nMessage-ID: <kept@example.com>\r\n\r\nonce only\r\n";
+    assert_eq!(send(ALICE.0, ALICE.1, first, 2).await.unwrap().trim(), "ok");
+    let sent = twinmail_testkit::folder(&srv.store, ALICE.0, "Sent").await;
+    assert_eq!(
+        sent,
+        vec![first.as_bytes().to_vec()],
+        "one copy, the client's bytes"
+    );
+    let alice = srv.store.account(ALICE.0).await.unwrap().unwrap();
+    let folder = srv.store.mailbox(alice.id, "Sent").await.unwrap().unwrap();
+    let stored = srv.store.messages(folder.id).await.unwrap();
+    assert!(stored[0].flags.contains("\\Seen"), "{:?}", stored[0].flags);
+    assert_eq!(srv.inbox(BOB.0).await.len(), 1, "one local delivery");
+    assert_eq!(srv.store.queue_list().await.unwrap().len(), 1, "one queued");
+
+    // Alice says no: her next message files nothing.
+    srv.store
+        .set_metadata(
+            alice.id,
+            None,
+            vec![(twinmail_smtp::SAVE_SENT_ENTRY.into(), Some(b"no".to_vec()))],
+        )
+        .await
+        .unwrap();
+    let second = "From: alice@example.com\r\nSubject: not kept\r\nMessage-ID: <not-kept@example.com>\r\n\r\nno copy\r\n";
+    assert_eq!(
+        send(ALICE.0, ALICE.1, second, 1).await.unwrap().trim(),
+        "ok"
+    );
+    assert_eq!(
+        twinmail_testkit::folder(&srv.store, ALICE.0, "Sent")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(srv.inbox(BOB.0).await.len(), 2, "but it is delivered");
+
+    // Mail from outside files no Sent copy for anyone.
+    let (mut c, _) = common::Client::connect(srv.mx).await;
+    c.cmd("EHLO remote.org").await;
+    assert!(c.cmd("MAIL FROM:<x@remote.org>").await.starts_with("250"));
+    assert!(c.cmd("RCPT TO:<bob@example.com>").await.starts_with("250"));
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    assert!(
+        c.cmd("Subject: forged\r\n\r\nx\r\n.")
+            .await
+            .starts_with("250")
+    );
+    assert_eq!(
+        twinmail_testkit::folder(&srv.store, ALICE.0, "Sent")
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        twinmail_testkit::folder(&srv.store, BOB.0, "Sent")
+            .await
+            .is_empty()
+    );
+}

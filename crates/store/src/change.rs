@@ -354,6 +354,15 @@ impl RcptState {
             RcptState::Failed => "failed",
         }
     }
+
+    /// The state a database name stands for (anything unknown is still pending).
+    pub fn from_db(name: &str) -> RcptState {
+        match name {
+            "delivered" => RcptState::Delivered,
+            "failed" => RcptState::Failed,
+            _ => RcptState::Pending,
+        }
+    }
 }
 
 /// What an admin did to a queued message.

@@ -36,7 +36,7 @@ pub use ops::{
     remote::{Applied, RemoteChange},
 };
 pub use password::HashCost;
-pub use queue::{Attempt, Bounce, DkimKey, QueueStats, Queued, QueuedRcpt};
+pub use queue::{Attempt, Bounce, DkimKey, MtaStsPolicy, QueueStats, Queued, QueuedRcpt};
 pub use sieve::{MAX_SCRIPT_BYTES, MAX_SCRIPTS};
 pub use store::{Delivery, Store, StoreOptions};
 pub use types::{

@@ -10,7 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::{
     Change, Store, StoreError,
-    change::Expunged,
+    change::{Expunged, QueueAction, RcptOutcome, RcptState},
     ops::merge::Merge,
     ops::remote::{
         Applied, ApplyRemote, ApplySnapshot, FinishSnapshot, RemoteChange, SkipRemote,
@@ -511,6 +511,21 @@ type MailboxTuple = (Vec<u8>, Vec<u8>, String, Option<String>, i64, bool);
 /// value.
 type AnnotationTuple = (Vec<u8>, Option<Vec<u8>>, String, Vec<u8>);
 
+/// A queued message as a snapshot reads it: id, owner, sender, blob, size, created_at,
+/// next_attempt, attempts, held, delay_notified.
+type QueueSnapTuple = (
+    Vec<u8>,
+    String,
+    String,
+    Vec<u8>,
+    i64,
+    i64,
+    i64,
+    i64,
+    bool,
+    bool,
+);
+
 type TombstoneTuple = (Vec<u8>, Vec<u8>, i64, Vec<u8>, i64);
 type DigestTuple = (i64, String, Vec<u8>, String, i64, i64, i64, bool);
 type MessageTuple = (
@@ -528,7 +543,7 @@ type MessageTuple = (
 
 impl Snapshot {
     /// Domains, accounts, aliases, mailboxes, DKIM keys, Sieve scripts, vacation replies and
-    /// tombstones, as the changes that make them. (The outbound queue is not in it: its owner delivers it.)
+    /// tombstones, as the changes that make them. (The outbound queue comes in [`Self::queue`].)
     pub async fn meta(&mut self) -> Result<Vec<Change>, StoreError> {
         let mut out = Vec::new();
         let domains: Vec<String> = sqlx::query_scalar("SELECT name FROM domains ORDER BY name")
@@ -717,6 +732,64 @@ impl Snapshot {
                 },
             )
             .collect()
+    }
+
+    /// The outbound queue, as the changes that make it: each message `Queued` by its
+    /// owner, then, when it was tried, one `QueueAttempt` by its owner with what became of
+    /// each recipient so far (a rebuilt twin then never sends to a recipient the owner
+    /// delivered, and takes the queue over after the lease like any twin), and `Hold`
+    /// when an admin held it. The attempt count starts again at one.
+    pub async fn queue(&mut self) -> Result<Vec<Change>, StoreError> {
+        let rows: Vec<QueueSnapTuple> = sqlx::query_as(
+            "SELECT id, owner, sender, blob, size, created_at, next_attempt, attempts, held, \
+             delay_notified FROM queue ORDER BY created_at, id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, owner, from, blob, size, at, next_attempt, attempts, held, delay_notified) in rows
+        {
+            let rcpts: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT rcpt, state, reply FROM queue_rcpts WHERE queue_id = $1 ORDER BY rcpt",
+            )
+            .bind(&id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+            let id = Guid::from_slice(&id)?;
+            out.push(Change::Queued {
+                id,
+                owner: owner.clone(),
+                from,
+                recipients: rcpts.iter().map(|r| r.0.clone()).collect(),
+                blob: BlobHash::from_slice(&blob)?,
+                size: size as u64,
+                at,
+            });
+            if attempts > 0 {
+                out.push(Change::QueueAttempt {
+                    id,
+                    by: owner,
+                    at,
+                    outcomes: rcpts
+                        .into_iter()
+                        .map(|(rcpt, state, reply)| RcptOutcome {
+                            rcpt,
+                            state: RcptState::from_db(&state),
+                            reply,
+                        })
+                        .collect(),
+                    next_attempt,
+                    delay_notified,
+                });
+            }
+            if held {
+                out.push(Change::QueueControl {
+                    id,
+                    action: QueueAction::Hold,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Every mailbox's UIDNEXT and HIGHESTMODSEQ (sent after the messages).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::{
     BlobHash, Change, Guid, Store, StoreError,
     change::{QueueAction, RcptOutcome, RcptState},
-    ops::queue::{AddDkimKey, ControlQueue, Enqueue, RecordAttempt},
+    ops::queue::{AddDkimKey, ControlQueue, Enqueue, RecordAttempt, SaveMtaSts},
     store::shared_body,
     types::now_unix,
 };
@@ -17,6 +17,19 @@ macro_rules! select_queue {
         "SELECT id, owner, sender, blob, size, created_at, next_attempt, attempts, held, \
          delay_notified, last_reply FROM queue"
     };
+}
+
+/// An MTA-STS policy this twin fetched and keeps across restarts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MtaStsPolicy {
+    /// The policy domain, lower-case.
+    pub domain: String,
+    /// The `id=` of the TXT record it was fetched under.
+    pub id: String,
+    /// The policy text as fetched.
+    pub policy: String,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// A queued message and its recipients.
@@ -158,6 +171,38 @@ impl Store {
             .await
     }
 
+    /// The MTA-STS policies this twin keeps that have not expired.
+    pub async fn mta_sts_policies(&self) -> Result<Vec<MtaStsPolicy>, StoreError> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT domain, id, policy, expires_at FROM mta_sts WHERE expires_at > $1 \
+             ORDER BY domain",
+        )
+        .bind(now_unix())
+        .fetch_all(self.db())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(domain, id, policy, expires_at)| MtaStsPolicy {
+                domain,
+                id,
+                policy,
+                expires_at,
+            })
+            .collect())
+    }
+
+    /// Keeps (replaces) a domain's MTA-STS policy.
+    pub async fn save_mta_sts_policy(&self, p: MtaStsPolicy) -> Result<(), StoreError> {
+        self.writer()
+            .submit(SaveMtaSts {
+                domain: p.domain,
+                id: p.id,
+                policy: p.policy,
+                expires_at: p.expires_at,
+            })
+            .await
+    }
+
     /// Records an attempt made here (this twin owns the message from now on), with the
     /// DSN it causes, in one transaction.
     pub async fn record_attempt(
@@ -292,11 +337,7 @@ impl Store {
                     .into_iter()
                     .map(|(rcpt, state, reply)| QueuedRcpt {
                         rcpt,
-                        state: match state.as_str() {
-                            "delivered" => RcptState::Delivered,
-                            "failed" => RcptState::Failed,
-                            _ => RcptState::Pending,
-                        },
+                        state: RcptState::from_db(&state),
                         reply,
                     })
                     .collect(),

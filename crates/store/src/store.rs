@@ -995,6 +995,39 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("append placed nothing".into()))
     }
 
+    /// The sender's own copy of a message sent through submission, stored `\Seen` in the
+    /// account's Sent folder (made when it has none). `key` names the submission: the
+    /// same key again (a client retrying after a lost 250) is the same write and gets the
+    /// first copy back, so a retry never files a second copy.
+    pub async fn save_sent(
+        &self,
+        account_id: i64,
+        key: Guid,
+        bytes: Vec<u8>,
+    ) -> Result<Placed, StoreError> {
+        let sent = self.folder_for(account_id, Role::Sent).await?;
+        let mailbox = self
+            .mailbox_by_guid(&sent)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("Sent folder".into()))?;
+        let target = self.target(mailbox.id).await?;
+        self.check_room(target.account_id, target.limit, bytes.len() as u64)
+            .await?;
+        let body = body(bytes);
+        let write = Write::Add {
+            mailboxes: vec![target.mailbox],
+            blob: body.hash,
+            flags: Flags::new(["\\Seen"]),
+            internal_date: now_unix(),
+        };
+        let id = request_id(&[b"sent", &key.0]);
+        self.dispatch(&target.owner, Command { id, write }, Some(body.bytes))
+            .await?
+            .placed()?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("the Sent copy placed nothing".into()))
+    }
+
     /// The id of an APPEND of this content whose client was told to try again, if recent.
     fn in_doubt(&self, key: &Guid) -> Option<Guid> {
         let doubts = self

@@ -235,6 +235,18 @@ pub const TOOLS: &[Tool] = &[
         install: "apt-get install isync",
     },
     Tool {
+        // Driven inside tmux by the IMAP neomutt test.
+        name: "neomutt",
+        probe: &["neomutt", "-v"],
+        install: "apt-get install neomutt",
+    },
+    Tool {
+        // The terminal the neomutt test types into and reads the screen of.
+        name: "tmux",
+        probe: &["tmux", "-V"],
+        install: "apt-get install tmux",
+    },
+    Tool {
         name: "chromium",
         probe: &["chromium", "--version"],
         install: "apt-get install chromium",
@@ -370,10 +382,17 @@ pub fn python(script: &str, args: &[String]) -> String {
 
 /// The messages in an account's INBOX, oldest first.
 pub async fn inbox(store: &Store, account: &str) -> Vec<Vec<u8>> {
+    folder(store, account, "INBOX").await
+}
+
+/// The messages in an account's folder `name`, oldest first (none when it does not exist).
+pub async fn folder(store: &Store, account: &str, name: &str) -> Vec<Vec<u8>> {
     let a = store.account(account).await.unwrap().unwrap();
-    let inbox = store.mailbox(a.id, "INBOX").await.unwrap().unwrap();
+    let Some(mailbox) = store.mailbox(a.id, name).await.unwrap() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    for m in store.messages(inbox.id).await.unwrap() {
+    for m in store.messages(mailbox.id).await.unwrap() {
         out.push(store.blob(&m.blob).await.unwrap().unwrap());
     }
     out
@@ -667,10 +686,15 @@ impl Drop for Sink {
     }
 }
 
-/// The DER inside a one-certificate PEM.
+/// The DER of the first certificate in a PEM (a chain's end-entity certificate).
 fn pem_der(pem: &str) -> Vec<u8> {
     use base64::Engine;
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let b64: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap()
@@ -702,6 +726,16 @@ impl TestCa {
                 .unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         (cert.pem(), key.serialize_pem())
+    }
+
+    /// The CA's certificate (DER).
+    pub fn der(&self) -> &CertificateDer<'static> {
+        self.issuer.der()
+    }
+
+    /// The CA's certificate (PEM), to send after a leaf as its chain.
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
     }
 
     /// A root store holding only this CA.

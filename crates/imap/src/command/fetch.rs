@@ -1,9 +1,9 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5), with BINARY (RFC 3516), CONDSTORE's
-//! CHANGEDSINCE and QRESYNC's VANISHED (RFC 7162), and PARTIAL's modifier (RFC 9394
-//! §3.2: only the messages at some positions of the set). A non-PEEK body fetch sets
-//! \Seen first (unless the mailbox was EXAMINEd) and reports the new flags. Responses
-//! are handed to the wire message by message, so a FETCH of a whole large mailbox never
-//! sits in memory at once.
+//! CHANGEDSINCE and QRESYNC's VANISHED (RFC 7162), PREVIEW (RFC 8970), and PARTIAL's
+//! modifier (RFC 9394 §3.2: only the messages at some positions of the set). A non-PEEK
+//! body fetch sets \Seen first (unless the mailbox was EXAMINEd) and reports the new
+//! flags. Responses are handed to the wire message by message, so a FETCH of a whole
+//! large mailbox never sits in memory at once.
 
 use chrono::{TimeZone, Utc};
 use imap_types::{
@@ -21,11 +21,12 @@ use twinmail_store::{FlagMode, Flags, UidSet};
 use crate::{
     command::store_failed,
     convert::{bad, fetch_flags, no, nstring, nz, nz64, ok, vec1},
-    extparse::Partial,
+    extparse::{Partial, PreviewRequest},
     message::{self, BinaryError},
     session::{Session, State},
 };
 
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch<S: Stream>(
     s: &mut Session<S>,
     tag: &Tag<'static>,
@@ -33,6 +34,7 @@ pub async fn fetch<S: Stream>(
     items: MacroOrMessageDataItemNames<'static>,
     uid: bool,
     modifiers: &[FetchModifier],
+    preview: Option<PreviewRequest>,
     partial: Option<Partial>,
 ) -> Status<'static> {
     let State::Selected { view, .. } = &s.state else {
@@ -56,6 +58,11 @@ pub async fn fetch<S: Stream>(
         }
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
     };
+    // PREVIEW alone came with a UID item standing in for it (an item list cannot be
+    // empty): shown only when UID FETCH would show it anyway.
+    if !uid && preview.is_some_and(|p| p.stand_in) {
+        names.retain(|n| *n != N::Uid);
+    }
     if uid && !names.contains(&N::Uid) {
         names.insert(0, N::Uid);
     }
@@ -144,7 +151,6 @@ pub async fn fetch<S: Stream>(
         )
     });
     let needs_body = whole || names.contains(&N::Envelope);
-    let header_only = !whole;
     let sets_seen = !read_only
         && names.iter().any(|n| {
             matches!(
@@ -204,6 +210,15 @@ pub async fn fetch<S: Stream>(
         if changed_since.is_some_and(|since| m.modseq <= since) {
             continue;
         }
+        // PREVIEW (LAZY) over a large message is NIL (RFC 8970: a server may answer
+        // NIL when a preview is not readily at hand, and the client asks again without
+        // LAZY when it wants one): reading and parsing megabytes for a list entry is
+        // exactly the cost LAZY lets a client opt out of. Without LAZY it is made.
+        let skip_preview = preview.is_some_and(|p| p.lazy && m.size > LAZY_MAX_SIZE);
+        // PREVIEW reads the first text part, which may come after any attachment.
+        let whole = whole || (preview.is_some() && !skip_preview);
+        let needs_body = needs_body || whole;
+        let header_only = !whole;
         let raw = if needs_body {
             match store.blob(&m.blob).await {
                 Ok(b) => b.unwrap_or_default(),
@@ -296,17 +311,42 @@ pub async fn fetch<S: Stream>(
         if sets_seen || names.contains(&N::Flags) {
             flags_told.push((m.uid, m.modseq));
         }
+        let preview_text = match preview {
+            Some(_) if skip_preview => Some(None),
+            Some(_) => Some(Some(
+                parsed
+                    .as_ref()
+                    .map(crate::preview::preview)
+                    .unwrap_or_default(),
+            )),
+            None => None,
+        };
         drop(parsed);
         if let Some(items) = vec1(out) {
             let data = Data::Fetch {
                 seq: nz(seq),
                 items,
             };
-            if binary_origins.is_empty() {
+            if let Some(text) = preview_text {
+                let mut line = if binary_origins.is_empty() {
+                    encode(data)
+                } else {
+                    with_binary_origins(data, &binary_origins)
+                };
+                with_preview(&mut line, text.as_deref());
+                s.raw_line(&line);
+            } else if binary_origins.is_empty() {
                 s.data(data);
             } else {
                 s.raw_line(&with_binary_origins(data, &binary_origins));
             }
+        } else if let Some(text) = preview_text {
+            // PREVIEW was the only item.
+            let mut line = format!("* {seq} FETCH (").into_bytes();
+            line.extend_from_slice(b"PREVIEW ");
+            line.extend_from_slice(&crate::preview::wire(text.as_deref()));
+            line.extend_from_slice(b")\r\n");
+            s.raw_line(&line);
         }
         if s.pump().await.is_err() {
             break;
@@ -366,6 +406,29 @@ fn with_binary_origins(data: Data<'static>, origins: &[(usize, u32)]) -> Vec<u8>
         }
     }
     bytes
+}
+
+/// The largest message (RFC822.SIZE, bytes) PREVIEW (LAZY) makes a preview for; larger
+/// ones get NIL.
+const LAZY_MAX_SIZE: u64 = 1024 * 1024;
+
+/// An untagged response's bytes as imap-codec writes them.
+fn encode(data: Data<'static>) -> Vec<u8> {
+    use imap_codec::{ResponseCodec, encode::Encoder};
+    ResponseCodec::default()
+        .encode(&imap_types::response::Response::Data(data))
+        .dump()
+}
+
+/// Puts ` PREVIEW <nstring>` at the end of an encoded FETCH response's item list
+/// (imap-types has no PREVIEW item): before its closing `)` and CRLF.
+fn with_preview(line: &mut Vec<u8>, text: Option<&str>) {
+    if line.ends_with(b")\r\n") {
+        line.truncate(line.len() - 3);
+    }
+    line.extend_from_slice(b" PREVIEW ");
+    line.extend_from_slice(&crate::preview::wire(text));
+    line.extend_from_slice(b")\r\n");
 }
 
 /// RFC 3516 §4.3: a part whose encoding cannot be undone.

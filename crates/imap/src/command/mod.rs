@@ -47,8 +47,8 @@ use crate::{
 pub enum Extra {
     /// Nothing: the command is all in its `CommandBody`.
     None,
-    /// A command extparse rewrote: SEARCH's RETURN options (RFC 4731, RFC 5182) and
-    /// whether `$` stands in it.
+    /// A command extparse rewrote: SEARCH's RETURN options (RFC 4731, RFC 5182),
+    /// whether `$` stands in it, and FETCH's PREVIEW (RFC 8970).
     Rewritten(crate::extparse::Rewrite),
     /// An RFC 5258 LIST (its `CommandBody::List` is a stand-in).
     List(crate::extparse::ListRequest),
@@ -68,9 +68,9 @@ pub async fn dispatch<S: Stream>(
     extra: Extra,
 ) -> Status<'static> {
     use CommandBody as C;
-    let (search_return, saved, fetch_partial) = match extra {
-        Extra::None => (None, false, None),
-        Extra::Rewritten(r) => (r.ret, r.saved, r.fetch_partial),
+    let (search_return, saved, preview, fetch_partial) = match extra {
+        Extra::None => (None, false, None, None),
+        Extra::Rewritten(r) => (r.ret, r.saved, r.preview, r.fetch_partial),
         Extra::List(request) => return list::list_extended(s, tag, request).await,
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
         Extra::CancelUpdate(tags) => return cancelupdate::cancelupdate(s, tag, &tags),
@@ -165,7 +165,18 @@ pub async fn dispatch<S: Stream>(
             modifiers,
         } => {
             let items = macro_or_item_names;
-            fetch::fetch(s, tag, &sequence_set, items, uid, &modifiers, fetch_partial).await
+            let (preview, partial) = (preview, fetch_partial);
+            fetch::fetch(
+                s,
+                tag,
+                &sequence_set,
+                items,
+                uid,
+                &modifiers,
+                preview,
+                partial,
+            )
+            .await
         }
         C::Store {
             sequence_set,

@@ -1,8 +1,10 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4). Every key of RFC 3501; strings match as
-//! case-insensitive substrings (UTF-8). Keys that need the message bytes load them only
-//! when asked. With RETURN options (ESEARCH, RFC 4731), or for IMAP4rev2 clients
-//! (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of SEARCH. RETURN (SAVE)
-//! (SEARCHRES, RFC 5182) keeps the result, as UIDs, for `$` (see `saved.rs`).
+//! substrings under i;unicode-casemap (RFC 5051, `casemap`; I18NLEVEL=1, RFC 5255), in
+//! the text as it stands and, for BODY and TEXT, as decoded. Keys that need the message
+//! bytes load them only when asked. With RETURN options (ESEARCH, RFC 4731), or for
+//! IMAP4rev2 clients (RFC 9051 §7.3.4), the answer is an ESEARCH response instead of
+//! SEARCH. RETURN (SAVE) (SEARCHRES, RFC 5182) keeps the result, as UIDs, for `$` (see
+//! `saved.rs`).
 //! RETURN (PARTIAL m:n) (RFC 9394) answers with the matches at those positions, and
 //! RETURN (UPDATE) keeps a UID SEARCH's result live (RFC 5267, `contexts.rs`).
 
@@ -18,6 +20,7 @@ use twinmail_net::Stream;
 use twinmail_store::{Message, UidSet, now_unix};
 
 use crate::{
+    casemap::fold,
     command::store_failed,
     convert::{bad, nz, nz64, ok},
     extparse::SearchReturn,
@@ -139,6 +142,7 @@ pub async fn matching<S: Stream>(
             view,
             sets: &sets,
             parsed: std::cell::OnceCell::new(),
+            whole: std::cell::OnceCell::new(),
         };
         if criteria.iter().all(|k| ctx.matches(k)) {
             hits.push((seq, m));
@@ -287,6 +291,33 @@ struct Ctx<'a> {
     sets: &'a SetCache,
     /// The message's header parsed, once a key needs it (address keys, SENT*).
     parsed: std::cell::OnceCell<Option<mail_parser::Message<'a>>>,
+    /// The whole message parsed, once BODY or TEXT did not match its raw bytes.
+    whole: std::cell::OnceCell<Option<mail_parser::Message<'a>>>,
+}
+
+/// The message may hold text that reads differently once decoded: it names a
+/// quoted-printable or base64 transfer encoding, or a charset other than UTF-8 and
+/// US-ASCII (UTF-8's subset). A few passes over the bytes, far cheaper than a parse.
+fn may_be_encoded(raw: &[u8]) -> bool {
+    let has = |word: &[u8]| {
+        raw.windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    if has(b"quoted-printable") || has(b"base64") {
+        return true;
+    }
+    const CHARSET: &[u8] = b"charset=";
+    raw.windows(CHARSET.len()).enumerate().any(|(at, w)| {
+        if !w.eq_ignore_ascii_case(CHARSET) {
+            return false;
+        }
+        let value = &raw[at + CHARSET.len()..];
+        let value = value.strip_prefix(b"\"").unwrap_or(value);
+        let utf8 = [&b"utf-8"[..], b"utf8", b"us-ascii"]
+            .iter()
+            .any(|c| value.len() >= c.len() && value[..c.len()].eq_ignore_ascii_case(c));
+        !utf8
+    })
 }
 
 /// The sets of one SEARCH's criteria as `UidSet`s, each resolved on first use: building
@@ -353,8 +384,8 @@ impl<'a> Ctx<'a> {
             To(v) => self.address_has("To", v),
             Subject(v) => self.header_has("Subject", v),
             Header(name, v) => self.header_has(&String::from_utf8_lossy(name.as_ref()), v),
-            Body(v) => contains(self.body(), v),
-            Text(v) => contains(self.raw, v),
+            Body(v) => contains(self.body(), v) || self.decoded_text_has(v),
+            Text(v) => contains(self.raw, v) || self.decoded_text_has(v),
             ModSequence { modseq, .. } => self.m.modseq >= *modseq,
             // WITHIN (RFC 5032 §3): an interval in seconds back from now, against the
             // internal date, both ends included.
@@ -377,6 +408,27 @@ impl<'a> Ctx<'a> {
         self.parsed
             .get_or_init(|| message::parse(message::header(self.raw)))
             .as_ref()
+    }
+
+    /// A text part of the message, decoded (Content-Transfer-Encoding and charset, by
+    /// mail-parser), contains `v`: so BODY "Grüße" finds a quoted-printable Latin-1
+    /// "Gr=FC=DFe" (RFC 5255 §4: I18NLEVEL=1 compares decoded text). A message whose
+    /// text is neither transfer-encoded nor in a charset other than UTF-8 is its own
+    /// text, which the raw match has searched already: it is not parsed.
+    fn decoded_text_has(&self, v: &AString<'_>) -> bool {
+        if !may_be_encoded(self.raw) {
+            return false;
+        }
+        let Some(msg) = self.whole.get_or_init(|| message::parse(self.raw)) else {
+            return false;
+        };
+        let needle = fold(&String::from_utf8_lossy(v.as_ref()));
+        msg.parts.iter().any(|p| match &p.body {
+            mail_parser::PartType::Text(t) | mail_parser::PartType::Html(t) => {
+                fold(t).contains(&needle)
+            }
+            _ => false,
+        })
     }
 
     fn sent_day(&self) -> Option<NaiveDate> {
@@ -404,7 +456,7 @@ impl<'a> Ctx<'a> {
         if self.header_has(name, v) {
             return true;
         }
-        let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
+        let needle = fold(&String::from_utf8_lossy(v.as_ref()));
         let Some(parsed) = self.parsed() else {
             return false;
         };
@@ -417,7 +469,7 @@ impl<'a> Ctx<'a> {
                 format!("{display} <{address}>"),
             ]
             .iter()
-            .any(|s| s.to_lowercase().contains(&needle))
+            .any(|s| fold(s).contains(&needle))
         };
         parsed.parts[0]
             .headers
@@ -426,16 +478,16 @@ impl<'a> Ctx<'a> {
             .any(|h| match &h.value {
                 HeaderValue::Address(Address::List(list)) => list.iter().any(addr_has),
                 HeaderValue::Address(Address::Group(groups)) => groups.iter().any(|g| {
-                    g.name
-                        .as_deref()
-                        .is_some_and(|n| n.to_lowercase().contains(&needle))
+                    g.name.as_deref().is_some_and(|n| fold(n).contains(&needle))
                         || g.addresses.iter().any(addr_has)
                 }),
                 _ => false,
             })
     }
 
-    /// The unfolded values of every header called `name` contain `v`.
+    /// The unfolded values of every header called `name` contain `v`: as they stand in
+    /// the message, or decoded (RFC 2047 encoded words, so `SUBJECT "Ärger"` finds
+    /// `=?UTF-8?Q?=C3=84rger?=`).
     fn header_has(&self, name: &str, v: &AString<'_>) -> bool {
         let header_end = self
             .raw
@@ -445,19 +497,44 @@ impl<'a> Ctx<'a> {
         let header = String::from_utf8_lossy(&self.raw[..header_end])
             .replace("\r\n ", " ")
             .replace("\r\n\t", " ");
-        let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
-        header.split("\r\n").any(|line| {
+        let needle = fold(&String::from_utf8_lossy(v.as_ref()));
+        // Whether a value holds an encoded word: only then can decoding change it, and
+        // only then is the header parsed for it.
+        let mut encoded = false;
+        let raw = header.split("\r\n").any(|line| {
             line.split_once(':').is_some_and(|(n, val)| {
-                n.trim().eq_ignore_ascii_case(name)
-                    && (needle.is_empty() || val.to_lowercase().contains(&needle))
+                if !n.trim().eq_ignore_ascii_case(name) {
+                    return false;
+                }
+                encoded |= val.contains("=?");
+                needle.is_empty() || fold(val).contains(&needle)
             })
-        })
+        });
+        raw || (encoded && self.decoded_has(name, &needle))
+    }
+
+    /// A decoded text value of a header called `name` contains the folded `needle`.
+    fn decoded_has(&self, name: &str, needle: &str) -> bool {
+        let Some(parsed) = self.parsed() else {
+            return false;
+        };
+        parsed.parts[0]
+            .headers
+            .iter()
+            .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
+            .any(|h| match &h.value {
+                HeaderValue::Text(t) => fold(t).contains(needle),
+                HeaderValue::TextList(l) => l.iter().any(|t| fold(t).contains(needle)),
+                _ => false,
+            })
     }
 }
 
+/// `hay` (as UTF-8, lossily) contains `v` under i;unicode-casemap (RFC 5255 §4.3:
+/// I18NLEVEL=1's comparator for SEARCH).
 fn contains(hay: &[u8], v: &AString<'_>) -> bool {
-    let needle = String::from_utf8_lossy(v.as_ref()).to_lowercase();
-    String::from_utf8_lossy(hay)
-        .to_lowercase()
-        .contains(&needle)
+    crate::casemap::contains(
+        &String::from_utf8_lossy(hay),
+        &String::from_utf8_lossy(v.as_ref()),
+    )
 }

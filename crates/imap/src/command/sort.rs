@@ -2,7 +2,7 @@
 //! ESORT's RETURN options (RFC 5267 §3), answered with ESEARCH. The messages are those
 //! SEARCH would find; they are ordered by each key in turn (REVERSE turning one key
 //! around), and messages equal on every key stay in mailbox order (RFC 5256 §3).
-//! Strings compare as i;ascii-casemap (DISPLAYFROM and DISPLAYTO as i;unicode-casemap).
+//! Strings compare as i;unicode-casemap (RFC 5051 via `casemap`; I18NLEVEL=1, RFC 5255).
 
 use std::{cmp::Ordering, sync::Arc};
 

@@ -1,5 +1,6 @@
-//! THREAD and UID THREAD (RFC 5256 §3) with ORDEREDSUBJECT and REFERENCES: the messages
-//! SEARCH would find, threaded by `threading`, answered with `* THREAD`.
+//! THREAD and UID THREAD (RFC 5256 §3) with ORDEREDSUBJECT, REFERENCES and REFS
+//! (draft-ietf-morg-inthread): the messages SEARCH would find, threaded by
+//! `threading`, answered with `* THREAD`.
 
 use imap_types::{
     core::{Charset, Tag},
@@ -29,9 +30,13 @@ pub async fn thread<S: Stream>(
     criteria: &[SearchKey<'_>],
     uid: bool,
 ) -> Status<'static> {
-    let algorithm: fn(&[Item<'_>]) -> String = match algorithm {
-        ThreadingAlgorithm::OrderedSubject => threading::ordered_subject,
-        ThreadingAlgorithm::References => threading::references,
+    // REFS orders by arrival (INTERNALDATE), the others by sent date.
+    let (algorithm, by_arrival): (fn(&[Item<'_>]) -> String, bool) = match algorithm {
+        ThreadingAlgorithm::OrderedSubject => (threading::ordered_subject, false),
+        ThreadingAlgorithm::References => (threading::references, false),
+        ThreadingAlgorithm::Other(o) if o.as_ref().eq_ignore_ascii_case("REFS") => {
+            (threading::refs, true)
+        }
         // RFC 5256 §3: an algorithm the server does not offer is a NO.
         ThreadingAlgorithm::Other(_) => {
             return no(tag, None, "Unknown threading algorithm".into());
@@ -54,7 +59,11 @@ pub async fn thread<S: Stream>(
         .zip(&fields)
         .map(|(h, f)| Item {
             number: if uid { h.uid } else { h.seq },
-            date: sent_date(h, f),
+            date: if by_arrival {
+                h.fixed.internal_date
+            } else {
+                sent_date(h, f)
+            },
             fields: f,
         })
         .collect();

@@ -101,6 +101,12 @@ section! {
         /// NOOP, RSET, VRFY, EXPN and HELP commands a session may send before each further
         /// one counts as an error (towards max_errors); counted afresh after each message.
         pub junk_command_limit: u32 = 100,
+        /// File a `\Seen` copy of what a logged-in user sends through submission in their
+        /// Sent folder, so their client need not upload it again. Each user can override
+        /// this with the server METADATA entry
+        /// /private/vendor/vendor.twinmail/save-sent ("yes" or "no"). Off by default:
+        /// most clients save their own copy, and two would be one too many.
+        pub save_sent: bool = false,
     }
 }
 
@@ -158,6 +164,9 @@ section! {
         pub tls_listen: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 2993))],
         /// Largest literal (e.g. an APPENDed message) accepted, in bytes.
         pub max_literal_size: u32 = 50 * 1024 * 1024,
+        /// Most sessions using COMPRESS=DEFLATE at once (about 300 KiB each); past it
+        /// COMPRESS is refused with NO [LIMIT] and clients go on uncompressed.
+        pub max_compressed_sessions: usize = 1000,
         /// Seconds a client may stay silent before login.
         pub login_timeout_secs: u64 = 60,
         /// Seconds a client may stay silent before login while three quarters of
@@ -957,6 +966,7 @@ impl SmtpConfig {
         s.enforce_sync = self.enforce_sync;
         s.greet_delay = Duration::from_millis(self.greet_delay_ms);
         s.junk_command_limit = self.junk_command_limit;
+        s.save_sent = self.save_sent;
         s
     }
 }
@@ -1027,6 +1037,7 @@ impl ImapConfig {
         twinmail_imap::ImapSettings {
             max_bytes_in_flight: limits.max_message_bytes_in_flight,
             max_literal_size: self.max_literal_size,
+            max_compressed_sessions: self.max_compressed_sessions,
             login_timeout: Duration::from_secs(self.login_timeout_secs.max(1)),
             stress_login_timeout: Duration::from_secs(self.stress_login_timeout_secs.max(1)),
             login_deadline: Duration::from_secs(self.login_deadline_secs.max(1)),

@@ -194,6 +194,16 @@ pub async fn finish<S: Stream>(
         parts.push(&body);
         queue_id = request_id(&parts);
     }
+    // The sender's Sent copy is the message as their client wrote it (no trace headers
+    // of ours), filed first: idempotent by the submission's key, so a retry files none
+    // twice, and a failure leaves nothing delivered or queued yet.
+    if let Some(account_id) = sent_copy_for(s).await {
+        let key = tx.delivery.key().unwrap_or(queue_id);
+        if let Err(e) = s.smtp.store.save_sent(account_id, key, body.clone()).await {
+            refused(s, command, &id, Refused::Store(e)).await;
+            return Ok(Flow::Continue);
+        }
+    }
     let all: Vec<String> = tx.recipients.iter().chain(&tx.outbound).cloned().collect();
     let mut message = trace_headers(s, &helo, esmtp, &tx.from, &all, &id).into_bytes();
     message.extend_from_slice(&body);
@@ -245,20 +255,49 @@ pub async fn finish<S: Stream>(
             s.junk = 0;
             s.conn.reply(&format!("250 2.0.0 Ok: queued as {id}"));
         }
-        Err(Refused::Filter(reply)) => {
+        Err(refusal) => refused(s, command, &id, refusal).await,
+    }
+    Ok(Flow::Continue)
+}
+
+/// The account whose Sent folder gets a copy of this message: the logged-in user's on
+/// submission, when their METADATA entry says "yes" or, without one, the server's
+/// default does.
+async fn sent_copy_for<S: Stream>(s: &Session<S>) -> Option<i64> {
+    let user = s.user.as_ref().filter(|_| s.kind.is_submission())?;
+    let default = s.smtp.settings.save_sent;
+    let entries = match s.smtp.store.metadata(user.id, None).await {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the save-sent preference");
+            Vec::new()
+        }
+    };
+    let wanted = entries
+        .iter()
+        .find(|(entry, _)| entry == crate::SAVE_SENT_ENTRY)
+        .map_or(default, |(_, v)| {
+            v.trim_ascii().eq_ignore_ascii_case(b"yes")
+        });
+    wanted.then_some(user.id)
+}
+
+/// Answers a message that was not taken.
+async fn refused<S: Stream>(s: &mut Session<S>, command: &'static str, id: &str, refusal: Refused) {
+    match refusal {
+        Refused::Filter(reply) => {
             tracing::info!(id = %id, reply = %escaped(&reply), "refused by filter");
             s.reject(command, &reply).await;
         }
-        Err(Refused::Store(e)) if e.is_disk_full() => {
+        Refused::Store(e) if e.is_disk_full() => {
             tracing::error!(id = %id, error = %e, "disk full");
             s.conn.reply("452 4.3.1 Insufficient system storage");
         }
-        Err(Refused::Store(e)) => {
+        Refused::Store(e) => {
             tracing::error!(id = %id, error = %e, "delivery failed");
             s.conn.reply("451 4.3.0 Local error in processing");
         }
     }
-    Ok(Flow::Continue)
 }
 
 fn trace_headers<S>(

@@ -281,3 +281,41 @@ pub(crate) async fn insert_dkim(ctx: &mut WriteCtx, change: &Change) -> Result<b
     .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// An MTA-STS policy fetched by this twin (local: not logged, not mirrored).
+pub(crate) struct SaveMtaSts {
+    /// The policy domain, lower-case.
+    pub domain: String,
+    /// The `id=` of the TXT record it was fetched under.
+    pub id: String,
+    /// The policy text as fetched.
+    pub policy: String,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+impl Op for SaveMtaSts {
+    type Output = ();
+    fn needs_savepoint(&self) -> bool {
+        false
+    }
+    async fn apply(self, ctx: &mut WriteCtx) -> Result<(), StoreError> {
+        // Expired policies go as new ones come: the table never outgrows the domains
+        // mail went to within a policy's lifetime.
+        sqlx::query("DELETE FROM mta_sts WHERE expires_at <= $1")
+            .bind(crate::now_unix())
+            .execute(&mut ctx.conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO mta_sts (domain, id, policy, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (domain) DO UPDATE SET id = $2, policy = $3, expires_at = $4",
+        )
+        .bind(&self.domain)
+        .bind(&self.id)
+        .bind(&self.policy)
+        .bind(self.expires_at)
+        .execute(&mut ctx.conn)
+        .await?;
+        Ok(())
+    }
+}
