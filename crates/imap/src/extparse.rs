@@ -20,13 +20,14 @@
 //! SEARCH and SORT RETURN options include RFC 5267's UPDATE and CONTEXT and RFC 9394's
 //! PARTIAL.
 //!
-//! All but LIST and CANCELUPDATE are rewritten and handed back to imap-codec: RETURN (...) is taken out,
-//! and each `$` token (never one inside a quoted string or a literal: those are strings
-//! to the tokenizer) becomes `SAVED`, a set no client sends in its place, which the
-//! command's handler later swaps for the saved result. The rewrite only ever grows a
-//! command by a few bytes per `$` token, and the token count is capped. PREVIEW is
-//! taken out of a FETCH's item list (or, when it is the only item, replaced by UID, a
-//! stand-in the FETCH handler drops again) and handed on beside the command.
+//! All but LIST and CANCELUPDATE are rewritten and handed back to imap-codec: RETURN
+//! (...) and FETCH's PARTIAL modifier are taken out, and each `$` token (never one
+//! inside a quoted string or a literal: those are strings to the tokenizer) becomes
+//! `SAVED`, a set no client sends in its place, which the command's handler later swaps
+//! for the saved result. The rewrite only ever grows a command by a few bytes per `$`
+//! token, and the token count is capped. PREVIEW is taken out of a FETCH's item list
+//! (or, when it is the only item, replaced by UID, a stand-in the FETCH handler drops
+//! again) and handed on beside the command.
 //!
 //! Anything else is left alone (None: the usual untagged BAD). The tokenizer is flat
 //! (no recursion), caps the token count, and checks every length against the bytes
