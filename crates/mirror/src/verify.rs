@@ -1,5 +1,6 @@
 //! `twinmail mirror verify`: compares this twin with the other over the mirror port.
-//! Domains, aliases and accounts (with password hashes) are compared whole; mailboxes by
+//! Domains, aliases and accounts (with password hashes, quotas, and a digest of their
+//! METADATA annotations and Sieve scripts) are compared whole; mailboxes by
 //! their attributes and a digest over every message's UID, GUID, flags and MODSEQ; a
 //! mailbox whose digest differs is narrowed down by UID range to the messages that differ.
 
@@ -130,11 +131,14 @@ pub(crate) async fn compare_with_twin(
         |a| a.name.clone(),
         |a| {
             format!(
-                "guid {} disabled {} home {} password hash {}",
+                "guid {} disabled {} home {} quota {} password hash {} annotations and sieve {}",
                 a.guid,
                 a.disabled,
                 a.home.as_deref().unwrap_or("(spread)"),
-                short(&a.password_hash)
+                a.quota_bytes
+                    .map_or_else(|| "none".to_string(), |q| q.to_string()),
+                short(&a.password_hash),
+                short(&a.settings)
             )
         },
     );
@@ -214,8 +218,11 @@ fn describe(m: &MailboxDigest) -> String {
     )
 }
 
+/// The last 16 characters of a hash (a PHC string starts alike for every password: its
+/// tail is what differs), for comparing and showing.
 fn short(s: &str) -> &str {
-    &s[..s.len().min(16)]
+    let at = s.len().saturating_sub(16);
+    s.get(at..).unwrap_or(s)
 }
 
 /// Pairs items by key and reports those missing on one side or described differently.

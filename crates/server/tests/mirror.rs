@@ -352,6 +352,50 @@ db.commit()
     assert!(log.contains("resync requested"), "no resync in b's log");
 }
 
+/// `mirror verify` compares what an account carries besides its mail: a METADATA
+/// annotation or a password hash changed behind one twin's back is a difference (the
+/// password one went unseen while only the first 16 characters of the PHC strings, alike
+/// for every password, were compared).
+#[test]
+fn verify_sees_a_changed_annotation_and_password_hash() {
+    let mut pair = Pair::start();
+    pair.add_user(&pair.a, "vera@example.org");
+    common::pair::py(
+        r#"
+a = imap(sys.argv[1], sys.argv[2], sys.argv[3])
+typ, data = a.xatom('SETMETADATA', 'INBOX', '(/private/comment "kept on both")')
+assert typ == 'OK', (typ, data)
+a.logout()
+"#,
+        &[
+            pair.a.port("imaps").to_string(),
+            "vera@example.org".into(),
+            PASSWORD.into(),
+        ],
+    );
+    pair.wait_in_sync();
+    let (code, out) = pair.a.cli(&["mirror", "verify"]);
+    assert_eq!(code, 0, "{out}");
+    // Each change alone (the one before it undone) is seen.
+    for tamper in [
+        "UPDATE metadata SET value = CAST('changed on b' AS BLOB)",
+        "UPDATE metadata SET value = CAST('kept on both' AS BLOB); \
+         UPDATE accounts SET password_hash = password_hash || 'x' WHERE name = 'vera@example.org'",
+    ] {
+        pair.b.kill();
+        let db = pair.dir.path().join("b-data/twinmail.db");
+        common::pair::py(
+            "import sqlite3\ndb = sqlite3.connect(sys.argv[1]); db.executescript(sys.argv[2]); db.commit()",
+            &[db.display().to_string(), tamper.to_string()],
+        );
+        pair.b.start();
+        pair.wait_in_sync();
+        let (code, out) = pair.a.cli(&["mirror", "verify"]);
+        assert_eq!(code, 1, "verify should see `{tamper}`:\n{out}");
+        assert!(out.contains("account vera@example.org"), "{out}");
+    }
+}
+
 /// Sync mode: a 250 means the twin has the message too. With the twin gone, a 250 comes
 /// after the sync timeout and the status says sync mode fell back to async; once the twin
 /// is back and caught up, sync mode resumes.

@@ -248,6 +248,10 @@ pub struct AccountFacts {
     pub home: Option<String>,
     /// The storage limit in bytes, if any.
     pub quota_bytes: Option<u64>,
+    /// SHA-256 over the account's METADATA entries (with their mailboxes' GUIDs) and its
+    /// Sieve scripts (name, text, active), in order; empty from a twin too old to send it.
+    #[serde(default)]
+    pub settings: String,
 }
 
 /// One message as `mirror verify` compares it.
@@ -1189,17 +1193,23 @@ impl Store {
             .collect()
     }
 
-    /// Accounts with their password hashes and state, for `mirror verify`.
+    /// Accounts with their password hashes, state and a digest of their annotations and
+    /// Sieve scripts, for `mirror verify`.
     pub async fn account_facts(&self) -> Result<Vec<AccountFacts>, StoreError> {
         let rows: Vec<AccountTuple> = sqlx::query_as(
             "SELECT guid, name, password_hash, disabled, home, quota_bytes FROM accounts ORDER BY name",
         )
         .fetch_all(self.db())
         .await?;
+        let mut settings = self.settings_digests().await?;
         rows.into_iter()
             .map(|(g, name, password_hash, disabled, home, quota)| {
                 Ok(AccountFacts {
                     name,
+                    settings: settings
+                        .remove(&g)
+                        .map(|h| hex::encode(h.finalize()))
+                        .unwrap_or_else(|| hex::encode(sha2::Sha256::new().finalize())),
                     guid: Guid::from_slice(&g)?,
                     password_hash,
                     disabled,
@@ -1208,6 +1218,43 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Per account (by GUID), a hash fed with its METADATA entries and Sieve scripts.
+    async fn settings_digests(
+        &self,
+    ) -> Result<std::collections::HashMap<Vec<u8>, sha2::Sha256>, StoreError> {
+        let annotations: Vec<(Vec<u8>, Option<Vec<u8>>, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT a.guid, m.guid, x.entry, x.value FROM metadata x \
+             JOIN accounts a ON a.id = x.account_id LEFT JOIN mailboxes m ON m.id = x.mailbox_id \
+             ORDER BY a.guid, m.guid, x.entry",
+        )
+        .fetch_all(self.db())
+        .await?;
+        let scripts: Vec<(Vec<u8>, String, String, bool)> = sqlx::query_as(
+            "SELECT a.guid, s.name, s.script, s.active FROM sieve_scripts s \
+             JOIN accounts a ON a.id = s.account_id ORDER BY a.guid, s.name",
+        )
+        .fetch_all(self.db())
+        .await?;
+        let mut out: std::collections::HashMap<Vec<u8>, sha2::Sha256> = Default::default();
+        let feed = |h: &mut sha2::Sha256, parts: &[&[u8]]| {
+            for p in parts {
+                h.update((p.len() as u64).to_be_bytes());
+                h.update(p);
+            }
+        };
+        for (account, mailbox, entry, value) in &annotations {
+            let h = out.entry(account.clone()).or_default();
+            let mailbox = mailbox.as_deref().unwrap_or_default();
+            feed(h, &[b"metadata", mailbox, entry.as_bytes(), value]);
+        }
+        for (account, name, script, active) in &scripts {
+            let h = out.entry(account.clone()).or_default();
+            let active: &[u8] = if *active { b"active" } else { b"" };
+            feed(h, &[b"sieve", name.as_bytes(), script.as_bytes(), active]);
+        }
+        Ok(out)
     }
 }
 
