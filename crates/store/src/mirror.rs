@@ -1224,7 +1224,7 @@ impl Store {
     async fn settings_digests(
         &self,
     ) -> Result<std::collections::HashMap<Vec<u8>, sha2::Sha256>, StoreError> {
-        let annotations: Vec<(Vec<u8>, Option<Vec<u8>>, String, Vec<u8>)> = sqlx::query_as(
+        let annotations: Vec<AnnotationTuple> = sqlx::query_as(
             "SELECT a.guid, m.guid, x.entry, x.value FROM metadata x \
              JOIN accounts a ON a.id = x.account_id LEFT JOIN mailboxes m ON m.id = x.mailbox_id \
              ORDER BY a.guid, m.guid, x.entry",
