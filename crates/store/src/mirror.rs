@@ -515,21 +515,6 @@ type MailboxTuple = (Vec<u8>, Vec<u8>, String, Option<String>, i64, bool);
 /// value.
 type AnnotationTuple = (Vec<u8>, Option<Vec<u8>>, String, Vec<u8>);
 
-/// A queued message as a snapshot reads it: id, owner, sender, blob, size, created_at,
-/// next_attempt, attempts, held, delay_notified.
-type QueueSnapTuple = (
-    Vec<u8>,
-    String,
-    String,
-    Vec<u8>,
-    i64,
-    i64,
-    i64,
-    i64,
-    bool,
-    bool,
-);
-
 type TombstoneTuple = (Vec<u8>, Vec<u8>, i64, Vec<u8>, i64);
 type DigestTuple = (i64, String, Vec<u8>, String, i64, i64, i64, bool);
 type MessageTuple = (
@@ -744,14 +729,15 @@ impl Snapshot {
     /// delivered, and takes the queue over after the lease like any twin), and `Hold`
     /// when an admin held it. The attempt count starts again at one.
     pub async fn queue(&mut self) -> Result<Vec<Change>, StoreError> {
-        let rows: Vec<QueueSnapTuple> = sqlx::query_as(
+        let rows: Vec<crate::queue::QueueRow> = sqlx::query_as(
             "SELECT id, owner, sender, blob, size, created_at, next_attempt, attempts, held, \
-             delay_notified FROM queue ORDER BY created_at, id",
+             delay_notified, last_reply FROM queue ORDER BY created_at, id",
         )
         .fetch_all(&mut *self.tx)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, owner, from, blob, size, at, next_attempt, attempts, held, delay_notified) in rows
+        for (id, owner, from, blob, size, at, next_attempt, attempts, held, delay_notified, _) in
+            rows
         {
             let rcpts: Vec<(String, String, String)> = sqlx::query_as(
                 "SELECT rcpt, state, reply FROM queue_rcpts WHERE queue_id = $1 ORDER BY rcpt",

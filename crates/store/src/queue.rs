@@ -134,7 +134,8 @@ pub struct Bounce {
     pub bytes: Arc<Vec<u8>>,
 }
 
-type QueueRow = (
+/// A row of [`select_queue!`], as the queue list and the mirror's snapshot read it.
+pub(crate) type QueueRow = (
     Vec<u8>,
     String,
     String,
