@@ -12,7 +12,8 @@
 //! - `tag [UID] SORT [RETURN (opts)] (sort keys) charset criteria` and
 //!   `tag [UID] THREAD algorithm charset criteria`, where the criteria may name `$`;
 //! - `tag [UID] FETCH|STORE|COPY|MOVE $ ...` and `tag UID EXPUNGE $`;
-//! - `tag [UID] FETCH set (... PREVIEW [(LAZY)] ...)` (RFC 8970), the set maybe `$`;
+//! - `tag [UID] FETCH set (... PREVIEW [(LAZY)] ...)` (RFC 8970) and
+//!   `tag [UID] FETCH set (... SAVEDATE ...)` (RFC 8514), the set maybe `$`;
 //! - FETCH with RFC 9394's PARTIAL modifier (taken out, as RETURN is), alone or with
 //!   the two above;
 //! - `tag CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5), taken as it is.
@@ -25,9 +26,9 @@
 //! inside a quoted string or a literal: those are strings to the tokenizer) becomes
 //! `SAVED`, a set no client sends in its place, which the command's handler later swaps
 //! for the saved result. The rewrite only ever grows a command by a few bytes per `$`
-//! token, and the token count is capped. PREVIEW is taken out of a FETCH's item list
-//! (or, when it is the only item, replaced by UID, a stand-in the FETCH handler drops
-//! again) and handed on beside the command.
+//! token, and the token count is capped. PREVIEW and SAVEDATE are taken out of a FETCH's
+//! item list (or, when they are the only items, replaced by UID, a stand-in the FETCH
+//! handler drops again) and handed on beside the command.
 //!
 //! Anything else is left alone (None: the usual untagged BAD). The tokenizer is flat
 //! (no recursion), caps the token count, and checks every length against the bytes
@@ -109,6 +110,12 @@ pub struct Rewrite {
     pub fetch_partial: Option<Partial>,
     /// The FETCH asked for PREVIEW (RFC 8970), which was taken out of its items.
     pub preview: Option<PreviewRequest>,
+    /// The FETCH asked for SAVEDATE (RFC 8514), which was taken out of its items.
+    pub savedate: bool,
+    /// PREVIEW and SAVEDATE were the only items and a UID item stands in their place in
+    /// the decoded command (an item list cannot be empty): not shown unless the command
+    /// is UID FETCH.
+    pub stand_in: bool,
 }
 
 /// FETCH PREVIEW (RFC 8970), as the client asked for it.
@@ -117,9 +124,6 @@ pub struct PreviewRequest {
     /// PREVIEW (LAZY): the client would rather get NIL than wait for a preview that is
     /// costly to make; without it a preview is always made.
     pub lazy: bool,
-    /// PREVIEW was the only item and a UID item stands in its place in the decoded
-    /// command (an item list cannot be empty): not shown unless the command is UID FETCH.
-    pub stand_in: bool,
 }
 
 /// SEARCH RETURN options (RFC 4731 §3.1, RFC 5182 §2); an empty list means ALL.
@@ -351,7 +355,7 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
         Some(Ok(p)) => Some(p),
         None => None,
     };
-    let found = if fetch && let Some(found) = preview(bytes, &toks, at, partial) {
+    let found = if fetch && let Some(found) = taken_items(bytes, &toks, at, partial) {
         found
     } else if ["SEARCH", "SORT", "THREAD"]
         .into_iter()
@@ -423,7 +427,7 @@ fn sequence_command(
             ret: None,
             saved,
             fetch_partial,
-            preview: None,
+            ..Rewrite::default()
         },
     })
 }
@@ -479,11 +483,12 @@ fn fetch_partial(toks: &[Spanned]) -> Option<FetchPartial> {
 
 /// `[UID] FETCH set items [modifiers]` whose items name PREVIEW (RFC 8970, formal syntax:
 /// `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`, the only preview-mod being
-/// LAZY); `at` indexes FETCH. None when no PREVIEW item is there. PREVIEW counts only
-/// as an item of its own: at the top of the item list, never inside a section's field
-/// names (`BODY[HEADER.FIELDS (PREVIEW)]`). `partial`: the command's PARTIAL modifier,
-/// taken out along with PREVIEW (its cut comes after the items').
-fn preview(
+/// LAZY) or SAVEDATE (RFC 8514, no modifiers); `at` indexes FETCH. None when neither is
+/// there. Each counts only as an item of its own: at the top of the item list, never
+/// inside a section's field names (`BODY[HEADER.FIELDS (PREVIEW)]`). `partial`: the
+/// command's PARTIAL modifier, taken out along with them (its cut comes after the
+/// items').
+fn taken_items(
     bytes: &[u8],
     toks: &[Spanned],
     at: usize,
@@ -519,39 +524,61 @@ fn preview(
         }
         _ => (first, first + 1),
     };
-    let mut request = PreviewRequest {
-        lazy: true,
-        stand_in: false,
-    };
-    let mut found = 0;
-    if start == first {
-        // The single item: PREVIEW, maybe with (LAZY). Parentheses holding anything
-        // else are the FETCH's own modifiers (CHANGEDSINCE ...), left for imap-codec.
-        if !is_atom(toks.get(first), "PREVIEW") {
-            return None;
+    let mut preview: Option<PreviewRequest> = None;
+    let mut savedate = false;
+    let mut stand_in = false;
+    // PREVIEW (LAZY) only when every PREVIEW asked for LAZY.
+    let mut take = |lazy: Option<bool>| match lazy {
+        Some(lazy) => {
+            let p = preview.get_or_insert(PreviewRequest { lazy: true });
+            p.lazy &= lazy;
         }
-        let (lazy, last) = match lazy_mods(toks, first) {
-            Some(Ok(close)) => (true, close),
-            _ => (false, first),
+        None => savedate = true,
+    };
+    if start == first {
+        // The single item: PREVIEW, maybe with (LAZY), or SAVEDATE. Parentheses holding
+        // anything else are the FETCH's own modifiers (CHANGEDSINCE ...), left for
+        // imap-codec.
+        let last = if is_atom(toks.get(first), "SAVEDATE") {
+            take(None);
+            first
+        } else if is_atom(toks.get(first), "PREVIEW") {
+            let (lazy, last) = match lazy_mods(toks, first) {
+                Some(Ok(close)) => (true, close),
+                _ => (false, first),
+            };
+            take(Some(lazy));
+            last
+        } else {
+            return None;
         };
-        request = PreviewRequest {
-            lazy,
-            stand_in: true,
-        };
-        found = 1;
+        stand_in = true;
         cut.push((toks[first].1, toks[last].2, b"UID"));
     } else {
-        // Items in a list. While every item so far was a PREVIEW (`leading`), each goes
-        // with the space after it; later ones with the space before them, so the cuts
-        // never overlap. A list of PREVIEWs only becomes the stand-in UID.
+        // Items in a list. While every item so far was taken (`leading`), each goes with
+        // the space after it; later ones with the space before them, so the cuts never
+        // overlap. A list of taken items only becomes the stand-in UID.
         let mut leading = true;
         let mut depth = 0usize;
         let mut i = start;
         while i < end {
             let t = &toks[i].0;
-            let preview_here =
-                depth == 0 && matches!(t, Tok::Atom(a) if a.eq_ignore_ascii_case(b"PREVIEW"));
-            if !preview_here {
+            let word = |w: &[u8]| depth == 0 && matches!(t, Tok::Atom(a) if a.eq_ignore_ascii_case(w));
+            let last = if word(b"SAVEDATE") {
+                take(None);
+                i
+            } else if word(b"PREVIEW") {
+                let (lazy, last) = match lazy_mods(toks, i) {
+                    Some(Ok(close)) => (true, close),
+                    Some(Err(text)) => return Some(Err(text)),
+                    None => (false, i),
+                };
+                if last >= end {
+                    return Some(Err("Malformed PREVIEW modifiers"));
+                }
+                take(Some(lazy));
+                last
+            } else {
                 match t {
                     Tok::Open => depth += 1,
                     Tok::Close => depth = depth.saturating_sub(1),
@@ -560,21 +587,11 @@ fn preview(
                 leading = false;
                 i += 1;
                 continue;
-            }
-            let (lazy, last) = match lazy_mods(toks, i) {
-                Some(Ok(close)) => (true, close),
-                Some(Err(text)) => return Some(Err(text)),
-                None => (false, i),
             };
-            if last >= end {
-                return Some(Err("Malformed PREVIEW modifiers"));
-            }
-            request.lazy &= lazy;
-            found += 1;
             if leading && last + 1 == end {
                 cut.retain(|c| c.0 < toks[start].1);
                 cut.push((toks[start].1, toks[last].2, b"UID"));
-                request.stand_in = true;
+                stand_in = true;
             } else if leading {
                 cut.push((toks[i].1, toks[last + 1].1, b""));
             } else {
@@ -583,7 +600,7 @@ fn preview(
             i = last + 1;
         }
     }
-    if found == 0 {
+    if preview.is_none() && !savedate {
         return None;
     }
     cut.extend(partial.map(|p| p.1));
@@ -602,7 +619,9 @@ fn preview(
             ret: None,
             saved,
             fetch_partial: partial.map(|p| p.0),
-            preview: Some(request),
+            preview,
+            savedate,
+            stand_in,
         },
     }))
 }
@@ -645,14 +664,20 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
         ret = Some(opts);
         i = close + 1;
     }
-    let mut dollars = 0;
+    // `$` (RFC 5182) and RFC 8514's save-date keys (see `savedate`), in one pass so the
+    // cuts stay in order.
+    let (mut dollars, mut dated) = (0, 0);
     for (t, from, to) in toks.get(i..)? {
-        if *t == Tok::Atom(b"$") {
+        let Tok::Atom(a) = t else { continue };
+        if *a == b"$" {
             cut.push((*from, *to, SAVED_TEXT));
             dollars += 1;
+        } else if let Some(with) = crate::savedate::rewrite(a) {
+            cut.push((*from, *to, with));
+            dated += 1;
         }
     }
-    if ret.is_none() && dollars == 0 {
+    if ret.is_none() && dollars == 0 && dated == 0 {
         return None;
     }
     if dollars > MAX_DOLLARS {
@@ -678,15 +703,50 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
     if criteria.as_ref().iter().map(saved_keys).sum::<usize>() != dollars {
         return Some(Err("Ambiguous $ in SEARCH; quote it if it is a string"));
     }
+    // Likewise a save-date key's name that imap-codec took for a string; and each
+    // SAVED* date must be a date.
+    let mut found = 0;
+    for k in criteria.as_ref() {
+        if let Err(text) = dated_keys(k, &mut found) {
+            return Some(Err(text));
+        }
+    }
+    if found != dated {
+        return Some(Err("Ambiguous SAVEDATE key in SEARCH; quote it if it is a string"));
+    }
     Some(Ok(Rescued::Command {
         command,
         rewrite: Rewrite {
             ret,
             saved: dollars > 0,
-            fetch_partial: None,
-            preview: None,
+            ..Rewrite::default()
         },
     }))
+}
+
+/// Counts the save-date keys (RFC 8514) a search key holds into `found`; an error when
+/// one's date is not a date.
+fn dated_keys(k: &SearchKey<'_>, found: &mut usize) -> Result<(), &'static str> {
+    match k {
+        SearchKey::Header(name, value) => {
+            if let Some(key) = crate::savedate::key(name.as_ref(), value.as_ref()) {
+                key?;
+                *found += 1;
+            }
+        }
+        SearchKey::Not(k) => dated_keys(k, found)?,
+        SearchKey::Or(a, b) => {
+            dated_keys(a, found)?;
+            dated_keys(b, found)?;
+        }
+        SearchKey::And(ks) => {
+            for k in ks.as_ref() {
+                dated_keys(k, found)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// How many `SAVED` sets a search key holds (imap-codec caps the nesting).
@@ -921,7 +981,7 @@ mod tests {
         assert!(ret.min && ret.max && !ret.all && !ret.count);
         let r = rescue(b"t SORT RETURN () (SUBJECT) UTF-8 $\r\n");
         assert!(
-            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true, preview: None, fetch_partial: None }, .. })) if ret.all),
+            matches!(&r, Some(Ok(Rescued::Command { rewrite: Rewrite { ret: Some(ret), saved: true, preview: None, fetch_partial: None, savedate: false, stand_in: false }, .. })) if ret.all),
             "{r:?}"
         );
         let r = rescue(b"t THREAD REFERENCES UTF-8 OR $ SEEN\r\n");
@@ -934,6 +994,8 @@ mod tests {
                         saved: true,
                         fetch_partial: None,
                         preview: None,
+                        savedate: false,
+                        stand_in: false,
                     },
                     ..
                 }))
@@ -1027,6 +1089,8 @@ mod tests {
                         ret: None,
                         fetch_partial: None,
                         preview: None,
+                        savedate: false,
+                        stand_in: false,
                     },
                     ..
                 }))
@@ -1199,13 +1263,42 @@ mod tests {
                 panic!("{line:?}: {command:?}")
             };
             assert_eq!(got, &items, "{line:?}");
-            assert_eq!(
-                rewrite.preview,
-                Some(PreviewRequest { lazy, stand_in }),
-                "{line:?}"
-            );
+            assert_eq!(rewrite.preview, Some(PreviewRequest { lazy }), "{line:?}");
+            assert_eq!(rewrite.stand_in, stand_in, "{line:?}");
+            assert!(!rewrite.savedate, "{line:?}");
             assert_eq!((rewrite.saved, is_saved(sequence_set)), (saved, saved));
         }
+        // SAVEDATE (RFC 8514) is taken out the same way, alone or beside PREVIEW.
+        let savedates: [(&[u8], Vec<N<'static>>, bool, bool); 5] = [
+            (b"t FETCH 1 SAVEDATE\r\n", vec![N::Uid], true, false),
+            (b"t FETCH 1 (savedate)\r\n", vec![N::Uid], true, false),
+            (b"t FETCH 1 (SAVEDATE PREVIEW)\r\n", vec![N::Uid], true, true),
+            (b"t FETCH 1 (FLAGS SAVEDATE)\r\n", vec![N::Flags], false, false),
+            (
+                b"t UID FETCH 1:* (SAVEDATE UID PREVIEW (LAZY) FLAGS)\r\n",
+                vec![N::Uid, N::Flags],
+                false,
+                true,
+            ),
+        ];
+        for (line, items, stand_in, preview) in savedates {
+            let r = rescue(line);
+            let Some(Ok(Rescued::Command { command, rewrite })) = &r else {
+                panic!("{line:?}: {r:?}")
+            };
+            let CommandBody::Fetch {
+                macro_or_item_names: Items::MessageDataItemNames(got),
+                ..
+            } = &command.body
+            else {
+                panic!("{line:?}: {command:?}")
+            };
+            assert_eq!(got, &items, "{line:?}");
+            assert!(rewrite.savedate, "{line:?}");
+            assert_eq!(rewrite.stand_in, stand_in, "{line:?}");
+            assert_eq!(rewrite.preview.is_some(), preview, "{line:?}");
+        }
+        assert!(rescue(b"t FETCH 1 (BODY[HEADER.FIELDS (SAVEDATE)])\r\n").is_none());
         // A header field called PREVIEW is not the item; a FETCH without it is not ours.
         assert!(rescue(b"t FETCH 1 (BODY[HEADER.FIELDS (PREVIEW)])\r\n").is_none());
         assert!(rescue(b"t FETCH 1 (FLAGS)\r\n").is_none());

@@ -41,6 +41,7 @@ pub mod preview;
 pub mod multiappend;
 pub mod mutf7;
 mod recent;
+mod savedate;
 mod selected;
 mod server;
 mod session;

@@ -1153,6 +1153,8 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "PREVIEW",
         // RFC 5255 §4: i;unicode-casemap for SEARCH and SORT (`casemap.rs`).
         "I18NLEVEL=1",
+        // RFC 8514 (`savedate.rs`): save dates kept by the store and mirrored.
+        "SAVEDATE",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));

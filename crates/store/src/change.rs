@@ -158,6 +158,11 @@ pub enum Change {
         size: u64,
         /// Its INTERNALDATE (Unix seconds).
         internal_date: i64,
+        /// Its save date (RFC 8514, Unix seconds), set by the twin that added it. Absent
+        /// from changes logged before save dates were kept: the receiver then keeps none
+        /// either, and both read it as the INTERNALDATE.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        saved: Option<i64>,
         /// Its flags at arrival.
         flags: Flags,
     },
@@ -206,6 +211,9 @@ pub enum Change {
         size: u64,
         /// Its INTERNALDATE (Unix seconds).
         internal_date: i64,
+        /// Its save date (RFC 8514, Unix seconds): renumbering keeps it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        saved: Option<i64>,
         /// Its flags.
         flags: Flags,
     },
@@ -585,4 +593,37 @@ pub struct ChangeEvent {
     pub seq: i64,
     /// What changed.
     pub change: Change,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{BlobHash, Flags, Guid};
+
+    /// A `MessageAdded` logged before save dates were kept (no `saved`) still reads, as
+    /// None; one with a save date round-trips it.
+    #[test]
+    fn message_added_reads_with_and_without_a_save_date() {
+        let added = |saved| Change::MessageAdded {
+            account: Guid::random(),
+            mailbox: Guid::random(),
+            message: Guid::random(),
+            uid: 7,
+            modseq: 9,
+            blob: BlobHash::of(b"x"),
+            size: 1,
+            internal_date: 1_000,
+            saved,
+            flags: Flags::new(["\\Seen"]),
+        };
+        let with = added(Some(2_000));
+        let text = serde_json::to_string(&with).unwrap();
+        assert!(text.contains("\"saved\":2000"), "{text}");
+        assert_eq!(serde_json::from_str::<Change>(&text).unwrap(), with);
+        let without = added(None);
+        let text = serde_json::to_string(&without).unwrap();
+        assert!(!text.contains("saved"), "{text}");
+        let old = text.replace(",\"saved\":null", "");
+        assert_eq!(serde_json::from_str::<Change>(&old).unwrap(), without);
+    }
 }

@@ -526,6 +526,7 @@ type MessageTuple = (
     Vec<u8>,
     i64,
     i64,
+    Option<i64>,
     String,
     i64,
 );
@@ -693,7 +694,7 @@ impl Snapshot {
         limit: u32,
     ) -> Result<Vec<(i64, Change)>, StoreError> {
         let rows: Vec<MessageTuple> = sqlx::query_as(
-            "SELECT m.id, a.guid, b.guid, m.uid, m.guid, m.blob, m.size, m.internal_date, m.flags, m.modseq \
+            "SELECT m.id, a.guid, b.guid, m.uid, m.guid, m.blob, m.size, m.internal_date, m.saved, m.flags, m.modseq \
              FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id JOIN accounts a ON a.id = b.account_id \
              WHERE m.id > $1 ORDER BY m.id LIMIT $2",
         )
@@ -703,7 +704,7 @@ impl Snapshot {
         .await?;
         rows.into_iter()
             .map(
-                |(id, account, mailbox, uid, guid, blob, size, date, flags, modseq)| {
+                |(id, account, mailbox, uid, guid, blob, size, date, saved, flags, modseq)| {
                     Ok((
                         id,
                         Change::MessageAdded {
@@ -715,6 +716,7 @@ impl Snapshot {
                             blob: BlobHash::from_slice(&blob)?,
                             size: size as u64,
                             internal_date: date,
+                            saved,
                             flags: Flags::parse(&flags),
                         },
                     ))

@@ -65,6 +65,7 @@ pub(crate) struct MessageRow {
     blob: Vec<u8>,
     size: i64,
     internal_date: i64,
+    saved: i64,
     flags: String,
     modseq: i64,
 }
@@ -78,6 +79,7 @@ impl TryFrom<MessageRow> for Message {
             blob: BlobHash::from_slice(&r.blob)?,
             size: r.size as u64,
             internal_date: r.internal_date,
+            saved: r.saved,
             flags: Flags::parse(&r.flags),
             modseq: r.modseq as u64,
         })
@@ -198,6 +200,7 @@ pub(crate) async fn messages_in<'e>(
 ) -> Result<Vec<Message>, StoreError> {
     let packed: Option<String> = sqlx::query_scalar(
         "SELECT group_concat(uid || ',' || size || ',' || internal_date || ',' || modseq \
+         || ',' || coalesce(saved, internal_date) \
          || ',' || hex(guid) || ',' || hex(blob) || ',' || flags, char(10) ORDER BY uid) \
          FROM messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3",
     )
@@ -209,16 +212,17 @@ pub(crate) async fn messages_in<'e>(
     packed.map_or(Ok(Vec::new()), |p| p.split('\n').map(unpack).collect())
 }
 
-/// One message of `messages_in`'s packed text: uid,size,date,modseq,guid,blob,flags (the
+/// One message of `messages_in`'s packed text: uid,size,date,modseq,saved,guid,blob,flags (the
 /// flags last: a keyword may hold a comma, never a newline).
 fn unpack(line: &str) -> Result<Message, StoreError> {
     let bad = || StoreError::Corrupt(format!("packed message row {line:?}"));
-    let mut f = line.splitn(7, ',');
+    let mut f = line.splitn(8, ',');
     let mut next = || f.next().ok_or_else(bad);
     let uid = next()?.parse().map_err(|_| bad())?;
     let size = next()?.parse().map_err(|_| bad())?;
     let internal_date = next()?.parse().map_err(|_| bad())?;
     let modseq = next()?.parse().map_err(|_| bad())?;
+    let saved = next()?.parse().map_err(|_| bad())?;
     let guid = Guid::from_slice(&hex::decode(next()?).map_err(|_| bad())?)?;
     let blob = BlobHash::from_slice(&hex::decode(next()?).map_err(|_| bad())?)?;
     Ok(Message {
@@ -227,6 +231,7 @@ fn unpack(line: &str) -> Result<Message, StoreError> {
         blob,
         size,
         internal_date,
+        saved,
         flags: Flags::parse(next()?),
         modseq,
     })

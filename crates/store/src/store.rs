@@ -899,7 +899,8 @@ impl Store {
         modseq: u64,
     ) -> Result<Vec<Message>, StoreError> {
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT uid, guid, blob, size, internal_date, flags, modseq FROM messages \
+            "SELECT uid, guid, blob, size, internal_date, coalesce(saved, internal_date) AS saved, \
+             flags, modseq FROM messages \
              WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
         )
         .bind(mailbox_id)

@@ -323,6 +323,9 @@ pub struct Message {
     pub size: u64,
     /// INTERNALDATE as Unix seconds.
     pub internal_date: i64,
+    /// The save date (RFC 8514) as Unix seconds: when the message came into this mailbox.
+    /// The INTERNALDATE for messages stored before save dates were kept.
+    pub saved: i64,
     /// Flags and keywords.
     pub flags: Flags,
     /// MODSEQ of the last change to this message.

@@ -21,12 +21,35 @@ use twinmail_store::{FlagMode, Flags, UidSet};
 use crate::{
     command::store_failed,
     convert::{bad, fetch_flags, no, nstring, nz, nz64, ok, vec1},
-    extparse::{Partial, PreviewRequest},
+    extparse::{Partial, PreviewRequest, Rewrite},
     message::{self, BinaryError},
     session::{Session, State},
 };
 
-#[allow(clippy::too_many_arguments)]
+/// What a FETCH asked for beyond what imap-codec decoded (`extparse` took it out).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FetchExtra {
+    /// PREVIEW (RFC 8970).
+    preview: Option<PreviewRequest>,
+    /// SAVEDATE (RFC 8514).
+    savedate: bool,
+    /// A UID item stands in for PREVIEW and SAVEDATE as the only items.
+    stand_in: bool,
+    /// The PARTIAL modifier (RFC 9394 §3.2).
+    partial: Option<Partial>,
+}
+
+impl From<&Rewrite> for FetchExtra {
+    fn from(r: &Rewrite) -> FetchExtra {
+        FetchExtra {
+            preview: r.preview,
+            savedate: r.savedate,
+            stand_in: r.stand_in,
+            partial: r.fetch_partial,
+        }
+    }
+}
+
 pub async fn fetch<S: Stream>(
     s: &mut Session<S>,
     tag: &Tag<'static>,
@@ -34,9 +57,14 @@ pub async fn fetch<S: Stream>(
     items: MacroOrMessageDataItemNames<'static>,
     uid: bool,
     modifiers: &[FetchModifier],
-    preview: Option<PreviewRequest>,
-    partial: Option<Partial>,
+    extra: FetchExtra,
 ) -> Status<'static> {
+    let FetchExtra {
+        preview,
+        savedate,
+        stand_in,
+        partial,
+    } = extra;
     let State::Selected { view, .. } = &s.state else {
         return bad(tag, "No mailbox selected");
     };
@@ -58,9 +86,9 @@ pub async fn fetch<S: Stream>(
         }
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
     };
-    // PREVIEW alone came with a UID item standing in for it (an item list cannot be
-    // empty): shown only when UID FETCH would show it anyway.
-    if !uid && preview.is_some_and(|p| p.stand_in) {
+    // PREVIEW and SAVEDATE alone came with a UID item standing in for them (an item list
+    // cannot be empty): shown only when UID FETCH would show it anyway.
+    if !uid && stand_in {
         names.retain(|n| *n != N::Uid);
     }
     if uid && !names.contains(&N::Uid) {
@@ -311,40 +339,48 @@ pub async fn fetch<S: Stream>(
         if sets_seen || names.contains(&N::Flags) {
             flags_told.push((m.uid, m.modseq));
         }
-        let preview_text = match preview {
-            Some(_) if skip_preview => Some(None),
-            Some(_) => Some(Some(
-                parsed
-                    .as_ref()
-                    .map(crate::preview::preview)
-                    .unwrap_or_default(),
-            )),
-            None => None,
-        };
+        // Items imap-types has no type for, as their bytes: ` SAVEDATE "..."`, ` PREVIEW ...`.
+        let mut tail = Vec::new();
+        if savedate {
+            tail.extend_from_slice(format!(" SAVEDATE {}", savedate_text(m.saved)).as_bytes());
+        }
+        if preview.is_some() {
+            let text = if skip_preview {
+                None
+            } else {
+                Some(
+                    parsed
+                        .as_ref()
+                        .map(crate::preview::preview)
+                        .unwrap_or_default(),
+                )
+            };
+            tail.extend_from_slice(b" PREVIEW ");
+            tail.extend_from_slice(&crate::preview::wire(text.as_deref()));
+        }
         drop(parsed);
         if let Some(items) = vec1(out) {
             let data = Data::Fetch {
                 seq: nz(seq),
                 items,
             };
-            if let Some(text) = preview_text {
+            if !tail.is_empty() {
                 let mut line = if binary_origins.is_empty() {
                     encode(data)
                 } else {
                     with_binary_origins(data, &binary_origins)
                 };
-                with_preview(&mut line, text.as_deref());
+                with_tail(&mut line, &tail);
                 s.raw_line(&line);
             } else if binary_origins.is_empty() {
                 s.data(data);
             } else {
                 s.raw_line(&with_binary_origins(data, &binary_origins));
             }
-        } else if let Some(text) = preview_text {
-            // PREVIEW was the only item.
+        } else if !tail.is_empty() {
+            // PREVIEW and SAVEDATE were the only items.
             let mut line = format!("* {seq} FETCH (").into_bytes();
-            line.extend_from_slice(b"PREVIEW ");
-            line.extend_from_slice(&crate::preview::wire(text.as_deref()));
+            line.extend_from_slice(&tail[1..]);
             line.extend_from_slice(b")\r\n");
             s.raw_line(&line);
         }
@@ -420,15 +456,24 @@ fn encode(data: Data<'static>) -> Vec<u8> {
         .dump()
 }
 
-/// Puts ` PREVIEW <nstring>` at the end of an encoded FETCH response's item list
-/// (imap-types has no PREVIEW item): before its closing `)` and CRLF.
-fn with_preview(line: &mut Vec<u8>, text: Option<&str>) {
+/// Puts items imap-types has no type for (PREVIEW, SAVEDATE; `tail` starts with a space)
+/// at the end of an encoded FETCH response's item list: before its closing `)` and CRLF.
+fn with_tail(line: &mut Vec<u8>, tail: &[u8]) {
     if line.ends_with(b")\r\n") {
         line.truncate(line.len() - 3);
     }
-    line.extend_from_slice(b" PREVIEW ");
-    line.extend_from_slice(&crate::preview::wire(text));
+    line.extend_from_slice(tail);
     line.extend_from_slice(b")\r\n");
+}
+
+/// A save date (RFC 8514 §4: `"SAVEDATE" SP (date-time / nil)`) as a quoted date-time,
+/// in UTC like INTERNALDATE here.
+fn savedate_text(unix: i64) -> String {
+    Utc.timestamp_opt(unix, 0)
+        .single()
+        .unwrap_or_default()
+        .format("\"%d-%b-%Y %H:%M:%S %z\"")
+        .to_string()
 }
 
 /// RFC 3516 §4.3: a part whose encoding cannot be undone.

@@ -68,9 +68,9 @@ pub async fn dispatch<S: Stream>(
     extra: Extra,
 ) -> Status<'static> {
     use CommandBody as C;
-    let (search_return, saved, preview, fetch_partial) = match extra {
-        Extra::None => (None, false, None, None),
-        Extra::Rewritten(r) => (r.ret, r.saved, r.preview, r.fetch_partial),
+    let (search_return, saved, fetch_extra) = match extra {
+        Extra::None => (None, false, fetch::FetchExtra::default()),
+        Extra::Rewritten(r) => (r.ret.clone(), r.saved, fetch::FetchExtra::from(&r)),
         Extra::List(request) => return list::list_extended(s, tag, request).await,
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
         Extra::CancelUpdate(tags) => return cancelupdate::cancelupdate(s, tag, &tags),
@@ -165,18 +165,7 @@ pub async fn dispatch<S: Stream>(
             modifiers,
         } => {
             let items = macro_or_item_names;
-            let (preview, partial) = (preview, fetch_partial);
-            fetch::fetch(
-                s,
-                tag,
-                &sequence_set,
-                items,
-                uid,
-                &modifiers,
-                preview,
-                partial,
-            )
-            .await
+            fetch::fetch(s, tag, &sequence_set, items, uid, &modifiers, fetch_extra).await
         }
         C::Store {
             sequence_set,

@@ -24,7 +24,7 @@ use crate::{
     command::store_failed,
     convert::{bad, nz, nz64, ok},
     extparse::SearchReturn,
-    message,
+    message, savedate,
     selected::Selected,
     session::{Session, State},
 };
@@ -268,6 +268,7 @@ fn uses_modseq(k: &SearchKey<'_>) -> bool {
 fn needs_bytes(k: &SearchKey<'_>) -> bool {
     use SearchKey::*;
     match k {
+        Header(name, v) if savedate::key(name.as_ref(), v.as_ref()).is_some() => false,
         Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | SentBefore(_) | SentOn(_)
         | SentSince(_) | Subject(_) | Text(_) | To(_) => true,
         Not(k) => needs_bytes(k),
@@ -275,6 +276,14 @@ fn needs_bytes(k: &SearchKey<'_>) -> bool {
         And(ks) => ks.as_ref().iter().any(needs_bytes),
         _ => false,
     }
+}
+
+/// The day (UTC) of a time in Unix seconds, as the date search keys compare it.
+fn day_of(unix: i64) -> NaiveDate {
+    Utc.timestamp_opt(unix, 0)
+        .single()
+        .unwrap_or_default()
+        .date_naive()
 }
 
 /// One message as SEARCH sees it.
@@ -383,6 +392,10 @@ impl<'a> Ctx<'a> {
             From(v) => self.address_has("From", v),
             To(v) => self.address_has("To", v),
             Subject(v) => self.header_has("Subject", v),
+            // SAVEDBEFORE/ON/SINCE, SAVEDATESUPPORTED (RFC 8514), as extparse rewrote them.
+            Header(name, v) if let Some(key) = savedate::key(name.as_ref(), v.as_ref()) => {
+                key.is_ok_and(|key| key.matches(day_of(self.m.saved)))
+            }
             Header(name, v) => self.header_has(&String::from_utf8_lossy(name.as_ref()), v),
             Body(v) => contains(self.body(), v) || self.decoded_text_has(v),
             Text(v) => contains(self.raw, v) || self.decoded_text_has(v),
@@ -397,10 +410,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn internal_day(&self) -> NaiveDate {
-        Utc.timestamp_opt(self.m.internal_date, 0)
-            .single()
-            .unwrap_or_default()
-            .date_naive()
+        day_of(self.m.internal_date)
     }
 
     /// The message's header, parsed on first use.

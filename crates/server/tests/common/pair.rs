@@ -368,7 +368,8 @@ def imap(port, user, pw):
     m.login(user, pw)
     return m
 def dump(port, user, pw):
-    """Every folder: UIDVALIDITY and each message's UID, flags and body hash."""
+    """Every folder: UIDVALIDITY and each message's UID, flags, body hash, INTERNALDATE
+    and save date (RFC 8514)."""
     m = imap(port, user, pw)
     out = {}
     for line in m.list()[1]:
@@ -383,6 +384,16 @@ def dump(port, user, pw):
                 uid = int(head.split('UID ')[1].split()[0])
                 flags = head.split('FLAGS (')[1].split(')')[0]
                 msgs.append([uid, ' '.join(sorted(flags.split())), hashlib.sha256(d[1]).hexdigest()])
+        typ, data = m.uid('FETCH', '1:*', '(UID INTERNALDATE SAVEDATE)')
+        dates = {}
+        for d in data:
+            if isinstance(d, bytes) and b'SAVEDATE' in d:
+                line = d.decode()
+                dates[int(line.split('UID ')[1].split()[0])] = [
+                    line.split('INTERNALDATE "')[1].split('"')[0],
+                    line.split('SAVEDATE "')[1].split('"')[0]]
+        for msg in msgs:
+            msg.extend(dates[msg[0]])
         out[name] = [uv, sorted(msgs)]
     m.logout()
     return out

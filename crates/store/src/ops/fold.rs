@@ -214,8 +214,8 @@ pub(crate) async fn folder_made_twice(
     // This twin's folder becomes the twin's: its messages are held for the home's merge
     // to number, its tombstones stay (by GUID), and the row takes the twin's identity.
     let name: String = sqlx::query_scalar(
-        "INSERT INTO held (guid, mailbox_id, uid, blob, size, internal_date, flags, modseq) \
-         SELECT guid, mailbox_id, 0, blob, size, internal_date, flags, modseq FROM messages \
+        "INSERT INTO held (guid, mailbox_id, uid, blob, size, internal_date, flags, modseq, saved) \
+         SELECT guid, mailbox_id, 0, blob, size, internal_date, flags, modseq, saved FROM messages \
          WHERE mailbox_id = $1 ON CONFLICT (guid) DO NOTHING; \
          DELETE FROM messages WHERE mailbox_id = $1; \
          UPDATE held SET uid = 0 WHERE mailbox_id = $1; \

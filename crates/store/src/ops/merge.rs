@@ -125,6 +125,8 @@ pub(crate) struct Arrival<'a> {
     pub size: u64,
     /// Its INTERNALDATE.
     pub internal_date: i64,
+    /// Its save date (RFC 8514), None when unknown (then read as the INTERNALDATE).
+    pub saved: Option<i64>,
     /// Its flags.
     pub flags: &'a Flags,
 }
@@ -141,6 +143,7 @@ impl Arrival<'_> {
             blob: *self.blob,
             size: self.size,
             internal_date: self.internal_date,
+            saved: self.saved,
             flags: self.flags.clone(),
         }
     }
@@ -155,8 +158,8 @@ pub(crate) async fn hold(
     a: &Arrival<'_>,
 ) -> Result<bool, StoreError> {
     let held = sqlx::query(
-        "INSERT INTO held (guid, mailbox_id, uid, blob, size, internal_date, flags, modseq) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+        "INSERT INTO held (guid, mailbox_id, uid, blob, size, internal_date, flags, modseq, saved) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
          WHERE NOT EXISTS (SELECT 1 FROM messages WHERE guid = $1) \
          AND NOT EXISTS (SELECT 1 FROM expunged WHERE guid = $1) \
          ON CONFLICT (guid) DO NOTHING",
@@ -169,6 +172,7 @@ pub(crate) async fn hold(
     .bind(a.internal_date)
     .bind(a.flags.to_string())
     .bind(a.modseq as i64)
+    .bind(a.saved)
     .execute(&mut ctx.conn)
     .await?
     .rows_affected();
@@ -381,8 +385,8 @@ async fn place(
     modseq: u64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8); \
+        "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq, saved) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9); \
          DELETE FROM held WHERE guid = $3",
     )
     .bind(mailbox_id)
@@ -393,6 +397,7 @@ async fn place(
     .bind(a.internal_date)
     .bind(a.flags.to_string())
     .bind(modseq as i64)
+    .bind(a.saved)
     .execute(&mut ctx.conn)
     .await?;
     Ok(())
@@ -496,14 +501,16 @@ struct Candidate {
     size: u64,
     /// Its INTERNALDATE, the first sort key.
     date: i64,
+    /// Its save date, if known.
+    saved: Option<i64>,
     /// Its flags.
     flags: Flags,
 }
 
-type CandidateRow = (bool, Vec<u8>, i64, Vec<u8>, i64, i64, String);
+type CandidateRow = (bool, Vec<u8>, i64, Vec<u8>, i64, i64, Option<i64>, String);
 
-/// A message row: GUID, UID, blob, size, INTERNALDATE, flags, MODSEQ.
-type MessageRow = (Vec<u8>, i64, Vec<u8>, i64, i64, String, i64);
+/// A message row: GUID, UID, blob, size, INTERNALDATE, save date, flags, MODSEQ.
+type MessageRow = (Vec<u8>, i64, Vec<u8>, i64, i64, Option<i64>, String, i64);
 
 impl Op for Merge {
     type Output = usize;
@@ -565,9 +572,9 @@ async fn merge_mailbox(
         }
     }
     let rows: Vec<CandidateRow> = sqlx::query_as(
-        "SELECT true, guid, uid, blob, size, internal_date, flags FROM held \
+        "SELECT true, guid, uid, blob, size, internal_date, saved, flags FROM held \
          WHERE mailbox_id = $1 AND gone = 0 \
-         UNION ALL SELECT false, guid, uid, blob, size, internal_date, flags FROM messages \
+         UNION ALL SELECT false, guid, uid, blob, size, internal_date, saved, flags FROM messages \
          WHERE mailbox_id = $1 AND uid IN (SELECT uid FROM held WHERE mailbox_id = $1)",
     )
     .bind(id)
@@ -583,7 +590,7 @@ async fn merge_mailbox(
     }
     let mut all = rows
         .into_iter()
-        .map(|(held, guid, uid, blob, size, date, flags)| {
+        .map(|(held, guid, uid, blob, size, date, saved, flags)| {
             Ok(Candidate {
                 held,
                 guid: Guid::from_slice(&guid)?,
@@ -591,6 +598,7 @@ async fn merge_mailbox(
                 blob: BlobHash::from_slice(&blob)?,
                 size: size as u64,
                 date,
+                saved,
                 flags: Flags::parse(&flags),
             })
         })
@@ -609,6 +617,7 @@ async fn merge_mailbox(
             blob: &c.blob,
             size: c.size,
             internal_date: c.date,
+            saved: c.saved,
             flags: &c.flags,
         };
         renumber(ctx, id, &a, to, c.held).await?;
@@ -659,6 +668,7 @@ pub(crate) async fn renumber(
             blob: *a.blob,
             size: a.size,
             internal_date: a.internal_date,
+            saved: a.saved,
             flags: a.flags.clone(),
         },
         seen,
@@ -888,7 +898,7 @@ pub(crate) async fn recover_unseen(
     mailbox: &Guid,
 ) -> Result<(), StoreError> {
     let unseen: Vec<MessageRow> = sqlx::query_as(
-        "SELECT m.guid, m.uid, m.blob, m.size, m.internal_date, m.flags, m.modseq \
+        "SELECT m.guid, m.uid, m.blob, m.size, m.internal_date, m.saved, m.flags, m.modseq \
          FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.guid = $1",
     )
     .bind(&mailbox.0[..])
@@ -898,7 +908,7 @@ pub(crate) async fn recover_unseen(
         return Ok(());
     }
     let id = recovered(ctx, account).await?;
-    for (guid, _, blob, size, date, flags, modseq) in unseen {
+    for (guid, _, blob, size, date, saved, flags, modseq) in unseen {
         let (guid, blob) = (Guid::from_slice(&guid)?, BlobHash::from_slice(&blob)?);
         sqlx::query("DELETE FROM messages WHERE guid = $1")
             .bind(&guid.0[..])
@@ -917,6 +927,7 @@ pub(crate) async fn recover_unseen(
                 blob: &blob,
                 size: size as u64,
                 internal_date: date,
+                saved,
                 flags: &flags,
             },
         )

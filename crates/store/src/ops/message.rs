@@ -6,7 +6,7 @@ use crate::{
     Change, StoreError,
     change::{Expunged, FlagUpdate},
     rows,
-    types::{BlobHash, FlagMode, Flags, Guid, Message, Placed},
+    types::{BlobHash, FlagMode, Flags, Guid, Message, Placed, now_unix},
     uidset::UidSet,
     writer::{Op, WriteCtx},
 };
@@ -36,6 +36,9 @@ impl Op for AddMessage {
     }
     async fn apply(self, ctx: &mut WriteCtx) -> Result<Vec<Placed>, StoreError> {
         let mut placed = Vec::with_capacity(self.mailboxes.len());
+        // The save date (RFC 8514) is this twin's clock now: this is the home twin (or a
+        // twin apart from it), and the change carries the date to the other.
+        let saved = now_unix();
         for (i, mailbox_id) in self.mailboxes.into_iter().enumerate() {
             let guid = Guid::random();
             let size = self.body.bytes.len() as u64;
@@ -49,6 +52,7 @@ impl Op for AddMessage {
                 .bind(&guid.0[..])
                 .bind(self.internal_date)
                 .bind(self.flags.to_string())
+                .bind(saved)
                 .fetch_optional(&mut ctx.conn)
                 .await?;
             let (uid, modseq, uidvalidity, mailbox, account) =
@@ -67,6 +71,7 @@ impl Op for AddMessage {
                 blob: self.body.hash,
                 size,
                 internal_date: self.internal_date,
+                saved: Some(saved),
                 flags: self.flags.clone(),
             })
             .await?;
@@ -86,11 +91,12 @@ type AddedRow = (i64, i64, i64, Vec<u8>, Vec<u8>);
 
 /// Adds one message in one round trip to SQLite: reserve the next UID and MODSEQ, insert
 /// the row with them, return what the change log needs. Statements share the numbered
-/// parameters ($1 hash, $2 size, $3 bytes, $4 mailbox, $5 GUID, $6 date, $7 flags). A
+/// parameters ($1 hash, $2 size, $3 bytes, $4 mailbox, $5 GUID, $6 date, $7 flags, $8 save
+/// date). A
 /// missing mailbox inserts nothing and returns no row.
 const ADD: &str = "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = $4; \
-    INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
-    SELECT id, uidnext - 1, $5, $1, $2, $6, $7, highestmodseq FROM mailboxes WHERE id = $4 AND changes() = 1 \
+    INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq, saved) \
+    SELECT id, uidnext - 1, $5, $1, $2, $6, $7, highestmodseq, $8 FROM mailboxes WHERE id = $4 AND changes() = 1 \
     RETURNING uid, modseq, \
     (SELECT uidvalidity FROM mailboxes WHERE id = $4), \
     (SELECT guid FROM mailboxes WHERE id = $4), \
@@ -103,8 +109,8 @@ const ADD: &str = "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = h
 const ADD_WITH_BLOB: &str = "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 \
     WHERE id = $4 AND uidnext < 4294967295; \
     INSERT INTO blobs (hash, size, data) SELECT $1, $2, $3 WHERE changes() = 1 ON CONFLICT (hash) DO NOTHING; \
-    INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
-    SELECT id, uidnext - 1, $5, $1, $2, $6, $7, highestmodseq FROM mailboxes \
+    INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq, saved) \
+    SELECT id, uidnext - 1, $5, $1, $2, $6, $7, highestmodseq, $8 FROM mailboxes \
     WHERE id = $4 AND EXISTS (SELECT 1 FROM blobs WHERE hash = $1) \
     RETURNING uid, modseq, \
     (SELECT uidvalidity FROM mailboxes WHERE id = $4), \
@@ -154,12 +160,13 @@ pub(crate) async fn insert_message(
     blob: &BlobHash,
     size: u64,
     internal_date: i64,
+    saved: Option<i64>,
     flags: &Flags,
     modseq: u64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, saved, flags, modseq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(mailbox_id)
     .bind(uid as i64)
@@ -167,6 +174,7 @@ pub(crate) async fn insert_message(
     .bind(&blob.0[..])
     .bind(size as i64)
     .bind(internal_date)
+    .bind(saved)
     .bind(flags.to_string())
     .bind(modseq as i64)
     .execute(&mut ctx.conn)
@@ -399,6 +407,8 @@ impl Op for CopyMessages {
             return Ok(out);
         }
         let slot = allocate(ctx, self.to, messages.len() as u32).await?;
+        // A copy keeps the INTERNALDATE and gets a save date of its own (RFC 8514 §3).
+        let saved = now_unix();
         for (i, m) in messages.iter().enumerate() {
             let uid = slot.first_uid + i as u32;
             let guid = Guid::random();
@@ -410,6 +420,7 @@ impl Op for CopyMessages {
                 &m.blob,
                 m.size,
                 m.internal_date,
+                Some(saved),
                 &m.flags,
                 slot.modseq,
             )
@@ -423,6 +434,7 @@ impl Op for CopyMessages {
                 blob: m.blob,
                 size: m.size,
                 internal_date: m.internal_date,
+                saved: Some(saved),
                 flags: m.flags.clone(),
             })
             .await?;

@@ -384,6 +384,7 @@ async fn add_page(
         blob: &'a crate::types::BlobHash,
         size: u64,
         date: i64,
+        saved: Option<i64>,
         flags: String,
         modseq: u64,
     }
@@ -399,6 +400,7 @@ async fn add_page(
             blob,
             size,
             internal_date,
+            saved,
             flags,
             ..
         } = &c.change
@@ -423,6 +425,7 @@ async fn add_page(
             blob,
             size: *size,
             date: *internal_date,
+            saved: *saved,
             flags: flags.to_string(),
             modseq: *modseq,
         });
@@ -456,8 +459,8 @@ async fn add_page(
             return Err(StoreError::NotFound("message bytes".into()));
         }
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
-             SELECT column1, column2, column3, column4, column5, column6, column7, column8 FROM (",
+            "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq, saved) \
+             SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9 FROM (",
         );
         q.push_values(chunk, |mut b, r| {
             b.push_bind(r.mailbox)
@@ -467,11 +470,13 @@ async fn add_page(
                 .push_bind(r.size as i64)
                 .push_bind(r.date)
                 .push_bind(&r.flags)
-                .push_bind(r.modseq as i64);
+                .push_bind(r.modseq as i64)
+                .push_bind(r.saved);
         });
         q.push(
             ") WHERE NOT EXISTS (SELECT 1 FROM expunged WHERE guid = column3) \
-             ON CONFLICT (guid) DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq",
+             ON CONFLICT (guid) DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq, \
+             saved = coalesce(excluded.saved, saved)",
         );
         q.build().execute(&mut ctx.conn).await?;
     }
@@ -524,14 +529,15 @@ async fn exec(
 /// HIGHESTMODSEQ are raised to match only when the row was written (`changes()` is the
 /// row INSERT's count), so the statement's count tells the caller: 2 or 3 when stored.
 /// Binds: $1 blob hash, $2 size, $3 mailbox id, $4 UID, $5 GUID, $6 date, $7 flags,
-/// $8 MODSEQ, $9 the bytes (the `_WITH_BLOB` forms store them first). Every form names
-/// $9 (the `length($9)` test is always true) so that all four take the same nine binds.
+/// $8 MODSEQ, $9 the bytes (the `_WITH_BLOB` forms store them first), $10 the save date.
+/// Every form names $9 (the `length($9)` test is always true) so that all four take the
+/// same ten binds.
 macro_rules! remote_add {
     ($blob:literal, $conflict:literal) => {
         concat!(
             $blob,
-            "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq) \
-             SELECT $3, $4, $5, $1, $2, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM expunged WHERE guid = $5) \
+            "INSERT INTO messages (mailbox_id, uid, guid, blob, size, internal_date, flags, modseq, saved) \
+             SELECT $3, $4, $5, $1, $2, $6, $7, $8, $10 WHERE NOT EXISTS (SELECT 1 FROM expunged WHERE guid = $5) \
              AND NOT EXISTS (SELECT 1 FROM messages WHERE mailbox_id = $3 AND uid = $4 AND guid != $5) \
              AND NOT EXISTS (SELECT 1 FROM expunged WHERE mailbox_id = $3 AND uid = $4) \
              AND coalesce(length($9), 0) >= 0 ON CONFLICT (guid) ",
@@ -858,6 +864,7 @@ async fn apply_resolved(
             blob,
             size,
             internal_date,
+            saved,
             flags,
         } => {
             let arrival = Arrival {
@@ -869,6 +876,7 @@ async fn apply_resolved(
                 blob,
                 size: *size,
                 internal_date: *internal_date,
+                saved: *saved,
                 flags,
             };
             let local = match batch.mailbox(ctx, mailbox).await {
@@ -913,6 +921,7 @@ async fn apply_resolved(
                 .bind(flags.to_string())
                 .bind(*modseq as i64)
                 .bind(body.map(|b| &b.bytes[..]))
+                .bind(*saved)
                 .execute(&mut ctx.conn)
                 .await?
                 .rows_affected();
@@ -932,6 +941,7 @@ async fn apply_resolved(
             blob,
             size,
             internal_date,
+            saved,
             flags,
         } => {
             let local = match batch.mailbox(ctx, mailbox).await {
@@ -948,6 +958,7 @@ async fn apply_resolved(
                 blob,
                 size: *size,
                 internal_date: *internal_date,
+                saved: *saved,
                 flags,
             };
             if folded {

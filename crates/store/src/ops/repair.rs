@@ -42,7 +42,7 @@ pub(crate) struct Repair {
 }
 
 /// A message row here: UID, GUID, flags, MODSEQ, blob, size, INTERNALDATE.
-type Row = (i64, Vec<u8>, String, i64, Vec<u8>, i64, i64);
+type Row = (i64, Vec<u8>, String, i64, Vec<u8>, i64, i64, Option<i64>);
 
 /// A message of this twin's, as the repair needs it.
 struct Mine {
@@ -53,6 +53,7 @@ struct Mine {
     blob: BlobHash,
     size: u64,
     date: i64,
+    saved: Option<i64>,
 }
 
 impl Op for Repair {
@@ -75,7 +76,7 @@ impl Op for Repair {
         let mut mine = Vec::new();
         for (from, to) in &self.ranges {
             let rows: Vec<Row> = sqlx::query_as(
-                "SELECT uid, guid, flags, modseq, blob, size, internal_date FROM messages \
+                "SELECT uid, guid, flags, modseq, blob, size, internal_date, saved FROM messages \
                  WHERE mailbox_id = $1 AND uid >= $2 AND uid <= $3 ORDER BY uid",
             )
             .bind(local.id)
@@ -83,7 +84,7 @@ impl Op for Repair {
             .bind(*to as i64)
             .fetch_all(&mut ctx.conn)
             .await?;
-            for (uid, guid, flags, modseq, blob, size, date) in rows {
+            for (uid, guid, flags, modseq, blob, size, date, saved) in rows {
                 mine.push(Mine {
                     uid: uid as u32,
                     guid: Guid::from_slice(&guid)?,
@@ -92,6 +93,7 @@ impl Op for Repair {
                     blob: BlobHash::from_slice(&blob)?,
                     size: size as u64,
                     date,
+                    saved,
                 });
             }
         }
@@ -112,6 +114,7 @@ impl Op for Repair {
                         blob: m.blob,
                         size: m.size,
                         internal_date: m.date,
+                        saved: m.saved,
                         flags: m.flags.clone(),
                     },
                     Vec::new(),
@@ -135,6 +138,7 @@ impl Op for Repair {
                     blob: &m.blob,
                     size: m.size,
                     internal_date: m.date,
+                    saved: m.saved,
                     flags: &m.flags,
                 };
                 merge::renumber(ctx, local.id, &a, to, false).await?;
