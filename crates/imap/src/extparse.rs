@@ -563,7 +563,8 @@ fn taken_items(
         let mut i = start;
         while i < end {
             let t = &toks[i].0;
-            let word = |w: &[u8]| depth == 0 && matches!(t, Tok::Atom(a) if a.eq_ignore_ascii_case(w));
+            let word =
+                |w: &[u8]| depth == 0 && matches!(t, Tok::Atom(a) if a.eq_ignore_ascii_case(w));
             let last = if word(b"SAVEDATE") {
                 take(None);
                 i
@@ -712,7 +713,9 @@ fn search(bytes: &[u8], toks: &[Spanned], at: usize) -> Option<Result<Rescued, &
         }
     }
     if found != dated {
-        return Some(Err("Ambiguous SAVEDATE key in SEARCH; quote it if it is a string"));
+        return Some(Err(
+            "Ambiguous SAVEDATE key in SEARCH; quote it if it is a string",
+        ));
     }
     Some(Ok(Rescued::Command {
         command,
@@ -1272,8 +1275,18 @@ mod tests {
         let savedates: [(&[u8], Vec<N<'static>>, bool, bool); 5] = [
             (b"t FETCH 1 SAVEDATE\r\n", vec![N::Uid], true, false),
             (b"t FETCH 1 (savedate)\r\n", vec![N::Uid], true, false),
-            (b"t FETCH 1 (SAVEDATE PREVIEW)\r\n", vec![N::Uid], true, true),
-            (b"t FETCH 1 (FLAGS SAVEDATE)\r\n", vec![N::Flags], false, false),
+            (
+                b"t FETCH 1 (SAVEDATE PREVIEW)\r\n",
+                vec![N::Uid],
+                true,
+                true,
+            ),
+            (
+                b"t FETCH 1 (FLAGS SAVEDATE)\r\n",
+                vec![N::Flags],
+                false,
+                false,
+            ),
             (
                 b"t UID FETCH 1:* (SAVEDATE UID PREVIEW (LAZY) FLAGS)\r\n",
                 vec![N::Uid, N::Flags],

@@ -73,9 +73,15 @@ mod tests {
     #[test]
     fn keys_read_back() {
         let d = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
-        assert_eq!(key(b"SAVEDSINCE:", b"1-Feb-2026"), Some(Ok(SavedKey::Since(d))));
+        assert_eq!(
+            key(b"SAVEDSINCE:", b"1-Feb-2026"),
+            Some(Ok(SavedKey::Since(d)))
+        );
         assert_eq!(key(b"savedon:", b"01-feb-2026"), Some(Ok(SavedKey::On(d))));
-        assert_eq!(key(b"SAVEDATESUPPORTED:", b""), Some(Ok(SavedKey::Supported)));
+        assert_eq!(
+            key(b"SAVEDATESUPPORTED:", b""),
+            Some(Ok(SavedKey::Supported))
+        );
         assert!(matches!(key(b"SAVEDBEFORE:", b"2026-02-01"), Some(Err(_))));
         assert_eq!(key(b"Subject", b"x"), None);
         assert_eq!(key(b"X-Other:", b"x"), None);

@@ -8,7 +8,9 @@ use common::{ALICE, start};
 
 /// A FETCH response's quoted date-time after `item`.
 fn date_of(line: &str, item: &str) -> String {
-    let at = line.find(&format!("{item} \"")).unwrap_or_else(|| panic!("{item} in {line}"));
+    let at = line
+        .find(&format!("{item} \""))
+        .unwrap_or_else(|| panic!("{item} in {line}"));
     let rest = &line[at + item.len() + 2..];
     rest[..rest.find('"').unwrap()].to_string()
 }
@@ -46,21 +48,42 @@ async fn a_copy_keeps_the_internal_date_and_gets_its_own_save_date() {
     assert_eq!(date_of(&r[0], "INTERNALDATE"), "05-Mar-2001 10:00:00 +0000");
     let (yesterday, today, tomorrow) = days();
     let saved = date_of(&r[0], "SAVEDATE");
-    assert!(saved.starts_with(&today) || saved.starts_with(&format!(" {}", &today[1..])), "{saved}");
+    assert!(
+        saved.starts_with(&today) || saved.starts_with(&format!(" {}", &today[1..])),
+        "{saved}"
+    );
     // SAVEDATE alone, and beside other items in either order.
     let r = c.cmd("FETCH 1 SAVEDATE").await;
     assert_eq!(r[0], format!("* 1 FETCH (SAVEDATE \"{saved}\")"));
     let r = c.cmd("UID FETCH 1 (SAVEDATE FLAGS)").await;
-    assert_eq!(r[0], format!("* 1 FETCH (UID 1 FLAGS () SAVEDATE \"{saved}\")"));
+    assert_eq!(
+        r[0],
+        format!("* 1 FETCH (UID 1 FLAGS () SAVEDATE \"{saved}\")")
+    );
     // SEARCH: the internal date is 2001, the save date today.
-    assert_eq!(c.cmd(&format!("SEARCH SAVEDON {today}")).await[0], "* SEARCH 1");
+    assert_eq!(
+        c.cmd(&format!("SEARCH SAVEDON {today}")).await[0],
+        "* SEARCH 1"
+    );
     assert_eq!(c.cmd(&format!("SEARCH ON {today}")).await[0], "* SEARCH");
-    assert_eq!(c.cmd(&format!("SEARCH SAVEDSINCE {yesterday}")).await[0], "* SEARCH 1");
-    assert_eq!(c.cmd(&format!("SEARCH SAVEDBEFORE {today}")).await[0], "* SEARCH");
-    assert_eq!(c.cmd(&format!("SEARCH SAVEDBEFORE {tomorrow}")).await[0], "* SEARCH 1");
+    assert_eq!(
+        c.cmd(&format!("SEARCH SAVEDSINCE {yesterday}")).await[0],
+        "* SEARCH 1"
+    );
+    assert_eq!(
+        c.cmd(&format!("SEARCH SAVEDBEFORE {today}")).await[0],
+        "* SEARCH"
+    );
+    assert_eq!(
+        c.cmd(&format!("SEARCH SAVEDBEFORE {tomorrow}")).await[0],
+        "* SEARCH 1"
+    );
     assert_eq!(c.cmd("SEARCH SAVEDATESUPPORTED").await[0], "* SEARCH 1");
     assert_eq!(
-        c.cmd(&format!("UID SEARCH NOT SAVEDSINCE \"{today}\" SUBJECT old")).await[0],
+        c.cmd(&format!(
+            "UID SEARCH NOT SAVEDSINCE \"{today}\" SUBJECT old"
+        ))
+        .await[0],
         "* SEARCH"
     );
     // A bad date is BAD, not a search for nothing.
@@ -75,6 +98,8 @@ async fn a_copy_keeps_the_internal_date_and_gets_its_own_save_date() {
     assert_eq!(date_of(&r[0], "INTERNALDATE"), "05-Mar-2001 10:00:00 +0000");
     assert_ne!(date_of(&r[0], "SAVEDATE"), saved, "{r:?}");
     // And SORT/ESEARCH criteria take the keys too.
-    let r = c.cmd(&format!("SEARCH RETURN (COUNT) SAVEDON {today}")).await;
+    let r = c
+        .cmd(&format!("SEARCH RETURN (COUNT) SAVEDON {today}"))
+        .await;
     assert!(r[0].ends_with("COUNT 1"), "{r:?}");
 }
