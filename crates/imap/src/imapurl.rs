@@ -9,8 +9,9 @@
 //! Taken: `imap://[user[;AUTH=mech]@]host[:port]/mailbox[;UIDVALIDITY=n]/;UID=n
 //! [/;SECTION=s][/;PARTIAL=o[.l]]`, the same from `/mailbox...` on (an absolute path on
 //! this server), and `;UID=n...` (relative to the selected mailbox). Not taken (the
-//! caller answers BADURL): message lists (`?search`), URLAUTH (RFC 4467) and `;EXPIRE=`,
-//! and relative paths that name another mailbox relative to the selected one.
+//! caller answers BADURL): message lists (`?search`), and relative paths that name another
+//! mailbox relative to the selected one. URLAUTH (RFC 4467: `;EXPIRE=`, `;URLAUTH=` and
+//! the token) is not read here: `urlauth::parse_url` cuts it off and hands the rest here.
 //!
 //! One flat pass over at most `MAX_URL` bytes; never panics.
 
@@ -157,14 +158,14 @@ fn number(s: &str) -> Option<(u32, &str)> {
 }
 
 /// `s` without `prefix`, compared ignoring ASCII case (RFC 5092's keywords are).
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+pub(crate) fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &s[prefix.len()..])
 }
 
 /// Where `needle` (ASCII) first starts in `s`, ignoring ASCII case.
-fn find_ci(s: &str, needle: &str) -> Option<usize> {
+pub(crate) fn find_ci(s: &str, needle: &str) -> Option<usize> {
     s.as_bytes()
         .windows(needle.len())
         .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
@@ -172,7 +173,7 @@ fn find_ci(s: &str, needle: &str) -> Option<usize> {
 
 /// Percent-decodes `s` (RFC 3986 §2.1); `None` for a broken escape or bytes that are
 /// not UTF-8.
-fn decode(s: &str) -> Option<String> {
+pub(crate) fn decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -3,7 +3,8 @@
 //! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
 //! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
 //! THREAD=REFS, METADATA, COMPRESS=DEFLATE, MULTIAPPEND, WITHIN, PREVIEW, I18NLEVEL=1,
-//! CATENATE, URL-PARTIAL, CONTEXT=SEARCH, CONTEXT=SORT and PARTIAL, over the store;
+//! CATENATE, URLAUTH, URL-PARTIAL, CONTEXT=SEARCH, CONTEXT=SORT and PARTIAL, over the
+//! store;
 //! IMAP4rev2 (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
@@ -52,6 +53,10 @@ pub mod sortkeys;
 #[doc(hidden)]
 pub mod threading;
 mod uidmap;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_urlauth.rs); not an API.
+#[doc(hidden)]
+pub mod urlauth;
+mod urlpart;
 
 pub use server::{Imap, run, serve_stream};
 pub use settings::{ImapSettings, Kind};

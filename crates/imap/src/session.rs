@@ -740,6 +740,28 @@ impl<S: Stream> Session<S> {
             }
             e => e,
         };
+        // URLAUTH's commands (RFC 4467): imap-codec knows none of them.
+        if let WireError::MalformedMessage { discarded_bytes } = &e
+            && let Some(parsed) = crate::urlauth::parse(discarded_bytes.declassify())
+        {
+            if self.starttls || self.closing {
+                return;
+            }
+            match parsed {
+                Ok((tag, command)) => {
+                    // The validity table speaks CommandBody: NAMESPACE (valid once
+                    // logged in, as the three are) stands in for it.
+                    self.run_command(tag, CommandBody::Namespace, Extra::UrlAuth(command))
+                        .await;
+                }
+                Err((tag, why)) => {
+                    self.errors += 1;
+                    self.server
+                        .enqueue_status(crate::convert::bad(&tag, why.text()));
+                }
+            }
+            return;
+        }
         // What imap-codec cannot decode may be an extension it does not know.
         if let WireError::MalformedMessage { discarded_bytes } = &e
             && let Some(rescued) = crate::extparse::rescue(discarded_bytes.declassify())
@@ -1122,10 +1144,12 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
             caps.push(Capability::from(atom));
         }
     }
-    // RFC 4469 and RFC 5550 (`catenate.rs`, `imapurl.rs`, `command/catenate.rs`);
+    // RFC 4469, RFC 4467 and RFC 5550 (`catenate.rs`, `imapurl.rs`, `urlauth.rs`,
+    // `command/catenate.rs`, `command/genurlauth.rs`, `command/urlfetch.rs`);
     // RFC 5267 and RFC 9394 (`contexts.rs`).
     for added in [
         "CATENATE",       // RFC 4469
+        "URLAUTH",        // RFC 4467 (`urlauth.rs`, `command/urlfetch.rs`, ...)
         "URL-PARTIAL",    // RFC 5550
         "CONTEXT=SEARCH", // RFC 5267
         "CONTEXT=SORT",   // RFC 5267

@@ -5,7 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{BlobHash, Flags, Guid, Role};
+use crate::{
+    ops::access_key::AccessKey,
+    types::{BlobHash, Flags, Guid, Role},
+};
 
 /// One mutation, identified by GUIDs so that it means the same thing on both twins.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +113,20 @@ pub enum Change {
         entry: String,
         /// The value, base64; `None`: removed.
         value: Option<String>,
+    },
+    /// A mailbox's URLAUTH access key (RFC 4467 §3) was made (its first GENURLAUTH) or
+    /// replaced (RESETKEY). The key is a secret: `Debug` does not show it.
+    AccessKeySet {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox the key signs URLs of.
+        mailbox: Guid,
+        /// The key.
+        key: AccessKey,
+        /// When its maker made it, Unix milliseconds (always after the key it replaced
+        /// there): of two keys for one mailbox, the later (then the larger) wins on both
+        /// twins.
+        made: i64,
     },
     /// A mailbox was renamed (children are renamed by their own entries).
     MailboxRenamed {
@@ -433,6 +450,7 @@ impl Change {
             Change::AccountQuota { .. } => "account_quota",
             Change::MailboxCreated { .. } => "mailbox_created",
             Change::MetadataSet { .. } => "metadata_set",
+            Change::AccessKeySet { .. } => "access_key_set",
             Change::MailboxRenamed { .. } => "mailbox_renamed",
             Change::MailboxDeleted { .. } => "mailbox_deleted",
             Change::MailboxSubscribed { .. } => "mailbox_subscribed",
@@ -539,6 +557,9 @@ impl Change {
                 account, mailbox, ..
             }
             | Change::MailboxState {
+                account, mailbox, ..
+            }
+            | Change::AccessKeySet {
                 account, mailbox, ..
             } => (Some(account), Some(mailbox)),
             Change::MetadataSet {

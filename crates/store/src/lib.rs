@@ -27,6 +27,7 @@ pub use error::StoreError;
 pub use mirror::{
     AccountFacts, DigestRow, MailboxDigest, MirrorStatus, Narrowed, Snapshot, digest_rows,
 };
+pub use ops::access_key::{ACCESS_KEY_BYTES, AccessKey, TOKEN_BYTES};
 pub use ops::metadata::{
     MAX_ENTRIES as METADATA_MAX_ENTRIES, MAX_VALUE_BYTES as METADATA_MAX_VALUE,
 };

@@ -248,8 +248,9 @@ pub struct AccountFacts {
     pub home: Option<String>,
     /// The storage limit in bytes, if any.
     pub quota_bytes: Option<u64>,
-    /// SHA-256 over the account's METADATA entries (with their mailboxes' GUIDs) and its
-    /// Sieve scripts (name, text, active), in order; empty from a twin too old to send it.
+    /// SHA-256 over the account's METADATA entries (with their mailboxes' GUIDs), its
+    /// Sieve scripts (name, text, active) and its URLAUTH access keys (with their
+    /// mailboxes' GUIDs), in order; empty from a twin too old to send it.
     #[serde(default)]
     pub settings: String,
 }
@@ -532,8 +533,9 @@ type MessageTuple = (
 );
 
 impl Snapshot {
-    /// Domains, accounts, aliases, mailboxes, DKIM keys, Sieve scripts, vacation replies and
-    /// tombstones, as the changes that make them. (The outbound queue comes in [`Self::queue`].)
+    /// Domains, accounts, aliases, mailboxes, DKIM keys, Sieve scripts, vacation replies,
+    /// METADATA entries, URLAUTH access keys and tombstones, as the changes that make
+    /// them. (The outbound queue comes in [`Self::queue`].)
     pub async fn meta(&mut self) -> Result<Vec<Change>, StoreError> {
         let mut out = Vec::new();
         let domains: Vec<String> = sqlx::query_scalar("SELECT name FROM domains ORDER BY name")
@@ -654,6 +656,13 @@ impl Snapshot {
                 entry,
                 value: Some(base64::engine::general_purpose::STANDARD.encode(value)),
             });
+        }
+        let keys: Vec<crate::ops::access_key::KeyTuple> =
+            sqlx::query_as(crate::ops::access_key::ALL_KEYS)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        for row in keys {
+            out.push(crate::ops::access_key::as_change(row)?);
         }
         let tombstones: Vec<TombstoneTuple> = sqlx::query_as(
             "SELECT a.guid, m.guid, e.uid, e.guid, e.modseq FROM expunged e \
@@ -1208,7 +1217,8 @@ impl Store {
             .collect()
     }
 
-    /// Per account (by GUID), a hash fed with its METADATA entries and Sieve scripts.
+    /// Per account (by GUID), a hash fed with its METADATA entries, Sieve scripts and
+    /// URLAUTH access keys.
     async fn settings_digests(
         &self,
     ) -> Result<std::collections::HashMap<Vec<u8>, sha2::Sha256>, StoreError> {
@@ -1241,6 +1251,16 @@ impl Store {
             let h = out.entry(account.clone()).or_default();
             let active: &[u8] = if *active { b"active" } else { b"" };
             feed(h, &[b"sieve", name.as_bytes(), script.as_bytes(), active]);
+        }
+        // The URLAUTH keys themselves go into the hash (SHA-256 shows nothing of them):
+        // a key that differs between the twins breaks every URL made on the other one.
+        let keys: Vec<crate::ops::access_key::KeyTuple> =
+            sqlx::query_as(crate::ops::access_key::ALL_KEYS)
+                .fetch_all(self.db())
+                .await?;
+        for (account, mailbox, key, _) in &keys {
+            let h = out.entry(account.clone()).or_default();
+            feed(h, &[b"access_key", mailbox, key]);
         }
         Ok(out)
     }

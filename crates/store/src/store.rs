@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 use crate::{
     Change, ChangeEvent, StoreError, names,
     ops::{
+        access_key::AccessKey,
         account::{CreateAccount, DeleteAccount, SetDisabled, SetHome, SetPassword, SetQuota},
         domain::{AddAlias, AddDomain, DeleteAlias, DeleteDomain},
         message::{Body, Copied, FlagsStored},
@@ -850,6 +851,68 @@ impl Store {
         .bind(mailbox_id)
         .fetch_all(self.db())
         .await?)
+    }
+
+    /// The URLAUTH access key of a mailbox (RFC 4467 §3), by local id, if it has one.
+    pub async fn access_key(&self, mailbox_id: i64) -> Result<Option<AccessKey>, StoreError> {
+        crate::ops::access_key::read(self.db(), mailbox_id).await
+    }
+
+    /// The access key of a mailbox of the account, made first (at the account's home
+    /// twin, then mirrored) if it has none: GENURLAUTH's key. A mailbox of another
+    /// account is `NotFound`.
+    pub async fn make_access_key(
+        &self,
+        account_id: i64,
+        mailbox_id: i64,
+    ) -> Result<AccessKey, StoreError> {
+        if let Some(key) = self.access_key(mailbox_id).await? {
+            return Ok(key);
+        }
+        let (owner, mailbox) = self.owned_mailbox(account_id, mailbox_id).await?;
+        let write = Write::MakeAccessKey {
+            account: owner.account,
+            mailbox,
+        };
+        self.dispatch(&owner, command(write), None).await?.done()?;
+        // Done here or at the home twin, whose change has been applied here by now.
+        self.access_key(mailbox_id)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("the access key has not arrived yet".into()))
+    }
+
+    /// RESETKEY (RFC 4467 §7.2): a new access key for a mailbox of the account, or
+    /// (`None`) for every mailbox of the account that has one; every URL signed with an
+    /// old key stops verifying, on both twins.
+    pub async fn reset_access_keys(
+        &self,
+        account_id: i64,
+        mailbox_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (owner, mailbox) = match mailbox_id {
+            Some(id) => {
+                let (owner, guid) = self.owned_mailbox(account_id, id).await?;
+                (owner, Some(guid))
+            }
+            None => (self.owner_of_account(account_id).await?, None),
+        };
+        let write = Write::ResetAccessKeys {
+            account: owner.account,
+            mailbox,
+        };
+        self.dispatch(&owner, command(write), None).await?.done()
+    }
+
+    /// The owner and GUID of a mailbox, which must be the account's.
+    async fn owned_mailbox(
+        &self,
+        account_id: i64,
+        mailbox_id: i64,
+    ) -> Result<(Owner, Guid), StoreError> {
+        match self.mailbox_by_id(mailbox_id).await? {
+            Some(m) if m.account_id == account_id => self.owner_of_mailbox(mailbox_id).await,
+            _ => Err(StoreError::NotFound("mailbox".into())),
+        }
     }
 
     /// Message count, unseen count and total size.

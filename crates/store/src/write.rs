@@ -128,6 +128,24 @@ pub enum Write {
         /// Entry names (lower-case) and values.
         entries: Vec<(String, Option<Vec<u8>>)>,
     },
+    /// GENURLAUTH (RFC 4467 §7.1) on a mailbox without an access key: it gets one (a
+    /// mailbox that has one keeps it). The key is made where the write runs, never
+    /// carried by the write.
+    MakeAccessKey {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox (of that account) the key will sign URLs of.
+        mailbox: Guid,
+    },
+    /// RESETKEY (RFC 4467 §7.2): new access keys, so every URL signed with the old ones
+    /// stops working.
+    ResetAccessKeys {
+        /// The owning account.
+        account: Guid,
+        /// The mailbox (of that account) whose key is replaced (made if it had none);
+        /// `None`: every key of the account.
+        mailbox: Option<Guid>,
+    },
 }
 
 /// Which messages a write acts on.
@@ -841,6 +859,26 @@ async fn run(
                 account_id,
                 mailbox,
                 entries,
+            }
+            .apply(ctx)
+            .await?;
+            Outcome::Done
+        }
+        Write::MakeAccessKey { account, mailbox } => {
+            let account_id = account_id(ctx, &account).await?;
+            crate::ops::access_key::MakeAccessKey {
+                account_id,
+                mailbox,
+            }
+            .apply(ctx)
+            .await?;
+            Outcome::Done
+        }
+        Write::ResetAccessKeys { account, mailbox } => {
+            let account_id = account_id(ctx, &account).await?;
+            crate::ops::access_key::ResetAccessKeys {
+                account_id,
+                mailbox,
             }
             .apply(ctx)
             .await?;

@@ -1,21 +1,18 @@
 //! CATENATE (RFC 4469) with URL-PARTIAL (RFC 5550): builds one APPEND message from
 //! TEXT pieces and the messages, or parts of them, that IMAP URLs (RFC 5092) name.
 //!
-//! A URL may name only the logged-in user's own mailboxes: a path (`/INBOX;...`), a
+//! A plain URL may name only the logged-in user's own mailboxes: a path (`/INBOX;...`), a
 //! `;UID=` relative to the selected mailbox, or an `imap://user@host/` URL whose user
 //! is this user (the host is not checked: a twin answers to several names, and the user
-//! and mailbox decide what is read). A URL that does not name an existing message or
+//! and mailbox decide what is read). A URLAUTH URL (RFC 4467) is taken when it verifies
+//! as URLFETCH would let this user fetch it (`urlfetch::authorised`). A URL that does not name an existing message or
 //! part, or names another user, or carries a UIDVALIDITY the mailbox no longer has, is
 //! refused with NO [BADURL url] (§5); a message that would grow past the APPEND size
 //! limit, with NO [TOOBIG]. Nothing is stored until every part is built (the caller's
 //! store step comes after), so a refusal leaves every mailbox as it was.
 
-use imap_codec::{CommandCodec, decode::Decoder};
 use imap_types::{
-    IntoStatic,
-    command::CommandBody,
     core::Tag,
-    fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Section},
     response::{Code, CodeOther, Status},
 };
 use twinmail_net::Stream;
@@ -23,10 +20,11 @@ use twinmail_store::{Account, Mailbox};
 
 use crate::{
     catenate::CatPart,
-    command::store_failed,
+    command::{store_failed, urlfetch},
     convert::no,
-    imapurl, message,
+    imapurl,
     session::{Session, State},
+    urlpart::{self, PartError},
 };
 
 /// Most URL parts one APPEND command may have, over all its messages: each reads a whole
@@ -102,6 +100,17 @@ async fn resolve<S: Stream>(
             format!("CATENATE refused: {why}"),
         )
     };
+    let store = &s.imap.store;
+    // A URLAUTH URL (RFC 4469 §5) is verified as URLFETCH verifies it, never taken on
+    // trust: its token, its expiry and its access identifier against this session's
+    // user. It may name another user's message, as URLFETCH may.
+    if imapurl::find_ci(&String::from_utf8_lossy(raw), ";URLAUTH=").is_some() {
+        return match urlfetch::authorised(store, account, raw).await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(bad("URLAUTH verification failed")),
+            Err(e) => Err(store_failed(tag, e)),
+        };
+    }
     let Some(url) = std::str::from_utf8(raw).ok().and_then(imapurl::parse) else {
         return Err(bad("not an IMAP URL naming a message"));
     };
@@ -112,89 +121,20 @@ async fn resolve<S: Stream>(
     {
         return Err(bad("not your mailbox"));
     }
-    let store = &s.imap.store;
     let mailbox: Mailbox = match &url.mailbox {
-        Some(name) => {
-            let name = if name.eq_ignore_ascii_case("INBOX") {
-                "INBOX".to_string()
-            } else {
-                match crate::convert::name_from_wire(name.as_bytes(), true) {
-                    Some(n) => n,
-                    None => return Err(bad("no such mailbox")),
-                }
-            };
-            match store.mailbox(account.id, &name).await {
-                Ok(Some(m)) => m,
-                Ok(None) => return Err(bad("no such mailbox")),
-                Err(e) => return Err(store_failed(tag, e)),
-            }
-        }
+        Some(name) => match urlpart::mailbox_named(store, account.id, name).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(bad("no such mailbox")),
+            Err(e) => return Err(store_failed(tag, e)),
+        },
         None => match &s.state {
             State::Selected { view, .. } if !view.gone => view.mailbox.clone(),
             _ => return Err(bad("a relative URL needs a selected mailbox")),
         },
     };
-    if url.uidvalidity.is_some_and(|v| v != mailbox.uidvalidity) {
-        return Err(bad("UIDVALIDITY has changed"));
-    }
-    let found = match store.message(mailbox.id, url.uid).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return Err(bad("no such message")),
-        Err(e) => return Err(store_failed(tag, e)),
-    };
-    let raw_message = match store.blob(&found.blob).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return Err(bad("no such message")),
-        Err(e) => return Err(store_failed(tag, e)),
-    };
-    let mut data = match &url.section {
-        None => raw_message,
-        Some(text) => {
-            let Some(section) = section(text) else {
-                return Err(bad("invalid section"));
-            };
-            let parsed = message::parse(&raw_message);
-            if !message::section_exists(parsed.as_ref(), &section) {
-                return Err(bad("no such part"));
-            }
-            message::section(&raw_message, parsed.as_ref(), Some(&section))
-        }
-    };
-    // RFC 5550 §... / RFC 5092: PARTIAL as FETCH's <origin.count>: past the end is empty.
-    if let Some((offset, length)) = url.partial {
-        let start = (offset as usize).min(data.len());
-        let end = match length {
-            Some(l) => start.saturating_add(l as usize).min(data.len()),
-            None => data.len(),
-        };
-        data = data[start..end].to_vec();
-    }
-    Ok(data)
-}
-
-/// An RFC 3501 `section-text` (a URL's `;SECTION=`, decoded) as imap-codec reads it
-/// inside `BODY[...]`, so the section grammar stays imap-codec's.
-fn section(text: &str) -> Option<Section<'static>> {
-    if text.bytes().any(|b| matches!(b, b']' | b'\r' | b'\n')) {
-        return None;
-    }
-    let fetch = format!("A FETCH 1 BODY.PEEK[{text}]\r\n");
-    let (rest, command) = CommandCodec::default().decode(fetch.as_bytes()).ok()?;
-    if !rest.is_empty() {
-        return None;
-    }
-    let CommandBody::Fetch {
-        macro_or_item_names: MacroOrMessageDataItemNames::MessageDataItemNames(names),
-        ..
-    } = command.body
-    else {
-        return None;
-    };
-    match names.into_iter().next()? {
-        MessageDataItemName::BodyExt {
-            section: Some(section),
-            ..
-        } => Some(section.into_static()),
-        _ => None,
+    match urlpart::read(store, &mailbox, &url).await {
+        Ok(bytes) => Ok(bytes),
+        Err(PartError::Missing(why)) => Err(bad(why)),
+        Err(PartError::Store(e)) => Err(store_failed(tag, e)),
     }
 }

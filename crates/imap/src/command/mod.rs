@@ -12,6 +12,7 @@ mod delete;
 mod enable;
 mod expunge;
 mod fetch;
+mod genurlauth;
 mod getmetadata;
 mod id;
 pub mod idle;
@@ -22,6 +23,7 @@ mod namespace;
 mod noop;
 mod quota;
 mod rename;
+mod resetkey;
 mod saved;
 pub mod search;
 mod select;
@@ -33,6 +35,7 @@ mod store;
 mod subscribe;
 mod thread;
 mod unselect;
+mod urlfetch;
 
 use imap_types::{command::CommandBody, core::Tag, response::Status};
 use twinmail_net::Stream;
@@ -58,6 +61,9 @@ pub enum Extra {
     /// An RFC 3502 MULTIAPPEND or an RFC 4469 CATENATE (its `CommandBody::Append` is a
     /// stand-in), with the command's bytes its literals are ranges of.
     MultiAppend(Box<crate::multiappend::MultiAppend>, Box<[u8]>),
+    /// GENURLAUTH, URLFETCH or RESETKEY (RFC 4467; its `CommandBody::Namespace` is a
+    /// stand-in, valid in the same states).
+    UrlAuth(crate::urlauth::UrlAuthCommand),
 }
 
 /// Runs a command already checked against the validity table; returns its tagged status.
@@ -74,6 +80,7 @@ pub async fn dispatch<S: Stream>(
         Extra::List(request) => return list::list_extended(s, tag, request).await,
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
         Extra::CancelUpdate(tags) => return cancelupdate::cancelupdate(s, tag, &tags),
+        Extra::UrlAuth(command) => return urlauth(s, tag, command).await,
     };
     let body = if saved {
         // Every command `$` may stand in needs a selected mailbox (validity table).
@@ -217,6 +224,23 @@ pub async fn dispatch<S: Stream>(
             s.errors += 1;
             bad(tag, "Command not supported")
         }
+    }
+}
+
+/// Runs one of URLAUTH's three commands (RFC 4467 §7).
+async fn urlauth<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    command: crate::urlauth::UrlAuthCommand,
+) -> Status<'static> {
+    use crate::urlauth::UrlAuthCommand as U;
+    match command {
+        U::GenUrlAuth { pairs } => genurlauth::genurlauth(s, tag, &pairs).await,
+        U::UrlFetch { urls } => urlfetch::urlfetch(s, tag, &urls).await,
+        U::ResetKey {
+            mailbox,
+            mechanisms,
+        } => resetkey::resetkey(s, tag, mailbox.as_deref(), &mechanisms).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Store mutations, one file per family. Each is an [`Op`](crate::writer::Op) run by the
 //! single writer inside the group-commit transaction, and each logs what it changed.
 
+pub(crate) mod access_key;
 pub(crate) mod account;
 pub(crate) mod domain;
 pub(crate) mod fold;

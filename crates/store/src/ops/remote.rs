@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use crate::{
     Change, Expunged, FlagUpdate, Guid, StoreError,
     ops::{
-        NewMailbox,
+        NewMailbox, access_key,
         account::{delete_account_rows, insert_account},
         fold, insert_mailbox,
         merge::{self, Arrival, Local},
@@ -1061,6 +1061,11 @@ async fn apply_resolved(
             value,
         } => {
             metadata::apply(ctx, account, mailbox.as_ref(), entry, value.as_deref()).await?;
+        }
+        Change::AccessKeySet {
+            mailbox, key, made, ..
+        } => {
+            access_key::apply(ctx, mailbox, key, *made).await?;
         }
         Change::QueueAttempt { .. } => {
             queue::apply_attempt(ctx, change).await?;
