@@ -124,6 +124,15 @@ enum Kind {
 
 /// The command from its arguments.
 fn build(kind: Kind, mut args: Vec<Vec<u8>>) -> Result<UrlAuthCommand, ParseError> {
+    // GENURLAUTH names a pair per URL; RESETKEY a mailbox before its mechanisms.
+    let most = match kind {
+        Kind::Gen => 2 * MAX_URLS,
+        Kind::Fetch => MAX_URLS,
+        Kind::Reset => 1 + MAX_URLS,
+    };
+    if args.len() > most {
+        return Err(ParseError::TooMany);
+    }
     match kind {
         Kind::Gen => {
             if args.is_empty() || args.len() % 2 != 0 {
@@ -162,7 +171,7 @@ fn arguments(bytes: &[u8], mut at: usize) -> Result<Vec<Vec<u8>>, ParseError> {
             Some([b' ', ..]) => at += 1,
             _ => return Err(ParseError::Malformed),
         }
-        if args.len() >= 2 * MAX_URLS {
+        if args.len() > 2 * MAX_URLS {
             return Err(ParseError::TooMany);
         }
         let (value, end) = astring(bytes, at)?;
@@ -472,7 +481,7 @@ mod tests {
         ] {
             assert_eq!(cmd(line), Some(Err((Tag::try_from("a").unwrap(), why))), "{line:?}");
         }
-        let many = format!("a URLFETCH{}\r\n", " u".repeat(2 * MAX_URLS + 1));
+        let many = format!("a URLFETCH{}\r\n", " u".repeat(MAX_URLS + 1));
         assert_eq!(
             parse(many.as_bytes()).unwrap().unwrap_err().1,
             ParseError::TooMany
