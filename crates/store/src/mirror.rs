@@ -1190,8 +1190,8 @@ impl Store {
             .collect()
     }
 
-    /// Accounts with their password hashes, state and a digest of their annotations and
-    /// Sieve scripts, for `mirror verify`.
+    /// Accounts with their password hashes, state and a digest of their annotations,
+    /// Sieve scripts and URLAUTH access keys, for `mirror verify`.
     pub async fn account_facts(&self) -> Result<Vec<AccountFacts>, StoreError> {
         let rows: Vec<AccountTuple> = sqlx::query_as(
             "SELECT guid, name, password_hash, disabled, home, quota_bytes FROM accounts ORDER BY name",

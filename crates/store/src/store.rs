@@ -866,10 +866,10 @@ impl Store {
         account_id: i64,
         mailbox_id: i64,
     ) -> Result<AccessKey, StoreError> {
+        let (owner, mailbox) = self.owned_mailbox(account_id, mailbox_id).await?;
         if let Some(key) = self.access_key(mailbox_id).await? {
             return Ok(key);
         }
-        let (owner, mailbox) = self.owned_mailbox(account_id, mailbox_id).await?;
         let write = Write::MakeAccessKey {
             account: owner.account,
             mailbox,
