@@ -108,10 +108,12 @@ pub fn parse(bytes: &[u8]) -> Option<Parsed> {
     } else {
         return None;
     };
-    Some(match arguments(bytes, name_end).and_then(|args| build(kind, args)) {
-        Ok(command) => Ok((tag, command)),
-        Err(why) => Err((tag, why)),
-    })
+    Some(
+        match arguments(bytes, name_end).and_then(|args| build(kind, args)) {
+            Ok(command) => Ok((tag, command)),
+            Err(why) => Err((tag, why)),
+        },
+    )
 }
 
 /// Which command is being read.
@@ -438,7 +440,9 @@ mod tests {
                 ]
             }
         );
-        let (_, c) = cmd("b urlfetch {5+}\r\nab cd \"x\\\"y\"\r\n").unwrap().unwrap();
+        let (_, c) = cmd("b urlfetch {5+}\r\nab cd \"x\\\"y\"\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             c,
             UrlAuthCommand::UrlFetch {
@@ -453,7 +457,9 @@ mod tests {
                 mechanisms: vec![]
             }
         );
-        let (_, c) = cmd("c RESETKEY \"Sent Items\" INTERNAL\r\n").unwrap().unwrap();
+        let (_, c) = cmd("c RESETKEY \"Sent Items\" INTERNAL\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             c,
             UrlAuthCommand::ResetKey {
@@ -479,7 +485,11 @@ mod tests {
             ("a URLFETCH x", ParseError::Malformed),
             ("a URLFETCH {99999999999}\r\n", ParseError::Malformed),
         ] {
-            assert_eq!(cmd(line), Some(Err((Tag::try_from("a").unwrap(), why))), "{line:?}");
+            assert_eq!(
+                cmd(line),
+                Some(Err((Tag::try_from("a").unwrap(), why))),
+                "{line:?}"
+            );
         }
         let many = format!("a URLFETCH{}\r\n", " u".repeat(MAX_URLS + 1));
         assert_eq!(
@@ -507,7 +517,10 @@ mod tests {
         assert_eq!(u.url.partial, Some((0, Some(1024))));
         assert_eq!(u.expire, Some(1_904_169_600));
         assert_eq!(u.access, Access::User("fred@example.com".into()));
-        assert_eq!(u.rump, &text[..text.len() - token.len() - ":INTERNAL:".len()]);
+        assert_eq!(
+            u.rump,
+            &text[..text.len() - token.len() - ":INTERNAL:".len()]
+        );
         let v = u.verifier.unwrap();
         assert_eq!(v.mechanism, "INTERNAL");
         assert_eq!(hex::encode(&v.token), token.to_ascii_lowercase());
@@ -527,7 +540,10 @@ mod tests {
             format!("imap://h/I/;UID=1;URLAUTH=anonymous:INTERNAL:{t}"),
             format!("imap://a@h/I/;UID=1;URLAUTH=nobody:INTERNAL:{t}"),
             format!("imap://a@h/I/;UID=1;URLAUTH=user+:INTERNAL:{t}"),
-            format!("imap://a@h/I/;UID=1;URLAUTH=anonymous:INTERNAL:{}", "0".repeat(30)),
+            format!(
+                "imap://a@h/I/;UID=1;URLAUTH=anonymous:INTERNAL:{}",
+                "0".repeat(30)
+            ),
             format!("imap://a@h/I/;UID=1;URLAUTH=anonymous:INTERNAL:{}0", t),
             format!("imap://a@h/I/;UID=1;URLAUTH=anonymous:INTERNAL:{}zz", t),
             format!("imap://a@h/I/;UID=1;URLAUTH=anonymous::{t}"),

@@ -102,7 +102,10 @@ async fn genurlauth_then_urlfetch_round_trips_with_partial() {
     assert_eq!(urlfetch(&mut b, &whole).await.as_deref(), Some(MIXED));
     // Several URLs: one response each, in order, NIL where one does not verify.
     let r = b
-        .cmd(&format!("URLFETCH {url} \"{url}0\" {{{}+}}\r\n{url}", url.len()))
+        .cmd(&format!(
+            "URLFETCH {url} \"{url}0\" {{{}+}}\r\n{url}",
+            url.len()
+        ))
         .await;
     assert_eq!(
         r,
@@ -126,7 +129,11 @@ async fn urls_that_do_not_verify_are_nil() {
     let srv = start().await;
     let mut c = alice_with_mixed(&srv).await;
     let mut b = srv.login(BOB).await;
-    let for_bob = genurlauth(&mut c, &rump(&srv, "/;SECTION=1", "user+bob%40example.com").await).await;
+    let for_bob = genurlauth(
+        &mut c,
+        &rump(&srv, "/;SECTION=1", "user+bob%40example.com").await,
+    )
+    .await;
     let part = "hello world, this is part one";
     // Only bob may fetch a URL for bob.
     assert_eq!(urlfetch(&mut b, &for_bob).await.as_deref(), Some(part));
@@ -158,16 +165,22 @@ async fn urls_that_do_not_verify_are_nil() {
     assert_eq!(urlfetch(&mut b, &expired).await, None);
     let ahead = genurlauth(
         &mut c,
-        &rump(&srv, "/;SECTION=1;EXPIRE=2999-01-01T00:00:00+01:00", "anonymous").await,
+        &rump(
+            &srv,
+            "/;SECTION=1;EXPIRE=2999-01-01T00:00:00+01:00",
+            "anonymous",
+        )
+        .await,
     )
     .await;
     assert_eq!(urlfetch(&mut b, &ahead).await.as_deref(), Some(part));
     let (_, v) = mailbox_of_alice(&srv, "INBOX").await;
     let old = signed_by_inbox_key(
         &srv,
-        &rump(&srv, "", "anonymous")
-            .await
-            .replace(&format!("UIDVALIDITY={v}"), &format!("UIDVALIDITY={}", v - 1)),
+        &rump(&srv, "", "anonymous").await.replace(
+            &format!("UIDVALIDITY={v}"),
+            &format!("UIDVALIDITY={}", v - 1),
+        ),
     )
     .await;
     assert_eq!(urlfetch(&mut b, &old).await, None);
@@ -194,10 +207,7 @@ async fn resetkey_voids_every_url_signed_before() {
     let mut c = alice_with_mixed(&srv).await;
     c.cmd("CREATE Work").await;
     let r = c
-        .cmd(&format!(
-            "APPEND Work {{{}+}}\r\n{MIXED}",
-            MIXED.len()
-        ))
+        .cmd(&format!("APPEND Work {{{}+}}\r\n{MIXED}", MIXED.len()))
         .await;
     assert!(tagged(&r).starts_with("A OK"), "{r:?}");
     let (_, work_v) = mailbox_of_alice(&srv, "Work").await;
@@ -255,7 +265,10 @@ async fn genurlauth_signs_only_good_rumps_of_your_own_messages() {
             "The URL must say the mailbox's UIDVALIDITY",
         ),
         (
-            good.replace(&format!("UIDVALIDITY={v}"), &format!("UIDVALIDITY={}", v + 1)),
+            good.replace(
+                &format!("UIDVALIDITY={v}"),
+                &format!("UIDVALIDITY={}", v + 1),
+            ),
             "UIDVALIDITY has changed",
         ),
         (good.replace(";UID=1", ";UID=2"), "no such message"),
@@ -272,7 +285,10 @@ async fn genurlauth_signs_only_good_rumps_of_your_own_messages() {
             format!("{good}:INTERNAL:{}", "0".repeat(40)),
             "The URL already carries a token",
         ),
-        (good.replace("anonymous", "everyone"), "Invalid URLAUTH rump URL"),
+        (
+            good.replace("anonymous", "everyone"),
+            "Invalid URLAUTH rump URL",
+        ),
     ] {
         let r = c.cmd(&format!("GENURLAUTH \"{rump}\" INTERNAL")).await;
         assert_eq!(r, [format!("A NO {why}")], "{rump}");
@@ -309,7 +325,11 @@ async fn genurlauth_signs_only_good_rumps_of_your_own_messages() {
 async fn catenate_takes_a_urlauth_url_once_it_verifies() {
     let srv = start().await;
     let mut c = alice_with_mixed(&srv).await;
-    let for_bob = genurlauth(&mut c, &rump(&srv, "/;SECTION=1", "user+bob%40example.com").await).await;
+    let for_bob = genurlauth(
+        &mut c,
+        &rump(&srv, "/;SECTION=1", "user+bob%40example.com").await,
+    )
+    .await;
     let mut b = srv.login(BOB).await;
     // Bob builds a message in his own Drafts from alice's part, which the URL lets him
     // read; a URL for bob does not let alice do the same, nor does a forged token.
@@ -350,14 +370,16 @@ async fn hostile_arguments_are_bad_and_capped() {
     let mut c = alice_with_mixed(&srv).await;
     let url = genurlauth(&mut c, &rump(&srv, "/;PARTIAL=0.1", "anonymous").await).await;
     // 64 URLs are answered; 65 are refused whole.
-    let r = c.cmd(&format!("URLFETCH{}", format!(" {url}").repeat(64))).await;
+    let r = c
+        .cmd(&format!("URLFETCH{}", format!(" {url}").repeat(64)))
+        .await;
     assert_eq!(r.len(), 2 * 64 + 1, "{:?}", &r[..3]);
     assert_eq!(tagged(&r), "A OK URLFETCH completed");
-    let r = c.cmd(&format!("URLFETCH{}", format!(" {url}").repeat(65))).await;
-    assert_eq!(r, ["A BAD Too many URLs in one command"]);
     let r = c
-        .cmd(&format!("URLFETCH \"{}\"", "u".repeat(4096)))
+        .cmd(&format!("URLFETCH{}", format!(" {url}").repeat(65)))
         .await;
+    assert_eq!(r, ["A BAD Too many URLs in one command"]);
+    let r = c.cmd(&format!("URLFETCH \"{}\"", "u".repeat(4096))).await;
     assert_eq!(r, ["A BAD URL too long"]);
     for bad in ["URLFETCH", "GENURLAUTH x", "URLFETCH (x)", "RESETKEY \"x"] {
         let r = c.cmd(bad).await;

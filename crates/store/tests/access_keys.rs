@@ -11,7 +11,9 @@ async fn ship(from: &Store, origin: &str, after: i64, to: &Store) -> i64 {
     let mut last = after;
     for e in from.changes_since(after, 10_000).await.unwrap() {
         assert_eq!(e.origin, origin);
-        to.apply_remote(origin, e.seq, e.change, None).await.unwrap();
+        to.apply_remote(origin, e.seq, e.change, None)
+            .await
+            .unwrap();
         last = e.seq;
     }
     last
@@ -54,13 +56,24 @@ async fn keys_made_and_reset_on_one_twin_are_the_same_on_the_other() {
         .unwrap()
         .to_string();
     assert_eq!(secret.len(), 64);
-    assert!(shown.contains("AccessKey(<redacted>)") && !shown.contains(&secret[..16]), "{shown}");
+    assert!(
+        shown.contains("AccessKey(<redacted>)") && !shown.contains(&secret[..16]),
+        "{shown}"
+    );
     at = ship(&a, "a", at, &b).await;
-    assert_eq!(key(&b, "alice@example.com", "INBOX").await, Some(made.clone()));
+    assert_eq!(
+        key(&b, "alice@example.com", "INBOX").await,
+        Some(made.clone())
+    );
     // A URL signed on one twin verifies on the other.
     let url = b"imap://alice%40example.com@h/INBOX;UIDVALIDITY=1/;UID=1;URLAUTH=anonymous";
     let token = made.sign(url);
-    assert!(key(&b, "alice@example.com", "INBOX").await.unwrap().verify(url, &token));
+    assert!(
+        key(&b, "alice@example.com", "INBOX")
+            .await
+            .unwrap()
+            .verify(url, &token)
+    );
 
     // RESETKEY of one mailbox: a new key there, on both twins.
     a.reset_access_keys(alice, Some(inbox)).await.unwrap();
@@ -68,7 +81,10 @@ async fn keys_made_and_reset_on_one_twin_are_the_same_on_the_other() {
     let reset = key(&a, "alice@example.com", "INBOX").await.unwrap();
     assert_ne!(reset, made);
     assert!(!reset.verify(url, &token));
-    assert_eq!(key(&b, "alice@example.com", "INBOX").await, Some(reset.clone()));
+    assert_eq!(
+        key(&b, "alice@example.com", "INBOX").await,
+        Some(reset.clone())
+    );
     // RESETKEY of a mailbox without a key makes one.
     let work = a.mailbox(alice, "Work").await.unwrap().unwrap().id;
     a.reset_access_keys(alice, Some(work)).await.unwrap();
@@ -79,10 +95,17 @@ async fn keys_made_and_reset_on_one_twin_are_the_same_on_the_other() {
     for (name, before) in [("INBOX", &reset), ("Work", &work_key)] {
         let now = key(&a, "alice@example.com", name).await.unwrap();
         assert_ne!(&now, before, "{name}");
-        assert_eq!(key(&b, "alice@example.com", name).await, Some(now), "{name}");
+        assert_eq!(
+            key(&b, "alice@example.com", name).await,
+            Some(now),
+            "{name}"
+        );
     }
     // mirror verify sees the keys alike.
-    assert_eq!(a.account_facts().await.unwrap(), b.account_facts().await.unwrap());
+    assert_eq!(
+        a.account_facts().await.unwrap(),
+        b.account_facts().await.unwrap()
+    );
     // Applied changes are not logged again (no ping-pong).
     assert!(b.changes_since(0, 100).await.unwrap().is_empty());
     // Another account's mailbox is not this account's to sign.
@@ -115,11 +138,17 @@ async fn a_rebuilt_twin_gets_the_keys_in_the_snapshot() {
         })
         .collect::<Vec<_>>();
     b.apply_snapshot("a", page.clone()).await.unwrap();
-    assert_eq!(key(&b, "alice@example.com", "INBOX").await, Some(made.clone()));
+    assert_eq!(
+        key(&b, "alice@example.com", "INBOX").await,
+        Some(made.clone())
+    );
     // A snapshot page applied twice (an interrupted sync) changes nothing.
     b.apply_snapshot("a", page).await.unwrap();
     assert_eq!(key(&b, "alice@example.com", "INBOX").await, Some(made));
-    assert_eq!(a.account_facts().await.unwrap(), b.account_facts().await.unwrap());
+    assert_eq!(
+        a.account_facts().await.unwrap(),
+        b.account_facts().await.unwrap()
+    );
 }
 
 #[tokio::test]
@@ -143,7 +172,13 @@ async fn keys_made_on_both_twins_while_apart_converge_on_the_later() {
     // RESETKEY came last).
     ship(&a, "a", at, &b).await;
     ship(&b, "b", 0, &a).await;
-    assert_eq!(key(&a, "alice@example.com", "INBOX").await, Some(kb.clone()));
+    assert_eq!(
+        key(&a, "alice@example.com", "INBOX").await,
+        Some(kb.clone())
+    );
     assert_eq!(key(&b, "alice@example.com", "INBOX").await, Some(kb));
-    assert_eq!(a.account_facts().await.unwrap(), b.account_facts().await.unwrap());
+    assert_eq!(
+        a.account_facts().await.unwrap(),
+        b.account_facts().await.unwrap()
+    );
 }

@@ -13,7 +13,7 @@
 
 use imap_types::{core::Tag, response::Status};
 use twinmail_net::Stream;
-use twinmail_store::{Account, AccessKey, Store, StoreError, now_unix};
+use twinmail_store::{AccessKey, Account, Store, StoreError, now_unix};
 
 use crate::{
     command::store_failed,

@@ -299,9 +299,18 @@ mod tests {
         );
         let k = AccessKey::random();
         let t = k.sign(b"imap://a@h/INBOX;UIDVALIDITY=1/;UID=1;URLAUTH=anonymous");
-        assert!(k.verify(b"imap://a@h/INBOX;UIDVALIDITY=1/;UID=1;URLAUTH=anonymous", &t));
-        assert!(!k.verify(b"imap://a@h/INBOX;UIDVALIDITY=1/;UID=2;URLAUTH=anonymous", &t));
-        assert!(!k.verify(b"imap://a@h/INBOX;UIDVALIDITY=1/;UID=1;URLAUTH=anonymous", &t[..19]));
+        assert!(k.verify(
+            b"imap://a@h/INBOX;UIDVALIDITY=1/;UID=1;URLAUTH=anonymous",
+            &t
+        ));
+        assert!(!k.verify(
+            b"imap://a@h/INBOX;UIDVALIDITY=1/;UID=2;URLAUTH=anonymous",
+            &t
+        ));
+        assert!(!k.verify(
+            b"imap://a@h/INBOX;UIDVALIDITY=1/;UID=1;URLAUTH=anonymous",
+            &t[..19]
+        ));
         assert!(!AccessKey::random().verify(b"x", &k.sign(b"x")));
     }
 
