@@ -137,7 +137,7 @@ fn build(kind: Kind, mut args: Vec<Vec<u8>>) -> Result<UrlAuthCommand, ParseErro
     }
     match kind {
         Kind::Gen => {
-            if args.is_empty() || args.len() % 2 != 0 {
+            if args.is_empty() || !args.len().is_multiple_of(2) {
                 return Err(ParseError::Malformed);
             }
             let mut pairs = Vec::with_capacity(args.len() / 2);
@@ -547,7 +547,7 @@ mod tests {
             format!("imap://a@h/I/;UID=1;URLAUTH=anonymous:INTERNAL:{}0", t),
             format!("imap://a@h/I/;UID=1;URLAUTH=anonymous:INTERNAL:{}zz", t),
             format!("imap://a@h/I/;UID=1;URLAUTH=anonymous::{t}"),
-            format!("imap://a@h/I/;UID=1;URLAUTH=anonymous:INTERNAL"),
+            "imap://a@h/I/;UID=1;URLAUTH=anonymous:INTERNAL".to_string(),
             format!("imap://a@h/I/;UID=1;EXPIRE=tomorrow;URLAUTH=anonymous:INTERNAL:{t}"),
             format!("imap://a@h/I/;UID=1;URLAUTH=anonymous:IN TERNAL:{t}"),
         ] {
