@@ -127,9 +127,10 @@ async fn a_url_that_names_nothing_of_yours_is_badurl_and_stores_nothing() {
             ";UID=1".to_string(),
             "a relative URL needs a selected mailbox",
         ),
+        // A URLAUTH URL is verified (tests/urlauth.rs), never taken on trust.
         (
             "/INBOX/;UID=1;URLAUTH=anonymous:internal:00".to_string(),
-            "not an IMAP URL naming a message",
+            "URLAUTH verification failed",
         ),
     ] {
         let r = c

@@ -155,6 +155,85 @@ b.logout()
     assert!(status.contains("Mirror out: Que/sent add="), "{status}");
 }
 
+/// URLAUTH (RFC 4467): a URL made by GENURLAUTH on one twin is fetched by URLFETCH on
+/// the other (the mailbox's access key is the same on both), for an account homed on
+/// either twin; a RESETKEY on the other twin voids it on the first.
+#[test]
+fn a_urlauth_url_made_on_one_twin_fetches_on_the_other() {
+    let pair = Pair::start();
+    let (home_a, home_b) = pair.users_on_both_homes();
+    let cmds = r#"
+for c in ('GENURLAUTH', 'URLFETCH', 'RESETKEY'):
+    imaplib.Commands[c] = ('AUTH', 'SELECTED')
+"#;
+    for user in [&home_a, &home_b] {
+        send(pair.a.port("smtp"), user, &subjects("urlauth", 1));
+        pair.wait_in_sync();
+        let args = |url: &str| {
+            vec![
+                pair.a.port("imaps").to_string(),
+                pair.b.port("imaps").to_string(),
+                user.to_string(),
+                PASSWORD.to_string(),
+                url.to_string(),
+            ]
+        };
+        let url = common::pair::py(
+            &format!(
+                r#"{cmds}
+a = imap(sys.argv[1], sys.argv[3], sys.argv[4])
+a.select('INBOX')
+uv = a.response('UIDVALIDITY')[1][0].decode()
+rump = 'imap://%s@localhost/INBOX;UIDVALIDITY=%s/;UID=1;URLAUTH=authuser' % (sys.argv[3].replace('@', '%40'), uv)
+typ, data = a._simple_command('GENURLAUTH', '"%s"' % rump, 'INTERNAL')
+assert typ == 'OK', (typ, data)
+print(a._untagged_response(typ, data, 'GENURLAUTH')[1][0].decode().strip('"'))
+a.logout()
+"#
+            ),
+            &args(""),
+        );
+        let url = url.trim().to_string();
+        assert!(url.contains(";URLAUTH=authuser:INTERNAL:"), "{user}: {url}");
+        pair.wait_in_sync();
+        let fetch = |port_arg: usize| {
+            common::pair::py(
+                &format!(
+                    r#"{cmds}
+m = imap(sys.argv[{port_arg}], sys.argv[3], sys.argv[4])
+typ, data = m._simple_command('URLFETCH', '"%s"' % sys.argv[5])
+assert typ == 'OK', (typ, data)
+print(repr(m._untagged_response(typ, data, 'URLFETCH')[1]))
+m.logout()
+"#
+                ),
+                &args(&url),
+            )
+        };
+        let on_b = fetch(2);
+        assert!(on_b.contains("body of urlauth 0"), "{user} on b: {on_b}");
+        // RESETKEY on b: the URL no longer verifies on a.
+        common::pair::py(
+            &format!(
+                r#"{cmds}
+b = imap(sys.argv[2], sys.argv[3], sys.argv[4])
+typ, data = b._simple_command('RESETKEY', 'INBOX')
+assert typ == 'OK', (typ, data)
+b.logout()
+"#
+            ),
+            &args(""),
+        );
+        pair.wait_in_sync();
+        let on_a = fetch(1);
+        assert!(
+            on_a.contains(" NIL") && !on_a.contains("body of"),
+            "{user} on a: {on_a}"
+        );
+    }
+    pair.assert_identical();
+}
+
 /// B down while A takes 2,000 messages: B catches up when it returns, A's memory stays
 /// flat while it ships the backlog, and verify is clean.
 #[test]

@@ -43,12 +43,16 @@ pub async fn urlfetch<S: Stream>(
         match data {
             Some(bytes) => {
                 line.extend_from_slice(format!(" {{{}}}\r\n", bytes.len()).as_bytes());
-                line.extend_from_slice(&bytes);
+                s.raw_line(&line);
+                // The literal goes out as it is, not copied into the line first.
+                s.conn.reply_raw(&bytes);
+                s.conn.reply_raw(b"\r\n");
             }
-            None => line.extend_from_slice(b" NIL"),
+            None => {
+                line.extend_from_slice(b" NIL\r\n");
+                s.raw_line(&line);
+            }
         }
-        line.extend_from_slice(b"\r\n");
-        s.raw_line(&line);
         // Sent as it is made: a URLFETCH of many large messages streams.
         if s.pump().await.is_err() {
             break;
