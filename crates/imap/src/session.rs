@@ -647,7 +647,11 @@ impl<S: Stream> Session<S> {
         );
         // Every log line the command writes (a store failure, a status that could not be
         // built) names the command it came from.
-        let span = tracing::info_span!("command", name = body.name());
+        let name = match &extra {
+            Extra::UrlAuth(c) => c.name(),
+            _ => body.name(),
+        };
+        let span = tracing::info_span!("command", name);
         let status =
             tracing::Instrument::instrument(command::dispatch(self, &tag, body, extra), span).await;
         self.drain_changes();

@@ -61,6 +61,17 @@ pub enum UrlAuthCommand {
     },
 }
 
+impl UrlAuthCommand {
+    /// The command's name, for logs (its stand-in `CommandBody` would say NAMESPACE).
+    pub fn name(&self) -> &'static str {
+        match self {
+            UrlAuthCommand::GenUrlAuth { .. } => "GENURLAUTH",
+            UrlAuthCommand::UrlFetch { .. } => "URLFETCH",
+            UrlAuthCommand::ResetKey { .. } => "RESETKEY",
+        }
+    }
+}
+
 /// Why one of the three commands is refused with BAD.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
