@@ -15,6 +15,7 @@
 //! computed with mail-parser.
 #![forbid(unsafe_code)]
 
+mod acl;
 mod casemap;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_catenate.rs); not an API.
 #[doc(hidden)]

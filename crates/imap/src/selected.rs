@@ -49,6 +49,9 @@ pub struct Selected {
     pub mailbox: Mailbox,
     /// EXAMINE: no changes allowed.
     pub read_only: bool,
+    /// The user's rights on the mailbox (RFC 4314): every right on the user's own, what
+    /// the owner granted on a shared one (`acl.rs`), as they were at SELECT.
+    pub rights: crate::acl::Rights,
     /// UIDs by sequence number, ascending.
     pub uids: UidMap,
     /// Changes waiting for a point where they may be told.
@@ -99,6 +102,7 @@ impl Selected {
         let mut view = Selected {
             mailbox,
             read_only,
+            rights: crate::acl::Rights::OWNER,
             uids: UidMap::from_sorted(uids),
             pending: Vec::new(),
             gone: false,

@@ -768,6 +768,12 @@ impl<S: Stream> Session<S> {
                     };
                     self.run_command(tag, body, Extra::List(request)).await;
                 }
+                Ok(Rescued::Acl { tag, command }) => {
+                    // The validity table speaks CommandBody: NAMESPACE (valid once
+                    // logged in, as the ACL commands are) stands in for it.
+                    self.run_command(tag, CommandBody::Namespace, Extra::Acl(command))
+                        .await;
+                }
                 Err((tag, text)) => {
                     self.errors += 1;
                     self.server.enqueue_status(crate::convert::bad(&tag, text));
@@ -1155,6 +1161,9 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "I18NLEVEL=1",
         // RFC 8514 (`savedate.rs`): save dates kept by the store and mirrored.
         "SAVEDATE",
+        // RFC 4314 (`acl.rs`): shared mailboxes between accounts of one domain.
+        "ACL",
+        "RIGHTS=texk",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));
