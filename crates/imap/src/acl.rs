@@ -201,7 +201,13 @@ mod tests {
         assert!(!may_share("alice@example.org", "alice@example.org"));
         assert!(!may_share("alice@example.org", "eve@example.net"));
         assert!(!may_share("alice", "bob"));
-        assert_eq!(granted("alice@example.org", "eve@evil.test", b"lr"), Rights::NONE);
-        assert_eq!(granted("alice@example.org", "bob@example.org", b"lr").to_string(), "lr");
+        assert_eq!(
+            granted("alice@example.org", "eve@evil.test", b"lr"),
+            Rights::NONE
+        );
+        assert_eq!(
+            granted("alice@example.org", "bob@example.org", b"lr").to_string(),
+            "lr"
+        );
     }
 }

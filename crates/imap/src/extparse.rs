@@ -386,7 +386,14 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
         });
     }
     if let Some(found) = acl(&toks[1..]) {
-        return Some(found.map(|command| Rescued::Acl { tag: tag.clone(), command }).map_err(|text| (tag, text)));
+        return Some(
+            found
+                .map(|command| Rescued::Acl {
+                    tag: tag.clone(),
+                    command,
+                })
+                .map_err(|text| (tag, text)),
+        );
     }
     if is_atom(toks.get(1), "LIST") {
         return Some(list(&toks[2..]).map(|request| Rescued::List {
@@ -471,11 +478,17 @@ fn acl(toks: &[Spanned]) -> Option<Result<AclCommand, &'static str>> {
         b"DELETEACL" => args
             .pop()
             .map(text)?
-            .map(|identifier| AclCommand::DeleteAcl { mailbox, identifier }),
+            .map(|identifier| AclCommand::DeleteAcl {
+                mailbox,
+                identifier,
+            }),
         b"LISTRIGHTS" => args
             .pop()
             .map(text)?
-            .map(|identifier| AclCommand::ListRights { mailbox, identifier }),
+            .map(|identifier| AclCommand::ListRights {
+                mailbox,
+                identifier,
+            }),
         b"GETACL" => Ok(AclCommand::GetAcl { mailbox }),
         _ => Ok(AclCommand::MyRights { mailbox }),
     })

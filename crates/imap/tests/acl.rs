@@ -38,11 +38,19 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
     let srv = start().await;
     let mut alice = srv.login(ALICE).await;
     let caps = alice.cmd("CAPABILITY").await;
-    assert!(caps[0].contains(" ACL ") && caps[0].contains("RIGHTS=texk"), "{caps:?}");
-    assert_eq!(tagged(&alice.cmd("CREATE Team").await), "A OK CREATE completed");
+    assert!(
+        caps[0].contains(" ACL ") && caps[0].contains("RIGHTS=texk"),
+        "{caps:?}"
+    );
+    assert_eq!(
+        tagged(&alice.cmd("CREATE Team").await),
+        "A OK CREATE completed"
+    );
     for subject in ["one", "two"] {
         let m = format!("Subject: {subject}\r\n\r\nbody\r\n");
-        let r = alice.cmd(&format!("APPEND Team {{{}+}}\r\n{m}", m.len())).await;
+        let r = alice
+            .cmd(&format!("APPEND Team {{{}+}}\r\n{m}", m.len()))
+            .await;
         assert!(tagged(&r).starts_with("A OK"), "{r:?}");
     }
     let mut bob = srv.login(BOB).await;
@@ -50,13 +58,21 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
     // No grant: the folder does not exist for Bob, whatever he tries, and LIST shows
     // nothing of Alice's.
     for (cmd, answer) in bob_tries(&mut bob).await {
-        assert!(answer.starts_with("A NO") || answer.starts_with("A BAD"), "{cmd}: {answer}");
-        assert!(!answer.contains("NOPERM"), "{cmd}: no grant must not tell it exists: {answer}");
+        assert!(
+            answer.starts_with("A NO") || answer.starts_with("A BAD"),
+            "{cmd}: {answer}"
+        );
+        assert!(
+            !answer.contains("NOPERM"),
+            "{cmd}: no grant must not tell it exists: {answer}"
+        );
     }
     let r = bob.cmd("LIST \"\" *").await;
     assert!(!r.iter().any(|l| l.contains("alice")), "{r:?}");
     // Nor can Bob grant himself anything.
-    let r = bob.cmd(&format!("SETACL {SHARED} bob@example.com lrswipkxtea")).await;
+    let r = bob
+        .cmd(&format!("SETACL {SHARED} bob@example.com lrswipkxtea"))
+        .await;
     assert!(tagged(&r).starts_with("A NO"), "{r:?}");
 
     // Alice: the owner's rights, and grants only within her domain.
@@ -88,7 +104,8 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
     // owner's annotations.
     let r = bob.cmd("LIST \"\" *").await;
     assert!(
-        r.iter().any(|l| l.contains("\"Other Users/alice@example.com/Team\"")),
+        r.iter()
+            .any(|l| l.contains("\"Other Users/alice@example.com/Team\"")),
         "{r:?}"
     );
     assert!(
@@ -102,11 +119,7 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
     assert!(tagged(&r).starts_with("A OK [READ-ONLY]"), "{r:?}");
     let r = bob.cmd("FETCH 1 (BODY[] FLAGS)").await;
     assert!(r.iter().any(|l| l == "Subject: one"), "{r:?}");
-    for cmd in [
-        "STORE 1 +FLAGS (\\Flagged)",
-        "EXPUNGE",
-        "MOVE 1 INBOX",
-    ] {
+    for cmd in ["STORE 1 +FLAGS (\\Flagged)", "EXPUNGE", "MOVE 1 INBOX"] {
         let r = bob.cmd(cmd).await;
         assert!(tagged(&r).starts_with("A NO"), "{cmd}: {r:?}");
     }
@@ -123,7 +136,10 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
     let r = alice.cmd("SELECT Team").await;
     assert!(tagged(&r).starts_with("A OK"), "{r:?}");
     let r = alice.cmd("FETCH 1:* FLAGS").await;
-    assert!(!r.iter().any(|l| l.contains("\\Seen")), "Bob's reading set no \\Seen: {r:?}");
+    assert!(
+        !r.iter().any(|l| l.contains("\\Seen")),
+        "Bob's reading set no \\Seen: {r:?}"
+    );
     alice.cmd("UNSELECT").await;
 
     // More rights: Bob files mail in, flags and cleans up.
@@ -131,7 +147,11 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
         tagged(&alice.cmd("SETACL Team bob@example.com +iswte").await),
         "A OK SETACL completed"
     );
-    let r = bob.cmd(&format!("APPEND {SHARED} {{18+}}\r\nSubject: three\r\n\r\n")).await;
+    let r = bob
+        .cmd(&format!(
+            "APPEND {SHARED} {{18+}}\r\nSubject: three\r\n\r\n"
+        ))
+        .await;
     assert!(tagged(&r).starts_with("A OK [APPENDUID"), "{r:?}");
     let r = bob.cmd(&format!("SELECT {SHARED}")).await;
     assert!(tagged(&r).starts_with("A OK [READ-WRITE]"), "{r:?}");
@@ -143,11 +163,19 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
     assert!(tagged(&r).starts_with("A OK"), "{r:?}");
     bob.cmd("UNSELECT").await;
     let r = alice.cmd("STATUS Team (MESSAGES)").await;
-    assert_eq!(r[0], "* STATUS Team (MESSAGES 1)", "one expunged, one moved out");
+    assert_eq!(
+        r[0], "* STATUS Team (MESSAGES 1)",
+        "one expunged, one moved out"
+    );
     let r = bob.cmd("STATUS INBOX (MESSAGES)").await;
-    assert_eq!(r[0], "* STATUS INBOX (MESSAGES 2)", "one copied, one moved in");
+    assert_eq!(
+        r[0], "* STATUS INBOX (MESSAGES 2)",
+        "one copied, one moved in"
+    );
     // Bob still may not administer it.
-    let r = bob.cmd(&format!("SETACL {SHARED} bob@example.com +a")).await;
+    let r = bob
+        .cmd(&format!("SETACL {SHARED} bob@example.com +a"))
+        .await;
     assert!(tagged(&r).contains("NOPERM"), "{r:?}");
 
     // Revoked: gone again.
@@ -161,6 +189,8 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
     let r = bob.cmd("LIST \"\" *").await;
     assert!(!r.iter().any(|l| l.contains("alice")), "{r:?}");
     // No personal folder may take the namespace's name.
-    let r = bob.cmd("CREATE \"Other Users/alice@example.com/Team\"").await;
+    let r = bob
+        .cmd("CREATE \"Other Users/alice@example.com/Team\"")
+        .await;
     assert!(tagged(&r).starts_with("A NO"), "{r:?}");
 }

@@ -64,11 +64,11 @@ pub async fn multiappend<S: Stream>(
     m: &MultiAppend,
     bytes: &[u8],
 ) -> Status<'static> {
-    let (owner, mailbox, _) =
-        match existing_mailbox(s, tag, &m.mailbox, true, Need::All("i")).await {
-            Ok(found) => found,
-            Err(status) => return status,
-        };
+    let (owner, mailbox, _) = match existing_mailbox(s, tag, &m.mailbox, true, Need::All("i")).await
+    {
+        Ok(found) => found,
+        Err(status) => return status,
+    };
     // CATENATE's URLs name the user's own mailboxes, wherever the message goes.
     let Some(account) = s.state.account().cloned() else {
         return bad(tag, "Log in first");

@@ -48,14 +48,9 @@ pub async fn target<S: Stream>(
         return Ok((account.id, server));
     }
     // Annotations are the owner's own: a shared mailbox's are not another user's to read.
-    let (account, m, _) = crate::command::existing_mailbox(
-        s,
-        tag,
-        mailbox,
-        false,
-        crate::command::Need::Owner,
-    )
-    .await?;
+    let (account, m, _) =
+        crate::command::existing_mailbox(s, tag, mailbox, false, crate::command::Need::Owner)
+            .await?;
     Ok((
         account.id,
         Target {

@@ -152,7 +152,12 @@ async fn run<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, q: Query) -> Sta
     };
     // Other accounts' mailboxes the user may list (`l`, RFC 4314), under "Other Users"
     // (`acl.rs`); their levels above show as parents that do not exist.
-    match s.imap.store.mailboxes_annotated(&acl::entry(&account.name)).await {
+    match s
+        .imap
+        .store
+        .mailboxes_annotated(&acl::entry(&account.name))
+        .await
+    {
         Ok(shared) => {
             for (owner, mut m, value) in shared {
                 if acl::granted(&owner, &account.name, &value).has("l") {

@@ -369,7 +369,9 @@ pub async fn rights_of<S: Stream>(
     Ok(entries
         .iter()
         .find(|(e, _)| *e == entry)
-        .map_or(Rights::NONE, |(_, v)| acl::granted(&owner.name, &user.name, v)))
+        .map_or(Rights::NONE, |(_, v)| {
+            acl::granted(&owner.name, &user.name, v)
+        }))
 }
 
 /// RFC 4314 §4 / RFC 5530: the user may see the mailbox but lacks a right the command

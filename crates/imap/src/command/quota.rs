@@ -27,8 +27,7 @@ pub async fn get_quota_root<S: Stream>(
     tag: &Tag<'static>,
     mailbox: &Mailbox<'_>,
 ) -> Status<'static> {
-    let (account, m, _) = match existing_mailbox(s, tag, mailbox, false, Need::AnyOf("r")).await
-    {
+    let (account, m, _) = match existing_mailbox(s, tag, mailbox, false, Need::AnyOf("r")).await {
         Ok(found) => found,
         Err(status) => return status,
     };

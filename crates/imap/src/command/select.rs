@@ -54,8 +54,7 @@ pub async fn select<S: Stream>(
             }
         }
     }
-    let (owner, m, rights) = match existing_mailbox(s, tag, mailbox, false, Need::All("r")).await
-    {
+    let (owner, m, rights) = match existing_mailbox(s, tag, mailbox, false, Need::All("r")).await {
         Ok(found) => found,
         Err(status) => return status,
     };

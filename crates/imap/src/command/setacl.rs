@@ -56,7 +56,9 @@ pub async fn setacl<S: Stream>(
         Ok(entries) => entries
             .iter()
             .find(|(e, _)| *e == entry)
-            .map_or(Rights::NONE, |(_, v)| acl::granted(&owner.name, &identifier, v)),
+            .map_or(Rights::NONE, |(_, v)| {
+                acl::granted(&owner.name, &identifier, v)
+            }),
         Err(e) => return store_failed(tag, e),
     };
     let new = match rights {

@@ -28,11 +28,10 @@ pub async fn status<S: Stream>(
     if names.contains(&StatusDataItemName::HighestModSeq) {
         s.condstore = true;
     }
-    let (owner, mut m, _) =
-        match existing_mailbox(s, tag, mailbox, false, Need::AnyOf("r")).await {
-            Ok(found) => found,
-            Err(status) => return status,
-        };
+    let (owner, mut m, _) = match existing_mailbox(s, tag, mailbox, false, Need::AnyOf("r")).await {
+        Ok(found) => found,
+        Err(status) => return status,
+    };
     m.name = shown_name(s, &owner, &m);
     match status_items(s, &m, names).await {
         Ok(d) => s.data(d),
