@@ -6,8 +6,8 @@ use twinmail_net::Stream;
 
 use crate::{
     acl::{self, Rights},
-    command::{Need, existing_named, store_failed},
-    convert::{no, ok},
+    command::{Need, existing_raw, store_failed},
+    convert::ok,
     session::Session,
 };
 
@@ -16,10 +16,7 @@ pub async fn getacl<S: Stream>(
     tag: &Tag<'static>,
     mailbox: &[u8],
 ) -> Status<'static> {
-    let Some(name) = s.decode_name(mailbox) else {
-        return no(tag, None, "Invalid mailbox name".into());
-    };
-    let (owner, m, _) = match existing_named(s, tag, &name, false, Need::All("a")).await {
+    let (name, owner, m, _) = match existing_raw(s, tag, mailbox, Need::All("a")).await {
         Ok(found) => found,
         Err(status) => return status,
     };

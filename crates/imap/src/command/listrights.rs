@@ -7,8 +7,8 @@ use twinmail_net::Stream;
 
 use crate::{
     acl::{self, Rights},
-    command::{Need, existing_named, getacl::wire_name},
-    convert::{no, ok},
+    command::{Need, existing_raw, getacl::wire_name},
+    convert::ok,
     session::Session,
 };
 
@@ -18,10 +18,7 @@ pub async fn listrights<S: Stream>(
     mailbox: &[u8],
     identifier: &str,
 ) -> Status<'static> {
-    let Some(name) = s.decode_name(mailbox) else {
-        return no(tag, None, "Invalid mailbox name".into());
-    };
-    let (owner, _, _) = match existing_named(s, tag, &name, false, Need::All("a")).await {
+    let (name, owner, _, _) = match existing_raw(s, tag, mailbox, Need::All("a")).await {
         Ok(found) => found,
         Err(status) => return status,
     };

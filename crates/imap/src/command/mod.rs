@@ -287,6 +287,21 @@ pub async fn existing_mailbox<S: Stream>(
     existing_named(s, tag, &name, try_create, need).await
 }
 
+/// [`existing_mailbox`] for a name as raw wire bytes (the hand-parsed ACL commands), with
+/// the name decoded.
+pub async fn existing_raw<S: Stream>(
+    s: &Session<S>,
+    tag: &Tag<'static>,
+    raw: &[u8],
+    need: Need,
+) -> Result<(String, Account, twinmail_store::Mailbox, Rights), Status<'static>> {
+    let Some(name) = s.decode_name(raw) else {
+        return Err(no(tag, None, "Invalid mailbox name".into()));
+    };
+    let (owner, m, rights) = existing_named(s, tag, &name, false, need).await?;
+    Ok((name, owner, m, rights))
+}
+
 /// [`existing_mailbox`] for a name already decoded from the wire.
 pub async fn existing_named<S: Stream>(
     s: &Session<S>,

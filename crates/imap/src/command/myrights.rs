@@ -6,8 +6,8 @@ use twinmail_net::Stream;
 
 use crate::{
     acl,
-    command::{Need, existing_named, getacl::wire_name},
-    convert::{no, ok},
+    command::{Need, existing_raw, getacl::wire_name},
+    convert::ok,
     session::Session,
 };
 
@@ -16,14 +16,11 @@ pub async fn myrights<S: Stream>(
     tag: &Tag<'static>,
     mailbox: &[u8],
 ) -> Status<'static> {
-    let Some(name) = s.decode_name(mailbox) else {
-        return no(tag, None, "Invalid mailbox name".into());
+    let (name, _, _, rights) = match existing_raw(s, tag, mailbox, Need::AnyOf("lrswipkxtea")).await
+    {
+        Ok(found) => found,
+        Err(status) => return status,
     };
-    let (_, _, rights) =
-        match existing_named(s, tag, &name, false, Need::AnyOf("lrswipkxtea")).await {
-            Ok(found) => found,
-            Err(status) => return status,
-        };
     let line = format!(
         "* MYRIGHTS {} {rights}\r\n",
         acl::quoted(&wire_name(s, &name))

@@ -7,7 +7,7 @@ use twinmail_net::Stream;
 
 use crate::{
     acl::{self, Rights},
-    command::{Need, existing_named, store_failed},
+    command::{Need, existing_raw, store_failed},
     convert::{bad, no, ok},
     session::Session,
 };
@@ -20,10 +20,7 @@ pub async fn setacl<S: Stream>(
     identifier: &str,
     rights: Option<&str>,
 ) -> Status<'static> {
-    let Some(name) = s.decode_name(mailbox) else {
-        return no(tag, None, "Invalid mailbox name".into());
-    };
-    let (owner, m, _) = match existing_named(s, tag, &name, false, Need::All("a")).await {
+    let (_, owner, m, _) = match existing_raw(s, tag, mailbox, Need::All("a")).await {
         Ok(found) => found,
         Err(status) => return status,
     };
