@@ -11,7 +11,7 @@ mod create;
 mod delete;
 mod enable;
 mod expunge;
-mod fetch;
+pub mod fetch;
 mod getmetadata;
 mod id;
 pub mod idle;
@@ -20,6 +20,7 @@ mod login;
 mod logout;
 mod namespace;
 mod noop;
+pub mod notify;
 mod quota;
 mod rename;
 mod saved;
@@ -58,6 +59,9 @@ pub enum Extra {
     /// An RFC 3502 MULTIAPPEND or an RFC 4469 CATENATE (its `CommandBody::Append` is a
     /// stand-in), with the command's bytes its literals are ranges of.
     MultiAppend(Box<crate::multiappend::MultiAppend>, Box<[u8]>),
+    /// NOTIFY (RFC 5465; its `CommandBody::Namespace` is a stand-in), parsed by
+    /// `notify.rs`.
+    Notify(crate::notify::Request),
 }
 
 /// Runs a command already checked against the validity table; returns its tagged status.
@@ -74,6 +78,7 @@ pub async fn dispatch<S: Stream>(
         Extra::List(request) => return list::list_extended(s, tag, request).await,
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
         Extra::CancelUpdate(tags) => return cancelupdate::cancelupdate(s, tag, &tags),
+        Extra::Notify(request) => return notify::notify(s, tag, request).await,
     };
     let body = if saved {
         // Every command `$` may stand in needs a selected mailbox (validity table).
@@ -229,6 +234,11 @@ pub async fn dispatch<S: Stream>(
             bad(tag, "Command not supported")
         }
     }
+}
+
+/// A mailbox's special-use attribute (RFC 6154), as LIST shows it.
+pub fn list_special_use(m: &twinmail_store::Mailbox) -> Option<&'static str> {
+    list::special_use(m)
 }
 
 /// The logged-in account and the mailbox a command names, or the status that refuses
