@@ -1034,22 +1034,18 @@ impl<S: Stream> Session<S> {
                     self.bye("The account changed; please log in again");
                     return;
                 }
-                let mut held = 0;
                 let selected = match &mut self.state {
                     State::Selected { view, .. } => {
                         view.observe(&ev);
-                        held = view.pending_len();
                         Some(view.mailbox.guid)
                     }
                     _ => None,
                 };
                 let account = self.state.account().map(|a| a.guid);
-                if let (Some(w), Some(account)) = (self.notify.as_mut(), account) {
-                    // Changes of the selected mailbox NOTIFY holds back count too.
-                    let over = w.observe(&ev.change, account, selected).is_err() || held > w.limit;
-                    if over {
-                        self.notification_overflow();
-                    }
+                if let (Some(w), Some(account)) = (self.notify.as_mut(), account)
+                    && w.observe(&ev.change, account, selected).is_err()
+                {
+                    self.notification_overflow();
                 }
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -1125,42 +1121,57 @@ impl<S: Stream> Session<S> {
     /// it, IDLE tells "exactly the same events", §4), with MessageNew's attributes
     /// fetched for new messages (§5.2); then the other mailboxes' notifications.
     pub async fn push(&mut self) {
-        let allow = match &self.notify {
-            None => crate::selected::Allow::command(true),
-            Some(w) => w.allow(self.idling.is_some()),
+        use crate::selected::Allow;
+        let allow = match (&self.notify, self.idling.is_some()) {
+            (Some(w), idling) => w.allow(idling),
+            (None, true) => Allow::command(true),
+            (None, false) => Allow::NOTHING,
         };
-        let before = match &self.state {
-            State::Selected { view, .. } => view.max_uid(),
-            _ => 0,
-        };
-        if allow.messages {
-            // Live searches (RFC 5267) around EXISTS / EXPUNGE, as after any command.
-            crate::contexts::bring_up_to_date(self, false).await;
-            self.report_with(allow);
-            crate::contexts::bring_up_to_date(self, true).await;
-        }
         let items = self
             .notify
             .as_ref()
             .and_then(|w| w.selected.as_ref()?.fetch.clone());
-        let new = match &self.state {
-            State::Selected { view, .. } if !view.gone && before < u32::MAX => {
-                view.uids.range(before + 1, u32::MAX).collect()
-            }
-            _ => Vec::new(),
-        };
-        if let (Some(items), Some(set), Some(tag)) = (
-            items,
-            crate::convert::wire_set(new.iter().map(|&(_, uid)| uid)),
-            crate::watch::push_tag(),
-        ) && !self.closing
-        {
+        // The FETCH of MessageNew's attributes takes in the changes committed meanwhile,
+        // which are told in turn: until no new message is left unfetched.
+        while allow.messages && !self.closing {
+            let before = match &self.state {
+                State::Selected { view, .. } => view.max_uid(),
+                _ => u32::MAX,
+            };
+            // Live searches (RFC 5267) around EXISTS / EXPUNGE, as after any command.
+            crate::contexts::bring_up_to_date(self, false).await;
+            self.report_with(allow);
+            crate::contexts::bring_up_to_date(self, true).await;
+            let new: Vec<u32> = match &self.state {
+                State::Selected { view, .. } if !view.gone && before < u32::MAX => view
+                    .uids
+                    .range(before + 1, u32::MAX)
+                    .map(|(_, uid)| uid)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (Some(items), Some(set), Some(tag)) = (
+                items.clone(),
+                crate::convert::wire_set(new),
+                crate::watch::push_tag(),
+            ) else {
+                break;
+            };
             let status = command::fetch::fetch(self, &tag, &set, items, true, &[], None, None).await;
-            if !matches!(&status, Status::Tagged(t) if t.body.kind == imap_types::response::StatusKind::Ok) {
+            if !matches!(&status, Status::Tagged(t) if t.body.kind == imap_types::response::StatusKind::Ok)
+            {
                 tracing::warn!("MessageNew attributes not fetched");
+                break;
             }
         }
         crate::watch::tell(self).await;
+        // What NOTIFY holds back of the selected mailbox (SELECTED-DELAYED's expunges,
+        // changes it does not ask for) is bounded like the notes (RFC 5465 §5.8).
+        if let (Some(w), State::Selected { view, .. }) = (&self.notify, &self.state)
+            && view.pending_len() > w.limit
+        {
+            self.notification_overflow();
+        }
     }
 
     /// Queues what `allow` lets through of what changed in the selected mailbox.
