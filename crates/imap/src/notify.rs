@@ -32,12 +32,7 @@
 //! as its text says, though §3.1's example watches `(subtree Lists (MessageNew))`.
 
 use imap_codec::{CommandCodec, decode::Decoder};
-use imap_types::{
-    IntoStatic,
-    command::CommandBody,
-    core::Tag,
-    fetch::MacroOrMessageDataItemNames,
-};
+use imap_types::{IntoStatic, command::CommandBody, core::Tag, fetch::MacroOrMessageDataItemNames};
 
 use crate::extparse::{Spanned, Tok, is_atom, lex_capped};
 
@@ -151,7 +146,10 @@ impl Event {
     fn is_message_event(&self) -> bool {
         matches!(
             self,
-            Event::MessageNew(_) | Event::MessageExpunge | Event::FlagChange | Event::AnnotationChange
+            Event::MessageNew(_)
+                | Event::MessageExpunge
+                | Event::FlagChange
+                | Event::AnnotationChange
         )
     }
 
@@ -187,7 +185,7 @@ pub fn parse(bytes: &[u8]) -> Option<Parsed> {
             let word = rest.get(..7)?;
             return word
                 .eq_ignore_ascii_case(b"NOTIFY ")
-                .then(|| Err((tag, Refusal::Invalid("NOTIFY too long"))));
+                .then_some(Err((tag, Refusal::Invalid("NOTIFY too long"))));
         }
     };
     let tag = match toks.first() {
@@ -433,7 +431,8 @@ fn fetch_atts(list: &[u8]) -> Option<MacroOrMessageDataItemNames<'static>> {
             imap_types::command::Command {
                 body:
                     CommandBody::Fetch {
-                        macro_or_item_names: items @ MacroOrMessageDataItemNames::MessageDataItemNames(_),
+                        macro_or_item_names:
+                            items @ MacroOrMessageDataItemNames::MessageDataItemNames(_),
                         modifiers,
                         ..
                     },
@@ -459,10 +458,11 @@ mod tests {
     #[test]
     fn none_and_set() {
         assert_eq!(parsed("a NOTIFY NONE").unwrap().set, None);
-        let set = parsed("a notify set status (selected (MessageNew MessageExpunge)) (personal NONE)")
-            .unwrap()
-            .set
-            .unwrap();
+        let set =
+            parsed("a notify set status (selected (MessageNew MessageExpunge)) (personal NONE)")
+                .unwrap()
+                .set
+                .unwrap();
         assert!(set.status);
         assert_eq!(set.groups.len(), 2);
         assert_eq!(set.groups[0].filter, Filter::Selected);
@@ -481,7 +481,10 @@ mod tests {
         .unwrap()
         .set
         .unwrap();
-        assert_eq!(set.groups[0].filter, Filter::Subtree(vec![b"Lists".to_vec()]));
+        assert_eq!(
+            set.groups[0].filter,
+            Filter::Subtree(vec![b"Lists".to_vec()])
+        );
         assert_eq!(
             set.groups[1].filter,
             Filter::Mailboxes(vec![b"INBOX".to_vec(), b"a b".to_vec(), b"x)y".to_vec()])
@@ -529,7 +532,10 @@ mod tests {
             refusal("a NOTIFY SET (selected (MessageNew MessageExpunge AnnotationChange))"),
             Refusal::BadEvent
         );
-        assert_eq!(refusal("a NOTIFY SET (personal (Gossip))"), Refusal::BadEvent);
+        assert_eq!(
+            refusal("a NOTIFY SET (personal (Gossip))"),
+            Refusal::BadEvent
+        );
     }
 
     #[test]
@@ -558,9 +564,15 @@ mod tests {
     #[test]
     fn too_many_names_overflow() {
         let names: Vec<String> = (0..=MAX_NAMES).map(|i| format!("m{i}")).collect();
-        let line = format!("a NOTIFY SET (mailboxes ({}) (MailboxName))", names.join(" "));
+        let line = format!(
+            "a NOTIFY SET (mailboxes ({}) (MailboxName))",
+            names.join(" ")
+        );
         assert_eq!(refusal(&line), Refusal::TooMany);
-        let huge = format!("a NOTIFY SET (mailboxes ({}) (MailboxName))", "x ".repeat(5000));
+        let huge = format!(
+            "a NOTIFY SET (mailboxes ({}) (MailboxName))",
+            "x ".repeat(5000)
+        );
         assert!(matches!(refusal(&huge), Refusal::Invalid(_)));
     }
 }

@@ -1157,7 +1157,8 @@ impl<S: Stream> Session<S> {
             ) else {
                 break;
             };
-            let status = command::fetch::fetch(self, &tag, &set, items, true, &[], None, None).await;
+            let status =
+                command::fetch::fetch(self, &tag, &set, items, true, &[], None, None).await;
             if !matches!(&status, Status::Tagged(t) if t.body.kind == imap_types::response::StatusKind::Ok)
             {
                 tracing::warn!("MessageNew attributes not fetched");

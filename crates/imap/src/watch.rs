@@ -283,7 +283,9 @@ impl Watch {
                 }
                 Filter::Inboxes | Filter::Personal => Scope::Personal,
                 Filter::Subscribed => Scope::Subscribed,
-                Filter::Subtree(raw) => Scope::Subtree(raw.iter().filter_map(|r| name(r)).collect()),
+                Filter::Subtree(raw) => {
+                    Scope::Subtree(raw.iter().filter_map(|r| name(r)).collect())
+                }
                 Filter::Mailboxes(raw) => {
                     Scope::Mailboxes(raw.iter().filter_map(|r| name(r)).collect())
                 }

@@ -116,8 +116,10 @@ async fn notify_set_status_first_tells_every_watched_mailbox_but_the_selected_on
     let a = status_of(&mut other, "Lists/a", "").await;
     // §3.1: a STATUS for each mailbox whose message events are watched, before the OK.
     assert_eq!(
-        c.cmd("NOTIFY SET STATUS (subtree Lists (MessageNew MessageExpunge)) (personal (MailboxName))")
-            .await,
+        c.cmd(
+            "NOTIFY SET STATUS (subtree Lists (MessageNew MessageExpunge)) (personal (MailboxName))"
+        )
+        .await,
         [lists.as_str(), a.as_str(), NOTIFIED]
     );
     // The selected mailbox is SELECTED's alone: no STATUS for it. With FlagChange,
@@ -438,7 +440,10 @@ async fn unsupported_events_are_badevent_and_forbidden_combinations_bad() {
             "A BAD Only one SELECTED or SELECTED-DELAYED group is allowed",
         ),
         ("NOTIFY SET", "A BAD NOTIFY SET needs an event group"),
-        ("NOTIFY SET (personal ())", "A BAD Malformed NOTIFY event list"),
+        (
+            "NOTIFY SET (personal ())",
+            "A BAD Malformed NOTIFY event list",
+        ),
         (
             "NOTIFY SET (everywhere (MailboxName))",
             "A BAD Unknown NOTIFY mailbox filter",
