@@ -249,6 +249,20 @@ async fn the_selected_mailbox_is_told_at_once_with_selected() {
 }
 
 #[tokio::test]
+async fn notify_set_tells_what_waits_as_noop_would() {
+    let srv = start().await;
+    let mut c = srv.login(ALICE).await;
+    c.cmd("SELECT INBOX").await;
+    srv.deliver(ALICE.0, 1).await;
+    // §3.1: "a successful NOTIFY SET command implies an implicit NOOP command".
+    assert_eq!(
+        c.cmd("NOTIFY SET (selected-delayed (MessageNew MessageExpunge))")
+            .await,
+        ["* 1 EXISTS", "* 1 RECENT", NOTIFIED]
+    );
+}
+
+#[tokio::test]
 async fn message_new_fetches_the_attributes_asked_for_without_setting_seen() {
     let srv = start().await;
     let mut c = srv.login(ALICE).await;
