@@ -699,8 +699,10 @@ impl<S: Stream> Session<S> {
     /// session (RFC 5465 §5, see `watch.rs`).
     async fn own_effect(&self, body: &CommandBody<'_>) -> Option<crate::watch::Own> {
         use crate::watch::Own;
+        // As the store will have it (CREATE drops a trailing delimiter).
         let name = |m: &imap_types::mailbox::Mailbox<'_>| {
-            twinmail_store::names::mailbox(&self.mailbox_name(m)?).ok()
+            let name = self.mailbox_name(m)?;
+            twinmail_store::names::mailbox(name.strip_suffix('/').unwrap_or(&name)).ok()
         };
         let guid = |name: Option<String>| async move {
             let account = self.state.account()?;
