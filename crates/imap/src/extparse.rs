@@ -275,7 +275,7 @@ pub type Rescue = Result<Rescued, (Tag<'static>, &'static str)>;
 const MAX_NAME: usize = 1024;
 
 #[derive(Debug, PartialEq, Eq)]
-enum Tok<'a> {
+pub(crate) enum Tok<'a> {
     /// A run of non-special bytes.
     Atom(&'a [u8]),
     /// A quoted string or a literal, unescaped (borrowed unless it had escapes).
@@ -285,13 +285,19 @@ enum Tok<'a> {
 }
 
 /// A token and the byte range it came from.
-type Spanned<'a> = (Tok<'a>, usize, usize);
+pub(crate) type Spanned<'a> = (Tok<'a>, usize, usize);
 /// Splits one complete command (ending in CRLF) into tokens; None when it is not one.
 fn lex(b: &[u8]) -> Option<Vec<Spanned<'_>>> {
+    lex_capped(b, MAX_TOKENS)
+}
+
+/// `lex` with a token cap of the caller's (NOTIFY's lists of mailbox names are longer
+/// than any command here).
+pub(crate) fn lex_capped(b: &[u8], max_tokens: usize) -> Option<Vec<Spanned<'_>>> {
     let mut out = Vec::new();
     let mut i = 0;
     loop {
-        if out.len() > MAX_TOKENS {
+        if out.len() > max_tokens {
             return None;
         }
         let start = i;
@@ -356,7 +362,7 @@ fn lex(b: &[u8]) -> Option<Vec<Spanned<'_>>> {
     }
 }
 
-fn is_atom(t: Option<&Spanned>, word: &str) -> bool {
+pub(crate) fn is_atom(t: Option<&Spanned>, word: &str) -> bool {
     matches!(t, Some((Tok::Atom(a), ..)) if a.eq_ignore_ascii_case(word.as_bytes()))
 }
 

@@ -110,7 +110,7 @@ pub async fn list_extended<S: Stream>(
 }
 
 /// A special-use attribute name (RFC 6154), if the mailbox has one.
-fn special_use(m: &StoreMailbox) -> Option<&'static str> {
+pub fn special_use(m: &StoreMailbox) -> Option<&'static str> {
     Some(match m.role? {
         Role::Inbox => return None,
         Role::Sent => "Sent",

@@ -12,7 +12,7 @@ mod delete;
 mod deleteacl;
 mod enable;
 mod expunge;
-mod fetch;
+pub mod fetch;
 mod getacl;
 mod getmetadata;
 mod id;
@@ -24,6 +24,7 @@ mod logout;
 mod myrights;
 mod namespace;
 mod noop;
+pub mod notify;
 mod quota;
 mod rename;
 mod saved;
@@ -68,6 +69,9 @@ pub enum Extra {
     MultiAppend(Box<crate::multiappend::MultiAppend>, Box<[u8]>),
     /// An ACL command (RFC 4314; its `CommandBody::Namespace` is a stand-in).
     Acl(crate::extparse::AclCommand),
+    /// NOTIFY (RFC 5465; its `CommandBody::Namespace` is a stand-in), parsed by
+    /// `notify.rs`.
+    Notify(crate::notify::Request),
 }
 
 /// Runs a command already checked against the validity table; returns its tagged status.
@@ -85,6 +89,7 @@ pub async fn dispatch<S: Stream>(
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
         Extra::CancelUpdate(tags) => return cancelupdate::cancelupdate(s, tag, &tags),
         Extra::Acl(command) => return acl_command(s, tag, command).await,
+        Extra::Notify(request) => return notify::notify(s, tag, request).await,
     };
     let body = if saved {
         // Every command `$` may stand in needs a selected mailbox (validity table).
@@ -274,6 +279,13 @@ pub enum Need {
 /// mailbox (`Other Users/owner/name`, see `acl.rs`) the user has neither `l` nor `r` on
 /// does not exist as far as the user can tell (RFC 4314 §6); one the user can see but
 /// lacks the `need` for is NO [NOPERM].
+/// A mailbox's special-use attribute (RFC 6154), as LIST shows it.
+pub fn list_special_use(m: &twinmail_store::Mailbox) -> Option<&'static str> {
+    list::special_use(m)
+}
+
+/// The logged-in account and the mailbox a command names, or the status that refuses
+/// the command: no such mailbox is a NO (with TRYCREATE where the client could create it).
 pub async fn existing_mailbox<S: Stream>(
     s: &Session<S>,
     tag: &Tag<'static>,
