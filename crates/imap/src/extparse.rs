@@ -95,6 +95,52 @@ pub enum Rescued {
         /// What it asks for.
         request: ListRequest,
     },
+    /// An ACL command (RFC 4314 §3).
+    Acl {
+        /// The command's tag.
+        tag: Tag<'static>,
+        /// Which, with its arguments.
+        command: AclCommand,
+    },
+}
+
+/// RFC 4314 §3's commands; mailbox names as raw wire bytes, identifiers and rights as
+/// written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AclCommand {
+    /// SETACL mailbox identifier rights (rights may start with `+` or `-`).
+    SetAcl {
+        /// The mailbox.
+        mailbox: Vec<u8>,
+        /// Whose rights.
+        identifier: String,
+        /// The rights, with their `+`/`-` modifier if any.
+        rights: String,
+    },
+    /// DELETEACL mailbox identifier.
+    DeleteAcl {
+        /// The mailbox.
+        mailbox: Vec<u8>,
+        /// Whose entry goes.
+        identifier: String,
+    },
+    /// GETACL mailbox.
+    GetAcl {
+        /// The mailbox.
+        mailbox: Vec<u8>,
+    },
+    /// LISTRIGHTS mailbox identifier.
+    ListRights {
+        /// The mailbox.
+        mailbox: Vec<u8>,
+        /// Whose possible rights.
+        identifier: String,
+    },
+    /// MYRIGHTS mailbox.
+    MyRights {
+        /// The mailbox.
+        mailbox: Vec<u8>,
+    },
 }
 
 /// What a rewritten command carried beyond what imap-codec decoded.
@@ -229,7 +275,7 @@ pub type Rescue = Result<Rescued, (Tag<'static>, &'static str)>;
 const MAX_NAME: usize = 1024;
 
 #[derive(Debug, PartialEq, Eq)]
-enum Tok<'a> {
+pub(crate) enum Tok<'a> {
     /// A run of non-special bytes.
     Atom(&'a [u8]),
     /// A quoted string or a literal, unescaped (borrowed unless it had escapes).
@@ -239,13 +285,19 @@ enum Tok<'a> {
 }
 
 /// A token and the byte range it came from.
-type Spanned<'a> = (Tok<'a>, usize, usize);
+pub(crate) type Spanned<'a> = (Tok<'a>, usize, usize);
 /// Splits one complete command (ending in CRLF) into tokens; None when it is not one.
 fn lex(b: &[u8]) -> Option<Vec<Spanned<'_>>> {
+    lex_capped(b, MAX_TOKENS)
+}
+
+/// `lex` with a token cap of the caller's (NOTIFY's lists of mailbox names are longer
+/// than any command here).
+pub(crate) fn lex_capped(b: &[u8], max_tokens: usize) -> Option<Vec<Spanned<'_>>> {
     let mut out = Vec::new();
     let mut i = 0;
     loop {
-        if out.len() > MAX_TOKENS {
+        if out.len() > max_tokens {
             return None;
         }
         let start = i;
@@ -310,7 +362,7 @@ fn lex(b: &[u8]) -> Option<Vec<Spanned<'_>>> {
     }
 }
 
-fn is_atom(t: Option<&Spanned>, word: &str) -> bool {
+pub(crate) fn is_atom(t: Option<&Spanned>, word: &str) -> bool {
     matches!(t, Some((Tok::Atom(a), ..)) if a.eq_ignore_ascii_case(word.as_bytes()))
 }
 
@@ -338,6 +390,16 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
                 "CANCELUPDATE needs the tags of SEARCH or SORT commands",
             )),
         });
+    }
+    if let Some(found) = acl(&toks[1..]) {
+        return Some(
+            found
+                .map(|command| Rescued::Acl {
+                    tag: tag.clone(),
+                    command,
+                })
+                .map_err(|text| (tag, text)),
+        );
     }
     if is_atom(toks.get(1), "LIST") {
         return Some(list(&toks[2..]).map(|request| Rescued::List {
@@ -379,6 +441,63 @@ pub fn rescue(bytes: &[u8]) -> Option<Rescue> {
         return None;
     };
     Some(found.map_err(|text| (tag, text)))
+}
+
+/// An ACL command (RFC 4314 §3): name and arguments, each an astring. None when the
+/// command is not one.
+fn acl(toks: &[Spanned]) -> Option<Result<AclCommand, &'static str>> {
+    let Some((Tok::Atom(name), ..)) = toks.first() else {
+        return None;
+    };
+    let name = name.to_ascii_uppercase();
+    let arity = match name.as_slice() {
+        b"SETACL" => 3,
+        b"DELETEACL" | b"LISTRIGHTS" => 2,
+        b"GETACL" | b"MYRIGHTS" => 1,
+        _ => return None,
+    };
+    let args: Option<Vec<Vec<u8>>> = toks[1..]
+        .iter()
+        .map(|(t, ..)| match t {
+            Tok::Atom(a) => Some(a.to_vec()),
+            Tok::Str(s) => Some(s.to_vec()),
+            _ => None,
+        })
+        .collect();
+    let Some(mut args) = args.filter(|a| a.len() == arity) else {
+        return Some(Err("Wrong arguments for an ACL command"));
+    };
+    let text = |b: Vec<u8>| String::from_utf8(b).map_err(|_| "Identifiers and rights are UTF-8");
+    let mailbox = args.remove(0);
+    Some(match name.as_slice() {
+        b"SETACL" => {
+            let rights = args.pop().map(text)?;
+            let identifier = args.pop().map(text)?;
+            identifier.and_then(|identifier| {
+                Ok(AclCommand::SetAcl {
+                    mailbox,
+                    identifier,
+                    rights: rights?,
+                })
+            })
+        }
+        b"DELETEACL" => args
+            .pop()
+            .map(text)?
+            .map(|identifier| AclCommand::DeleteAcl {
+                mailbox,
+                identifier,
+            }),
+        b"LISTRIGHTS" => args
+            .pop()
+            .map(text)?
+            .map(|identifier| AclCommand::ListRights {
+                mailbox,
+                identifier,
+            }),
+        b"GETACL" => Ok(AclCommand::GetAcl { mailbox }),
+        _ => Ok(AclCommand::MyRights { mailbox }),
+    })
 }
 
 /// A byte range of a command and what replaces it: `SAVED_TEXT`, nothing, or `UID`.

@@ -3,9 +3,8 @@
 //! LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, ESEARCH, SEARCHRES, QUOTA (reporting), BINARY,
 //! UTF8=ACCEPT, SORT, SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
 //! THREAD=REFS, METADATA, COMPRESS=DEFLATE, MULTIAPPEND, WITHIN, PREVIEW, I18NLEVEL=1,
-//! CATENATE, URLAUTH, URL-PARTIAL, CONTEXT=SEARCH, CONTEXT=SORT and PARTIAL, over the
-//! store;
-//! IMAP4rev2 (RFC 9051) for clients that ENABLE it.
+//! CATENATE, URLAUTH, URL-PARTIAL, CONTEXT=SEARCH, CONTEXT=SORT, PARTIAL and NOTIFY,
+//! over the store; IMAP4rev2 (RFC 9051) for clients that ENABLE it.
 //!
 //! imap-next and imap-codec own the wire: framing, literals, command decoding and
 //! response encoding; `extparse` rescues the command forms imap-codec cannot decode
@@ -16,6 +15,7 @@
 //! computed with mail-parser.
 #![forbid(unsafe_code)]
 
+mod acl;
 mod casemap;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_catenate.rs); not an API.
 #[doc(hidden)]
@@ -34,6 +34,9 @@ pub mod imapurl;
 #[doc(hidden)]
 pub mod extparse;
 mod message;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_notify.rs); not an API.
+#[doc(hidden)]
+pub mod notify;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_preview.rs); not an API.
 #[doc(hidden)]
 pub mod preview;
@@ -57,6 +60,7 @@ mod uidmap;
 #[doc(hidden)]
 pub mod urlauth;
 mod urlpart;
+mod watch;
 
 pub use server::{Imap, run, serve_stream};
 pub use settings::{ImapSettings, Kind};

@@ -27,6 +27,38 @@ pub struct Report {
     pub qresync: bool,
 }
 
+/// Which waiting changes may be told now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allow {
+    /// New messages (EXISTS) and, with `expunges`, expunges; false: nothing at all is
+    /// told (RFC 5465 has MessageNew and MessageExpunge go together, and FlagChange only
+    /// with both).
+    pub messages: bool,
+    /// Expunges: never during FETCH, STORE or SEARCH (RFC 3501 §7.4.1), nor pushed with
+    /// SELECTED-DELAYED outside IDLE (RFC 5465 §6.1.2).
+    pub expunges: bool,
+    /// Flag changes (FETCH FLAGS); with NOTIFY, only when FlagChange was asked for.
+    pub flags: bool,
+}
+
+impl Allow {
+    /// Nothing may be told.
+    pub const NOTHING: Allow = Allow {
+        messages: false,
+        expunges: false,
+        flags: false,
+    };
+
+    /// What a command's end tells (RFC 3501 §7): everything, expunges when allowed.
+    pub fn command(expunges: bool) -> Allow {
+        Allow {
+            messages: true,
+            expunges,
+            flags: true,
+        }
+    }
+}
+
 /// `* VANISHED [(EARLIER)] uids` for ascending UIDs; None when there are none.
 pub fn vanished(uids: impl IntoIterator<Item = u32>, earlier: bool) -> Option<Data<'static>> {
     wire_set(uids).map(|known_uids| Data::Vanished {
@@ -49,6 +81,9 @@ pub struct Selected {
     pub mailbox: Mailbox,
     /// EXAMINE: no changes allowed.
     pub read_only: bool,
+    /// The user's rights on the mailbox (RFC 4314): every right on the user's own, what
+    /// the owner granted on a shared one (`acl.rs`), as they were at SELECT.
+    pub rights: crate::acl::Rights,
     /// UIDs by sequence number, ascending.
     pub uids: UidMap,
     /// Changes waiting for a point where they may be told.
@@ -99,6 +134,7 @@ impl Selected {
         let mut view = Selected {
             mailbox,
             read_only,
+            rights: crate::acl::Rights::OWNER,
             uids: UidMap::from_sorted(uids),
             pending: Vec::new(),
             gone: false,
@@ -268,18 +304,22 @@ impl Selected {
             .collect()
     }
 
-    /// The untagged responses for what changed, in a valid order. Expunges stay pending
-    /// unless `expunges` allows them.
+    /// How many changes wait to be told (NOTIFY bounds it, see `watch.rs`).
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The untagged responses for what changed, in a valid order. What `allow` does not
+    /// let through stays pending, in its order.
     /// New messages are claimed as `\Recent` in `recent` (per `recent_mode`), and when
     /// the number of recent messages changed, `* n RECENT` follows EXISTS for IMAP4rev1
     /// sessions (RFC 3501 §7.3.2), as Dovecot sends it.
-    pub fn updates(
-        &mut self,
-        expunges: bool,
-        report: Report,
-        recent: &Recent,
-    ) -> Vec<Data<'static>> {
+    pub fn updates(&mut self, allow: Allow, report: Report, recent: &Recent) -> Vec<Data<'static>> {
         let mut out = Vec::new();
+        if !allow.messages {
+            return out;
+        }
+        let expunges = allow.expunges;
         // How many messages the client knows of: no response below may name a number
         // above it (RFC 3501 §7.4.1, §5.5), so a new message is told with EXISTS before
         // a FETCH or EXPUNGE that names it.
@@ -336,6 +376,9 @@ impl Selected {
                     }
                 }
                 Pending::Expunged(uid) => kept.push(Pending::Expunged(uid)),
+                Pending::Flags(uid, flags, modseq) if !allow.flags => {
+                    kept.push(Pending::Flags(uid, flags, modseq))
+                }
                 Pending::Flags(uid, flags, modseq) => {
                     let Some(seq) = self.seq(uid) else { continue };
                     // Never older news than the client already has (a FETCH or STORE

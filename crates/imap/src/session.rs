@@ -4,7 +4,9 @@
 //! Rules of the house:
 //! - The state carries what is valid in it: the selected view exists only in `Selected`.
 //! - Changes from other sessions are drained from the change stream before every command
-//!   and reported after it, within RFC 3501 §7's rules (see `selected.rs`).
+//!   and reported after it, within RFC 3501 §7's rules (see `selected.rs`). In IDLE, and
+//!   between commands once NOTIFY (RFC 5465) asked for it, they are pushed as they
+//!   commit, as far as NOTIFY lets them (see `watch.rs`).
 //! - After STARTTLS nothing more is read from the plaintext stream: a command pipelined
 //!   behind STARTTLS is dropped, never run.
 //! - Syntax errors are BAD and count against the error budget; the user's mistakes are NO;
@@ -150,6 +152,9 @@ pub struct Session<S> {
     pub utf8: bool,
     /// IMAP4rev2 is on (RFC 9051): no RECENT, SEARCH answered with ESEARCH.
     pub rev2: bool,
+    /// What NOTIFY (RFC 5465) asked to be told and what is yet to be told; `None`
+    /// before NOTIFY SET, after NOTIFY NONE and after a notification overflow.
+    pub notify: Option<Box<crate::watch::Watch>>,
     /// The saved search result (SEARCHRES, RFC 5182), as UIDs: what `$` stands for.
     pub search_result: twinmail_store::UidSet,
     /// This session's place in its user's session count, once logged in.
@@ -278,6 +283,7 @@ impl<S: Stream> Session<S> {
             qresync: false,
             utf8: false,
             rev2: false,
+            notify: None,
             search_result: twinmail_store::UidSet::default(),
             user_slot: None,
             stash: std::collections::VecDeque::new(),
@@ -551,7 +557,14 @@ impl<S: Stream> Session<S> {
         };
         self.conn.set_deadline(deadline);
         loop {
-            if self.idling.is_none() {
+            // In IDLE, and with NOTIFY between commands (no message under way: RFC 5465
+            // §3 lets the server speak "even when no command is in progress"), changes
+            // are told as they commit.
+            let watching = self.idling.is_some()
+                || (self.notify.is_some()
+                    && self.framer.at_boundary()
+                    && self.authenticating.is_none());
+            if !watching {
                 self.conn.fill(timeout).await?;
                 break;
             }
@@ -561,9 +574,7 @@ impl<S: Stream> Session<S> {
                 ev = self.changes.recv() => {
                     self.take_change(ev);
                     self.drain_changes();
-                    crate::contexts::bring_up_to_date(self, false).await;
-                    self.report_updates(true);
-                    crate::contexts::bring_up_to_date(self, true).await;
+                    self.push().await;
                     // Hand the responses to imap-next's encoder, then go on waiting. All
                     // of them: one change can make several (EXPUNGE then EXISTS).
                     self.send_queued();
@@ -645,6 +656,12 @@ impl<S: Stream> Session<S> {
             body,
             CommandBody::Select { .. } | CommandBody::Examine { .. }
         );
+        if self.notify.is_some() {
+            let own = self.own_effect(&body).await;
+            if let Some(w) = self.notify.as_mut() {
+                w.own = own;
+            }
+        }
         // Every log line the command writes (a store failure, a status that could not be
         // built) names the command it came from.
         let name = match &extra {
@@ -655,6 +672,9 @@ impl<S: Stream> Session<S> {
         let status =
             tracing::Instrument::instrument(command::dispatch(self, &tag, body, extra), span).await;
         self.drain_changes();
+        if let Some(w) = self.notify.as_mut() {
+            w.own = None;
+        }
         // After BYE (LOGOUT, a fatal error) the client is told nothing more about the
         // mailbox it is leaving: only the tagged status follows (RFC 3501 §6.1.3).
         if !self.closing {
@@ -662,6 +682,8 @@ impl<S: Stream> Session<S> {
             crate::contexts::bring_up_to_date(self, false).await;
             self.report_updates(expunges);
             crate::contexts::bring_up_to_date(self, true).await;
+            // NOTIFY's notifications for other mailboxes (RFC 5465 §5).
+            crate::watch::tell(self).await;
         }
         // SELECT/EXAMINE (CONDSTORE) tell HIGHESTMODSEQ among their own responses.
         let status = if !condstore_before && self.condstore && !selects {
@@ -670,6 +692,42 @@ impl<S: Stream> Session<S> {
             status
         };
         self.server.enqueue_status(status);
+        // With NOTIFY, what the command could not tell (SELECTED's expunges after a
+        // FETCH, say) goes right after it: no command is in progress then.
+        if self.notify.is_some() && !self.closing {
+            self.push().await;
+        }
+    }
+
+    /// What a command will change itself, which NOTIFY does not tell back to this
+    /// session (RFC 5465 §5, see `watch.rs`).
+    async fn own_effect(&self, body: &CommandBody<'_>) -> Option<crate::watch::Own> {
+        use crate::watch::Own;
+        // As the store will have it (CREATE drops a trailing delimiter).
+        let name = |m: &imap_types::mailbox::Mailbox<'_>| {
+            let name = self.mailbox_name(m)?;
+            twinmail_store::names::mailbox(name.strip_suffix('/').unwrap_or(&name)).ok()
+        };
+        let guid = |name: Option<String>| async move {
+            let account = self.state.account()?;
+            let m = self.imap.store.mailbox(account.id, &name?).await.ok()??;
+            Some(m.guid)
+        };
+        match body {
+            CommandBody::Create { mailbox } => Some(Own::Create(name(mailbox)?)),
+            CommandBody::Delete { mailbox } => Some(Own::Delete(name(mailbox)?)),
+            CommandBody::Rename { from, to } => Some(Own::Rename(name(from)?, name(to)?)),
+            CommandBody::Subscribe { mailbox } | CommandBody::Unsubscribe { mailbox } => {
+                Some(Own::Subscribe(guid(name(mailbox)).await?))
+            }
+            CommandBody::SetMetadata { mailbox, .. } => match mailbox {
+                imap_types::mailbox::Mailbox::Other(o) if o.as_ref().is_empty() => {
+                    Some(Own::Metadata(None))
+                }
+                _ => Some(Own::Metadata(Some(guid(name(mailbox)).await?))),
+            },
+            _ => None,
+        }
     }
 
     /// The first CONDSTORE enabling command (RFC 7162 §3.1) run with a mailbox selected
@@ -759,9 +817,44 @@ impl<S: Stream> Session<S> {
                         .await;
                 }
                 Err((tag, why)) => {
+                    // Before login, as for any command, that comes first.
+                    let text = match self.state.account() {
+                        None => "Log in first",
+                        Some(_) => why.text(),
+                    };
                     self.errors += 1;
-                    self.server
-                        .enqueue_status(crate::convert::bad(&tag, why.text()));
+                    self.server.enqueue_status(crate::convert::bad(&tag, text));
+                }
+            }
+            return;
+        }
+        // NOTIFY (RFC 5465), which imap-codec does not know (`notify.rs`).
+        if let WireError::MalformedMessage { discarded_bytes } = &e
+            && let Some(parsed) = crate::notify::parse(discarded_bytes.declassify())
+        {
+            if self.starttls || self.closing {
+                return;
+            }
+            match parsed {
+                Ok(request) => {
+                    // The validity table speaks CommandBody: NAMESPACE's (valid once
+                    // logged in, as NOTIFY is) stands in for it.
+                    let tag = request.tag.clone();
+                    self.run_command(tag, CommandBody::Namespace, Extra::Notify(request))
+                        .await;
+                }
+                Err((tag, why)) => {
+                    // Before login, as for any command, that comes first.
+                    let status = if self.state.account().is_none() {
+                        self.errors += 1;
+                        crate::convert::bad(&tag, "Log in first")
+                    } else {
+                        if matches!(why, crate::notify::Refusal::Invalid(_)) {
+                            self.errors += 1;
+                        }
+                        command::notify::refused(&tag, why)
+                    };
+                    self.server.enqueue_status(status);
                 }
             }
             return;
@@ -793,6 +886,12 @@ impl<S: Stream> Session<S> {
                         ),
                     };
                     self.run_command(tag, body, Extra::List(request)).await;
+                }
+                Ok(Rescued::Acl { tag, command }) => {
+                    // The validity table speaks CommandBody: NAMESPACE (valid once
+                    // logged in, as the ACL commands are) stands in for it.
+                    self.run_command(tag, CommandBody::Namespace, Extra::Acl(command))
+                        .await;
                 }
                 Err((tag, text)) => {
                     self.errors += 1;
@@ -973,8 +1072,18 @@ impl<S: Stream> Session<S> {
                     self.bye("The account changed; please log in again");
                     return;
                 }
-                if let State::Selected { view, .. } = &mut self.state {
-                    view.observe(&ev);
+                let selected = match &mut self.state {
+                    State::Selected { view, .. } => {
+                        view.observe(&ev);
+                        Some(view.mailbox.guid)
+                    }
+                    _ => None,
+                };
+                let account = self.state.account().map(|a| a.guid);
+                if let (Some(w), Some(account)) = (self.notify.as_mut(), account)
+                    && w.observe(&ev.change, account, selected).is_err()
+                {
+                    self.notification_overflow();
                 }
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -982,9 +1091,21 @@ impl<S: Stream> Session<S> {
                 tracing::warn!(missed = n, "session fell behind the change stream");
                 if let State::Selected { .. } = self.state {
                     self.bye("Too many changes at once; please reconnect");
+                } else if self.notify.is_some() {
+                    self.notification_overflow();
                 }
             }
             Err(broadcast::error::RecvError::Closed) => {}
+        }
+    }
+
+    /// Turns NOTIFY off, telling the client so (RFC 5465 §5.8: "behave as if a NOTIFY
+    /// NONE command had just been received").
+    fn notification_overflow(&mut self) {
+        tracing::info!("NOTIFY turned off: too many notifications held");
+        self.notify = None;
+        if let Some(status) = crate::watch::overflow_status() {
+            self.server.enqueue_status(status);
         }
     }
 
@@ -1026,8 +1147,74 @@ impl<S: Stream> Session<S> {
         }
     }
 
-    /// Queues EXISTS / EXPUNGE / FETCH for what changed in the selected mailbox.
+    /// Queues EXISTS / EXPUNGE / FETCH for what changed in the selected mailbox, at the
+    /// end of a command (RFC 3501 §7): all of it, expunges when the command allows them.
     pub fn report_updates(&mut self, expunges: bool) {
+        self.report_with(crate::selected::Allow::command(expunges));
+    }
+
+    /// Tells what may be told without a command: in IDLE (RFC 2177), or with NOTIFY
+    /// between commands (RFC 5465 §5). The selected mailbox's changes as NOTIFY's
+    /// SELECTED / SELECTED-DELAYED group asks (without NOTIFY, IDLE tells them all; with
+    /// it, IDLE tells "exactly the same events", §4), with MessageNew's attributes
+    /// fetched for new messages (§5.2); then the other mailboxes' notifications.
+    pub async fn push(&mut self) {
+        use crate::selected::Allow;
+        let allow = match (&self.notify, self.idling.is_some()) {
+            (Some(w), idling) => w.allow(idling),
+            (None, true) => Allow::command(true),
+            (None, false) => Allow::NOTHING,
+        };
+        let items = self
+            .notify
+            .as_ref()
+            .and_then(|w| w.selected.as_ref()?.fetch.clone());
+        // The FETCH of MessageNew's attributes takes in the changes committed meanwhile,
+        // which are told in turn: until no new message is left unfetched.
+        while allow.messages && !self.closing {
+            let before = match &self.state {
+                State::Selected { view, .. } => view.max_uid(),
+                _ => u32::MAX,
+            };
+            // Live searches (RFC 5267) around EXISTS / EXPUNGE, as after any command.
+            crate::contexts::bring_up_to_date(self, false).await;
+            self.report_with(allow);
+            crate::contexts::bring_up_to_date(self, true).await;
+            let new: Vec<u32> = match &self.state {
+                State::Selected { view, .. } if !view.gone && before < u32::MAX => view
+                    .uids
+                    .range(before + 1, u32::MAX)
+                    .map(|(_, uid)| uid)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (Some(items), Some(set), Some(tag)) = (
+                items.clone(),
+                crate::convert::wire_set(new),
+                crate::watch::push_tag(),
+            ) else {
+                break;
+            };
+            let status =
+                command::fetch::fetch(self, &tag, &set, items, true, &[], Default::default()).await;
+            if !matches!(&status, Status::Tagged(t) if t.body.kind == imap_types::response::StatusKind::Ok)
+            {
+                tracing::warn!("MessageNew attributes not fetched");
+                break;
+            }
+        }
+        crate::watch::tell(self).await;
+        // What NOTIFY holds back of the selected mailbox (SELECTED-DELAYED's expunges,
+        // changes it does not ask for) is bounded like the notes (RFC 5465 §5.8).
+        if let (Some(w), State::Selected { view, .. }) = (&self.notify, &self.state)
+            && view.pending_len() > w.limit
+        {
+            self.notification_overflow();
+        }
+    }
+
+    /// Queues what `allow` lets through of what changed in the selected mailbox.
+    fn report_with(&mut self, allow: crate::selected::Allow) {
         if let State::Selected { view, .. } = &mut self.state
             && !view.gone
             && view.learn_pending_keywords()
@@ -1044,7 +1231,7 @@ impl<S: Stream> Session<S> {
                 }
                 return;
             }
-            State::Selected { view, .. } => view.updates(expunges, report, &self.imap.recent),
+            State::Selected { view, .. } => view.updates(allow, report, &self.imap.recent),
             _ => return,
         };
         for d in updates {
@@ -1154,6 +1341,7 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
     for added in [
         "CATENATE",       // RFC 4469
         "URLAUTH",        // RFC 4467 (`urlauth.rs`, `command/urlfetch.rs`, ...)
+        "NOTIFY",         // RFC 5465 (`notify.rs`, `watch.rs`, `command/notify.rs`)
         "URL-PARTIAL",    // RFC 5550
         "CONTEXT=SEARCH", // RFC 5267
         "CONTEXT=SORT",   // RFC 5267
@@ -1183,6 +1371,9 @@ pub fn capabilities(imap: &Imap, tls: bool, authenticated: bool) -> Vec<Capabili
         "I18NLEVEL=1",
         // RFC 8514 (`savedate.rs`): save dates kept by the store and mirrored.
         "SAVEDATE",
+        // RFC 4314 (`acl.rs`): shared mailboxes between accounts of one domain.
+        "ACL",
+        "RIGHTS=texk",
     ] {
         if let Ok(atom) = imap_types::core::Atom::try_from(other) {
             caps.push(Capability::from(atom));

@@ -50,6 +50,10 @@ pub struct ImapSettings {
     /// deflate state); past it COMPRESS is answered NO [LIMIT] and the session goes on
     /// uncompressed.
     pub max_compressed_sessions: usize,
+    /// Most notifications (RFC 5465 NOTIFY) a session may hold untold: notes for other
+    /// mailboxes, and changes of the selected mailbox NOTIFY holds back. Past it the
+    /// session's NOTIFY is turned off with `* OK [NOTIFICATIONOVERFLOW]` (RFC 5465 §5.8).
+    pub max_notifications: usize,
     /// Errors (BAD) a session may make before it is disconnected.
     pub max_errors: u32,
     /// Delay per recent failed login from the same IP (grows, capped at 10×).
@@ -78,6 +82,7 @@ impl Default for ImapSettings {
             max_literal_size: 50 * 1024 * 1024,
             max_compressed_sessions: 1000,
             max_bytes_in_flight: 512 * 1024 * 1024,
+            max_notifications: 1000,
             max_errors: 20,
             auth_failure_delay: Duration::from_secs(1),
             max_auth_failures: 3,

@@ -12,7 +12,7 @@ async fn namespace() {
     assert_eq!(u.cmd("NAMESPACE").await, ["A BAD Log in first"]);
     let mut c = srv.login(ALICE).await;
     let reply = [
-        "* NAMESPACE ((\"\" \"/\")) NIL NIL",
+        "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL",
         "A OK NAMESPACE completed",
     ];
     assert_eq!(c.cmd("NAMESPACE").await, reply);

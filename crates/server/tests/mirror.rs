@@ -575,3 +575,67 @@ fn an_import_runs_on_the_accounts_home_twin_and_mirrors() {
     assert_eq!(on_b["INBOX"][1].as_array().unwrap().len(), 2, "{on_b}");
     pair.assert_identical();
 }
+
+/// A mailbox shared (ACL, RFC 4314) on one twin opens on the other for the grantee, whose
+/// writes into it reach the owner's home twin: the grant is mirrored like the mailbox.
+#[test]
+fn a_mailbox_shared_on_one_twin_is_shared_on_both() {
+    let pair = Pair::start();
+    let (owner, grantee) = pair.users_on_both_homes();
+    let out = common::pair::py(
+        r#"
+a = imap(sys.argv[1], sys.argv[3], sys.argv[5])
+a.create('Team')
+a.append('Team', None, None, b'Subject: from the owner\r\n\r\nhello\r\n')
+typ, data = a.setacl('Team', sys.argv[4], 'lrsi')
+assert typ == 'OK', (typ, data)
+print(a.getacl('Team')[1][0].decode())
+a.logout()
+"#,
+        &[
+            pair.a.port("imaps").to_string(),
+            pair.b.port("imaps").to_string(),
+            owner.clone(),
+            grantee.clone(),
+            PASSWORD.to_string(),
+        ],
+    );
+    assert!(out.contains(&format!("\"{grantee}\" lrsi")), "{out}");
+    pair.wait_in_sync();
+    let shared = format!("Other Users/{owner}/Team");
+    let out = common::pair::py(
+        r#"
+b = imap(sys.argv[1], sys.argv[2], sys.argv[4])
+box = '"%s"' % sys.argv[3]
+print([l.decode() for l in b.list()[1]])
+print(b.myrights(box)[1][0].decode())
+typ, data = b.select(box)
+assert typ == 'OK', (typ, data)
+print(b.fetch('1', '(BODY[HEADER.FIELDS (SUBJECT)])')[1][0][1].decode().strip())
+typ, data = b.append(box, None, None, b'Subject: from the grantee\r\n\r\nhi\r\n')
+assert typ == 'OK', (typ, data)
+typ, data = b.store('1', '+FLAGS', '(\\Flagged)')
+assert typ == 'NO', (typ, data)
+b.logout()
+"#,
+        &[
+            pair.b.port("imaps").to_string(),
+            grantee.clone(),
+            shared.clone(),
+            PASSWORD.to_string(),
+        ],
+    );
+    assert!(out.contains(&format!("\"{shared}\"")), "LIST on b: {out}");
+    assert!(out.contains("lrsi"), "MYRIGHTS on b: {out}");
+    assert!(out.contains("Subject: from the owner"), "{out}");
+    pair.wait_in_sync();
+    pair.assert_identical();
+    let on_a = dump(pair.a.port("imaps"), &owner);
+    let team = on_a["Team"][1].as_array().unwrap();
+    assert_eq!(
+        team.len(),
+        2,
+        "the grantee's APPEND on b is in the owner's folder: {on_a}"
+    );
+    assert_eq!(on_a, dump(pair.b.port("imaps"), &owner));
+}

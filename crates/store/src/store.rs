@@ -915,6 +915,31 @@ impl Store {
         }
     }
 
+    /// Every mailbox (of any account) that has the mailbox annotation `entry`, with its
+    /// owner's login name and the value: what IMAP ACL (RFC 4314) grants look up, as
+    /// they are kept as the owner's annotations (`twinmail-imap`'s `acl.rs`).
+    pub async fn mailboxes_annotated(
+        &self,
+        entry: &str,
+    ) -> Result<Vec<(String, Mailbox, Vec<u8>)>, StoreError> {
+        let rows: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT a.name, x.mailbox_id, x.value FROM metadata x \
+             JOIN accounts a ON a.id = x.account_id \
+             WHERE x.entry = $1 AND x.mailbox_id IS NOT NULL AND NOT a.disabled \
+             ORDER BY a.name, x.mailbox_id",
+        )
+        .bind(entry.to_ascii_lowercase())
+        .fetch_all(self.db())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (owner, mailbox_id, value) in rows {
+            if let Some(m) = rows::mailbox_by_id(self.db(), mailbox_id).await? {
+                out.push((owner, m, value));
+            }
+        }
+        Ok(out)
+    }
+
     /// Message count, unseen count and total size.
     pub async fn counts(&self, mailbox_id: i64) -> Result<MailboxCounts, StoreError> {
         let (messages, unseen, size): (i64, i64, i64) = sqlx::query_as(

@@ -16,7 +16,7 @@ use twinmail_net::Stream;
 use twinmail_store::{Account, Flags, StoreError, UidSet};
 
 use crate::{
-    command::{catenate, existing_mailbox, store_failed},
+    command::{Need, catenate, existing_mailbox, store_failed},
     convert::{bad, no, nz, ok, ordered_set, store_flags},
     multiappend::{Content, MultiAppend},
     session::Session,
@@ -30,7 +30,7 @@ pub async fn append<S: Stream>(
     date: Option<DateTime>,
     message: LiteralOrLiteral8<'_>,
 ) -> Status<'static> {
-    let (account, m) = match existing_mailbox(s, tag, mailbox, true).await {
+    let (account, m, _) = match existing_mailbox(s, tag, mailbox, true, Need::All("i")).await {
         Ok(found) => found,
         Err(status) => return status,
     };
@@ -64,9 +64,14 @@ pub async fn multiappend<S: Stream>(
     m: &MultiAppend,
     bytes: &[u8],
 ) -> Status<'static> {
-    let (account, mailbox) = match existing_mailbox(s, tag, &m.mailbox, true).await {
+    let (owner, mailbox, _) = match existing_mailbox(s, tag, &m.mailbox, true, Need::All("i")).await
+    {
         Ok(found) => found,
         Err(status) => return status,
+    };
+    // CATENATE's URLs name the user's own mailboxes, wherever the message goes.
+    let Some(account) = s.state.account().cloned() else {
+        return bad(tag, "Log in first");
     };
     let mut budget = catenate::Budget {
         bytes: s.imap.settings.max_literal_size as usize,
@@ -93,7 +98,7 @@ pub async fn multiappend<S: Stream>(
             date: part.date.as_ref().map(|d| d.as_ref().timestamp()),
         });
     }
-    store_all(s, tag, &account, &mailbox, ready).await
+    store_all(s, tag, &owner, &mailbox, ready).await
 }
 
 /// One message checked and ready to store.

@@ -10,10 +10,10 @@ use imap_types::{
     sequence::SequenceSet,
 };
 use twinmail_net::Stream;
-use twinmail_store::UidSet;
+use twinmail_store::{Copied, StoreError, UidSet};
 
 use crate::{
-    command::{existing_mailbox, store_failed},
+    command::{Need, existing_mailbox, no_perm, store_failed},
     convert::{bad, no, nz, ok, vec1},
     session::{Session, State},
 };
@@ -32,25 +32,28 @@ pub async fn copy<S: Stream>(
     if remove && view.read_only {
         return no(tag, None, "Mailbox is read-only".into());
     }
+    // RFC 6851 §3.3 with RFC 4314 §4: MOVE takes the messages away, so it needs the
+    // source's `t` and `e` (COPY needs only `r`, which SELECT checked).
+    if remove && !view.rights.has("te") {
+        return no_perm(tag);
+    }
     let pairs = match view.resolve(set, uid) {
         Ok(p) => p,
         Err(text) => return bad(tag, text),
     };
-    let from = view.mailbox.id;
-    let (_, to) = match existing_mailbox(s, tag, target, true).await {
+    let (from, from_account) = (view.mailbox.id, view.mailbox.account_id);
+    let (_, to, _) = match existing_mailbox(s, tag, target, true, Need::All("i")).await {
         Ok(found) => found,
         Err(status) => return status,
     };
     let store = &s.imap.store;
-    let copied = match store
-        .copy(
-            from,
-            UidSet::from_uids(pairs.iter().map(|p| p.1)),
-            to.id,
-            remove,
-        )
-        .await
-    {
+    let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
+    let copied = if to.account_id == from_account {
+        store.copy(from, uids, to.id, remove).await
+    } else {
+        across(store, from, uids, &to, remove).await
+    };
+    let copied = match copied {
         Ok(c) => c,
         Err(e) => return store_failed(tag, e),
     };
@@ -80,6 +83,41 @@ pub async fn copy<S: Stream>(
         }
     }
     ok(tag, None, "MOVE completed")
+}
+
+/// COPY or MOVE between two accounts' mailboxes (a shared one, `acl.rs`): the store copies
+/// only within an account, since the two may be homed on different twins, so each message
+/// is appended to the target (same bytes, flags and INTERNALDATE) and, for MOVE, the
+/// source messages are removed afterwards. Not one transaction: a failure part-way leaves
+/// the copies made so far (as a client's own copy-then-delete would), never a loss.
+async fn across(
+    store: &twinmail_store::Store,
+    from: i64,
+    uids: UidSet,
+    to: &twinmail_store::Mailbox,
+    remove: bool,
+) -> Result<Copied, StoreError> {
+    let messages = store.messages_in(from, &uids).await?;
+    let mut out = Copied {
+        uidvalidity: to.uidvalidity,
+        uids: Vec::with_capacity(messages.len()),
+    };
+    for m in &messages {
+        let Some(bytes) = store.blob(&m.blob).await? else {
+            continue;
+        };
+        let placed = store
+            .append(to.id, bytes, m.flags.clone(), Some(m.internal_date))
+            .await?;
+        out.uidvalidity = placed.uidvalidity;
+        out.uids.push((m.uid, placed.uid));
+    }
+    if remove && !out.uids.is_empty() {
+        store
+            .remove(from, UidSet::from_uids(out.uids.iter().map(|p| p.0)))
+            .await?;
+    }
+    Ok(out)
 }
 
 /// Ascending UIDs as UIDPLUS ranges, in the given order (source and destination

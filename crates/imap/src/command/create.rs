@@ -25,6 +25,13 @@ pub async fn create<S: Stream>(
     if name.eq_ignore_ascii_case("INBOX") {
         return no(tag, None, "INBOX already exists".into());
     }
+    if crate::acl::split_shared(&name).is_some() {
+        return no(
+            tag,
+            None,
+            "Names under \"Other Users\" are other accounts'".into(),
+        );
+    }
     match s.imap.store.create_mailbox(account.id, &name).await {
         Ok(_) => ok(tag, None, "CREATE completed"),
         Err(e) => store_failed(tag, e),

@@ -4,7 +4,7 @@ use imap_types::{core::Tag, response::Status, sequence::SequenceSet};
 use twinmail_net::Stream;
 
 use crate::{
-    command::store_failed,
+    command::{no_perm, store_failed},
     convert::{bad, no, ok, uid_set},
     session::{Session, State},
 };
@@ -19,6 +19,10 @@ pub async fn expunge<S: Stream>(
     };
     if view.read_only {
         return no(tag, None, "Mailbox is read-only".into());
+    }
+    // RFC 4314 §4: EXPUNGE needs `e`.
+    if !view.rights.has("e") {
+        return no_perm(tag);
     }
     let set = uids.map(|u| uid_set(u, view.max_uid()));
     let gone = match s.imap.store.expunge(view.mailbox.id, set).await {

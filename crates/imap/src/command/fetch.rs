@@ -72,7 +72,8 @@ pub async fn fetch<S: Stream>(
         Ok(p) => p,
         Err(text) => return bad(tag, text),
     };
-    let (mailbox, read_only) = (view.mailbox.id, view.read_only);
+    // Without `s` (RFC 4314 §4) reading a message does not set \Seen, as under EXAMINE.
+    let (mailbox, read_only) = (view.mailbox.id, view.read_only || !view.rights.has("s"));
     let mut names = match items {
         MacroOrMessageDataItemNames::Macro(m) => {
             let mut v = vec![N::Flags, N::InternalDate, N::Rfc822Size];

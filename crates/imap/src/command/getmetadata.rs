@@ -47,7 +47,10 @@ pub async fn target<S: Stream>(
         };
         return Ok((account.id, server));
     }
-    let (account, m) = crate::command::existing_mailbox(s, tag, mailbox, false).await?;
+    // Annotations are the owner's own: a shared mailbox's are not another user's to read.
+    let (account, m, _) =
+        crate::command::existing_mailbox(s, tag, mailbox, false, crate::command::Need::Owner)
+            .await?;
     Ok((
         account.id,
         Target {

@@ -1,4 +1,5 @@
-//! IDLE (RFC 2177): changes are reported as they commit until the client says DONE.
+//! IDLE (RFC 2177): changes are reported as they commit until the client says DONE; with
+//! NOTIFY (RFC 5465 §4), the changes NOTIFY asks for.
 
 use imap_types::{core::Tag, response::Status};
 use twinmail_net::Stream;
@@ -19,10 +20,9 @@ pub async fn start<S: Stream>(s: &mut Session<S>, tag: Tag<'static>) {
     {
         s.idling = Some(tag);
         s.drain_changes();
-        // Live searches (RFC 5267) around EXISTS / EXPUNGE, as after any command.
-        crate::contexts::bring_up_to_date(s, false).await;
-        s.report_updates(true);
-        crate::contexts::bring_up_to_date(s, true).await;
+        // What waits is told at once: all of it, or with NOTIFY what NOTIFY asks for
+        // (RFC 5465 §4: IDLE sends "exactly the same events").
+        s.push().await;
     }
 }
 

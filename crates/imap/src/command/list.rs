@@ -20,6 +20,7 @@ use twinmail_net::Stream;
 use twinmail_store::{Mailbox as StoreMailbox, Role};
 
 use crate::{
+    acl,
     command::{status::status_items, store_failed},
     convert::{bad, ok},
     extparse::ListRequest,
@@ -109,7 +110,7 @@ pub async fn list_extended<S: Stream>(
 }
 
 /// A special-use attribute name (RFC 6154), if the mailbox has one.
-fn special_use(m: &StoreMailbox) -> Option<&'static str> {
+pub fn special_use(m: &StoreMailbox) -> Option<&'static str> {
     Some(match m.role? {
         Role::Inbox => return None,
         Role::Sent => "Sent",
@@ -145,10 +146,30 @@ async fn run<S: Stream>(s: &mut Session<S>, tag: &Tag<'static>, q: Query) -> Sta
         .filter(|p| !p.is_empty())
         .map(|p| format!("{}{p}", q.reference))
         .collect();
-    let mailboxes = match s.imap.store.mailboxes(account.id).await {
+    let mut mailboxes = match s.imap.store.mailboxes(account.id).await {
         Ok(m) => m,
         Err(e) => return store_failed(tag, e),
     };
+    // Other accounts' mailboxes the user may list (`l`, RFC 4314), under "Other Users"
+    // (`acl.rs`); their levels above show as parents that do not exist.
+    match s
+        .imap
+        .store
+        .mailboxes_annotated(&acl::entry(&account.name))
+        .await
+    {
+        Ok(shared) => {
+            for (owner, mut m, value) in shared {
+                if acl::granted(&owner, &account.name, &value).has("l") {
+                    m.name = acl::shared_name(&owner, &m.name);
+                    m.role = None;
+                    m.subscribed = false;
+                    mailboxes.push(m);
+                }
+            }
+        }
+        Err(e) => return store_failed(tag, e),
+    }
     let existing: BTreeMap<&str, &StoreMailbox> =
         mailboxes.iter().map(|m| (m.name.as_str(), m)).collect();
     // Every existing name and every level above one: a parent that does not exist

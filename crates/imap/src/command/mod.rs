@@ -9,24 +9,30 @@ mod compress;
 mod copy;
 mod create;
 mod delete;
+mod deleteacl;
 mod enable;
 mod expunge;
-mod fetch;
+pub mod fetch;
 mod genurlauth;
+mod getacl;
 mod getmetadata;
 mod id;
 pub mod idle;
 mod list;
+mod listrights;
 mod login;
 mod logout;
+mod myrights;
 mod namespace;
 mod noop;
+pub mod notify;
 mod quota;
 mod rename;
 mod resetkey;
 mod saved;
 pub mod search;
 mod select;
+mod setacl;
 mod setmetadata;
 pub mod sort;
 mod starttls;
@@ -41,7 +47,10 @@ use imap_types::{command::CommandBody, core::Tag, response::Status};
 use twinmail_net::Stream;
 use twinmail_store::StoreError;
 
+use twinmail_store::Account;
+
 use crate::{
+    acl::{self, Rights},
     convert::{bad, no, ok},
     session::{Session, State},
 };
@@ -61,6 +70,11 @@ pub enum Extra {
     /// An RFC 3502 MULTIAPPEND or an RFC 4469 CATENATE (its `CommandBody::Append` is a
     /// stand-in), with the command's bytes its literals are ranges of.
     MultiAppend(Box<crate::multiappend::MultiAppend>, Box<[u8]>),
+    /// An ACL command (RFC 4314; its `CommandBody::Namespace` is a stand-in).
+    Acl(crate::extparse::AclCommand),
+    /// NOTIFY (RFC 5465; its `CommandBody::Namespace` is a stand-in), parsed by
+    /// `notify.rs`.
+    Notify(crate::notify::Request),
     /// GENURLAUTH, URLFETCH or RESETKEY (RFC 4467; its `CommandBody::Namespace` is a
     /// stand-in, valid in the same states).
     UrlAuth(crate::urlauth::UrlAuthCommand),
@@ -80,6 +94,8 @@ pub async fn dispatch<S: Stream>(
         Extra::List(request) => return list::list_extended(s, tag, request).await,
         Extra::MultiAppend(m, bytes) => return append::multiappend(s, tag, &m, &bytes).await,
         Extra::CancelUpdate(tags) => return cancelupdate::cancelupdate(s, tag, &tags),
+        Extra::Acl(command) => return acl_command(s, tag, command).await,
+        Extra::Notify(request) => return notify::notify(s, tag, request).await,
         Extra::UrlAuth(command) => return urlauth(s, tag, command).await,
     };
     let body = if saved {
@@ -244,6 +260,54 @@ async fn urlauth<S: Stream>(
     }
 }
 
+/// The ACL commands (RFC 4314 §3).
+async fn acl_command<S: Stream>(
+    s: &mut Session<S>,
+    tag: &Tag<'static>,
+    command: crate::extparse::AclCommand,
+) -> Status<'static> {
+    use crate::extparse::AclCommand as A;
+    match command {
+        A::SetAcl {
+            mailbox,
+            identifier,
+            rights,
+        } => setacl::setacl(s, tag, &mailbox, &identifier, Some(&rights)).await,
+        A::DeleteAcl {
+            mailbox,
+            identifier,
+        } => deleteacl::deleteacl(s, tag, &mailbox, &identifier).await,
+        A::GetAcl { mailbox } => getacl::getacl(s, tag, &mailbox).await,
+        A::ListRights {
+            mailbox,
+            identifier,
+        } => listrights::listrights(s, tag, &mailbox, &identifier).await,
+        A::MyRights { mailbox } => myrights::myrights(s, tag, &mailbox).await,
+    }
+}
+
+/// What a command needs of the mailbox it names (RFC 4314 §4).
+#[derive(Clone, Copy, Debug)]
+pub enum Need {
+    /// All of these rights.
+    All(&'static str),
+    /// At least one of these rights.
+    AnyOf(&'static str),
+    /// To be its owner (METADATA: the annotations are the owner's own).
+    Owner,
+}
+
+/// The mailbox a command names, its owner's account (the logged-in one for a personal
+/// name) and the logged-in user's rights on it; or the status that refuses the command.
+/// No such mailbox is a NO (with TRYCREATE where the client could create it). A shared
+/// mailbox (`Other Users/owner/name`, see `acl.rs`) the user has neither `l` nor `r` on
+/// does not exist as far as the user can tell (RFC 4314 §6); one the user can see but
+/// lacks the `need` for is NO [NOPERM].
+/// A mailbox's special-use attribute (RFC 6154), as LIST shows it.
+pub fn list_special_use(m: &twinmail_store::Mailbox) -> Option<&'static str> {
+    list::special_use(m)
+}
+
 /// The logged-in account and the mailbox a command names, or the status that refuses
 /// the command: no such mailbox is a NO (with TRYCREATE where the client could create it).
 pub async fn existing_mailbox<S: Stream>(
@@ -251,21 +315,126 @@ pub async fn existing_mailbox<S: Stream>(
     tag: &Tag<'static>,
     mailbox: &imap_types::mailbox::Mailbox<'_>,
     try_create: bool,
-) -> Result<(twinmail_store::Account, twinmail_store::Mailbox), Status<'static>> {
-    let Some(account) = s.state.account().cloned() else {
-        return Err(bad(tag, "Log in first"));
-    };
+    need: Need,
+) -> Result<(Account, twinmail_store::Mailbox, Rights), Status<'static>> {
     let Some(name) = s.mailbox_name(mailbox) else {
         return Err(no(tag, None, "Invalid mailbox name".into()));
     };
-    match s.imap.store.mailbox(account.id, &name).await {
-        Ok(Some(m)) => Ok((account, m)),
-        Ok(None) => {
-            let code = try_create.then_some(imap_types::response::Code::TryCreate);
-            Err(no(tag, code, "No such mailbox".into()))
-        }
-        Err(e) => Err(store_failed(tag, e)),
+    existing_named(s, tag, &name, try_create, need).await
+}
+
+/// [`existing_mailbox`] for a name as raw wire bytes (the hand-parsed ACL commands), with
+/// the name decoded.
+pub async fn existing_raw<S: Stream>(
+    s: &Session<S>,
+    tag: &Tag<'static>,
+    raw: &[u8],
+    need: Need,
+) -> Result<(String, Account, twinmail_store::Mailbox, Rights), Status<'static>> {
+    let Some(name) = s.decode_name(raw) else {
+        return Err(no(tag, None, "Invalid mailbox name".into()));
+    };
+    let (owner, m, rights) = existing_named(s, tag, &name, false, need).await?;
+    Ok((name, owner, m, rights))
+}
+
+/// [`existing_mailbox`] for a name already decoded from the wire.
+pub async fn existing_named<S: Stream>(
+    s: &Session<S>,
+    tag: &Tag<'static>,
+    name: &str,
+    try_create: bool,
+    need: Need,
+) -> Result<(Account, twinmail_store::Mailbox, Rights), Status<'static>> {
+    let Some(account) = s.state.account().cloned() else {
+        return Err(bad(tag, "Log in first"));
+    };
+    let store = &s.imap.store;
+    let missing = || {
+        let code = try_create.then_some(imap_types::response::Code::TryCreate);
+        no(tag, code, "No such mailbox".into())
+    };
+    let Some((owner_name, own_name)) = acl::split_shared(name) else {
+        return match store.mailbox(account.id, name).await {
+            Ok(Some(m)) => Ok((account, m, Rights::OWNER)),
+            Ok(None) => Err(missing()),
+            Err(e) => Err(store_failed(tag, e)),
+        };
+    };
+    if own_name.is_empty() || !acl::may_share(owner_name, &account.name) {
+        return Err(no(tag, None, "No such mailbox".into()));
     }
+    let owner = match store.account(owner_name).await {
+        Ok(Some(o)) if !o.disabled => o,
+        Ok(_) => return Err(no(tag, None, "No such mailbox".into())),
+        Err(e) => return Err(store_failed(tag, e)),
+    };
+    let m = match store.mailbox(owner.id, own_name).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(no(tag, None, "No such mailbox".into())),
+        Err(e) => return Err(store_failed(tag, e)),
+    };
+    let rights = match rights_of(s, &owner, &m, &account).await {
+        Ok(r) => r,
+        Err(e) => return Err(store_failed(tag, e)),
+    };
+    if !rights.any("lr") {
+        return Err(no(tag, None, "No such mailbox".into()));
+    }
+    let allowed = match need {
+        Need::All(r) => rights.has(r),
+        Need::AnyOf(r) => rights.any(r),
+        Need::Owner => false,
+    };
+    if !allowed {
+        return Err(no_perm(tag));
+    }
+    Ok((owner, m, rights))
+}
+
+/// A mailbox's name as the logged-in user sees it: its own, or under "Other Users" for
+/// another account's (`acl.rs`).
+pub fn shown_name<S: Stream>(
+    s: &Session<S>,
+    owner: &Account,
+    m: &twinmail_store::Mailbox,
+) -> String {
+    match s.state.account() {
+        Some(me) if me.id != owner.id => acl::shared_name(&owner.name, &m.name),
+        _ => m.name.clone(),
+    }
+}
+
+/// The rights `user` has on `owner`'s mailbox `m`.
+pub async fn rights_of<S: Stream>(
+    s: &Session<S>,
+    owner: &Account,
+    m: &twinmail_store::Mailbox,
+    user: &Account,
+) -> Result<Rights, StoreError> {
+    if owner.id == user.id {
+        return Ok(Rights::OWNER);
+    }
+    let entry = acl::entry(&user.name);
+    let entries = s.imap.store.metadata(owner.id, Some(m.id)).await?;
+    Ok(entries
+        .iter()
+        .find(|(e, _)| *e == entry)
+        .map_or(Rights::NONE, |(_, v)| {
+            acl::granted(&owner.name, &user.name, v)
+        }))
+}
+
+/// RFC 4314 §4 / RFC 5530: the user may see the mailbox but lacks a right the command
+/// needs.
+pub fn no_perm(tag: &Tag<'static>) -> Status<'static> {
+    no(
+        tag,
+        Some(imap_types::response::Code::Other(
+            imap_types::response::CodeOther::unvalidated(&b"NOPERM"[..]),
+        )),
+        "Permission denied".into(),
+    )
 }
 
 /// The tagged NO for a store failure: the user's mistakes say what was wrong; the

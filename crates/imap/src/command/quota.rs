@@ -16,7 +16,7 @@ use twinmail_net::Stream;
 use twinmail_store::StoreError;
 
 use crate::{
-    command::{existing_mailbox, store_failed},
+    command::{Need, existing_mailbox, shown_name, store_failed},
     convert::{bad, no, ok, vec1},
     session::Session,
 };
@@ -27,10 +27,11 @@ pub async fn get_quota_root<S: Stream>(
     tag: &Tag<'static>,
     mailbox: &Mailbox<'_>,
 ) -> Status<'static> {
-    let (account, m) = match existing_mailbox(s, tag, mailbox, false).await {
+    let (account, m, _) = match existing_mailbox(s, tag, mailbox, false, Need::AnyOf("r")).await {
         Ok(found) => found,
         Err(status) => return status,
     };
+    let shown = shown_name(s, &account, &m);
     let quota = match quota_data(s, account.id).await {
         Ok(q) => q,
         Err(e) => return store_failed(tag, e),
@@ -41,7 +42,7 @@ pub async fn get_quota_root<S: Stream>(
         Vec::new()
     };
     s.data(Data::QuotaRoot {
-        mailbox: s.wire_mailbox(&m.name),
+        mailbox: s.wire_mailbox(&shown),
         roots,
     });
     if let Some(q) = quota {

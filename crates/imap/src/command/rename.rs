@@ -21,6 +21,14 @@ pub async fn rename<S: Stream>(
     let (Some(from), Some(to)) = (s.mailbox_name(from), s.mailbox_name(to)) else {
         return no(tag, None, "Invalid mailbox name".into());
     };
+    // Another account's mailbox is its owner's to rename; no personal one goes there.
+    if crate::acl::split_shared(&from).is_some() || crate::acl::split_shared(&to).is_some() {
+        return no(
+            tag,
+            None,
+            "Names under \"Other Users\" are other accounts'".into(),
+        );
+    }
     match s.imap.store.rename_mailbox(account.id, &from, &to).await {
         Ok(()) => ok(tag, None, "RENAME completed"),
         Err(e) => store_failed(tag, e),

@@ -12,7 +12,7 @@ use imap_types::{
 use twinmail_net::Stream;
 
 use crate::{
-    command::{existing_mailbox, store_failed},
+    command::{Need, existing_mailbox, shown_name, store_failed},
     convert::{bad, nz, nz64, ok, uid_set, vec1},
     recent::RecentMode,
     selected::{Selected, vanished},
@@ -54,10 +54,16 @@ pub async fn select<S: Stream>(
             }
         }
     }
-    let (account, m) = match existing_mailbox(s, tag, mailbox, false).await {
+    let (owner, m, rights) = match existing_mailbox(s, tag, mailbox, false, Need::All("r")).await {
         Ok(found) => found,
         Err(status) => return status,
     };
+    let Some(account) = s.state.account().cloned() else {
+        return bad(tag, "Log in first");
+    };
+    let shown = shown_name(s, &owner, &m);
+    // RFC 4314 §4: a shared mailbox the user may change nothing in opens read-only.
+    let read_only = read_only || !rights.any("stwe");
     let store = s.imap.store.clone();
     let messages = match store.messages(m.id).await {
         Ok(v) => v,
@@ -77,7 +83,7 @@ pub async fn select<S: Stream>(
         RecentMode::Claim
     };
     let recent = s.imap.recent.at_select(m.guid, &messages, mode);
-    let view = Selected::new(
+    let mut view = Selected::new(
         m.clone(),
         read_only,
         uids.clone(),
@@ -85,6 +91,7 @@ pub async fn select<S: Stream>(
         mode,
         recent,
     );
+    view.rights = rights;
     let (flags, perm) = view.flags_announcement();
     s.data(flags);
     untagged_ok(s, perm, "Flags permitted");
@@ -92,7 +99,7 @@ pub async fn select<S: Stream>(
     if s.rev2 {
         // RFC 9051 §6.3.2: no RECENT or UNSEEN; a LIST response gives the name as the
         // server spells it.
-        let mailbox = s.wire_mailbox(&m.name);
+        let mailbox = s.wire_mailbox(&shown);
         s.data(Data::List {
             items: Vec::new(),
             delimiter: QuotedChar::try_from('/').ok(),

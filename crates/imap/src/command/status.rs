@@ -13,7 +13,7 @@ use twinmail_net::Stream;
 use twinmail_store::{Mailbox as StoreMailbox, StoreError};
 
 use crate::{
-    command::{existing_mailbox, store_failed},
+    command::{Need, existing_mailbox, shown_name, store_failed},
     convert::{nz, ok},
     session::Session,
 };
@@ -28,10 +28,11 @@ pub async fn status<S: Stream>(
     if names.contains(&StatusDataItemName::HighestModSeq) {
         s.condstore = true;
     }
-    let (_, m) = match existing_mailbox(s, tag, mailbox, false).await {
+    let (owner, mut m, _) = match existing_mailbox(s, tag, mailbox, false, Need::AnyOf("r")).await {
         Ok(found) => found,
         Err(status) => return status,
     };
+    m.name = shown_name(s, &owner, &m);
     match status_items(s, &m, names).await {
         Ok(d) => s.data(d),
         Err(e) => return store_failed(tag, e),

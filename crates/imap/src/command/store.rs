@@ -13,7 +13,7 @@ use twinmail_net::Stream;
 use twinmail_store::{FlagMode, UidSet};
 
 use crate::{
-    command::store_failed,
+    command::{no_perm, store_failed},
     convert::{bad, no, nz, nz64, ok, store_flags, vec1},
     session::{Session, State},
 };
@@ -55,6 +55,23 @@ pub async fn store<S: Stream>(
         Ok(f) => f,
         Err(text) => return bad(tag, text),
     };
+    // RFC 4314 §4: \Seen needs `s`, \Deleted `t`, any other flag `w`; replacing the set
+    // may touch every one. A STORE asking for more than the user may do is refused whole.
+    let needed = if mode == FlagMode::Replace {
+        "stw".to_string()
+    } else {
+        flags
+            .iter()
+            .map(|f| match f {
+                "\\Seen" => 's',
+                "\\Deleted" => 't',
+                _ => 'w',
+            })
+            .collect()
+    };
+    if !view.rights.has(&needed) {
+        return no_perm(tag);
+    }
     let uids = UidSet::from_uids(pairs.iter().map(|p| p.1));
     let store = &s.imap.store;
     let mailbox = view.mailbox.id;

@@ -167,6 +167,10 @@ section! {
         /// Most sessions using COMPRESS=DEFLATE at once (about 300 KiB each); past it
         /// COMPRESS is refused with NO [LIMIT] and clients go on uncompressed.
         pub max_compressed_sessions: usize = 1000,
+        /// Most NOTIFY (RFC 5465) notifications one session holds for its client (other
+        /// mailboxes' news, and the selected one's held changes); past it the client is
+        /// told NOTIFICATIONOVERFLOW and NOTIFY ends for that session.
+        pub max_notifications: usize = 1000,
         /// Seconds a client may stay silent before login.
         pub login_timeout_secs: u64 = 60,
         /// Seconds a client may stay silent before login while three quarters of
@@ -1038,6 +1042,7 @@ impl ImapConfig {
             max_bytes_in_flight: limits.max_message_bytes_in_flight,
             max_literal_size: self.max_literal_size,
             max_compressed_sessions: self.max_compressed_sessions,
+            max_notifications: self.max_notifications.max(1),
             login_timeout: Duration::from_secs(self.login_timeout_secs.max(1)),
             stress_login_timeout: Duration::from_secs(self.stress_login_timeout_secs.max(1)),
             login_deadline: Duration::from_secs(self.login_deadline_secs.max(1)),

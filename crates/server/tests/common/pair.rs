@@ -374,6 +374,8 @@ def dump(port, user, pw):
     out = {}
     for line in m.list()[1]:
         name = line.decode().rsplit(' "/" ', 1)[1].strip('"')
+        if name.startswith('Other Users'):
+            continue  # other accounts' mailboxes shared with this one (ACL): theirs
         typ, _ = m.select('"%s"' % name, readonly=True)
         uv = m.response('UIDVALIDITY')[1][0].decode()
         typ, data = m.uid('FETCH', '1:*', '(UID FLAGS BODY.PEEK[])')
