@@ -130,8 +130,11 @@ pub fn parse(bytes: &[u8]) -> Option<Parsed> {
 /// Which command is being read.
 #[derive(Clone, Copy)]
 enum Kind {
+    /// GENURLAUTH: pairs of rump URL and mechanism.
     Gen,
+    /// URLFETCH: URLs.
     Fetch,
+    /// RESETKEY: an optional mailbox, then mechanisms.
     Reset,
 }
 
