@@ -1062,6 +1062,40 @@ impl<S: Stream> Session<S> {
         crate::convert::wire_mailbox(name, self.utf8)
     }
 
+    /// A change to the user's grant on the shared mailbox it has selected (ACL, kept as
+    /// the owner's annotation, `acl.rs`) takes effect at once: the view's rights become
+    /// the new ones, and true when they no longer include `r` (the session must end: it
+    /// may not go on reading).
+    fn rights_withdrawn(&mut self, change: &twinmail_store::Change) -> bool {
+        use base64::Engine;
+        let State::Selected { account, view } = &mut self.state else {
+            return false;
+        };
+        let twinmail_store::Change::MetadataSet {
+            mailbox: Some(mailbox),
+            entry,
+            value,
+            ..
+        } = change
+        else {
+            return false;
+        };
+        if *mailbox != view.mailbox.guid
+            || view.mailbox.account_id == account.id
+            || *entry != crate::acl::entry(&account.name)
+        {
+            return false;
+        }
+        let granted = value
+            .as_deref()
+            .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+            .map_or(crate::acl::Rights::NONE, |v| {
+                crate::acl::Rights::lenient(&String::from_utf8_lossy(&v))
+            });
+        view.rights = granted;
+        !granted.has("r")
+    }
+
     fn take_change(&mut self, ev: Result<Arc<ChangeEvent>, broadcast::error::RecvError>) {
         match ev {
             Ok(ev) => {
@@ -1070,6 +1104,10 @@ impl<S: Stream> Session<S> {
                 {
                     // Disabled, deleted or a new password: log in again.
                     self.bye("The account changed; please log in again");
+                    return;
+                }
+                if self.rights_withdrawn(&ev.change) {
+                    self.bye("Your access to this shared mailbox was withdrawn");
                     return;
                 }
                 let selected = match &mut self.state {

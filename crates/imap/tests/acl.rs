@@ -178,6 +178,29 @@ async fn a_shared_mailbox_allows_what_is_granted_and_nothing_more() {
         .await;
     assert!(tagged(&r).contains("NOPERM"), "{r:?}");
 
+    // A grant withdrawn while the mailbox is selected ends that session at once; one
+    // narrowed takes effect at once.
+    let mut bob2 = srv.login(BOB).await;
+    let r = bob2.cmd(&format!("SELECT {SHARED}")).await;
+    assert!(tagged(&r).starts_with("A OK [READ-WRITE]"), "{r:?}");
+    assert_eq!(
+        tagged(&alice.cmd("SETACL Team bob@example.com -w").await),
+        "A OK SETACL completed"
+    );
+    let r = bob2.cmd("STORE 1 +FLAGS ($Later)").await;
+    assert!(tagged(&r).contains("NOPERM"), "narrowed at once: {r:?}");
+    let mut bob3 = srv.login(BOB).await;
+    let r = bob3.cmd(&format!("SELECT {SHARED}")).await;
+    assert!(tagged(&r).starts_with("A OK"), "{r:?}");
+    assert_eq!(
+        tagged(&alice.cmd("SETACL Team bob@example.com -r").await),
+        "A OK SETACL completed"
+    );
+    bob3.0.send_line("A FETCH 1 BODY.PEEK[]").await;
+    let first = bob3.0.line().await.unwrap_or_default();
+    assert!(first.starts_with("* BYE"), "withdrawn: {first}");
+    assert!(bob3.0.closed().await, "and nothing more after the BYE");
+
     // Revoked: gone again.
     assert_eq!(
         tagged(&alice.cmd("DELETEACL Team bob@example.com").await),
