@@ -15,7 +15,9 @@
 //! computed with mail-parser.
 #![forbid(unsafe_code)]
 
-mod acl;
+// Public only for the fuzz crate (fuzz/fuzz_targets/imap_acl_metadata.rs); not an API.
+#[doc(hidden)]
+pub mod acl;
 mod casemap;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_catenate.rs); not an API.
 #[doc(hidden)]
@@ -56,6 +58,10 @@ pub mod sortkeys;
 #[doc(hidden)]
 pub mod threading;
 mod uidmap;
+
+// For the fuzz crate (fuzz/fuzz_targets/imap_acl_metadata.rs); not an API.
+#[doc(hidden)]
+pub use command::getmetadata::entry_name as metadata_entry_name;
 // Public only for the fuzz crate (fuzz/fuzz_targets/imap_urlauth.rs); not an API.
 #[doc(hidden)]
 pub mod urlauth;

@@ -15,7 +15,7 @@ mod expunge;
 pub mod fetch;
 mod genurlauth;
 mod getacl;
-mod getmetadata;
+pub(crate) mod getmetadata;
 mod id;
 pub mod idle;
 mod list;
