@@ -85,31 +85,10 @@ pub fn parse(bytes: &[u8], mut at: usize) -> Result<(Vec<CatPart>, usize), CatEr
 fn astring(bytes: &[u8], at: usize) -> Result<(Vec<u8>, usize), CatError> {
     use CatError::Malformed;
     let (value, end) = match bytes.get(at).ok_or(Malformed)? {
-        b'"' => {
-            let mut value = Vec::new();
-            let mut i = at + 1;
-            loop {
-                match *bytes.get(i).ok_or(Malformed)? {
-                    b'\\' => {
-                        let escaped = *bytes.get(i + 1).ok_or(Malformed)?;
-                        if escaped != b'"' && escaped != b'\\' {
-                            return Err(Malformed);
-                        }
-                        value.push(escaped);
-                        i += 2;
-                    }
-                    b'"' => break (value, i + 1),
-                    b'\r' | b'\n' | 0 => return Err(Malformed),
-                    b => {
-                        value.push(b);
-                        i += 1;
-                    }
-                }
-                if value.len() > MAX_URL {
-                    return Err(CatError::TooMany);
-                }
-            }
-        }
+        b'"' => quoted_at(bytes, at, MAX_URL).map_err(|e| match e {
+            QuotedError::Malformed => Malformed,
+            QuotedError::TooLong => CatError::TooMany,
+        })?,
         b'{' => {
             let (len, data) = literal_at(bytes, at).ok_or(Malformed)?;
             if len > MAX_URL {
@@ -133,6 +112,48 @@ fn astring(bytes: &[u8], at: usize) -> Result<(Vec<u8>, usize), CatError> {
         }
     };
     Ok((value, end))
+}
+
+/// Why a quoted string could not be read.
+pub(crate) enum QuotedError {
+    /// Not a quoted string: unterminated, a CR, LF or NUL, or an escape of anything
+    /// but `"` and `\\`.
+    Malformed,
+    /// Longer than allowed.
+    TooLong,
+}
+
+/// The quoted string (RFC 3501 `quoted`) whose opening `"` is at `at`: its value and
+/// where it ends, the value at most `max` bytes. Shared by the hand-written parsers
+/// (CATENATE here, URLAUTH in `urlauth.rs`).
+pub(crate) fn quoted_at(
+    bytes: &[u8],
+    at: usize,
+    max: usize,
+) -> Result<(Vec<u8>, usize), QuotedError> {
+    let mut value = Vec::new();
+    let mut i = at + 1;
+    loop {
+        match *bytes.get(i).ok_or(QuotedError::Malformed)? {
+            b'\\' => {
+                let escaped = *bytes.get(i + 1).ok_or(QuotedError::Malformed)?;
+                if escaped != b'"' && escaped != b'\\' {
+                    return Err(QuotedError::Malformed);
+                }
+                value.push(escaped);
+                i += 2;
+            }
+            b'"' => return Ok((value, i + 1)),
+            b'\r' | b'\n' | 0 => return Err(QuotedError::Malformed),
+            b => {
+                value.push(b);
+                i += 1;
+            }
+        }
+        if value.len() > max {
+            return Err(QuotedError::TooLong);
+        }
+    }
 }
 
 /// The byte just past `word` at `at`, if it is there.

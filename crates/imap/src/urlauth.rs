@@ -200,31 +200,10 @@ fn arguments(bytes: &[u8], mut at: usize) -> Result<Vec<Vec<u8>>, ParseError> {
 fn astring(bytes: &[u8], at: usize) -> Result<(Vec<u8>, usize), ParseError> {
     use ParseError::{Malformed, TooLong};
     match *bytes.get(at).ok_or(Malformed)? {
-        b'"' => {
-            let mut value = Vec::new();
-            let mut i = at + 1;
-            loop {
-                match *bytes.get(i).ok_or(Malformed)? {
-                    b'\\' => {
-                        let escaped = *bytes.get(i + 1).ok_or(Malformed)?;
-                        if escaped != b'"' && escaped != b'\\' {
-                            return Err(Malformed);
-                        }
-                        value.push(escaped);
-                        i += 2;
-                    }
-                    b'"' => return Ok((value, i + 1)),
-                    b'\r' | b'\n' | 0 => return Err(Malformed),
-                    b => {
-                        value.push(b);
-                        i += 1;
-                    }
-                }
-                if value.len() > MAX_URL {
-                    return Err(TooLong);
-                }
-            }
-        }
+        b'"' => crate::catenate::quoted_at(bytes, at, MAX_URL).map_err(|e| match e {
+            crate::catenate::QuotedError::Malformed => Malformed,
+            crate::catenate::QuotedError::TooLong => TooLong,
+        }),
         b'{' => {
             let (len, data) = literal_at(bytes, at).ok_or(Malformed)?;
             if len > MAX_URL {
