@@ -149,21 +149,6 @@ pub fn entry(identifier: &str) -> String {
     format!("{ENTRY_PREFIX}{}", identifier.to_ascii_lowercase())
 }
 
-/// An astring for a response line: quoted, with `\` and `"` escaped (mailbox names and
-/// login names hold neither CR nor LF).
-pub fn quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        if matches!(c, '"' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,6 +147,36 @@ pub fn astring(a: &AString<'_>) -> String {
 }
 
 /// A non-zero u32, for numbers that are never zero by construction.
+/// `text` as an IMAP quoted string, `\\` and `"` escaped. Only for text that holds no
+/// CR, LF or NUL (mailbox and login names, printable ASCII); anything else goes as a
+/// literal ([`astring_for_response`]).
+pub fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c == '\\' || c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// `value` as an IMAP string for a response line built by hand: a quoted string when it
+/// is printable ASCII, else a literal (a quoted string cannot carry 8-bit text or line
+/// ends in IMAP4rev1).
+pub fn astring_for_response(value: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(value) {
+        Ok(text) if value.iter().all(|&b| (b' '..0x7f).contains(&b)) => quoted(text).into_bytes(),
+        _ => {
+            let mut out = format!("{{{}}}\r\n", value.len()).into_bytes();
+            out.extend_from_slice(value);
+            out
+        }
+    }
+}
+
 pub fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }

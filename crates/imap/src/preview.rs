@@ -205,25 +205,10 @@ pub fn collapse(text: &str, max: usize) -> String {
 /// a literal (a quoted string cannot carry 8-bit text in IMAP4rev1; RFC 8970's
 /// `nstring`).
 pub fn wire(text: Option<&str>) -> Vec<u8> {
-    let Some(text) = text else {
-        return b"NIL".to_vec();
-    };
-    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        let mut out = Vec::with_capacity(text.len() + 2);
-        out.push(b'"');
-        for b in text.bytes() {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-        out
-    } else {
-        let mut out = format!("{{{}}}\r\n", text.len()).into_bytes();
-        out.extend_from_slice(text.as_bytes());
-        out
-    }
+    text.map_or_else(
+        || b"NIL".to_vec(),
+        |t| crate::convert::astring_for_response(t.as_bytes()),
+    )
 }
 
 #[cfg(test)]

@@ -383,26 +383,8 @@ fn hex_token(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// `value` as an IMAP astring for a response: a quoted string when it is printable ASCII
-/// (quotes and backslashes escaped), else a literal.
-pub fn astring_for_response(value: &[u8]) -> Vec<u8> {
-    if value.iter().all(|&b| (b' '..0x7f).contains(&b)) {
-        let mut out = Vec::with_capacity(value.len() + 2);
-        out.push(b'"');
-        for &b in value {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-        out
-    } else {
-        let mut out = format!("{{{}}}\r\n", value.len()).into_bytes();
-        out.extend_from_slice(value);
-        out
-    }
-}
+/// The shared response-string writer (`convert.rs`), here for the fuzz target.
+pub use crate::convert::astring_for_response;
 
 #[cfg(test)]
 mod tests {

@@ -526,22 +526,6 @@ pub fn attributes(m: &Mailbox, all: &[Mailbox], name: &str) -> Vec<FlagNameAttri
         .collect()
 }
 
-/// A quoted string for a mailbox name already in its wire form (modified UTF-7, or
-/// UTF-8 for clients that enabled it): names hold no CR, LF or NUL (the store refuses
-/// control characters), so escaping `\` and `"` is all it takes.
-fn quoted(wire: &str) -> String {
-    let mut out = String::with_capacity(wire.len() + 2);
-    out.push('"');
-    for c in wire.chars() {
-        if c == '\\' || c == '"' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
 /// One response a flush tells.
 enum Told {
     /// An untagged response.
@@ -646,7 +630,10 @@ async fn compose<S: Stream>(
                 let names_it = |n: &str| w.events_for(n, m.subscribed).any(Events::NAME);
                 if names_it(&from) || names_it(&to) {
                     // §5.4: an extended LIST for the new name, OLDNAME the old one.
-                    let suffix = format!(" (\"OLDNAME\" ({}))", quoted(&wire_name(&from)));
+                    let suffix = format!(
+                        " (\"OLDNAME\" ({}))",
+                        crate::convert::quoted(&wire_name(&from))
+                    );
                     told.push(Told::Suffixed(list(&to, attributes(m, all, &to)), suffix));
                 }
             }

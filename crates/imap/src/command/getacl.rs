@@ -7,7 +7,7 @@ use twinmail_net::Stream;
 use crate::{
     acl::{self, Rights},
     command::{Need, existing_raw, store_failed},
-    convert::ok,
+    convert::{ok, quoted},
     session::Session,
 };
 
@@ -26,8 +26,8 @@ pub async fn getacl<S: Stream>(
     };
     let mut line = format!(
         "* ACL {} {} {}",
-        acl::quoted(&wire_name(s, &name)),
-        acl::quoted(&owner.name),
+        quoted(&wire_name(s, &name)),
+        quoted(&owner.name),
         Rights::OWNER
     );
     for (entry, value) in &entries {
@@ -36,7 +36,7 @@ pub async fn getacl<S: Stream>(
         };
         let rights = acl::granted(&owner.name, identifier, value);
         if !rights.is_empty() {
-            line.push_str(&format!(" {} {rights}", acl::quoted(identifier)));
+            line.push_str(&format!(" {} {rights}", quoted(identifier)));
         }
     }
     line.push_str("\r\n");

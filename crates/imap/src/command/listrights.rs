@@ -8,7 +8,7 @@ use twinmail_net::Stream;
 use crate::{
     acl::{self, Rights},
     command::{Need, existing_raw, getacl::wire_name},
-    convert::ok,
+    convert::{ok, quoted},
     session::Session,
 };
 
@@ -25,8 +25,8 @@ pub async fn listrights<S: Stream>(
     let identifier = identifier.to_ascii_lowercase();
     let head = format!(
         "* LISTRIGHTS {} {}",
-        acl::quoted(&wire_name(s, &name)),
-        acl::quoted(&identifier)
+        quoted(&wire_name(s, &name)),
+        quoted(&identifier)
     );
     let line = if identifier == owner.name {
         format!("{head} {}\r\n", Rights::OWNER)

@@ -5,9 +5,8 @@ use imap_types::{core::Tag, response::Status};
 use twinmail_net::Stream;
 
 use crate::{
-    acl,
     command::{Need, existing_raw, getacl::wire_name},
-    convert::ok,
+    convert::{ok, quoted},
     session::Session,
 };
 
@@ -21,10 +20,7 @@ pub async fn myrights<S: Stream>(
         Ok(found) => found,
         Err(status) => return status,
     };
-    let line = format!(
-        "* MYRIGHTS {} {rights}\r\n",
-        acl::quoted(&wire_name(s, &name))
-    );
+    let line = format!("* MYRIGHTS {} {rights}\r\n", quoted(&wire_name(s, &name)));
     s.raw_line(line.as_bytes());
     ok(tag, None, "MYRIGHTS completed")
 }

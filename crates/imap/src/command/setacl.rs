@@ -7,7 +7,7 @@ use twinmail_net::Stream;
 
 use crate::{
     acl::{self, Rights},
-    command::{Need, existing_raw, store_failed},
+    command::{Need, existing_raw, rights_of, store_failed},
     convert::{bad, no, ok},
     session::Session,
 };
@@ -43,19 +43,13 @@ pub async fn setacl<S: Stream>(
             "Only accounts of the mailbox owner's domain can be given rights".into(),
         );
     }
-    match s.imap.store.account(&identifier).await {
-        Ok(Some(_)) => {}
+    let grantee = match s.imap.store.account(&identifier).await {
+        Ok(Some(a)) => a,
         Ok(None) => return no(tag, None, "No such account".into()),
         Err(e) => return store_failed(tag, e),
-    }
-    let entry = acl::entry(&identifier);
-    let current = match s.imap.store.metadata(owner.id, Some(m.id)).await {
-        Ok(entries) => entries
-            .iter()
-            .find(|(e, _)| *e == entry)
-            .map_or(Rights::NONE, |(_, v)| {
-                acl::granted(&owner.name, &identifier, v)
-            }),
+    };
+    let current = match rights_of(s, &owner, &m, &grantee).await {
+        Ok(r) => r,
         Err(e) => return store_failed(tag, e),
     };
     let new = match rights {
@@ -81,7 +75,11 @@ pub async fn setacl<S: Stream>(
     if let Err(e) = s
         .imap
         .store
-        .set_metadata(owner.id, Some(&m.name), vec![(entry, value)])
+        .set_metadata(
+            owner.id,
+            Some(&m.name),
+            vec![(acl::entry(&identifier), value)],
+        )
         .await
     {
         return store_failed(tag, e);
